@@ -1,0 +1,122 @@
+"""`mlv log` and `mlv show`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("log")
+    def log_command(
+        number: Annotated[int | None, typer.Option("-n", "--max-count", min=1, help="Show at most N experiments.")] = None,
+        rev: Annotated[str, typer.Argument(help="List experiments reachable from this revision.")] = "HEAD",
+        json_output: Annotated[bool, typer.Option("--json", help="Print the experiments as a JSON list.")] = False,
+    ) -> None:
+        """List the experiment commits of the current branch, newest first.
+
+        Examples:
+
+            mlv log -n 10
+
+            mlv log --json | jq '.[0].metrics'
+        """
+        from mlv import gitio, history, output
+        from mlv.cli import handle_errors
+
+        with handle_errors():
+            root = gitio.find_root(Path.cwd())
+            experiments = history.list_experiments(root, rev, number, with_packages=json_output)
+            if json_output:
+                output.emit_json([e.to_json() for e in experiments])
+                return
+            if not experiments:
+                output.info("no experiment commits yet; create one with `mlv snapshot`")
+                return
+            _render_table(experiments)
+
+    @app.command("show")
+    def show_command(
+        rev: Annotated[str, typer.Argument(help="The experiment commit (sha, branch, tag, HEAD~N).")] = "HEAD",
+        json_output: Annotated[bool, typer.Option("--json", help="Print the full record as JSON.")] = False,
+    ) -> None:
+        """Print one experiment's full record (default: HEAD).
+
+        Examples:
+
+            mlv show
+
+            mlv show HEAD~2 --json
+        """
+        from mlv import gitio, history, output
+        from mlv.cli import handle_errors
+
+        with handle_errors():
+            exp = history.show_experiment(gitio.find_root(Path.cwd()), rev)
+            if json_output:
+                output.emit_json(exp.to_json())
+                return
+            _render_record(exp)
+
+
+def _render_table(experiments: Sequence[object]) -> None:
+    from rich.table import Table
+
+    from mlv import output
+    from mlv.history import Experiment
+    from mlv.record import flatten
+
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("commit", "date", "message", "command", "params", "metrics"):
+        table.add_column(column, overflow="fold")
+    for exp in experiments:
+        assert isinstance(exp, Experiment)  # noqa: S101
+        rec = exp.record
+        params = flatten(rec.params, single_root=True)
+        metrics = flatten(rec.metrics, single_root=True)
+        table.add_row(
+            exp.commit[:10], rec.created[:16].replace("T", " "), exp.message.splitlines()[0][:50],
+            rec.command or "-",
+            " ".join(f"{k}={output.fmt_value(v)}" for k, v in list(params.items())[:4]),
+            " ".join(f"{k}={output.fmt_value(v)}" for k, v in list(metrics.items())[:4]),
+        )
+    output.stdout().print(table)
+
+
+def _render_record(exp: object) -> None:
+    from mlv import output
+    from mlv.history import Experiment
+    from mlv.record import flatten
+
+    assert isinstance(exp, Experiment)  # noqa: S101
+    rec = exp.record
+    lines = [
+        f"commit    {exp.commit}",
+        f"message   {exp.message}",
+        f"created   {rec.created}",
+        f"command   {rec.command or '-'}",
+        "run       " + (f"by mlv, exit {rec.exit_code}, {rec.duration_s:.2f}s, started {rec.started}"
+                        if rec.run_by_mlv else "not run by mlv (state recorded as found)"),
+    ]
+    if rec.reproduces:
+        lines.append(f"reproduces {rec.reproduces.get('commit', '')[:10]}: {rec.reproduces.get('verdict')}")
+    for title, items in (("data", rec.data), ("outputs", rec.outputs)):
+        for item in items:
+            files = f" ({item['nfiles']} files)" if item.get("nfiles") is not None else ""
+            lines.append(f"{title:<9} {item['path']}  md5 {item['md5']}  {output.fmt_size(item['size'])}{files}")
+    for key, value in flatten(rec.params).items():
+        lines.append(f"param     {key} = {output.fmt_value(value)}")
+    for key, value in flatten(rec.metrics).items():
+        lines.append(f"metric    {key} = {output.fmt_value(value)}")
+    env = rec.environment
+    lines += [
+        f"python    {env.python} ({env.implementation}) {env.interpreter}",
+        f"platform  {env.platform} ({env.machine})",
+        f"lockfile  {env.lockfile} ({len(exp.packages or {})} packages)",
+    ]
+    for path, digest in env.project_lockfiles.items():
+        lines.append(f"project   {path} sha256 {digest[:16]}")
+    typer.echo("\n".join(lines))

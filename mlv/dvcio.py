@@ -1,0 +1,289 @@
+"""All of mlv's access to DVC: its file formats, its cache, and its in-process API.
+
+The hot path (hashing and storing data on `mlv snapshot`) writes DVC's own formats directly:
+`.dvc` pointer files, `.dir` manifests and `.dvc/cache/files/md5/XX/REST` objects, byte for byte
+as DVC 3 writes them, so `dvc status`, `dvc checkout` and `dvc push` keep working on an mlv repo.
+Doing it here lets us hash and store a file in one read (DVC reads it twice) and skip importing
+DVC (0.4 s) when nothing changed. Remote transfers and `dvc init` go through DVC's own Python API.
+"""
+
+from __future__ import annotations
+
+import configparser
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlv.errors import DvcError
+
+CHUNK = 1024 * 1024
+CACHE_FILE_MODE = 0o444  # DVC protects cache objects read-only; so do we.
+Progress = Callable[[int], None]  # called with the number of bytes just read
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """What a `.dvc` file pins: one output's hash, size and (for a folder) file count."""
+
+    path: str  # relative to the repository root, posix separators
+    md5: str  # ends in ".dir" for a folder
+    size: int
+    nfiles: int | None = None
+
+    @property
+    def is_dir(self) -> bool:
+        return self.md5.endswith(".dir")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "md5": self.md5, "size": self.size, "nfiles": self.nfiles}
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    relpath: str
+    md5: str
+
+
+# -- pointer files -------------------------------------------------------------------------------
+
+
+def pointer_path(path: str) -> str:
+    return f"{path}.dvc"
+
+
+def render_pointer(pointer: Pointer) -> bytes:
+    """The `.dvc` file DVC 3 writes for POINTER (same key order, same YAML)."""
+    out: dict[str, Any] = {"md5": pointer.md5, "size": pointer.size}
+    if pointer.nfiles is not None:
+        out["nfiles"] = pointer.nfiles
+    out["hash"] = "md5"
+    out["path"] = Path(pointer.path).name
+    return yaml.safe_dump({"outs": [out]}, sort_keys=False, allow_unicode=True).encode()
+
+
+def parse_pointer(data: bytes, pointer_file: str) -> Pointer:
+    """Read a `.dvc` file's single output; PATH is resolved relative to the pointer's folder."""
+    try:
+        doc = yaml.safe_load(data)
+        out = doc["outs"][0]
+        md5 = str(out["md5"])
+        size = int(out.get("size", 0))
+        nfiles = out.get("nfiles")
+        rel = str(out["path"])
+    except (yaml.YAMLError, KeyError, IndexError, TypeError, ValueError) as exc:
+        raise DvcError(
+            f"{pointer_file} is not a valid DVC pointer file ({exc.__class__.__name__})",
+            hint="Restore it with `git checkout -- FILE` or re-create it with `mlv snapshot`.",
+        ) from None
+    parent = os.path.dirname(pointer_file)
+    path = f"{parent}/{rel}" if parent else rel
+    return Pointer(path=path, md5=md5, size=size, nfiles=int(nfiles) if nfiles is not None else None)
+
+
+def read_pointer(root: Path, path: str) -> Pointer | None:
+    """The pointer in the work tree for data PATH, or None when there is none."""
+    file = root / pointer_path(path)
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        return None
+    return parse_pointer(data, pointer_path(path))
+
+
+# -- cache ---------------------------------------------------------------------------------------
+
+
+def _read_dvc_config(root: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    for name in ("config", "config.local"):
+        try:
+            parser.read(root / ".dvc" / name, encoding="utf-8")
+        except configparser.Error as exc:
+            raise DvcError(f".dvc/{name} cannot be parsed: {exc.message}") from None
+    return parser
+
+
+def cache_dir(root: Path) -> Path:
+    """The DVC cache folder, honouring `cache.dir` in `.dvc/config` and `.dvc/config.local`."""
+    parser = _read_dvc_config(root)
+    configured = parser.get("cache", "dir", fallback=None)
+    if configured:
+        path = Path(configured)
+        return path if path.is_absolute() else (root / ".dvc" / path).resolve()
+    return root / ".dvc" / "cache"
+
+
+def default_remote(root: Path) -> str | None:
+    parser = _read_dvc_config(root)
+    value = parser.get("core", "remote", fallback=None)
+    return value.strip() if value else None
+
+
+def remote_url(root: Path, name: str) -> str | None:
+    parser = _read_dvc_config(root)
+    return parser.get(f'remote "{name}"', "url", fallback=None)
+
+
+def object_path(cache: Path, md5: str) -> Path:
+    return cache / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def has_object(cache: Path, md5: str) -> bool:
+    return object_path(cache, md5).exists()
+
+
+def _atomic_store(cache: Path, md5: str, write: Callable[[Any], None]) -> None:
+    target = object_path(cache, md5)
+    if target.exists():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".mlv-tmp-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.chmod(tmp, CACHE_FILE_MODE)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def hash_file(path: Path, progress: Progress | None = None) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+            if progress:
+                progress(len(chunk))
+    return digest.hexdigest()
+
+
+def hash_and_store_file(path: Path, cache: Path, progress: Progress | None = None) -> str:
+    """md5 of PATH, copying it into the cache in the same read (DVC reads the data twice)."""
+    parent = cache / "files" / "md5"
+    parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=".mlv-tmp-")
+    digest = hashlib.md5(usedforsecurity=False)
+    try:
+        with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
+            while chunk := src.read(CHUNK):
+                digest.update(chunk)
+                dst.write(chunk)
+                if progress:
+                    progress(len(chunk))
+        md5 = digest.hexdigest()
+        target = object_path(cache, md5)
+        if target.exists():
+            Path(tmp).unlink()
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp, CACHE_FILE_MODE)
+            os.replace(tmp, target)
+        return md5
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def manifest_bytes(entries: Iterable[ManifestEntry]) -> bytes:
+    """A `.dir` manifest exactly as DVC serialises it (its md5 is the folder's hash)."""
+    listing = sorted(({"md5": e.md5, "relpath": e.relpath} for e in entries), key=lambda d: d["relpath"])
+    return json.dumps(listing, sort_keys=True).encode("utf-8")
+
+
+def dir_hash(entries: Iterable[ManifestEntry]) -> tuple[str, bytes]:
+    data = manifest_bytes(entries)
+    return hashlib.md5(data, usedforsecurity=False).hexdigest() + ".dir", data
+
+
+def store_manifest(cache: Path, md5: str, data: bytes) -> None:
+    _atomic_store(cache, md5, lambda handle: handle.write(data))
+
+
+def load_manifest(cache: Path, md5: str) -> list[ManifestEntry] | None:
+    """The entries of a `.dir` object, or None when it is not in the cache."""
+    try:
+        raw = object_path(cache, md5).read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        return [ManifestEntry(relpath=d["relpath"], md5=d["md5"]) for d in json.loads(raw)]
+    except (ValueError, KeyError, TypeError):
+        raise DvcError(
+            f"cache object {md5} is corrupt (not a DVC folder manifest)",
+            hint="Delete it from the cache and run `dvc fetch` to download it again.",
+        ) from None
+
+
+def verify_object(cache: Path, md5: str) -> bool:
+    """True when the cache object's content still hashes to its name."""
+    path = object_path(cache, md5)
+    if md5.endswith(".dir"):
+        return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest() + ".dir" == md5
+    return hash_file(path) == md5
+
+
+# -- DVC's own API (imported lazily: it costs ~0.4 s) ----------------------------------------------
+
+
+def is_dvc_repo(root: Path) -> bool:
+    return (root / ".dvc").is_dir()
+
+
+def init_dvc(root: Path) -> None:
+    """`dvc init` in ROOT (which must be a git repository)."""
+    import contextlib
+    import io
+
+    from dvc.repo import Repo
+
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # DVC prints a welcome banner
+            Repo.init(str(root))
+    except Exception as exc:  # noqa: BLE001 - DVC raises many types; all mean the same to the user
+        raise DvcError(f"dvc init failed: {exc}") from None
+
+
+def _open_repo(root: Path) -> Any:
+    from dvc.repo import Repo
+
+    return Repo(str(root))
+
+
+def push(root: Path, targets: Sequence[str], remote: str | None) -> int:
+    """Upload the cache objects of TARGETS (pointer files) to the DVC remote; objects sent."""
+    return _transfer("push", root, targets, remote)
+
+
+def fetch(root: Path, targets: Sequence[str], remote: str | None) -> int:
+    """Download what the cache lacks for TARGETS (pointer files) from the DVC remote."""
+    return _transfer("fetch", root, targets, remote)
+
+
+def _transfer(verb: str, root: Path, targets: Sequence[str], remote: str | None) -> int:
+    from dvc.exceptions import DvcException
+
+    if remote is None and default_remote(root) is None:
+        raise DvcError(
+            "no DVC remote is configured",
+            hint="Add one with `dvc remote add -d NAME URL`.",
+        )
+    try:
+        with _open_repo(root) as repo:
+            method = getattr(repo, verb)
+            result = method(targets=list(targets) or None, remote=remote)
+    except DvcException as exc:
+        raise DvcError(
+            f"dvc {verb} failed: {exc}",
+            hint="Check the DVC remote with `dvc remote list` and that it is reachable.",
+        ) from None
+    if isinstance(result, dict):
+        return int(result.get("fetched", 0) or 0)
+    return int(result or 0)

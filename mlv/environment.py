@@ -1,0 +1,236 @@
+"""Capture the Python environment an experiment runs in, as a lockfile pip can install from.
+
+The interpreter captured is the one the experiment uses (the command's `python`, or the configured
+one), which need not be mlv's own. We ask it, in a subprocess, for its version, platform and every
+installed distribution; the answer is cached by the interpreter's site folders' mtimes, which
+change whenever a package is installed, removed or upgraded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlv.errors import MlvError
+
+LOCKFILE_DIR = ".mlv/env"
+PROJECT_LOCKFILE_PATTERNS = (
+    "uv.lock", "poetry.lock", "requirements*.txt", "Pipfile.lock", "pylock.toml", "environment.yml",
+)
+
+_PROBE = r"""
+import json, platform, sys
+try:
+    import importlib.metadata as md
+except ImportError:
+    md = None
+packages, paths = [], sorted({p for p in sys.path if p})
+for dist in (md.distributions() if md else []):
+    name = dist.metadata["Name"]
+    if not name:
+        continue
+    direct = dist.read_text("direct_url.json")
+    packages.append({"name": name, "version": dist.version,
+                     "direct_url": json.loads(direct) if direct else None})
+print(json.dumps({
+    "python": platform.python_version(),
+    "implementation": platform.python_implementation(),
+    "os": platform.system(),
+    "platform": platform.platform(),
+    "machine": platform.machine(),
+    "executable": sys.executable,
+    "paths": paths,
+    "packages": packages,
+}))
+"""
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str
+    version: str
+    source: str | None = None  # a URL for packages installed from a path or VCS
+    editable: bool = False
+
+    @property
+    def key(self) -> str:
+        return normalize_name(self.name)
+
+
+@dataclass
+class Environment:
+    python: str
+    implementation: str
+    os: str
+    platform: str
+    machine: str
+    interpreter: str
+    packages: list[Package] = field(default_factory=list)
+
+    def package_versions(self) -> dict[str, str]:
+        return {p.key: p.version for p in self.packages}
+
+
+def normalize_name(name: str) -> str:
+    """PEP 503 normalisation, so `Scikit_Learn` and `scikit-learn` compare equal."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _python_word(word: str) -> bool:
+    return re.fullmatch(r"python(\d+(\.\d+)?)?(\.exe)?", os.path.basename(word)) is not None
+
+
+def interpreter_for(command: str | None, configured: str, cwd: Path) -> str:
+    """The interpreter COMMAND runs under (when it starts with python), else CONFIGURED."""
+    candidate = configured
+    if command:
+        try:
+            words = shlex.split(command)
+        except ValueError:
+            words = []
+        words = [w for w in words if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", w)]
+        if words and _python_word(words[0]):
+            candidate = words[0]
+    found = candidate if os.path.sep in candidate else shutil.which(candidate)
+    if found and not os.path.isabs(found):
+        found = str((cwd / found).resolve())
+    if not found or not os.access(found, os.X_OK):
+        raise MlvError(
+            f"python interpreter {candidate!r} not found",
+            hint="Activate the experiment's environment, or set `python:` in .mlv/config.yaml.",
+        )
+    return found
+
+
+def _cache_key(interpreter: str) -> str:
+    return hashlib.sha256(os.path.realpath(interpreter).encode()).hexdigest()[:16] + interpreter[-8:]
+
+
+def _mtimes(paths: list[str]) -> list[int]:
+    stamps = []
+    for p in paths:
+        try:
+            stamps.append(os.stat(p).st_mtime_ns)
+        except OSError:
+            stamps.append(0)
+    return stamps
+
+
+def capture(interpreter: str, cache_dir: Path | None) -> Environment:
+    """The environment of INTERPRETER (cached in CACHE_DIR while its site folders are unchanged)."""
+    cache_file = cache_dir / f"env-{_cache_key(interpreter).replace('/', '_')}.json" if cache_dir else None
+    doc: dict[str, Any] | None = None
+    if cache_file and cache_file.exists():
+        try:
+            cached = json.loads(cache_file.read_text("utf-8"))
+            if cached["stamp"] == _mtimes([interpreter, *cached["doc"]["paths"]]):
+                doc = cached["doc"]
+        except (OSError, ValueError, KeyError):
+            doc = None
+    if doc is None:
+        doc = _probe(interpreter)
+        if cache_file:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            stamp = _mtimes([interpreter, *doc["paths"]])
+            cache_file.write_text(json.dumps({"stamp": stamp, "doc": doc}), "utf-8")
+    return _environment_from(doc, interpreter)
+
+
+def _probe(interpreter: str) -> dict[str, Any]:
+    try:
+        proc = subprocess.run([interpreter, "-I", "-c", _PROBE], capture_output=True, check=False,
+                              timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise MlvError(f"cannot run {interpreter} to capture its environment: {exc}") from None
+    if proc.returncode != 0:
+        last = (proc.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+        raise MlvError(f"{interpreter} failed while capturing its environment: {last}")
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+def _environment_from(doc: dict[str, Any], interpreter: str) -> Environment:
+    packages: dict[str, Package] = {}
+    for item in doc["packages"]:
+        pkg = _package_from(item)
+        packages.setdefault(pkg.key, pkg)  # the first on sys.path wins, as at import time
+    return Environment(
+        python=doc["python"], implementation=doc["implementation"], os=doc["os"],
+        platform=doc["platform"], machine=doc["machine"], interpreter=interpreter,
+        packages=sorted(packages.values(), key=lambda p: p.key),
+    )
+
+
+def _package_from(item: dict[str, Any]) -> Package:
+    direct = item.get("direct_url")
+    if not direct:
+        return Package(item["name"], item["version"])
+    url = str(direct.get("url", ""))
+    editable = bool(direct.get("dir_info", {}).get("editable"))
+    vcs = direct.get("vcs_info")
+    if vcs:
+        url = f"{vcs['vcs']}+{url}@{vcs.get('commit_id', '')}".rstrip("@")
+    return Package(item["name"], item["version"], source=url, editable=editable)
+
+
+# -- the lockfile --------------------------------------------------------------------------------
+
+
+def render_lockfile(env: Environment) -> bytes:
+    """A deterministic requirements file: same environment, same bytes (and so the same blob)."""
+    lines = [
+        "# mlv environment lockfile: install with `pip install -r THIS_FILE`",
+        f"# python {env.python} ({env.implementation}) on {env.os} {env.machine}",
+        f"# platform {env.platform}",
+    ]
+    for pkg in env.packages:
+        if pkg.editable and pkg.source:
+            lines.append(f"-e {pkg.source}  # {pkg.name}=={pkg.version}")
+        elif pkg.source:
+            lines.append(f"{pkg.name} @ {pkg.source}  # {pkg.name}=={pkg.version}")
+        else:
+            lines.append(f"{pkg.name}=={pkg.version}")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)")
+_SOURCE = re.compile(r"#\s*([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)\s*$")
+
+
+def parse_lockfile(data: bytes) -> dict[str, str]:
+    """Package name (normalised) -> version, from a lockfile written by `render_lockfile`."""
+    versions: dict[str, str] = {}
+    for raw in data.decode("utf-8", errors="replace").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("# "):
+            continue
+        match = _PIN.match(line) or _SOURCE.search(line)
+        if match:
+            versions[normalize_name(match.group(1))] = match.group(2)
+    return versions
+
+
+def lockfile_path(data: bytes) -> str:
+    """Content-addressed, so two branches that change the environment never conflict on merge."""
+    return f"{LOCKFILE_DIR}/requirements-{hashlib.sha256(data).hexdigest()[:12]}.txt"
+
+
+def platform_header(data: bytes) -> dict[str, str]:
+    """python/implementation/os/machine/platform read back from a lockfile's header comments."""
+    text = data.decode("utf-8", errors="replace").splitlines()
+    info: dict[str, str] = {}
+    for line in text[:4]:
+        m = re.match(r"# python (\S+) \((\S+)\) on (\S+) (\S+)", line)
+        if m:
+            info.update(python=m[1], implementation=m[2], os=m[3], machine=m[4])
+        elif line.startswith("# platform "):
+            info["platform"] = line.removeprefix("# platform ")
+    return info

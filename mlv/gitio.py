@@ -1,0 +1,323 @@
+"""All of mlv's access to git, as verb-named functions.
+
+We call the `git` executable directly (as pre-commit does): it is what the user runs, honours
+their configuration and hooks, and costs a few milliseconds per call, far less than importing a
+git library on the hot paths (`mlv snapshot` with nothing changed, the git hooks). Every failure
+becomes a `GitError` whose message says what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlv.errors import GitError
+
+ZERO_SHA = "0" * 40
+# Variables git sets for hooks. Inside a hook they would redirect our own git calls to the
+# caller's repository or index, so we drop them unless we set them ourselves.
+_HOOK_VARIABLES = ("GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_PREFIX", "GIT_OBJECT_DIRECTORY")
+
+
+def _git_env(extra: Mapping[str, str] | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _HOOK_VARIABLES}
+    env.setdefault("LC_ALL", "C")
+    if extra:
+        env.update(extra)
+    return env
+
+
+def run(
+    args: Sequence[str],
+    cwd: Path | str,
+    *,
+    env: Mapping[str, str] | None = None,
+    input_bytes: bytes | None = None,
+    check: bool = True,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `git ARGS` in CWD and return the completed process (stdout as bytes)."""
+    try:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            env=_git_env(env),
+            input=input_bytes,
+            capture_output=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise GitError(
+            "git is not installed or not on PATH", hint="Install git and try again."
+        ) from None
+    if check and proc.returncode != 0:
+        detail = proc.stderr.decode(errors="replace").strip().splitlines()
+        last = detail[-1] if detail else f"exit code {proc.returncode}"
+        raise GitError(f"git {args[0]} failed: {last}")
+    return proc
+
+
+def out(args: Sequence[str], cwd: Path | str, **kwargs: object) -> str:
+    """Run git and return its stdout as text without the trailing newline."""
+    proc = run(args, cwd, **kwargs)  # type: ignore[arg-type]
+    return proc.stdout.decode("utf-8", errors="surrogateescape").rstrip("\n")
+
+
+def require_git() -> None:
+    if shutil.which("git") is None:
+        raise GitError("git is not installed or not on PATH", hint="Install git and try again.")
+
+
+def find_root(start: Path | str) -> Path:
+    """The top of the work tree that contains START."""
+    require_git()
+    proc = run(["rev-parse", "--show-toplevel"], start, check=False)
+    if proc.returncode != 0:
+        raise GitError(
+            f"{Path(start).resolve()} is not inside a git repository",
+            hint="Run `git init` first, or `mlv init --git`.",
+        )
+    return Path(proc.stdout.decode().strip())
+
+
+def init(path: Path) -> None:
+    run(["init", "-q"], path)
+
+
+def git_dir(root: Path) -> Path:
+    """This work tree's private git folder (`.git`, or `.git/worktrees/NAME` in a linked one)."""
+    return Path(out(["rev-parse", "--absolute-git-dir"], root))
+
+
+def common_dir(root: Path) -> Path:
+    """The git folder shared by all worktrees (holds hooks, config and objects)."""
+    value = out(["rev-parse", "--git-common-dir"], root)
+    path = Path(value)
+    return path if path.is_absolute() else (root / path).resolve()
+
+
+def head_sha(root: Path) -> str | None:
+    """The commit HEAD points at, or None in a repository with no commits yet."""
+    proc = run(["rev-parse", "-q", "--verify", "HEAD^{commit}"], root, check=False)
+    return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+
+def head_ref(root: Path) -> str | None:
+    """The branch HEAD points at (`refs/heads/x`), or None when HEAD is detached."""
+    proc = run(["symbolic-ref", "-q", "HEAD"], root, check=False)
+    return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+
+def resolve_commit(root: Path, rev: str) -> str:
+    """The full sha of REV, or a GitError naming it."""
+    proc = run(["rev-parse", "-q", "--verify", "--end-of-options", f"{rev}^{{commit}}"], root, check=False)
+    if proc.returncode != 0:
+        raise GitError(
+            f"unknown revision {rev!r}",
+            hint="Give a commit sha, branch, tag or HEAD~N; `mlv log` lists experiments.",
+        )
+    return proc.stdout.decode().strip()
+
+
+def operation_in_progress(root: Path) -> str | None:
+    """'merge', 'rebase', 'cherry-pick' or 'revert' when one is under way, else None."""
+    gdir = git_dir(root)
+    markers = {
+        "MERGE_HEAD": "merge",
+        "rebase-merge": "rebase",
+        "rebase-apply": "rebase",
+        "CHERRY_PICK_HEAD": "cherry-pick",
+        "REVERT_HEAD": "revert",
+    }
+    for name, label in markers.items():
+        if (gdir / name).exists():
+            return label
+    return None
+
+
+def changed_paths(root: Path) -> list[str]:
+    """Paths that differ from HEAD in the index or work tree, untracked ones included."""
+    raw = run(["status", "--porcelain=v1", "-z", "--untracked-files=all"], root).stdout
+    entries = raw.decode("utf-8", errors="surrogateescape").split("\0")
+    paths: list[str] = []
+    skip_next = False
+    for entry in entries:
+        if skip_next:
+            skip_next = False
+            continue
+        if len(entry) < 4:
+            continue
+        code, path = entry[:2], entry[3:]
+        if code[0] in "RC":
+            skip_next = True  # the next field is the rename's source
+        paths.append(path)
+    return paths
+
+
+def is_clean(root: Path, ignore: Sequence[str] = ()) -> bool:
+    """True when nothing but the paths in IGNORE differs from HEAD (untracked files count)."""
+    return not [p for p in changed_paths(root) if p not in ignore]
+
+
+def hash_object(root: Path, data: bytes) -> str:
+    """Store DATA as a blob and return its sha."""
+    return out(["hash-object", "-w", "--stdin"], root, input_bytes=data)
+
+
+def read_blob(root: Path, rev: str, path: str) -> bytes | None:
+    """The bytes of PATH at REV, or None when it does not exist there."""
+    proc = run(["cat-file", "blob", f"{rev}:{path}"], root, check=False)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def read_blobs(root: Path, specs: Sequence[str]) -> dict[str, bytes | None]:
+    """Many `REV:PATH` (or sha) blobs in one `git cat-file --batch` process."""
+    if not specs:
+        return {}
+    proc = run(["cat-file", "--batch"], root, input_bytes="".join(f"{s}\n" for s in specs).encode())
+    data = proc.stdout
+    result: dict[str, bytes | None] = {}
+    pos = 0
+    for spec in specs:
+        end = data.index(b"\n", pos)
+        header = data[pos:end].split()
+        pos = end + 1
+        if len(header) == 3 and header[1] != b"missing":
+            size = int(header[2])
+            result[spec] = data[pos : pos + size]
+            pos += size + 1
+        else:
+            result[spec] = None
+    return result
+
+
+def ls_tree_paths(root: Path, rev: str, pattern_suffix: str = "") -> list[str]:
+    """Every file path at REV (optionally only those ending with PATTERN_SUFFIX)."""
+    raw = run(["ls-tree", "-r", "-z", "--name-only", rev], root).stdout
+    names = [n for n in raw.decode("utf-8", errors="surrogateescape").split("\0") if n]
+    return [n for n in names if n.endswith(pattern_suffix)]
+
+
+@dataclass(frozen=True)
+class TempIndex:
+    """A private index file, so a commit can be prepared without touching the user's index."""
+
+    root: Path
+    path: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"GIT_INDEX_FILE": str(self.path)}
+
+    def run(self, args: Sequence[str], input_bytes: bytes | None = None) -> str:
+        return out(args, self.root, env=self.env, input_bytes=input_bytes)
+
+
+def new_temp_index(root: Path, base: str | None) -> TempIndex:
+    """A temporary index holding BASE's tree (empty when BASE is None)."""
+    path = git_dir(root) / "mlv-snapshot.index"
+    path.unlink(missing_ok=True)
+    index = TempIndex(root, path)
+    if base:
+        index.run(["read-tree", base])
+    return index
+
+
+def stage_all_except(index: TempIndex, excluded: Sequence[str]) -> None:
+    """Stage every change and untracked, non-ignored file, leaving EXCLUDED paths out of git."""
+    if excluded:
+        index.run(["rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", *excluded])
+    # git refuses an exclude pathspec that names an ignored path, and needs none for it anyway.
+    ignored = check_ignore(index.root, list(excluded))
+    specs = [f":(top,exclude,literal){p}" for p in excluded if p not in ignored]
+    index.run(["add", "-A", "--", ":(top)", *specs])
+
+
+def stage_blob(index: TempIndex, path: str, blob_sha: str) -> None:
+    index.run(["update-index", "--add", "--cacheinfo", f"100644,{blob_sha},{path}"])
+
+
+def unstage(index: TempIndex, paths: Sequence[str]) -> None:
+    if paths:
+        index.run(["rm", "-q", "--cached", "--ignore-unmatch", "--", *paths])
+
+
+def staged_paths_vs(index: TempIndex, base: str | None) -> list[str]:
+    """Paths whose staged content differs from BASE (all staged paths when BASE is None)."""
+    if base is None:
+        raw = index.run(["ls-files", "-z"])
+    else:
+        raw = index.run(["diff", "--cached", "--name-only", "-z", "--no-renames", base])
+    return [p for p in raw.split("\0") if p]
+
+
+def write_tree(index: TempIndex) -> str:
+    return index.run(["write-tree"])
+
+
+def commit_tree(root: Path, tree: str, parent: str | None, message: str) -> str:
+    args = ["commit-tree", tree]
+    if parent:
+        args += ["-p", parent]
+    return out([*args, "-F", "-"], root, input_bytes=message.encode())
+
+
+def advance_ref(root: Path, ref: str, new: str, old: str | None, reason: str) -> None:
+    """Move REF to NEW only if it still points at OLD: the atomic step that publishes a commit."""
+    proc = run(["update-ref", "-m", reason, ref, new, old or ZERO_SHA], root, check=False)
+    if proc.returncode != 0:
+        raise GitError(
+            f"{ref} moved while mlv was working; nothing was changed",
+            hint="Run the command again.",
+        )
+
+
+def run_hook(root: Path, name: str, args: Sequence[str], env: Mapping[str, str]) -> int:
+    """Run the repository's NAME hook like `git commit` would; 0 when it is absent."""
+    proc = subprocess.run(
+        ["git", "hook", "run", "--ignore-missing", name, "--", *args],
+        cwd=root,
+        env=_git_env(env),
+        check=False,
+    )
+    return proc.returncode
+
+
+def log_messages(root: Path, rev: str, limit: int | None, first_parent: bool) -> Iterator[tuple[str, str, str]]:
+    """(sha, ISO committer date, full message) for commits reachable from REV, newest first."""
+    args = ["log", "--format=%H%x1f%cI%x1f%B%x1e", rev]
+    if first_parent:
+        args.insert(1, "--first-parent")
+    if limit is not None:
+        args.insert(1, f"--max-count={limit}")
+    raw = out(args, root)
+    for raw_chunk in raw.split("\x1e"):
+        chunk = raw_chunk.lstrip("\n")
+        if not chunk:
+            continue
+        sha, date, message = chunk.split("\x1f", 2)
+        yield sha, date, message
+
+
+def commit_message(root: Path, sha: str) -> tuple[str, str]:
+    """(ISO committer date, message) of one commit."""
+    raw = out(["log", "-1", "--format=%cI%x1f%B", sha], root)
+    date, message = raw.split("\x1f", 1)
+    return date, message
+
+
+def check_ignore(root: Path, paths: Sequence[str]) -> set[str]:
+    """Which PATHS git ignores."""
+    if not paths:
+        return set()
+    proc = run(["check-ignore", "--no-index", "-z", "--stdin"], root,
+               input_bytes="\0".join(paths).encode() + b"\0", check=False)
+    return {p for p in proc.stdout.decode("utf-8", errors="surrogateescape").split("\0") if p}
+
+
+def config_get(root: Path, key: str) -> str | None:
+    proc = run(["config", "--get", key], root, check=False)
+    return proc.stdout.decode().strip() if proc.returncode == 0 else None

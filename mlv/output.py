@@ -1,0 +1,87 @@
+"""The one place that prints: data to stdout, diagnostics to stderr. rich is imported lazily."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
+
+@cache
+def stdout() -> Console:
+    from rich.console import Console
+
+    return Console(soft_wrap=False, highlight=False)
+
+
+@cache
+def stderr() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def emit_json(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"warning: {message}\n")
+
+
+def info(message: str) -> None:
+    sys.stderr.write(f"{message}\n")
+
+
+def fmt_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def fmt_size(size: int | None) -> str:
+    if size is None:
+        return "-"
+    step = 1024.0
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(value) < step:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= step
+    return f"{value:.1f} TiB"
+
+
+class BarProgress:
+    """A rich progress bar on stderr, shown only for work big enough to wait for."""
+
+    def __init__(self, min_bytes: int = 64 * 1024 * 1024) -> None:
+        self.min_bytes = min_bytes
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def start(self, total_bytes: int, description: str) -> None:
+        if total_bytes < self.min_bytes or not sys.stderr.isatty():
+            return
+        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+        self._progress = Progress("[progress.description]{task.description}", BarColumn(),
+                                  DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                                  console=stderr(), transient=True)
+        self._progress.start()
+        self._task = self._progress.add_task(description, total=total_bytes)
+
+    def advance(self, nbytes: int) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.advance(self._task, nbytes)
+
+    def finish(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None

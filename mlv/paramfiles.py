@@ -1,0 +1,55 @@
+"""Read params and metrics files (YAML, JSON, TOML) into plain data for the record."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlv.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+
+def _parse(path: Path, text: str) -> Any:
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return json.loads(text)
+    if suffix == ".toml":
+        return tomllib.loads(text)
+    return yaml.safe_load(text)
+
+
+def read_file(root: Path, rel: str, kind: str, required: bool) -> Any:
+    """The parsed content of REL, None when it is absent and not REQUIRED."""
+    path = root / rel
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(f"{kind} file {rel!r} does not exist",
+                              hint="Create it, or remove it from .mlv/config.yaml.") from None
+        return None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{kind} file {rel!r} is not UTF-8 text") from None
+    try:
+        return _parse(path, text)
+    except (ValueError, yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise ConfigError(f"{kind} file {rel!r} cannot be parsed: {first}",
+                          hint="Fix the file and run the command again.") from None
+
+
+def read_all(root: Path, files: list[str], kind: str, required: bool) -> dict[str, Any]:
+    found = {}
+    for rel in files:
+        content = read_file(root, rel, kind, required)
+        if content is not None:
+            found[rel] = content
+    return found

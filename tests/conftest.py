@@ -1,0 +1,108 @@
+"""Shared fixtures: real git repositories and real DVC in temporary folders, never mocks.
+
+HOME and git's global/system config are pinned to the test's own folder, so a test can neither
+read the developer's configuration nor write outside its tmp_path.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_PROJECT = REPO_ROOT / "sample_project"
+VENV_BIN = str(Path(sys.executable).parent)
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
+    for key, value in {
+        "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.com",
+        "GIT_COMMITTER_NAME": "Test Committer", "GIT_COMMITTER_EMAIL": "committer@example.com",
+    }.items():
+        monkeypatch.setenv(key, value)
+    (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
+    # DVC: no analytics, no site/global config from the developer's machine.
+    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
+    monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(home / ".dvc-site"))
+    monkeypatch.setenv("DVC_GLOBAL_CONFIG_DIR", str(home / ".dvc-global"))
+    monkeypatch.setenv("DVC_SYSTEM_CONFIG_DIR", str(home / ".dvc-system"))
+    # The experiment commands (`python train.py`) must find the test environment's python first.
+    monkeypatch.setenv("PATH", VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
+    monkeypatch.delenv("MLV_TEST_CRASH_AT", raising=False)
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def mlv(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = None,
+        input_text: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run the real `mlv` executable, as a user would, and return the finished process."""
+    proc = subprocess.run([str(Path(VENV_BIN) / "mlv"), *args], cwd=cwd, capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, input=input_text,
+                          timeout=timeout, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"mlv {' '.join(args)} exited {proc.returncode}\n"
+                             f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """An empty git repository (no commits yet)."""
+    path = tmp_path / "repo"
+    path.mkdir()
+    git(path, "init", "-q")
+    return path
+
+
+@pytest.fixture
+def sample_repo(repo: Path) -> Path:
+    """The sample project in a git repository, data generated, `mlv init` done, nothing committed."""
+    for name in ("generate_data.py", "train.py", "params.yaml"):
+        shutil.copy(SAMPLE_PROJECT / name, repo / name)
+    subprocess.run([sys.executable, "generate_data.py"], cwd=repo, check=True, capture_output=True)
+    mlv(repo, "init")
+    return repo
+
+
+@pytest.fixture
+def experiment_repo(sample_repo: Path) -> Path:
+    """The sample project with one experiment commit (the baseline training run)."""
+    mlv(sample_repo, "snapshot", "--run", "python train.py", "-m", "baseline")
+    return sample_repo
+
+
+def tree_fingerprint(root: Path) -> dict[str, tuple[str, bytes]]:
+    """Every file under ROOT outside .git, with its mode and content: to prove nothing changed."""
+    found: dict[str, tuple[str, bytes]] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if rel == ".git" or rel.startswith(".git/"):
+            continue
+        if path.is_symlink():
+            found[rel] = ("link", os.readlink(path).encode())
+        elif path.is_file():
+            found[rel] = (oct(path.stat().st_mode), path.read_bytes())
+    return found
+
+
+@pytest.fixture
+def dvc_remote(tmp_path: Path) -> Iterator[Path]:
+    """A local-directory DVC remote."""
+    path = tmp_path / "dvc-remote"
+    path.mkdir()
+    yield path
