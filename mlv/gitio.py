@@ -321,3 +321,60 @@ def check_ignore(root: Path, paths: Sequence[str]) -> set[str]:
 def config_get(root: Path, key: str) -> str | None:
     proc = run(["config", "--get", key], root, check=False)
     return proc.stdout.decode().strip() if proc.returncode == 0 else None
+
+
+# -- diffs (mlv diff) ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file that differs between two trees, with git's line counts (None when binary)."""
+
+    status: str  # git's letter: A added, D deleted, M modified, T type changed, R renamed, C copied
+    path: str
+    old_path: str | None  # the source of a rename or copy
+    added: int | None
+    removed: int | None
+
+
+def diff_files(root: Path, old: str, new: str | None) -> list[FileChange]:
+    """Files that differ between commits OLD and NEW; NEW None means the work tree (tracked files).
+
+    One process for both the status (--raw) and the line counts (--numstat). GIT_OPTIONAL_LOCKS=0
+    keeps git from refreshing the user's index while it compares with the work tree.
+    """
+    args = ["diff", "--raw", "--numstat", "-z", "--find-renames", "--no-ext-diff", "--no-textconv",
+            "--ignore-submodules=none", old]
+    if new is not None:
+        args.append(new)
+    tokens = run([*args, "--"], root, env={"GIT_OPTIONAL_LOCKS": "0"}).stdout.split(b"\0")
+    names = [t.decode("utf-8", errors="surrogateescape") for t in tokens]
+    raw: list[tuple[str, str, str | None]] = []
+    counts: dict[str, tuple[int | None, int | None]] = {}
+    i = 0
+    while i < len(names):
+        token = names[i]
+        if token.startswith(":"):  # ":oldmode newmode oldsha newsha STATUS", then 1 or 2 paths
+            status = token.split()[-1][0]
+            if status in "RC":
+                raw.append((status, names[i + 2], names[i + 1]))
+                i += 3
+            else:
+                raw.append((status, names[i + 1], None))
+                i += 2
+        elif "\t" in token:  # "ADDED\tREMOVED\tPATH", or an empty PATH then SOURCE and DEST
+            added, removed, path = token.split("\t", 2)
+            if not path:
+                path = names[i + 2]
+                i += 2
+            counts[path] = (None if added == "-" else int(added), None if removed == "-" else int(removed))
+            i += 1
+        else:
+            i += 1
+    return [FileChange(status, path, source, *counts.get(path, (None, None))) for status, path, source in raw]
+
+
+def untracked_files(root: Path) -> list[str]:
+    """Files in the work tree that git neither tracks nor ignores (paths from the root)."""
+    raw = run(["ls-files", "--others", "--exclude-standard", "-z", "--full-name", "--", ":(top)"], root).stdout
+    return [p for p in raw.decode("utf-8", errors="surrogateescape").split("\0") if p]
