@@ -287,3 +287,27 @@ def _transfer(verb: str, root: Path, targets: Sequence[str], remote: str | None)
     if isinstance(result, dict):
         return int(result.get("fetched", 0) or 0)
     return int(result or 0)
+
+
+def fetch_objects(root: Path, md5s: Sequence[str], remote: str | None) -> int:
+    """Download cache objects by hash from the DVC remote (a `.dir` brings its files); count fetched.
+
+    Unlike `fetch`, this needs no pointer file in the work tree, so it can fetch the data of any
+    revision (`mlv reproduce`, `mlv checkout`, the git hooks).
+    """
+    from dvc.exceptions import DvcException
+    from dvc_data.hashfile.hash_info import HashInfo
+
+    if not md5s:
+        return 0
+    if remote is None and default_remote(root) is None:
+        raise DvcError("no DVC remote is configured", hint="Add one with `dvc remote add -d NAME URL`.")
+    try:
+        with _open_repo(root) as repo:
+            result = repo.cloud.pull([HashInfo("md5", md5) for md5 in md5s], remote=remote)
+    except DvcException as exc:
+        raise DvcError(
+            f"dvc fetch failed: {exc}",
+            hint="Check the DVC remote with `dvc remote list` and that it is reachable.",
+        ) from None
+    return len(result.transferred)

@@ -1,0 +1,129 @@
+"""Write DVC cache objects into a work tree: verified, atomically, by reflink or copy.
+
+Why never a hardlink or symlink: we run as root, so the 0444 mode of a cache object does not stop
+a training command from writing through a link into the cache and corrupting every experiment that
+shares the object. A reflink (copy-on-write clone, on btrfs/XFS) shares blocks safely; elsewhere we
+copy with copy_file_range, which stays in the kernel.
+
+Verification: an object is hashed once and its (inode, mtime, ctime, size) remembered; while that
+stat is unchanged we trust the content, the same bet git's index makes. ctime cannot be set by a
+program, so any write to the object (even one that restores its mtime) forces a re-hash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlv import dvcio
+from mlv.errors import DvcError
+
+_FICLONE = 0x40049409  # linux/fs.h: clone a whole file (reflink)
+_NO_CLONE = {errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EPERM}
+_VERSION = 1
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_umask()  # what a plain `open(path, "w")` would have created
+
+
+@dataclass
+class ObjectTrust:
+    """Cache objects whose content has been hashed, keyed by object path -> stat signature."""
+
+    path: Path
+    entries: dict[str, list[int]] = field(default_factory=dict)
+    dirty: bool = False
+
+    @classmethod
+    def load(cls, path: Path) -> ObjectTrust:
+        try:
+            doc = json.loads(path.read_text("utf-8"))
+            if doc.get("version") == _VERSION and isinstance(doc.get("entries"), dict):
+                return cls(path, doc["entries"])
+        except (OSError, ValueError, AttributeError):
+            pass  # losing this file only costs a re-hash
+        return cls(path)
+
+    def verify(self, cache: Path, md5: str) -> bool:
+        """True when the object's content hashes to MD5 (hashing only if its stat changed)."""
+        obj = dvcio.object_path(cache, md5)
+        st = obj.stat()
+        signature = [st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size]
+        key = str(obj)
+        if self.entries.get(key) == signature:
+            return True
+        if not dvcio.verify_object(cache, md5):
+            return False
+        self.entries[key] = signature
+        self.dirty = True
+        return True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps({"version": _VERSION, "entries": self.entries}), "utf-8")
+        os.replace(tmp, self.path)
+        self.dirty = False
+
+
+def corrupt_object_error(cache: Path, md5: str, target: str) -> DvcError:
+    return DvcError(
+        f"cache object {md5} for {target} does not match its hash (corrupt cache file "
+        f"{dvcio.object_path(cache, md5)}); nothing was restored",
+        hint="Delete that cache file and run `dvc fetch` (or `mlv pull`) to download it again.",
+    )
+
+
+def _clone_or_copy(src: int, dst: int, size: int) -> None:
+    with contextlib.suppress(OSError):
+        fcntl.ioctl(dst, _FICLONE, src)
+        return
+    offset = 0
+    try:
+        while offset < size:
+            copied = os.copy_file_range(src, dst, size - offset)
+            if copied == 0:
+                break
+            offset += copied
+    except OSError as exc:
+        if exc.errno not in _NO_CLONE:
+            raise
+        os.lseek(src, offset, os.SEEK_SET)
+        os.lseek(dst, offset, os.SEEK_SET)
+        with os.fdopen(os.dup(src), "rb") as fsrc, os.fdopen(os.dup(dst), "wb") as fdst:
+            shutil.copyfileobj(fsrc, fdst, 1024 * 1024)
+
+
+def write_object(cache: Path, md5: str, target: Path) -> os.stat_result:
+    """Put object MD5 at TARGET atomically (temp file + rename); returns the new file's stat."""
+    source = dvcio.object_path(cache, md5)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.mlv-tmp-")
+    try:
+        with open(source, "rb") as src:
+            _clone_or_copy(src.fileno(), fd, os.fstat(src.fileno()).st_size)
+        os.fchmod(fd, FILE_MODE)
+        os.close(fd)
+        fd = -1
+        # os.replace swaps a symlink itself, never the file it points to.
+        os.replace(tmp, target)
+    except BaseException:
+        if fd >= 0:
+            os.close(fd)
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target.stat()

@@ -1,0 +1,258 @@
+"""Make DVC-tracked paths in a work tree match pointers exactly, without ever losing unsaved data.
+
+Used by `mlv checkout`, `mlv reproduce`, `mlv pull` and the git hooks. Three phases, so a refusal
+changes nothing: plan (stat every file, hash only those the stat cache does not know), check
+(every file to delete or overwrite must be saved in the DVC cache; every object to write must be
+present, fetched if allowed, and verified), then write (each file atomically).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlv import dvcio, gitio, materialize
+from mlv.datatrack import NoProgress, ProgressSink
+from mlv.errors import DvcError, MlvError
+from mlv.pathsafety import checked_path, safe_relpath
+from mlv.statecache import StateCache
+
+
+@dataclass
+class RestoreReport:
+    restored: list[str] = field(default_factory=list)  # work-tree paths (data/output roots) changed
+    unchanged: list[str] = field(default_factory=list)
+    fetched: int = 0  # objects downloaded from the DVC remote
+
+
+@dataclass(frozen=True)
+class _Current:
+    """A file (or symlink) now in the work tree under a tracked path."""
+
+    abspath: Path
+    stat: os.stat_result
+    is_link: bool
+
+
+@dataclass
+class _Plan:
+    pointer: dvcio.Pointer
+    desired: dict[str, str]  # work-tree relative path -> md5
+    current: dict[str, _Current]
+    writes: list[str] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.writes or self.deletes)
+
+
+def _state_cache(root: Path) -> StateCache:
+    from mlv.snapshot import state_cache
+
+    return state_cache(root)
+
+
+def _trust(root: Path) -> materialize.ObjectTrust:
+    return materialize.ObjectTrust.load(gitio.common_dir(root) / "mlv" / "verified-objects.json")
+
+
+def sync_workspace(
+    root: Path,
+    pointers: Sequence[dvcio.Pointer],
+    *,
+    fetch_missing: bool = False,
+    remote: str | None = None,
+    force: bool = False,
+    progress: ProgressSink | None = None,
+) -> RestoreReport:
+    """Make each pointer's path under ROOT hold exactly the pointer's content."""
+    cache = dvcio.cache_dir(root)
+    report = RestoreReport()
+    checked = [(checked_path(root, p.path, "data path"), p) for p in pointers]
+    report.fetched += _ensure_objects(root, cache, [(p.path, p.md5) for _, p in checked if p.is_dir],
+                                      fetch_missing, remote)
+    state = _state_cache(root)
+    plans = [_plan(root, cache, rel, p, state) for rel, p in checked]
+    _check_nothing_unsaved(root, cache, plans, state, force)
+    needed = {(key, plan.desired[key]) for plan in plans for key in plan.writes}
+    report.fetched += _ensure_objects(root, cache, sorted(needed), fetch_missing, remote)
+    trust = _trust(root)
+    for key, md5 in sorted(needed):
+        if not trust.verify(cache, md5):
+            raise materialize.corrupt_object_error(cache, md5, key)
+    trust.save()
+    _apply(root, cache, plans, state, progress or NoProgress())
+    for plan in plans:
+        (report.restored if plan.changes else report.unchanged).append(plan.pointer.path)
+    return report
+
+
+def pointers_at(root: Path, rev: str, paths: Sequence[str] | None = None) -> list[dvcio.Pointer]:
+    """The pointers committed at REV for data PATHS (every `.dvc` file at REV when None).
+
+    Paths with no pointer at REV are left out; callers compare against what they asked for.
+    """
+    if paths is None:
+        files = gitio.ls_tree_paths(root, rev, ".dvc")
+    else:
+        files = [dvcio.pointer_path(safe_relpath(p, "data path")) for p in paths]
+    blobs = gitio.read_blobs(root, [f"{rev}:{f}" for f in files])
+    found = []
+    for f in files:
+        data = blobs.get(f"{rev}:{f}")
+        if data is not None:
+            found.append(dvcio.parse_pointer(data, f))
+    return found
+
+
+# -- plan ----------------------------------------------------------------------------------------
+
+
+def _desired(cache: Path, rel: str, pointer: dvcio.Pointer) -> dict[str, str]:
+    if not pointer.is_dir:
+        return {rel: pointer.md5}
+    entries = dvcio.load_manifest(cache, pointer.md5)
+    if entries is None:  # _ensure_objects fetched it or raised; only a race gets here
+        raise _missing_error(rel, pointer.md5, fetched=False)
+    return {f"{rel}/{safe_relpath(e.relpath, f'file in {rel}')}": e.md5 for e in entries}
+
+
+def _walk(root: Path, rel: str) -> dict[str, _Current]:
+    """Files and symlinks under REL, never following a symlink."""
+    base = root / rel
+    try:
+        st = base.lstat()
+    except FileNotFoundError:
+        return {}
+    if not os.path.isdir(base) or base.is_symlink():
+        return {rel: _Current(base, st, base.is_symlink())}
+    found: dict[str, _Current] = {}
+    stack = [(base, rel)]
+    while stack:
+        folder, prefix = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                key = f"{prefix}/{entry.name}"
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((Path(entry.path), key))
+                else:
+                    found[key] = _Current(Path(entry.path), entry.stat(follow_symlinks=False),
+                                          entry.is_symlink())
+    return found
+
+
+def _current_md5(key: str, cur: _Current, state: StateCache) -> str | None:
+    """The content hash of a work-tree file (None for a symlink), from the stat cache if it can."""
+    if cur.is_link:
+        return None
+    md5 = state.lookup(key, cur.stat, need_stored=False)
+    if md5 is None:
+        md5 = dvcio.hash_file(cur.abspath)
+        state.remember(key, cur.stat, md5, stored=False)
+    return md5
+
+
+def _plan(root: Path, cache: Path, rel: str, pointer: dvcio.Pointer, state: StateCache) -> _Plan:
+    plan = _Plan(pointer, _desired(cache, rel, pointer), _walk(root, rel))
+    for key, md5 in plan.desired.items():
+        cur = plan.current.get(key)
+        if cur is None or _current_md5(key, cur, state) != md5:
+            plan.writes.append(key)
+    plan.deletes = [key for key in plan.current if key not in plan.desired]
+    return plan
+
+
+# -- check ---------------------------------------------------------------------------------------
+
+
+def _check_nothing_unsaved(root: Path, cache: Path, plans: list[_Plan], state: StateCache, force: bool) -> None:
+    if force:
+        return
+    for plan in plans:
+        for key in [*plan.deletes, *plan.writes]:
+            cur = plan.current.get(key)
+            if cur is None:
+                continue
+            md5 = _current_md5(key, cur, state)
+            if md5 is None or not dvcio.has_object(cache, md5):
+                what = "is a symlink" if md5 is None else "has changes that are not saved in the DVC cache"
+                raise MlvError(
+                    f"{key} {what}; restoring {plan.pointer.path} would lose it, so nothing was changed",
+                    hint="Save it first with `mlv snapshot`, or pass --force to discard it.",
+                )
+
+
+def _missing_error(path: str, md5: str, fetched: bool) -> DvcError:
+    where = "in the local DVC cache or on the DVC remote" if fetched else "in the local DVC cache"
+    return DvcError(
+        f"{path}: content {md5} is not {where}; nothing was changed",
+        hint="Download it with `mlv pull` or `dvc fetch` (a DVC remote must hold it), "
+        "or restore it on the machine that made the experiment and `dvc push` from there.",
+    )
+
+
+def _ensure_objects(root: Path, cache: Path, wanted: Sequence[tuple[str, str]], fetch_missing: bool,
+                    remote: str | None) -> int:
+    """Make every (path, md5) object present in the cache, fetching if allowed; objects fetched."""
+    missing = [(path, md5) for path, md5 in wanted if not dvcio.has_object(cache, md5)]
+    if not missing:
+        return 0
+    if not fetch_missing:
+        raise _missing_error(*missing[0], fetched=False)
+    try:
+        fetched = dvcio.fetch_objects(root, sorted({md5 for _, md5 in missing}), remote)
+    except DvcError as exc:
+        path, md5 = missing[0]
+        raise DvcError(f"{path}: content {md5} is not in the local DVC cache and cannot be fetched: "
+                       f"{exc.message.rstrip('.')}", hint=exc.hint) from None
+    for path, md5 in missing:
+        if not dvcio.has_object(cache, md5):
+            raise _missing_error(path, md5, fetched=True)
+    return fetched
+
+
+# -- write ---------------------------------------------------------------------------------------
+
+
+def _apply(root: Path, cache: Path, plans: list[_Plan], state: StateCache, progress: ProgressSink) -> None:
+    total = sum(dvcio.object_path(cache, p.desired[k]).stat().st_size for p in plans for k in p.writes)
+    progress.start(total, "Restoring data")
+    try:
+        for plan in plans:
+            for key in plan.deletes:
+                plan.current[key].abspath.unlink()
+            if plan.deletes:
+                _prune_empty_dirs(root / plan.pointer.path)
+            for key in plan.writes:
+                md5 = plan.desired[key]
+                target = root / key
+                _make_parents(root, key)
+                st = materialize.write_object(cache, md5, target)
+                state.remember(key, st, md5, stored=True)
+                progress.advance(st.st_size)
+    finally:
+        progress.finish()
+        state.save()
+
+
+def _make_parents(root: Path, key: str) -> None:
+    parent = (root / key).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise MlvError(f"cannot restore {key}: a file is in the way of its folder",
+                       hint="Move that file away, then run the command again.") from None
+
+
+def _prune_empty_dirs(base: Path) -> None:
+    """Remove folders left empty under BASE (a `.dir` manifest never holds an empty folder)."""
+    if not base.is_dir() or base.is_symlink():
+        return
+    for folder, _dirs, _files in os.walk(base, topdown=False):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            continue  # not empty: it still holds wanted files

@@ -1,0 +1,228 @@
+"""mlv.restore.sync_workspace: make tracked paths match pointers, never losing unsaved data."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mlv import dvcio, restore
+from mlv.errors import MlvError
+from tests.conftest import git, tree_fingerprint
+from tests.reproduce_helpers import add_remote, data_repo, dvc, read_all, track, write_pointers
+
+
+@pytest.fixture
+def tracked(tmp_path: Path) -> tuple[Path, list[dvcio.Pointer], dict[str, dict[str, bytes]]]:
+    """A data repo whose data is in the cache, plus the original bytes of each tracked path."""
+    root = data_repo(tmp_path / "src")
+    pointers = track(root, ["data", "big.bin"])
+    originals = {p.path: read_all(root / p.path) for p in pointers}
+    return root, pointers, originals
+
+
+def _cache(root: Path) -> Path:
+    return dvcio.cache_dir(root)
+
+
+def test_restores_missing_paths_and_reports_them(tracked: tuple) -> None:
+    root, pointers, originals = tracked
+    shutil.rmtree(root / "data")
+    (root / "big.bin").unlink()
+    report = restore.sync_workspace(root, pointers)
+    assert sorted(report.restored) == ["big.bin", "data"]
+    assert report.unchanged == []
+    assert report.fetched == 0
+    for path, content in originals.items():
+        assert read_all(root / path) == content
+
+
+def test_second_sync_changes_nothing_and_reads_no_file(tracked: tuple) -> None:
+    root, pointers, _ = tracked
+    before = {p: os.stat(p).st_mtime_ns for p in (root / "data").rglob("*")}
+    # Make any read of the data fail: unchanged files must be recognised from the stat cache alone.
+    for p in (root / "data").rglob("*"):
+        if p.is_file():
+            os.chmod(p, 0o000)
+    report = restore.sync_workspace(root, pointers)
+    assert report.restored == []
+    assert sorted(report.unchanged) == ["big.bin", "data"]
+    assert {p: os.stat(p).st_mtime_ns for p in (root / "data").rglob("*")} == before
+
+
+def test_restored_files_are_independent_copies_of_the_cache(tracked: tuple) -> None:
+    root, pointers, originals = tracked
+    (root / "big.bin").unlink()
+    restore.sync_workspace(root, pointers)
+    big = root / "big.bin"
+    assert big.stat().st_nlink == 1
+    big.write_bytes(b"a training script writing its input")
+    obj = dvcio.object_path(_cache(root), next(p for p in pointers if p.path == "big.bin").md5)
+    assert obj.read_bytes() == originals["big.bin"][""]
+
+
+def test_folder_gets_extra_saved_files_removed_and_changed_saved_files_replaced(tracked: tuple) -> None:
+    root, pointers, originals = tracked
+    # Save a different version (its content reaches the cache), then go back to the first pointers.
+    (root / "data" / "a.csv").write_text("changed\n")
+    (root / "data" / "new.csv").write_text("new\n")
+    track(root, ["data"])
+    report = restore.sync_workspace(root, pointers)
+    assert report.restored == ["data"]
+    assert read_all(root / "data") == originals["data"]
+    assert not (root / "data" / "new.csv").exists()
+
+
+def test_file_replaced_by_a_folder_and_back(tracked: tuple) -> None:
+    root, pointers, originals = tracked
+    data = next(p for p in pointers if p.path == "data")
+    as_file = dvcio.Pointer(path="data", md5=next(p for p in pointers if p.path == "big.bin").md5, size=1)
+    restore.sync_workspace(root, [as_file])
+    assert (root / "data").is_file()
+    restore.sync_workspace(root, [data])
+    assert read_all(root / "data") == originals["data"]
+
+
+def test_unsaved_change_is_refused_before_anything_changes(tracked: tuple) -> None:
+    root, pointers, _ = tracked
+    (root / "big.bin").unlink()  # would be restored: proves the refusal comes before any write
+    (root / "data" / "a.csv").write_text("my unsaved edit\n")
+    before = tree_fingerprint(root)
+    with pytest.raises(MlvError) as err:
+        restore.sync_workspace(root, pointers)
+    text = err.value.one_line()
+    assert "data/a.csv" in text and "mlv snapshot" in text and "--force" in text
+    assert tree_fingerprint(root) == before
+
+
+def test_unsaved_extra_file_in_folder_is_refused(tracked: tuple) -> None:
+    root, pointers, _ = tracked
+    (root / "data" / "notes.txt").write_text("not saved anywhere\n")
+    with pytest.raises(MlvError, match=r"data/notes\.txt"):
+        restore.sync_workspace(root, pointers)
+    assert (root / "data" / "notes.txt").read_text() == "not saved anywhere\n"
+
+
+def test_force_discards_unsaved_changes(tracked: tuple) -> None:
+    root, pointers, originals = tracked
+    (root / "data" / "a.csv").write_text("my unsaved edit\n")
+    (root / "data" / "notes.txt").write_text("x\n")
+    restore.sync_workspace(root, pointers, force=True)
+    assert read_all(root / "data") == originals["data"]
+
+
+def test_symlink_in_the_way_is_refused_without_force(tracked: tuple) -> None:
+    root, pointers, originals = tracked
+    (root / "data" / "b.csv").unlink()
+    (root / "data" / "b.csv").symlink_to("a.csv")
+    with pytest.raises(MlvError, match="symlink"):
+        restore.sync_workspace(root, pointers)
+    restore.sync_workspace(root, pointers, force=True)
+    assert not (root / "data" / "b.csv").is_symlink()
+    assert read_all(root / "data") == originals["data"]
+    assert (root / "data" / "a.csv").read_bytes() == originals["data"]["a.csv"]
+
+
+def test_missing_object_names_path_hash_and_fix(tracked: tuple) -> None:
+    root, pointers, _ = tracked
+    big = next(p for p in pointers if p.path == "big.bin")
+    os.chmod(dvcio.object_path(_cache(root), big.md5), 0o644)
+    dvcio.object_path(_cache(root), big.md5).unlink()
+    (root / "big.bin").unlink()
+    with pytest.raises(MlvError) as err:
+        restore.sync_workspace(root, pointers)
+    text = err.value.one_line()
+    assert "big.bin" in text and big.md5 in text and "dvc fetch" in text and "mlv pull" in text
+
+
+def test_missing_objects_are_fetched_from_the_remote(tracked: tuple, dvc_remote: Path) -> None:
+    root, pointers, originals = tracked
+    write_pointers(root, pointers)
+    add_remote(root, dvc_remote)
+    dvc(root, "push", "data.dvc", "big.bin.dvc")
+    shutil.rmtree(_cache(root))
+    shutil.rmtree(root / "data")
+    (root / "big.bin").unlink()
+    report = restore.sync_workspace(root, pointers, fetch_missing=True)
+    assert report.fetched == 5  # one manifest and four files
+    assert read_all(root / "data") == originals["data"]
+    assert read_all(root / "big.bin") == originals["big.bin"]
+
+
+def test_fetch_without_a_remote_names_the_path_and_the_fix(tracked: tuple) -> None:
+    root, pointers, _ = tracked
+    shutil.rmtree(_cache(root))
+    with pytest.raises(MlvError) as err:
+        restore.sync_workspace(root, pointers, fetch_missing=True)
+    text = err.value.one_line()
+    assert "no DVC remote is configured" in text and "dvc remote add" in text
+
+
+def test_corrupt_cache_object_is_refused_naming_the_file(tracked: tuple) -> None:
+    root, pointers, _ = tracked
+    big = next(p for p in pointers if p.path == "big.bin")
+    obj = dvcio.object_path(_cache(root), big.md5)
+    os.chmod(obj, 0o644)
+    obj.write_bytes(b"bit rot")
+    (root / "big.bin").unlink()
+    before = tree_fingerprint(root)
+    with pytest.raises(MlvError) as err:
+        restore.sync_workspace(root, pointers)
+    assert "big.bin" in err.value.one_line() and "corrupt" in err.value.one_line()
+    assert tree_fingerprint(root) == before
+
+
+def test_corruption_after_a_verified_restore_is_still_caught(tracked: tuple) -> None:
+    root, pointers, _ = tracked
+    big = next(p for p in pointers if p.path == "big.bin")
+    (root / "big.bin").unlink()
+    restore.sync_workspace(root, pointers)  # verifies the object and remembers it
+    obj = dvcio.object_path(_cache(root), big.md5)
+    st = obj.stat()
+    os.chmod(obj, 0o644)
+    with open(obj, "r+b") as handle:
+        handle.write(b"X")  # same size; the mtime is put back below, the ctime cannot be
+    os.utime(obj, ns=(st.st_atime_ns, st.st_mtime_ns))
+    (root / "big.bin").unlink()
+    with pytest.raises(MlvError, match="corrupt"):
+        restore.sync_workspace(root, pointers)
+
+
+@pytest.mark.parametrize("bad", ["/etc/x", "../outside", "data/../../x"])
+def test_unsafe_pointer_paths_are_refused(tracked: tuple, bad: str) -> None:
+    root, pointers, _ = tracked
+    evil = dvcio.Pointer(path=bad, md5=pointers[0].md5, size=1)
+    with pytest.raises(MlvError, match="refusing"):
+        restore.sync_workspace(root, [evil])
+    assert not (root.parent / "outside").exists()
+
+
+def test_symlink_leading_outside_is_refused(tracked: tuple, tmp_path: Path) -> None:
+    root, pointers, _ = tracked
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    shutil.rmtree(root / "data")
+    (root / "data").symlink_to(outside)
+    with pytest.raises(MlvError, match="points outside"):
+        restore.sync_workspace(root, pointers)
+    assert list(outside.iterdir()) == []
+
+
+def test_manifest_entry_climbing_out_is_refused(tracked: tuple) -> None:
+    root, pointers, _ = tracked
+    md5, data = dvcio.dir_hash([dvcio.ManifestEntry("../../escaped.txt", pointers[1].md5)])
+    dvcio.store_manifest(_cache(root), md5, data)
+    with pytest.raises(MlvError, match="climbs out"):
+        restore.sync_workspace(root, [dvcio.Pointer(path="data", md5=md5, size=1, nfiles=1)])
+    assert not (root.parent / "escaped.txt").exists()
+
+
+def test_pointers_at_reads_committed_pointers(tracked: tuple) -> None:
+    root, pointers, _ = tracked
+    write_pointers(root, pointers)
+    git(root, "add", "data.dvc", "big.bin.dvc")
+    git(root, "commit", "-q", "-m", "data")
+    assert restore.pointers_at(root, "HEAD", ["data", "big.bin", "absent"]) == pointers
+    assert sorted(restore.pointers_at(root, "HEAD"), key=lambda p: p.path) == sorted(pointers, key=lambda p: p.path)
