@@ -311,3 +311,35 @@ def fetch_objects(root: Path, md5s: Sequence[str], remote: str | None) -> int:
             hint="Check the DVC remote with `dvc remote list` and that it is reachable.",
         ) from None
     return len(result.transferred)
+
+
+@dataclass(frozen=True)
+class PushReport:
+    """What `push_objects` did: objects uploaded, and those it could not (absent from the cache)."""
+
+    uploaded: int
+    failed: list[str]
+
+
+def push_objects(root: Path, md5s: Sequence[str], remote: str | None) -> PushReport:
+    """Upload cache objects by hash to the DVC remote (a `.dir` sends its files); skip those there.
+
+    Unlike `push`, this needs no pointer file in the work tree, so the pre-push hook and `mlv push`
+    can send the data of every commit being pushed, not only of the checked-out one.
+    """
+    from dvc.exceptions import DvcException
+    from dvc_data.hashfile.hash_info import HashInfo
+
+    if not md5s:
+        return PushReport(0, [])
+    if remote is None and default_remote(root) is None:
+        raise DvcError("no DVC remote is configured", hint="Add one with `dvc remote add -d NAME URL`.")
+    try:
+        with _open_repo(root) as repo:
+            result = repo.cloud.push([HashInfo("md5", md5) for md5 in md5s], remote=remote)
+    except (DvcException, OSError) as exc:
+        raise DvcError(
+            f"dvc push failed: {exc}",
+            hint="Check the DVC remote with `dvc remote list` and that it is reachable.",
+        ) from None
+    return PushReport(len(result.transferred), sorted(h.value for h in result.failed))
