@@ -1,0 +1,120 @@
+"""`mlv diff`: two experiments compared on code, data, environment, params, metrics and command.
+
+Which two: no revision means the latest experiment against the one before it; one revision means
+that one against the latest experiment; two mean A against B; `workspace=True` compares one
+experiment (default: the latest) with the work tree. The first is always the old side.
+Everything is read from git objects, the DVC cache and (for the work tree) files on disk; the
+work tree and the index are never written. JSON contract: docs/reference/diff-json.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlv import diff_code, diff_data, diff_values, gitio, history
+from mlv.diff_sides import Side, load_commits, load_workspace
+from mlv.errors import MlvError
+
+JSON_SCHEMA_VERSION = 1
+SECTIONS = ("code", "data", "environment", "params", "metrics", "command")
+
+
+@dataclass
+class DiffResult:
+    old: Side
+    new: Side
+    code: diff_code.CodeSection
+    data: diff_data.DataSection
+    environment: diff_values.EnvSection
+    params: diff_values.ValuesSection
+    metrics: diff_values.ValuesSection
+    command: diff_values.CommandSection
+
+    @property
+    def identical(self) -> bool:
+        return not any(getattr(self, name).changed for name in SECTIONS)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `mlv diff --json` document (schema: mlv/schemas/diff.schema.json)."""
+        doc: dict[str, Any] = {
+            "schema_version": JSON_SCHEMA_VERSION,
+            "old": _side_json(self.old),
+            "new": _side_json(self.new),
+            "identical": self.identical,
+        }
+        for name in SECTIONS:
+            doc[name] = getattr(self, name).to_json()
+        return doc
+
+
+def _side_json(side: Side) -> dict[str, Any]:
+    return {"label": side.label, "commit": side.commit, "message": side.message,
+            "workspace": side.is_workspace, "has_record": side.has_record}
+
+
+def diff(root: Path, revisions: Sequence[str] = (), workspace: bool = False) -> DiffResult:
+    """Compare two experiments (see the module docstring for which two)."""
+    old, new = _load_sides(root, list(revisions), workspace)
+    return DiffResult(
+        old=old,
+        new=new,
+        code=diff_code.compare(root, old, new),
+        data=diff_data.compare(root, old, new),
+        environment=diff_values.compare_environment(old, new),
+        params=diff_values.compare_values(old, new, "params"),
+        metrics=diff_values.compare_values(old, new, "metrics"),
+        command=diff_values.compare_command(old, new),
+    )
+
+
+def _load_sides(root: Path, revisions: list[str], workspace: bool) -> tuple[Side, Side]:
+    if len(revisions) > 2:
+        raise MlvError("mlv diff compares two revisions; got more",
+                       hint="Give at most two revisions (A B), or one with --workspace.")
+    if workspace:
+        if len(revisions) > 1:
+            raise MlvError("--workspace compares one revision with the work tree; got two",
+                           hint="Give one revision, or none for the latest experiment.")
+        old_rev = _named(root, revisions[0]) if revisions else _latest_or_head(root)
+        (old,) = load_commits(root, [old_rev])
+        return old, load_workspace(root, old)
+    if len(revisions) == 2:
+        pairs = [_named(root, revisions[0]), _named(root, revisions[1])]
+    elif len(revisions) == 1:
+        pairs = [_named(root, revisions[0]), _latest_experiments(root, 1)[0]]
+    else:
+        newest, previous = _latest_experiments(root, 2)
+        pairs = [previous, newest]
+    old, new = load_commits(root, pairs)
+    return old, new
+
+
+def _named(root: Path, rev: str) -> tuple[str, str]:
+    return rev, gitio.resolve_commit(root, rev)
+
+
+def _latest_experiments(root: Path, count: int) -> list[tuple[str, str]]:
+    """The newest COUNT experiment commits of HEAD as (label, sha), newest first."""
+    found = history.list_experiments(root, "HEAD", limit=count)
+    if len(found) < count:
+        have = "no experiment commits" if not found else "only one experiment commit"
+        raise MlvError(
+            f"this branch has {have}, so there is nothing to compare",
+            hint="Record another with `mlv snapshot`, name two revisions (`mlv diff A B`), "
+                 "or compare with the work tree (`mlv diff --workspace`).",
+        )
+    return [(e.commit[:10], e.commit) for e in found]
+
+
+def _latest_or_head(root: Path) -> tuple[str, str]:
+    """The latest experiment; in a repository without one (plain DVC), HEAD."""
+    found = history.list_experiments(root, "HEAD", limit=1)
+    if found:
+        return found[0].commit[:10], found[0].commit
+    if gitio.head_sha(root) is None:
+        raise MlvError("this repository has no commits yet, so there is nothing to compare",
+                       hint="Record an experiment first with `mlv snapshot`.")
+    return _named(root, "HEAD")

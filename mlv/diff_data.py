@@ -1,0 +1,100 @@
+"""The data section of `mlv diff`: datasets and outputs compared through their DVC hashes.
+
+A pointer's md5 settles "unchanged" without reading anything else. For a changed folder, the two
+`.dir` manifests in the DVC cache (one JSON read each) name the files added, removed and modified;
+nothing is checked out. When a manifest is not in the local cache we say so instead of failing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlv import dvcio
+from mlv.diff_sides import Side
+
+NOT_IN_CACHE = "changed, contents not in the local cache; run `dvc fetch`"
+
+
+@dataclass
+class FolderChanges:
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+
+@dataclass
+class DataEntry:
+    path: str
+    kind: str  # "data" or "output"
+    status: str  # unchanged, modified, added, removed
+    old: dict[str, Any] | None  # {md5, size, nfiles}; None when absent on that side
+    new: dict[str, Any] | None
+    size_change: int | None  # bytes, new minus old; None when one side is absent
+    folder: FolderChanges | None = None  # for a changed folder whose manifests are both at hand
+    note: str | None = None  # e.g. NOT_IN_CACHE
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["folder"] = asdict(self.folder) if self.folder else None
+        return doc
+
+
+@dataclass
+class DataSection:
+    entries: list[DataEntry] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return any(e.status != "unchanged" for e in self.entries)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"changed": self.changed, "entries": [e.to_json() for e in self.entries]}
+
+
+def _pointer_json(pointer: dvcio.Pointer | None) -> dict[str, Any] | None:
+    if pointer is None:
+        return None
+    return {"md5": pointer.md5, "size": pointer.size, "nfiles": pointer.nfiles}
+
+
+def compare(root: Path, old: Side, new: Side) -> DataSection:
+    cache = dvcio.cache_dir(root)
+    entries = []
+    for path in sorted({*old.pointers, *new.pointers}):
+        a, b = old.pointers.get(path), new.pointers.get(path)
+        kind = new.kinds.get(path) or old.kinds.get(path) or "data"
+        entry = DataEntry(path, kind, _status(a, b), _pointer_json(a), _pointer_json(b),
+                          b.size - a.size if a and b else None)
+        if entry.status == "modified" and a and b and a.is_dir and b.is_dir:
+            listing_a = old.manifests.get(a.md5) or dvcio.load_manifest(cache, a.md5)
+            listing_b = new.manifests.get(b.md5) or dvcio.load_manifest(cache, b.md5)
+            if listing_a is None or listing_b is None:
+                entry.note = NOT_IN_CACHE
+            else:
+                entry.folder = folder_changes(listing_a, listing_b)
+        entries.append(entry)
+    return DataSection(entries)
+
+
+def _status(a: dvcio.Pointer | None, b: dvcio.Pointer | None) -> str:
+    if a is None:
+        return "added"
+    if b is None:
+        return "removed"
+    return "unchanged" if a.md5 == b.md5 else "modified"
+
+
+def folder_changes(old: list[dvcio.ManifestEntry], new: list[dvcio.ManifestEntry]) -> FolderChanges:
+    before = {e.relpath: e.md5 for e in old}
+    after = {e.relpath: e.md5 for e in new}
+    common = before.keys() & after.keys()
+    modified = sorted(p for p in common if before[p] != after[p])
+    return FolderChanges(
+        added=sorted(after.keys() - before.keys()),
+        removed=sorted(before.keys() - after.keys()),
+        modified=modified,
+        unchanged=len(common) - len(modified),
+    )
