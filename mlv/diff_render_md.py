@@ -8,6 +8,7 @@ from mlv import diff_format as fmt
 from mlv.diff import DiffResult
 
 NO_DIFFERENCES = "no differences"
+_FOLD_ROWS = 15
 
 
 def _cell(text: str) -> str:
@@ -78,7 +79,10 @@ def _env_section(result: DiffResult) -> list[str]:
     rows = [[_code(item.name), label, fmt.value(item.old), fmt.value(item.new)]
             for label, item in fmt.package_rows(env)]
     block = ["**Environment**", ""]
-    if rows:
+    if len(rows) > _FOLD_ROWS:  # a long package list folds away so the rest of the PR stays readable
+        block += [f"<details><summary>{len(rows)} packages changed</summary>", "",
+                  *_table(["package", "change", "old", "new"], rows), "", "</details>"]
+    elif rows:
         block += _table(["package", "change", "old", "new"], rows)
     if not env.packages_known:
         block += ["", "_Package lists unavailable: a lockfile is missing from a commit._"]

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 _STATUS_STYLE = {"added": "green", "removed": "red", "modified": "yellow", "renamed": "cyan",
                  "upgraded": "green", "downgraded": "red", "changed": "yellow"}
 _VERDICT_STYLE = {"better": "green", "worse": "red", None: "cyan"}
+_MAX_PACKAGES = 10  # rows per kind of package change in the terminal
 
 
 def register(app: typer.Typer) -> None:
@@ -140,8 +141,15 @@ def _environment(result: DiffResult, console: Console) -> None:
     if not env.available or (not env.changed and env.packages_known):
         return
     table = _table(console, "Environment", "package", "change", "old", "new")
+    shown: dict[str, int] = {}
     for label, item in fmt.package_rows(env):
-        table.add_row(_esc(item.name), _styled(label, label), _esc(fmt.value(item.old)), _esc(fmt.value(item.new)))
+        shown[label] = shown.get(label, 0) + 1
+        if shown[label] <= _MAX_PACKAGES:  # keep one screen; --json lists them all
+            table.add_row(_esc(item.name), _styled(label, label), _esc(fmt.value(item.old)),
+                          _esc(fmt.value(item.new)))
+    for label, count in shown.items():
+        if count > _MAX_PACKAGES:
+            table.add_row(f"[dim]\u2026 {count - _MAX_PACKAGES} more[/dim]", _styled(label, label), "", "")
     console.print(table)
     if not env.packages_known:
         console.print("  [dim]package lists unavailable: a lockfile is missing from a commit[/dim]")
