@@ -343,3 +343,29 @@ def push_objects(root: Path, md5s: Sequence[str], remote: str | None) -> PushRep
             hint="Check the DVC remote with `dvc remote list` and that it is reachable.",
         ) from None
     return PushReport(len(result.transferred), sorted(h.value for h in result.failed))
+
+
+def share_cache_with(worktree: Path, main_root: Path) -> None:
+    """Make DVC in a linked WORKTREE use MAIN_ROOT's cache and remotes (in its `.dvc/config.local`).
+
+    A new worktree has no `.dvc/cache` (it is git-ignored) and no `config.local`; without this,
+    DVC there would see an empty cache and maybe no remote. Relative local remote URLs are made
+    absolute because DVC resolves them against the config file's folder, which moved.
+    """
+    main = _read_dvc_config(main_root)
+    out = configparser.ConfigParser(interpolation=None)
+    for section in main.sections():
+        if not section.startswith('remote "'):
+            continue
+        out[section] = dict(main[section])
+        url = out[section].get("url", "")
+        if url and "://" not in url and not os.path.isabs(url):
+            out[section]["url"] = str((main_root / ".dvc" / url).resolve())
+    remote = default_remote(main_root)
+    if remote:
+        out["core"] = {"remote": remote}
+    out["cache"] = {"dir": str(cache_dir(main_root).resolve())}
+    target = worktree / ".dvc" / "config.local"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", encoding="utf-8") as handle:
+        out.write(handle)

@@ -71,16 +71,53 @@ def require_git() -> None:
         raise GitError("git is not installed or not on PATH", hint="Install git and try again.")
 
 
-def find_root(start: Path | str) -> Path:
-    """The top of the work tree that contains START."""
+@dataclass(frozen=True)
+class RepoPaths:
+    root: Path  # top of the work tree
+    git_dir: Path  # this work tree's private git folder (.git/worktrees/NAME in a linked one)
+    common_dir: Path  # the git folder shared by all worktrees (objects, config, refs)
+    hooks_dir: Path  # where git looks for hooks (honours core.hooksPath)
+
+
+_PATHS_CACHE: dict[str, RepoPaths] = {}
+
+
+def repo_paths(start: Path | str) -> RepoPaths:
+    """Where the repository containing START keeps everything, from a single git call."""
+    key = os.fspath(start)
+    cached = _PATHS_CACHE.get(key)
+    if cached is not None:
+        return cached
     require_git()
-    proc = run(["rev-parse", "--show-toplevel"], start, check=False)
+    proc = run(["rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir",
+                "--git-path", "hooks"], start, check=False)
     if proc.returncode != 0:
         raise GitError(
             f"{Path(start).resolve()} is not inside a git repository",
             hint="Run `git init` first, or `mlv init --git`.",
         )
-    return Path(proc.stdout.decode().strip())
+    lines = proc.stdout.decode("utf-8", errors="surrogateescape").splitlines()
+    top, gdir, common, hooks = lines[:4]
+    root = Path(top)
+    paths = RepoPaths(
+        root=root,
+        git_dir=Path(gdir),
+        common_dir=_absolute(Path(start), common),
+        hooks_dir=_absolute(Path(start), hooks),
+    )
+    _PATHS_CACHE[key] = paths
+    _PATHS_CACHE[os.fspath(root)] = paths
+    return paths
+
+
+def _absolute(base: Path, value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else (base / path).resolve()
+
+
+def find_root(start: Path | str) -> Path:
+    """The top of the work tree that contains START."""
+    return repo_paths(start).root
 
 
 def init(path: Path) -> None:
@@ -89,14 +126,12 @@ def init(path: Path) -> None:
 
 def git_dir(root: Path) -> Path:
     """This work tree's private git folder (`.git`, or `.git/worktrees/NAME` in a linked one)."""
-    return Path(out(["rev-parse", "--absolute-git-dir"], root))
+    return repo_paths(root).git_dir
 
 
 def common_dir(root: Path) -> Path:
     """The git folder shared by all worktrees (holds hooks, config and objects)."""
-    value = out(["rev-parse", "--git-common-dir"], root)
-    path = Path(value)
-    return path if path.is_absolute() else (root / path).resolve()
+    return repo_paths(root).common_dir
 
 
 def head_sha(root: Path) -> str | None:
@@ -167,6 +202,25 @@ def hash_object(root: Path, data: bytes) -> str:
     return out(["hash-object", "-w", "--stdin"], root, input_bytes=data)
 
 
+def hash_objects(root: Path, blobs: Sequence[bytes]) -> list[str]:
+    """Store several blobs with one git call (through temporary files in the git folder)."""
+    if not blobs:
+        return []
+    folder = git_dir(root) / "mlv" / "blobs"
+    folder.mkdir(parents=True, exist_ok=True)
+    files: list[Path] = []
+    for number, data in enumerate(blobs):
+        files.append(folder / f"{os.getpid()}-{number}")
+        files[-1].write_bytes(data)
+    try:
+        listing = "".join(f"{f}\n" for f in files).encode()
+        shas = out(["hash-object", "-w", "--no-filters", "--stdin-paths"], root, input_bytes=listing)
+    finally:
+        for file in files:
+            file.unlink(missing_ok=True)
+    return shas.splitlines()
+
+
 def read_blob(root: Path, rev: str, path: str) -> bytes | None:
     """The bytes of PATH at REV, or None when it does not exist there."""
     proc = run(["cat-file", "blob", f"{rev}:{path}"], root, check=False)
@@ -216,14 +270,15 @@ class TempIndex:
         return out(args, self.root, env=self.env, input_bytes=input_bytes)
 
 
-def new_temp_index(root: Path, base: str | None) -> TempIndex:
-    """A temporary index holding BASE's tree (empty when BASE is None)."""
+def new_temp_index(root: Path) -> TempIndex:
+    """A private copy of the user's index: it keeps their stat data, so `git add -A` on it
+    re-hashes only the files that changed, and the user's own index is never touched."""
     path = git_dir(root) / "mlv-snapshot.index"
     path.unlink(missing_ok=True)
-    index = TempIndex(root, path)
-    if base:
-        index.run(["read-tree", base])
-    return index
+    real = git_dir(root) / "index"
+    if real.exists():
+        shutil.copyfile(real, path)
+    return TempIndex(root, path)
 
 
 def stage_all_except(index: TempIndex, excluded: Sequence[str]) -> None:
@@ -236,13 +291,11 @@ def stage_all_except(index: TempIndex, excluded: Sequence[str]) -> None:
     index.run(["add", "-A", "--", ":(top)", *specs])
 
 
-def stage_blob(index: TempIndex, path: str, blob_sha: str) -> None:
-    index.run(["update-index", "--add", "--cacheinfo", f"100644,{blob_sha},{path}"])
-
-
-def unstage(index: TempIndex, paths: Sequence[str]) -> None:
-    if paths:
-        index.run(["rm", "-q", "--cached", "--ignore-unmatch", "--", *paths])
+def stage_blobs(index: TempIndex, blobs: Mapping[str, str]) -> None:
+    """Stage path -> blob sha entries (regular files) in one call."""
+    if blobs:
+        lines = "".join(f"100644 {sha}\t{path}\n" for path, sha in blobs.items())
+        index.run(["update-index", "--add", "--index-info"], input_bytes=lines.encode())
 
 
 def staged_paths_vs(index: TempIndex, base: str | None) -> list[str]:
@@ -277,6 +330,9 @@ def advance_ref(root: Path, ref: str, new: str, old: str | None, reason: str) ->
 
 def run_hook(root: Path, name: str, args: Sequence[str], env: Mapping[str, str]) -> int:
     """Run the repository's NAME hook like `git commit` would; 0 when it is absent."""
+    hook = repo_paths(root).hooks_dir / name
+    if not os.access(hook, os.X_OK):
+        return 0  # saves spawning git on every snapshot of a repository without hooks
     proc = subprocess.run(
         ["git", "hook", "run", "--ignore-missing", name, "--", *args],
         cwd=root,
@@ -378,3 +434,45 @@ def untracked_files(root: Path) -> list[str]:
     """Files in the work tree that git neither tracks nor ignores (paths from the root)."""
     raw = run(["ls-files", "--others", "--exclude-standard", "-z", "--full-name", "--", ":(top)"], root).stdout
     return [p for p in raw.decode("utf-8", errors="surrogateescape").split("\0") if p]
+
+
+# -- linked worktrees and checkout (mlv reproduce, mlv checkout) ---------------------------------
+
+
+def worktree_add(root: Path, path: Path, commit: str) -> None:
+    """A detached linked worktree at PATH holding COMMIT's files; runs no hook of the user's.
+
+    `--no-checkout` keeps git from running post-checkout (a hook could restore data into it or
+    fail); `reset --hard` inside the new worktree then writes the files and its own index.
+    """
+    run(["worktree", "add", "--quiet", "--detach", "--no-checkout", str(path), commit], root)
+    run(["reset", "--quiet", "--hard", commit], path)
+
+
+def worktree_remove(root: Path, path: Path) -> None:
+    """Remove a linked worktree and git's record of it, even when it holds untracked files."""
+    proc = run(["worktree", "remove", "--force", "--force", str(path)], root, check=False)
+    if proc.returncode != 0:
+        shutil.rmtree(path, ignore_errors=True)
+    run(["worktree", "prune"], root, check=False)
+
+
+def branch_exists(root: Path, name: str) -> bool:
+    return run(["rev-parse", "-q", "--verify", f"refs/heads/{name}"], root, check=False).returncode == 0
+
+
+def attach_head(root: Path, ref: str) -> None:
+    """Point ROOT's HEAD at REF without touching its files or index (the ref holds HEAD's commit)."""
+    run(["symbolic-ref", "HEAD", ref], root)
+
+
+def checkout(root: Path, rev: str, *, force: bool = False) -> None:
+    """`git checkout` REV: a branch name switches to that branch, anything else detaches HEAD."""
+    args = ["checkout", "--quiet"]
+    if force:
+        args.append("--force")
+    if branch_exists(root, rev):
+        args.append(rev)
+    else:
+        args += ["--detach", resolve_commit(root, rev)]
+    run(args, root)

@@ -59,6 +59,50 @@ def _trust(root: Path) -> materialize.ObjectTrust:
     return materialize.ObjectTrust.load(gitio.common_dir(root) / "mlv" / "verified-objects.json")
 
 
+@dataclass
+class PreparedRestore:
+    """A restore that passed every check; `apply` writes it. Lets a caller check before it acts."""
+
+    root: Path
+    cache: Path
+    plans: list[_Plan]
+    state: StateCache
+    fetched: int
+
+    def apply(self, progress: ProgressSink | None = None) -> RestoreReport:
+        _apply(self.root, self.cache, self.plans, self.state, progress or NoProgress())
+        report = RestoreReport(fetched=self.fetched)
+        for plan in self.plans:
+            (report.restored if plan.changes else report.unchanged).append(plan.pointer.path)
+        return report
+
+
+def prepare_restore(
+    root: Path,
+    pointers: Sequence[dvcio.Pointer],
+    *,
+    fetch_missing: bool = False,
+    remote: str | None = None,
+    force: bool = False,
+) -> PreparedRestore:
+    """Plan and check a restore (fetching what is missing if allowed) without changing ROOT."""
+    cache = dvcio.cache_dir(root)
+    checked = [(checked_path(root, p.path, "data path"), p) for p in pointers]
+    fetched = _ensure_objects(root, cache, [(p.path, p.md5) for _, p in checked if p.is_dir],
+                              fetch_missing, remote)
+    state = _state_cache(root)
+    plans = [_plan(root, cache, rel, p, state) for rel, p in checked]
+    _check_nothing_unsaved(root, cache, plans, state, force)
+    needed = {(key, plan.desired[key]) for plan in plans for key in plan.writes}
+    fetched += _ensure_objects(root, cache, sorted(needed), fetch_missing, remote)
+    trust = _trust(root)
+    for key, md5 in sorted(needed):
+        if not trust.verify(cache, md5):
+            raise materialize.corrupt_object_error(cache, md5, key)
+    trust.save()
+    return PreparedRestore(root, cache, plans, state, fetched)
+
+
 def sync_workspace(
     root: Path,
     pointers: Sequence[dvcio.Pointer],
@@ -69,25 +113,8 @@ def sync_workspace(
     progress: ProgressSink | None = None,
 ) -> RestoreReport:
     """Make each pointer's path under ROOT hold exactly the pointer's content."""
-    cache = dvcio.cache_dir(root)
-    report = RestoreReport()
-    checked = [(checked_path(root, p.path, "data path"), p) for p in pointers]
-    report.fetched += _ensure_objects(root, cache, [(p.path, p.md5) for _, p in checked if p.is_dir],
-                                      fetch_missing, remote)
-    state = _state_cache(root)
-    plans = [_plan(root, cache, rel, p, state) for rel, p in checked]
-    _check_nothing_unsaved(root, cache, plans, state, force)
-    needed = {(key, plan.desired[key]) for plan in plans for key in plan.writes}
-    report.fetched += _ensure_objects(root, cache, sorted(needed), fetch_missing, remote)
-    trust = _trust(root)
-    for key, md5 in sorted(needed):
-        if not trust.verify(cache, md5):
-            raise materialize.corrupt_object_error(cache, md5, key)
-    trust.save()
-    _apply(root, cache, plans, state, progress or NoProgress())
-    for plan in plans:
-        (report.restored if plan.changes else report.unchanged).append(plan.pointer.path)
-    return report
+    prepared = prepare_restore(root, pointers, fetch_missing=fetch_missing, remote=remote, force=force)
+    return prepared.apply(progress)
 
 
 def pointers_at(root: Path, rev: str, paths: Sequence[str] | None = None) -> list[dvcio.Pointer]:
@@ -223,7 +250,7 @@ def _apply(root: Path, cache: Path, plans: list[_Plan], state: StateCache, progr
     try:
         for plan in plans:
             for key in plan.deletes:
-                plan.current[key].abspath.unlink()
+                plan.current[key].abspath.unlink(missing_ok=True)  # a hook may have been first
             if plan.deletes:
                 _prune_empty_dirs(root / plan.pointer.path)
             for key in plan.writes:

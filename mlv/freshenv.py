@@ -1,0 +1,103 @@
+"""`--env fresh`: a virtual environment built from an experiment's lockfile, cached by its hash.
+
+Built once per (lockfile sha256, base Python) under `$XDG_CACHE_HOME/mlv/envs/` (default
+`~/.cache/mlv/envs/`), so a second reproduce of the same environment reuses it. A venv is not
+relocatable (its scripts hold absolute paths), so it is built in place; a marker file written
+last tells a complete build from one that was interrupted, which is thrown away and rebuilt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from mlv.errors import MlvError
+
+_COMPLETE = ".mlv-complete"
+_PYTHON_WORD = re.compile(r"python(\d+(\.\d+)?)?")
+_LEADING_WORD = re.compile(r"^(\s*(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*)([^\s;&|()<>'\"]+)(?=\s|$)")
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mlv" / "envs"
+
+
+def _python_version(interpreter: str) -> str:
+    proc = subprocess.run([interpreter, "-I", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise MlvError(f"cannot run the interpreter {interpreter}")
+    return proc.stdout.strip()
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One builder per environment at a time; a second reproduce waits and then reuses it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def ensure_environment(lockfile: bytes, base_python: str, notify: Callable[[str], None] | None = None) -> Path:
+    """The folder of a venv holding exactly LOCKFILE's packages, built with BASE_PYTHON if needed."""
+    version = _python_version(base_python)
+    key = f"{hashlib.sha256(lockfile).hexdigest()[:32]}-py{version}"
+    venv = cache_root() / key
+    with _locked(cache_root() / f"{key}.lock"):
+        if (venv / _COMPLETE).exists():
+            return venv
+        if notify:
+            notify(f"Building a fresh environment from the lockfile in {venv} (first time only)")
+        shutil.rmtree(venv, ignore_errors=True)
+        _run([base_python, "-m", "venv", str(venv)], "create the virtual environment")
+        lock_copy = venv / "mlv-lockfile.txt"
+        lock_copy.write_bytes(lockfile)
+        _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps",
+              "--disable-pip-version-check", "--no-input", "-r", str(lock_copy)],
+             "install the lockfile's packages")
+        (venv / _COMPLETE).write_text(version + "\n")
+    return venv
+
+
+def _run(argv: list[str], what: str) -> None:
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        lines = [line for line in (proc.stderr or proc.stdout).strip().splitlines() if line.strip()]
+        detail = lines[-1] if lines else f"exit code {proc.returncode}"
+        raise MlvError(f"cannot {what} for --env fresh: {detail}",
+                       hint="Check that the lockfile's packages are installable here, or use --env current.")
+
+
+def command_env(venv: Path) -> dict[str, str]:
+    """The process environment of a command run inside VENV (as `source bin/activate` would)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONHOME"}
+    env["VIRTUAL_ENV"] = str(venv)
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def rewrite_command(command: str, venv: Path) -> str:
+    """COMMAND with a leading `python`/`/path/to/python3` replaced by the venv's interpreter.
+
+    A recorded command often names its interpreter by absolute path; run as recorded it would
+    ignore the fresh environment. Only that first word is replaced, textually, so shell syntax
+    later in the command (`&&`, pipes, quotes) is kept exactly; later bare `python` words find the
+    venv first on PATH anyway.
+    """
+    match = _LEADING_WORD.match(command)
+    if match and _PYTHON_WORD.fullmatch(os.path.basename(match.group(2))):
+        return command[: match.start(2)] + shlex.quote(str(venv / "bin" / "python")) + command[match.end(2):]
+    return command

@@ -1,0 +1,224 @@
+"""`mlv reproduce REV`: re-run an experiment in a throwaway worktree and judge the result.
+
+Two steps so the CLI can show what will run and ask before running it: `plan` reads and checks
+the record and the environment (nothing is created yet), `execute` makes the worktree, restores
+the data, runs the command, compares, optionally saves, and removes the worktree on every exit.
+Any failure before a verdict exists means the experiment could not be re-run: exit code 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlv import config, dvcio, envcheck, environment, freshenv, gitio, history, paramfiles, restore, verdict
+from mlv.errors import EXIT_CANNOT_RUN, ConfigError, Interrupted, MlvError
+from mlv.history import Experiment
+from mlv.pathsafety import safe_relpath
+from mlv.runner import RunResult, run_command
+from mlv.worktree import temporary_worktree
+
+ENV_MODES = ("current", "fresh")
+
+
+@dataclass
+class ReproduceOptions:
+    rev: str
+    env: str = "current"
+    rtol: float = 0.0
+    atol: float = 0.0
+    keep: bool = False
+    save: bool = False
+    stdout_to_stderr: bool = False  # with --json, the command's output must stay off stdout
+
+
+@dataclass
+class ReproducePlan:
+    """What will be re-run, checked and ready; shown to the user before confirmation."""
+
+    root: Path
+    experiment: Experiment
+    command: str
+    data: list[dvcio.Pointer]
+    metrics_files: list[str]
+    lockfile: bytes
+    interpreter: str
+    mismatches: list[envcheck.Mismatch]  # for --env current; --env fresh compares after building
+
+
+@dataclass
+class ReproduceResult:
+    commit: str
+    command: str
+    env_mode: str
+    verdict: verdict.Verdict
+    mismatches: list[envcheck.Mismatch]
+    run: RunResult
+    worktree: str | None = None  # kept with --keep
+    saved_commit: str | None = None
+    saved_branch: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract of `mlv reproduce --json` (docs/reference/verdict-json.md)."""
+        doc = self.verdict.to_dict()
+        return {
+            "verdict": doc.pop("verdict"), "commit": self.commit, "command": self.command,
+            "env": self.env_mode, **doc,
+            "environment_mismatches": [m.to_dict() for m in self.mismatches],
+            "duration_s": self.run.duration_s, "worktree": self.worktree,
+            "saved_commit": self.saved_commit, "saved_branch": self.saved_branch, "warnings": self.warnings,
+        }
+
+
+@contextlib.contextmanager
+def could_not_run() -> Iterator[None]:
+    """Every failure before a verdict exists exits 2, as documented (Ctrl-C keeps 130)."""
+    try:
+        yield
+    except Interrupted:
+        raise
+    except MlvError as exc:
+        exc.exit_code = EXIT_CANNOT_RUN
+        raise
+
+
+def plan(cwd: Path, options: ReproduceOptions) -> ReproducePlan:
+    with could_not_run():
+        if options.env not in ENV_MODES:
+            raise MlvError(f"--env must be 'current' or 'fresh', not {options.env!r}")
+        if options.rtol < 0 or options.atol < 0:
+            raise MlvError("--rtol and --atol must not be negative")
+        root = gitio.find_root(cwd)
+        exp = history.show_experiment(root, options.rev)
+        rec = exp.record
+        if not rec.command:
+            raise MlvError(f"experiment {exp.commit[:10]} records no command, so there is nothing to re-run",
+                           hint="Record experiments with `mlv snapshot --run COMMAND`.")
+        data = [_pointer(item, "data path") for item in rec.data]
+        for item in rec.outputs:
+            _pointer(item, "output path")
+        metrics_files = [safe_relpath(name, "metrics file") for name in rec.metrics]
+        for name in rec.params:
+            safe_relpath(name, "params file")
+        lock_path = safe_relpath(rec.environment.lockfile, "lockfile")
+        lockfile = gitio.read_blob(root, exp.commit, lock_path) or b""
+        interpreter = environment.interpreter_for(rec.command, _configured_python(root, exp.commit), root)
+        mismatches: list[envcheck.Mismatch] = []
+        if options.env == "current":
+            current = environment.capture(interpreter, gitio.git_dir(root) / "mlv")
+            mismatches = envcheck.compare(rec.environment, environment.parse_lockfile(lockfile), current)
+        return ReproducePlan(root, exp, rec.command, data, metrics_files, lockfile, interpreter, mismatches)
+
+
+def _pointer(item: dict[str, Any], what: str) -> dvcio.Pointer:
+    try:
+        path = safe_relpath(item["path"], what)
+        return dvcio.Pointer(path=path, md5=str(item["md5"]), size=int(item.get("size") or 0),
+                             nfiles=item.get("nfiles"))
+    except (KeyError, TypeError, ValueError):
+        raise MlvError(f"the record has a damaged {what} entry: {item!r}") from None
+
+
+def _configured_python(root: Path, commit: str) -> str:
+    text = gitio.read_blob(root, commit, config.CONFIG_FILE)
+    if text is None:
+        return "python"
+    return config.parse(text.decode("utf-8", errors="replace")).python
+
+
+def execute(plan_: ReproducePlan, options: ReproduceOptions,
+            notify: Callable[[str], None] | None = None) -> ReproduceResult:
+    """Re-run PLAN_ in a fresh worktree and compare; the worktree goes away unless --keep."""
+    exp = plan_.experiment
+    with could_not_run():
+        env_vars, command, mismatches = None, plan_.command, plan_.mismatches
+        if options.env == "fresh":
+            venv = freshenv.ensure_environment(plan_.lockfile, plan_.interpreter, notify)
+            env_vars, command = freshenv.command_env(venv), freshenv.rewrite_command(plan_.command, venv)
+            fresh = environment.capture(str(venv / "bin" / "python"), venv)
+            mismatches = envcheck.compare(exp.record.environment, environment.parse_lockfile(plan_.lockfile), fresh)
+    with temporary_worktree(plan_.root, exp.commit, keep=options.keep) as tree:
+        with could_not_run():
+            restore.sync_workspace(tree, plan_.data, fetch_missing=True)
+            for name in plan_.metrics_files:  # the committed copy must not pass for a re-run's
+                (tree / name).unlink(missing_ok=True)
+            run = run_command(command, tree, env=env_vars, stdout_to_stderr=options.stdout_to_stderr)
+        result = ReproduceResult(exp.commit, command, options.env,
+                                 _judge(tree, plan_, options, run), mismatches, run)
+        if options.save:
+            _save(plan_, options, tree, result, env_vars)
+        if options.keep:
+            result.worktree = str(tree)
+    return result
+
+
+def _judge(tree: Path, plan_: ReproducePlan, options: ReproduceOptions, run: RunResult) -> verdict.Verdict:
+    from mlv import datatrack
+    from mlv.snapshot import state_cache
+
+    rec = plan_.experiment.record
+    state = state_cache(tree)
+    reproduced: dict[str, str | None] = {}
+    for item in rec.outputs:
+        path = str(item["path"])
+        exists = (tree / path).exists() and not (tree / path).is_symlink()
+        # With --save the snapshot stores these right after; storing now saves a second hashing.
+        reproduced[path] = (datatrack.track_paths(tree, [path], state, store=options.save)[0].md5
+                            if exists else None)
+    state.save()
+    metrics: dict[str, Any] = {}
+    for name in plan_.metrics_files:
+        with contextlib.suppress(ConfigError):  # unreadable now: reported as missing metrics
+            content = paramfiles.read_file(tree, name, "metrics", required=False)
+            if content is not None:
+                metrics[name] = content
+    return verdict.decide(verdict.compare_outputs(rec.outputs, reproduced),
+                          verdict.compare_metrics(rec.metrics, metrics, options.rtol, options.atol),
+                          verdict.compare_exit(rec.exit_code if rec.run_by_mlv else None, run.exit_code),
+                          options.rtol, options.atol)
+
+
+def _save(plan_: ReproducePlan, options: ReproduceOptions, tree: Path, result: ReproduceResult,
+          env_vars: dict[str, str] | None) -> None:
+    """Record the re-run as an experiment commit on its own branch; the user's branches stay put."""
+    from mlv.snapshot import SnapshotOptions, take_snapshot
+
+    short = plan_.experiment.commit[:10]
+    branch = f"mlv/reproduced/{short}"
+    suffix = 2
+    while gitio.branch_exists(plan_.root, branch):
+        branch, suffix = f"mlv/reproduced/{short}-{suffix}", suffix + 1
+    reproduces = {"commit": plan_.experiment.commit, "verdict": result.verdict.verdict,
+                  "command": result.command, "exit_code": result.run.exit_code,
+                  "duration_s": result.run.duration_s, "started": result.run.started, "env": options.env}
+    message = f"Reproduce {short}: {result.verdict.verdict}"
+    try:
+        gitio.advance_ref(plan_.root, f"refs/heads/{branch}", plan_.experiment.commit, None, "mlv reproduce --save")
+        gitio.attach_head(tree, f"refs/heads/{branch}")
+        with _process_env(env_vars):  # the snapshot captures the environment the command ran in
+            saved = take_snapshot(tree, SnapshotOptions(message=message, verify=False, reproduces=reproduces))
+    except MlvError as exc:
+        result.warnings.append(f"the re-run was not saved: {exc.one_line()}")
+        return
+    result.saved_commit, result.saved_branch = saved.commit, branch
+    result.warnings += saved.warnings
+
+
+@contextlib.contextmanager
+def _process_env(env_vars: dict[str, str] | None) -> Iterator[None]:
+    if env_vars is None:
+        yield
+        return
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env_vars)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
