@@ -123,9 +123,11 @@ def _data(result: DiffResult, console: Console) -> None:
     changed = [e for e in result.data.entries if e.status != "unchanged"]
     for e in changed:
         table.add_row(_esc(e.path), e.kind, _styled(e.status, e.status), fmt.data_size(e),
-                      _esc(fmt.data_details(e)))
+                      _esc(fmt.data_details(e)) if not e.note else "[yellow]unknown[/yellow]")
     console.print(table)
     for e in changed:
+        if e.note:  # on its own line, so the advice is never folded inside a narrow cell
+            console.print(f"  {_esc(e.path)}: [yellow]{_esc(e.note)}[/yellow]")
         if e.folder is not None:
             for kind, names in fmt.folder_names(e.folder):
                 console.print(f"  {_esc(e.path)}/ {_styled(kind, kind)}: {_esc(names)}")
