@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from mlv import dvcio
 from mlv.errors import ConfigError
@@ -36,27 +35,26 @@ class NoProgress:
         pass
 
 
-@dataclass(frozen=True)
-class _FileStat:
+class _FileStat(NamedTuple):
     relpath: str  # inside the tracked path, posix
-    abspath: Path
+    abspath: str  # plain strings: building 100,000 Path objects costs more than the walk itself
     stat: os.stat_result
 
 
 def _walk(base: Path) -> list[_FileStat]:
     if base.is_file():
-        return [_FileStat("", base, base.stat())]
+        return [_FileStat("", os.fspath(base), base.stat())]
     found: list[_FileStat] = []
-    stack = [(base, "")]
+    stack = [(os.fspath(base), "")]
     while stack:
         folder, prefix = stack.pop()
         with os.scandir(folder) as entries:
             for entry in entries:
-                rel = f"{prefix}{entry.name}"
+                rel = prefix + entry.name
                 if entry.is_dir():
-                    stack.append((Path(entry.path), f"{rel}/"))
+                    stack.append((entry.path, rel + "/"))
                 elif entry.is_file():
-                    found.append(_FileStat(rel, Path(entry.path), entry.stat()))
+                    found.append(_FileStat(rel, entry.path, entry.stat()))
     return found
 
 
@@ -83,35 +81,36 @@ def track_paths(
                 hint="Create it, or remove it from `data`/`outputs` in .mlv/config.yaml.",
             )
         listings[path] = _walk(base)
-    todo = [
-        (path, f) for path, files in listings.items() for f in files
-        if state.lookup(_key(path, f.relpath), f.stat, need_stored=store) is None
-    ]
+    known: dict[str, str] = {}
+    todo: list[tuple[str, _FileStat]] = []
+    for path, files in listings.items():
+        for f in files:
+            key = _key(path, f.relpath)
+            md5 = state.lookup(key, f.stat, need_stored=store)
+            if md5 is None:
+                todo.append((key, f))
+            else:
+                known[key] = md5
     if todo:
         sink.start(sum(f.stat.st_size for _, f in todo), "Hashing data")
-        for path, f in todo:
+        for key, f in todo:
             if store:
-                md5 = dvcio.hash_and_store_file(f.abspath, cache, sink.advance)
+                md5 = dvcio.hash_and_store_file(Path(f.abspath), cache, sink.advance)
             else:
-                md5 = dvcio.hash_file(f.abspath, sink.advance)
-            state.remember(_key(path, f.relpath), f.stat, md5, stored=store)
+                md5 = dvcio.hash_file(Path(f.abspath), sink.advance)
+            state.remember(key, f.stat, md5, stored=store)
+            known[key] = md5
         sink.finish()
-    return [_pointer(root, cache, path, listings[path], state, store) for path in paths]
+    return [_pointer(cache, path, listings[path], known, store) for path in paths]
 
 
 def _pointer(
-    root: Path, cache: Path, path: str, files: list[_FileStat], state: StateCache, store: bool
+    cache: Path, path: str, files: list[_FileStat], known: dict[str, str], store: bool
 ) -> dvcio.Pointer:
     size = sum(f.stat.st_size for f in files)
-    if (root / path).is_file():
-        md5 = state.lookup(path, files[0].stat, need_stored=False)
-        assert md5 is not None  # hashed just above  # noqa: S101
-        return dvcio.Pointer(path=path, md5=md5, size=size)
-    entries = []
-    for f in files:
-        md5 = state.lookup(_key(path, f.relpath), f.stat, need_stored=False)
-        assert md5 is not None  # noqa: S101
-        entries.append(dvcio.ManifestEntry(f.relpath, md5))
+    if len(files) == 1 and files[0].relpath == "":
+        return dvcio.Pointer(path=path, md5=known[path], size=size)
+    entries = [dvcio.ManifestEntry(f.relpath, known[_key(path, f.relpath)]) for f in files]
     dir_md5, manifest = dvcio.dir_hash(entries)
     if store:
         dvcio.store_manifest(cache, dir_md5, manifest)

@@ -115,8 +115,13 @@ def _cache_key(interpreter: str) -> str:
 
 
 def _mtimes(paths: list[str]) -> list[int]:
+    """Modification times of the interpreter and of its package folders. Installing, removing or
+    upgrading a distribution adds or removes a *.dist-info folder there, which changes them.
+    Other sys.path entries (a project checkout) change all the time and say nothing."""
     stamps = []
     for p in paths:
+        if p != paths[0] and not p.rstrip("/").endswith(("site-packages", "dist-packages")):
+            continue
         try:
             stamps.append(os.stat(p).st_mtime_ns)
         except OSError:

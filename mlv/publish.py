@@ -15,7 +15,7 @@ import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -32,6 +32,7 @@ class PreparedCommit:
     index_file: Path
     writes: dict[str, str]  # work-tree path -> blob sha to write there
     deletes: list[str]  # work-tree paths to remove
+    contents: dict[str, bytes] = field(default_factory=dict)  # the blobs' bytes, when known
 
 
 def crash_point(name: str) -> None:
@@ -73,7 +74,7 @@ def publish(root: Path, prepared: PreparedCommit) -> None:
         crash_point("before-ref-update")
         gitio.advance_ref(root, prepared.ref, prepared.commit, prepared.old, "mlv snapshot")
         crash_point("after-ref-update")
-        _complete(root, doc)
+        _complete(root, doc, prepared.contents)
         journal.unlink()
 
 
@@ -95,12 +96,14 @@ def recover(root: Path) -> str | None:
     return note
 
 
-def _complete(root: Path, doc: dict[str, object]) -> None:
+def _complete(root: Path, doc: dict[str, object], known: dict[str, bytes] | None = None) -> None:
     writes = doc["writes"]
     assert isinstance(writes, dict)  # noqa: S101 - written by publish() above
-    blobs = gitio.read_blobs(root, list(writes.values()))
+    known = known or {}
+    missing = [blob for rel, blob in writes.items() if rel not in known]
+    blobs = gitio.read_blobs(root, missing)
     for rel, blob in writes.items():
-        data = blobs[blob]
+        data = known.get(rel, blobs.get(blob))
         if data is not None:
             target = root / rel
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -149,21 +149,14 @@ def _prepare_commit(
     verify: bool,
 ) -> tuple[PreparedCommit, int]:
     """Build the commit's objects in a private index; the user's index and files are untouched."""
-    index = gitio.new_temp_index(root, head)
-    lock_dir = environment.LOCKFILE_DIR
-    gitio.stage_all_except(index, [*cfg.tracked, lock_dir])
-    old_locks = [p for p in index.run(["ls-files", "-z", "--", lock_dir]).split("\0") if p]
-    gitio.unstage(index, old_locks)
-
-    writes: dict[str, str] = {}
-    for pointer in pointers:
-        writes[dvcio.pointer_path(pointer.path)] = gitio.hash_object(root, dvcio.render_pointer(pointer))
-    for ignore_file, content in datatrack.gitignore_updates(root, cfg.tracked).items():
-        writes[ignore_file] = gitio.hash_object(root, content)
+    index = gitio.new_temp_index(root)
+    gitio.stage_all_except(index, [*cfg.tracked, environment.LOCKFILE_DIR])
+    contents: dict[str, bytes] = {dvcio.pointer_path(p.path): dvcio.render_pointer(p) for p in pointers}
+    contents.update(datatrack.gitignore_updates(root, cfg.tracked))
     lock_rel = environment.lockfile_path(lockfile)
-    writes[lock_rel] = gitio.hash_object(root, lockfile)
-    for rel, blob in writes.items():
-        gitio.stage_blob(index, rel, blob)
+    contents[lock_rel] = lockfile
+    writes = dict(zip(contents, gitio.hash_objects(root, list(contents.values())), strict=True))
+    gitio.stage_blobs(index, writes)
 
     changed = gitio.staged_paths_vs(index, head)
     _refuse_large_files(root, changed, set(writes))
@@ -171,8 +164,8 @@ def _prepare_commit(
         _run_commit_hooks(root, index, message)
     tree = gitio.write_tree(index)
     commit = gitio.commit_tree(root, tree, head, render_message(message, record))
-    deletes = [p for p in old_locks if p != lock_rel] + _stray_lockfiles(root, lock_rel)
-    return PreparedCommit(commit, ref, head, index.path, writes, deletes), len(changed)
+    deletes = _stray_lockfiles(root, lock_rel)
+    return PreparedCommit(commit, ref, head, index.path, writes, deletes, contents), len(changed)
 
 
 def _stray_lockfiles(root: Path, keep: str) -> list[str]:

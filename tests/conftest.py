@@ -20,26 +20,31 @@ SAMPLE_PROJECT = REPO_ROOT / "sample_project"
 VENV_BIN = str(Path(sys.executable).parent)
 
 
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))
-    for key, value in {
+def pinned_env(home: Path) -> dict[str, str]:
+    """Variables that keep git and DVC away from the developer's own configuration."""
+    (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
+    return {
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_CACHE_HOME": str(home / ".cache"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
         "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.com",
         "GIT_COMMITTER_NAME": "Test Committer", "GIT_COMMITTER_EMAIL": "committer@example.com",
-    }.items():
+        # DVC: no analytics, no site/global config from the developer's machine.
+        "DVC_NO_ANALYTICS": "1",
+        "DVC_SITE_CACHE_DIR": str(home / ".dvc-site"),
+        "DVC_GLOBAL_CONFIG_DIR": str(home / ".dvc-global"),
+        "DVC_SYSTEM_CONFIG_DIR": str(home / ".dvc-system"),
+        # The experiment commands (`python train.py`) must find the test environment's python first.
+        "PATH": VENV_BIN + os.pathsep + os.environ.get("PATH", ""),
+    }
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in pinned_env(tmp_path_factory.mktemp("home")).items():
         monkeypatch.setenv(key, value)
-    (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n")
-    # DVC: no analytics, no site/global config from the developer's machine.
-    monkeypatch.setenv("DVC_NO_ANALYTICS", "1")
-    monkeypatch.setenv("DVC_SITE_CACHE_DIR", str(home / ".dvc-site"))
-    monkeypatch.setenv("DVC_GLOBAL_CONFIG_DIR", str(home / ".dvc-global"))
-    monkeypatch.setenv("DVC_SYSTEM_CONFIG_DIR", str(home / ".dvc-system"))
-    # The experiment commands (`python train.py`) must find the test environment's python first.
-    monkeypatch.setenv("PATH", VENV_BIN + os.pathsep + os.environ.get("PATH", ""))
     monkeypatch.delenv("MLV_TEST_CRASH_AT", raising=False)
 
 
@@ -69,21 +74,41 @@ def repo(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def sample_repo(repo: Path) -> Path:
-    """The sample project in a git repository, data generated, `mlv init` done, nothing committed."""
+@pytest.fixture(scope="session")
+def _templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Built once per session and copied per test: training the sample model costs ~1.5 s."""
+    env = {**os.environ, **pinned_env(tmp_path_factory.mktemp("template-home"))}
+    base = tmp_path_factory.mktemp("templates")
+    sample = base / "sample"
+    sample.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=sample, check=True, env=env)
     for name in ("generate_data.py", "train.py", "params.yaml"):
-        shutil.copy(SAMPLE_PROJECT / name, repo / name)
-    subprocess.run([sys.executable, "generate_data.py"], cwd=repo, check=True, capture_output=True)
-    mlv(repo, "init")
-    return repo
+        shutil.copy(SAMPLE_PROJECT / name, sample / name)
+    subprocess.run([sys.executable, "generate_data.py"], cwd=sample, check=True, capture_output=True)
+    mlv(sample, "init", env=env)
+    experiment = base / "experiment"
+    shutil.copytree(sample, experiment, symlinks=True)
+    mlv(experiment, "snapshot", "--run", "python train.py", "-m", "baseline", env=env)
+    return {"sample": sample, "experiment": experiment}
+
+
+def _copy_template(source: Path, target: Path) -> Path:
+    shutil.copytree(source, target, symlinks=True)
+    # Copies get new inodes: drop the stat cache so nothing trusts the template's stats.
+    (target / ".git/mlv/state.json").unlink(missing_ok=True)
+    return target
 
 
 @pytest.fixture
-def experiment_repo(sample_repo: Path) -> Path:
+def sample_repo(tmp_path: Path, _templates: dict[str, Path]) -> Path:
+    """The sample project in a git repository, data generated, `mlv init` done, nothing committed."""
+    return _copy_template(_templates["sample"], tmp_path / "repo")
+
+
+@pytest.fixture
+def experiment_repo(tmp_path: Path, _templates: dict[str, Path]) -> Path:
     """The sample project with one experiment commit (the baseline training run)."""
-    mlv(sample_repo, "snapshot", "--run", "python train.py", "-m", "baseline")
-    return sample_repo
+    return _copy_template(_templates["experiment"], tmp_path / "repo")
 
 
 def tree_fingerprint(root: Path) -> dict[str, tuple[str, bytes]]:
