@@ -1,0 +1,377 @@
+"""What mlv's git hooks run: `python -S -c ... HOOK ARGS` (see mlv/hooks.py), or `mlv hooks run`.
+
+Start-up is most of a hook's cost, so the fast paths (nothing changed) import only the standard
+library, gitio and this module: no typer, rich, PyYAML or DVC. Anything heavier is imported where
+it is needed. Every hook first finishes an interrupted `mlv snapshot`, and does nothing at all in a
+repository without `.mlv/config.yaml`, or when MLV_SKIP_HOOKS=1 (set by `mlv push`/`mlv pull`,
+which do the hooks' work themselves).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from mlv import gitio
+from mlv.errors import MlvError
+
+CONFIG_FILE = ".mlv/config.yaml"
+SKIP_VARIABLE = "MLV_SKIP_HOOKS"
+_CACHE_FILE = "mlv/hooks-cache.json"
+_CACHE_VERSION = 1
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        sys.stderr.write("usage: python -m mlv.hookrun HOOK [ARGS...]\n")
+        return 2
+    hook, args = argv[0], argv[1:]
+    if os.environ.get(SKIP_VARIABLE) == "1":
+        return 0
+    root = _root()
+    if root is None or not (root / CONFIG_FILE).is_file():
+        return 0  # not an mlv project: stay out of the way, silently
+    index_file = _take_index_file(root)
+    try:
+        gdir = _git_dir(root)
+        if (gdir / "mlv" / "publish-journal.json").exists():
+            from mlv.publish import recover
+
+            note = recover(root)
+            if note:
+                sys.stderr.write(f"mlv: {note}\n")
+        return _dispatch(hook, args, root, gdir, index_file)
+    except MlvError as exc:
+        sys.stderr.write(f"mlv {hook} hook: error: {exc.one_line()}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write(f"mlv {hook} hook: interrupted.\n")
+        return 130
+
+
+def _dispatch(hook: str, args: list[str], root: Path, gdir: Path, index_file: Path | None) -> int:
+    if hook == "pre-commit":
+        return pre_commit(root, gdir, index_file)
+    if hook == "post-checkout":
+        old, new, flag = [*args, "", "", ""][:3]
+        if not old:  # the pre-commit framework passes these through its environment instead
+            old, new = os.environ.get("PRE_COMMIT_FROM_REF", ""), os.environ.get("PRE_COMMIT_TO_REF", "")
+            flag = os.environ.get("PRE_COMMIT_CHECKOUT_TYPE", "")
+        return post_checkout(root, old, new, flag)
+    if hook == "post-merge":
+        return post_merge(root)
+    if hook == "pre-push":
+        return pre_push(root, args, _pre_push_updates())
+    sys.stderr.write(f"mlv: unknown hook {hook!r}\n")
+    return 2
+
+
+def _root() -> Path | None:
+    """git runs hooks at the top of the work tree; only look further when called otherwise."""
+    cwd = Path.cwd()
+    if (cwd / ".git").exists():
+        return cwd
+    try:
+        return gitio.find_root(cwd)
+    except MlvError:
+        return None
+
+
+def _take_index_file(root: Path) -> Path | None:
+    """The index git is committing from, then drop git's hook variables from our environment.
+
+    `git commit -a` and `git commit PATH` commit from a temporary index, and `mlv snapshot` from a
+    private one; the pointer files to check are the ones staged there. gitio strips the variable
+    from its calls, so we hand it over explicitly; DVC, imported later, must not see it at all.
+    """
+    value = os.environ.get("GIT_INDEX_FILE")
+    for name in ("GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_PREFIX", "GIT_OBJECT_DIRECTORY"):
+        os.environ.pop(name, None)
+    if not value:
+        return None
+    path = Path(value)
+    return path if path.is_absolute() else root / path
+
+
+def _git_dir(root: Path) -> Path:
+    """This work tree's git folder, read from `.git` without starting git when we can."""
+    dotgit = root / ".git"
+    if dotgit.is_dir():
+        return dotgit
+    try:
+        text = dotgit.read_text("utf-8").strip()
+    except OSError:
+        text = ""
+    if text.startswith("gitdir:"):
+        path = Path(text[len("gitdir:"):].strip())
+        return path if path.is_absolute() else (root / path).resolve()
+    return gitio.git_dir(root)
+
+
+# -- a small cache, so the fast paths need neither PyYAML nor the big stat cache -----------------
+
+
+class HookCache:
+    """Pointer blobs already parsed, and each data path's fingerprint -> md5 (.git/mlv/)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.dirty = False
+        doc: dict[str, Any] = {}
+        try:
+            loaded = json.loads(path.read_text("utf-8"))
+            if isinstance(loaded, dict) and loaded.get("version") == _CACHE_VERSION:
+                doc = loaded
+        except (OSError, ValueError):
+            pass  # missing or damaged: it only costs some work
+        self.pointers: dict[str, list[Any]] = doc.get("pointers", {})  # blob -> [path, md5]
+        self.data: dict[str, list[str]] = doc.get("data", {})  # data path -> [fingerprint, md5]
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        if len(self.pointers) > 5000:  # old pointer blobs pile up over time; forget them all
+            self.pointers = {}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        doc = {"version": _CACHE_VERSION, "pointers": self.pointers, "data": self.data}
+        tmp.write_text(json.dumps(doc), "utf-8")
+        os.replace(tmp, self.path)
+
+
+def fingerprint(base: Path) -> str | None:
+    """A digest of every (inode, mtime, size) under BASE, walked as datatrack walks it.
+
+    Folder mtimes are included, so a rename or a deleted file changes it too. None when BASE does
+    not exist. This is the whole cost of an unchanged commit: one stat per file, no reading.
+    """
+    import hashlib
+    from array import array
+
+    try:
+        st = base.stat()
+    except FileNotFoundError:
+        return None
+    values = array("q", [st.st_mtime_ns, st.st_size, st.st_ino])
+    add = values.append
+    if base.is_dir():
+        stack = [str(base)]
+        while stack:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    try:
+                        est = entry.stat()
+                    except OSError:  # a broken symlink: datatrack skips it too
+                        continue
+                    add(est.st_ino)
+                    add(est.st_mtime_ns)
+                    add(est.st_size)
+                    if entry.is_dir():
+                        stack.append(entry.path)
+    return hashlib.md5(values.tobytes(), usedforsecurity=False).hexdigest()
+
+
+def current_md5(root: Path, gdir: Path, path: str, cache: HookCache) -> str | None:
+    """The md5 DVC would give PATH's content now (None when it does not exist)."""
+    fp = fingerprint(root / path)
+    if fp is None:
+        return None
+    known = cache.data.get(path)
+    if known and known[0] == fp:
+        return known[1]
+    from mlv import datatrack
+    from mlv.statecache import StateCache
+
+    state = StateCache.load(gdir / "mlv" / "state.json")
+    md5 = datatrack.track_paths(root, [path], state, store=False)[0].md5
+    state.save()
+    cache.data[path] = [fp, md5]
+    cache.dirty = True
+    return md5
+
+
+def staged_files(root: Path, index_file: Path | None, specs: list[str]) -> list[tuple[str, str]]:
+    """(blob sha, path) of the staged files matching SPECS, from the index being committed."""
+    env = {"GIT_INDEX_FILE": str(index_file)} if index_file else None
+    raw = gitio.out(["ls-files", "-s", "-z", "--", *specs], root, env=env)
+    found = []
+    for entry in raw.split("\0"):
+        if entry:
+            meta, path = entry.split("\t", 1)
+            found.append((meta.split()[1], path))
+    return found
+
+
+def staged_pointers(root: Path, blobs: list[tuple[str, str]], cache: HookCache) -> list[tuple[str, str]]:
+    """(data path, md5) for pointer files given as (blob, pointer file)."""
+    unknown = [(blob, path) for blob, path in blobs if blob not in cache.pointers]
+    if unknown:
+        from mlv import dvcio
+
+        contents = gitio.read_blobs(root, [blob for blob, _ in unknown])
+        for blob, path in unknown:
+            data = contents.get(blob)
+            if data is not None:
+                pointer = dvcio.parse_pointer(data, path)
+                cache.pointers[blob] = [pointer.path, pointer.md5]
+                cache.dirty = True
+    return [(cache.pointers[b][0], cache.pointers[b][1]) for b, _ in blobs if b in cache.pointers]
+
+
+# -- pre-commit ----------------------------------------------------------------------------------
+
+
+def pre_commit(root: Path, gdir: Path, index_file: Path | None) -> int:
+    """Refuse a commit whose pointer files do not describe the data in the work tree."""
+    cache = HookCache(gdir / _CACHE_FILE)
+    staged = staged_files(root, index_file, ["*.dvc", ".mlv/env/"])
+    pointers = staged_pointers(root, [(b, p) for b, p in staged if p.endswith(".dvc")], cache)
+    stale = []
+    for path, md5 in pointers:
+        now = current_md5(root, gdir, path, cache)
+        if now is not None and now != md5:  # absent data (never pulled) records nothing false
+            stale.append(path)
+    lockfiles = [p for _, p in staged if p.startswith(".mlv/env/requirements-")]
+    warning = _lockfile_warning(root, gdir, lockfiles) if lockfiles and not stale else None
+    cache.save()
+    if stale:
+        names, one = ", ".join(stale), len(stale) == 1
+        files = " ".join(f"{p}.dvc" for p in stale)
+        sys.stderr.write(
+            f"mlv pre-commit hook: error: {names} no longer {'matches' if one else 'match'} the hash in "
+            f"{'its' if one else 'their'} pointer file, so this commit would record a hash that is not "
+            f"the data; nothing was committed. Run `mlv snapshot` (or `dvc add {' '.join(stale)}` "
+            f"and `git add {files}`), then commit again.\n"
+        )
+        return 1
+    if warning:
+        sys.stderr.write(f"mlv pre-commit hook: warning: {warning}\n")
+    return 0
+
+
+def _lockfile_warning(root: Path, gdir: Path, lockfiles: list[str]) -> str | None:
+    """A warning when the environment no longer matches the lockfile being committed."""
+    from mlv import environment
+
+    try:
+        interpreter = _interpreter(root)
+        env = environment.capture(interpreter, gdir / "mlv")
+    except MlvError:
+        return None  # no interpreter to compare with; snapshot will say so itself
+    current = environment.lockfile_path(environment.render_lockfile(env))
+    if current in lockfiles:
+        return None
+    return (f"the Python environment ({interpreter}) changed since {lockfiles[0]} was captured; "
+            "run `mlv snapshot` to record the environment the code now runs in")
+
+
+def _interpreter(root: Path) -> str:
+    from mlv import config, environment
+
+    cfg = config.load(root)
+    return environment.interpreter_for(cfg.command, cfg.python, root)
+
+
+# -- post-checkout and post-merge ----------------------------------------------------------------
+
+
+def post_checkout(root: Path, old: str, new: str, flag: str) -> int:
+    """After a branch checkout, bring the data in line with the pointer files that changed."""
+    if flag != "1" or old == new or not old or old == gitio.ZERO_SHA:
+        return 0  # a file checkout, the same commit, or a new clone/worktree: nothing to follow
+    changed = _changed_pointer_files(root, [old, new])
+    return _restore(root, changed, f"HEAD is now {new[:10]}")
+
+
+def post_merge(root: Path) -> int:
+    """After a merge or pull (squash too), bring the data in line with the merged pointers."""
+    if gitio.run(["rev-parse", "-q", "--verify", "ORIG_HEAD"], root, check=False).returncode != 0:
+        return 0
+    changed = _changed_pointer_files(root, ["--cached", "ORIG_HEAD"])
+    return _restore(root, changed, "the merge is done")
+
+
+def _changed_pointer_files(root: Path, revs: list[str]) -> list[str]:
+    raw = gitio.out(["diff", "--name-only", "--no-renames", "-z", *revs, "--", "*.dvc"], root)
+    return [p for p in raw.split("\0") if p]
+
+
+def _restore(root: Path, pointer_files: list[str], what_happened: str) -> int:
+    if not pointer_files:
+        return 0
+    from mlv import dvcio, restore
+
+    pointers = []
+    for rel in pointer_files:
+        try:
+            data = (root / rel).read_bytes()
+        except FileNotFoundError:
+            continue  # no longer tracked: the data stays where it is, never deleted
+        pointers.append(dvcio.parse_pointer(data, rel))
+    try:
+        report = restore.sync_workspace(root, pointers)
+    except MlvError as exc:
+        hint = exc.hint
+        if hint and "--force" in hint:
+            hint = ("Keep it with `dvc add PATH` (or switch back and `mlv snapshot`), "
+                    "or discard it with `dvc checkout --force`.")
+        sys.stderr.write(f"mlv: {what_happened} but its data was not restored: "
+                         f"{exc.message.rstrip('.')}. {hint or ''}".rstrip() + "\n")
+        return 1
+    if report.restored:
+        sys.stderr.write(f"mlv: restored {', '.join(report.restored)}\n")
+    return 0
+
+
+# -- pre-push ------------------------------------------------------------------------------------
+
+
+def _pre_push_updates() -> list[tuple[str, str, str, str]]:
+    """(local ref, local sha, remote ref, remote sha) for each ref git is about to push."""
+    framework_to = os.environ.get("PRE_COMMIT_TO_REF")
+    if framework_to:  # the pre-commit framework reads stdin itself and passes one ref at a time
+        return [(os.environ.get("PRE_COMMIT_LOCAL_BRANCH", ""), framework_to,
+                 os.environ.get("PRE_COMMIT_REMOTE_BRANCH", ""),
+                 os.environ.get("PRE_COMMIT_FROM_REF", gitio.ZERO_SHA))]
+    updates = []
+    for line in sys.stdin.read().splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            updates.append((parts[0], parts[1], parts[2], parts[3]))
+    return updates
+
+
+def pre_push(root: Path, args: list[str], updates: list[tuple[str, str, str, str]]) -> int:
+    """Upload the DVC data of every commit being pushed that the DVC remote lacks."""
+    remote = args[0] if args else os.environ.get("PRE_COMMIT_REMOTE_NAME", "")
+    tips = [local for _, local, _, _ in updates if local != gitio.ZERO_SHA]
+    if not tips:
+        return 0  # only deletions
+    from mlv import sync
+
+    excluded = [r for _, _, _, r in updates if r != gitio.ZERO_SHA]
+    pointers = sync.pointers_to_push(root, tips, remote, excluded)
+    if not pointers:
+        return 0
+    strict = sync.hooks_strict(root)
+    try:
+        outcome = sync.push_data(root, pointers, None)
+    except MlvError as exc:
+        if strict:
+            sys.stderr.write(f"mlv pre-push hook: error: {exc.message.rstrip('.')}; the push was "
+                             "refused because `hooks: {strict: true}` is set in .mlv/config.yaml. "
+                             f"{exc.hint or ''}".rstrip() + "\n")
+            return 1
+        sys.stderr.write(f"mlv pre-push hook: warning: {exc.message.rstrip('.')}; pushing the "
+                         "commits without their data. " + (exc.hint or "").rstrip() + "\n")
+        return 0
+    if outcome.uploaded:
+        sys.stderr.write(f"mlv: uploaded {outcome.uploaded} data objects to the DVC remote\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
