@@ -55,6 +55,19 @@ def _main(
 ) -> None:
     global _show_traceback  # noqa: PLW0603 - one process-wide switch set once per invocation
     _show_traceback = traceback_
+    with handle_errors():
+        _finish_interrupted_snapshot()
+
+
+def _finish_interrupted_snapshot() -> None:
+    """A snapshot killed after its commit point is completed before any other command runs."""
+    from pathlib import Path
+
+    from mlv.publish import recover_in
+
+    note = recover_in(Path.cwd())
+    if note:
+        typer.echo(f"mlv: {note}", err=True)
 
 
 @contextmanager

@@ -123,3 +123,14 @@ def _write_atomic(path: Path, data: bytes) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def recover_in(cwd: Path) -> str | None:
+    """`recover` for the repository around CWD, if there is one (every mlv command calls this)."""
+    from mlv.errors import MlvError
+
+    try:
+        root = gitio.find_root(cwd)
+    except MlvError:
+        return None
+    return recover(root)

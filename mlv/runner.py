@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -41,6 +43,7 @@ def run_command(
     The shell is used on purpose: a recorded command such as `python train.py && python eval.py`
     must replay exactly as the user typed it.
     """
+    _check_program_exists(command, env)
     started, t0 = now_iso(), time.monotonic()
     # With --json, stdout carries our JSON document, so the command's output goes to stderr.
     stdout = sys.stderr.fileno() if stdout_to_stderr else None
@@ -60,6 +63,29 @@ def run_command(
         raise CommandFailedError(f"command not found: {word}",
                                  hint="Check the command, or activate the environment that has it.")
     return RunResult(command=command, exit_code=code, started=started, duration_s=duration)
+
+
+# Shell keywords and builtins: a command starting with one of these has no program to look up.
+_SHELL_WORDS = frozenset({
+    "!", "{", "}", "[[", "]]", ".", ":", "case", "cd", "command", "echo", "eval", "exec", "exit",
+    "export", "for", "if", "printf", "read", "set", "source", "test", "time", "true", "false",
+    "type", "ulimit", "umask", "unset", "until", "while",
+})
+
+
+def _check_program_exists(command: str, env: Mapping[str, str] | None) -> None:
+    """Refuse a command whose program is missing before the shell prints its own noise."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return  # let the shell report its own syntax error
+    words = [w for w in words if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", w)]
+    if not words or words[0] in _SHELL_WORDS or any(c in words[0] for c in "$`|&;<>()"):
+        return
+    path = (env or os.environ).get("PATH")
+    if shutil.which(words[0], path=path) is None:
+        raise CommandFailedError(f"command not found: {words[0]}",
+                                 hint="Check the command, or activate the environment that has it.")
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

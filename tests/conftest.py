@@ -111,12 +111,18 @@ def experiment_repo(tmp_path: Path, _templates: dict[str, Path]) -> Path:
     return _copy_template(_templates["experiment"], tmp_path / "repo")
 
 
-def tree_fingerprint(root: Path) -> dict[str, tuple[str, bytes]]:
-    """Every file under ROOT outside .git, with its mode and content: to prove nothing changed."""
+def tree_fingerprint(root: Path, include_dvc_cache: bool = True) -> dict[str, tuple[str, bytes]]:
+    """Every file under ROOT outside .git, with its mode and content: to prove nothing changed.
+
+    Without INCLUDE_DVC_CACHE, .dvc/cache and .dvc/tmp are left out: extra content-addressed
+    objects there change nothing a user sees (like git's loose objects).
+    """
     found: dict[str, tuple[str, bytes]] = {}
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
         if rel == ".git" or rel.startswith(".git/"):
+            continue
+        if not include_dvc_cache and rel.startswith((".dvc/cache/", ".dvc/tmp/")):
             continue
         if path.is_symlink():
             found[rel] = ("link", os.readlink(path).encode())
