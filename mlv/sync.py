@@ -66,14 +66,15 @@ def pointers_to_push(root: Path, tips: Sequence[str], git_remote: str,
     That is every pointer file version those commits introduced, plus every pointer at each tip
     (cheap, and it covers data an earlier push sent without its objects).
     """
-    args = ["rev-list", "--objects", "--ignore-missing", *tips, "--not"]
+    # Blobs only: `.dvc/` itself is a tree whose name ends in .dvc.
+    args = ["rev-list", "--objects", "--filter=object:type=blob", "--ignore-missing", *tips, "--not"]
     if git_remote:
         args.append(f"--remotes={git_remote}")
     raw = gitio.out([*args, *excluded], root)
     specs: dict[str, str] = {}  # blob spec -> pointer file
     for line in raw.splitlines():
         sha, _, path = line.partition(" ")
-        if path.endswith(".dvc"):
+        if path.endswith(".dvc") and not path.endswith("/.dvc") and path != ".dvc":
             specs[sha] = path
     for tip in tips:
         for path in gitio.ls_tree_paths(root, tip, ".dvc"):
