@@ -1,0 +1,78 @@
+"""`mlv log` and `mlv show`: the table, the JSON contract, and the schema in mlv/schemas/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from mlv import api
+from tests.conftest import REPO_ROOT, git, mlv
+
+SCHEMA = json.loads((REPO_ROOT / "mlv/schemas/experiment.schema.json").read_text())
+
+
+@pytest.fixture
+def three_experiments(experiment_repo: Path) -> Path:
+    params = experiment_repo / "params.yaml"
+    params.write_text(params.read_text().replace("0.25", "0.3"))
+    mlv(experiment_repo, "snapshot", "--run", "python train.py", "-m", "hold out 30%")
+    (experiment_repo / "README.md").write_text("not an experiment\n")
+    git(experiment_repo, "add", "README.md")
+    git(experiment_repo, "commit", "-qm", "docs only")
+    mlv(experiment_repo, "snapshot", "-m", "as found")
+    return experiment_repo
+
+
+def test_log_json_lists_experiments_newest_first_and_skips_plain_commits(three_experiments: Path) -> None:
+    items = json.loads(mlv(three_experiments, "log", "--json").stdout)
+    assert [i["message"] for i in items] == ["as found", "hold out 30%", "baseline"]
+    for item in items:
+        jsonschema.validate(item, SCHEMA)
+        assert item["environment"]["packages"]["scikit-learn"]
+    assert items[1]["params"]["params.yaml"]["train"]["test_size"] == 0.3
+
+
+def test_log_limit(three_experiments: Path) -> None:
+    items = json.loads(mlv(three_experiments, "log", "-n", "2", "--json").stdout)
+    assert [i["message"] for i in items] == ["as found", "hold out 30%"]
+
+
+def test_log_table_shows_sha_message_command_params_and_metrics(three_experiments: Path) -> None:
+    out = mlv(three_experiments, "log", env={"COLUMNS": "200"}).stdout
+    head = git(three_experiments, "rev-parse", "--short=10", "HEAD")
+    assert head in out
+    assert "hold out 30%" in out and "baseline" in out and "docs only" not in out
+    assert "python train.py" in out
+    assert "train.test_size=0.3" in out
+    assert "mse=" in out
+
+
+def test_log_in_a_repository_without_commits(sample_repo: Path) -> None:
+    assert json.loads(mlv(sample_repo, "log", "--json").stdout) == []
+    assert "no experiment commits yet" in mlv(sample_repo, "log").stderr
+
+
+def test_show_json_matches_schema_and_defaults_to_head(three_experiments: Path) -> None:
+    doc = json.loads(mlv(three_experiments, "show", "--json").stdout)
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["commit"] == git(three_experiments, "rev-parse", "HEAD")
+    older = json.loads(mlv(three_experiments, "show", "HEAD~2", "--json").stdout)
+    assert older["message"] == "hold out 30%"
+
+
+def test_show_text_lists_every_axis(three_experiments: Path) -> None:
+    out = mlv(three_experiments, "show", "HEAD~2").stdout
+    for expected in ("commit", "hold out 30%", "python train.py", "data      data", "outputs   models",
+                     "param     params.yaml.train.test_size = 0.3", "metric    metrics.json.mse",
+                     "lockfile  .mlv/env/requirements-"):
+        assert expected in out
+
+
+def test_python_api_matches_cli(three_experiments: Path) -> None:
+    experiments = api.log(path=three_experiments)
+    cli = json.loads(mlv(three_experiments, "log", "--json").stdout)
+    assert [e.to_json() for e in experiments] == cli
+    assert api.show("HEAD~2", path=three_experiments).message == "hold out 30%"
