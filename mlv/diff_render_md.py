@@ -74,7 +74,7 @@ def _data_section(result: DiffResult) -> list[str]:
 
 def _env_section(result: DiffResult) -> list[str]:
     env = result.environment
-    if not env.changed and env.packages_known:
+    if not env.changed:
         return []
     rows = [[_code(item.name), label, fmt.value(item.old), fmt.value(item.new)]
             for label, item in fmt.package_rows(env)]

@@ -143,9 +143,10 @@ class EnvSection:
 
     @property
     def changed(self) -> bool:
-        return self.available and any(
+        """True when something differs, or when the package lists cannot be compared (worth saying)."""
+        return self.available and (not self.packages_known or any(
             [self.python, self.platform, self.added, self.removed, self.upgraded, self.downgraded,
-             self.changed_other])
+             self.changed_other]))
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)

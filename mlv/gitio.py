@@ -396,14 +396,28 @@ class FileChange:
 def diff_files(root: Path, old: str, new: str | None) -> list[FileChange]:
     """Files that differ between commits OLD and NEW; NEW None means the work tree (tracked files).
 
-    One process for both the status (--raw) and the line counts (--numstat). GIT_OPTIONAL_LOCKS=0
-    keeps git from refreshing the user's index while it compares with the work tree.
+    One process for both the status (--raw) and the line counts (--numstat). Against the work tree,
+    git would refresh the stat data of the user's index (rewriting .git/index); it works on a
+    private copy instead, so the user's index is never written.
     """
     args = ["diff", "--raw", "--numstat", "-z", "--find-renames", "--no-ext-diff", "--no-textconv",
             "--ignore-submodules=none", old]
     if new is not None:
-        args.append(new)
-    tokens = run([*args, "--"], root, env={"GIT_OPTIONAL_LOCKS": "0"}).stdout.split(b"\0")
+        return _parse_diff_tokens(run([*args, new, "--"], root).stdout.split(b"\0"))
+    gdir = git_dir(root)
+    index, private = gdir / "index", gdir / f"mlv-diff-{os.getpid()}.index"
+    try:
+        if index.exists():
+            shutil.copyfile(index, private)
+        stdout = run([*args, "--"], root, env={"GIT_INDEX_FILE": str(private)}).stdout
+    finally:
+        private.unlink(missing_ok=True)
+        Path(f"{private}.lock").unlink(missing_ok=True)
+    return _parse_diff_tokens(stdout.split(b"\0"))
+
+
+def _parse_diff_tokens(tokens: list[bytes]) -> list[FileChange]:
+    """Parse `git diff --raw --numstat -z`: the raw records first, then the numstat ones."""
     names = [t.decode("utf-8", errors="surrogateescape") for t in tokens]
     raw: list[tuple[str, str, str | None]] = []
     counts: dict[str, tuple[int | None, int | None]] = {}

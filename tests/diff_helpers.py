@@ -11,7 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -84,6 +84,18 @@ def build_plain_dvc(repo: Path) -> None:
     subprocess.run([dvc, "add", "-q", "data", "raw.txt"], cwd=repo, check=True, capture_output=True)
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "data v2")
+
+
+def shared_repo(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A repository built once per test session (several modules use it) in pytest's base temp."""
+    base = factory.getbasetemp() / name
+    done = base / "built"  # outside the repository, so it shows in no diff
+    if not done.exists():
+        shutil.rmtree(base, ignore_errors=True)
+        with isolated(base / "home"):
+            build(base / "repo")
+        done.touch()
+    return base / "repo"
 
 
 def copy_repo(src: Path, dst: Path) -> Path:

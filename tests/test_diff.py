@@ -11,15 +11,12 @@ import pytest
 from mlv import diff
 from mlv.diff_data import NOT_IN_CACHE
 from tests.conftest import git, mlv, tree_fingerprint
-from tests.diff_helpers import SCHEMA, build_two_runs, copy_repo, diff_json, isolated
+from tests.diff_helpers import SCHEMA, build_two_runs, copy_repo, diff_json, shared_repo
 
 
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("diff-two-runs")
-    with isolated(base / "home"):
-        build_two_runs(base / "repo")
-    return base / "repo"
+    return shared_repo(tmp_path_factory, "diff-two-runs", build_two_runs)
 
 
 @pytest.fixture
@@ -150,8 +147,9 @@ def test_bad_argument_combinations(two_runs: Path, args: list[str], message: str
     assert (proc.returncode, proc.stderr, proc.stdout) == (1, message, "")
 
 
-def test_a_single_experiment_has_nothing_to_compare(experiment_repo: Path) -> None:
-    proc = mlv(experiment_repo, "diff", check=False)
+def test_a_single_experiment_has_nothing_to_compare(scratch: Path) -> None:
+    git(scratch, "checkout", "-q", "--detach", "HEAD~1")  # only the baseline is reachable now
+    proc = mlv(scratch, "diff", check=False)
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: this branch has only one experiment commit, so there is nothing")
     assert len(proc.stderr.splitlines()) == 1

@@ -140,7 +140,7 @@ def _environment(result: DiffResult, console: Console) -> None:
     from mlv import diff_format as fmt
 
     env = result.environment
-    if not env.available or (not env.changed and env.packages_known):
+    if not env.changed:
         return
     table = _table(console, "Environment", "package", "change", "old", "new")
     shown: dict[str, int] = {}
@@ -152,7 +152,8 @@ def _environment(result: DiffResult, console: Console) -> None:
     for label, count in shown.items():
         if count > _MAX_PACKAGES:
             table.add_row(f"[dim]\u2026 {count - _MAX_PACKAGES} more[/dim]", _styled(label, label), "", "")
-    console.print(table)
+    if shown:
+        console.print(table)
     if not env.packages_known:
         console.print("  [dim]package lists unavailable: a lockfile is missing from a commit[/dim]")
 
