@@ -331,11 +331,13 @@ def _restore(root: Path, pointer_files: list[str], what_happened: str) -> int:
 
 def _pre_push_updates() -> list[tuple[str, str, str, str]]:
     """(local ref, local sha, remote ref, remote sha) for each ref git is about to push."""
-    framework_to = os.environ.get("PRE_COMMIT_TO_REF")
-    if framework_to:  # the pre-commit framework reads stdin itself and passes one ref at a time
-        return [(os.environ.get("PRE_COMMIT_LOCAL_BRANCH", ""), framework_to,
+    if os.environ.get("PRE_COMMIT_REMOTE_NAME"):
+        # The pre-commit framework reads stdin itself and passes one ref; when the push includes
+        # a root commit it gives no TO_REF, only the local branch.
+        local = os.environ.get("PRE_COMMIT_LOCAL_BRANCH", "")
+        return [(local, os.environ.get("PRE_COMMIT_TO_REF") or local,
                  os.environ.get("PRE_COMMIT_REMOTE_BRANCH", ""),
-                 os.environ.get("PRE_COMMIT_FROM_REF", gitio.ZERO_SHA))]
+                 os.environ.get("PRE_COMMIT_FROM_REF") or gitio.ZERO_SHA)]
     updates = []
     for line in sys.stdin.read().splitlines():
         parts = line.split()
