@@ -20,6 +20,10 @@ def side_title(side: Side) -> str:
     return f"{name} \u201c{side.message}\u201d" if side.message else name
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def value(v: Any) -> str:
     return "-" if v is None else fmt_value(v)
 
@@ -55,15 +59,15 @@ def data_details(entry: DataEntry) -> str:
     return ""
 
 
-def folder_names(folder: FolderChanges) -> list[tuple[str, str]]:
-    """(kind, names) lines for a folder change, each capped at MAX_NAMES names."""
-    lines = []
-    for kind, names in (("added", folder.added), ("removed", folder.removed), ("modified", folder.modified)):
-        if names:
-            shown = ", ".join(names[:MAX_NAMES])
-            more = f" (+{len(names) - MAX_NAMES} more)" if len(names) > MAX_NAMES else ""
-            lines.append((kind, shown + more))
-    return lines
+def folder_names(folder: FolderChanges) -> list[tuple[str, list[str], int]]:
+    """(kind, first names, how many more) per kind of change in a folder, MAX_NAMES names each."""
+    return [(kind, names[:MAX_NAMES], max(0, len(names) - MAX_NAMES))
+            for kind, names in (("added", folder.added), ("removed", folder.removed),
+                                ("modified", folder.modified)) if names]
+
+
+def more(count: int) -> str:
+    return f" (+{count} more)" if count else ""
 
 
 def metric_change(change: Change) -> str:

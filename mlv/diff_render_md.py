@@ -53,7 +53,7 @@ def _code_section(result: DiffResult) -> list[str]:
         plus, minus = ("binary", "") if f.binary else (f"+{f.added_lines}", f"-{f.removed_lines}")
         rows.append([name, f.status, plus, minus])
     totals = code.totals()
-    head = f"**Code**: {totals['files']} files, +{totals['added_lines']} -{totals['removed_lines']} lines"
+    head = f"**Code**: {fmt.plural(totals['files'], 'file')}, +{totals['added_lines']} -{totals['removed_lines']} lines"
     return [head, "", *_table(["file", "status", "+", "-"], rows, right=(2, 3))]
 
 
@@ -65,7 +65,8 @@ def _data_section(result: DiffResult) -> list[str]:
     for e in (e for e in result.data.entries if e.status != "unchanged"):
         rows.append([_code(e.path), e.kind, e.status, fmt.data_size(e), fmt.data_details(e)])
         if e.folder is not None:
-            notes += [f"- `{e.path}` {kind}: {names}" for kind, names in fmt.folder_names(e.folder)]
+            notes += [f"- `{e.path}` {kind}: " + ", ".join(_code(n) for n in names) + fmt.more(extra)
+                      for kind, names, extra in fmt.folder_names(e.folder)]
     block = ["**Data**", "", *_table(["path", "kind", "status", "size", "files"], rows)]
     if unchanged:
         notes.append("- unchanged: " + ", ".join(f"`{p}`" for p in unchanged))

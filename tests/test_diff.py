@@ -204,7 +204,7 @@ def test_markdown_is_a_set_of_tables(two_runs: Path) -> None:
     assert out.startswith("### mlv diff: ")
     assert "| `train.test_size` | 0.25 | 0.3 |" in out
     assert "| `train.py` | modified | +1 | -0 |" in out
-    assert "- `data` added: extra.csv" in out
+    assert "- `data` added: `extra.csv`" in out
 
 
 def test_diff_never_writes_the_work_tree_or_the_index(two_runs: Path) -> None:

@@ -101,11 +101,13 @@ def _styled(text: str, status: str) -> str:
 
 
 def _code(result: DiffResult, console: Console) -> None:
+    from mlv import diff_format as fmt
+
     code = result.code
     if not code.changed:
         return
     totals = code.totals()
-    table = _table(console, f"Code  [dim]{totals['files']} files, +{totals['added_lines']} "
+    table = _table(console, f"Code  [dim]{fmt.plural(totals['files'], 'file')}, +{totals['added_lines']} "
                             f"-{totals['removed_lines']} lines[/dim]", "file", "status", "+", "-")
     for f in code.files:
         name = f"{f.old_path} \u2192 {f.path}" if f.old_path else f.path
@@ -129,8 +131,8 @@ def _data(result: DiffResult, console: Console) -> None:
         if e.note:  # on its own line, so the advice is never folded inside a narrow cell
             console.print(f"  {_esc(e.path)}: [yellow]{_esc(e.note)}[/yellow]")
         if e.folder is not None:
-            for kind, names in fmt.folder_names(e.folder):
-                console.print(f"  {_esc(e.path)}/ {_styled(kind, kind)}: {_esc(names)}")
+            for kind, names, extra in fmt.folder_names(e.folder):
+                console.print(f"  {_esc(e.path)}/ {_styled(kind, kind)}: {_esc(', '.join(names))}{fmt.more(extra)}")
     unchanged = [e.path for e in result.data.entries if e.status == "unchanged"]
     if unchanged:
         console.print(f"  [dim]unchanged: {_esc(', '.join(unchanged))}[/dim]")
