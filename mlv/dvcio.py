@@ -355,12 +355,13 @@ def share_cache_with(worktree: Path, main_root: Path) -> None:
     main = _read_dvc_config(main_root)
     out = configparser.ConfigParser(interpolation=None)
     for section in main.sections():
-        if not section.startswith('remote "'):
+        name = section.strip("'")  # DVC writes ['remote "x"']; configparser keeps the quotes
+        if not name.startswith('remote "'):
             continue
-        out[section] = dict(main[section])
-        url = out[section].get("url", "")
+        out[name] = dict(main[section])
+        url = out[name].get("url", "")
         if url and "://" not in url and not os.path.isabs(url):
-            out[section]["url"] = str((main_root / ".dvc" / url).resolve())
+            out[name]["url"] = str((main_root / ".dvc" / url).resolve())
     remote = default_remote(main_root)
     if remote:
         out["core"] = {"remote": remote}

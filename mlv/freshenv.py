@@ -16,6 +16,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -62,12 +63,17 @@ def ensure_environment(lockfile: bytes, base_python: str, notify: Callable[[str]
         if notify:
             notify(f"Building a fresh environment from the lockfile in {venv} (first time only)")
         shutil.rmtree(venv, ignore_errors=True)
-        _run([base_python, "-m", "venv", str(venv)], "create the virtual environment")
+        # --without-pip: the environment must hold the lockfile's packages and nothing else (a
+        # lockfile that pins pip gets it installed like any other package), so pip is driven from
+        # outside with `--python`.
+        _run([base_python, "-m", "venv", "--without-pip", str(venv)], "create the virtual environment")
         lock_copy = venv / "mlv-lockfile.txt"
         lock_copy.write_bytes(lockfile)
-        _run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-deps",
-              "--disable-pip-version-check", "--no-input", "-r", str(lock_copy)],
-             "install the lockfile's packages")
+        lines = lockfile.decode(errors="replace").splitlines()
+        if any(line.strip() and not line.lstrip().startswith("#") for line in lines):
+            _run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
+                  "--quiet", "--no-deps", "--disable-pip-version-check", "--no-input", "-r", str(lock_copy)],
+                 "install the lockfile's packages")
         (venv / _COMPLETE).write_text(version + "\n")
     return venv
 

@@ -99,9 +99,8 @@ def plan(cwd: Path, options: ReproduceOptions) -> ReproducePlan:
         if not rec.command:
             raise MlvError(f"experiment {exp.commit[:10]} records no command, so there is nothing to re-run",
                            hint="Record experiments with `mlv snapshot --run COMMAND`.")
-        data = [_pointer(item, "data path") for item in rec.data]
-        for item in rec.outputs:
-            _pointer(item, "output path")
+        data = restore.pointers_from_record(rec.data, "data path")
+        restore.pointers_from_record(rec.outputs, "output path")
         metrics_files = [safe_relpath(name, "metrics file") for name in rec.metrics]
         for name in rec.params:
             safe_relpath(name, "params file")
@@ -113,15 +112,6 @@ def plan(cwd: Path, options: ReproduceOptions) -> ReproducePlan:
             current = environment.capture(interpreter, gitio.git_dir(root) / "mlv")
             mismatches = envcheck.compare(rec.environment, environment.parse_lockfile(lockfile), current)
         return ReproducePlan(root, exp, rec.command, data, metrics_files, lockfile, interpreter, mismatches)
-
-
-def _pointer(item: dict[str, Any], what: str) -> dvcio.Pointer:
-    try:
-        path = safe_relpath(item["path"], what)
-        return dvcio.Pointer(path=path, md5=str(item["md5"]), size=int(item.get("size") or 0),
-                             nfiles=item.get("nfiles"))
-    except (KeyError, TypeError, ValueError):
-        raise MlvError(f"the record has a damaged {what} entry: {item!r}") from None
 
 
 def _configured_python(root: Path, commit: str) -> str:

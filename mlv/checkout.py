@@ -1,0 +1,62 @@
+"""`mlv checkout REV`: put an experiment's code and data into the working tree.
+
+Everything that could refuse runs before anything changes: the experiment is read, the working
+tree must be clean, the data restore is planned and checked (unsaved data, missing objects
+fetched from the DVC remote, cache objects verified). Only then does git switch the code and the
+data get written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlv import gitio, history, restore
+from mlv.datatrack import ProgressSink
+from mlv.errors import GitError, MlvError
+
+
+@dataclass
+class CheckoutResult:
+    commit: str
+    message: str
+    branch: str | None  # the branch now checked out, None when HEAD is detached
+    restored: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    fetched: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"commit": self.commit, "message": self.message, "branch": self.branch,
+                "restored": self.restored, "unchanged": self.unchanged, "fetched": self.fetched}
+
+
+def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
+                        progress: ProgressSink | None = None) -> CheckoutResult:
+    root = gitio.find_root(cwd)
+    exp = history.show_experiment(root, rev)
+    if not force:
+        _require_clean(root, rev)
+    pointers = [*restore.pointers_from_record(exp.record.data, "data path"),
+                *restore.pointers_from_record(exp.record.outputs, "output path")]
+    prepared = restore.prepare_restore(root, pointers, fetch_missing=True, force=force)
+    gitio.checkout(root, rev, force=force)
+    report = prepared.apply(progress)
+    ref = gitio.head_ref(root)
+    return CheckoutResult(exp.commit, exp.message, ref.removeprefix("refs/heads/") if ref else None,
+                          report.restored, report.unchanged, report.fetched)
+
+
+def _require_clean(root: Path, rev: str) -> None:
+    operation = gitio.operation_in_progress(root)
+    if operation:
+        raise GitError(f"a {operation} is in progress; nothing was changed",
+                       hint=f"Finish or abort it (`git {operation} --continue` or `--abort`) first.")
+    changed = gitio.changed_paths(root)
+    if changed:
+        more = f" and {len(changed) - 1} more" if len(changed) > 1 else ""
+        raise MlvError(
+            f"uncommitted changes ({changed[0]}{more}) would be overwritten by checking out {rev}; "
+            "nothing was changed",
+            hint="Save them with `mlv snapshot` or `git commit`, or pass --force to discard them.",
+        )
