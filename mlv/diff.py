@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlv import diff_code, diff_data, diff_values, gitio, history
-from mlv.diff_sides import Side, load_commits, load_workspace
+from mlv import diff_code, diff_data, diff_values, gitio, record
+from mlv.diff_sides import Named, Side, load_commits, load_workspace
 from mlv.errors import MlvError
 
 JSON_SCHEMA_VERSION = 1
+# The record's opening marker line (mlv/record.py), as an extended regex for `git log --grep`.
+_RECORD_LINE = r"^--- mlv experiment record v[0-9]+ ---$"
 SECTIONS = ("code", "data", "environment", "params", "metrics", "command")
 
 
@@ -82,38 +84,56 @@ def _load_sides(root: Path, revisions: list[str], workspace: bool) -> tuple[Side
         (old,) = load_commits(root, [old_rev])
         return old, load_workspace(root, old)
     if len(revisions) == 2:
-        pairs = [_named(root, revisions[0]), _named(root, revisions[1])]
+        pair = [_named(root, revisions[0]), _named(root, revisions[1])]
     elif len(revisions) == 1:
-        pairs = [_named(root, revisions[0]), _latest_experiments(root, 1)[0]]
+        pair = [_named(root, revisions[0]), _latest_experiments(root, 1)[0]]
     else:
         newest, previous = _latest_experiments(root, 2)
-        pairs = [previous, newest]
-    old, new = load_commits(root, pairs)
+        pair = [previous, newest]
+    old, new = load_commits(root, pair)
     return old, new
 
 
-def _named(root: Path, rev: str) -> tuple[str, str]:
-    return rev, gitio.resolve_commit(root, rev)
+def _named(root: Path, rev: str) -> Named:
+    return Named(rev, gitio.resolve_commit(root, rev))
 
 
-def _latest_experiments(root: Path, count: int) -> list[tuple[str, str]]:
-    """The newest COUNT experiment commits of HEAD as (label, sha), newest first."""
-    found = history.list_experiments(root, "HEAD", limit=count)
+def _experiments(root: Path, count: int) -> list[Named]:
+    """Up to COUNT newest experiment commits of HEAD, newest first; [] when HEAD has no commits.
+
+    git picks the commits whose message carries a record (no walk of the whole history in
+    Python); one whose record cannot be read (damaged, or from a newer mlv) is skipped, as in
+    `mlv log`, so we ask for a few more than we need.
+    """
+    if gitio.head_sha(root) is None:
+        return []
+    found = []
+    for sha, message in gitio.log_matching(root, "HEAD", _RECORD_LINE, count + 8):
+        try:
+            record.parse(message, sha)
+        except MlvError:
+            continue
+        found.append(Named(sha[:10], sha, message))
+    return found[:count]
+
+
+def _latest_experiments(root: Path, count: int) -> list[Named]:
+    found = _experiments(root, count)
     if len(found) < count:
         have = "no experiment commits" if not found else "only one experiment commit"
         raise MlvError(
             f"this branch has {have}, so there is nothing to compare",
-            hint="Record another with `mlv snapshot`, name two revisions (`mlv diff A B`), "
+            hint="Record one with `mlv snapshot`, name two revisions (`mlv diff A B`), "
                  "or compare with the work tree (`mlv diff --workspace`).",
         )
-    return [(e.commit[:10], e.commit) for e in found]
+    return found
 
 
-def _latest_or_head(root: Path) -> tuple[str, str]:
+def _latest_or_head(root: Path) -> Named:
     """The latest experiment; in a repository without one (plain DVC), HEAD."""
-    found = history.list_experiments(root, "HEAD", limit=1)
+    found = _experiments(root, 1)
     if found:
-        return found[0].commit[:10], found[0].commit
+        return found[0]
     if gitio.head_sha(root) is None:
         raise MlvError("this repository has no commits yet, so there is nothing to compare",
                        hint="Record an experiment first with `mlv snapshot`.")

@@ -56,14 +56,24 @@ def _message_of(commit_object: bytes) -> str:
     return message
 
 
-def load_commits(root: Path, commits: list[tuple[str, str]]) -> list[Side]:
-    """Sides for (label, sha) pairs, reading every object they need in two batched git reads."""
-    objects = gitio.read_blobs(root, [sha for _, sha in commits])
-    pointer_files = {sha: gitio.ls_tree_paths(root, sha, ".dvc") for _, sha in commits}
+@dataclass(frozen=True)
+class Named:
+    """A commit as the user named it; MESSAGE is filled when already read (saves a git call)."""
+
+    label: str
+    sha: str
+    message: str | None = None
+
+
+def load_commits(root: Path, commits: list[Named]) -> list[Side]:
+    """Sides for COMMITS, reading every object they need in at most two batched git reads."""
+    unread = [c.sha for c in commits if c.message is None]
+    objects = gitio.read_blobs(root, unread) if unread else {}
+    pointer_files = {c.sha: gitio.ls_tree_paths(root, c.sha, ".dvc") for c in commits}
     sides: list[Side] = []
     lockfiles: dict[str, str] = {}  # sha -> "sha:lockfile path"
-    for label, sha in commits:
-        message = _message_of(objects[sha] or b"")
+    for label, sha, known in ((c.label, c.sha, c.message) for c in commits):
+        message = known if known is not None else _message_of(objects[sha] or b"")
         user, doc = record.split_message(message)
         side = Side(label, sha, user.splitlines()[0] if user else "", has_record=False)
         if doc is not None:
@@ -76,7 +86,7 @@ def load_commits(root: Path, commits: list[tuple[str, str]]) -> list[Side]:
             side.env = EnvFacts(rec.environment.python, rec.environment.platform, None)
             lockfiles[sha] = f"{sha}:{rec.environment.lockfile}"
         sides.append(side)
-    wanted = [f"{sha}:{path}" for _, sha in commits for path in pointer_files[sha]]
+    wanted = [f"{c.sha}:{path}" for c in commits for path in pointer_files[c.sha]]
     blobs = gitio.read_blobs(root, wanted + list(lockfiles.values()))
     for side in sides:
         assert side.commit is not None  # noqa: S101 - commit sides only here

@@ -490,3 +490,17 @@ def checkout(root: Path, rev: str, *, force: bool = False) -> None:
     else:
         args += ["--detach", resolve_commit(root, rev)]
     run(args, root)
+
+
+def log_matching(root: Path, rev: str, pattern: str, limit: int) -> list[tuple[str, str]]:
+    """(sha, message) of the newest LIMIT commits reachable from REV with a message line matching
+    the extended regex PATTERN. git filters and stops early, so a long history costs nothing."""
+    raw = out(["log", "-E", f"--grep={pattern}", f"--max-count={limit}", "--format=%H%x1f%B%x1e", rev,
+               "--"], root)
+    found = []
+    for raw_chunk in raw.split("\x1e"):
+        chunk = raw_chunk.lstrip("\n")
+        if chunk:
+            sha, message = chunk.split("\x1f", 1)
+            found.append((sha, message))
+    return found
