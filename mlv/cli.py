@@ -20,7 +20,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from mlv import __version__
-from mlv.errors import EXIT_INTERRUPTED, EXIT_UNEXPECTED, MlvError
+from mlv.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_UNEXPECTED, MlvError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -83,6 +83,8 @@ def handle_errors() -> Iterator[None]:
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except typer.Exit:
         raise
+    except BrokenPipeError:
+        _quiet_broken_pipe()
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if _show_traceback:
             traceback.print_exc()
@@ -93,6 +95,15 @@ def handle_errors() -> Iterator[None]:
             err=True,
         )
         raise typer.Exit(EXIT_UNEXPECTED) from None
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader of our stdout went away (`mlv log | head`): stop quietly, as git does."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush cannot fail again
+    raise typer.Exit(EXIT_BROKEN_PIPE)
 
 
 def _register_commands() -> None:

@@ -13,6 +13,7 @@ EXIT_USER_ERROR = 1
 EXIT_CANNOT_RUN = 2
 EXIT_UNEXPECTED = 3
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what git and shells report when the reader goes away
 
 
 class MlvError(Exception):
