@@ -61,14 +61,38 @@ def pointer_path(path: str) -> str:
     return f"{path}.dvc"
 
 
-def render_pointer(pointer: Pointer) -> bytes:
-    """The `.dvc` file DVC 3 writes for POINTER (same key order, same YAML)."""
-    out: dict[str, Any] = {"md5": pointer.md5, "size": pointer.size}
+def render_pointer(pointer: Pointer, existing: bytes | None = None) -> bytes:
+    """The `.dvc` file for POINTER, as DVC 3 writes it.
+
+    When the pointer file exists already (a repository that used DVC before mlv), it is kept
+    byte for byte if nothing changed, and otherwise only its hash fields are updated, so keys
+    such as `desc`, `remote` or `cache` survive.
+    """
+    fields: dict[str, Any] = {"md5": pointer.md5, "size": pointer.size}
     if pointer.nfiles is not None:
-        out["nfiles"] = pointer.nfiles
-    out["hash"] = "md5"
-    out["path"] = Path(pointer.path).name
+        fields["nfiles"] = pointer.nfiles
+    if existing is not None:
+        updated = _update_existing(existing, fields)
+        if updated is not None:
+            return updated
+    out = {**fields, "hash": "md5", "path": Path(pointer.path).name}
     return yaml.safe_dump({"outs": [out]}, sort_keys=False, allow_unicode=True).encode()
+
+
+def _update_existing(existing: bytes, fields: dict[str, Any]) -> bytes | None:
+    try:
+        doc = yaml.safe_load(existing)
+        out = doc["outs"][0]
+    except (yaml.YAMLError, KeyError, IndexError, TypeError):
+        return None  # unreadable: write a fresh one
+    if not isinstance(out, dict) or out.get("hash", "md5") != "md5":
+        return None
+    if all(out.get(k) == v for k, v in fields.items()) and ("nfiles" in fields or "nfiles" not in out):
+        return existing
+    out.update(fields)
+    if "nfiles" not in fields:
+        out.pop("nfiles", None)
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True).encode()
 
 
 def parse_pointer(data: bytes, pointer_file: str) -> Pointer:

@@ -151,7 +151,10 @@ def _prepare_commit(
     """Build the commit's objects in a private index; the user's index and files are untouched."""
     index = gitio.new_temp_index(root)
     gitio.stage_all_except(index, [*cfg.tracked, environment.LOCKFILE_DIR])
-    contents: dict[str, bytes] = {dvcio.pointer_path(p.path): dvcio.render_pointer(p) for p in pointers}
+    contents: dict[str, bytes] = {
+        dvcio.pointer_path(p.path): dvcio.render_pointer(p, _read_if_exists(root / dvcio.pointer_path(p.path)))
+        for p in pointers
+    }
     contents.update(datatrack.gitignore_updates(root, cfg.tracked))
     lock_rel = environment.lockfile_path(lockfile)
     contents[lock_rel] = lockfile
@@ -166,6 +169,13 @@ def _prepare_commit(
     commit = gitio.commit_tree(root, tree, head, render_message(message, record))
     deletes = _stray_lockfiles(root, lock_rel)
     return PreparedCommit(commit, ref, head, index.path, writes, deletes, contents), len(changed)
+
+
+def _read_if_exists(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
 
 
 def _stray_lockfiles(root: Path, keep: str) -> list[str]:

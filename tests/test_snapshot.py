@@ -210,3 +210,28 @@ def test_two_experiment_branches_merge_without_conflict(experiment_repo: Path) -
     mlv(experiment_repo, "snapshot", "-m", "on main")
     git(experiment_repo, "merge", "-q", "--no-edit", "other")
     assert git(experiment_repo, "status", "--porcelain") == ""
+
+
+def test_repository_already_using_dvc_keeps_its_pointer_files(repo: Path) -> None:
+    (repo / "data").mkdir()
+    (repo / "data/a.csv").write_text("x\n1\n")
+    (repo / "train.py").write_text("print('train')\n")
+    subprocess.run(["dvc", "init", "-q"], cwd=repo, check=True)
+    subprocess.run(["dvc", "add", "-q", "data"], cwd=repo, check=True)
+    pointer = repo / "data.dvc"
+    pointer.write_text(pointer.read_text().replace("outs:", "outs:", 1) + "desc: raw survey data\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "dvc project")
+    original = pointer.read_bytes()
+    mlv(repo, "init")
+    config = repo / ".mlv/config.yaml"
+    config.write_text(config.read_text().replace("outputs:\n- models\n", "outputs: []\n"))
+    mlv(repo, "snapshot", "-m", "adopt")
+    assert pointer.read_bytes() == original  # unchanged data: the user's file, byte for byte
+    (repo / "data/b.csv").write_text("y\n2\n")
+    mlv(repo, "snapshot", "-m", "more data")
+    updated = pointer.read_text()
+    assert "desc: raw survey data" in updated
+    assert "nfiles: 2" in updated
+    status = subprocess.run(["dvc", "status", "--json"], cwd=repo, capture_output=True, text=True, check=True)
+    assert json.loads(status.stdout) == {}

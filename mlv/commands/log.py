@@ -69,21 +69,37 @@ def _render_table(experiments: Sequence[object]) -> None:
     from mlv.history import Experiment
     from mlv.record import flatten
 
+    rows = [e for e in experiments if isinstance(e, Experiment)]
+    params = [flatten(e.record.params, single_root=True) for e in rows]
+    shown = _key_params(params)
+    wide = output.stdout().width >= 110  # the date column only where there is room for it
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("commit", "date", "message", "command", "params", "metrics"):
-        table.add_column(column, overflow="fold")
-    for exp in experiments:
-        assert isinstance(exp, Experiment)  # noqa: S101
+    table.add_column("commit", no_wrap=True, style="yellow")
+    if wide:
+        table.add_column("date", no_wrap=True, max_width=10)
+    table.add_column("message", overflow="ellipsis", no_wrap=True, max_width=28 if wide else 18)
+    table.add_column("command", overflow="ellipsis", no_wrap=True, max_width=20 if wide else 14)
+    table.add_column("params", overflow="fold", min_width=14)
+    table.add_column("metrics", overflow="fold", min_width=14)
+    for exp, flat in zip(rows, params, strict=True):
         rec = exp.record
-        params = flatten(rec.params, single_root=True)
         metrics = flatten(rec.metrics, single_root=True)
+        first = [exp.commit[:10], rec.created[:10]] if wide else [exp.commit[:10]]
         table.add_row(
-            exp.commit[:10], rec.created[:16].replace("T", " "), exp.message.splitlines()[0][:50],
-            rec.command or "-",
-            " ".join(f"{k}={output.fmt_value(v)}" for k, v in list(params.items())[:4]),
-            " ".join(f"{k}={output.fmt_value(v)}" for k, v in list(metrics.items())[:4]),
+            *first, exp.message.splitlines()[0] if exp.message else "", rec.command or "-",
+            "\n".join(f"{k}={output.fmt_value(flat[k])}" for k in shown if k in flat),
+            "\n".join(f"{k}={output.fmt_value(v)}" for k, v in list(metrics.items())[:4]),
         )
     output.stdout().print(table)
+
+
+def _key_params(params: list[dict[str, object]], limit: int = 4) -> list[str]:
+    """The params worth a column: those that differ between the experiments listed, else the first few."""
+    keys: list[str] = []
+    for flat in params:
+        keys.extend(k for k in flat if k not in keys)
+    varying = [k for k in keys if len({repr(p.get(k)) for p in params}) > 1]
+    return (varying or keys)[:limit]
 
 
 def _render_record(exp: object) -> None:
