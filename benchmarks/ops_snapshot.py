@@ -1,0 +1,99 @@
+"""Snapshots: the first one, one with nothing changed, one after changing a single file.
+
+mlv: `mlv snapshot -m MSG`. DVC: `dvc add PATHS` + `git add -A` + `git commit` (what a DVC user
+types to record the same state). Floor: `md5sum` of the same bytes for the first snapshot (the
+cost of reading every byte once), a bare `git commit` when nothing changed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks import datasets, repos
+from benchmarks.context import Bench, Scenario
+from benchmarks.measure import Sample, run_once
+
+
+def first_snapshot(b: Bench, sc: Scenario, runs: int, warmup: int) -> None:
+    """Each run starts from a fresh repository and a cold cache; the last run's repos are kept.
+
+    The data is borrowed by renaming the originals into the repository and back (no copy to
+    pay for); after the last run a hard-linked copy goes back instead, so the repository keeps
+    its data for the incremental operations that follow.
+    """
+    case = b.case("first", sc)
+    sources = [b.ws.data / spec.name for spec, _ in sc.parts]
+    total = runs + warmup
+    case.add(b.measure("floor", "md5sum over the same files",
+                       lambda _i: run_once([datasets.md5sum_command(sources)], b.ws.root, b.ws.env()),
+                       runs=runs, warmup=warmup))
+    b.say(f"first snapshot {sc.label}: mlv")
+    mlv_step = _borrowing(b, sc, sc.mlv_repo, total,
+                          lambda: repos.init_mlv(b.ws, sc.mlv_repo, sc.data_paths), repos.mlv_snapshot("first"))
+    case.add(b.measure("mlv", "mlv snapshot", mlv_step, runs=runs, warmup=warmup))
+    b.say(f"first snapshot {sc.label}: dvc")
+    dvc_step = _borrowing(b, sc, sc.dvc_repo, total, lambda: repos.init_dvc(b.ws, sc.dvc_repo),
+                          repos.dvc_snapshot(sc.data_paths, "first"))
+    case.add(b.measure("dvc", "dvc add + git add + git commit", dvc_step, runs=runs, warmup=warmup))
+    if runs < b.profile.runs:
+        case.note = (f"{runs} run(s) each, no warm-up: a DVC run takes about a minute here, too long to "
+                     "repeat within the suite's 20-minute budget; so no median")
+
+
+def _borrowing(b: Bench, sc: Scenario, repo: Path, total: int, init: Callable[[], None],
+               commands: list[list[str]]) -> Callable[[int], Sample]:
+    def step(index: int) -> Sample:
+        init()
+        moved: list[tuple[Path, Path]] = []
+        try:
+            for spec, rel in sc.parts:
+                src, dst = b.ws.data / spec.name, repo / rel
+                os.replace(src, dst)
+                moved.append((src, dst))
+            return run_once(commands, repo, b.ws.env(repo))
+        finally:
+            for src, dst in moved:
+                if index == total - 1:
+                    # Keep the data in the repository; the original becomes a hard-linked copy.
+                    subprocess.run(["cp", "-al", str(dst), str(src)], check=True)
+                else:
+                    os.replace(dst, src)
+
+    return step
+
+
+def noop_snapshot(b: Bench, sc: Scenario) -> None:
+    case = b.case("noop", sc)
+    b.say(f"snapshot, nothing changed, {sc.label}")
+    case.add(b.measure("mlv", "mlv snapshot",
+                       lambda i: run_once(repos.mlv_snapshot(f"noop {i}"), sc.mlv_repo, b.ws.env(sc.mlv_repo))))
+    case.add(b.measure("dvc", "dvc add + git add + git commit",
+                       lambda i: run_once(repos.dvc_snapshot(sc.data_paths, f"noop {i}"), sc.dvc_repo,
+                                          b.ws.env(sc.dvc_repo))))
+    case.add(b.measure("floor", "git commit",
+                       lambda i: run_once(repos.git_commit(f"floor {i}"), sc.dvc_repo, b.ws.env(sc.dvc_repo))))
+
+
+def change_one_snapshot(b: Bench, sc: Scenario) -> None:
+    """Before each run (not timed) one small file gets new content, as a new inode."""
+    case = b.case("change1", sc)
+    small = sc.small_rel
+    assert small is not None
+    b.say(f"snapshot after changing one file, {sc.label}")
+    for tool, repo, label, commands in (
+        ("mlv", sc.mlv_repo, "mlv snapshot", lambda i: repos.mlv_snapshot(f"change {i}")),
+        ("dvc", sc.dvc_repo, "dvc add + git add + git commit",
+         lambda i: repos.dvc_snapshot(sc.data_paths, f"change {i}")),
+    ):
+        case.add(b.measure(
+            tool, label,
+            lambda i, repo=repo, commands=commands: run_once(commands(i), repo, b.ws.env(repo)),
+            prepare=lambda i, repo=repo: _change(repo / small, 1, 1000 + i),
+        ))
+
+
+def _change(folder: Path, count: int, salt: int) -> None:
+    datasets.change_files(folder, count, salt)

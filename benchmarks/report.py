@@ -1,0 +1,155 @@
+"""docs/benchmarks.md: machine, method, targets, results, growth and notes, from one run."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from benchmarks.context import Case, Profile
+from benchmarks.measure import Measurement
+from benchmarks.targets import TITLES, evaluate
+
+TOOLS = ("mlv", "dvc", "floor")
+
+
+def machine(work_dir: Path) -> dict[str, str]:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                      if line.startswith("MemTotal"))
+        ram = f"{mem_kb / 1024**2:.1f} GiB"
+    except (OSError, StopIteration, ValueError):
+        ram = "?"
+    disk = "?"
+    proc = subprocess.run(["findmnt", "-n", "-o", "SOURCE,FSTYPE,SIZE,OPTIONS", "--target", str(work_dir)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode == 0 and proc.stdout.strip():
+        source, fstype, size, options = (proc.stdout.split() + ["?"] * 4)[:4]
+        dev = Path(source).name
+        rotational = Path(f"/sys/block/{dev}/queue/rotational")
+        kind = ""
+        if rotational.exists():
+            kind = ", rotational" if rotational.read_text().strip() == "1" else ", non-rotational"
+        disk = f"{fstype} on {source} ({size}{kind}; mount options {options})"
+    return {"CPU": f"{cpu}, {os.cpu_count()} cores", "RAM": ram, "Disk": disk,
+            "OS": platform.platform()}
+
+
+def _cell(m: Measurement | None) -> str:
+    if m is None:
+        return "-"
+    if not m.ok:
+        return m.status
+    if len(m.samples) == 1:
+        return f"{m.median:.3f} s (1 run)"
+    return f"{m.median:.3f} s ({m.low:.3f}-{m.high:.3f})"
+
+
+def _ratio(a: Measurement | None, b: Measurement | None) -> str:
+    if a is None or b is None or not a.ok or not b.ok or b.median == 0:
+        return "-"
+    return f"{a.median / b.median:.2f}x"
+
+
+def _rss(m: Measurement | None) -> str:
+    if m is None or not (m.samples or m.warmup):
+        return "-"
+    return f"{m.peak_rss_mb:.0f}"
+
+
+def render(cases: Sequence[Case], profile: Profile, info: Mapping[str, object]) -> str:
+    versions = info.get("versions", {})
+    assert isinstance(versions, dict)
+    lines = [
+        "# Benchmarks: mlv against DVC and against the physical floor",
+        "",
+        f"Written by `make bench` (`python -m benchmarks.run --{profile.name}`) on {info.get('date')}; "
+        f"the whole run took {info.get('elapsed_min', '?')} minutes. Every number below comes from that run.",
+        "",
+        "## Machine",
+        "",
+        "| | |",
+        "| --- | --- |",
+    ]
+    for key, value in {**machine(Path(str(info.get("work_dir", "."))))}.items():
+        lines.append(f"| {key} | {value} |")
+    for key in ("python", "git", "dvc", "mlv", "md5sum"):
+        lines.append(f"| {key} | {versions.get(key, '?')} |")
+    lines += ["", "## Method", "", *_method(profile, info), "", "## Targets", "",
+              "| target | measured | met |", "| --- | --- | --- |"]
+    for v in evaluate(cases):
+        met = "not measured" if v.met is None else ("**met**" if v.met else "**not met**")
+        lines.append(f"| {v.target} | {v.measured} | {met} |")
+    lines += ["", "## Results", "",
+              "Median (min-max) wall time in seconds; ratios are of medians; peak RSS in MB.", "",
+              "| operation | dataset | mlv | DVC | floor | mlv/DVC | mlv/floor | RSS mlv | RSS DVC |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for c in cases:
+        ms = c.measurements
+        m, d, f = (ms.get(t) for t in TOOLS)
+        lines.append(f"| {TITLES.get(c.op, c.op)} | {c.dataset} | {_cell(m)} | {_cell(d)} | {_cell(f)} | "
+                     f"{_ratio(m, d)} | {_ratio(m, f)} | {_rss(m)} | {_rss(d)} |")
+    lines += ["", *_growth(cases), "", "## What each row runs", ""]
+    for c in cases:
+        commands = "; ".join(f"{t}: `{m.label}`" for t, m in c.measurements.items())
+        notes = [c.note] if c.note else []
+        notes += [f"{t}: {m.note}" for t, m in c.measurements.items() if m.note]
+        lines.append(f"- **{TITLES.get(c.op, c.op)}, {c.dataset}**: {commands}."
+                     + (f" {'; '.join(notes)}." if notes else ""))
+    lines += ["", "## Plot", "", "![time against dataset size, mlv against DVC](benchmarks.png)", ""]
+    return "\n".join(lines)
+
+
+def _method(profile: Profile, info: Mapping[str, object]) -> list[str]:
+    return [
+        f"- Every operation runs the real executables as child processes (`.venv/bin/mlv`, `.venv/bin/dvc`, "
+        f"`git`, `md5sum`): {profile.warmup} warm-up run(s), then {profile.runs} timed runs; the table gives "
+        "their median, min and max. Set-up between runs (a fresh repository for a first snapshot, changing "
+        "a file) is not timed.",
+        "- Peak memory is each child's own `ru_maxrss` from `os.wait4` (it includes the descendants it "
+        "waited for: shells, mlv's environment probe, git hooks). A row made of several commands (DVC's "
+        "`dvc add` + `git add` + `git commit`) sums their times and takes the largest peak.",
+        "- Floors: `md5sum` reading the same bytes once (first snapshot), a bare `git commit` (snapshot "
+        "with nothing changed), `git diff --stat`, `git log`, `git checkout`, git with no hooks, "
+        "`python -c pass` (start-up), and the experiment's own command (reproduce).",
+        "- Datasets, generated from fixed seeds into the work folder: "
+        f"{info.get('datasets', '?')}. Small files are 4,000 bytes of hex text, 1,000 to a folder. The "
+        f"repositories track: {info.get('scenarios', '?')} (the targets of issues 2 and 3 are stated on "
+        "one 1 GiB file plus 10,000 small files).",
+        "- mlv and DVC each get their own repository on the same data, with their own cache and state "
+        "(DVC's site cache folder is per repository, so a fresh repository really starts cold). "
+        "DVC runs with its default cache type (reflink, falling back to copy on ext4).",
+        "- The machine has far more RAM than the data, so the data is in the page cache for every tool: "
+        "these are CPU and file-system costs, not cold-disk reads.",
+        f"- Load average (1 min) when the run started: {info.get('load_start', '?')}; when it ended: "
+        f"{info.get('load_end', '?')} (2 cores: other work on the machine slows every tool alike).",
+    ]
+
+
+def _growth(cases: Sequence[Case]) -> list[str]:
+    rows = []
+    for op in ("first", "noop", "change1", "diff", "checkout"):
+        small = next((c for c in cases if c.op == op and c.key == "10k"), None)
+        large = next((c for c in cases if c.op == op and c.key == "100k"), None)
+        if small is None or large is None:
+            continue
+        cells = []
+        for tool in ("mlv", "dvc"):
+            a, b = small.measurements.get(tool), large.measurements.get(tool)
+            ok = a is not None and b is not None and a.ok and b.ok
+            cells += [_cell(a), _cell(b), f"{b.median / a.median:.1f}x" if ok and a and b else "-"]
+        rows.append(f"| {TITLES.get(op, op)} | " + " | ".join(cells) + " |")
+    if not rows:
+        return []
+    return ["## Growth from 10,000 to 100,000 files", "",
+            "Both datasets also hold the 1 GiB file. Incremental operations should grow with the number "
+            "of changed files (one, or ten for diff), not with the total.", "",
+            "| operation | mlv 10k | mlv 100k | growth | DVC 10k | DVC 100k | growth |",
+            "| --- | --- | --- | --- | --- | --- | --- |", *rows]

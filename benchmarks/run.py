@@ -1,0 +1,127 @@
+"""Entry point: `python -m benchmarks.run --full | --smoke [--work-dir DIR] [--out DIR]`.
+
+--full writes docs/benchmarks.md and docs/benchmarks.png (the committed report); --smoke runs
+every operation once on tiny datasets and writes its report into the work folder, so CI checks
+that the harness still works without touching the committed figures. The raw results go to
+results.json next to the report; --report-only re-renders the report from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from benchmarks import datasets, ops_compare, ops_snapshot, ops_worktree, plot, report
+from benchmarks.context import FULL, SMOKE, Bench, Case, Profile, Scenario
+from benchmarks.workspace import REPO_ROOT, Workspace, available_mlv_commands, versions
+
+OPTIONAL_COMMANDS = ["diff", "checkout", "reproduce", "hooks"]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.splitlines()[0])
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--full", action="store_true", help="the full suite (about 15-20 minutes)")
+    mode.add_argument("--smoke", action="store_true", help="every operation once, on tiny datasets")
+    parser.add_argument("--work-dir", type=Path, default=None,
+                        help="where datasets and repositories go (default: $MLV_BENCH_DIR or benchmarks/.work)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder for benchmarks.md/.png (default: docs/ for --full, WORK/smoke for --smoke)")
+    parser.add_argument("--report-only", action="store_true", help="re-render the report from results.json")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    profile = FULL if args.full else SMOKE
+    work = (args.work_dir or Path(os.environ.get("MLV_BENCH_DIR") or REPO_ROOT / "benchmarks" / ".work")).resolve()
+    out = (args.out or (REPO_ROOT / "docs" if args.full else work / "smoke")).resolve()
+    results = out / "results.json" if not args.full else work / "results-full.json"
+    if args.report_only:
+        doc = json.loads(results.read_text())
+        write_report([Case.from_dict(c) for c in doc["cases"]], profile, doc["info"], out)
+        return 0
+    ws = Workspace(work / profile.name)
+    ws.prepare()
+    bench = Bench(ws, profile, available_mlv_commands(ws, OPTIONAL_COMMANDS))
+    missing = sorted(set(OPTIONAL_COMMANDS) - bench.available)
+    bench.say(f"profile {profile.name} in {ws.root}; mlv commands not available: {missing or 'none'}")
+    info: dict[str, object] = {"work_dir": str(ws.root), "versions": dict(versions(ws)),
+                               "load_start": f"{os.getloadavg()[0]:.2f}"}
+    run_all(bench, info)
+    info["load_end"] = f"{os.getloadavg()[0]:.2f}"
+    info["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    info["elapsed_min"] = f"{(time.monotonic() - bench.started) / 60:.1f}"
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(json.dumps({"info": info, "cases": [c.to_dict() for c in bench.cases]}, indent=1))
+    write_report(bench.cases, profile, info, out)
+    bench.say(f"done: {out / 'benchmarks.md'}")
+    return 0
+
+
+def write_report(cases: list[Case], profile: Profile, info: dict[str, object], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "benchmarks.md").write_text(report.render(cases, profile, info))
+    plot.draw(cases, out / "benchmarks.png")
+
+
+def scenarios(bench: Bench) -> dict[str, Scenario]:
+    p = bench.profile
+    big = datasets.DatasetSpec("big.bin", "file", p.big_bytes, seed=1)
+    small = datasets.DatasetSpec(f"small-{p.small_files}", "files", p.small_files, seed=2)
+    large = datasets.DatasetSpec(f"small-{p.large_files}", "files", p.large_files, seed=3)
+    runs = bench.ws.runs
+
+    def make(key: str, parts: list[tuple[datasets.DatasetSpec, str]]) -> Scenario:
+        label = " + ".join(spec.label for spec, _ in parts)
+        return Scenario(key, label, parts, runs / key / "mlv", runs / key / "dvc")
+
+    return {
+        "1gib": make("1gib", [(big, "data/big.bin")]),
+        "10k": make("10k", [(big, "data/big.bin"), (small, "data/small")]),
+        "100k": make("100k", [(big, "data/big.bin"), (large, "data/small")]),
+    }
+
+
+def run_all(bench: Bench, info: dict[str, object]) -> None:
+    p = bench.profile
+    found = scenarios(bench)
+    specs = {spec.name: spec for sc in found.values() for spec, _ in sc.parts}
+    generated = []
+    for spec in specs.values():
+        start = time.monotonic()
+        _path, fresh = datasets.ensure(bench.ws.data, spec)
+        if fresh:
+            generated.append(f"{spec.label} in {time.monotonic() - start:.0f} s")
+        bench.say(f"dataset {spec.label}: {'generated' if fresh else 'reused'}")
+    info["datasets"] = ", ".join(spec.label for spec in specs.values())
+    info["scenarios"] = "; ".join(sc.label for sc in found.values())
+    info["generated"] = generated
+    ops_worktree.startup(bench)
+    ops_compare.log(bench)
+    one = found["1gib"]
+    ops_snapshot.first_snapshot(bench, one, p.runs, p.warmup)
+    ops_snapshot.noop_snapshot(bench, one)
+    for key in ("10k", "100k"):
+        sc = found[key]
+        if key == "10k":
+            ops_snapshot.first_snapshot(bench, sc, p.runs, p.warmup)
+        else:
+            ops_snapshot.first_snapshot(bench, sc, p.large_first_runs, 0)
+        ops_snapshot.noop_snapshot(bench, sc)
+        if key == "100k" and not p.large_incremental:
+            continue  # the smoke run only checks that the growth table is built
+        ops_snapshot.change_one_snapshot(bench, sc)
+        ops_compare.diff(bench, sc)
+        ops_worktree.checkout(bench, sc)
+        if key == "10k":
+            ops_worktree.reproduce(bench, sc)
+            ops_worktree.hooks(bench, sc)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
