@@ -9,7 +9,9 @@ changed), fast-forwards, then makes the work tree's data match the new HEAD thro
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -92,7 +94,15 @@ def pointers_to_push(root: Path, tips: Sequence[str], git_remote: str,
 def push_data(root: Path, pointers: Sequence[dvcio.Pointer], dvc_remote: str | None) -> PushOutcome:
     """Upload what the DVC remote lacks of POINTERS' content; DvcError when some cannot be sent."""
     md5s = sorted({p.md5 for p in pointers})
-    report = dvcio.push_objects(root, md5s, dvc_remote)
+    # DVC compares a folder by its `.dir` object alone: list its files too, or only the manifest
+    # would be sent. A manifest missing from the cache comes back as failed.
+    cache = dvcio.cache_dir(root)
+    wanted = set(md5s)
+    for md5 in md5s:
+        if md5.endswith(".dir"):
+            wanted.update(e.md5 for e in dvcio.load_manifest(cache, md5) or [])
+    with quiet_dvc_logs():
+        report = dvcio.push_objects(root, sorted(wanted), dvc_remote)
     if report.failed:
         paths = {p.md5: p.path for p in pointers}
         first = report.failed[0]
@@ -103,6 +113,17 @@ def push_data(root: Path, pointers: Sequence[dvcio.Pointer], dvc_remote: str | N
             hint="Push them from the machine that made them (`dvc push`), or `mlv pull` them first.",
         )
     return PushOutcome(report.uploaded, len(md5s))
+
+
+@contextmanager
+def quiet_dvc_logs() -> Iterator[None]:
+    """Mute DVC's multi-line WARNING/ERROR log blocks: mlv reports each failure in one line."""
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)  # process-wide: DVC logs through many child loggers
+    try:
+        yield
+    finally:
+        logging.disable(previous)
 
 
 def hooks_strict(root: Path) -> bool:
@@ -208,13 +229,19 @@ def _prefetch(root: Path, target: str, dvc_remote: str | None) -> int:
     from mlv import restore
 
     cache = dvcio.cache_dir(root)
-    missing = sorted({p.md5 for p in restore.pointers_at(root, target) if not dvcio.has_object(cache, p.md5)})
+    missing = {p.md5: p.path for p in restore.pointers_at(root, target) if not dvcio.has_object(cache, p.md5)}
     if not missing:
         return 0
     try:
-        return dvcio.fetch_objects(root, missing, dvc_remote)
+        with quiet_dvc_logs():
+            fetched = dvcio.fetch_objects(root, sorted(missing), dvc_remote)
     except DvcError as exc:
         raise DvcError(f"{exc.message.rstrip('.')}; the branch was not moved", hint=exc.hint) from None
+    for md5, path in sorted(missing.items(), key=lambda item: item[1]):
+        if not dvcio.has_object(cache, md5):
+            raise DvcError(f"{path} of {target[:10]} ({md5}) is not on the DVC remote; the branch was not moved",
+                           hint="Ask whoever pushed it to run `mlv push` (or `dvc push`), then pull again.")
+    return fetched
 
 
 def pull(root: Path, remote: str | None = None, dvc_remote: str | None = None,
@@ -246,8 +273,9 @@ def pull(root: Path, remote: str | None = None, dvc_remote: str | None = None,
             raise GitError(f"git could not fast-forward {branch}: {_git_failure(merge.stderr, 'merge')}",
                            hint="Commit or stash your changes, then run `mlv pull` again.")
     try:
-        report = restore.sync_workspace(root, worktree_pointers(root), fetch_missing=True,
-                                        remote=dvc_remote, progress=progress)
+        with quiet_dvc_logs():
+            report = restore.sync_workspace(root, worktree_pointers(root), fetch_missing=True,
+                                            remote=dvc_remote, progress=progress)
     except MlvError as exc:
         moved = f"{branch} is now at {new[:10]}, but " if commits else ""
         raise type(exc)(f"{moved}{exc.message}", hint=exc.hint) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from pathlib import Path
 
@@ -132,15 +133,6 @@ def test_hooks_finish_an_interrupted_snapshot_first(experiment_repo: Path) -> No
 # -- post-checkout and post-merge ----------------------------------------------------------------
 
 
-def _two_experiments(root: Path) -> tuple[bytes, bytes]:
-    """main at the baseline, branch `exp` one experiment ahead; main checked out. The datasets."""
-    base = (root / "data" / "dataset.csv").read_bytes()
-    git(root, "switch", "-q", "-c", "exp")
-    new_experiment(root, "exp")
-    git(root, "switch", "-q", "main")
-    return base, base
-
-
 def test_checkout_between_branches_restores_their_data(experiment_repo: Path) -> None:
     install_hooks(experiment_repo)
     model = (experiment_repo / "models" / "model.joblib").read_bytes()
@@ -231,8 +223,11 @@ def test_push_uploads_the_data_of_every_pushed_commit(experiment_repo: Path, tmp
     push = run_git(experiment_repo, "push", "-q", "origin", "main")
     assert push.returncode == 0, push.stderr
     stored = remote_objects(dvc_remote)
-    # Both experiments' data, not only the tip's (a .dir brings its files).
+    # Both experiments' data, not only the tip's, and each folder's files with its manifest.
     assert set(first.values()) | set(second.values()) <= stored
+    dataset = hashlib.md5((experiment_repo / "data" / "dataset.csv").read_bytes(), usedforsecurity=False).hexdigest()
+    extra = hashlib.md5((experiment_repo / "data" / "extra.csv").read_bytes(), usedforsecurity=False).hexdigest()
+    assert {dataset, extra} <= stored
     assert git(tmp_path / "origin.git", "rev-parse", "main") == _head(experiment_repo)
 
 

@@ -1,0 +1,179 @@
+"""`mlv push` and `mlv pull` against a local bare git remote and a local-directory DVC remote."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from tests.conftest import git, mlv, tree_fingerprint
+from tests.hooks_helpers import (
+    add_dvc_remote,
+    add_git_remote,
+    append_row,
+    new_experiment,
+    pointer_md5s,
+    remote_objects,
+    run_git,
+)
+
+
+def _shared(experiment_repo: Path, tmp_path: Path, dvc_remote: Path) -> Path:
+    """The experiment repo with a DVC remote and an `origin` bare repo; returns the bare repo."""
+    add_dvc_remote(experiment_repo, dvc_remote)
+    bare = tmp_path / "origin.git"
+    add_git_remote(experiment_repo, bare)
+    return bare
+
+
+def _clone(bare: Path, target: Path) -> Path:
+    git(bare.parent, "clone", "-q", str(bare), str(target))
+    return target
+
+
+def test_push_sends_data_first_then_the_branch_with_upstream(experiment_repo: Path, tmp_path: Path,
+                                                             dvc_remote: Path) -> None:
+    bare = _shared(experiment_repo, tmp_path, dvc_remote)
+    first = pointer_md5s(experiment_repo)
+    new_experiment(experiment_repo, "second")
+    result = json.loads(mlv(experiment_repo, "push", "--json").stdout)
+    assert result["remote"] == "origin" and result["branch"] == "main"
+    assert result["commits"] == 3
+    assert result["uploaded"] > 0
+    assert set(first.values()) | set(pointer_md5s(experiment_repo).values()) <= remote_objects(dvc_remote)
+    assert git(bare, "rev-parse", "main") == git(experiment_repo, "rev-parse", "HEAD")
+    assert git(experiment_repo, "config", "branch.main.remote") == "origin"
+    again = json.loads(mlv(experiment_repo, "push", "--json").stdout)
+    assert (again["commits"], again["uploaded"]) == (0, 0)
+
+
+def test_fresh_clone_pull_restores_data_then_reproduces(experiment_repo: Path, tmp_path: Path,
+                                                        dvc_remote: Path) -> None:
+    bare = _shared(experiment_repo, tmp_path, dvc_remote)
+    mlv(experiment_repo, "push")
+    clone = _clone(bare, tmp_path / "clone")
+    assert not (clone / "data").exists()
+    result = json.loads(mlv(clone, "pull", "--json").stdout)
+    assert result["commits"] == 0
+    assert sorted(result["restored"]) == ["data", "models"]
+    for rel in ("data/dataset.csv", "models/model.joblib"):
+        assert (clone / rel).read_bytes() == (experiment_repo / rel).read_bytes()
+    # The pulled experiment can be re-run from the clone.
+    verdict = json.loads(mlv(clone, "reproduce", "HEAD~1", "--yes", "--json").stdout)
+    assert verdict["verdict"] == "reproduced"
+
+
+def test_pull_fast_forwards_and_follows_the_new_data(experiment_repo: Path, tmp_path: Path,
+                                                     dvc_remote: Path) -> None:
+    bare = _shared(experiment_repo, tmp_path, dvc_remote)
+    mlv(experiment_repo, "push")
+    clone = _clone(bare, tmp_path / "clone")
+    mlv(clone, "pull")
+    sha = new_experiment(experiment_repo, "second")
+    mlv(experiment_repo, "push")
+    out = mlv(clone, "pull").stdout
+    assert "(1 commits)" in out
+    assert git(clone, "rev-parse", "HEAD") == sha
+    assert (clone / "data" / "extra.csv").read_text() == "experiment,second\n"
+    model = "models/model.joblib"
+    assert (clone / model).read_bytes() == (experiment_repo / model).read_bytes()
+
+
+def test_push_without_a_dvc_remote_is_refused_before_git_push(experiment_repo: Path, tmp_path: Path) -> None:
+    bare = tmp_path / "origin.git"
+    add_git_remote(experiment_repo, bare)
+    result = mlv(experiment_repo, "push", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: no DVC remote is configured. Add one with `dvc remote add -d NAME URL`."
+    assert run_git(bare, "rev-parse", "-q", "--verify", "main").returncode != 0
+
+
+def test_push_without_a_git_remote_is_refused(experiment_repo: Path) -> None:
+    result = mlv(experiment_repo, "push", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error: no git remote to share with.")
+    unknown = mlv(experiment_repo, "push", "upstream", check=False)
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip().startswith("error: no git remote named 'upstream'.")
+
+
+def test_rejected_push_says_to_pull_first(experiment_repo: Path, tmp_path: Path, dvc_remote: Path) -> None:
+    bare = _shared(experiment_repo, tmp_path, dvc_remote)
+    mlv(experiment_repo, "push")
+    other = _clone(bare, tmp_path / "other")
+    (other / "other.txt").write_text("x\n")
+    git(other, "add", "other.txt")
+    git(other, "commit", "-q", "-m", "other")
+    git(other, "push", "-q", "origin", "main")
+    new_experiment(experiment_repo, "mine")
+    result = mlv(experiment_repo, "push", check=False)
+    assert result.returncode == 1
+    line = result.stderr.strip()
+    assert "\n" not in line
+    assert line.startswith("error: git push to origin failed:")
+    assert "Run `mlv pull` first" in line
+
+
+def test_diverged_pull_is_refused_and_changes_nothing(experiment_repo: Path, tmp_path: Path,
+                                                      dvc_remote: Path) -> None:
+    bare = _shared(experiment_repo, tmp_path, dvc_remote)
+    mlv(experiment_repo, "push")
+    clone = _clone(bare, tmp_path / "clone")
+    mlv(clone, "pull")
+    new_experiment(experiment_repo, "theirs")
+    mlv(experiment_repo, "push")
+    (clone / "mine.txt").write_text("mine\n")
+    git(clone, "add", "mine.txt")
+    git(clone, "commit", "-q", "-m", "mine")
+    head = git(clone, "rev-parse", "HEAD")
+    before = tree_fingerprint(clone)
+    result = mlv(clone, "pull", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error: main and origin/main have diverged")
+    assert git(clone, "rev-parse", "HEAD") == head
+    assert tree_fingerprint(clone) == before
+
+
+def test_pull_refuses_when_the_dvc_remote_lacks_the_data(experiment_repo: Path, tmp_path: Path,
+                                                         dvc_remote: Path) -> None:
+    bare = _shared(experiment_repo, tmp_path, dvc_remote)
+    mlv(experiment_repo, "push")
+    clone = _clone(bare, tmp_path / "clone")
+    mlv(clone, "pull")
+    new_experiment(experiment_repo, "unshared")
+    git(experiment_repo, "push", "-q", "origin", "main")  # plain git: no hooks, no data sent
+    head = git(clone, "rev-parse", "HEAD")
+    result = mlv(clone, "pull", check=False)
+    assert result.returncode == 1
+    line = result.stderr.strip()
+    assert "\n" not in line and line.startswith("error: ")
+    assert "the branch was not moved" in line
+    assert git(clone, "rev-parse", "HEAD") == head
+
+
+def test_pull_never_overwrites_unsaved_data(experiment_repo: Path, tmp_path: Path, dvc_remote: Path) -> None:
+    bare = _shared(experiment_repo, tmp_path, dvc_remote)
+    mlv(experiment_repo, "push")
+    clone = _clone(bare, tmp_path / "clone")
+    mlv(clone, "pull")
+    append_row(experiment_repo)
+    mlv(experiment_repo, "snapshot", "-m", "more rows")
+    mlv(experiment_repo, "push")
+    edited = clone / "data" / "dataset.csv"
+    edited.write_bytes(edited.read_bytes() + b"9,9,9,9,9\n")  # not the row pushed above
+    unsaved = edited.read_bytes()
+    result = mlv(clone, "pull", check=False)
+    assert result.returncode == 1
+    line = result.stderr.strip()
+    assert "\n" not in line
+    assert "data/dataset.csv has changes that are not saved" in line
+    assert edited.read_bytes() == unsaved
+
+
+def test_pull_from_a_url_remote_that_is_gone(experiment_repo: Path, tmp_path: Path, dvc_remote: Path) -> None:
+    bare = _shared(experiment_repo, tmp_path, dvc_remote)
+    mlv(experiment_repo, "push")
+    shutil.rmtree(bare)
+    result = mlv(experiment_repo, "pull", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error: git fetch from origin failed:")
