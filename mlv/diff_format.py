@@ -41,7 +41,9 @@ def data_size(entry: DataEntry) -> str:
     if entry.status == "unchanged" or old is None or new is None or old == new:
         return fmt_size(new if new is not None else old)
     change = signed_size(entry.size_change)
-    return f"{fmt_size(old)} \u2192 {fmt_size(new)}" + (f" ({change})" if change else "")
+    # "2.7 MiB → 2.7 MiB" says nothing: when both round the same, show the size once.
+    sizes = fmt_size(new) if fmt_size(old) == fmt_size(new) else f"{fmt_size(old)} \u2192 {fmt_size(new)}"
+    return sizes + (f" ({change})" if change else "")
 
 
 def folder_counts(folder: FolderChanges) -> str:

@@ -22,7 +22,7 @@ _MAX_PACKAGES = 10  # rows per kind of package change in the terminal
 def register(app: typer.Typer) -> None:
     @app.command("diff")
     def diff_command(
-        revisions: Annotated[list[str] | None, typer.Argument(help="None: the latest experiment against the one before it. One: that revision against the latest experiment. Two: A against B.", show_default=False)] = None,
+        revisions: Annotated[list[str] | None, typer.Argument(metavar="[A] [B]", help="None: the latest experiment against the one before it. One: that revision against the latest experiment. Two: A against B.", show_default=False)] = None,
         workspace: Annotated[bool, typer.Option("--workspace", "-w", help="Compare the revision (default: the latest experiment) with the work tree, uncommitted changes included.")] = False,
         json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document (keys code, data, environment, params, metrics, command).")] = False,
         markdown: Annotated[bool, typer.Option("--md", help="Print Markdown tables, ready to paste into a pull request.")] = False,
@@ -117,6 +117,8 @@ def _code(result: DiffResult, console: Console) -> None:
 
 
 def _data(result: DiffResult, console: Console) -> None:
+    from rich.table import Table
+
     from mlv import diff_format as fmt
 
     if not result.data.changed:
@@ -127,12 +129,18 @@ def _data(result: DiffResult, console: Console) -> None:
         table.add_row(_esc(e.path), e.kind, _styled(e.status, e.status), fmt.data_size(e),
                       _esc(fmt.data_details(e)) if not e.note else "[yellow]unknown[/yellow]")
     console.print(table)
+    # Notes and file names go below the table, in a grid that keeps wrapped names indented.
+    names = Table.grid(padding=(0, 1))
+    names.add_column(no_wrap=True)
+    names.add_column(overflow="fold")
     for e in changed:
-        if e.note:  # on its own line, so the advice is never folded inside a narrow cell
-            console.print(f"  {_esc(e.path)}: [yellow]{_esc(e.note)}[/yellow]")
+        if e.note:
+            names.add_row(f"  {_esc(e.path)}:", f"[yellow]{_esc(e.note)}[/yellow]")
         if e.folder is not None:
-            for kind, names, extra in fmt.folder_names(e.folder):
-                console.print(f"  {_esc(e.path)}/ {_styled(kind, kind)}: {_esc(', '.join(names))}{fmt.more(extra)}")
+            for kind, first, extra in fmt.folder_names(e.folder):
+                names.add_row(f"  {_esc(e.path)}/ {_styled(kind, kind)}:", _esc(", ".join(first)) + fmt.more(extra))
+    if names.row_count:
+        console.print(names)
     unchanged = [e.path for e in result.data.entries if e.status == "unchanged"]
     if unchanged:
         console.print(f"  [dim]unchanged: {_esc(', '.join(unchanged))}[/dim]")
