@@ -69,14 +69,21 @@ def compare(root: Path, old: Side, new: Side) -> DataSection:
         entry = DataEntry(path, kind, _status(a, b), _pointer_json(a), _pointer_json(b),
                           b.size - a.size if a and b else None)
         if entry.status == "modified" and a and b and a.is_dir and b.is_dir:
-            listing_a = old.manifests.get(a.md5) or dvcio.load_manifest(cache, a.md5)
-            listing_b = new.manifests.get(b.md5) or dvcio.load_manifest(cache, b.md5)
+            listing_a = _listing(old, a.md5, cache)
+            listing_b = _listing(new, b.md5, cache)
             if listing_a is None or listing_b is None:
                 entry.note = NOT_IN_CACHE
             else:
                 entry.folder = folder_changes(listing_a, listing_b)
         entries.append(entry)
     return DataSection(entries)
+
+
+def _listing(side: Side, md5: str, cache: Path) -> dict[str, str] | None:
+    """A folder's listing: computed from the work tree, or its manifest in the DVC cache."""
+    if md5 in side.manifests:
+        return side.manifests[md5]
+    return dvcio.load_manifest_map(cache, md5)
 
 
 def _status(a: dvcio.Pointer | None, b: dvcio.Pointer | None) -> str:
@@ -87,9 +94,8 @@ def _status(a: dvcio.Pointer | None, b: dvcio.Pointer | None) -> str:
     return "unchanged" if a.md5 == b.md5 else "modified"
 
 
-def folder_changes(old: list[dvcio.ManifestEntry], new: list[dvcio.ManifestEntry]) -> FolderChanges:
-    before = {e.relpath: e.md5 for e in old}
-    after = {e.relpath: e.md5 for e in new}
+def folder_changes(before: dict[str, str], after: dict[str, str]) -> FolderChanges:
+    """What changed between two folder listings (relpath -> md5)."""
     common = before.keys() & after.keys()
     modified = sorted(p for p in common if before[p] != after[p])
     return FolderChanges(

@@ -42,7 +42,7 @@ class Side:
     metrics: dict[str, Any] = field(default_factory=dict)
     env: EnvFacts | None = None
     # Folder manifests computed from the work tree (they are not in the cache): md5 -> entries.
-    manifests: dict[str, list[dvcio.ManifestEntry]] = field(default_factory=dict)
+    manifests: dict[str, dict[str, str]] = field(default_factory=dict)  # md5 -> {relpath: md5}
 
     @property
     def is_workspace(self) -> bool:
@@ -137,9 +137,9 @@ def load_workspace(root: Path, other: Side) -> Side:
     return side
 
 
-def _manifest_from_state(root: Path, path: str, state: StateCache) -> list[dvcio.ManifestEntry]:
-    """The folder's entries, from the stat cache that `track_paths` has just brought up to date."""
-    entries: list[dvcio.ManifestEntry] = []
+def _manifest_from_state(root: Path, path: str, state: StateCache) -> dict[str, str]:
+    """The folder's relpath -> md5, from the stat cache that `track_paths` has just brought up to date."""
+    entries: dict[str, str] = {}
     stack = [(root / path, "")]
     while stack:
         folder, prefix = stack.pop()
@@ -150,7 +150,7 @@ def _manifest_from_state(root: Path, path: str, state: StateCache) -> list[dvcio
                     stack.append((Path(entry.path), f"{rel}/"))
                 elif entry.is_file():
                     md5 = state.lookup(f"{path}/{rel}", entry.stat(), need_stored=False)
-                    entries.append(dvcio.ManifestEntry(rel, md5 or ""))
+                    entries[rel] = md5 or ""
     return entries
 
 
