@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlv.diff import DiffResult
 from mlv.diff_data import DataEntry, FolderChanges
 from mlv.diff_sides import Side
 from mlv.diff_values import Change, EnvSection, PackageChange, better_direction
@@ -100,3 +101,13 @@ def package_rows(env: EnvSection) -> list[tuple[str, PackageChange]]:
                          ("downgraded", env.downgraded), ("changed", env.changed_other)):
         rows.extend((label, item) for item in items)
     return rows
+
+
+def unavailable(result: DiffResult) -> list[tuple[str, str]]:
+    """(section names, reason) for the sections that could not be compared, grouped by reason."""
+    grouped: dict[str, list[str]] = {}
+    for name in ("environment", "params", "metrics", "command"):
+        section = getattr(result, name)
+        if not section.available and section.reason:
+            grouped.setdefault(section.reason, []).append(name)
+    return [(", ".join(names), reason) for reason, names in grouped.items()]

@@ -30,16 +30,14 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence
 def render(result: DiffResult) -> str:
     lines = [f"### mlv diff: {_cell(fmt.side_title(result.old))} \u2192 {_cell(fmt.side_title(result.new))}", ""]
     if result.identical:
-        return "\n".join([*lines, f"_{NO_DIFFERENCES}_", ""])
+        lines += [f"_{NO_DIFFERENCES}_", ""]
     for part in (_code_section, _data_section, _env_section, _params_section, _metrics_section,
                  _command_section):
         block = part(result)
         if block:
             lines += [*block, ""]
-    unavailable = sorted({s.reason for s in (result.environment, result.params, result.metrics,
-                                              result.command) if not s.available and s.reason})
-    if unavailable:
-        lines += [f"_Environment, params, metrics and command: {r}._" for r in unavailable] + [""]
+    for names, reason in fmt.unavailable(result):
+        lines += [f"_Not compared ({names}): {_cell(reason)}._", ""]
     return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlv import config, dvcio, environment, gitio, record
+from mlv.errors import MlvError
 from mlv.statecache import StateCache
 
 WORKSPACE = "workspace"
@@ -41,6 +42,7 @@ class Side:
     params: dict[str, Any] = field(default_factory=dict)  # params file -> content
     metrics: dict[str, Any] = field(default_factory=dict)
     env: EnvFacts | None = None
+    env_error: str | None = None  # why the work tree's environment could not be captured
     # Folder manifests computed from the work tree (they are not in the cache): md5 -> entries.
     manifests: dict[str, dict[str, str]] = field(default_factory=dict)  # md5 -> {relpath: md5}
 
@@ -131,9 +133,13 @@ def load_workspace(root: Path, other: Side) -> Side:
             side.manifests[pointer.md5] = _manifest_from_state(root, pointer.path, state)
     with contextlib.suppress(OSError):  # only a cache: a read-only .git must not fail a read command
         state.save()  # the hashes just computed make the next diff or snapshot faster
-    interpreter = environment.interpreter_for(cfg.command, cfg.python, root)
-    env = environment.capture(interpreter, gitio.git_dir(root) / "mlv")
-    side.env = EnvFacts(env.python, env.platform, env.package_versions())
+    try:
+        interpreter = environment.interpreter_for(cfg.command, cfg.python, root)
+        env = environment.capture(interpreter, gitio.git_dir(root) / "mlv")
+    except MlvError as exc:  # the other sections are still worth showing
+        side.env_error = f"environment not captured ({exc.message})"
+    else:
+        side.env = EnvFacts(env.python, env.platform, env.package_versions())
     return side
 
 

@@ -155,7 +155,7 @@ class EnvSection:
 
 
 def compare_environment(old: Side, new: Side) -> EnvSection:
-    reason = _unavailable_reason(old, new)
+    reason = _unavailable_reason(old, new) or old.env_error or new.env_error
     if reason or old.env is None or new.env is None:
         return EnvSection(available=False, reason=reason or NO_RECORD)
     section = EnvSection()

@@ -119,7 +119,7 @@ def test_plain_dvc_record_sections_say_no_experiment_record(plain_dvc: Path) -> 
     assert "environment, params, metrics, command: no experiment record in HEAD~1 and HEAD" in out
     assert "Data" in out and "Code" in out
     md = mlv(plain_dvc, "diff", "HEAD~1", "HEAD", "--md").stdout
-    assert "_Environment, params, metrics and command: no experiment record in HEAD~1 and HEAD._" in md
+    assert "_Not compared (environment, params, metrics, command): no experiment record in HEAD~1 and HEAD._" in md
 
 
 def test_plain_dvc_without_arguments_explains_there_are_no_experiments(plain_dvc: Path) -> None:
@@ -187,3 +187,15 @@ def test_environment_with_a_missing_lockfile_is_flagged(scratch: Path) -> None:
     env = diff_json(scratch, "HEAD~1", "HEAD")["environment"]
     assert env["packages_known"] is False and env["added"] == []  # type: ignore[index]
     assert "package lists unavailable" in mlv(scratch, "diff", "HEAD~1", "HEAD").stdout
+
+
+def test_workspace_environment_that_cannot_be_captured_is_reported(scratch: Path) -> None:
+    config = scratch / ".mlv" / "config.yaml"
+    config.write_text(config.read_text().replace("command: python train.py", "command: python3.99 train.py"))
+    doc = diff_json(scratch, "--workspace")
+    env = doc["environment"]
+    assert env["available"] is False and env["changed"] is None  # type: ignore[index]
+    assert env["reason"].startswith("environment not captured (python interpreter 'python3.99' not found")  # type: ignore[index]
+    assert doc["command"]["new"] == "python3.99 train.py"  # type: ignore[index]  # the rest still works
+    out = " ".join(mlv(scratch, "diff", "--workspace").stdout.split())
+    assert "environment: environment not captured (python interpreter 'python3.99' not found" in out

@@ -69,13 +69,11 @@ def _render(result: DiffResult, console: Console) -> None:
                   f"{_esc(fmt.side_title(result.new))}")
     if result.identical:
         console.print("no differences")
-        return
-    for part in (_code, _data, _environment, _params, _metrics, _command):
-        part(result, console)
-    reasons = sorted({s.reason for s in (result.environment, result.params, result.metrics, result.command)
-                      if not s.available and s.reason})
-    for reason in reasons:
-        console.print(f"\n[dim]environment, params, metrics, command: {_esc(reason)}[/dim]")
+    else:
+        for part in (_code, _data, _environment, _params, _metrics, _command):
+            part(result, console)
+    for names, reason in fmt.unavailable(result):
+        console.print(f"\n[dim]{names}: {_esc(reason)}[/dim]")
 
 
 def _esc(text: str) -> str:
