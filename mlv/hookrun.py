@@ -129,6 +129,7 @@ class HookCache:
             pass  # missing or damaged: it only costs some work
         self.pointers: dict[str, list[Any]] = doc.get("pointers", {})  # blob -> [path, md5]
         self.data: dict[str, list[str]] = doc.get("data", {})  # data path -> [fingerprint, md5]
+        self.interpreter: dict[str, Any] = doc.get("interpreter", {})  # {key, path}
 
     def save(self) -> None:
         if not self.dirty:
@@ -137,7 +138,8 @@ class HookCache:
             self.pointers = {}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.tmp")
-        doc = {"version": _CACHE_VERSION, "pointers": self.pointers, "data": self.data}
+        doc = {"version": _CACHE_VERSION, "pointers": self.pointers, "data": self.data,
+               "interpreter": self.interpreter}
         tmp.write_text(json.dumps(doc), "utf-8")
         os.replace(tmp, self.path)
 
@@ -235,7 +237,7 @@ def pre_commit(root: Path, gdir: Path, index_file: Path | None) -> int:
         if now is not None and now != md5:  # absent data (never pulled) records nothing false
             stale.append(path)
     lockfiles = [p for _, p in staged if p.startswith(".mlv/env/requirements-")]
-    warning = _lockfile_warning(root, gdir, lockfiles) if lockfiles and not stale else None
+    warning = _lockfile_warning(root, gdir, lockfiles, cache) if lockfiles and not stale else None
     cache.save()
     if stale:
         names, one = ", ".join(stale), len(stale) == 1
@@ -252,13 +254,13 @@ def pre_commit(root: Path, gdir: Path, index_file: Path | None) -> int:
     return 0
 
 
-def _lockfile_warning(root: Path, gdir: Path, lockfiles: list[str]) -> str | None:
+def _lockfile_warning(root: Path, gdir: Path, lockfiles: list[str], cache: HookCache) -> str | None:
     """A warning when the environment no longer matches the lockfile being committed."""
     from mlv import environment
 
     try:
-        interpreter = _interpreter(root)
-        env = environment.capture(interpreter, gdir / "mlv")
+        interpreter = _interpreter(root, cache)
+        env = environment.capture(interpreter, gdir / "mlv")  # cached while site-packages is unchanged
     except MlvError:
         return None  # no interpreter to compare with; snapshot will say so itself
     current = environment.lockfile_path(environment.render_lockfile(env))
@@ -268,11 +270,23 @@ def _lockfile_warning(root: Path, gdir: Path, lockfiles: list[str]) -> str | Non
             "run `mlv snapshot` to record the environment the code now runs in")
 
 
-def _interpreter(root: Path) -> str:
+def _interpreter(root: Path, cache: HookCache) -> str:
+    """The interpreter snapshots capture; remembered while the config file and PATH are unchanged.
+
+    Reading the configuration means importing PyYAML, as costly as the rest of the hook.
+    """
+    st = (root / CONFIG_FILE).stat()
+    key = [st.st_ino, st.st_mtime_ns, st.st_size, os.environ.get("PATH", "")]
+    known = cache.interpreter
+    if known.get("key") == key and os.access(str(known.get("path", "")), os.X_OK):
+        return str(known["path"])
     from mlv import config, environment
 
     cfg = config.load(root)
-    return environment.interpreter_for(cfg.command, cfg.python, root)
+    path = environment.interpreter_for(cfg.command, cfg.python, root)
+    cache.interpreter = {"key": key, "path": path}
+    cache.dirty = True
+    return path
 
 
 # -- post-checkout and post-merge ----------------------------------------------------------------
