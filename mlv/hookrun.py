@@ -332,7 +332,7 @@ def _restore(root: Path, pointer_files: list[str], what_happened: str) -> int:
         if hint and "--force" in hint:
             hint = ("Keep it with `dvc add PATH` (or switch back and `mlv snapshot`), "
                     "or discard it with `dvc checkout --force`.")
-        sys.stderr.write(f"mlv: {what_happened} but its data was not restored: "
+        sys.stderr.write(f"mlv: {what_happened}, but the data was not restored: "
                          f"{exc.message.rstrip('.')}. {hint or ''}".rstrip() + "\n")
         return 1
     if report.restored:
