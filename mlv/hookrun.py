@@ -334,7 +334,9 @@ def _restore(root: Path, pointer_files: list[str], what_happened: str) -> int:
                     "or discard it with `dvc checkout --force`.")
         sys.stderr.write(f"mlv: {what_happened}, but the data was not restored: "
                          f"{exc.message.rstrip('.')}. {hint or ''}".rstrip() + "\n")
-        return 1
+        # git has switched already and a hook cannot undo that; a non-zero status would only make
+        # git report the checkout as failed, breaking tools that run it (`mlv checkout --force`).
+        return 0
     if report.restored:
         sys.stderr.write(f"mlv: restored {', '.join(report.restored)}\n")
     return 0
