@@ -199,3 +199,15 @@ def test_workspace_environment_that_cannot_be_captured_is_reported(scratch: Path
     assert doc["command"]["new"] == "python3.99 train.py"  # type: ignore[index]  # the rest still works
     out = " ".join(mlv(scratch, "diff", "--workspace").stdout.split())
     assert "environment: environment not captured (python interpreter 'python3.99' not found" in out
+
+
+def test_command_section_shows_a_changed_command(scratch: Path) -> None:
+    config = scratch / ".mlv" / "config.yaml"
+    config.write_text(config.read_text().replace("command: python train.py", "command: python train.py --fast"))
+    mlv(scratch, "snapshot", "-m", "recorded, not run")  # records the configured command
+    doc = diff_json(scratch)
+    assert doc["command"] == {"available": True, "reason": None, "changed": True,
+                              "old": "python train.py", "new": "python train.py --fast"}
+    assert doc["code"]["changed"] is False  # type: ignore[index]  # .mlv/config.yaml is mlv's own file
+    out = mlv(scratch, "diff").stdout
+    assert "Command\n  - python train.py\n  + python train.py --fast\n" in out
