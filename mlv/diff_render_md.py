@@ -52,7 +52,10 @@ def _code_section(result: DiffResult) -> list[str]:
         rows.append([name, f.status, plus, minus])
     totals = code.totals()
     head = f"**Code**: {fmt.plural(totals['files'], 'file')}, +{totals['added_lines']} -{totals['removed_lines']} lines"
-    return [head, "", *_table(["file", "status", "+", "-"], rows, right=(2, 3))]
+    table = _table(["file", "status", "+", "-"], rows, right=(2, 3))
+    if len(rows) > _FOLD_ROWS:
+        return [head, "", "<details><summary>changed files</summary>", "", *table, "", "</details>"]
+    return [head, "", *table]
 
 
 def _data_section(result: DiffResult) -> list[str]:

@@ -215,3 +215,16 @@ def test_diff_never_writes_the_work_tree_or_the_index(two_runs: Path) -> None:
         mlv(two_runs, "diff", *args)
     assert tree_fingerprint(two_runs) == before
     assert (two_runs / ".git" / "index").read_bytes() == index
+
+
+def test_many_changed_files_stay_readable(scratch: Path) -> None:
+    for i in range(50):
+        (scratch / f"mod{i:02d}.py").write_text(f"x = {i}\n")
+    git(scratch, "add", ".")
+    git(scratch, "commit", "-q", "-m", "fifty modules")
+    out = mlv(scratch, "diff", "HEAD~1", "HEAD").stdout
+    assert "mod39.py" in out and "mod40.py" not in out
+    assert "\u2026 10 more files (--json lists all)" in out
+    md = mlv(scratch, "diff", "HEAD~1", "HEAD", "--md").stdout
+    assert "<details><summary>changed files</summary>" in md and "| `mod49.py` | added | +1 | -0 |" in md
+    assert len(diff_json(scratch, "HEAD~1", "HEAD")["code"]["files"]) == 50  # type: ignore[index]

@@ -17,6 +17,7 @@ _STATUS_STYLE = {"added": "green", "removed": "red", "modified": "yellow", "rena
                  "upgraded": "green", "downgraded": "red", "changed": "yellow"}
 _VERDICT_STYLE = {"better": "green", "worse": "red", None: "cyan"}
 _MAX_PACKAGES = 10  # rows per kind of package change in the terminal
+_MAX_CODE_FILES = 40
 
 
 def register(app: typer.Typer) -> None:
@@ -107,10 +108,12 @@ def _code(result: DiffResult, console: Console) -> None:
     totals = code.totals()
     table = _table(console, f"Code  [dim]{fmt.plural(totals['files'], 'file')}, +{totals['added_lines']} "
                             f"-{totals['removed_lines']} lines[/dim]", "file", "status", "+", "-")
-    for f in code.files:
+    for f in code.files[:_MAX_CODE_FILES]:  # keep one screen; --json lists them all
         name = f"{f.old_path} \u2192 {f.path}" if f.old_path else f.path
         plus, minus = ("binary", "") if f.binary else (f"+{f.added_lines}", f"-{f.removed_lines}")
         table.add_row(_esc(name), _styled(f.status, f.status), f"[green]{plus}[/green]", f"[red]{minus}[/red]")
+    if len(code.files) > _MAX_CODE_FILES:
+        table.add_row(f"[dim]\u2026 {len(code.files) - _MAX_CODE_FILES} more files (--json lists all)[/dim]", "", "", "")
     console.print(table)
 
 
