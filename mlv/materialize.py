@@ -18,7 +18,7 @@ import fcntl
 import json
 import os
 import shutil
-import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,10 +59,9 @@ class ObjectTrust:
 
     def verify(self, cache: Path, md5: str) -> bool:
         """True when the object's content hashes to MD5 (hashing only if its stat changed)."""
-        obj = dvcio.object_path(cache, md5)
-        st = obj.stat()
+        key = f"{cache}/files/md5/{md5[:2]}/{md5[2:]}"  # = dvcio.object_path, without pathlib's cost
+        st = os.stat(key)
         signature = [st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size]
-        key = str(obj)
         if self.entries.get(key) == signature:
             return True
         if not dvcio.verify_object(cache, md5):
@@ -109,13 +108,25 @@ def _clone_or_copy(src: int, dst: int, size: int) -> None:
             shutil.copyfileobj(fsrc, fdst, 1024 * 1024)
 
 
+TEMP_MARK = ".mlv-tmp-"  # in the names of half-written files; a restore removes any it finds
+
+
 def write_object(cache: Path, md5: str, target: Path) -> os.stat_result:
     """Put object MD5 at TARGET atomically (temp file + rename); returns the new file's stat."""
-    source = dvcio.object_path(cache, md5)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.mlv-tmp-")
+    return write_object_at(str(dvcio.object_path(cache, md5)), str(target))
+
+
+def write_object_at(source: str, target: str) -> os.stat_result:
+    """Copy the cache file SOURCE to TARGET atomically. Plain strings: this runs for every file."""
+    folder, name = os.path.split(target)
+    tmp = f"{folder}/.{name}{TEMP_MARK}{os.getpid()}-{threading.get_ident()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
-        with open(source, "rb") as src:
-            _clone_or_copy(src.fileno(), fd, os.fstat(src.fileno()).st_size)
+        src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _clone_or_copy(src, fd, os.fstat(src).st_size)
+        finally:
+            os.close(src)
         os.fchmod(fd, FILE_MODE)
         os.close(fd)
         fd = -1
@@ -124,6 +135,7 @@ def write_object(cache: Path, md5: str, target: Path) -> os.stat_result:
     except BaseException:
         if fd >= 0:
             os.close(fd)
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         raise
-    return target.stat()
+    return os.stat(target)

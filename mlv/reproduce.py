@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlv import config, dvcio, envcheck, environment, freshenv, gitio, history, paramfiles, restore, verdict
+from mlv import config, datapool, dvcio, envcheck, environment, freshenv, gitio, history, paramfiles, restore, verdict
 from mlv.errors import EXIT_CANNOT_RUN, ConfigError, Interrupted, MlvError
 from mlv.history import Experiment
 from mlv.pathsafety import safe_relpath
@@ -132,9 +132,9 @@ def execute(plan_: ReproducePlan, options: ReproduceOptions,
             env_vars, command = freshenv.command_env(venv), freshenv.rewrite_command(plan_.command, venv)
             fresh = environment.capture(str(venv / "bin" / "python"), venv)
             mismatches = envcheck.compare(exp.record.environment, environment.parse_lockfile(plan_.lockfile), fresh)
-    with temporary_worktree(plan_.root, exp.commit, keep=options.keep) as tree:
+    with temporary_worktree(plan_.root, exp.commit, keep=options.keep) as tree, \
+            _data(plan_, tree, options.keep):
         with could_not_run():
-            restore.sync_workspace(tree, plan_.data, fetch_missing=True)
             for name in plan_.metrics_files:  # the committed copy must not pass for a re-run's
                 (tree / name).unlink(missing_ok=True)
             run = run_command(command, tree, env=env_vars, stdout_to_stderr=options.stdout_to_stderr)
@@ -145,6 +145,22 @@ def execute(plan_: ReproducePlan, options: ReproduceOptions,
         if options.keep:
             result.worktree = str(tree)
     return result
+
+
+@contextlib.contextmanager
+def _data(plan_: ReproducePlan, tree: Path, keep: bool) -> Iterator[None]:
+    """The experiment's data in TREE while the block runs.
+
+    Normally lent from reproduce's private pool (see datapool). A kept worktree keeps its data,
+    so it gets a copy of its own instead.
+    """
+    with contextlib.ExitStack() as stack:
+        with could_not_run():
+            if keep:
+                restore.sync_workspace(tree, plan_.data, fetch_missing=True)
+            else:
+                stack.enter_context(datapool.lend_data(plan_.root, tree, plan_.data))
+        yield
 
 
 def _judge(tree: Path, plan_: ReproducePlan, options: ReproduceOptions, run: RunResult) -> verdict.Verdict:

@@ -1,12 +1,16 @@
 """A throwaway linked git worktree, so a re-run never touches the user's working tree.
 
-It lives in the system's temporary folder, outside the repository: nothing appears in the user's
+It lives under `.git/mlv/reproduce/`, outside the working tree: nothing appears in the user's
 `git status`, their index, HEAD, stash, untracked and ignored files stay as they were. Its DVC
 configuration shares the user's cache and remotes, so data restored there costs no download.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +26,11 @@ def temporary_worktree(root: Path, commit: str, *, keep: bool = False) -> Iterat
     Removal happens on every exit, Ctrl-C included (the `finally` runs as KeyboardInterrupt
     unwinds), so an interrupted reproduce leaves no worktree behind.
     """
-    parent = Path(tempfile.mkdtemp(prefix=f"mlv-reproduce-{commit[:10]}-"))
+    # Inside git's own folder: never part of the user's working tree, and on the same file system
+    # as the repository (and usually its DVC cache), so data can be reflinked and moved to trash.
+    base = gitio.common_dir(root) / "mlv" / "reproduce"
+    base.mkdir(parents=True, exist_ok=True)
+    parent = Path(tempfile.mkdtemp(prefix=f"{commit[:10]}-", dir=base))
     path = parent / "worktree"
     try:
         gitio.worktree_add(root, path, commit)
@@ -31,11 +39,25 @@ def temporary_worktree(root: Path, commit: str, *, keep: bool = False) -> Iterat
         yield path
     finally:
         if not keep:
-            gitio.worktree_remove(root, path)
-            _rmdir_quietly(parent)
+            _remove(root, parent, path)
 
 
-def _rmdir_quietly(path: Path) -> None:
-    import shutil
+def _remove(root: Path, parent: Path, path: Path) -> None:
+    """Unregister the worktree now; delete its files (gigabytes of data, maybe) in the background.
 
-    shutil.rmtree(path, ignore_errors=True)
+    Everything but its `.git` link moves to a trash folder first (a rename: instant), so `git
+    worktree remove` only has the code left to delete and the user gets the verdict without
+    waiting for the data to be deleted.
+    """
+    trash = parent / "trash"
+    with contextlib.suppress(OSError):
+        trash.mkdir()
+        for entry in os.listdir(path):
+            if entry != ".git":
+                os.rename(path / entry, trash / entry)
+    gitio.worktree_remove(root, path)
+    # `sh` starts rm in the background and exits at once, so no child is left unwaited.
+    proc = subprocess.run(["sh", "-c", 'rm -rf -- "$1" </dev/null >/dev/null 2>&1 &', "sh", str(parent)],
+                          check=False, start_new_session=True)
+    if proc.returncode != 0:
+        shutil.rmtree(parent, ignore_errors=True)
