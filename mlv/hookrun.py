@@ -46,7 +46,8 @@ def main(argv: list[str]) -> int:
         return _dispatch(hook, args, root, gdir, index_file)
     except MlvError as exc:
         sys.stderr.write(f"mlv {hook} hook: error: {exc.one_line()}\n")
-        return exc.exit_code
+        # Only pre-commit and pre-push can stop anything; after a checkout or merge, see _restore.
+        return exc.exit_code if hook in ("pre-commit", "pre-push") else 0
     except KeyboardInterrupt:
         sys.stderr.write(f"mlv {hook} hook: interrupted.\n")
         return 130
@@ -130,6 +131,7 @@ class HookCache:
         self.pointers: dict[str, list[Any]] = doc.get("pointers", {})  # blob -> [path, md5]
         self.data: dict[str, list[str]] = doc.get("data", {})  # data path -> [fingerprint, md5]
         self.interpreter: dict[str, Any] = doc.get("interpreter", {})  # {key, path}
+        self.environment: dict[str, Any] = doc.get("environment", {})  # {interpreter, paths, stamp, lockfile}
 
     def save(self) -> None:
         if not self.dirty:
@@ -139,7 +141,7 @@ class HookCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         doc = {"version": _CACHE_VERSION, "pointers": self.pointers, "data": self.data,
-               "interpreter": self.interpreter}
+               "interpreter": self.interpreter, "environment": self.environment}
         tmp.write_text(json.dumps(doc), "utf-8")
         os.replace(tmp, self.path)
 
@@ -256,18 +258,52 @@ def pre_commit(root: Path, gdir: Path, index_file: Path | None) -> int:
 
 def _lockfile_warning(root: Path, gdir: Path, lockfiles: list[str], cache: HookCache) -> str | None:
     """A warning when the environment no longer matches the lockfile being committed."""
-    from mlv import environment
-
     try:
         interpreter = _interpreter(root, cache)
-        env = environment.capture(interpreter, gdir / "mlv")  # cached while site-packages is unchanged
+        current = _current_lockfile(gdir, interpreter, cache)
     except MlvError:
         return None  # no interpreter to compare with; snapshot will say so itself
-    current = environment.lockfile_path(environment.render_lockfile(env))
     if current in lockfiles:
         return None
     return (f"the Python environment ({interpreter}) changed since {lockfiles[0]} was captured; "
             "run `mlv snapshot` to record the environment the code now runs in")
+
+
+def _stamp(paths: list[str]) -> list[int]:
+    stamps = []
+    for path in paths:
+        try:
+            stamps.append(os.stat(path).st_mtime_ns)
+        except OSError:
+            stamps.append(0)
+    return stamps
+
+
+def _current_lockfile(gdir: Path, interpreter: str, cache: HookCache) -> str:
+    """The lockfile path `mlv snapshot` would write for INTERPRETER's environment now.
+
+    Remembered with the mtimes of the interpreter and its import folders (installing, removing
+    or upgrading a package changes them), the same test environment.capture makes, so an
+    unchanged environment costs a few stats instead of importing and rendering.
+    """
+    known = cache.environment
+    paths = [interpreter, *known.get("paths", [])]
+    if known.get("interpreter") == interpreter and known.get("stamp") == _stamp(paths):
+        return str(known["lockfile"])
+    import subprocess
+
+    from mlv import environment
+
+    env = environment.capture(interpreter, gdir / "mlv")
+    current = environment.lockfile_path(environment.render_lockfile(env))
+    probe = subprocess.run([interpreter, "-I", "-c", "import json, sys; print(json.dumps(sys.path))"],
+                           capture_output=True, check=False, timeout=60)
+    if probe.returncode == 0:
+        site = sorted({p for p in json.loads(probe.stdout) if p})
+        cache.environment = {"interpreter": interpreter, "paths": site,
+                             "stamp": _stamp([interpreter, *site]), "lockfile": current}
+        cache.dirty = True
+    return current
 
 
 def _interpreter(root: Path, cache: HookCache) -> str:
