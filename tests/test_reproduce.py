@@ -393,3 +393,25 @@ def test_restored_data_matches_the_record(experiment_repo: Path) -> None:
         assert read_all(kept / "data") == read_all(experiment_repo / "data")
     finally:
         git(experiment_repo, "worktree", "remove", "--force", str(kept))
+
+
+def test_a_command_writing_into_its_data_cannot_corrupt_the_cache(experiment_repo: Path) -> None:
+    vandal = "python train.py && python -c \"open('data/dataset.csv', 'a').write('garbage')\""
+    sha = craft_experiment(experiment_repo, lambda d: d.update(command=vandal))
+    user_data = read_all(experiment_repo / "data")
+    for _ in range(2):  # the second run proves the damaged copy was repaired before it ran
+        doc = _reproduce_json(experiment_repo, sha)
+        assert doc["verdict"] == "reproduced"
+    cache = dvcio.cache_dir(experiment_repo)
+    objects = [p for p in (cache / "files" / "md5").rglob("*") if p.is_file()]
+    assert objects and all(dvcio.verify_object(cache, f"{p.parent.name}{p.name}") for p in objects)
+    assert read_all(experiment_repo / "data") == user_data
+
+
+def test_second_reproduce_reuses_the_private_data_copy(experiment_repo: Path) -> None:
+    _reproduce_json(experiment_repo, "HEAD")
+    pooled = experiment_repo / ".git" / "mlv" / "reproduce-data" / "data" / "dataset.csv"
+    inode = pooled.stat().st_ino
+    _reproduce_json(experiment_repo, "HEAD")
+    assert pooled.stat().st_ino == inode  # moved into the worktree and back, never rewritten
+    assert pooled.read_bytes() == (experiment_repo / "data" / "dataset.csv").read_bytes()

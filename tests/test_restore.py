@@ -10,6 +10,7 @@ import pytest
 
 from mlv import dvcio, restore
 from mlv.errors import MlvError
+from mlv.statecache import StateCache
 from tests.conftest import git, tree_fingerprint
 from tests.reproduce_helpers import add_remote, data_repo, dvc, read_all, track, write_pointers
 
@@ -226,3 +227,19 @@ def test_pointers_at_reads_committed_pointers(tracked: tuple) -> None:
     git(root, "commit", "-q", "-m", "data")
     assert restore.pointers_at(root, "HEAD", ["data", "big.bin", "absent"]) == pointers
     assert sorted(restore.pointers_at(root, "HEAD"), key=lambda p: p.path) == sorted(pointers, key=lambda p: p.path)
+
+
+def test_half_written_file_of_an_interrupted_restore_is_cleaned_up(tracked: tuple) -> None:
+    root, pointers, originals = tracked
+    (root / "data" / ".a.csv.mlv-tmp-123-456").write_text("half of a")
+    restore.sync_workspace(root, pointers)  # no --force needed: the file is mlv's own leftover
+    assert read_all(root / "data") == originals["data"]
+
+
+def test_restore_into_another_folder_uses_the_repositorys_cache(tracked: tuple, tmp_path: Path) -> None:
+    root, pointers, originals = tracked
+    target = tmp_path / "elsewhere"
+    state = StateCache.load(tmp_path / "state.json")
+    restore.prepare_restore(root, pointers, target=target, state=state).apply()
+    assert {p.path: read_all(target / p.path) for p in pointers} == originals
+    assert (tmp_path / "state.json").exists()
