@@ -8,7 +8,8 @@ rm -rf "$work" && mkdir -p "$work"
 cp "$here"/sample_project/{generate_data.py,train.py,params.yaml} "$work"/
 cd "$work"
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+# Echo each command as a user would type it (quoted), then run it.
+step() { printf '\n\033[1m$'; printf ' %q' "$@"; printf '\033[0m\n'; "$@"; }
 
 git init -q -b main
 git config user.name "mlv demo"

@@ -57,9 +57,10 @@ def _render(result: object) -> None:
     typer.echo(f"[{result.commit[:10]}] {result.message}")
     ran = (f"exit {rec.exit_code}, {rec.duration_s:.1f}s" if rec.run_by_mlv else "not run by mlv")
     typer.echo(f"  command  {rec.command or '-'} ({ran})")
-    for item in [*rec.data, *rec.outputs]:
-        files = f", {item['nfiles']} files" if item.get("nfiles") is not None else ""
-        typer.echo(f"  data     {item['path']}  {item['md5'][:12]}  {output.fmt_size(item['size'])}{files}")
+    for label, items in (("data", rec.data), ("output", rec.outputs)):
+        for item in items:
+            files = f", {item['nfiles']} files" if item.get("nfiles") is not None else ""
+            typer.echo(f"  {label:<8} {item['path']}  {item['md5'][:12]}  {output.fmt_size(item['size'])}{files}")
     env = rec.environment
     typer.echo(f"  env      Python {env.python} on {env.os} {env.machine}, lockfile {env.lockfile}")
     params = flatten(rec.params, single_root=True)
