@@ -8,8 +8,15 @@ rm -rf "$work" && mkdir -p "$work"
 cp "$here"/sample_project/{generate_data.py,train.py,params.yaml} "$work"/
 cd "$work"
 
-# Echo each command as a user would type it (quoted), then run it.
-step() { printf '\n\033[1m$'; printf ' %q' "$@"; printf '\033[0m\n'; "$@"; }
+# Echo each command as a user would type it (arguments with spaces in quotes), then run it.
+step() {
+  local shown="" arg
+  for arg in "$@"; do
+    if [[ "$arg" =~ [[:space:]] ]]; then shown+=" \"$arg\""; else shown+=" $arg"; fi
+  done
+  printf '\n\033[1m$%s\033[0m\n' "$shown"
+  "$@"
+}
 
 git init -q -b main
 git config user.name "mlv demo"
