@@ -2,7 +2,10 @@
 
 Each command runs as its own child; `os.wait4` gives that child's own resource usage, whose
 `ru_maxrss` on Linux is the peak resident set of the child and of every descendant it waited for
-(a shell's pipeline, mlv's environment probe, git hooks). A step made of several commands (the
+(a shell's pipeline, mlv's environment probe, git hooks). But a child forked from this Python
+process starts with this process's own peak (Linux carries `maxrss` across fork and exec), so
+each command is launched through GNU time (`/usr/bin/time -f %M`), a small process whose child
+starts clean; its wait4 figure is the one reported. A step made of several commands (the
 DVC equivalent of one mlv command is often `dvc add` + `git add` + `git commit`) costs the sum of
 their wall times and the largest of their peaks.
 """
@@ -17,6 +20,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 
 class CommandFailedError(Exception):
@@ -92,18 +97,23 @@ def run_once(commands: Sequence[Command], cwd: Path, env: Mapping[str, str]) -> 
 def _run_child(argv: Command, cwd: Path, env: Mapping[str, str]) -> tuple[float, int]:
     # stdout goes to /dev/null for every tool alike (no terminal, so no pager and no colour);
     # stderr to a file we read only when the command fails.
-    with tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=err)
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait again
-        if proc.returncode != 0:
-            err.seek(0)
-            lines = err.read().decode(errors="replace").strip().splitlines()
-            last = lines[-1] if lines else ""
-            raise CommandFailedError(f"`{' '.join(argv)}` exited {proc.returncode}: {last[:200]}")
+    with tempfile.TemporaryDirectory(prefix="mlv-bench-") as tmp:
+        rss_file = Path(tmp) / "rss"
+        launcher = [GNU_TIME, "-f", "%M", "-o", str(rss_file)] if GNU_TIME else []
+        with open(Path(tmp) / "stderr", "w+b") as err:
+            start = time.perf_counter()
+            proc = subprocess.Popen([*launcher, *argv], cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=err)
+            _pid, status, usage = os.wait4(proc.pid, 0)
+            seconds = time.perf_counter() - start
+            proc.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait again
+            if proc.returncode != 0:
+                err.seek(0)
+                lines = err.read().decode(errors="replace").strip().splitlines()
+                last = lines[-1] if lines else ""
+                raise CommandFailedError(f"`{' '.join(argv)}` exited {proc.returncode}: {last[:200]}")
+        if GNU_TIME:
+            return seconds, int(rss_file.read_text().split()[-1])
     return seconds, int(usage.ru_maxrss)
 
 

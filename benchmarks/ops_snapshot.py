@@ -14,7 +14,7 @@ from pathlib import Path
 
 from benchmarks import datasets, repos
 from benchmarks.context import Bench, Scenario
-from benchmarks.measure import Sample, run_once
+from benchmarks.measure import CommandFailedError, Sample, run_once
 
 
 def first_snapshot(b: Bench, sc: Scenario, runs: int, warmup: int) -> None:
@@ -63,6 +63,23 @@ def _borrowing(b: Bench, sc: Scenario, repo: Path, total: int, init: Callable[[]
                     os.replace(dst, src)
 
     return step
+
+
+def add_data(b: Bench, sc: Scenario, rel: str) -> bool:
+    """Add the dataset at REL to both repositories (hard-linked copy, then a snapshot; not timed)."""
+    spec = next(spec for spec, path in sc.parts if path == rel)
+    b.say(f"adding {spec.label} to the {sc.key} repositories (not timed)")
+    try:
+        for repo in (sc.mlv_repo, sc.dvc_repo):
+            subprocess.run(["cp", "-al", str(b.ws.data / spec.name), str(repo / rel)], check=True)
+        (sc.mlv_repo / ".mlv" / "config.yaml").write_text(repos.mlv_config(sc.data_paths))
+        run_once(repos.mlv_snapshot(f"add {rel}"), sc.mlv_repo, b.ws.env(sc.mlv_repo))
+        run_once(repos.dvc_snapshot([rel], f"add {rel}"), sc.dvc_repo, b.ws.env(sc.dvc_repo))
+    except (CommandFailedError, subprocess.CalledProcessError) as exc:
+        b.say(f"could not add {rel}: {exc}")
+        b.case("noop", sc).note = f"set-up failed: {exc}"
+        return False
+    return True
 
 
 def noop_snapshot(b: Bench, sc: Scenario) -> None:

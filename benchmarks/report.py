@@ -113,9 +113,12 @@ def _method(profile: Profile, info: Mapping[str, object]) -> list[str]:
         f"`git`, `md5sum`): {profile.warmup} warm-up run(s), then {profile.runs} timed runs; the table gives "
         "their median, min and max. Set-up between runs (a fresh repository for a first snapshot, changing "
         "a file) is not timed.",
-        "- Peak memory is each child's own `ru_maxrss` from `os.wait4` (it includes the descendants it "
-        "waited for: shells, mlv's environment probe, git hooks). A row made of several commands (DVC's "
-        "`dvc add` + `git add` + `git commit`) sums their times and takes the largest peak.",
+        "- Peak memory is each command's own `ru_maxrss` from `wait4`, which includes the descendants it "
+        "waited for (shells, mlv's environment probe, git hooks). Each command is launched through GNU "
+        "`time -f %M`, a small process, because Linux carries a parent's peak over to its forked children: "
+        "measured straight from the Python harness, every command would report at least the harness's "
+        "own size. A row made of several commands (DVC's `dvc add` + `git add` + `git commit`) sums their "
+        "times and takes the largest peak.",
         "- Floors: `md5sum` reading the same bytes once (first snapshot), a bare `git commit` (snapshot "
         "with nothing changed), `git diff --stat`, `git log`, `git checkout`, git with no hooks, "
         "`python -c pass` (start-up), and the experiment's own command (reproduce).",
@@ -149,7 +152,8 @@ def _growth(cases: Sequence[Case]) -> list[str]:
     if not rows:
         return []
     return ["## Growth from 10,000 to 100,000 files", "",
-            "Both datasets also hold the 1 GiB file. Incremental operations should grow with the number "
-            "of changed files (one, or ten for diff), not with the total.", "",
+            "First snapshot: the folder of small files alone. Other rows: the folder plus the 1 GiB file. "
+            "Incremental operations should grow with the number of changed files (one, or ten for diff), "
+            "not with the total.", "",
             "| operation | mlv 10k | mlv 100k | growth | DVC 10k | DVC 100k | growth |",
             "| --- | --- | --- | --- | --- | --- | --- |", *rows]
