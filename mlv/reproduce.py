@@ -125,6 +125,7 @@ def execute(plan_: ReproducePlan, options: ReproduceOptions,
             notify: Callable[[str], None] | None = None) -> ReproduceResult:
     """Re-run PLAN_ in a fresh worktree and compare; the worktree goes away unless --keep."""
     exp = plan_.experiment
+    # Everything here happens before a verdict exists: any failure means it could not run (2).
     with could_not_run():
         env_vars, command, mismatches = None, plan_.command, plan_.mismatches
         if options.env == "fresh":
@@ -132,18 +133,17 @@ def execute(plan_: ReproducePlan, options: ReproduceOptions,
             env_vars, command = freshenv.command_env(venv), freshenv.rewrite_command(plan_.command, venv)
             fresh = environment.capture(str(venv / "bin" / "python"), venv)
             mismatches = envcheck.compare(exp.record.environment, environment.parse_lockfile(plan_.lockfile), fresh)
-    with temporary_worktree(plan_.root, exp.commit, keep=options.keep) as tree, \
-            _data(plan_, tree, options.keep):
-        with could_not_run():
+        with temporary_worktree(plan_.root, exp.commit, keep=options.keep) as tree, \
+                _data(plan_, tree, options.keep):
             for name in plan_.metrics_files:  # the committed copy must not pass for a re-run's
                 (tree / name).unlink(missing_ok=True)
             run = run_command(command, tree, env=env_vars, stdout_to_stderr=options.stdout_to_stderr)
-        result = ReproduceResult(exp.commit, command, options.env,
-                                 _judge(tree, plan_, options, run), mismatches, run)
-        if options.save:
-            _save(plan_, options, tree, result, env_vars)
-        if options.keep:
-            result.worktree = str(tree)
+            result = ReproduceResult(exp.commit, command, options.env,
+                                     _judge(tree, plan_, options, run), mismatches, run)
+            if options.save:
+                _save(plan_, options, tree, result, env_vars)
+            if options.keep:
+                result.worktree = str(tree)
     return result
 
 
@@ -155,11 +155,10 @@ def _data(plan_: ReproducePlan, tree: Path, keep: bool) -> Iterator[None]:
     so it gets a copy of its own instead.
     """
     with contextlib.ExitStack() as stack:
-        with could_not_run():
-            if keep:
-                restore.sync_workspace(tree, plan_.data, fetch_missing=True)
-            else:
-                stack.enter_context(datapool.lend_data(plan_.root, tree, plan_.data))
+        if keep:
+            restore.sync_workspace(tree, plan_.data, fetch_missing=True)
+        else:
+            stack.enter_context(datapool.lend_data(plan_.root, tree, plan_.data))
         yield
 
 
