@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import pty
 import shutil
 import signal
 import subprocess
@@ -266,19 +268,49 @@ def test_env_fresh_builds_the_lockfile_environment_once(tmp_path: Path, wheelhou
 # -- fresh clone ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("remote_config", ["local", "committed-relative"])
 def test_reproduce_from_a_fresh_clone_fetches_data_from_the_dvc_remote(
-        experiment_repo: Path, dvc_remote: Path, tmp_path: Path) -> None:
-    add_remote(experiment_repo, dvc_remote, local=True)
+        experiment_repo: Path, dvc_remote: Path, tmp_path: Path, remote_config: str) -> None:
+    rev = "HEAD"
+    if remote_config == "local":
+        add_remote(experiment_repo, dvc_remote, local=True)
+    else:  # in the committed .dvc/config, relative to the .dvc folder, as teams often do
+        dvc(experiment_repo, "remote", "add", "-d", "store", "../../dvc-remote")
+        git(experiment_repo, "commit", "-q", "-am", "configure the DVC remote")
+        rev = "HEAD~1"
     dvc(experiment_repo, "push")
     bare = tmp_path / "origin.git"
     git(tmp_path, "clone", "-q", "--bare", str(experiment_repo), str(bare))
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(bare), str(clone))
-    add_remote(clone, dvc_remote, local=True)
-    doc = _reproduce_json(clone, "HEAD")
+    if remote_config == "local":
+        add_remote(clone, dvc_remote, local=True)
+    doc = _reproduce_json(clone, rev)
     assert doc["verdict"] == "reproduced"
     assert not (clone / "data").exists()  # restored only in the worktree
     assert git(clone, "status", "--porcelain") == ""  # only the (ignored) DVC cache gained objects
+
+
+def test_interactive_confirmation(experiment_repo: Path) -> None:
+    for answer, code in (("n", 2), ("y", 0)):
+        before = repo_state(experiment_repo)
+        primary, secondary = pty.openpty()
+        proc = subprocess.Popen([str(Path(VENV_BIN) / "mlv"), "reproduce", "HEAD"], cwd=experiment_repo,
+                                stdin=secondary, stdout=subprocess.PIPE, stderr=secondary, text=True)
+        os.close(secondary)
+        seen = b""
+        while b"[y/N]" not in seen:
+            seen += os.read(primary, 1024)
+        assert b"Run `python train.py` from commit" in seen
+        os.write(primary, f"{answer}\n".encode())
+        stdout, _ = proc.communicate(timeout=120)
+        with contextlib.suppress(OSError):
+            while os.read(primary, 4096):
+                pass
+        os.close(primary)
+        assert proc.returncode == code
+        assert ("verdict: reproduced" in stdout) == (answer == "y")
+        assert repo_state(experiment_repo) == before
 
 
 # -- bad input -----------------------------------------------------------------------------------
