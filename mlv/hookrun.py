@@ -1,27 +1,37 @@
 """What mlv's git hooks run: `python -S -c ... HOOK ARGS` (see mlv/hooks.py), or `mlv hooks run`.
 
-Start-up is most of a hook's cost, so the fast paths (nothing changed) import only the standard
-library, gitio and this module: no typer, rich, PyYAML or DVC. Anything heavier is imported where
-it is needed. Every hook first finishes an interrupted `mlv snapshot`, and does nothing at all in a
-repository without `.mlv/config.yaml`, or when MLV_SKIP_HOOKS=1 (set by `mlv push`/`mlv pull`,
-which do the hooks' work themselves).
+Start-up is nearly all of a hook's cost when nothing changed, so this module's fast paths import
+only builtin modules (os, sys, marshal, zlib, array): not pathlib, json, re, hashlib or
+subprocess (each costs milliseconds), let alone typer, rich, PyYAML or DVC. The installed shell
+script does the git side of the fast path itself (`git ls-files` of the staged pointer files for
+pre-commit, `git diff --quiet` for post-checkout/post-merge, which then never start Python when no
+pointer file changed). Everything else is imported where it is needed.
+
+Every hook first finishes an interrupted `mlv snapshot`, and does nothing in a repository without
+`.mlv/config.yaml`, or when MLV_SKIP_HOOKS=1 (set by `mlv push`/`mlv pull`, which do the work).
 """
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import sys
-from pathlib import Path
-from typing import Any
 
-from mlv import gitio
 from mlv.errors import MlvError
+
+TYPE_CHECKING = False  # typing costs ~10 ms to import; mypy still reads the block below
+if TYPE_CHECKING:
+    from typing import Any
+
+    from mlv import dvcio
 
 CONFIG_FILE = ".mlv/config.yaml"
 SKIP_VARIABLE = "MLV_SKIP_HOOKS"
-_CACHE_FILE = "mlv/hooks-cache.json"
-_CACHE_VERSION = 1
+STAGED_ON_STDIN = "--staged-on-stdin"  # pre-commit: the script pipes `git ls-files -s -z` to us
+ZERO_SHA = "0" * 40
+_CACHE_FILE = "mlv/hooks-cache.bin"
+_CACHE_VERSION = 2
+_HOOK_VARIABLES = ("GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_PREFIX", "GIT_OBJECT_DIRECTORY")
 
 
 def main(argv: list[str]) -> int:
@@ -31,18 +41,15 @@ def main(argv: list[str]) -> int:
     hook, args = argv[0], argv[1:]
     if os.environ.get(SKIP_VARIABLE) == "1":
         return 0
-    root = _root()
-    if root is None or not (root / CONFIG_FILE).is_file():
-        return 0  # not an mlv project: stay out of the way, silently
-    index_file = _take_index_file(root)
     try:
+        root = _root()
+        if root is None or not os.path.isfile(os.path.join(root, CONFIG_FILE)):
+            return 0  # not an mlv project: stay out of the way, silently
+        index_file = _take_index_file(root)
         gdir = _git_dir(root)
-        if (gdir / "mlv" / "publish-journal.json").exists():
-            from mlv.publish import recover
-
-            note = recover(root)
-            if note:
-                sys.stderr.write(f"mlv: {note}\n")
+        if os.path.exists(os.path.join(gdir, "mlv", "publish-journal.json")):
+            _recover(root)
+            args = [a for a in args if a != STAGED_ON_STDIN]  # staged before recovery: read again
         return _dispatch(hook, args, root, gdir, index_file)
     except MlvError as exc:
         sys.stderr.write(f"mlv {hook} hook: error: {exc.one_line()}\n")
@@ -53,9 +60,10 @@ def main(argv: list[str]) -> int:
         return 130
 
 
-def _dispatch(hook: str, args: list[str], root: Path, gdir: Path, index_file: Path | None) -> int:
+def _dispatch(hook: str, args: list[str], root: str, gdir: str, index_file: str | None) -> int:
     if hook == "pre-commit":
-        return pre_commit(root, gdir, index_file)
+        staged = sys.stdin.buffer.read() if STAGED_ON_STDIN in args else None
+        return pre_commit(root, gdir, index_file, staged)
     if hook == "post-checkout":
         old, new, flag = [*args, "", "", ""][:3]
         if not old:  # the pre-commit framework passes these through its environment instead
@@ -70,18 +78,22 @@ def _dispatch(hook: str, args: list[str], root: Path, gdir: Path, index_file: Pa
     return 2
 
 
-def _root() -> Path | None:
-    """git runs hooks at the top of the work tree; only look further when called otherwise."""
-    cwd = Path.cwd()
-    if (cwd / ".git").exists():
+def _root() -> str | None:
+    """git runs hooks at the top of the work tree; only ask git when called from elsewhere."""
+    cwd = os.getcwd()
+    if os.path.exists(os.path.join(cwd, ".git")):
         return cwd
+    from pathlib import Path
+
+    from mlv import gitio
+
     try:
-        return gitio.find_root(cwd)
+        return str(gitio.find_root(Path(cwd)))
     except MlvError:
         return None
 
 
-def _take_index_file(root: Path) -> Path | None:
+def _take_index_file(root: str) -> str | None:
     """The index git is committing from, then drop git's hook variables from our environment.
 
     `git commit -a` and `git commit PATH` commit from a temporary index, and `mlv snapshot` from a
@@ -89,80 +101,101 @@ def _take_index_file(root: Path) -> Path | None:
     from its calls, so we hand it over explicitly; DVC, imported later, must not see it at all.
     """
     value = os.environ.get("GIT_INDEX_FILE")
-    for name in ("GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_PREFIX", "GIT_OBJECT_DIRECTORY"):
+    for name in _HOOK_VARIABLES:
         os.environ.pop(name, None)
     if not value:
         return None
-    path = Path(value)
-    return path if path.is_absolute() else root / path
+    return value if os.path.isabs(value) else os.path.join(root, value)
 
 
-def _git_dir(root: Path) -> Path:
+def _git_dir(root: str) -> str:
     """This work tree's git folder, read from `.git` without starting git when we can."""
-    dotgit = root / ".git"
-    if dotgit.is_dir():
+    dotgit = os.path.join(root, ".git")
+    if os.path.isdir(dotgit):
         return dotgit
     try:
-        text = dotgit.read_text("utf-8").strip()
+        with open(dotgit, encoding="utf-8") as handle:
+            text = handle.read().strip()
     except OSError:
         text = ""
     if text.startswith("gitdir:"):
-        path = Path(text[len("gitdir:"):].strip())
-        return path if path.is_absolute() else (root / path).resolve()
-    return gitio.git_dir(root)
+        path = text[len("gitdir:"):].strip()
+        return path if os.path.isabs(path) else os.path.normpath(os.path.join(root, path))
+    from pathlib import Path
+
+    from mlv import gitio
+
+    return str(gitio.git_dir(Path(root)))
+
+
+def _recover(root: str) -> None:
+    from pathlib import Path
+
+    from mlv.publish import recover
+
+    note = recover(Path(root))
+    if note:
+        sys.stderr.write(f"mlv: {note}\n")
 
 
 # -- a small cache, so the fast paths need neither PyYAML nor the big stat cache -----------------
 
 
 class HookCache:
-    """Pointer blobs already parsed, and each data path's fingerprint -> md5 (.git/mlv/)."""
+    """Parsed pointer blobs, data fingerprints, the interpreter and its lockfile (.git/mlv/).
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    Stored with marshal (a builtin, unlike json): a file from another Python version or a damaged
+    one fails to load and only costs the work it saved.
+    """
+
+    def __init__(self, gdir: str) -> None:
+        self.path = os.path.join(gdir, _CACHE_FILE)
         self.dirty = False
         doc: dict[str, Any] = {}
         try:
-            loaded = json.loads(path.read_text("utf-8"))
+            with open(self.path, "rb") as handle:
+                loaded = marshal.load(handle)  # noqa: S302 - our own file in .git, which can run hooks anyway
             if isinstance(loaded, dict) and loaded.get("version") == _CACHE_VERSION:
                 doc = loaded
-        except (OSError, ValueError):
-            pass  # missing or damaged: it only costs some work
-        self.pointers: dict[str, list[Any]] = doc.get("pointers", {})  # blob -> [path, md5]
-        self.data: dict[str, list[str]] = doc.get("data", {})  # data path -> [fingerprint, md5]
-        self.interpreter: dict[str, Any] = doc.get("interpreter", {})  # {key, path}
-        self.environment: dict[str, Any] = doc.get("environment", {})  # {interpreter, paths, stamp, lockfile}
+        except (OSError, EOFError, ValueError, TypeError):
+            pass
+        self.pointers: dict[str, tuple[str, str]] = doc.get("pointers") or {}  # blob -> (path, md5)
+        self.data: dict[str, tuple[str, str]] = doc.get("data") or {}  # path -> (fingerprint, md5)
+        self.interpreter: dict[str, Any] = doc.get("interpreter") or {}  # key, path
+        self.environment: dict[str, Any] = doc.get("environment") or {}  # interpreter, paths, stamp, lockfile
 
     def save(self) -> None:
         if not self.dirty:
             return
         if len(self.pointers) > 5000:  # old pointer blobs pile up over time; forget them all
             self.pointers = {}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
         doc = {"version": _CACHE_VERSION, "pointers": self.pointers, "data": self.data,
                "interpreter": self.interpreter, "environment": self.environment}
-        tmp.write_text(json.dumps(doc), "utf-8")
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        tmp = f"{self.path}.tmp"
+        with open(tmp, "wb") as handle:
+            marshal.dump(doc, handle)
         os.replace(tmp, self.path)
 
 
-def fingerprint(base: Path) -> str | None:
-    """A digest of every (inode, mtime, size) under BASE, walked as datatrack walks it.
+def fingerprint(base: str) -> str | None:
+    """A checksum of every (inode, mtime, size) under BASE, walked as datatrack walks it.
 
     Folder mtimes are included, so a rename or a deleted file changes it too. None when BASE does
     not exist. This is the whole cost of an unchanged commit: one stat per file, no reading.
+    (A change detector, not a content hash: two independent 32-bit checksums and the count.)
     """
-    import hashlib
+    import zlib
     from array import array
 
     try:
-        st = base.stat()
+        st = os.stat(base)
     except FileNotFoundError:
         return None
     values = array("q", [st.st_mtime_ns, st.st_size, st.st_ino])
     add = values.append
-    if base.is_dir():
-        stack = [str(base)]
+    if os.path.isdir(base):
+        stack = [base]
         while stack:
             with os.scandir(stack.pop()) as entries:
                 for entry in entries:
@@ -175,63 +208,77 @@ def fingerprint(base: Path) -> str | None:
                     add(est.st_size)
                     if entry.is_dir():
                         stack.append(entry.path)
-    return hashlib.md5(values.tobytes(), usedforsecurity=False).hexdigest()
+    raw = values.tobytes()
+    return f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}-{len(values)}"
 
 
-def current_md5(root: Path, gdir: Path, path: str, cache: HookCache) -> str | None:
+def current_md5(root: str, gdir: str, path: str, cache: HookCache) -> str | None:
     """The md5 DVC would give PATH's content now (None when it does not exist)."""
-    fp = fingerprint(root / path)
+    fp = fingerprint(os.path.join(root, path))
     if fp is None:
         return None
     known = cache.data.get(path)
     if known and known[0] == fp:
         return known[1]
+    from pathlib import Path
+
     from mlv import datatrack
     from mlv.statecache import StateCache
 
-    state = StateCache.load(gdir / "mlv" / "state.json")
-    md5 = datatrack.track_paths(root, [path], state, store=False)[0].md5
+    state = StateCache.load(Path(gdir) / "mlv" / "state.json")
+    md5 = datatrack.track_paths(Path(root), [path], state, store=False)[0].md5
     state.save()
-    cache.data[path] = [fp, md5]
+    cache.data[path] = (fp, md5)
     cache.dirty = True
     return md5
 
 
-def staged_files(root: Path, index_file: Path | None, specs: list[str]) -> list[tuple[str, str]]:
-    """(blob sha, path) of the staged files matching SPECS, from the index being committed."""
-    env = {"GIT_INDEX_FILE": str(index_file)} if index_file else None
-    raw = gitio.out(["ls-files", "-s", "-z", "--", *specs], root, env=env)
+def parse_staged(raw: bytes) -> list[tuple[str, str]]:
+    """(blob sha, path) from `git ls-files -s -z` output."""
     found = []
-    for entry in raw.split("\0"):
+    for entry in raw.decode("utf-8", errors="surrogateescape").split("\0"):
         if entry:
             meta, path = entry.split("\t", 1)
             found.append((meta.split()[1], path))
     return found
 
 
-def staged_pointers(root: Path, blobs: list[tuple[str, str]], cache: HookCache) -> list[tuple[str, str]]:
+def staged_files(root: str, index_file: str | None, specs: list[str]) -> list[tuple[str, str]]:
+    """(blob sha, path) of the staged files matching SPECS, from the index being committed."""
+    from pathlib import Path
+
+    from mlv import gitio
+
+    env = {"GIT_INDEX_FILE": index_file} if index_file else None
+    return parse_staged(gitio.run(["ls-files", "-s", "-z", "--", *specs], Path(root), env=env).stdout)
+
+
+def staged_pointers(root: str, blobs: list[tuple[str, str]], cache: HookCache) -> list[tuple[str, str]]:
     """(data path, md5) for pointer files given as (blob, pointer file)."""
     unknown = [(blob, path) for blob, path in blobs if blob not in cache.pointers]
     if unknown:
-        from mlv import dvcio
+        from pathlib import Path
 
-        contents = gitio.read_blobs(root, [blob for blob, _ in unknown])
+        from mlv import dvcio, gitio
+
+        contents = gitio.read_blobs(Path(root), [blob for blob, _ in unknown])
         for blob, path in unknown:
             data = contents.get(blob)
             if data is not None:
                 pointer = dvcio.parse_pointer(data, path)
-                cache.pointers[blob] = [pointer.path, pointer.md5]
+                cache.pointers[blob] = (pointer.path, pointer.md5)
                 cache.dirty = True
-    return [(cache.pointers[b][0], cache.pointers[b][1]) for b, _ in blobs if b in cache.pointers]
+    return [cache.pointers[b] for b, _ in blobs if b in cache.pointers]
 
 
 # -- pre-commit ----------------------------------------------------------------------------------
 
 
-def pre_commit(root: Path, gdir: Path, index_file: Path | None) -> int:
+def pre_commit(root: str, gdir: str, index_file: str | None, staged_raw: bytes | None = None) -> int:
     """Refuse a commit whose pointer files do not describe the data in the work tree."""
-    cache = HookCache(gdir / _CACHE_FILE)
-    staged = staged_files(root, index_file, ["*.dvc", ".mlv/env/"])
+    cache = HookCache(gdir)
+    specs = ["*.dvc", ".mlv/env/"]
+    staged = parse_staged(staged_raw) if staged_raw is not None else staged_files(root, index_file, specs)
     pointers = staged_pointers(root, [(b, p) for b, p in staged if p.endswith(".dvc")], cache)
     stale = []
     for path, md5 in pointers:
@@ -256,7 +303,7 @@ def pre_commit(root: Path, gdir: Path, index_file: Path | None) -> int:
     return 0
 
 
-def _lockfile_warning(root: Path, gdir: Path, lockfiles: list[str], cache: HookCache) -> str | None:
+def _lockfile_warning(root: str, gdir: str, lockfiles: list[str], cache: HookCache) -> str | None:
     """A warning when the environment no longer matches the lockfile being committed."""
     try:
         interpreter = _interpreter(root, cache)
@@ -279,47 +326,52 @@ def _stamp(paths: list[str]) -> list[int]:
     return stamps
 
 
-def _current_lockfile(gdir: Path, interpreter: str, cache: HookCache) -> str:
+def _current_lockfile(gdir: str, interpreter: str, cache: HookCache) -> str:
     """The lockfile path `mlv snapshot` would write for INTERPRETER's environment now.
 
     Remembered with the mtimes of the interpreter and its import folders (installing, removing
     or upgrading a package changes them), the same test environment.capture makes, so an
-    unchanged environment costs a few stats instead of importing and rendering.
+    unchanged environment costs a few stats instead of a capture and a render.
     """
     known = cache.environment
-    paths = [interpreter, *known.get("paths", [])]
+    site = known.get("paths")
+    paths = [interpreter, *(site if isinstance(site, list) else [])]
     if known.get("interpreter") == interpreter and known.get("stamp") == _stamp(paths):
         return str(known["lockfile"])
+    import json
     import subprocess
+    from pathlib import Path
 
     from mlv import environment
 
-    env = environment.capture(interpreter, gdir / "mlv")
+    env = environment.capture(interpreter, Path(gdir) / "mlv")
     current = environment.lockfile_path(environment.render_lockfile(env))
     probe = subprocess.run([interpreter, "-I", "-c", "import json, sys; print(json.dumps(sys.path))"],
                            capture_output=True, check=False, timeout=60)
     if probe.returncode == 0:
-        site = sorted({p for p in json.loads(probe.stdout) if p})
-        cache.environment = {"interpreter": interpreter, "paths": site,
-                             "stamp": _stamp([interpreter, *site]), "lockfile": current}
+        folders = sorted({p for p in json.loads(probe.stdout) if p})
+        cache.environment = {"interpreter": interpreter, "paths": folders,
+                             "stamp": _stamp([interpreter, *folders]), "lockfile": current}
         cache.dirty = True
     return current
 
 
-def _interpreter(root: Path, cache: HookCache) -> str:
+def _interpreter(root: str, cache: HookCache) -> str:
     """The interpreter snapshots capture; remembered while the config file and PATH are unchanged.
 
     Reading the configuration means importing PyYAML, as costly as the rest of the hook.
     """
-    st = (root / CONFIG_FILE).stat()
+    st = os.stat(os.path.join(root, CONFIG_FILE))
     key = [st.st_ino, st.st_mtime_ns, st.st_size, os.environ.get("PATH", "")]
     known = cache.interpreter
     if known.get("key") == key and os.access(str(known.get("path", "")), os.X_OK):
         return str(known["path"])
+    from pathlib import Path
+
     from mlv import config, environment
 
-    cfg = config.load(root)
-    path = environment.interpreter_for(cfg.command, cfg.python, root)
+    cfg = config.load(Path(root))
+    path = environment.interpreter_for(cfg.command, cfg.python, Path(root))
     cache.interpreter = {"key": key, "path": path}
     cache.dirty = True
     return path
@@ -328,41 +380,51 @@ def _interpreter(root: Path, cache: HookCache) -> str:
 # -- post-checkout and post-merge ----------------------------------------------------------------
 
 
-def post_checkout(root: Path, old: str, new: str, flag: str) -> int:
+def post_checkout(root: str, old: str, new: str, flag: str) -> int:
     """After a branch checkout, bring the data in line with the pointer files that changed."""
-    if flag != "1" or old == new or not old or old == gitio.ZERO_SHA:
+    if flag != "1" or not old or old in (new, ZERO_SHA):
         return 0  # a file checkout, the same commit, or a new clone/worktree: nothing to follow
     changed = _changed_pointer_files(root, [old, new])
     return _restore(root, changed, f"HEAD is now {new[:10]}")
 
 
-def post_merge(root: Path) -> int:
+def post_merge(root: str) -> int:
     """After a merge or pull (squash too), bring the data in line with the merged pointers."""
-    if gitio.run(["rev-parse", "-q", "--verify", "ORIG_HEAD"], root, check=False).returncode != 0:
+    from pathlib import Path
+
+    from mlv import gitio
+
+    if gitio.run(["rev-parse", "-q", "--verify", "ORIG_HEAD"], Path(root), check=False).returncode != 0:
         return 0
     changed = _changed_pointer_files(root, ["--cached", "ORIG_HEAD"])
     return _restore(root, changed, "the merge is done")
 
 
-def _changed_pointer_files(root: Path, revs: list[str]) -> list[str]:
-    raw = gitio.out(["diff", "--name-only", "--no-renames", "-z", *revs, "--", "*.dvc"], root)
+def _changed_pointer_files(root: str, revs: list[str]) -> list[str]:
+    from pathlib import Path
+
+    from mlv import gitio
+
+    raw = gitio.out(["diff", "--name-only", "--no-renames", "-z", *revs, "--", "*.dvc"], Path(root))
     return [p for p in raw.split("\0") if p]
 
 
-def _restore(root: Path, pointer_files: list[str], what_happened: str) -> int:
+def _restore(root: str, pointer_files: list[str], what_happened: str) -> int:
     if not pointer_files:
         return 0
+    from pathlib import Path
+
     from mlv import dvcio, restore
 
-    pointers = []
+    pointers: list[dvcio.Pointer] = []
     for rel in pointer_files:
         try:
-            data = (root / rel).read_bytes()
+            data = (Path(root) / rel).read_bytes()
         except FileNotFoundError:
             continue  # no longer tracked: the data stays where it is, never deleted
         pointers.append(dvcio.parse_pointer(data, rel))
     try:
-        report = restore.sync_workspace(root, pointers)
+        report = restore.sync_workspace(Path(root), pointers)
     except MlvError as exc:
         hint = exc.hint
         if hint and "--force" in hint:
@@ -389,7 +451,7 @@ def _pre_push_updates() -> list[tuple[str, str, str, str]]:
         local = os.environ.get("PRE_COMMIT_LOCAL_BRANCH", "")
         return [(local, os.environ.get("PRE_COMMIT_TO_REF") or local,
                  os.environ.get("PRE_COMMIT_REMOTE_BRANCH", ""),
-                 os.environ.get("PRE_COMMIT_FROM_REF") or gitio.ZERO_SHA)]
+                 os.environ.get("PRE_COMMIT_FROM_REF") or ZERO_SHA)]
     updates = []
     for line in sys.stdin.read().splitlines():
         parts = line.split()
@@ -398,21 +460,23 @@ def _pre_push_updates() -> list[tuple[str, str, str, str]]:
     return updates
 
 
-def pre_push(root: Path, args: list[str], updates: list[tuple[str, str, str, str]]) -> int:
+def pre_push(root: str, args: list[str], updates: list[tuple[str, str, str, str]]) -> int:
     """Upload the DVC data of every commit being pushed that the DVC remote lacks."""
     remote = args[0] if args else os.environ.get("PRE_COMMIT_REMOTE_NAME", "")
-    tips = [local for _, local, _, _ in updates if local != gitio.ZERO_SHA]
+    tips = [local for _, local, _, _ in updates if local != ZERO_SHA]
     if not tips:
         return 0  # only deletions
+    from pathlib import Path
+
     from mlv import sync
 
-    excluded = [r for _, _, _, r in updates if r != gitio.ZERO_SHA]
-    pointers = sync.pointers_to_push(root, tips, remote, excluded)
+    excluded = [r for _, _, _, r in updates if r != ZERO_SHA]
+    pointers = sync.pointers_to_push(Path(root), tips, remote, excluded)
     if not pointers:
         return 0
-    strict = sync.hooks_strict(root)
+    strict = sync.hooks_strict(Path(root))
     try:
-        outcome = sync.push_data(root, pointers, None)
+        outcome = sync.push_data(Path(root), pointers, None)
     except MlvError as exc:
         if strict:
             sys.stderr.write(f"mlv pre-push hook: error: {exc.message.rstrip('.')}; the push was "

@@ -109,9 +109,14 @@ def _boot_code() -> str:
 
 
 def render_script(name: str, python: str | None = None) -> str:
-    """The shell script installed as hook NAME."""
+    """The shell script installed as hook NAME.
+
+    It runs a kept foreign hook first, then returns at once when there is nothing for mlv to do,
+    without starting Python: outside an mlv project, with MLV_SKIP_HOOKS=1, and after a checkout
+    or merge that changed no pointer file (one `git diff --quiet`). pre-commit pipes the staged
+    pointer files to Python, which then needs no git call of its own on its fast path.
+    """
     py = shlex.quote(python or sys.executable)
-    missing_exit = "1" if name in _BLOCKING else "0"
     lines = [
         "#!/bin/sh",
         MARKER,
@@ -119,6 +124,7 @@ def render_script(name: str, python: str | None = None) -> str:
         f"# is kept as {name}{CHAINED_SUFFIX}, runs first, and comes back on uninstall.",
         f"chained=\"$0{CHAINED_SUFFIX}\"",
         f"py={py}",
+        "status=0",
     ]
     if name == "pre-push":
         # git gives the refs being pushed on stdin; both hooks must read all of it.
@@ -131,21 +137,34 @@ def render_script(name: str, python: str | None = None) -> str:
     elif name in _BLOCKING:
         lines.append('if [ -x "$chained" ]; then "$chained" "$@" || exit $?; fi')
     else:
-        lines += ["status=0", 'if [ -x "$chained" ]; then "$chained" "$@" || status=$?; fi']
+        lines.append('if [ -x "$chained" ]; then "$chained" "$@" || status=$?; fi')
+    lines.append('if [ "$MLV_SKIP_HOOKS" = 1 ] || [ ! -f .mlv/config.yaml ]; then exit "$status"; fi')
+    if name in ("post-checkout", "post-merge"):
+        diff = '"$1" "$2"' if name == "post-checkout" else "--cached ORIG_HEAD"
+        if name == "post-checkout":
+            lines.append('if [ "$3" != 1 ]; then exit "$status"; fi  # a file checkout')
+        lines += [
+            'if [ -d .git ]; then gd=.git; else gd="$(git rev-parse --git-dir)"; fi',
+            f'if [ ! -f "$gd/mlv/publish-journal.json" ] && git diff --quiet --no-ext-diff {diff} '
+            "-- '*.dvc' 2>/dev/null; then",
+            '  exit "$status"  # no pointer file changed',
+            "fi",
+        ]
     lines += [
         'if [ ! -x "$py" ]; then',
         f"  echo \"mlv {name} hook: $py no longer exists; run \\`mlv hooks install\\` again \""
         "\"(or \\`mlv hooks uninstall\\`)\" >&2",
-        f"  exit {missing_exit}",
+        "  exit 1" if name in _BLOCKING else '  exit "$status"',
         "fi",
     ]
-    call = f'"$py" -S -c {shlex.quote(_boot_code())} {name} "$@"'
-    if name == "pre-push":
-        lines.append(f'{call} < "$refs"')
-    elif name in _BLOCKING:
-        lines.append(f"exec {call}")
+    boot = shlex.quote(_boot_code())
+    if name == "pre-commit":
+        lines.append("git ls-files -s -z -- '*.dvc' .mlv/env/ | "
+                     f'exec "$py" -S -c {boot} pre-commit --staged-on-stdin')
+    elif name == "pre-push":
+        lines.append(f'"$py" -S -c {boot} pre-push "$@" < "$refs"')
     else:
-        lines += [f"{call} || status=$?", 'exit "$status"']
+        lines += [f'"$py" -S -c {boot} {name} "$@" || status=$?', 'exit "$status"']
     return "\n".join(lines) + "\n"
 
 
