@@ -5,8 +5,9 @@ a training command from writing through a link into the cache and corrupting eve
 shares the object. A reflink (copy-on-write clone, on btrfs/XFS) shares blocks safely; elsewhere we
 copy with copy_file_range, which stays in the kernel.
 
-Verification: an object is hashed once and its (inode, mtime, ctime, size) remembered; while that
-stat is unchanged we trust the content, the same bet git's index makes. ctime cannot be set by a
+Verification: every object is hashed before it is written out; a large one (1 MiB and up) only
+once, its (inode, mtime, ctime, size) remembered, and trusted while that stat is unchanged, the
+same bet git's index makes. ctime cannot be set by a
 program, so any write to the object (even one that restores its mtime) forces a re-hash.
 """
 
@@ -28,6 +29,9 @@ from mlv.errors import DvcError
 _FICLONE = 0x40049409  # linux/fs.h: clone a whole file (reflink)
 _NO_CLONE = {errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EPERM}
 _VERSION = 1
+# Below this size an object is simply hashed each time it is restored (microseconds); only large
+# ones are remembered, which keeps the trust file small enough to load in no time.
+TRUST_MIN_BYTES = 1024 * 1024
 
 
 def _umask() -> int:
@@ -66,6 +70,8 @@ class ObjectTrust:
             return True
         if not dvcio.verify_object(cache, md5):
             return False
+        if st.st_size < TRUST_MIN_BYTES:
+            return True  # hashing it again is cheaper than remembering it
         self.entries[key] = signature
         self.dirty = True
         return True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 from pathlib import Path
 
 from mlv.errors import MlvError
@@ -18,8 +19,16 @@ class UnsafePathError(MlvError):
     """A path would lead outside the work tree."""
 
 
+_PLAIN = re.compile(r"[^/\\\0]+(/[^/\\\0]+)*")
+
+
 def safe_relpath(value: str, what: str) -> str:
     """VALUE as a normalised posix path that stays inside its base folder, else UnsafePathError."""
+    # Fast path (this runs for every file of a folder manifest): a plain relative path with no
+    # `.` or `..` component is already normal and safe.
+    if isinstance(value, str) and _PLAIN.fullmatch(value) and not any(
+            part in (".", "..") for part in value.split("/")):
+        return value
     if not isinstance(value, str) or not value or value.startswith(("/", "\\")) or os.path.isabs(value):
         raise UnsafePathError(f"{what} {value!r} is an absolute path; refusing to write outside the worktree")
     norm = posixpath.normpath(value.replace("\\", "/"))

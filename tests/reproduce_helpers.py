@@ -34,7 +34,7 @@ def data_repo(path: Path) -> Path:
     (path / "data" / "a.csv").write_text("a,b\n1,2\n")
     (path / "data" / "b.csv").write_text("a,b\n3,4\n")
     (path / "data" / "sub" / "c.txt").write_text("nested\n")
-    (path / "big.bin").write_bytes(os.urandom(200_000))
+    (path / "big.bin").write_bytes(os.urandom(1_500_000))  # over materialize.TRUST_MIN_BYTES
     return path
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -243,3 +244,13 @@ def test_restore_into_another_folder_uses_the_repositorys_cache(tracked: tuple, 
     restore.prepare_restore(root, pointers, target=target, state=state).apply()
     assert {p.path: read_all(target / p.path) for p in pointers} == originals
     assert (tmp_path / "state.json").exists()
+
+
+def test_only_large_verified_objects_are_remembered(tracked: tuple) -> None:
+    root, pointers, _ = tracked
+    shutil.rmtree(root / "data")
+    (root / "big.bin").unlink()
+    restore.sync_workspace(root, pointers)
+    trusted = json.loads((root / ".git" / "mlv" / "verified-objects.json").read_text())["entries"]
+    big = next(p for p in pointers if p.path == "big.bin")
+    assert list(trusted) == [str(dvcio.object_path(_cache(root), big.md5))]
