@@ -105,7 +105,11 @@ def plan(cwd: Path, options: ReproduceOptions) -> ReproducePlan:
         for name in rec.params:
             safe_relpath(name, "params file")
         lock_path = safe_relpath(rec.environment.lockfile, "lockfile")
-        lockfile = gitio.read_blob(root, exp.commit, lock_path) or b""
+        blob = gitio.read_blob(root, exp.commit, lock_path)
+        if blob is None and options.env == "fresh":
+            raise MlvError(f"the lockfile {lock_path} named by the record is not in commit {exp.commit[:10]}",
+                           hint="Use --env current.")
+        lockfile = blob or b""
         interpreter = environment.interpreter_for(rec.command, _configured_python(root, exp.commit), root)
         mismatches: list[envcheck.Mismatch] = []
         if options.env == "current":

@@ -447,3 +447,10 @@ def test_second_reproduce_reuses_the_private_data_copy(experiment_repo: Path) ->
     _reproduce_json(experiment_repo, "HEAD")
     assert pooled.stat().st_ino == inode  # moved into the worktree and back, never rewritten
     assert pooled.read_bytes() == (experiment_repo / "data" / "dataset.csv").read_bytes()
+
+
+def test_env_fresh_without_the_lockfile_in_the_commit(experiment_repo: Path) -> None:
+    gone = ".mlv/env/requirements-gone.txt"
+    sha = craft_experiment(experiment_repo, lambda d: d["environment"].update(lockfile=gone))
+    line = _refused(experiment_repo, sha, "--yes", "--env", "fresh")
+    assert "requirements-gone.txt" in line and "--env current" in line
