@@ -38,26 +38,37 @@ def main(argv: list[str]) -> int:
     if not argv:
         sys.stderr.write("usage: python -m mlv.hookrun HOOK [ARGS...]\n")
         return 2
-    hook, args = argv[0], argv[1:]
-    if os.environ.get(SKIP_VARIABLE) == "1":
-        return 0
+    hook = argv[0]
+    blocking = hook in ("pre-commit", "pre-push")  # only these can stop anything (see _restore)
     try:
-        root = _root()
-        if root is None or not os.path.isfile(os.path.join(root, CONFIG_FILE)):
-            return 0  # not an mlv project: stay out of the way, silently
-        index_file = _take_index_file(root)
-        gdir = _git_dir(root)
-        if os.path.exists(os.path.join(gdir, "mlv", "publish-journal.json")):
-            _recover(root)
-            args = [a for a in args if a != STAGED_ON_STDIN]  # staged before recovery: read again
-        return _dispatch(hook, args, root, gdir, index_file)
+        return _run(hook, argv[1:])
     except MlvError as exc:
         sys.stderr.write(f"mlv {hook} hook: error: {exc.one_line()}\n")
-        # Only pre-commit and pre-push can stop anything; after a checkout or merge, see _restore.
-        return exc.exit_code if hook in ("pre-commit", "pre-push") else 0
+        return exc.exit_code if blocking else 0
     except KeyboardInterrupt:
         sys.stderr.write(f"mlv {hook} hook: interrupted.\n")
         return 130
+    except Exception as exc:  # a hook must never throw a traceback at the user
+        if os.environ.get("MLV_HOOK_TRACEBACK") == "1":
+            raise
+        first = (str(exc).splitlines() or [""])[0]
+        sys.stderr.write(f"mlv {hook} hook: error: unexpected {exc.__class__.__name__}: {first} "
+                         "(a bug in mlv; rerun with MLV_HOOK_TRACEBACK=1 and report it).\n")
+        return 3 if blocking else 0
+
+
+def _run(hook: str, args: list[str]) -> int:
+    if os.environ.get(SKIP_VARIABLE) == "1":
+        return 0
+    root = _root()
+    if root is None or not os.path.isfile(os.path.join(root, CONFIG_FILE)):
+        return 0  # not an mlv project: stay out of the way, silently
+    index_file = _take_index_file(root)
+    gdir = _git_dir(root)
+    if os.path.exists(os.path.join(gdir, "mlv", "publish-journal.json")):
+        _recover(root)
+        args = [a for a in args if a != STAGED_ON_STDIN]  # staged before recovery: read again
+    return _dispatch(hook, args, root, gdir, index_file)
 
 
 def _dispatch(hook: str, args: list[str], root: str, gdir: str, index_file: str | None) -> int:
