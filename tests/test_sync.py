@@ -58,9 +58,13 @@ def test_fresh_clone_pull_restores_data_then_reproduces(experiment_repo: Path, t
     assert sorted(result["restored"]) == ["data", "models"]
     for rel in ("data/dataset.csv", "models/model.joblib"):
         assert (clone / rel).read_bytes() == (experiment_repo / rel).read_bytes()
-    # The pulled experiment can be re-run from the clone.
+    # The pulled experiment can be re-run from the clone, and checked out.
     verdict = json.loads(mlv(clone, "reproduce", "HEAD~1", "--yes", "--json").stdout)
     assert verdict["verdict"] == "reproduced"
+    mlv(clone, "checkout", "HEAD~1")
+    assert git(clone, "rev-parse", "HEAD") == git(experiment_repo, "rev-parse", "HEAD~1")
+    model = "models/model.joblib"
+    assert (clone / model).read_bytes() == (experiment_repo / model).read_bytes()
 
 
 def test_pull_fast_forwards_and_follows_the_new_data(experiment_repo: Path, tmp_path: Path,
