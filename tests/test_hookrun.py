@@ -316,3 +316,25 @@ def test_mlv_checkout_force_still_discards_with_hooks_installed(experiment_repo:
     assert result.returncode == 0, result.stderr
     assert _head(experiment_repo) == baseline
     assert (experiment_repo / "data" / "dataset.csv").read_bytes() == saved
+
+
+def test_skip_variable_turns_mlvs_part_off(experiment_repo: Path) -> None:
+    install_hooks(experiment_repo)
+    append_row(experiment_repo)
+    commit = run_git(experiment_repo, "commit", "-q", "--allow-empty", "-m", "skip",
+                     env={"MLV_SKIP_HOOKS": "1"})
+    assert (commit.returncode, commit.stderr) == (0, "")
+
+
+def test_run_refuses_an_unknown_hook(experiment_repo: Path) -> None:
+    result = mlv(experiment_repo, "hooks", "run", "post-commit", check=False)
+    assert result.returncode == 2
+    assert result.stderr == "mlv: unknown hook 'post-commit'\n"
+
+
+def test_run_by_hand_checks_the_real_index(experiment_repo: Path) -> None:
+    assert mlv(experiment_repo, "hooks", "run", "pre-commit").returncode == 0
+    append_row(experiment_repo)
+    result = mlv(experiment_repo, "hooks", "run", "pre-commit", check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith(STALE)
