@@ -342,14 +342,21 @@ def run_hook(root: Path, name: str, args: Sequence[str], env: Mapping[str, str])
     return proc.returncode
 
 
-def log_messages(root: Path, rev: str, limit: int | None, first_parent: bool) -> Iterator[tuple[str, str, str]]:
-    """(sha, ISO committer date, full message) for commits reachable from REV, newest first."""
-    args = ["log", "--format=%H%x1f%cI%x1f%B%x1e", rev]
+def log_messages(root: Path, rev: str, limit: int | None, first_parent: bool = False,
+                 grep: str | None = None) -> Iterator[tuple[str, str, str]]:
+    """(sha, ISO committer date, full message) for commits reachable from REV, newest first.
+
+    With GREP (an extended regex), git itself skips other commits and stops after LIMIT matches,
+    so listing the last few experiments of a long history stays cheap.
+    """
+    args = ["log", "--format=%H%x1f%cI%x1f%B%x1e"]
     if first_parent:
-        args.insert(1, "--first-parent")
+        args.append("--first-parent")
+    if grep is not None:
+        args += ["-E", f"--grep={grep}"]
     if limit is not None:
-        args.insert(1, f"--max-count={limit}")
-    raw = out(args, root)
+        args.append(f"--max-count={limit}")
+    raw = out([*args, rev, "--"], root)
     for raw_chunk in raw.split("\x1e"):
         chunk = raw_chunk.lstrip("\n")
         if not chunk:

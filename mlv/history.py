@@ -33,7 +33,9 @@ def list_experiments(root: Path, rev: str = "HEAD", limit: int | None = None,
         return []
     gitio.resolve_commit(root, rev)
     found: list[Experiment] = []
-    for sha, _date, message in gitio.log_messages(root, rev, None, first_parent=False):
+    # A damaged record is skipped below, so ask git for a few more than LIMIT.
+    ask = None if limit is None else limit + 8
+    for sha, _date, message in gitio.log_messages(root, rev, ask, grep=record.GIT_GREP):
         user, doc = record.split_message(message)
         if doc is None:
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,20 @@ def stderr() -> Console:
 
 
 def emit_json(doc: Any) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False, default=str) + "\n")
+    """One JSON document on stdout. NaN and infinities (a diverged loss) become null: JSON has
+    no way to write them, and `NaN` would make the whole document unreadable to jq."""
+    text = json.dumps(_finite(doc), indent=2, ensure_ascii=False, default=str, allow_nan=False)
+    sys.stdout.write(text + "\n")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def warn(message: str) -> None:

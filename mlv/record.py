@@ -20,6 +20,8 @@ SCHEMA_VERSION = 1
 BEGIN = "--- mlv experiment record v{version} ---"
 END = "--- end mlv experiment record ---"
 _BEGIN_RE = re.compile(r"^--- mlv experiment record v(\d+) ---$", re.MULTILINE)
+# The same marker for `git log -E --grep`, so git filters experiment commits itself.
+GIT_GREP = "^--- mlv experiment record v[0-9]+ ---$"
 
 
 @dataclass

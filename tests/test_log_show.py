@@ -76,3 +76,23 @@ def test_python_api_matches_cli(three_experiments: Path) -> None:
     cli = json.loads(mlv(three_experiments, "log", "--json").stdout)
     assert [e.to_json() for e in experiments] == cli
     assert api.show("HEAD~2", path=three_experiments).message == "hold out 30%"
+
+
+def test_a_nan_metric_is_null_in_json_output(experiment_repo: Path) -> None:
+    (experiment_repo / "metrics.json").write_text('{"loss": NaN, "acc": 0.5}')
+    mlv(experiment_repo, "snapshot", "-m", "diverged")
+    doc = json.loads(mlv(experiment_repo, "show", "--json").stdout)  # strict JSON: no bare NaN
+    assert doc["metrics"] == {"metrics.json": {"loss": None, "acc": 0.5}}
+    assert "loss = nan" in mlv(experiment_repo, "show").stdout
+
+
+def test_log_limit_stops_early_in_a_long_history(experiment_repo: Path) -> None:
+    for number in range(3):
+        (experiment_repo / "notes.txt").write_text(f"{number}\n")
+        git(experiment_repo, "add", "notes.txt")
+        git(experiment_repo, "commit", "-qm", f"plain {number}")
+    mlv(experiment_repo, "snapshot", "-m", "second experiment")
+    items = json.loads(mlv(experiment_repo, "log", "-n", "1", "--json").stdout)
+    assert [i["message"] for i in items] == ["second experiment"]
+    assert [i["message"] for i in json.loads(mlv(experiment_repo, "log", "--json").stdout)] == [
+        "second experiment", "baseline"]
