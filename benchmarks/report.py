@@ -103,6 +103,9 @@ def render(cases: Sequence[Case], profile: Profile, info: Mapping[str, object]) 
         notes += [f"{t}: {m.note}" for t, m in c.measurements.items() if m.note]
         lines.append(f"- **{TITLES.get(c.op, c.op)}, {c.dataset}**: {commands}."
                      + (f" {'; '.join(notes)}." if notes else ""))
+    crashes = info.get("crashes") or []
+    if crashes:
+        lines += ["", "## Operations that crashed in this run", "", *[f"- {c}" for c in crashes]]
     lines += ["", "## Plot", "", "![time against dataset size, mlv against DVC](benchmarks.png)", ""]
     return "\n".join(lines)
 

@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -110,28 +111,45 @@ def run_all(bench: Bench, info: dict[str, object]) -> None:
     info["datasets"] = ", ".join(spec.label for spec in specs.values())
     info["scenarios"] = "; ".join(found[k].label for k in ("1gib", "10k+", "100k+"))
     info["generated"] = generated
-    ops_worktree.startup(bench)
-    ops_compare.log(bench)
-    ops_snapshot.first_snapshot(bench, found["1gib"], p.runs, p.warmup)
-    ops_snapshot.noop_snapshot(bench, found["1gib"])
+    step = _stepper(bench, info)
+    step(ops_worktree.startup, bench)
+    step(ops_compare.log, bench)
+    step(ops_snapshot.first_snapshot, bench, found["1gib"], p.runs, p.warmup)
+    step(ops_snapshot.noop_snapshot, bench, found["1gib"])
     for key in ("10k", "100k"):
         if key == "10k":
-            ops_snapshot.first_snapshot(bench, found[key], p.runs, p.warmup)
+            step(ops_snapshot.first_snapshot, bench, found[key], p.runs, p.warmup)
         else:
-            ops_snapshot.first_snapshot(bench, found[key], p.large_first_runs, 0)
+            step(ops_snapshot.first_snapshot, bench, found[key], p.large_first_runs, 0)
         sc = found[key + "+"]
         if not ops_snapshot.add_data(bench, sc, "data/big.bin"):
             continue
-        ops_snapshot.noop_snapshot(bench, sc)
+        step(ops_snapshot.noop_snapshot, bench, sc)
         if key == "100k" and not p.large_incremental:
             continue  # the smoke run only checks that the growth table is built
-        ops_snapshot.change_one_snapshot(bench, sc)
-        ops_compare.diff(bench, sc)
-        ops_worktree.checkout(bench, sc)
+        step(ops_snapshot.change_one_snapshot, bench, sc)
+        step(ops_compare.diff, bench, sc)
+        step(ops_worktree.checkout, bench, sc)
         if key == "10k":
-            ops_worktree.reproduce(bench, sc)
-            ops_worktree.hooks(bench, sc)
+            step(ops_worktree.reproduce, bench, sc)
+            step(ops_worktree.hooks, bench, sc)
 
+
+def _stepper(bench: Bench, info: dict[str, object]) -> Callable[..., None]:
+    """Run one operation; save the results so far; an unexpected crash is reported, not fatal."""
+    partial = bench.ws.root / "results-partial.json"
+
+    def step(op: Callable[..., None], *args: object) -> None:
+        try:
+            op(*args)
+        except Exception as exc:  # noqa: BLE001 - one broken operation must not lose the others
+            bench.say(f"{op.__name__} crashed: {exc!r}")
+            crashes = info.setdefault("crashes", [])
+            assert isinstance(crashes, list)
+            crashes.append(f"{op.__name__}: {exc!r}")
+        partial.write_text(json.dumps({"info": info, "cases": [c.to_dict() for c in bench.cases]}, indent=1))
+
+    return step
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -32,6 +32,7 @@ def test_smoke_run_reports_every_operation(tmp_path: Path) -> None:
 
     # Every tool of every operation was measured: nothing failed, nothing left "not available".
     doc = json.loads((work / "smoke" / "results.json").read_text())
+    assert not doc["info"].get("crashes")
     ops = {case["op"] for case in doc["cases"]}
     assert ops == set(TITLES)
     for case in doc["cases"]:
