@@ -511,3 +511,8 @@ def log_matching(root: Path, rev: str, pattern: str, limit: int) -> list[tuple[s
             sha, message = chunk.split("\x1f", 1)
             found.append((sha, message))
     return found
+
+
+def delete_branch(root: Path, name: str, expected: str) -> None:
+    """Delete branch NAME only if it still points at EXPECTED (undoes a branch mlv just made)."""
+    run(["update-ref", "-d", f"refs/heads/{name}", expected], root, check=False)

@@ -18,7 +18,7 @@ from typing import Any
 from mlv import config, datapool, dvcio, envcheck, environment, freshenv, gitio, history, paramfiles, restore, verdict
 from mlv.errors import EXIT_CANNOT_RUN, ConfigError, Interrupted, MlvError
 from mlv.history import Experiment
-from mlv.pathsafety import safe_relpath
+from mlv.pathsafety import check_no_escaping_symlink, safe_relpath
 from mlv.runner import RunResult, run_command
 from mlv.worktree import temporary_worktree
 
@@ -175,7 +175,7 @@ def _judge(tree: Path, plan_: ReproducePlan, options: ReproduceOptions, run: Run
     reproduced: dict[str, str | None] = {}
     for item in rec.outputs:
         path = str(item["path"])
-        exists = (tree / path).exists() and not (tree / path).is_symlink()
+        exists = (tree / path).exists() and _inside(tree, path)
         # With --save the snapshot stores these right after; storing now saves a second hashing.
         reproduced[path] = (datatrack.track_paths(tree, [path], state, store=options.save)[0].md5
                             if exists else None)
@@ -190,6 +190,16 @@ def _judge(tree: Path, plan_: ReproducePlan, options: ReproduceOptions, run: Run
                           verdict.compare_metrics(rec.metrics, metrics, options.rtol, options.atol),
                           verdict.compare_exit(rec.exit_code if rec.run_by_mlv else None, run.exit_code),
                           options.rtol, options.atol)
+
+
+def _inside(tree: Path, path: str) -> bool:
+    """False when PATH in the worktree is, or goes through, a symlink leading out of it: the
+    command may have made one, and hashing whatever it points at proves nothing."""
+    try:
+        check_no_escaping_symlink(tree, path, "output path")
+    except MlvError:
+        return False
+    return not (tree / path).is_symlink()
 
 
 def _save(plan_: ReproducePlan, options: ReproduceOptions, tree: Path, result: ReproduceResult,
@@ -212,6 +222,7 @@ def _save(plan_: ReproducePlan, options: ReproduceOptions, tree: Path, result: R
         with _process_env(env_vars):  # the snapshot captures the environment the command ran in
             saved = take_snapshot(tree, SnapshotOptions(message=message, verify=False, reproduces=reproduces))
     except MlvError as exc:
+        gitio.delete_branch(plan_.root, branch, plan_.experiment.commit)  # no empty branch left behind
         result.warnings.append(f"the re-run was not saved: {exc.one_line()}")
         return
     result.saved_commit, result.saved_branch = saved.commit, branch

@@ -454,3 +454,16 @@ def test_env_fresh_without_the_lockfile_in_the_commit(experiment_repo: Path) -> 
     sha = craft_experiment(experiment_repo, lambda d: d["environment"].update(lockfile=gone))
     line = _refused(experiment_repo, sha, "--yes", "--env", "fresh")
     assert "requirements-gone.txt" in line and "--env current" in line
+
+
+def test_save_that_cannot_snapshot_warns_and_leaves_no_branch(experiment_repo: Path) -> None:
+    # This command produces no model, so the re-run cannot be recorded (its output is missing).
+    sha = craft_experiment(experiment_repo, lambda d: d.update(command="true"))
+    branches = git(experiment_repo, "branch", "--list")
+    proc = mlv(experiment_repo, "reproduce", sha, "--yes", "--save", "--json", check=False)
+    assert proc.returncode == 1
+    doc = json.loads(proc.stdout)
+    assert doc["verdict"] == "not_reproduced" and doc["saved_commit"] is None
+    assert any(w.startswith("the re-run was not saved") for w in doc["warnings"])
+    assert "warning: the re-run was not saved" in proc.stderr
+    assert git(experiment_repo, "branch", "--list") == branches
