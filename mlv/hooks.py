@@ -100,8 +100,11 @@ def _python_path() -> list[str]:
 def _boot_code() -> str:
     # -S skips site (and .pth processing), the largest part of python's start-up; hookrun calls
     # site.main() itself before it needs anything beyond the standard library, mlv and PyYAML.
+    # Bytecode is cached even under PYTHONDONTWRITEBYTECODE: compiling hookrun on every commit
+    # would cost more than the rest of an unchanged commit's check.
     return (
         "import sys\n"
+        "sys.dont_write_bytecode = False\n"
         f"sys.path[:] = {_python_path()!r} + [p for p in sys.path if p]\n"
         "from mlv.hookrun import main\n"
         "sys.exit(main(sys.argv[1:]))\n"
