@@ -476,3 +476,25 @@ def load_manifest_map(cache: Path, md5: str) -> dict[str, str] | None:
             f"cache object {md5} is corrupt (not a DVC folder manifest)",
             hint="Delete it from the cache and run `dvc fetch` to download it again.",
         ) from None
+
+
+def missing_everywhere(root: Path, md5s: Sequence[str], remote: str | None) -> list[str]:
+    """Which of MD5S (objects the local cache lacks) the DVC remote lacks too.
+
+    DVC's push skips an object that is in neither place without counting it as failed, so a
+    caller that must know the remote is complete asks this for the objects it could not send.
+    """
+    from dvc.exceptions import DvcException
+    from dvc_data.hashfile.hash_info import HashInfo
+
+    if not md5s:
+        return []
+    try:
+        with _open_repo(root) as repo:
+            status = repo.cloud.status([HashInfo("md5", md5) for md5 in md5s], remote=remote)
+    except (DvcException, OSError) as exc:
+        raise DvcError(
+            f"cannot query the DVC remote: {exc}",
+            hint="Check the DVC remote with `dvc remote list` and that it is reachable.",
+        ) from None
+    return sorted(h.value for h in status.missing)
