@@ -101,14 +101,17 @@ def push_data(root: Path, pointers: Sequence[dvcio.Pointer], dvc_remote: str | N
     for md5 in md5s:
         if md5.endswith(".dir"):
             wanted.update(e.md5 for e in dvcio.load_manifest(cache, md5) or [])
+    absent = sorted(m for m in wanted if not dvcio.has_object(cache, m))
     with quiet_dvc_logs():
         report = dvcio.push_objects(root, sorted(wanted), dvc_remote)
-    if report.failed:
+        # DVC skips, without failing, what is in neither place: ask about what we could not send.
+        lost = sorted({*report.failed, *dvcio.missing_everywhere(root, absent, dvc_remote)})
+    if lost:
         paths = {p.md5: p.path for p in pointers}
-        first = report.failed[0]
+        first = next((m for m in lost if m in paths), lost[0])
         where = f"{paths[first]} ({first})" if first in paths else first
         raise DvcError(
-            f"{len(report.failed)} data object(s), e.g. {where}, are neither in the local DVC cache "
+            f"{len(lost)} data object(s), e.g. {where}, are neither in the local DVC cache "
             "nor on the DVC remote",
             hint="Push them from the machine that made them (`dvc push`), or `mlv pull` them first.",
         )

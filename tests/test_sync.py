@@ -181,3 +181,20 @@ def test_pull_from_a_url_remote_that_is_gone(experiment_repo: Path, tmp_path: Pa
     result = mlv(experiment_repo, "pull", check=False)
     assert result.returncode == 1
     assert result.stderr.strip().startswith("error: git fetch from origin failed:")
+
+
+def test_push_refuses_data_that_is_nowhere(experiment_repo: Path, tmp_path: Path, dvc_remote: Path) -> None:
+    bare = _shared(experiment_repo, tmp_path, dvc_remote)
+    model_md5 = pointer_md5s(experiment_repo)["models"]
+    cache = experiment_repo / ".dvc" / "cache" / "files" / "md5"
+    manifest = json.loads((cache / model_md5[:2] / model_md5[2:]).read_text())
+    lost = cache / manifest[0]["md5"][:2] / manifest[0]["md5"][2:]
+    lost.chmod(0o644)
+    lost.unlink()  # the model file's content is now in neither the cache nor the remote
+    result = mlv(experiment_repo, "push", check=False)
+    assert result.returncode == 1
+    line = result.stderr.strip()
+    assert "\n" not in line
+    assert line.startswith("error: 1 data object(s), e.g. ")
+    assert "are neither in the local DVC cache nor on the DVC remote" in line
+    assert run_git(bare, "rev-parse", "-q", "--verify", "main").returncode != 0  # commits not pushed
