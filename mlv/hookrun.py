@@ -434,8 +434,14 @@ def _restore(root: str, pointer_files: list[str], what_happened: str) -> int:
         except FileNotFoundError:
             continue  # no longer tracked: the data stays where it is, never deleted
         pointers.append(dvcio.parse_pointer(data, rel))
+    from mlv.sync import quiet_dvc_logs
+
+    # Data the cache lacks (a pulled branch whose data was never fetched) comes from the DVC
+    # remote when there is one; this is never reached when no pointer file changed.
+    fetch = dvcio.default_remote(Path(root)) is not None
     try:
-        report = restore.sync_workspace(Path(root), pointers)
+        with quiet_dvc_logs():
+            report = restore.sync_workspace(Path(root), pointers, fetch_missing=fetch)
     except MlvError as exc:
         hint = exc.hint
         if hint and "--force" in hint:
@@ -447,7 +453,8 @@ def _restore(root: str, pointer_files: list[str], what_happened: str) -> int:
         # git report the checkout as failed, breaking tools that run it (`mlv checkout --force`).
         return 0
     if report.restored:
-        sys.stderr.write(f"mlv: restored {', '.join(report.restored)}\n")
+        fetched = f" ({report.fetched} objects downloaded)" if report.fetched else ""
+        sys.stderr.write(f"mlv: restored {', '.join(report.restored)}{fetched}\n")
     return 0
 
 

@@ -338,3 +338,20 @@ def test_run_by_hand_checks_the_real_index(experiment_repo: Path) -> None:
     result = mlv(experiment_repo, "hooks", "run", "pre-commit", check=False)
     assert result.returncode == 1
     assert result.stderr.startswith(STALE)
+
+
+def test_plain_git_pull_brings_the_data_from_the_dvc_remote(experiment_repo: Path, tmp_path: Path,
+                                                            dvc_remote: Path) -> None:
+    add_dvc_remote(experiment_repo, dvc_remote)
+    add_git_remote(experiment_repo, tmp_path / "origin.git")
+    mlv(experiment_repo, "push")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(tmp_path / "origin.git"), str(clone))
+    mlv(clone, "pull")
+    install_hooks(clone)
+    new_experiment(experiment_repo, "second")
+    mlv(experiment_repo, "push")
+    pull = run_git(clone, "pull", "-q", "--ff-only")
+    assert pull.returncode == 0, pull.stderr
+    assert "mlv: restored" in pull.stderr and "objects downloaded" in pull.stderr
+    assert (clone / "data" / "extra.csv").read_text() == "experiment,second\n"
