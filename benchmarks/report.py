@@ -132,8 +132,9 @@ def _method(profile: Profile, info: Mapping[str, object]) -> list[str]:
         "- mlv and DVC each get their own repository on the same data, with their own cache and state "
         "(DVC's site cache folder is per repository, so a fresh repository really starts cold). "
         "DVC runs with its default cache type (reflink, falling back to copy on ext4).",
-        "- The machine has far more RAM than the data, so the data is in the page cache for every tool: "
-        "these are CPU and file-system costs, not cold-disk reads.",
+        "- Page cache: the machine has far more RAM than the data, but this virtual machine pages out memory "
+        "left idle for about a minute (DAMON reclaim), so data untouched for a while is read from the virtual "
+        "disk again. The warm-up run of each operation brings it back; the timed runs follow at once.",
         f"- Load average (1 min) when the run started: {info.get('load_start', '?')}; when it ended: "
         f"{info.get('load_end', '?')} (2 cores: other work on the machine slows every tool alike).",
     ]

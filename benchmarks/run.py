@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -47,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         write_report([Case.from_dict(c) for c in doc["cases"]], profile, doc["info"], out)
         return 0
     ws = Workspace(work / profile.name)
+    if ws.runs.exists():
+        print(f"removing the previous run's repositories in {ws.runs}", file=sys.stderr, flush=True)
+        shutil.rmtree(ws.runs)
     ws.prepare()
     bench = Bench(ws, profile, available_mlv_commands(ws, OPTIONAL_COMMANDS))
     missing = sorted(set(OPTIONAL_COMMANDS) - bench.available)
@@ -61,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     results.write_text(json.dumps({"info": info, "cases": [c.to_dict() for c in bench.cases]}, indent=1))
     write_report(bench.cases, profile, info, out)
     bench.say(f"done: {out / 'benchmarks.md'}")
+    for folder in ws.runs.glob("*/first-*"):  # earlier first-snapshot runs; the last is kept
+        shutil.rmtree(folder)
     return 0
 
 
