@@ -9,7 +9,9 @@ from mlv import gitio, history, project
 from mlv import snapshot as _snapshot
 
 if TYPE_CHECKING:
+    from mlv.checkout import CheckoutResult
     from mlv.diff import DiffResult
+    from mlv.reproduce import ReproduceResult
 
 
 def init(path: str | Path = ".", git: bool = False) -> project.InitResult:
@@ -37,3 +39,21 @@ def diff(a: str | None = None, b: str | None = None, workspace: bool = False,
     from mlv import diff as _diff
 
     return _diff.diff(gitio.find_root(Path(path)), [r for r in (a, b) if r], workspace)
+
+
+def reproduce(rev: str, env: str = "current", rtol: float = 0.0, atol: float = 0.0, save: bool = False,
+              path: str | Path = ".") -> ReproduceResult:
+    """Re-run experiment REV in a throwaway worktree and judge it (no confirmation prompt: calling
+    this is the confirmation); see `mlv reproduce --help`."""
+    from mlv import reproduce as _reproduce
+
+    options = _reproduce.ReproduceOptions(rev=rev, env=env, rtol=rtol, atol=atol, save=save)
+    plan = _reproduce.plan(Path(path), options)
+    return _reproduce.execute(plan, options)
+
+
+def checkout(rev: str, force: bool = False, path: str | Path = ".") -> CheckoutResult:
+    """Put experiment REV's code and data in the work tree; see `mlv checkout --help`."""
+    from mlv import checkout as _checkout
+
+    return _checkout.checkout_experiment(Path(path), rev, force=force)

@@ -155,7 +155,11 @@ def default_remote(root: Path) -> str | None:
 
 def remote_url(root: Path, name: str) -> str | None:
     parser = _read_dvc_config(root)
-    return parser.get(f'remote "{name}"', "url", fallback=None)
+    # DVC writes the section as ['remote "NAME"'], quotes included; accept both spellings.
+    for section in (f"'remote \"{name}\"'", f'remote "{name}"'):
+        if parser.has_option(section, "url"):
+            return parser.get(section, "url")
+    return None
 
 
 def object_path(cache: Path, md5: str) -> Path:

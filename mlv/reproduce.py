@@ -220,7 +220,8 @@ def _save(plan_: ReproducePlan, options: ReproduceOptions, tree: Path, result: R
         gitio.advance_ref(plan_.root, f"refs/heads/{branch}", plan_.experiment.commit, None, "mlv reproduce --save")
         gitio.attach_head(tree, f"refs/heads/{branch}")
         with _process_env(env_vars):  # the snapshot captures the environment the command ran in
-            saved = take_snapshot(tree, SnapshotOptions(message=message, verify=False, reproduces=reproduces))
+            saved = take_snapshot(tree, SnapshotOptions(message=message, verify=False, reproduces=reproduces,
+                                                        completed_run=result.run))
     except MlvError as exc:
         gitio.delete_branch(plan_.root, branch, plan_.experiment.commit)  # no empty branch left behind
         result.warnings.append(f"the re-run was not saved: {exc.one_line()}")

@@ -24,6 +24,7 @@ class SnapshotOptions:
     verify: bool = True  # run the repository's pre-commit and commit-msg hooks
     json_output: bool = False
     reproduces: dict[str, object] | None = None
+    completed_run: RunResult | None = None  # a run made elsewhere (mlv reproduce --save) to record
 
 
 @dataclass
@@ -61,9 +62,9 @@ def take_snapshot(
     ref = check_can_commit(root)
     head = gitio.head_sha(root)
 
-    command = options.run or cfg.command
+    command = options.run or (options.completed_run.command if options.completed_run else cfg.command)
     interpreter = environment.interpreter_for(command, cfg.python, root)
-    run: RunResult | None = None
+    run: RunResult | None = options.completed_run
     if options.run:
         run = run_command(options.run, root, stdout_to_stderr=options.json_output)
         if run.exit_code != 0 and not options.allow_failure:

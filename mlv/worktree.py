@@ -30,16 +30,45 @@ def temporary_worktree(root: Path, commit: str, *, keep: bool = False) -> Iterat
     # as the repository (and usually its DVC cache), so data can be reflinked and moved to trash.
     base = gitio.common_dir(root) / "mlv" / "reproduce"
     base.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(root, base)
     parent = Path(tempfile.mkdtemp(prefix=f"{commit[:10]}-", dir=base))
     path = parent / "worktree"
+    owner = parent / OWNER_FILE
+    owner.write_text(str(os.getpid()))
     try:
         gitio.worktree_add(root, path, commit)
         if dvcio.is_dvc_repo(path):
             dvcio.share_cache_with(path, root)
         yield path
     finally:
-        if not keep:
+        if keep:
+            owner.unlink(missing_ok=True)  # a kept worktree is the user's now: never swept
+        else:
             _remove(root, parent, path)
+
+
+OWNER_FILE = "owner.pid"
+
+
+def _remove_abandoned(root: Path, base: Path) -> None:
+    """Remove worktrees whose reproduce was killed (SIGKILL skips `finally`): their owner is gone."""
+    for parent in base.iterdir():
+        try:
+            pid = int((parent / OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # kept with --keep, or being deleted in the background
+        if not _alive(pid):
+            _remove(root, parent, parent / "worktree")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _remove(root: Path, parent: Path, path: Path) -> None:
@@ -49,6 +78,7 @@ def _remove(root: Path, parent: Path, path: Path) -> None:
     worktree remove` only has the code left to delete and the user gets the verdict without
     waiting for the data to be deleted.
     """
+    (parent / OWNER_FILE).unlink(missing_ok=True)  # being deleted: not abandoned any more
     trash = parent / "trash"
     with contextlib.suppress(OSError):
         trash.mkdir()

@@ -254,3 +254,11 @@ def test_only_large_verified_objects_are_remembered(tracked: tuple) -> None:
     trusted = json.loads((root / ".git" / "mlv" / "verified-objects.json").read_text())["entries"]
     big = next(p for p in pointers if p.path == "big.bin")
     assert list(trusted) == [str(dvcio.object_path(_cache(root), big.md5))]
+
+
+def test_remote_url_reads_remotes_written_by_dvc(tmp_path: Path) -> None:
+    repo = data_repo(tmp_path / "r")
+    dvc(repo, "remote", "add", "-d", "store", str(tmp_path / "store"))
+    assert dvcio.default_remote(repo) == "store"
+    assert dvcio.remote_url(repo, "store") == str(tmp_path / "store")
+    assert dvcio.remote_url(repo, "other") is None
