@@ -3,7 +3,7 @@
 --full writes docs/benchmarks.md and docs/benchmarks.png (the committed report); --smoke runs
 every operation once on tiny datasets and writes its report into the work folder, so CI checks
 that the harness still works without touching the committed figures. The raw results go to
-results.json next to the report; --report-only re-renders the report from it.
+WORK/results-full.json (--full) or next to the report (--smoke); --report-only re-renders from it.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="where datasets and repositories go (default: $MLV_BENCH_DIR or benchmarks/.work)")
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for benchmarks.md/.png (default: docs/ for --full, WORK/smoke for --smoke)")
-    parser.add_argument("--report-only", action="store_true", help="re-render the report from results.json")
+    parser.add_argument("--report-only", action="store_true", help="re-render the report from the results file")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="raw results file (default: WORK/results-full.json, or OUT/results.json for --smoke)")
     return parser.parse_args(argv)
 
 
@@ -43,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     profile = FULL if args.full else SMOKE
     work = (args.work_dir or Path(os.environ.get("MLV_BENCH_DIR") or REPO_ROOT / "benchmarks" / ".work")).resolve()
     out = (args.out or (REPO_ROOT / "docs" if args.full else work / "smoke")).resolve()
-    results = out / "results.json" if not args.full else work / "results-full.json"
+    results = args.results or (work / "results-full.json" if args.full else out / "results.json")
     if args.report_only:
         doc = json.loads(results.read_text())
         write_report([Case.from_dict(c) for c in doc["cases"]], profile, doc["info"], out)

@@ -47,7 +47,9 @@ class Workspace:
         )
 
     def env(self, repo: Path | None = None) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "DVC_"))}
+        # PYTHON* settings of the calling shell go too: PYTHONDONTWRITEBYTECODE, say, would make
+        # every run recompile whatever module changed since its bytecode was cached.
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "DVC_", "PYTHON"))}
         env.update({
             "HOME": str(self.home),
             "XDG_CONFIG_HOME": str(self.home / ".config"),
