@@ -71,7 +71,8 @@ def render(cases: Sequence[Case], profile: Profile, info: Mapping[str, object]) 
         "# Benchmarks: mlv against DVC and against the physical floor",
         "",
         f"Written by `make bench` (`python -m benchmarks.run --{profile.name}`) on {info.get('date')}; "
-        f"the whole run took {info.get('elapsed_min', '?')} minutes. Every number below comes from that run.",
+        f"the whole run took {info.get('elapsed_min', '?')} minutes ({_generated(info)}). "
+        "Every number below comes from that run.",
         "",
         "## Machine",
         "",
@@ -96,7 +97,7 @@ def render(cases: Sequence[Case], profile: Profile, info: Mapping[str, object]) 
         m, d, f = (ms.get(t) for t in TOOLS)
         lines.append(f"| {TITLES.get(c.op, c.op)} | {c.dataset} | {_cell(m)} | {_cell(d)} | {_cell(f)} | "
                      f"{_ratio(m, d)} | {_ratio(m, f)} | {_rss(m)} | {_rss(d)} |")
-    lines += ["", *_growth(cases), "", "## What each row runs", ""]
+    lines += ["", *_derived(cases), "", *_growth(cases), "", "## What each row runs", ""]
     for c in cases:
         commands = "; ".join(f"{t}: `{m.label}`" for t, m in c.measurements.items())
         notes = [c.note] if c.note else []
@@ -161,3 +162,41 @@ def _growth(cases: Sequence[Case]) -> list[str]:
             "not with the total.", "",
             "| operation | mlv 10k | mlv 100k | growth | DVC 10k | DVC 100k | growth |",
             "| --- | --- | --- | --- | --- | --- | --- |", *rows]
+
+
+def _generated(info: Mapping[str, object]) -> str:
+    generated = info.get("generated")
+    if not generated:
+        return "datasets reused from an earlier run"
+    assert isinstance(generated, list)
+    return "datasets generated: " + ", ".join(map(str, generated))
+
+
+def _median(cases: Sequence[Case], op: str, key: str, tool: str) -> float | None:
+    case = next((c for c in cases if c.op == op and c.key == key), None)
+    m = case.measurements.get(tool) if case else None
+    return m.median if m is not None and m.ok else None
+
+
+def _derived(cases: Sequence[Case]) -> list[str]:
+    """Differences of medians that the targets are stated on: what a hook or reproduce adds."""
+    rows = []
+    for op, what in (("hook-commit", "`git commit`"), ("hook-checkout", "`git checkout`, pointers unchanged")):
+        base = _median(cases, op, "10k", "floor")
+        for tool, name in (("mlv", "mlv's hooks"), ("dvc", "DVC's hooks")):
+            value = _median(cases, op, "10k", tool)
+            if base is not None and value is not None:
+                rows.append(f"| {name} add to {what} | {(value - base) * 1000:.0f} ms |")
+    run, alone = _median(cases, "reproduce", "10k", "mlv"), _median(cases, "reproduce", "10k", "floor")
+    if run is not None and alone is not None:
+        rows.append(f"| `mlv reproduce` overhead (total minus the command alone) | {run - alone:.3f} s |")
+    first, md5 = _median(cases, "first", "1gib", "mlv"), _median(cases, "first", "1gib", "floor")
+    dvc_first = _median(cases, "first", "1gib", "dvc")
+    if first is not None and md5 is not None:
+        rows.append(f"| first snapshot of the 1 GiB file, mlv / md5sum | {first / md5:.2f}x |")
+    if dvc_first is not None and md5 is not None:
+        rows.append(f"| first snapshot of the 1 GiB file, DVC / md5sum | {dvc_first / md5:.2f}x |")
+    if not rows:
+        return []
+    return ["## Derived figures", "", "Differences and ratios of the medians above (dataset: the 1 GiB file "
+            "plus 10,000 files, or the 1 GiB file alone).", "", "| figure | value |", "| --- | --- |", *rows]
