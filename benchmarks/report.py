@@ -108,6 +108,9 @@ def render(cases: Sequence[Case], profile: Profile, info: Mapping[str, object]) 
     if crashes:
         lines += ["", "## Operations that crashed in this run", "", *[f"- {c}" for c in crashes]]
     lines += ["", "## Plot", "", "![time against dataset size, mlv against DVC](benchmarks.png)", ""]
+    notes = info.get("findings")
+    if notes:
+        lines += ["", str(notes).strip(), ""]
     return "\n".join(lines)
 
 

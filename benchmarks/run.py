@@ -73,8 +73,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+FINDINGS = REPO_ROOT / "benchmarks" / "findings.md"
+
+
 def write_report(cases: list[Case], profile: Profile, info: dict[str, object], out: Path) -> None:
+    """The Markdown and the plot; the full report ends with the hand-written profiling notes."""
     out.mkdir(parents=True, exist_ok=True)
+    if profile is FULL and FINDINGS.exists():
+        info = {**info, "findings": FINDINGS.read_text()}
     (out / "benchmarks.md").write_text(report.render(cases, profile, info))
     plot.draw(cases, out / "benchmarks.png")
 
