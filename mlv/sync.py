@@ -101,6 +101,9 @@ def push_data(root: Path, pointers: Sequence[dvcio.Pointer], dvc_remote: str | N
     for md5 in md5s:
         if md5.endswith(".dir"):
             wanted.update(e.md5 for e in dvcio.load_manifest(cache, md5) or [])
+    local = _local_remote_dir(root, dvc_remote)
+    if local is not None and all(dvcio.has_object(local, m) for m in wanted):
+        return PushOutcome(0, len(md5s))  # a folder remote that has it all: no need to start DVC
     absent = sorted(m for m in wanted if not dvcio.has_object(cache, m))
     with quiet_dvc_logs():
         report = dvcio.push_objects(root, sorted(wanted), dvc_remote)
@@ -116,6 +119,16 @@ def push_data(root: Path, pointers: Sequence[dvcio.Pointer], dvc_remote: str | N
             hint="Push them from the machine that made them (`dvc push`), or `mlv pull` them first.",
         )
     return PushOutcome(report.uploaded, len(md5s))
+
+
+def _local_remote_dir(root: Path, dvc_remote: str | None) -> Path | None:
+    """The folder of a local-directory DVC remote (it has DVC's cache layout), else None."""
+    name = dvc_remote or dvcio.default_remote(root)
+    url = dvcio.remote_url(root, name) if name else None
+    if not url or ("://" in url and not url.startswith("file://")):
+        return None
+    path = Path(url.removeprefix("file://"))
+    return path if path.is_absolute() else (root / ".dvc" / path).resolve()  # relative to .dvc/
 
 
 @contextmanager
