@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -341,10 +341,26 @@ def init_dvc(root: Path) -> None:
         raise DvcError(f"dvc init failed: {exc}") from None
 
 
-def _open_repo(root: Path) -> Any:
+@contextlib.contextmanager
+def quiet_dvc_logs() -> Iterator[None]:
+    """Mute DVC's multi-line WARNING/ERROR log blocks: mlv reports each failure in one line."""
+    import logging
+
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)  # process-wide: DVC logs through many child loggers
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
+@contextlib.contextmanager
+def _open_repo(root: Path) -> Iterator[Any]:
+    """DVC's Repo for ROOT, with its logging muted for as long as it is open."""
     from dvc.repo import Repo
 
-    return Repo(str(root))
+    with quiet_dvc_logs(), Repo(str(root)) as repo:
+        yield repo
 
 
 def push(root: Path, targets: Sequence[str], remote: str | None) -> int:

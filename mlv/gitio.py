@@ -496,7 +496,8 @@ def checkout(root: Path, rev: str, *, force: bool = False) -> None:
         args.append(rev)
     else:
         args += ["--detach", resolve_commit(root, rev)]
-    run(args, root)
+    # mlv checkout restores the data itself; mlv's post-checkout hook doing it too is wasted work.
+    run(args, root, env={"MLV_SKIP_HOOKS": "1"})
 
 
 def log_matching(root: Path, rev: str, pattern: str, limit: int) -> list[tuple[str, str]]:

@@ -434,13 +434,11 @@ def _restore(root: str, pointer_files: list[str], what_happened: str) -> int:
         except FileNotFoundError:
             continue  # no longer tracked: the data stays where it is, never deleted
         pointers.append(dvcio.parse_pointer(data, rel))
-    from mlv.sync import quiet_dvc_logs
-
     # Data the cache lacks (a pulled branch whose data was never fetched) comes from the DVC
     # remote when there is one; this is never reached when no pointer file changed.
     fetch = dvcio.default_remote(Path(root)) is not None
     try:
-        with quiet_dvc_logs():
+        with dvcio.quiet_dvc_logs():
             report = restore.sync_workspace(Path(root), pointers, fetch_missing=fetch)
     except MlvError as exc:
         hint = exc.hint

@@ -9,9 +9,7 @@ changed), fast-forwards, then makes the work tree's data match the new HEAD thro
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -105,7 +103,7 @@ def push_data(root: Path, pointers: Sequence[dvcio.Pointer], dvc_remote: str | N
     if local is not None and all(dvcio.has_object(local, m) for m in wanted):
         return PushOutcome(0, len(md5s))  # a folder remote that has it all: no need to start DVC
     absent = sorted(m for m in wanted if not dvcio.has_object(cache, m))
-    with quiet_dvc_logs():
+    with dvcio.quiet_dvc_logs():
         report = dvcio.push_objects(root, sorted(wanted), dvc_remote)
         # DVC skips, without failing, what is in neither place: ask about what we could not send.
         lost = sorted({*report.failed, *dvcio.missing_everywhere(root, absent, dvc_remote)})
@@ -129,17 +127,6 @@ def _local_remote_dir(root: Path, dvc_remote: str | None) -> Path | None:
         return None
     path = Path(url.removeprefix("file://"))
     return path if path.is_absolute() else (root / ".dvc" / path).resolve()  # relative to .dvc/
-
-
-@contextmanager
-def quiet_dvc_logs() -> Iterator[None]:
-    """Mute DVC's multi-line WARNING/ERROR log blocks: mlv reports each failure in one line."""
-    previous = logging.root.manager.disable
-    logging.disable(logging.CRITICAL)  # process-wide: DVC logs through many child loggers
-    try:
-        yield
-    finally:
-        logging.disable(previous)
 
 
 def hooks_strict(root: Path) -> bool:
@@ -249,7 +236,7 @@ def _prefetch(root: Path, target: str, dvc_remote: str | None) -> int:
     if not missing:
         return 0
     try:
-        with quiet_dvc_logs():
+        with dvcio.quiet_dvc_logs():
             fetched = dvcio.fetch_objects(root, sorted(missing), dvc_remote)
     except DvcError as exc:
         raise DvcError(f"{exc.message.rstrip('.')}; the branch was not moved", hint=exc.hint) from None
@@ -289,7 +276,7 @@ def pull(root: Path, remote: str | None = None, dvc_remote: str | None = None,
             raise GitError(f"git could not fast-forward {branch}: {_git_failure(merge.stderr, 'merge')}",
                            hint="Commit or stash your changes, then run `mlv pull` again.")
     try:
-        with quiet_dvc_logs():
+        with dvcio.quiet_dvc_logs():
             report = restore.sync_workspace(root, worktree_pointers(root), fetch_missing=True,
                                             remote=dvc_remote, progress=progress)
     except MlvError as exc:
