@@ -26,7 +26,7 @@ SKIP_HOOKS_ENV = {"MLV_SKIP_HOOKS": "1"}  # our own hooks would only repeat what
 @dataclass
 class PushOutcome:
     uploaded: int  # objects sent to the DVC remote
-    objects: int  # objects the pushed commits need
+    objects: int  # cache objects the pushed commits need (a folder counts its manifest and files)
 
 
 @dataclass
@@ -101,7 +101,7 @@ def push_data(root: Path, pointers: Sequence[dvcio.Pointer], dvc_remote: str | N
             wanted.update(e.md5 for e in dvcio.load_manifest(cache, md5) or [])
     local = _local_remote_dir(root, dvc_remote)
     if local is not None and all(dvcio.has_object(local, m) for m in wanted):
-        return PushOutcome(0, len(md5s))  # a folder remote that has it all: no need to start DVC
+        return PushOutcome(0, len(wanted))  # a folder remote that has it all: no need to start DVC
     absent = sorted(m for m in wanted if not dvcio.has_object(cache, m))
     with dvcio.quiet_dvc_logs():
         report = dvcio.push_objects(root, sorted(wanted), dvc_remote)
@@ -116,7 +116,7 @@ def push_data(root: Path, pointers: Sequence[dvcio.Pointer], dvc_remote: str | N
             "nor on the DVC remote",
             hint="Push them from the machine that made them (`dvc push`), or `mlv pull` them first.",
         )
-    return PushOutcome(report.uploaded, len(md5s))
+    return PushOutcome(report.uploaded, len(wanted))
 
 
 def _local_remote_dir(root: Path, dvc_remote: str | None) -> Path | None:

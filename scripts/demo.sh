@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # The sample project's whole flow, in a fresh folder: init, snapshot a training run, change a
-# parameter, snapshot again, then log, diff and reproduce. Run it through `make demo`.
+# parameter, snapshot again, log and diff; then install the git hooks, push code and data, and in
+# a teammate's fresh clone pull and reproduce the first experiment. Run it through `make demo`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 work="${MLV_DEMO_DIR:-$here/build/demo}"
-rm -rf "$work" && mkdir -p "$work"
+mkdir -p "$(dirname "$work")"
+base="$(cd "$(dirname "$work")" && pwd)"  # the demo's remotes and the teammate's clone live beside it
+rm -rf "$work" "$base/demo-remote.git" "$base/demo-dvc-store" "$base/demo-clone"
+mkdir -p "$work"
 cp "$here"/sample_project/{generate_data.py,train.py,params.yaml} "$work"/
 cd "$work"
 
@@ -23,10 +27,25 @@ git config user.name "mlv demo"
 git config user.email "demo@example.com"
 python generate_data.py
 step mlv init
+dvc remote add -q -d store "$base/demo-dvc-store"  # a folder stands in for the team's DVC remote
 step mlv snapshot --run "python train.py" -m "baseline: test_size 0.25"
 sed -i.bak 's/test_size: 0.25/test_size: 0.3/' params.yaml && rm params.yaml.bak
 step mlv snapshot --run "python train.py" -m "hold out 30%"
 step mlv log
-if mlv diff --help >/dev/null 2>&1; then step mlv diff; fi
-if mlv reproduce --help >/dev/null 2>&1; then step mlv reproduce HEAD~1 --yes; fi
-printf '\ndemo finished in %s\n' "$work"
+step mlv diff
+
+# Share: a bare repository stands in for the team's git server.
+git init -q --bare -b main "$base/demo-remote.git"
+git remote add origin "$base/demo-remote.git"
+step mlv hooks install
+step mlv push origin
+
+# A teammate's fresh clone: pull the data, then re-run the first experiment and get a verdict.
+rm -rf "$base/demo-clone"
+git clone -q "$base/demo-remote.git" "$base/demo-clone"
+cd "$base/demo-clone"
+git config user.name "mlv demo teammate"
+git config user.email "teammate@example.com"
+step mlv pull
+step mlv reproduce HEAD~1 --yes
+printf '\ndemo finished: %s (experiments), %s (fresh clone)\n' "$work" "$(pwd)"
