@@ -363,59 +363,32 @@ def _open_repo(root: Path) -> Iterator[Any]:
         yield repo
 
 
-def push(root: Path, targets: Sequence[str], remote: str | None) -> int:
-    """Upload the cache objects of TARGETS (pointer files) to the DVC remote; objects sent."""
-    return _transfer("push", root, targets, remote)
-
-
-def fetch(root: Path, targets: Sequence[str], remote: str | None) -> int:
-    """Download what the cache lacks for TARGETS (pointer files) from the DVC remote."""
-    return _transfer("fetch", root, targets, remote)
-
-
-def _transfer(verb: str, root: Path, targets: Sequence[str], remote: str | None) -> int:
+def _cloud(root: Path, verb: str, md5s: Sequence[str], remote: str | None, failure: str) -> Any:
+    """DVC's `repo.cloud.VERB` (push, pull or status) on objects by hash, errors as DvcError."""
     from dvc.exceptions import DvcException
+    from dvc_data.hashfile.hash_info import HashInfo
 
     if remote is None and default_remote(root) is None:
-        raise DvcError(
-            "no DVC remote is configured",
-            hint="Add one with `dvc remote add -d NAME URL`.",
-        )
+        raise DvcError("no DVC remote is configured", hint="Add one with `dvc remote add -d NAME URL`.")
     try:
         with _open_repo(root) as repo:
-            method = getattr(repo, verb)
-            result = method(targets=list(targets) or None, remote=remote)
-    except DvcException as exc:
+            return getattr(repo.cloud, verb)([HashInfo("md5", md5) for md5 in md5s], remote=remote)
+    except (DvcException, OSError) as exc:
         raise DvcError(
-            f"dvc {verb} failed: {exc}",
+            f"{failure}: {exc}",
             hint="Check the DVC remote with `dvc remote list` and that it is reachable.",
         ) from None
-    if isinstance(result, dict):
-        return int(result.get("fetched", 0) or 0)
-    return int(result or 0)
 
 
 def fetch_objects(root: Path, md5s: Sequence[str], remote: str | None) -> int:
     """Download cache objects by hash from the DVC remote (a `.dir` brings its files); count fetched.
 
-    Unlike `fetch`, this needs no pointer file in the work tree, so it can fetch the data of any
-    revision (`mlv reproduce`, `mlv checkout`, the git hooks).
+    Unlike `dvc fetch`, this needs no pointer file in the work tree, so it can fetch the data of
+    any revision (`mlv reproduce`, `mlv checkout`, the git hooks).
     """
-    from dvc.exceptions import DvcException
-    from dvc_data.hashfile.hash_info import HashInfo
-
     if not md5s:
         return 0
-    if remote is None and default_remote(root) is None:
-        raise DvcError("no DVC remote is configured", hint="Add one with `dvc remote add -d NAME URL`.")
-    try:
-        with _open_repo(root) as repo:
-            result = repo.cloud.pull([HashInfo("md5", md5) for md5 in md5s], remote=remote)
-    except DvcException as exc:
-        raise DvcError(
-            f"dvc fetch failed: {exc}",
-            hint="Check the DVC remote with `dvc remote list` and that it is reachable.",
-        ) from None
+    result = _cloud(root, "pull", md5s, remote, "dvc fetch failed")
     return len(result.transferred)
 
 
@@ -430,24 +403,12 @@ class PushReport:
 def push_objects(root: Path, md5s: Sequence[str], remote: str | None) -> PushReport:
     """Upload cache objects by hash to the DVC remote (a `.dir` sends its files); skip those there.
 
-    Unlike `push`, this needs no pointer file in the work tree, so the pre-push hook and `mlv push`
-    can send the data of every commit being pushed, not only of the checked-out one.
+    Unlike `dvc push`, this needs no pointer file in the work tree, so the pre-push hook and
+    `mlv push` can send the data of every commit being pushed, not only of the checked-out one.
     """
-    from dvc.exceptions import DvcException
-    from dvc_data.hashfile.hash_info import HashInfo
-
     if not md5s:
         return PushReport(0, [])
-    if remote is None and default_remote(root) is None:
-        raise DvcError("no DVC remote is configured", hint="Add one with `dvc remote add -d NAME URL`.")
-    try:
-        with _open_repo(root) as repo:
-            result = repo.cloud.push([HashInfo("md5", md5) for md5 in md5s], remote=remote)
-    except (DvcException, OSError) as exc:
-        raise DvcError(
-            f"dvc push failed: {exc}",
-            hint="Check the DVC remote with `dvc remote list` and that it is reachable.",
-        ) from None
+    result = _cloud(root, "push", md5s, remote, "dvc push failed")
     return PushReport(len(result.transferred), sorted(h.value for h in result.failed))
 
 
@@ -504,17 +465,7 @@ def missing_everywhere(root: Path, md5s: Sequence[str], remote: str | None) -> l
     DVC's push skips an object that is in neither place without counting it as failed, so a
     caller that must know the remote is complete asks this for the objects it could not send.
     """
-    from dvc.exceptions import DvcException
-    from dvc_data.hashfile.hash_info import HashInfo
-
     if not md5s:
         return []
-    try:
-        with _open_repo(root) as repo:
-            status = repo.cloud.status([HashInfo("md5", md5) for md5 in md5s], remote=remote)
-    except (DvcException, OSError) as exc:
-        raise DvcError(
-            f"cannot query the DVC remote: {exc}",
-            hint="Check the DVC remote with `dvc remote list` and that it is reachable.",
-        ) from None
+    status = _cloud(root, "status", md5s, remote, "cannot query the DVC remote")
     return sorted(h.value for h in status.missing)

@@ -53,6 +53,15 @@ def git(cwd: Path, *args: str) -> str:
                           text=True).stdout.strip()
 
 
+def dvc(cwd: Path, *args: str) -> str:
+    """Run the real `dvc` executable (tests use it to set up remotes, push and check status)."""
+    proc = subprocess.run([str(Path(VENV_BIN) / "dvc"), *args], cwd=cwd, capture_output=True, text=True,
+                          check=False)
+    if proc.returncode != 0:
+        raise AssertionError(f"dvc {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc.stdout
+
+
 def mlv(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = None,
         input_text: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run the real `mlv` executable, as a user would, and return the finished process."""

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import git, mlv
-
-DVC = str(Path(sys.executable).parent / "dvc")
+from tests.conftest import dvc, git, mlv
 
 
 def run_git(cwd: Path, *args: str, env: dict[str, str] | None = None,
@@ -18,12 +15,6 @@ def run_git(cwd: Path, *args: str, env: dict[str, str] | None = None,
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False,
                           env={**os.environ, **(env or {})}, input=input_text)
 
-
-def dvc(cwd: Path, *args: str) -> str:
-    proc = subprocess.run([DVC, *args], cwd=cwd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise AssertionError(f"dvc {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc.stdout
 
 
 def install_hooks(root: Path) -> None:

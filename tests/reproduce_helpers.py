@@ -5,24 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mlv import datatrack, dvcio
 from mlv.statecache import StateCache
-from tests.conftest import git, mlv, tree_fingerprint
-
-DVC = str(Path(sys.executable).parent / "dvc")
-
-
-def dvc(cwd: Path, *args: str) -> str:
-    """Run the real `dvc` executable (tests use it to set up remotes and push)."""
-    proc = subprocess.run([DVC, *args], cwd=cwd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise AssertionError(f"dvc {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return proc.stdout
+from tests.conftest import dvc, git, mlv, tree_fingerprint
 
 
 def data_repo(path: Path) -> Path:

@@ -88,24 +88,24 @@ def test_detached_head(experiment_repo: Path) -> None:
     _assert_refused(experiment_repo, ["snapshot"], 1, "HEAD is detached")
 
 
+def _conflicting_branches(repo: Path) -> None:
+    """`side` and `main` both change train.py's one line: merging or rebasing stops half-way."""
+    git(repo, "switch", "-q", "-c", "side")
+    (repo / "train.py").write_text("print('side')\n")
+    git(repo, "commit", "-qam", "side")
+    git(repo, "switch", "-q", "main")
+    (repo / "train.py").write_text("print('main')\n")
+    git(repo, "commit", "-qam", "main")
+
+
 def test_merge_in_progress(experiment_repo: Path) -> None:
-    git(experiment_repo, "switch", "-q", "-c", "side")
-    (experiment_repo / "train.py").write_text("print('side')\n")
-    git(experiment_repo, "commit", "-qam", "side")
-    git(experiment_repo, "switch", "-q", "main")
-    (experiment_repo / "train.py").write_text("print('main')\n")
-    git(experiment_repo, "commit", "-qam", "main")
+    _conflicting_branches(experiment_repo)
     subprocess.run(["git", "merge", "side"], cwd=experiment_repo, capture_output=True, check=False)
     _assert_refused(experiment_repo, ["snapshot"], 1, "a merge is in progress")
 
 
 def test_rebase_in_progress(experiment_repo: Path) -> None:
-    git(experiment_repo, "switch", "-q", "-c", "side")
-    (experiment_repo / "train.py").write_text("print('side')\n")
-    git(experiment_repo, "commit", "-qam", "side")
-    git(experiment_repo, "switch", "-q", "main")
-    (experiment_repo / "train.py").write_text("print('main')\n")
-    git(experiment_repo, "commit", "-qam", "main")
+    _conflicting_branches(experiment_repo)
     git(experiment_repo, "switch", "-q", "side")
     subprocess.run(["git", "rebase", "main"], cwd=experiment_repo, capture_output=True, check=False)
     _assert_refused(experiment_repo, ["snapshot"], 1, "a rebase is in progress")
