@@ -27,7 +27,10 @@ def _ticks(cases: Sequence[Case], first: bool) -> dict[int, str]:
         if not c.key or (c.op == "first") != first:
             continue
         if first:
-            ticks[c.nbytes] = c.dataset.replace(" (", "\n(")
+            label = c.dataset.replace(" (", "\n(")
+            if any(len(m.samples) == 1 for t, m in c.measurements.items() if t != "floor"):
+                label += "\nmlv, DVC: 1 run"
+            ticks[c.nbytes] = label
         else:
             ticks[c.nfiles] = "1 GiB file" if c.nfiles == 1 else f"1 GiB file\n+ {c.nfiles - 1:,} files"
     return ticks
@@ -80,4 +83,4 @@ def draw(cases: Sequence[Case], target: Path) -> None:
 
 def _annotate(ax: Any, xs: list[int], ys: list[float]) -> None:
     for x, y in zip(xs, ys, strict=True):
-        ax.annotate(f"{y:.2g} s", (x, y), textcoords="offset points", xytext=(6, -10), fontsize=7)
+        ax.annotate(f"{y:.3g} s", (x, y), textcoords="offset points", xytext=(6, -10), fontsize=7)
