@@ -102,6 +102,6 @@ def _share_state(pool_state: StateCache, tree: Path, paths: list[str]) -> None:
     tree_state = state_cache(tree)
     for key, entry in pool_state.entries.items():
         if any(key == p or key.startswith(f"{p}/") for p in paths):
-            tree_state.entries[key] = entry
+            tree_state.set_entry(key, entry)
     tree_state.dirty = True
     tree_state.save()

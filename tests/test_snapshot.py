@@ -235,3 +235,23 @@ def test_repository_already_using_dvc_keeps_its_pointer_files(repo: Path) -> Non
     assert "nfiles: 2" in updated
     status = subprocess.run(["dvc", "status", "--json"], cwd=repo, capture_output=True, text=True, check=True)
     assert json.loads(status.stdout) == {}
+
+
+def test_folder_hash_follows_files_swapped_by_checkout(experiment_repo: Path) -> None:
+    """Same file count, every file known to the stat cache, yet a different set: no stale hash."""
+    data = experiment_repo / "data"
+    (data / "extra_a.csv").write_text("a\n1\n")
+    mlv(experiment_repo, "snapshot", "-m", "with a")
+    with_a = dvcio.parse_pointer((experiment_repo / "data.dvc").read_bytes(), "data.dvc")
+    (data / "extra_a.csv").unlink()
+    (data / "extra_b.csv").write_text("b\n2\n")
+    mlv(experiment_repo, "snapshot", "-m", "with b")
+    mlv(experiment_repo, "checkout", "HEAD~1")
+    assert sorted(p.name for p in data.iterdir()) == ["dataset.csv", "extra_a.csv"]
+    git(experiment_repo, "switch", "-q", "-c", "again")
+    mlv(experiment_repo, "snapshot", "-m", "a again")
+    again = dvcio.parse_pointer((experiment_repo / "data.dvc").read_bytes(), "data.dvc")
+    assert (again.md5, again.nfiles) == (with_a.md5, 2)
+    (data / "extra_a.csv").write_text("a\n1\nchanged\n")
+    mlv(experiment_repo, "snapshot", "-m", "edited")
+    assert dvcio.parse_pointer((experiment_repo / "data.dvc").read_bytes(), "data.dvc").md5 != with_a.md5
