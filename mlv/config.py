@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import posixpath
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from mlv import pathsafety
 from mlv.errors import ConfigError
 
 CONFIG_FILE = ".mlv/config.yaml"
@@ -33,6 +32,7 @@ class ProjectConfig:
     metrics: list[str] = field(default_factory=list)
     command: str | None = None
     python: str = "python"
+    hooks_strict: bool = False  # `hooks: {strict: true}`: pre-push refuses what it cannot upload
     version: int = CONFIG_VERSION
 
     @property
@@ -44,17 +44,19 @@ class ProjectConfig:
         body = asdict(self)
         order = ["version", "data", "outputs", "params", "metrics", "command", "python"]
         ordered = {key: body[key] for key in order}
+        if self.hooks_strict:
+            ordered["hooks"] = {"strict": True}
         return _HEADER + yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True)
 
 
 def safe_relpath(value: str, what: str) -> str:
     """VALUE as a normalised posix path inside the repository, or a ConfigError."""
-    if not value or os.path.isabs(value) or value.startswith(("/", "\\")):
-        raise ConfigError(f"{what} {value!r} must be a path relative to the repository root")
-    norm = posixpath.normpath(value.replace("\\", "/"))
-    if norm == ".." or norm.startswith("../") or norm == ".":
-        raise ConfigError(f"{what} {value!r} points outside the repository")
-    return norm
+    try:
+        return pathsafety.safe_relpath(value, what)
+    except pathsafety.UnsafePathError as exc:
+        if exc.absolute:
+            raise ConfigError(f"{what} {value!r} must be a path relative to the repository root") from None
+        raise ConfigError(f"{what} {value!r} points outside the repository") from None
 
 
 def _str_list(doc: dict[str, Any], key: str) -> list[str]:
@@ -85,6 +87,9 @@ def parse(text: str) -> ProjectConfig:
         raise ConfigError(f"{CONFIG_FILE}: `command` must be a string")
     if not isinstance(python, str):
         raise ConfigError(f"{CONFIG_FILE}: `python` must be a string")
+    hooks = doc.get("hooks") or {}
+    if not isinstance(hooks, dict) or not isinstance(hooks.get("strict", False), bool):
+        raise ConfigError(f"{CONFIG_FILE}: `hooks` must be a mapping like `{{strict: true}}`")
     config = ProjectConfig(
         data=_str_list(doc, "data"),
         outputs=_str_list(doc, "outputs"),
@@ -92,6 +97,7 @@ def parse(text: str) -> ProjectConfig:
         metrics=_str_list(doc, "metrics"),
         command=command,
         python=python,
+        hooks_strict=hooks.get("strict", False),
     )
     _check_overlaps(config.tracked)
     return config

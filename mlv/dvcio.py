@@ -114,16 +114,6 @@ def parse_pointer(data: bytes, pointer_file: str) -> Pointer:
     return Pointer(path=path, md5=md5, size=size, nfiles=int(nfiles) if nfiles is not None else None)
 
 
-def read_pointer(root: Path, path: str) -> Pointer | None:
-    """The pointer in the work tree for data PATH, or None when there is none."""
-    file = root / pointer_path(path)
-    try:
-        data = file.read_bytes()
-    except FileNotFoundError:
-        return None
-    return parse_pointer(data, pointer_path(path))
-
-
 # -- cache ---------------------------------------------------------------------------------------
 
 
@@ -299,17 +289,8 @@ def store_manifest(cache: Path, md5: str, data: bytes) -> None:
 
 def load_manifest(cache: Path, md5: str) -> list[ManifestEntry] | None:
     """The entries of a `.dir` object, or None when it is not in the cache."""
-    try:
-        raw = object_path(cache, md5).read_bytes()
-    except FileNotFoundError:
-        return None
-    try:
-        return [ManifestEntry(relpath=d["relpath"], md5=d["md5"]) for d in json.loads(raw)]
-    except (ValueError, KeyError, TypeError):
-        raise DvcError(
-            f"cache object {md5} is corrupt (not a DVC folder manifest)",
-            hint="Delete it from the cache and run `dvc fetch` to download it again.",
-        ) from None
+    listing = load_manifest_map(cache, md5)
+    return None if listing is None else [ManifestEntry(rel, md5) for rel, md5 in listing.items()]
 
 
 def verify_object(cache: Path, md5: str) -> bool:

@@ -228,14 +228,3 @@ def lockfile_path(data: bytes) -> str:
     return f"{LOCKFILE_DIR}/requirements-{hashlib.sha256(data).hexdigest()[:12]}.txt"
 
 
-def platform_header(data: bytes) -> dict[str, str]:
-    """python/implementation/os/machine/platform read back from a lockfile's header comments."""
-    text = data.decode("utf-8", errors="replace").splitlines()
-    info: dict[str, str] = {}
-    for line in text[:4]:
-        m = re.match(r"# python (\S+) \((\S+)\) on (\S+) (\S+)", line)
-        if m:
-            info.update(python=m[1], implementation=m[2], os=m[3], machine=m[4])
-        elif line.startswith("# platform "):
-            info["platform"] = line.removeprefix("# platform ")
-    return info

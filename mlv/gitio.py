@@ -192,16 +192,6 @@ def changed_paths(root: Path) -> list[str]:
     return paths
 
 
-def is_clean(root: Path, ignore: Sequence[str] = ()) -> bool:
-    """True when nothing but the paths in IGNORE differs from HEAD (untracked files count)."""
-    return not [p for p in changed_paths(root) if p not in ignore]
-
-
-def hash_object(root: Path, data: bytes) -> str:
-    """Store DATA as a blob and return its sha."""
-    return out(["hash-object", "-w", "--stdin"], root, input_bytes=data)
-
-
 def hash_objects(root: Path, blobs: Sequence[bytes]) -> list[str]:
     """Store several blobs with one git call (through temporary files in the git folder)."""
     if not blobs:

@@ -117,11 +117,6 @@ def _clone_or_copy(src: int, dst: int, size: int) -> None:
 TEMP_MARK = ".mlv-tmp-"  # in the names of half-written files; a restore removes any it finds
 
 
-def write_object(cache: Path, md5: str, target: Path) -> os.stat_result:
-    """Put object MD5 at TARGET atomically (temp file + rename); returns the new file's stat."""
-    return write_object_at(str(dvcio.object_path(cache, md5)), str(target))
-
-
 def write_object_at(source: str, target: str) -> os.stat_result:
     """Copy the cache file SOURCE to TARGET atomically. Plain strings: this runs for every file."""
     folder, name = os.path.split(target)

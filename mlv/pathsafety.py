@@ -16,7 +16,11 @@ from mlv.errors import MlvError
 
 
 class UnsafePathError(MlvError):
-    """A path would lead outside the work tree."""
+    """A path would lead outside the work tree (`absolute`: it is absolute, else it climbs out)."""
+
+    def __init__(self, message: str, absolute: bool) -> None:
+        super().__init__(message)
+        self.absolute = absolute
 
 
 _PLAIN = re.compile(r"[^/\\\0]+(/[^/\\\0]+)*")
@@ -30,10 +34,12 @@ def safe_relpath(value: str, what: str) -> str:
             part in (".", "..") for part in value.split("/")):
         return value
     if not isinstance(value, str) or not value or value.startswith(("/", "\\")) or os.path.isabs(value):
-        raise UnsafePathError(f"{what} {value!r} is an absolute path; refusing to write outside the worktree")
+        raise UnsafePathError(f"{what} {value!r} is an absolute path; refusing to write outside the worktree",
+                              absolute=True)
     norm = posixpath.normpath(value.replace("\\", "/"))
     if norm in (".", "..") or norm.startswith("../") or "\0" in norm:
-        raise UnsafePathError(f"{what} {value!r} climbs out of the repository; refusing to write there")
+        raise UnsafePathError(f"{what} {value!r} climbs out of the repository; refusing to write there",
+                              absolute=False)
     return norm
 
 
@@ -51,7 +57,8 @@ def check_no_escaping_symlink(root: Path, rel: str, what: str) -> None:
         if target != real_root and real_root not in target.parents:
             raise UnsafePathError(
                 f"{what} {rel!r} goes through the symlink {current.relative_to(root).as_posix()} "
-                f"which points outside the repository; refusing to write there"
+                f"which points outside the repository; refusing to write there",
+                absolute=False,
             )
 
 

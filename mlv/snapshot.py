@@ -157,7 +157,7 @@ def _prepare_commit(
         for p in pointers
     }
     contents.update(datatrack.gitignore_updates(root, cfg.tracked))
-    lock_rel = environment.lockfile_path(lockfile)
+    lock_rel = record.environment.lockfile
     contents[lock_rel] = lockfile
     writes = dict(zip(contents, gitio.hash_objects(root, list(contents.values())), strict=True))
     gitio.stage_blobs(index, writes)

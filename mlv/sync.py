@@ -130,15 +130,15 @@ def _local_remote_dir(root: Path, dvc_remote: str | None) -> Path | None:
 
 
 def hooks_strict(root: Path) -> bool:
-    """`hooks: {strict: true}` in .mlv/config.yaml: refuse a push whose data cannot be uploaded."""
-    import yaml
+    """`hooks: {strict: true}` in .mlv/config.yaml: refuse a push whose data cannot be uploaded.
+    An unreadable configuration is not strict: the push goes on and `mlv snapshot` names the fault."""
+    from mlv import config
+    from mlv.errors import ConfigError
 
     try:
-        doc = yaml.safe_load((root / ".mlv" / "config.yaml").read_text("utf-8"))
-    except (OSError, yaml.YAMLError):
+        return config.load(root).hooks_strict
+    except ConfigError:
         return False
-    hooks = doc.get("hooks") if isinstance(doc, dict) else None
-    return isinstance(hooks, dict) and hooks.get("strict") is True
 
 
 # -- branch and remote ---------------------------------------------------------------------------
