@@ -90,7 +90,7 @@ def _tiny_data(repo: Path) -> None:
 
 
 def _build_mlv_history(b: Bench, repo: Path, n: int) -> None:
-    from mlv.record import Record, render_message, split_message
+    from mlv.record.record import Record, render_message, split_message
 
     repos.init_mlv(b.ws, repo, ["data/small"])
     _tiny_data(repo)

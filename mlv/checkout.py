@@ -12,9 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlv import gitio, history, restore
-from mlv.datatrack import ProgressSink
+from mlv.adapters import git
+from mlv.data import restore
+from mlv.data.track import ProgressSink
 from mlv.errors import GitError, MlvError
+from mlv.record import history
 
 
 @dataclass
@@ -33,26 +35,26 @@ class CheckoutResult:
 
 def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
                         progress: ProgressSink | None = None) -> CheckoutResult:
-    root = gitio.find_root(cwd)
+    root = git.find_root(cwd)
     exp = history.show_experiment(root, rev)
     if not force:
         _require_clean(root, rev)
     pointers = [*restore.pointers_from_record(exp.record.data, "data path"),
                 *restore.pointers_from_record(exp.record.outputs, "output path")]
     prepared = restore.prepare_restore(root, pointers, fetch_missing=True, force=force)
-    gitio.checkout(root, rev, force=force)
+    git.checkout(root, rev, force=force)
     report = prepared.apply(progress)
-    ref = gitio.head_ref(root)
+    ref = git.head_ref(root)
     return CheckoutResult(exp.commit, exp.message, ref.removeprefix("refs/heads/") if ref else None,
                           report.restored, report.unchanged, report.fetched)
 
 
 def _require_clean(root: Path, rev: str) -> None:
-    operation = gitio.operation_in_progress(root)
+    operation = git.operation_in_progress(root)
     if operation:
         raise GitError(f"a {operation} is in progress; nothing was changed",
                        hint=f"Finish or abort it (`git {operation} --continue` or `--abort`) first.")
-    changed = gitio.changed_paths(root)
+    changed = git.changed_paths(root)
     if changed:
         more = f" and {len(changed) - 1} more" if len(changed) > 1 else ""
         raise MlvError(

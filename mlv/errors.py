@@ -1,11 +1,15 @@
-"""The one exception family mlv raises for anything a user can act on.
+"""The one exception family mlv raises for anything a user can act on, and the one way from an
+exception to an exit code and a line on stderr.
 
-The CLI catches `MlvError` in a single place and prints `error: <message>` (plus the hint) as one
-line on stderr, then exits with `exit_code`. Core modules raise it with a message prepared where
-the problem is understood, so the CLI never has to guess what went wrong.
+Core modules raise `MlvError` with a message prepared where the problem is understood. The CLI
+(`mlv.cli.errors`) and the git hook runtime (`mlv.hooks.run`) both turn any exception into output
+through `failure()`, so a given failure exits with the same code and the same words everywhere.
+This module imports nothing beyond builtins: the hooks load it on every commit.
 """
 
 from __future__ import annotations
+
+import errno
 
 # Documented exit codes (docs/reference/exit-codes.md).
 EXIT_OK = 0
@@ -33,6 +37,18 @@ class MlvError(Exception):
         text = self.message.rstrip(".")
         return f"{text}. {self.hint}" if self.hint else f"{text}."
 
+    def with_context(self, prefix: str = "", suffix: str = "", hint: str | None = None) -> MlvError:
+        """The same error (same class, exit code and attributes) with words added around its
+        message, for callers that know what the failure interrupted."""
+        import copy
+
+        clone = copy.copy(self)
+        clone.message = f"{prefix}{self.message.rstrip('.')}{suffix}"
+        clone.args = (clone.message,)
+        if hint is not None:
+            clone.hint = hint
+        return clone
+
 
 class GitError(MlvError):
     """git is missing, the folder is not a repository, or a git command failed."""
@@ -58,3 +74,32 @@ class Interrupted(MlvError):  # noqa: N818 - reads naturally at raise sites: `ra
     """The user pressed Ctrl-C; the operation was rolled back."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+def failure(exc: BaseException, debug_hint: str) -> tuple[int, str]:
+    """The exit code and the one line (without a prefix) that report EXC.
+
+    `debug_hint` says how to see the traceback of an unexpected error (it differs between the CLI
+    and the hooks). A disk that is full or read-only is not a bug: it gets one line naming the path.
+    """
+    if isinstance(exc, MlvError):
+        return exc.exit_code, f"error: {exc.one_line()}"
+    if isinstance(exc, KeyboardInterrupt):
+        return EXIT_INTERRUPTED, "error: interrupted."
+    if isinstance(exc, OSError) and exc.errno in _ENVIRONMENT_ERRNOS:
+        where = f": {exc.filename}" if exc.filename else ""
+        what = exc.strerror or exc.__class__.__name__
+        return EXIT_USER_ERROR, f"error: {what}{where}. {_ENVIRONMENT_ERRNOS[exc.errno]}"
+    first = (str(exc).splitlines() or [""])[0]
+    return EXIT_UNEXPECTED, (f"error: unexpected {exc.__class__.__name__}: {first} "
+                             f"(a bug in mlv; {debug_hint} and report it).")
+
+
+# OS failures that come from the machine, not from mlv: errno -> what to do.
+_ENVIRONMENT_ERRNOS = {
+    errno.EACCES: "Check the permissions of that path, then run the command again.",
+    errno.EPERM: "Check the permissions of that path, then run the command again.",
+    errno.ENOSPC: "Free some disk space, then run the command again.",
+    errno.EROFS: "That file system is read-only; make it writable or point mlv elsewhere.",
+    errno.EDQUOT: "A disk quota is exceeded; free some space, then run the command again.",
+}

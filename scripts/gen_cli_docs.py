@@ -12,7 +12,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from mlv.cli import app
+from mlv.cli.app import app
 
 HEADER = """# CLI reference
 

@@ -9,8 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlv import datatrack, dvcio
-from mlv.statecache import StateCache
+from mlv.adapters import dvc as dvc_adapter
+from mlv.data import track as datatrack
+from mlv.data.statecache import StateCache
 from tests.conftest import dvc, git, mlv, tree_fingerprint
 
 
@@ -18,7 +19,7 @@ def data_repo(path: Path) -> Path:
     """A git + DVC repository with `data/` (a folder of 3 files) and `big.bin` (one file)."""
     path.mkdir(parents=True, exist_ok=True)
     git(path, "init", "-q")
-    dvcio.init_dvc(path)
+    dvc_adapter.init_dvc(path)
     (path / "data" / "sub").mkdir(parents=True)
     (path / "data" / "a.csv").write_text("a,b\n1,2\n")
     (path / "data" / "b.csv").write_text("a,b\n3,4\n")
@@ -27,7 +28,7 @@ def data_repo(path: Path) -> Path:
     return path
 
 
-def track(root: Path, paths: list[str]) -> list[dvcio.Pointer]:
+def track(root: Path, paths: list[str]) -> list[dvc_adapter.Pointer]:
     """Hash PATHS into the DVC cache (as `mlv snapshot` does) and return their pointers."""
     state = StateCache.load(root / ".git" / "mlv" / "state.json")
     pointers = datatrack.track_paths(root, paths, state)
@@ -35,9 +36,9 @@ def track(root: Path, paths: list[str]) -> list[dvcio.Pointer]:
     return pointers
 
 
-def write_pointers(root: Path, pointers: list[dvcio.Pointer]) -> None:
+def write_pointers(root: Path, pointers: list[dvc_adapter.Pointer]) -> None:
     for pointer in pointers:
-        (root / dvcio.pointer_path(pointer.path)).write_bytes(dvcio.render_pointer(pointer))
+        (root / dvc_adapter.pointer_path(pointer.path)).write_bytes(dvc_adapter.render_pointer(pointer))
 
 
 def add_remote(root: Path, remote_dir: Path, *, local: bool = False) -> None:

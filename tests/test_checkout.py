@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlv import dvcio
+from mlv.adapters import dvc as dvc_adapter
 from tests.conftest import git, mlv, tree_fingerprint
 from tests.reproduce_helpers import add_remote, dvc, read_all, repo_state
 
@@ -106,7 +106,7 @@ def test_not_an_experiment_commit(experiment_repo: Path) -> None:
 
 def test_missing_data_without_a_remote_changes_nothing(two_experiments: tuple) -> None:
     repo, _, _ = two_experiments
-    cache = dvcio.cache_dir(repo)
+    cache = dvc_adapter.cache_dir(repo)
     shutil.rmtree(cache)
     line = _refused(repo, "HEAD~1")
     assert "no DVC remote is configured" in line and "dvc remote add" in line
@@ -115,9 +115,9 @@ def test_missing_data_without_a_remote_changes_nothing(two_experiments: tuple) -
 def test_corrupt_cache_object_is_refused(two_experiments: tuple) -> None:
     repo, _, _ = two_experiments
     md5 = json.loads(mlv(repo, "show", "HEAD~1", "--json").stdout)["outputs"][0]["md5"]
-    cache = dvcio.cache_dir(repo)
-    model = dvcio.load_manifest(cache, md5)[0]
-    obj = dvcio.object_path(cache, model.md5)
+    cache = dvc_adapter.cache_dir(repo)
+    model = dvc_adapter.load_manifest(cache, md5)[0]
+    obj = dvc_adapter.object_path(cache, model.md5)
     obj.chmod(0o644)
     obj.write_bytes(b"not a model")
     line = _refused(repo, "HEAD~1")

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer.main
 
-from mlv.cli import app
+from mlv.cli.app import app
 from tests.conftest import REPO_ROOT
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from mlv import diff
-from mlv.diff_data import NOT_IN_CACHE
+from mlv.diff import compare as diff
+from mlv.diff.data import NOT_IN_CACHE
 from tests.conftest import git, mlv, tree_fingerprint
 from tests.diff_helpers import SCHEMA, build_two_runs, copy_repo, diff_json, shared_repo
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from mlv import dvcio
+from mlv.adapters import dvc as dvc_adapter
 from tests.conftest import REPO_ROOT, VENV_BIN, git, mlv
 from tests.reproduce_helpers import (
     DETERMINISTIC_SCRIPT,
@@ -372,8 +372,8 @@ def test_symlink_in_the_commit_pointing_outside(experiment_repo: Path, tmp_path:
 
 def test_corrupt_cache_object_is_refused(experiment_repo: Path) -> None:
     data = record_of(experiment_repo)["data"][0]
-    manifest = dvcio.load_manifest(dvcio.cache_dir(experiment_repo), data["md5"])
-    obj = dvcio.object_path(dvcio.cache_dir(experiment_repo), manifest[0].md5)
+    manifest = dvc_adapter.load_manifest(dvc_adapter.cache_dir(experiment_repo), data["md5"])
+    obj = dvc_adapter.object_path(dvc_adapter.cache_dir(experiment_repo), manifest[0].md5)
     os.chmod(obj, 0o644)
     obj.write_bytes(obj.read_bytes()[:-3] + b"999")
     line = _refused(experiment_repo, "HEAD", "--yes")
@@ -391,7 +391,7 @@ def test_interpreter_missing_from_the_environment(experiment_repo: Path) -> None
 
 
 def test_data_missing_and_no_dvc_remote_configured(experiment_repo: Path) -> None:
-    shutil.rmtree(dvcio.cache_dir(experiment_repo))
+    shutil.rmtree(dvc_adapter.cache_dir(experiment_repo))
     line = _refused(experiment_repo, "HEAD", "--yes")
     assert "data" in line and "no DVC remote is configured" in line and "dvc remote add" in line
 
@@ -399,7 +399,7 @@ def test_data_missing_and_no_dvc_remote_configured(experiment_repo: Path) -> Non
 def test_data_missing_and_dvc_remote_unreachable(experiment_repo: Path, tmp_path: Path) -> None:
     add_remote(experiment_repo, tmp_path / "gone", local=True)
     md5 = record_of(experiment_repo)["data"][0]["md5"]
-    shutil.rmtree(dvcio.cache_dir(experiment_repo))
+    shutil.rmtree(dvc_adapter.cache_dir(experiment_repo))
     line = _refused(experiment_repo, "HEAD", "--yes")
     assert "data" in line and md5 in line and "on the DVC remote" in line
 
@@ -434,9 +434,9 @@ def test_a_command_writing_into_its_data_cannot_corrupt_the_cache(experiment_rep
     for _ in range(2):  # the second run proves the damaged copy was repaired before it ran
         doc = _reproduce_json(experiment_repo, sha)
         assert doc["verdict"] == "reproduced"
-    cache = dvcio.cache_dir(experiment_repo)
+    cache = dvc_adapter.cache_dir(experiment_repo)
     objects = [p for p in (cache / "files" / "md5").rglob("*") if p.is_file()]
-    assert objects and all(dvcio.verify_object(cache, f"{p.parent.name}{p.name}") for p in objects)
+    assert objects and all(dvc_adapter.verify_object(cache, f"{p.parent.name}{p.name}") for p in objects)
     assert read_all(experiment_repo / "data") == user_data
 
 

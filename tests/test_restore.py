@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from mlv import dvcio, restore
+from mlv.adapters import dvc as dvc_adapter
+from mlv.data import restore
+from mlv.data.statecache import StateCache
 from mlv.errors import MlvError
-from mlv.statecache import StateCache
 from tests.conftest import git, tree_fingerprint
 from tests.reproduce_helpers import add_remote, data_repo, dvc, read_all, track, write_pointers
 
 
 @pytest.fixture
-def tracked(tmp_path: Path) -> tuple[Path, list[dvcio.Pointer], dict[str, dict[str, bytes]]]:
+def tracked(tmp_path: Path) -> tuple[Path, list[dvc_adapter.Pointer], dict[str, dict[str, bytes]]]:
     """A data repo whose data is in the cache, plus the original bytes of each tracked path."""
     root = data_repo(tmp_path / "src")
     pointers = track(root, ["data", "big.bin"])
@@ -26,7 +27,7 @@ def tracked(tmp_path: Path) -> tuple[Path, list[dvcio.Pointer], dict[str, dict[s
 
 
 def _cache(root: Path) -> Path:
-    return dvcio.cache_dir(root)
+    return dvc_adapter.cache_dir(root)
 
 
 def test_restores_missing_paths_and_reports_them(tracked: tuple) -> None:
@@ -61,7 +62,7 @@ def test_restored_files_are_independent_copies_of_the_cache(tracked: tuple) -> N
     big = root / "big.bin"
     assert big.stat().st_nlink == 1
     big.write_bytes(b"a training script writing its input")
-    obj = dvcio.object_path(_cache(root), next(p for p in pointers if p.path == "big.bin").md5)
+    obj = dvc_adapter.object_path(_cache(root), next(p for p in pointers if p.path == "big.bin").md5)
     assert obj.read_bytes() == originals["big.bin"][""]
 
 
@@ -80,7 +81,7 @@ def test_folder_gets_extra_saved_files_removed_and_changed_saved_files_replaced(
 def test_file_replaced_by_a_folder_and_back(tracked: tuple) -> None:
     root, pointers, originals = tracked
     data = next(p for p in pointers if p.path == "data")
-    as_file = dvcio.Pointer(path="data", md5=next(p for p in pointers if p.path == "big.bin").md5, size=1)
+    as_file = dvc_adapter.Pointer(path="data", md5=next(p for p in pointers if p.path == "big.bin").md5, size=1)
     restore.sync_workspace(root, [as_file])
     assert (root / "data").is_file()
     restore.sync_workspace(root, [data])
@@ -130,8 +131,8 @@ def test_symlink_in_the_way_is_refused_without_force(tracked: tuple) -> None:
 def test_missing_object_names_path_hash_and_fix(tracked: tuple) -> None:
     root, pointers, _ = tracked
     big = next(p for p in pointers if p.path == "big.bin")
-    os.chmod(dvcio.object_path(_cache(root), big.md5), 0o644)
-    dvcio.object_path(_cache(root), big.md5).unlink()
+    os.chmod(dvc_adapter.object_path(_cache(root), big.md5), 0o644)
+    dvc_adapter.object_path(_cache(root), big.md5).unlink()
     (root / "big.bin").unlink()
     with pytest.raises(MlvError) as err:
         restore.sync_workspace(root, pointers)
@@ -165,7 +166,7 @@ def test_fetch_without_a_remote_names_the_path_and_the_fix(tracked: tuple) -> No
 def test_corrupt_cache_object_is_refused_naming_the_file(tracked: tuple) -> None:
     root, pointers, _ = tracked
     big = next(p for p in pointers if p.path == "big.bin")
-    obj = dvcio.object_path(_cache(root), big.md5)
+    obj = dvc_adapter.object_path(_cache(root), big.md5)
     os.chmod(obj, 0o644)
     obj.write_bytes(b"bit rot")
     (root / "big.bin").unlink()
@@ -181,7 +182,7 @@ def test_corruption_after_a_verified_restore_is_still_caught(tracked: tuple) -> 
     big = next(p for p in pointers if p.path == "big.bin")
     (root / "big.bin").unlink()
     restore.sync_workspace(root, pointers)  # verifies the object and remembers it
-    obj = dvcio.object_path(_cache(root), big.md5)
+    obj = dvc_adapter.object_path(_cache(root), big.md5)
     st = obj.stat()
     os.chmod(obj, 0o644)
     with open(obj, "r+b") as handle:
@@ -195,7 +196,7 @@ def test_corruption_after_a_verified_restore_is_still_caught(tracked: tuple) -> 
 @pytest.mark.parametrize("bad", ["/etc/x", "../outside", "data/../../x"])
 def test_unsafe_pointer_paths_are_refused(tracked: tuple, bad: str) -> None:
     root, pointers, _ = tracked
-    evil = dvcio.Pointer(path=bad, md5=pointers[0].md5, size=1)
+    evil = dvc_adapter.Pointer(path=bad, md5=pointers[0].md5, size=1)
     with pytest.raises(MlvError, match="refusing"):
         restore.sync_workspace(root, [evil])
     assert not (root.parent / "outside").exists()
@@ -214,10 +215,10 @@ def test_symlink_leading_outside_is_refused(tracked: tuple, tmp_path: Path) -> N
 
 def test_manifest_entry_climbing_out_is_refused(tracked: tuple) -> None:
     root, pointers, _ = tracked
-    md5, data = dvcio.dir_hash([dvcio.ManifestEntry("../../escaped.txt", pointers[1].md5)])
-    dvcio.store_manifest(_cache(root), md5, data)
+    md5, data = dvc_adapter.dir_hash([dvc_adapter.ManifestEntry("../../escaped.txt", pointers[1].md5)])
+    dvc_adapter.store_manifest(_cache(root), md5, data)
     with pytest.raises(MlvError, match="climbs out"):
-        restore.sync_workspace(root, [dvcio.Pointer(path="data", md5=md5, size=1, nfiles=1)])
+        restore.sync_workspace(root, [dvc_adapter.Pointer(path="data", md5=md5, size=1, nfiles=1)])
     assert not (root.parent / "escaped.txt").exists()
 
 
@@ -253,12 +254,12 @@ def test_only_large_verified_objects_are_remembered(tracked: tuple) -> None:
     restore.sync_workspace(root, pointers)
     trusted = json.loads((root / ".git" / "mlv" / "verified-objects.json").read_text())["entries"]
     big = next(p for p in pointers if p.path == "big.bin")
-    assert list(trusted) == [str(dvcio.object_path(_cache(root), big.md5))]
+    assert list(trusted) == [str(dvc_adapter.object_path(_cache(root), big.md5))]
 
 
 def test_remote_url_reads_remotes_written_by_dvc(tmp_path: Path) -> None:
     repo = data_repo(tmp_path / "r")
     dvc(repo, "remote", "add", "-d", "store", str(tmp_path / "store"))
-    assert dvcio.default_remote(repo) == "store"
-    assert dvcio.remote_url(repo, "store") == str(tmp_path / "store")
-    assert dvcio.remote_url(repo, "other") is None
+    assert dvc_adapter.default_remote(repo) == "store"
+    assert dvc_adapter.remote_url(repo, "store") == str(tmp_path / "store")
+    assert dvc_adapter.remote_url(repo, "other") is None

@@ -1,0 +1,49 @@
+"""`mlv checkout`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("checkout")
+    def checkout_command(
+        rev: Annotated[str, typer.Argument(help="The experiment commit to check out: sha, short sha, branch, tag or HEAD~N.")],
+        force: Annotated[bool, typer.Option("--force", "-f", help="Discard uncommitted changes to code and unsaved changes to data.")] = False,
+        json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    ) -> None:
+        """Put an experiment's code and data into the working tree.
+
+        Runs `git checkout` (a branch name switches to the branch, anything else detaches HEAD)
+        and restores the experiment's DVC-tracked data and outputs, fetching what the local
+        cache lacks from the DVC remote. Refuses when there are uncommitted changes, or data
+        changes not saved in the DVC cache, unless --force; nothing is changed when it refuses.
+
+        Examples:
+
+            mlv checkout HEAD~1
+
+            mlv checkout baseline --force
+
+            mlv checkout a1b2c3d --json
+        """
+        from mlv import checkout
+        from mlv.cli import output
+        from mlv.cli.errors import handle_errors
+
+        with handle_errors():
+            result = checkout.checkout_experiment(Path.cwd(), rev, force=force, progress=output.BarProgress())
+            if json_output:
+                output.emit_json(result.to_json())
+                return
+            where = f"branch {result.branch}" if result.branch else "detached HEAD"
+            title = result.message.splitlines()[0] if result.message else ""
+            typer.echo(f"[{result.commit[:10]}] {title} ({where})".replace("]  (", "] ("))
+            if result.restored:
+                fetched = f", {result.fetched} object(s) fetched from the DVC remote" if result.fetched else ""
+                typer.echo(f"  restored   {', '.join(result.restored)}{fetched}")
+            if result.unchanged:
+                typer.echo(f"  unchanged  {', '.join(result.unchanged)}")

@@ -1,0 +1,204 @@
+"""`mlv diff`: the terminal, JSON and Markdown renderings of mlv.diff."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from mlv.diff.compare import DiffResult
+
+_STATUS_STYLE = {"added": "green", "removed": "red", "modified": "yellow", "renamed": "cyan",
+                 "upgraded": "green", "downgraded": "red", "changed": "yellow"}
+_VERDICT_STYLE = {"better": "green", "worse": "red", None: "cyan"}
+_MAX_PACKAGES = 10  # rows per kind of package change in the terminal
+_MAX_CODE_FILES = 40
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("diff")
+    def diff_command(
+        revisions: Annotated[list[str] | None, typer.Argument(metavar="[A] [B]", help="None: the latest experiment against the one before it. One: that revision against the latest experiment. Two: A against B.", show_default=False)] = None,
+        workspace: Annotated[bool, typer.Option("--workspace", "-w", help="Compare the revision (default: the latest experiment) with the work tree, uncommitted changes included.")] = False,
+        json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document (keys code, data, environment, params, metrics, command).")] = False,
+        markdown: Annotated[bool, typer.Option("--md", help="Print Markdown tables, ready to paste into a pull request.")] = False,
+    ) -> None:
+        """Compare two experiments: code, data, environment, params, metrics and command.
+
+        Sections in which nothing changed are left out. Nothing is checked out: commits are read
+        from git objects and the DVC cache, and the work tree and index are never written.
+
+        Examples:
+
+            mlv diff                      # latest experiment vs the one before it
+
+            mlv diff HEAD~3               # HEAD~3 vs the latest experiment
+
+            mlv diff baseline main --md   # for a pull request description
+
+            mlv diff --workspace          # latest experiment vs uncommitted changes
+
+            mlv diff --json | jq .metrics
+        """
+        from mlv.adapters import git
+        from mlv.cli import output
+        from mlv.cli.errors import handle_errors
+        from mlv.diff import compare as diff
+        from mlv.errors import MlvError
+
+        with handle_errors():
+            if json_output and markdown:
+                raise MlvError("--json and --md cannot be combined", hint="Pick one output format.")
+            result = diff.diff(git.find_root(Path.cwd()), revisions or [], workspace)
+            if json_output:
+                output.emit_json(result.to_json())
+            elif markdown:
+                from mlv.cli.render.diff_md import render
+
+                typer.echo(render(result), nl=False)
+            else:
+                _render(result, output.stdout())
+
+
+def _render(result: DiffResult, console: Console) -> None:
+    from mlv.cli.render import diff_format as fmt
+
+    console.print(f"[bold]mlv diff[/bold] {_esc(fmt.side_title(result.old))} [dim]\u2192[/dim] "
+                  f"{_esc(fmt.side_title(result.new))}")
+    if result.identical:
+        console.print("no differences")
+    else:
+        for part in (_code, _data, _environment, _params, _metrics, _command):
+            part(result, console)
+    for names, reason in fmt.unavailable(result):
+        console.print(f"\n[dim]{names}: {_esc(reason)}[/dim]")
+
+
+def _esc(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _table(console: Console, title: str, *columns: str) -> Table:
+    from rich.table import Table
+
+    console.print(f"\n[bold]{title}[/bold]")
+    table = Table(box=None, pad_edge=False, header_style="dim", show_edge=False)
+    for column in columns:
+        justify = "right" if column in {"+", "-", "old", "new", "change"} else "left"
+        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    return table
+
+
+def _styled(text: str, status: str) -> str:
+    style = _STATUS_STYLE.get(status)
+    return f"[{style}]{_esc(text)}[/{style}]" if style else _esc(text)
+
+
+def _code(result: DiffResult, console: Console) -> None:
+    from mlv.cli.render import diff_format as fmt
+
+    code = result.code
+    if not code.changed:
+        return
+    totals = code.totals()
+    table = _table(console, f"Code  [dim]{fmt.plural(totals['files'], 'file')}, +{totals['added_lines']} "
+                            f"-{totals['removed_lines']} lines[/dim]", "file", "status", "+", "-")
+    for f in code.files[:_MAX_CODE_FILES]:  # keep one screen; --json lists them all
+        name = f"{f.old_path} \u2192 {f.path}" if f.old_path else f.path
+        plus, minus = ("binary", "") if f.binary else (f"+{f.added_lines}", f"-{f.removed_lines}")
+        table.add_row(_esc(name), _styled(f.status, f.status), f"[green]{plus}[/green]", f"[red]{minus}[/red]")
+    if len(code.files) > _MAX_CODE_FILES:
+        table.add_row(f"[dim]\u2026 {len(code.files) - _MAX_CODE_FILES} more files (--json lists all)[/dim]", "", "", "")
+    console.print(table)
+
+
+def _data(result: DiffResult, console: Console) -> None:
+    from rich.table import Table
+
+    from mlv.cli.render import diff_format as fmt
+
+    if not result.data.changed:
+        return
+    table = _table(console, "Data", "path", "kind", "status", "size", "files")
+    changed = [e for e in result.data.entries if e.status != "unchanged"]
+    for e in changed:
+        table.add_row(_esc(e.path), e.kind, _styled(e.status, e.status), fmt.data_size(e),
+                      _esc(fmt.data_details(e)) if not e.note else "[yellow]unknown[/yellow]")
+    console.print(table)
+    # Notes and file names go below the table, in a grid that keeps wrapped names indented.
+    names = Table.grid(padding=(0, 1))
+    names.add_column(no_wrap=True)
+    names.add_column(overflow="fold")
+    for e in changed:
+        if e.note:
+            names.add_row(f"  {_esc(e.path)}:", f"[yellow]{_esc(e.note)}[/yellow]")
+        if e.folder is not None:
+            for kind, first, extra in fmt.folder_names(e.folder):
+                names.add_row(f"  {_esc(e.path)}/ {_styled(kind, kind)}:", _esc(", ".join(first)) + fmt.more(extra))
+    if names.row_count:
+        console.print(names)
+    unchanged = [e.path for e in result.data.entries if e.status == "unchanged"]
+    if unchanged:
+        console.print(f"  [dim]unchanged: {_esc(', '.join(unchanged))}[/dim]")
+
+
+def _environment(result: DiffResult, console: Console) -> None:
+    from mlv.cli.render import diff_format as fmt
+
+    env = result.environment
+    if not env.changed:
+        return
+    table = _table(console, "Environment", "package", "change", "old", "new")
+    shown: dict[str, int] = {}
+    for label, item in fmt.package_rows(env):
+        shown[label] = shown.get(label, 0) + 1
+        if shown[label] <= _MAX_PACKAGES:  # keep one screen; --json lists them all
+            table.add_row(_esc(item.name), _styled(label, label), _esc(fmt.value(item.old)),
+                          _esc(fmt.value(item.new)))
+    for label, count in shown.items():
+        if count > _MAX_PACKAGES:
+            table.add_row(f"[dim]\u2026 {count - _MAX_PACKAGES} more[/dim]", _styled(label, label), "", "")
+    if shown:
+        console.print(table)
+    if not env.packages_known:
+        console.print("  [dim]package lists unavailable: a lockfile is missing from a commit[/dim]")
+
+
+def _params(result: DiffResult, console: Console) -> None:
+    from mlv.cli.render import diff_format as fmt
+
+    if not result.params.changed:
+        return
+    table = _table(console, "Params", "param", "old", "new")
+    for c in result.params.entries:
+        table.add_row(_esc(c.key), _esc(fmt.value(c.old)), _styled(fmt.value(c.new), c.status))
+    console.print(table)
+
+
+def _metrics(result: DiffResult, console: Console) -> None:
+    from mlv.cli.render import diff_format as fmt
+
+    if not result.metrics.changed:
+        return
+    table = _table(console, "Metrics", "metric", "old", "new", "change")
+    for c in result.metrics.entries:
+        style = _VERDICT_STYLE[fmt.metric_verdict(c)]
+        arrow = {"up": "\u25b2 ", "down": "\u25bc "}.get(c.direction or "", "")
+        change = f"[{style}]{arrow}{_esc(fmt.metric_change(c))}[/{style}]" if c.direction else c.status
+        table.add_row(_esc(c.key), _esc(fmt.value(c.old)), _esc(fmt.value(c.new)), change)
+    console.print(table)
+
+
+def _command(result: DiffResult, console: Console) -> None:
+    cmd = result.command
+    if not cmd.changed:
+        return
+    console.print("\n[bold]Command[/bold]")
+    console.print(f"  [red]- {_esc(cmd.old or '(none)')}[/red]\n  [green]+ {_esc(cmd.new or '(none)')}[/green]")

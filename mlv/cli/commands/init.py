@@ -1,0 +1,52 @@
+"""`mlv init`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("init")
+    def init_command(
+        git: Annotated[bool, typer.Option("--git", help="Run `git init` first when this folder is not a git repository.")] = False,
+        json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    ) -> None:
+        """Make this git repository an mlv project.
+
+        Initialises DVC when absent (an existing DVC setup is reused untouched) and writes
+        .mlv/config.yaml with defaults detected from the repository: a data/ folder, params.yaml,
+        metrics.json, models/ and a train.py. Running it again changes nothing.
+
+        Example:
+
+            mlv init            # in an existing git repository
+
+            mlv init --git      # in a plain folder
+        """
+        from mlv.cli import output
+        from mlv.cli.errors import handle_errors
+        from mlv.project import init as project
+
+        with handle_errors():
+            result = project.init_project(Path.cwd(), run_git_init=git)
+            cfg = result.config
+            if json_output:
+                output.emit_json({"root": str(result.root), "created_config": result.created_config,
+                                  "initialised_dvc": result.initialised_dvc,
+                                  "config": {"data": cfg.data, "outputs": cfg.outputs,
+                                             "params": cfg.params, "metrics": cfg.metrics,
+                                             "command": cfg.command, "python": cfg.python}})
+                return
+            state = "created" if result.created_config else "already present, left as is"
+            typer.echo(f"mlv project at {result.root} (.mlv/config.yaml {state})")
+            if result.initialised_dvc:
+                typer.echo("  initialised DVC (.dvc/)")
+            typer.echo(f"  data:    {', '.join(cfg.data) or '-'}")
+            typer.echo(f"  outputs: {', '.join(cfg.outputs) or '-'}")
+            typer.echo(f"  params:  {', '.join(cfg.params) or '-'}")
+            typer.echo(f"  metrics: {', '.join(cfg.metrics) or '-'}")
+            typer.echo(f"  command: {cfg.command or '-'}")
+            typer.echo("Next: mlv snapshot --run 'python train.py' -m 'baseline'")

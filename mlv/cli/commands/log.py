@@ -1,0 +1,142 @@
+"""`mlv log` and `mlv show`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("log")
+    def log_command(
+        number: Annotated[int | None, typer.Option("-n", "--max-count", min=1, help="Show at most N experiments.")] = None,
+        rev: Annotated[str, typer.Argument(help="List experiments reachable from this revision.")] = "HEAD",
+        json_output: Annotated[bool, typer.Option("--json", help="Print the experiments as a JSON list.")] = False,
+    ) -> None:
+        """List the experiment commits of the current branch, newest first.
+
+        Examples:
+
+            mlv log -n 10
+
+            mlv log --json | jq '.[0].metrics'
+        """
+        from mlv.adapters import git
+        from mlv.cli import output
+        from mlv.cli.errors import handle_errors
+        from mlv.record import history
+
+        with handle_errors():
+            root = git.find_root(Path.cwd())
+            experiments = history.list_experiments(root, rev, number, with_packages=json_output)
+            if json_output:
+                output.emit_json([e.to_json() for e in experiments])
+                return
+            if not experiments:
+                output.info("no experiment commits yet; create one with `mlv snapshot`")
+                return
+            _render_table(experiments)
+
+    @app.command("show")
+    def show_command(
+        rev: Annotated[str, typer.Argument(help="The experiment commit (sha, branch, tag, HEAD~N).")] = "HEAD",
+        json_output: Annotated[bool, typer.Option("--json", help="Print the full record as JSON.")] = False,
+    ) -> None:
+        """Print one experiment's full record (default: HEAD).
+
+        Examples:
+
+            mlv show
+
+            mlv show HEAD~2 --json
+        """
+        from mlv.adapters import git
+        from mlv.cli import output
+        from mlv.cli.errors import handle_errors
+        from mlv.record import history
+
+        with handle_errors():
+            exp = history.show_experiment(git.find_root(Path.cwd()), rev)
+            if json_output:
+                output.emit_json(exp.to_json())
+                return
+            _render_record(exp)
+
+
+def _render_table(experiments: Sequence[object]) -> None:
+    from rich.table import Table
+
+    from mlv.cli import output
+    from mlv.record.history import Experiment
+    from mlv.record.record import flatten
+
+    rows = [e for e in experiments if isinstance(e, Experiment)]
+    params = [flatten(e.record.params, single_root=True) for e in rows]
+    shown = _key_params(params)
+    wide = output.stdout().width >= 110  # the date column only where there is room for it
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("commit", no_wrap=True, style="yellow")
+    if wide:
+        table.add_column("date", no_wrap=True, max_width=10)
+    table.add_column("message", overflow="ellipsis", no_wrap=True, max_width=28 if wide else 18)
+    table.add_column("command", overflow="ellipsis", no_wrap=True, max_width=20 if wide else 14)
+    table.add_column("params", overflow="fold", min_width=14)
+    table.add_column("metrics", overflow="fold", min_width=14)
+    for exp, flat in zip(rows, params, strict=True):
+        rec = exp.record
+        metrics = flatten(rec.metrics, single_root=True)
+        first = [exp.commit[:10], rec.created[:10]] if wide else [exp.commit[:10]]
+        table.add_row(
+            *first, exp.message.splitlines()[0] if exp.message else "", rec.command or "-",
+            "\n".join(f"{k}={output.fmt_value(flat[k])}" for k in shown if k in flat),
+            "\n".join(f"{k}={output.fmt_value(v)}" for k, v in list(metrics.items())[:4]),
+        )
+    output.stdout().print(table)
+
+
+def _key_params(params: list[dict[str, object]], limit: int = 4) -> list[str]:
+    """The params worth a column: those that differ between the experiments listed, else the first few."""
+    keys: list[str] = []
+    for flat in params:
+        keys.extend(k for k in flat if k not in keys)
+    varying = [k for k in keys if len({repr(p.get(k)) for p in params}) > 1]
+    return (varying or keys)[:limit]
+
+
+def _render_record(exp: object) -> None:
+    from mlv.cli import output
+    from mlv.record.history import Experiment
+    from mlv.record.record import flatten
+
+    assert isinstance(exp, Experiment)  # noqa: S101
+    rec = exp.record
+    lines = [
+        f"commit    {exp.commit}",
+        f"message   {exp.message}",
+        f"created   {rec.created}",
+        f"command   {rec.command or '-'}",
+        "run       " + (f"by mlv, exit {rec.exit_code}, {rec.duration_s:.2f}s, started {rec.started}"
+                        if rec.run_by_mlv else "not run by mlv (state recorded as found)"),
+    ]
+    if rec.reproduces:
+        lines.append(f"reproduces {rec.reproduces.get('commit', '')[:10]}: {rec.reproduces.get('verdict')}")
+    for title, items in (("data", rec.data), ("outputs", rec.outputs)):
+        for item in items:
+            files = f" ({item['nfiles']} files)" if item.get("nfiles") is not None else ""
+            lines.append(f"{title:<9} {item['path']}  md5 {item['md5']}  {output.fmt_size(item['size'])}{files}")
+    for key, value in flatten(rec.params).items():
+        lines.append(f"param     {key} = {output.fmt_value(value)}")
+    for key, value in flatten(rec.metrics).items():
+        lines.append(f"metric    {key} = {output.fmt_value(value)}")
+    env = rec.environment
+    lines += [
+        f"python    {env.python} ({env.implementation}) {env.interpreter}",
+        f"platform  {env.platform} ({env.machine})",
+        f"lockfile  {env.lockfile} ({len(exp.packages or {})} packages)",
+    ]
+    for path, digest in env.project_lockfiles.items():
+        lines.append(f"project   {path} sha256 {digest[:16]}")
+    typer.echo("\n".join(lines))

@@ -1,0 +1,129 @@
+"""`mlv reproduce`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from mlv.reproduce.rerun import ReproducePlan, ReproduceResult
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("reproduce")
+    def reproduce_command(
+        rev: Annotated[str, typer.Argument(help="The experiment commit to re-run: sha, short sha, branch, tag or HEAD~N.")],
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="Run the recorded command without asking (required without a terminal).")] = False,
+        env: Annotated[str, typer.Option("--env", help="'current': run in the current environment and list every difference from the recorded one; 'fresh': build (once, cached) a virtual environment from the commit's lockfile and run in it.")] = "current",
+        rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance for metrics (0.01 = 1%).")] = 0.0,
+        atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance for metrics.")] = 0.0,
+        keep: Annotated[bool, typer.Option("--keep", help="Keep the worktree the command ran in (its path is printed).")] = False,
+        save: Annotated[bool, typer.Option("--save", help="Record the re-run as an experiment commit, on branch mlv/reproduced/<sha>, naming the commit it reproduces and the verdict.")] = False,
+        json_output: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON (the command's own output goes to stderr).")] = False,
+    ) -> None:
+        """Re-run an experiment in a separate worktree and say whether it reproduced.
+
+        Your working tree, index, HEAD, stash and untracked files are never touched. The data is
+        restored from the DVC cache (fetched from the DVC remote if missing), the recorded command
+        runs with its output live, and the outputs, metrics and exit code are compared with the
+        record. Exit code: 0 reproduced (or within tolerance), 1 not reproduced, 2 could not run,
+        130 interrupted.
+
+        Examples:
+
+            mlv reproduce HEAD~1 --yes
+
+            mlv reproduce baseline --env fresh --rtol 1e-6
+
+            mlv reproduce a1b2c3d --yes --save --json | jq -r .verdict
+        """
+        from mlv.cli import output
+        from mlv.cli.errors import handle_errors
+        from mlv.reproduce import rerun as reproduce
+
+        with handle_errors():
+            options = reproduce.ReproduceOptions(rev=rev, env=env, rtol=rtol, atol=atol, keep=keep,
+                                                 save=save, stdout_to_stderr=json_output)
+            plan = reproduce.plan(Path.cwd(), options)
+            _announce(plan, options.env)
+            if not yes:
+                _confirm(plan)
+            result = reproduce.execute(plan, options, notify=output.info)
+            for line in result.warnings:
+                output.warn(line)
+            if json_output:
+                output.emit_json(result.to_json())
+            else:
+                _render(result)
+            if not result.verdict.succeeded:
+                raise typer.Exit(1)
+
+
+def _announce(plan: ReproducePlan, env_mode: str) -> None:
+    """What will run and in which environment, on stderr, before anything runs."""
+    from mlv.cli import output
+
+    exp = plan.experiment
+    output.info(f"Reproducing {exp.commit[:10]} {exp.message.splitlines()[0] if exp.message else ''}".rstrip())
+    output.info(f"  command: {plan.command}")
+    if env_mode == "fresh":
+        output.info("  environment: fresh, built from the commit's lockfile")
+        return
+    output.info(f"  environment: current ({plan.interpreter})")
+    if plan.mismatches:
+        output.warn(f"the current environment differs from the recorded one in {len(plan.mismatches)} way(s):")
+        for mismatch in plan.mismatches:
+            output.info(f"  - {mismatch.describe()}")
+
+
+def _confirm(plan: ReproducePlan) -> None:
+    import sys
+
+    from mlv.errors import EXIT_CANNOT_RUN, MlvError
+
+    if not sys.stdin.isatty():
+        raise MlvError("refusing to run the recorded command without confirmation: there is no terminal to ask",
+                       hint="Read it with `mlv show REV`, then pass --yes.", exit_code=EXIT_CANNOT_RUN)
+    if not typer.confirm(f"Run `{plan.command}` from commit {plan.experiment.commit[:10]}?", err=True):
+        raise MlvError("not confirmed; nothing was run", exit_code=EXIT_CANNOT_RUN)
+
+
+def _render(result: ReproduceResult) -> None:
+    from rich.table import Table
+
+    from mlv.cli import output
+
+    v = result.verdict
+    table = Table(title=f"Reproduce {result.commit[:10]}: {v.verdict.upper().replace('_', ' ')}",
+                  title_justify="left")
+    for column in ("check", "recorded", "re-run", "result"):
+        table.add_column(column)
+    if v.exit_code is not None:
+        recorded = "-" if v.exit_code.recorded is None else str(v.exit_code.recorded)
+        table.add_row("exit code", recorded, str(v.exit_code.reproduced), v.exit_code.status)
+    for out in v.outputs:
+        table.add_row(f"output {out.path}", out.recorded[:12], (out.reproduced or "-")[:12], out.status)
+    for metric in v.metrics:
+        status = metric.status
+        if metric.difference:
+            status += f" (diff {metric.difference:+.6g})"
+        table.add_row(f"metric {metric.name}", _fmt(metric.recorded), _fmt(metric.reproduced), status)
+    table.add_row("environment", result.env_mode,
+                  f"{len(result.mismatches)} difference(s)" if result.mismatches else "same",
+                  "differs" if result.mismatches else "same")
+    output.stdout().print(table)
+    if v.rtol or v.atol:
+        typer.echo(f"tolerance: rtol={v.rtol:g} atol={v.atol:g}")
+    if result.worktree:
+        typer.echo(f"worktree kept at {result.worktree}")
+    if result.saved_commit:
+        typer.echo(f"saved as {result.saved_commit[:10]} on branch {result.saved_branch}")
+    typer.echo(f"verdict: {v.verdict}")
+
+
+def _fmt(value: object) -> str:
+    from mlv.cli import output
+
+    return "-" if value is None else output.fmt_value(value)

@@ -1,0 +1,72 @@
+"""`mlv snapshot`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("snapshot")
+    def snapshot_command(
+        message: Annotated[str | None, typer.Option("-m", "--message", help="The commit message (default: 'Experiment: COMMAND').")] = None,
+        run: Annotated[str | None, typer.Option("--run", help="Run this command first (through the shell, output live) and record it.")] = None,
+        allow_failure: Annotated[bool, typer.Option("--allow-failure", help="Record the run even when the command exits non-zero.")] = False,
+        no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the repository's pre-commit and commit-msg hooks.")] = False,
+        json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON (the command's own output goes to stderr).")] = False,
+    ) -> None:
+        """Record code, data, environment, command, params and metrics as one experiment commit.
+
+        With --run, the command runs first; a failing command makes no commit unless
+        --allow-failure. Without --run nothing is run: the current state is recorded with the
+        configured default command, marked as not run by mlv.
+
+        Examples:
+
+            mlv snapshot --run "python train.py" -m "baseline"
+
+            mlv snapshot -m "record what is on disk now"
+
+            mlv snapshot --run "python train.py" --json | jq -r .commit
+        """
+        from mlv.cli import output
+        from mlv.cli.errors import handle_errors
+        from mlv.snapshot import take as snapshot
+
+        with handle_errors():
+            options = snapshot.SnapshotOptions(message=message, run=run, allow_failure=allow_failure,
+                                               verify=not no_verify, json_output=json_output)
+            result = snapshot.take_snapshot(Path.cwd(), options, output.BarProgress())
+            for line in result.warnings:
+                output.warn(line)
+            if json_output:
+                output.emit_json({"commit": result.commit, "message": result.message,
+                                  "warnings": result.warnings, "record": result.record.to_dict()})
+                return
+            _render(result)
+
+
+def _render(result: object) -> None:
+    from mlv.cli import output
+    from mlv.record.record import flatten
+    from mlv.snapshot.take import SnapshotResult
+
+    assert isinstance(result, SnapshotResult)  # noqa: S101
+    rec = result.record
+    typer.echo(f"[{result.commit[:10]}] {result.message}")
+    ran = (f"exit {rec.exit_code}, {rec.duration_s:.1f}s" if rec.run_by_mlv else "not run by mlv")
+    typer.echo(f"  command  {rec.command or '-'} ({ran})")
+    for label, items in (("data", rec.data), ("output", rec.outputs)):
+        for item in items:
+            files = f", {item['nfiles']} files" if item.get("nfiles") is not None else ""
+            typer.echo(f"  {label:<8} {item['path']}  {item['md5'][:12]}  {output.fmt_size(item['size'])}{files}")
+    env = rec.environment
+    typer.echo(f"  env      Python {env.python} on {env.os} {env.machine}, lockfile {env.lockfile}")
+    params = flatten(rec.params, single_root=True)
+    metrics = flatten(rec.metrics, single_root=True)
+    if params:
+        typer.echo("  params   " + ", ".join(f"{k}={output.fmt_value(v)}" for k, v in params.items()))
+    if metrics:
+        typer.echo("  metrics  " + ", ".join(f"{k}={output.fmt_value(v)}" for k, v in metrics.items()))

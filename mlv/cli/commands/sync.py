@@ -1,0 +1,82 @@
+"""`mlv push` and `mlv pull`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("push")
+    def push_command(
+        remote: Annotated[str | None, typer.Argument(help="The git remote (default: the branch's upstream, else origin).", show_default=False)] = None,
+        dvc_remote: Annotated[str | None, typer.Option("--dvc-remote", help="The DVC remote for the data (default: DVC's default remote).")] = None,
+        json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    ) -> None:
+        """Share the current branch: upload its experiments' data, then git push it.
+
+        The DVC data of every commit the git remote does not have yet goes to the DVC remote
+        first, so the commits never arrive without their data. Sets the upstream on first push.
+
+        Examples:
+
+            mlv push
+
+            mlv push origin --dvc-remote storage
+        """
+        from mlv import share
+        from mlv.adapters import git
+        from mlv.cli import output
+        from mlv.cli.errors import handle_errors
+        from mlv.snapshot import publish
+
+        with handle_errors():
+            root = git.find_root(Path.cwd())
+            if note := publish.recover(root):
+                output.warn(note)
+            result = share.push(root, remote, dvc_remote)
+            if json_output:
+                output.emit_json(result.as_dict())
+                return
+            typer.echo(f"pushed {result.branch} to {result.remote} ({result.commits} new commits); "
+                       f"data: {result.data.uploaded} of {result.data.objects} objects uploaded")
+
+    @app.command("pull")
+    def pull_command(
+        remote: Annotated[str | None, typer.Argument(help="The git remote (default: the branch's upstream, else origin).", show_default=False)] = None,
+        dvc_remote: Annotated[str | None, typer.Option("--dvc-remote", help="The DVC remote for the data (default: DVC's default remote).")] = None,
+        json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    ) -> None:
+        """Fast-forward the current branch from a git remote and bring its data into the work tree.
+
+        Downloads the data the new HEAD needs before moving the branch (a DVC remote that lacks it
+        refuses the pull with nothing changed), then makes DVC-tracked data match the new HEAD.
+        Never overwrites data that is saved nowhere. In a fresh clone it fetches the data of HEAD.
+
+        Examples:
+
+            git clone URL project && cd project && mlv pull
+
+            mlv pull origin --json
+        """
+        from mlv import share
+        from mlv.adapters import git
+        from mlv.cli import output
+        from mlv.cli.errors import handle_errors
+        from mlv.snapshot import publish
+
+        with handle_errors():
+            root = git.find_root(Path.cwd())
+            if note := publish.recover(root):
+                output.warn(note)
+            result = share.pull(root, remote, dvc_remote, output.BarProgress())
+            if json_output:
+                output.emit_json(result.as_dict())
+                return
+            moved = (f"{result.old[:10]}..{result.new[:10]} ({result.commits} commits)" if result.commits
+                     else "already up to date")
+            typer.echo(f"{result.branch} from {result.remote}: {moved}")
+            if result.restored:
+                typer.echo(f"  data restored: {', '.join(result.restored)} ({result.fetched} objects downloaded)")

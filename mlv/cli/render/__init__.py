@@ -1,0 +1,1 @@
+"""Turning core results into terminal text and Markdown."""

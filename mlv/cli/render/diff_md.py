@@ -1,0 +1,119 @@
+"""`mlv diff --md`: the comparison as GitHub-flavoured Markdown tables, for a pull request."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mlv.cli.render import diff_format as fmt
+from mlv.diff.compare import DiffResult
+
+NO_DIFFERENCES = "no differences"
+_FOLD_ROWS = 15
+
+
+def _cell(text: str) -> str:
+    """Table-safe: pipes escaped (GitHub honours that inside code spans too), one line."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    return f"`{text}`" if text and "`" not in text else text
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---:" if i in right else "---" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def render(result: DiffResult) -> str:
+    lines = [f"### mlv diff: {_cell(fmt.side_title(result.old))} \u2192 {_cell(fmt.side_title(result.new))}", ""]
+    if result.identical:
+        lines += [f"_{NO_DIFFERENCES}_", ""]
+    for part in (_code_section, _data_section, _env_section, _params_section, _metrics_section,
+                 _command_section):
+        block = part(result)
+        if block:
+            lines += [*block, ""]
+    for names, reason in fmt.unavailable(result):
+        lines += [f"_Not compared ({names}): {_cell(reason)}._", ""]
+    return "\n".join(lines)
+
+
+def _code_section(result: DiffResult) -> list[str]:
+    code = result.code
+    if not code.changed:
+        return []
+    rows = []
+    for f in code.files:
+        name = f"{_code(f.old_path)} \u2192 {_code(f.path)}" if f.old_path else _code(f.path)
+        plus, minus = ("binary", "") if f.binary else (f"+{f.added_lines}", f"-{f.removed_lines}")
+        rows.append([name, f.status, plus, minus])
+    totals = code.totals()
+    head = f"**Code**: {fmt.plural(totals['files'], 'file')}, +{totals['added_lines']} -{totals['removed_lines']} lines"
+    table = _table(["file", "status", "+", "-"], rows, right=(2, 3))
+    if len(rows) > _FOLD_ROWS:
+        return [head, "", "<details><summary>changed files</summary>", "", *table, "", "</details>"]
+    return [head, "", *table]
+
+
+def _data_section(result: DiffResult) -> list[str]:
+    if not result.data.changed:
+        return []
+    rows, notes = [], []
+    unchanged = [e.path for e in result.data.entries if e.status == "unchanged"]
+    for e in (e for e in result.data.entries if e.status != "unchanged"):
+        rows.append([_code(e.path), e.kind, e.status, fmt.data_size(e), fmt.data_details(e)])
+        if e.folder is not None:
+            notes += [f"- `{e.path}` {kind}: " + ", ".join(_code(n) for n in names) + fmt.more(extra)
+                      for kind, names, extra in fmt.folder_names(e.folder)]
+    block = ["**Data**", "", *_table(["path", "kind", "status", "size", "files"], rows)]
+    if unchanged:
+        notes.append("- unchanged: " + ", ".join(f"`{p}`" for p in unchanged))
+    return [*block, "", *notes] if notes else block
+
+
+def _env_section(result: DiffResult) -> list[str]:
+    env = result.environment
+    if not env.changed:
+        return []
+    rows = [[_code(item.name), label, fmt.value(item.old), fmt.value(item.new)]
+            for label, item in fmt.package_rows(env)]
+    block = ["**Environment**", ""]
+    if len(rows) > _FOLD_ROWS:  # a long package list folds away so the rest of the PR stays readable
+        block += [f"<details><summary>{len(rows)} packages changed</summary>", "",
+                  *_table(["package", "change", "old", "new"], rows), "", "</details>"]
+    elif rows:
+        block += _table(["package", "change", "old", "new"], rows)
+    if not env.packages_known:
+        block += ["", "_Package lists unavailable: a lockfile is missing from a commit._"]
+    return block
+
+
+def _params_section(result: DiffResult) -> list[str]:
+    if not result.params.changed:
+        return []
+    rows = [[_code(c.key), fmt.value(c.old), fmt.value(c.new)] for c in result.params.entries]
+    return ["**Params**", "", *_table(["param", "old", "new"], rows)]
+
+
+_VERDICT = {"better": "\U0001F7E2 ", "worse": "\U0001F534 ", None: ""}
+_ARROW = {"up": "\u25B2 ", "down": "\u25BC ", None: ""}
+
+
+def _metrics_section(result: DiffResult) -> list[str]:
+    if not result.metrics.changed:
+        return []
+    rows = []
+    for c in result.metrics.entries:
+        mark = _VERDICT[fmt.metric_verdict(c)] + _ARROW[c.direction]
+        rows.append([_code(c.key), fmt.value(c.old), fmt.value(c.new), mark + fmt.metric_change(c)])
+    return ["**Metrics**", "", *_table(["metric", "old", "new", "change"], rows, right=(1, 2, 3))]
+
+
+def _command_section(result: DiffResult) -> list[str]:
+    cmd = result.command
+    if not cmd.changed:
+        return []
+    return ["**Command**", "", *_table(["old", "new"], [[_code(cmd.old or "-"), _code(cmd.new or "-")]])]

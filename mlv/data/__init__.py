@@ -1,0 +1,1 @@
+"""Tracked data in the work tree: hashing, restoring, cache objects and path safety."""

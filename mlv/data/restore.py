@@ -1,0 +1,330 @@
+"""Make DVC-tracked paths in a work tree match pointers exactly, without ever losing unsaved data.
+
+Used by `mlv checkout`, `mlv reproduce`, `mlv pull` and the git hooks. Three phases, so a refusal
+changes nothing: plan (stat every file, hash only those the stat cache does not know), check
+(every file to delete or overwrite must be saved in the DVC cache; every object to write must be
+present, fetched if allowed, and verified), then write (each file atomically).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlv.adapters import dvc, git
+from mlv.data import objects as materialize
+from mlv.data.pathsafety import checked_path, safe_relpath
+from mlv.data.statecache import StateCache
+from mlv.data.track import NoProgress, ProgressSink
+from mlv.errors import DvcError, MlvError
+
+
+@dataclass
+class RestoreReport:
+    restored: list[str] = field(default_factory=list)  # work-tree paths (data/output roots) changed
+    unchanged: list[str] = field(default_factory=list)
+    fetched: int = 0  # objects downloaded from the DVC remote
+
+
+@dataclass(frozen=True)
+class _Current:
+    """A file (or symlink) now in the work tree under a tracked path."""
+
+    abspath: str  # a plain string: one is made per file, and pathlib costs 40 us each
+    stat: os.stat_result
+    is_link: bool
+
+
+@dataclass
+class _Plan:
+    pointer: dvc.Pointer
+    desired: dict[str, str]  # work-tree relative path -> md5
+    current: dict[str, _Current]
+    writes: list[str] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+
+    @property
+    def changes(self) -> bool:
+        return bool(self.writes or self.deletes)
+
+
+def _state_cache(root: Path) -> StateCache:
+    from mlv.snapshot.take import state_cache
+
+    return state_cache(root)
+
+
+def _trust(root: Path) -> materialize.ObjectTrust:
+    return materialize.ObjectTrust.load(git.common_dir(root) / "mlv" / "verified-objects.json")
+
+
+@dataclass
+class PreparedRestore:
+    """A restore that passed every check; `apply` writes it. Lets a caller check before it acts."""
+
+    root: Path
+    cache: Path
+    plans: list[_Plan]
+    state: StateCache
+    fetched: int
+
+    def apply(self, progress: ProgressSink | None = None) -> RestoreReport:
+        _apply(self.root, self.cache, self.plans, self.state, progress or NoProgress())
+        report = RestoreReport(fetched=self.fetched)
+        for plan in self.plans:
+            (report.restored if plan.changes else report.unchanged).append(plan.pointer.path)
+        return report
+
+
+def prepare_restore(
+    root: Path,
+    pointers: Sequence[dvc.Pointer],
+    *,
+    fetch_missing: bool = False,
+    remote: str | None = None,
+    force: bool = False,
+    target: Path | None = None,
+    state: StateCache | None = None,
+) -> PreparedRestore:
+    """Plan and check a restore (fetching what is missing if allowed) without changing anything.
+
+    ROOT is the repository whose DVC cache and remote are used. The files go to TARGET (default
+    ROOT), whose stat cache is STATE (default ROOT's); `mlv reproduce` restores into a private
+    folder of its own that way.
+    """
+    target = target or root
+    cache = dvc.cache_dir(root)
+    checked = [(checked_path(target, p.path, "data path"), p) for p in pointers]
+    fetched = _ensure_objects(root, cache, [(p.path, p.md5) for _, p in checked if p.is_dir],
+                              fetch_missing, remote)
+    state = state or _state_cache(root)
+    plans = [_plan(target, cache, rel, p, state) for rel, p in checked]
+    _check_nothing_unsaved(cache, plans, state, force)
+    needed = {(key, plan.desired[key]) for plan in plans for key in plan.writes}
+    fetched += _ensure_objects(root, cache, sorted(needed), fetch_missing, remote)
+    trust = _trust(root)
+    for key, md5 in sorted(needed):
+        if not trust.verify(cache, md5):
+            raise materialize.corrupt_object_error(cache, md5, key)
+    trust.save()
+    return PreparedRestore(target, cache, plans, state, fetched)
+
+
+def sync_workspace(
+    root: Path,
+    pointers: Sequence[dvc.Pointer],
+    *,
+    fetch_missing: bool = False,
+    remote: str | None = None,
+    force: bool = False,
+    progress: ProgressSink | None = None,
+) -> RestoreReport:
+    """Make each pointer's path under ROOT hold exactly the pointer's content."""
+    prepared = prepare_restore(root, pointers, fetch_missing=fetch_missing, remote=remote, force=force)
+    return prepared.apply(progress)
+
+
+def pointers_at(root: Path, rev: str, paths: Sequence[str] | None = None) -> list[dvc.Pointer]:
+    """The pointers committed at REV for data PATHS (every `.dvc` file at REV when None).
+
+    Paths with no pointer at REV are left out; callers compare against what they asked for.
+    """
+    if paths is None:
+        files = git.ls_tree_paths(root, rev, ".dvc")
+    else:
+        files = [dvc.pointer_path(safe_relpath(p, "data path")) for p in paths]
+    blobs = git.read_blobs(root, [f"{rev}:{f}" for f in files])
+    found = []
+    for f in files:
+        data = blobs.get(f"{rev}:{f}")
+        if data is not None:
+            found.append(dvc.parse_pointer(data, f))
+    return found
+
+
+def pointers_from_record(items: Sequence[dict[str, Any]], what: str) -> list[dvc.Pointer]:
+    """Pointers for a record's `data`/`outputs` entries, refusing unsafe or damaged ones."""
+    found = []
+    for item in items:
+        try:
+            path = safe_relpath(item["path"], what)
+            found.append(dvc.Pointer(path=path, md5=str(item["md5"]), size=int(item.get("size") or 0),
+                                       nfiles=item.get("nfiles")))
+        except (KeyError, TypeError, ValueError):
+            raise MlvError(f"the experiment record has a damaged {what} entry: {item!r}") from None
+    return found
+
+
+# -- plan ----------------------------------------------------------------------------------------
+
+
+def _desired(cache: Path, rel: str, pointer: dvc.Pointer) -> dict[str, str]:
+    if not pointer.is_dir:
+        return {rel: pointer.md5}
+    entries = dvc.load_manifest(cache, pointer.md5)
+    if entries is None:  # _ensure_objects fetched it or raised; only a race gets here
+        raise _missing_error(rel, pointer.md5, fetched=False)
+    return {f"{rel}/{safe_relpath(e.relpath, f'file in {rel}')}": e.md5 for e in entries}
+
+
+def _walk(root: Path, rel: str) -> dict[str, _Current]:
+    """Files and symlinks under REL, never following a symlink."""
+    base = os.path.join(root, rel)
+    try:
+        st = os.lstat(base)
+    except FileNotFoundError:
+        return {}
+    if not stat.S_ISDIR(st.st_mode):
+        return {rel: _Current(base, st, stat.S_ISLNK(st.st_mode))}
+    found: dict[str, _Current] = {}
+    stack = [(base, rel)]
+    while stack:
+        folder, prefix = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                key = f"{prefix}/{entry.name}"
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, key))
+                else:
+                    found[key] = _Current(entry.path, entry.stat(follow_symlinks=False), entry.is_symlink())
+    return found
+
+
+def _current_md5(key: str, cur: _Current, state: StateCache) -> str | None:
+    """The content hash of a work-tree file (None for a symlink), from the stat cache if it can."""
+    if cur.is_link:
+        return None
+    md5 = state.lookup(key, cur.stat, need_stored=False)
+    if md5 is None:
+        md5 = dvc.hash_file(Path(cur.abspath))
+        state.remember(key, cur.stat, md5, stored=False)
+    return md5
+
+
+def _plan(root: Path, cache: Path, rel: str, pointer: dvc.Pointer, state: StateCache) -> _Plan:
+    plan = _Plan(pointer, _desired(cache, rel, pointer), _walk(root, rel))
+    for key, md5 in plan.desired.items():
+        cur = plan.current.get(key)
+        if cur is None or _current_md5(key, cur, state) != md5:
+            plan.writes.append(key)
+    plan.deletes = [key for key in plan.current if key not in plan.desired]
+    return plan
+
+
+def _is_stray_temp(key: str) -> bool:
+    """A half-written file an interrupted restore left behind: ours, so safe to delete."""
+    name = key.rsplit("/", 1)[-1]
+    return name.startswith(".") and materialize.TEMP_MARK in name
+
+
+# -- check ---------------------------------------------------------------------------------------
+
+
+def _check_nothing_unsaved(cache: Path, plans: list[_Plan], state: StateCache, force: bool) -> None:
+    if force:
+        return
+    for plan in plans:
+        for key in [*plan.deletes, *plan.writes]:
+            cur = plan.current.get(key)
+            if cur is None or _is_stray_temp(key):
+                continue
+            md5 = _current_md5(key, cur, state)
+            if md5 is None or not dvc.has_object(cache, md5):
+                what = "is a symlink" if md5 is None else "has changes that are not saved in the DVC cache"
+                raise MlvError(
+                    f"{key} {what}; restoring {plan.pointer.path} would lose it, so nothing was changed",
+                    hint="Save it first with `mlv snapshot`, or pass --force to discard it.",
+                )
+
+
+def _missing_error(path: str, md5: str, fetched: bool) -> DvcError:
+    where = "in the local DVC cache or on the DVC remote" if fetched else "in the local DVC cache"
+    return DvcError(
+        f"{path}: content {md5} is not {where}; nothing was changed",
+        hint="Download it with `mlv pull` or `dvc fetch` (a DVC remote must hold it), "
+        "or restore it on the machine that made the experiment and `dvc push` from there.",
+    )
+
+
+def _ensure_objects(root: Path, cache: Path, wanted: Sequence[tuple[str, str]], fetch_missing: bool,
+                    remote: str | None) -> int:
+    """Make every (path, md5) object present in the cache, fetching if allowed; objects fetched."""
+    objects = f"{cache}/files/md5"  # plain strings: this runs once per file, pathlib costs 50 us a call
+    missing = [(path, md5) for path, md5 in wanted if not os.path.exists(f"{objects}/{md5[:2]}/{md5[2:]}")]
+    if not missing:
+        return 0
+    if not fetch_missing:
+        raise _missing_error(*missing[0], fetched=False)
+    try:
+        fetched = dvc.fetch_objects(root, sorted({md5 for _, md5 in missing}), remote)
+    except DvcError as exc:
+        path, md5 = missing[0]
+        raise DvcError(f"{path}: content {md5} is not in the local DVC cache and cannot be fetched: "
+                       f"{exc.message.rstrip('.')}", hint=exc.hint) from None
+    for path, md5 in missing:
+        if not dvc.has_object(cache, md5):
+            raise _missing_error(path, md5, fetched=True)
+    return fetched
+
+
+# -- write ---------------------------------------------------------------------------------------
+
+
+# Copies are bound by file-system latency (create, rename), not CPU: a few threads overlap it.
+_WRITERS = 4
+
+
+def _apply(root: Path, cache: Path, plans: list[_Plan], state: StateCache, progress: ProgressSink) -> None:
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    for plan in plans:
+        for key in plan.deletes:
+            with contextlib.suppress(FileNotFoundError):  # a hook may have been first
+                os.unlink(plan.current[key].abspath)
+        if plan.deletes:
+            _prune_empty_dirs(root / plan.pointer.path)
+    jobs = [(key, plan.desired[key]) for plan in plans for key in plan.writes]
+    root.mkdir(parents=True, exist_ok=True)
+    for parent in sorted({os.path.dirname(key) for key, _ in jobs} - {""}):
+        _make_parents(root, parent)
+    objects = str(cache / "files" / "md5")
+    base = str(root)
+    progress.start(sum(os.stat(f"{objects}/{md5[:2]}/{md5[2:]}").st_size for _, md5 in jobs), "Restoring data")
+    try:
+        with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
+            futures = {
+                pool.submit(materialize.write_object_at, f"{objects}/{md5[:2]}/{md5[2:]}", f"{base}/{key}"): (key, md5)
+                for key, md5 in jobs
+            }
+            for future in as_completed(futures):
+                key, md5 = futures[future]
+                st = future.result()
+                state.remember(key, st, md5, stored=True)
+                progress.advance(st.st_size)
+    finally:
+        progress.finish()
+        state.save()
+
+
+def _make_parents(root: Path, folder: str) -> None:
+    try:
+        os.makedirs(root / folder, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise MlvError(f"cannot restore {folder}: a file is in the way of that folder",
+                       hint="Move that file away, then run the command again.") from None
+
+
+def _prune_empty_dirs(base: Path) -> None:
+    """Remove folders left empty under BASE (a `.dir` manifest never holds an empty folder)."""
+    if not base.is_dir() or base.is_symlink():
+        return
+    for folder, _dirs, _files in os.walk(base, topdown=False):
+        try:
+            os.rmdir(folder)
+        except OSError:
+            continue  # not empty: it still holds wanted files

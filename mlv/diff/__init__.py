@@ -1,0 +1,1 @@
+"""Comparing experiments on code, data, environment, params and metrics."""

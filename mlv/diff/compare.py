@@ -1,0 +1,144 @@
+"""`mlv diff`: two experiments compared on code, data, environment, params, metrics and command.
+
+Which two: no revision means the latest experiment against the one before it; one revision means
+that one against the latest experiment; two mean A against B; `workspace=True` compares one
+experiment (default: the latest) with the work tree. The first is always the old side.
+Everything is read from git objects, the DVC cache and (for the work tree) files on disk; the
+work tree and the index are never written. JSON contract: docs/reference/diff-json.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlv.adapters import git
+from mlv.diff import code as diff_code
+from mlv.diff import data as diff_data
+from mlv.diff import values
+from mlv.diff.sides import Named, Side, load_commits, load_workspace
+from mlv.errors import MlvError
+from mlv.record import record
+
+JSON_SCHEMA_VERSION = 1
+# The record's opening marker line (mlv/record.py), as an extended regex for `git log --grep`.
+_RECORD_LINE = r"^--- mlv experiment record v[0-9]+ ---$"
+SECTIONS = ("code", "data", "environment", "params", "metrics", "command")
+
+
+@dataclass
+class DiffResult:
+    old: Side
+    new: Side
+    code: diff_code.CodeSection
+    data: diff_data.DataSection
+    environment: values.EnvSection
+    params: values.ValuesSection
+    metrics: values.ValuesSection
+    command: values.CommandSection
+
+    @property
+    def identical(self) -> bool:
+        return not any(getattr(self, name).changed for name in SECTIONS)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `mlv diff --json` document (schema: mlv/schemas/diff.schema.json)."""
+        doc: dict[str, Any] = {
+            "schema_version": JSON_SCHEMA_VERSION,
+            "old": _side_json(self.old),
+            "new": _side_json(self.new),
+            "identical": self.identical,
+        }
+        for name in SECTIONS:
+            doc[name] = getattr(self, name).to_json()
+        return doc
+
+
+def _side_json(side: Side) -> dict[str, Any]:
+    return {"label": side.label, "commit": side.commit, "message": side.message,
+            "workspace": side.is_workspace, "has_record": side.has_record}
+
+
+def diff(root: Path, revisions: Sequence[str] = (), workspace: bool = False) -> DiffResult:
+    """Compare two experiments (see the module docstring for which two)."""
+    old, new = _load_sides(root, list(revisions), workspace)
+    return DiffResult(
+        old=old,
+        new=new,
+        code=diff_code.compare(root, old, new),
+        data=diff_data.compare(root, old, new),
+        environment=values.compare_environment(old, new),
+        params=values.compare_values(old, new, "params"),
+        metrics=values.compare_values(old, new, "metrics"),
+        command=values.compare_command(old, new),
+    )
+
+
+def _load_sides(root: Path, revisions: list[str], workspace: bool) -> tuple[Side, Side]:
+    if len(revisions) > 2:
+        raise MlvError("mlv diff compares two revisions; got more",
+                       hint="Give at most two revisions (A B), or one with --workspace.")
+    if workspace:
+        if len(revisions) > 1:
+            raise MlvError("--workspace compares one revision with the work tree; got two",
+                           hint="Give one revision, or none for the latest experiment.")
+        old_rev = _named(root, revisions[0]) if revisions else _latest_or_head(root)
+        (old,) = load_commits(root, [old_rev])
+        return old, load_workspace(root, old)
+    if len(revisions) == 2:
+        pair = [_named(root, revisions[0]), _named(root, revisions[1])]
+    elif len(revisions) == 1:
+        pair = [_named(root, revisions[0]), _latest_experiments(root, 1)[0]]
+    else:
+        newest, previous = _latest_experiments(root, 2)
+        pair = [previous, newest]
+    old, new = load_commits(root, pair)
+    return old, new
+
+
+def _named(root: Path, rev: str) -> Named:
+    return Named(rev, git.resolve_commit(root, rev))
+
+
+def _experiments(root: Path, count: int) -> list[Named]:
+    """Up to COUNT newest experiment commits of HEAD, newest first; [] when HEAD has no commits.
+
+    git picks the commits whose message carries a record (no walk of the whole history in
+    Python); one whose record cannot be read (damaged, or from a newer mlv) is skipped, as in
+    `mlv log`, so we ask for a few more than we need.
+    """
+    if git.head_sha(root) is None:
+        return []
+    found = []
+    for sha, message in git.log_matching(root, "HEAD", _RECORD_LINE, count + 8):
+        try:
+            record.parse(message, sha)
+        except MlvError:
+            continue
+        found.append(Named(sha[:10], sha, message))
+    return found[:count]
+
+
+def _latest_experiments(root: Path, count: int) -> list[Named]:
+    found = _experiments(root, count)
+    if len(found) < count:
+        have = "no experiment commits" if not found else "only one experiment commit"
+        raise MlvError(
+            f"this branch has {have}, so there is nothing to compare",
+            hint="Record one with `mlv snapshot`, name two revisions (`mlv diff A B`), "
+                 "or compare with the work tree (`mlv diff --workspace`).",
+        )
+    return found
+
+
+def _latest_or_head(root: Path) -> Named:
+    """The latest experiment; in a repository without one (plain DVC), HEAD."""
+    found = _experiments(root, 1)
+    if found:
+        return found[0]
+    if git.head_sha(root) is None:
+        raise MlvError("this repository has no commits yet, so there is nothing to compare",
+                       hint="Record an experiment first with `mlv snapshot`.")
+    return _named(root, "HEAD")

@@ -1,0 +1,171 @@
+"""The two things `mlv diff` compares, each loaded into one `Side`: a commit or the work tree.
+
+A commit is read from git objects only (its message, its `.dvc` pointer files, its lockfile), in
+a handful of batched git processes, so nothing is checked out and the work tree is never touched.
+The work tree is read from disk: data hashed through the stat cache (only what changed is read),
+params and metrics from their files, the environment from the configured interpreter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlv.adapters import dvc, git
+from mlv.data.statecache import StateCache
+from mlv.env import capture as environment
+from mlv.errors import MlvError
+from mlv.project import config
+from mlv.record import record
+
+WORKSPACE = "workspace"
+
+
+@dataclass
+class EnvFacts:
+    python: str
+    platform: str
+    packages: dict[str, str] | None  # None when the lockfile cannot be read
+
+
+@dataclass
+class Side:
+    """One end of a diff. `has_record` False means a plain commit (no experiment record)."""
+
+    label: str  # what the user named: a revision, or "workspace"
+    commit: str | None  # None for the work tree
+    message: str
+    has_record: bool
+    pointers: dict[str, dvc.Pointer] = field(default_factory=dict)  # data path -> pointer
+    kinds: dict[str, str] = field(default_factory=dict)  # data path -> "data" or "output"
+    command: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # params file -> content
+    metrics: dict[str, Any] = field(default_factory=dict)
+    env: EnvFacts | None = None
+    env_error: str | None = None  # why the work tree's environment could not be captured
+    # Folder manifests computed from the work tree (they are not in the cache): md5 -> entries.
+    manifests: dict[str, dict[str, str]] = field(default_factory=dict)  # md5 -> {relpath: md5}
+
+    @property
+    def is_workspace(self) -> bool:
+        return self.commit is None
+
+
+def _message_of(commit_object: bytes) -> str:
+    """The message of a raw commit object (headers, a blank line, then the message)."""
+    text = commit_object.decode("utf-8", errors="replace")
+    _, _, message = text.partition("\n\n")
+    return message
+
+
+@dataclass(frozen=True)
+class Named:
+    """A commit as the user named it; MESSAGE is filled when already read (saves a git call)."""
+
+    label: str
+    sha: str
+    message: str | None = None
+
+
+def load_commits(root: Path, commits: list[Named]) -> list[Side]:
+    """Sides for COMMITS, reading every object they need in at most two batched git reads."""
+    unread = [c.sha for c in commits if c.message is None]
+    objects = git.read_blobs(root, unread) if unread else {}
+    pointer_files = {c.sha: git.ls_tree_paths(root, c.sha, ".dvc") for c in commits}
+    sides: list[Side] = []
+    lockfiles: dict[str, str] = {}  # sha -> "sha:lockfile path"
+    for label, sha, known in ((c.label, c.sha, c.message) for c in commits):
+        message = known if known is not None else _message_of(objects[sha] or b"")
+        user, doc = record.split_message(message)
+        side = Side(label, sha, user.splitlines()[0] if user else "", has_record=False)
+        if doc is not None:
+            _, rec = record.parse(message, sha)  # a damaged or newer record is reported, not guessed
+            side.has_record = True
+            side.command = rec.command
+            side.params, side.metrics = rec.params, rec.metrics
+            side.kinds = {item["path"]: "output" for item in rec.outputs}
+            side.kinds.update({item["path"]: "data" for item in rec.data})
+            side.env = EnvFacts(rec.environment.python, rec.environment.platform, None)
+            lockfiles[sha] = f"{sha}:{rec.environment.lockfile}"
+        sides.append(side)
+    wanted = [f"{c.sha}:{path}" for c in commits for path in pointer_files[c.sha]]
+    blobs = git.read_blobs(root, wanted + list(lockfiles.values()))
+    for side in sides:
+        assert side.commit is not None  # noqa: S101 - commit sides only here
+        for path in pointer_files[side.commit]:
+            data = blobs[f"{side.commit}:{path}"]
+            if data is not None:
+                pointer = dvc.parse_pointer(data, path)
+                side.pointers[pointer.path] = pointer
+        if side.env is not None:
+            lock = blobs.get(lockfiles[side.commit])
+            side.env.packages = environment.parse_lockfile(lock) if lock is not None else None
+    return sides
+
+
+def load_workspace(root: Path, other: Side) -> Side:
+    """The work tree as it is now, uncommitted changes and untracked files included.
+
+    Folder manifests are listed only for folders that differ from OTHER's: the rest are unchanged.
+    """
+    from mlv.data import track
+    from mlv.project import paramfiles
+    from mlv.snapshot.take import state_cache
+
+    if not config.exists(root):
+        # A plain DVC repository: the pointer files on disk say what the data is.
+        side = Side(WORKSPACE, None, "uncommitted changes", has_record=False)
+        for rel in _pointer_files_on_disk(root):
+            pointer = dvc.parse_pointer((root / rel).read_bytes(), rel)
+            side.pointers[pointer.path] = pointer
+        return side
+    cfg = config.load(root)
+    state = state_cache(root)
+    present = [p for p in cfg.tracked if (root / p).exists()]  # a deleted output is "removed"
+    pointers = track.track_paths(root, present, state, store=False)
+    side = Side(WORKSPACE, None, "uncommitted changes", has_record=True, command=cfg.command)
+    side.pointers = {p.path: p for p in pointers}
+    side.kinds = {p: ("data" if p in cfg.data else "output") for p in cfg.tracked}
+    side.params = paramfiles.read_all(root, cfg.params, "params", required=False)
+    side.metrics = paramfiles.read_all(root, cfg.metrics, "metrics", required=False)
+    for pointer in pointers:
+        old = other.pointers.get(pointer.path)
+        if pointer.is_dir and (old is None or old.md5 != pointer.md5):
+            side.manifests[pointer.md5] = _manifest_from_state(root, pointer.path, state)
+    with contextlib.suppress(OSError):  # only a cache: a read-only .git must not fail a read command
+        state.save()  # the hashes just computed make the next diff or snapshot faster
+    try:
+        interpreter = environment.interpreter_for(cfg.command, cfg.python, root)
+        env = environment.capture(interpreter, git.git_dir(root) / "mlv")
+    except MlvError as exc:  # the other sections are still worth showing
+        side.env_error = f"environment not captured ({exc.message})"
+    else:
+        side.env = EnvFacts(env.python, env.platform, env.package_versions())
+    return side
+
+
+def _manifest_from_state(root: Path, path: str, state: StateCache) -> dict[str, str]:
+    """The folder's relpath -> md5, from the stat cache that `track_paths` has just brought up to date."""
+    entries: dict[str, str] = {}
+    stack = [(root / path, "")]
+    while stack:
+        folder, prefix = stack.pop()
+        with os.scandir(folder) as listing:
+            for entry in listing:
+                rel = f"{prefix}{entry.name}"
+                if entry.is_dir():
+                    stack.append((Path(entry.path), f"{rel}/"))
+                elif entry.is_file():
+                    md5 = state.lookup(f"{path}/{rel}", entry.stat(), need_stored=False)
+                    entries[rel] = md5 or ""
+    return entries
+
+
+def _pointer_files_on_disk(root: Path) -> list[str]:
+    tracked = git.ls_tree_paths(root, "HEAD", ".dvc") if git.head_sha(root) else []
+    untracked = [p for p in git.untracked_files(root) if p.endswith(".dvc")]
+    return [p for p in sorted({*tracked, *untracked}) if (root / p).is_file()]
+

@@ -1,0 +1,1 @@
+"""The Python environment: capture, lockfiles, checks and fresh environments."""

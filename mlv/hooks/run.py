@@ -1,0 +1,507 @@
+"""What mlv's git hooks run: `python -S -c ... HOOK ARGS` (see mlv/hooks.py), or `mlv hooks run`.
+
+Start-up is nearly all of a hook's cost when nothing changed, so this module's fast paths import
+only builtin modules (os, sys, marshal, zlib, array): not pathlib, json, re, hashlib or
+subprocess (each costs milliseconds), let alone typer, rich, PyYAML or DVC. The installed shell
+script does the git side of the fast path itself (`git ls-files` of the staged pointer files for
+pre-commit, `git diff --quiet` for post-checkout/post-merge, which then never start Python when no
+pointer file changed). Everything else is imported where it is needed.
+
+Every hook first finishes an interrupted `mlv snapshot`, and does nothing in a repository without
+`.mlv/config.yaml`, or when MLV_SKIP_HOOKS=1 (set by `mlv push`/`mlv pull`, which do the work).
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import sys
+
+from mlv.errors import MlvError, failure
+
+TYPE_CHECKING = False  # typing costs ~10 ms to import; mypy still reads the block below
+if TYPE_CHECKING:
+    from typing import Any
+
+    from mlv.adapters import dvc
+
+CONFIG_FILE = ".mlv/config.yaml"
+SKIP_VARIABLE = "MLV_SKIP_HOOKS"
+STAGED_ON_STDIN = "--staged-on-stdin"  # pre-commit: the script pipes `git ls-files -s -z` to us
+ZERO_SHA = "0" * 40
+_CACHE_FILE = "mlv/hooks-cache.bin"
+_CACHE_VERSION = 2
+_HOOK_VARIABLES = ("GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_PREFIX", "GIT_OBJECT_DIRECTORY")
+
+
+def main(argv: list[str]) -> int:
+    if not argv:
+        sys.stderr.write("usage: python -m mlv.hooks.run HOOK [ARGS...]\n")
+        return 2
+    hook = argv[0]
+    blocking = hook in ("pre-commit", "pre-push")  # only these can stop anything (see _restore)
+    try:
+        return _run(hook, argv[1:])
+    except (Exception, KeyboardInterrupt) as exc:  # a hook must never throw a traceback at the user
+        if os.environ.get("MLV_HOOK_TRACEBACK") == "1" and not isinstance(exc, (MlvError, KeyboardInterrupt)):
+            raise
+        code, line = failure(exc, "rerun with MLV_HOOK_TRACEBACK=1")
+        sys.stderr.write(f"mlv {hook} hook: {line}\n")
+        # Only pre-commit and pre-push can stop anything (see _restore); Ctrl-C always stops.
+        return code if blocking or isinstance(exc, KeyboardInterrupt) else 0
+
+
+def _run(hook: str, args: list[str]) -> int:
+    if os.environ.get(SKIP_VARIABLE) == "1":
+        return 0
+    root = _root()
+    if root is None or not os.path.isfile(os.path.join(root, CONFIG_FILE)):
+        return 0  # not an mlv project: stay out of the way, silently
+    index_file = _take_index_file(root)
+    gdir = _git_dir(root)
+    if os.path.exists(os.path.join(gdir, "mlv", "publish-journal.json")):
+        _recover(root)
+        args = [a for a in args if a != STAGED_ON_STDIN]  # staged before recovery: read again
+    return _dispatch(hook, args, root, gdir, index_file)
+
+
+def _dispatch(hook: str, args: list[str], root: str, gdir: str, index_file: str | None) -> int:
+    if hook == "pre-commit":
+        staged = sys.stdin.buffer.read() if STAGED_ON_STDIN in args else None
+        return pre_commit(root, gdir, index_file, staged)
+    if hook == "post-checkout":
+        old, new, flag = [*args, "", "", ""][:3]
+        if not old:  # the pre-commit framework passes these through its environment instead
+            old, new = os.environ.get("PRE_COMMIT_FROM_REF", ""), os.environ.get("PRE_COMMIT_TO_REF", "")
+            flag = os.environ.get("PRE_COMMIT_CHECKOUT_TYPE", "")
+        return post_checkout(root, old, new, flag)
+    if hook == "post-merge":
+        return post_merge(root)
+    if hook == "pre-push":
+        return pre_push(root, args, _pre_push_updates())
+    sys.stderr.write(f"mlv: unknown hook {hook!r}\n")
+    return 2
+
+
+def _root() -> str | None:
+    """git runs hooks at the top of the work tree; only ask git when called from elsewhere."""
+    cwd = os.getcwd()
+    if os.path.exists(os.path.join(cwd, ".git")):
+        return cwd
+    from pathlib import Path
+
+    from mlv.adapters import git
+
+    try:
+        return str(git.find_root(Path(cwd)))
+    except MlvError:
+        return None
+
+
+def _take_index_file(root: str) -> str | None:
+    """The index git is committing from, then drop git's hook variables from our environment.
+
+    `git commit -a` and `git commit PATH` commit from a temporary index, and `mlv snapshot` from a
+    private one; the pointer files to check are the ones staged there. gitio strips the variable
+    from its calls, so we hand it over explicitly; DVC, imported later, must not see it at all.
+    """
+    value = os.environ.get("GIT_INDEX_FILE")
+    for name in _HOOK_VARIABLES:
+        os.environ.pop(name, None)
+    if not value:
+        return None
+    return value if os.path.isabs(value) else os.path.join(root, value)
+
+
+def _git_dir(root: str) -> str:
+    """This work tree's git folder, read from `.git` without starting git when we can."""
+    dotgit = os.path.join(root, ".git")
+    if os.path.isdir(dotgit):
+        return dotgit
+    try:
+        with open(dotgit, encoding="utf-8") as handle:
+            text = handle.read().strip()
+    except OSError:
+        text = ""
+    if text.startswith("gitdir:"):
+        path = text[len("gitdir:"):].strip()
+        return path if os.path.isabs(path) else os.path.normpath(os.path.join(root, path))
+    from pathlib import Path
+
+    from mlv.adapters import git
+
+    return str(git.git_dir(Path(root)))
+
+
+def _recover(root: str) -> None:
+    from pathlib import Path
+
+    from mlv.snapshot.publish import recover
+
+    note = recover(Path(root))
+    if note:
+        sys.stderr.write(f"mlv: {note}\n")
+
+
+# -- a small cache, so the fast paths need neither PyYAML nor the big stat cache -----------------
+
+
+class HookCache:
+    """Parsed pointer blobs, data fingerprints, the interpreter and its lockfile (.git/mlv/).
+
+    Stored with marshal (a builtin, unlike json): a file from another Python version or a damaged
+    one fails to load and only costs the work it saved.
+    """
+
+    def __init__(self, gdir: str) -> None:
+        self.path = os.path.join(gdir, _CACHE_FILE)
+        self.dirty = False
+        doc: dict[str, Any] = {}
+        try:
+            with open(self.path, "rb") as handle:
+                loaded = marshal.load(handle)  # noqa: S302 - our own file in .git, which can run hooks anyway
+            if isinstance(loaded, dict) and loaded.get("version") == _CACHE_VERSION:
+                doc = loaded
+        except (OSError, EOFError, ValueError, TypeError):
+            pass
+        self.pointers: dict[str, tuple[str, str]] = doc.get("pointers") or {}  # blob -> (path, md5)
+        self.data: dict[str, tuple[str, str]] = doc.get("data") or {}  # path -> (fingerprint, md5)
+        self.interpreter: dict[str, Any] = doc.get("interpreter") or {}  # key, path
+        self.environment: dict[str, Any] = doc.get("environment") or {}  # interpreter, paths, stamp, lockfile
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        if len(self.pointers) > 5000:  # old pointer blobs pile up over time; forget them all
+            self.pointers = {}
+        doc = {"version": _CACHE_VERSION, "pointers": self.pointers, "data": self.data,
+               "interpreter": self.interpreter, "environment": self.environment}
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        tmp = f"{self.path}.tmp"
+        with open(tmp, "wb") as handle:
+            marshal.dump(doc, handle)
+        os.replace(tmp, self.path)
+
+
+def fingerprint(base: str) -> str | None:
+    """A checksum of every (inode, mtime, size) under BASE, walked as datatrack walks it.
+
+    Folder mtimes are included, so a rename or a deleted file changes it too. None when BASE does
+    not exist. This is the whole cost of an unchanged commit: one stat per file, no reading.
+    (A change detector, not a content hash: two independent 32-bit checksums and the count.)
+    """
+    import zlib
+    from array import array
+
+    try:
+        st = os.stat(base)
+    except FileNotFoundError:
+        return None
+    values = array("q", [st.st_mtime_ns, st.st_size, st.st_ino])
+    add = values.append
+    if os.path.isdir(base):
+        stack = [base]
+        while stack:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    try:
+                        est = entry.stat()
+                    except OSError:  # a broken symlink: datatrack skips it too
+                        continue
+                    add(est.st_ino)
+                    add(est.st_mtime_ns)
+                    add(est.st_size)
+                    if entry.is_dir():
+                        stack.append(entry.path)
+    raw = values.tobytes()
+    return f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}-{len(values)}"
+
+
+def current_md5(root: str, gdir: str, path: str, cache: HookCache) -> str | None:
+    """The md5 DVC would give PATH's content now (None when it does not exist)."""
+    fp = fingerprint(os.path.join(root, path))
+    if fp is None:
+        return None
+    known = cache.data.get(path)
+    if known and known[0] == fp:
+        return known[1]
+    from pathlib import Path
+
+    from mlv.data import track
+    from mlv.data.statecache import StateCache
+
+    state = StateCache.load(Path(gdir) / "mlv" / "state.json")
+    md5 = track.track_paths(Path(root), [path], state, store=False)[0].md5
+    state.save()
+    cache.data[path] = (fp, md5)
+    cache.dirty = True
+    return md5
+
+
+def parse_staged(raw: bytes) -> list[tuple[str, str]]:
+    """(blob sha, path) from `git ls-files -s -z` output."""
+    found = []
+    for entry in raw.decode("utf-8", errors="surrogateescape").split("\0"):
+        if entry:
+            meta, path = entry.split("\t", 1)
+            found.append((meta.split()[1], path))
+    return found
+
+
+def staged_files(root: str, index_file: str | None, specs: list[str]) -> list[tuple[str, str]]:
+    """(blob sha, path) of the staged files matching SPECS, from the index being committed."""
+    from pathlib import Path
+
+    from mlv.adapters import git
+
+    env = {"GIT_INDEX_FILE": index_file} if index_file else None
+    return parse_staged(git.run(["ls-files", "-s", "-z", "--", *specs], Path(root), env=env).stdout)
+
+
+def staged_pointers(root: str, blobs: list[tuple[str, str]], cache: HookCache) -> list[tuple[str, str]]:
+    """(data path, md5) for pointer files given as (blob, pointer file)."""
+    unknown = [(blob, path) for blob, path in blobs if blob not in cache.pointers]
+    if unknown:
+        from pathlib import Path
+
+        from mlv.adapters import dvc, git
+
+        contents = git.read_blobs(Path(root), [blob for blob, _ in unknown])
+        for blob, path in unknown:
+            data = contents.get(blob)
+            if data is not None:
+                pointer = dvc.parse_pointer(data, path)
+                cache.pointers[blob] = (pointer.path, pointer.md5)
+                cache.dirty = True
+    return [cache.pointers[b] for b, _ in blobs if b in cache.pointers]
+
+
+# -- pre-commit ----------------------------------------------------------------------------------
+
+
+def pre_commit(root: str, gdir: str, index_file: str | None, staged_raw: bytes | None = None) -> int:
+    """Refuse a commit whose pointer files do not describe the data in the work tree."""
+    cache = HookCache(gdir)
+    specs = ["*.dvc", ".mlv/env/"]
+    staged = parse_staged(staged_raw) if staged_raw is not None else staged_files(root, index_file, specs)
+    pointers = staged_pointers(root, [(b, p) for b, p in staged if p.endswith(".dvc")], cache)
+    stale = []
+    for path, md5 in pointers:
+        now = current_md5(root, gdir, path, cache)
+        if now is not None and now != md5:  # absent data (never pulled) records nothing false
+            stale.append(path)
+    lockfiles = [p for _, p in staged if p.startswith(".mlv/env/requirements-")]
+    warning = _lockfile_warning(root, gdir, lockfiles, cache) if lockfiles and not stale else None
+    cache.save()
+    if stale:
+        names, one = ", ".join(stale), len(stale) == 1
+        files = " ".join(f"{p}.dvc" for p in stale)
+        sys.stderr.write(
+            f"mlv pre-commit hook: error: {names} no longer {'matches' if one else 'match'} the hash in "
+            f"{'its' if one else 'their'} pointer file, so this commit would record a hash that is not "
+            f"the data; nothing was committed. Run `mlv snapshot` (or `dvc add {' '.join(stale)}` "
+            f"and `git add {files}`), then commit again.\n"
+        )
+        return 1
+    if warning:
+        sys.stderr.write(f"mlv pre-commit hook: warning: {warning}\n")
+    return 0
+
+
+def _lockfile_warning(root: str, gdir: str, lockfiles: list[str], cache: HookCache) -> str | None:
+    """A warning when the environment no longer matches the lockfile being committed."""
+    try:
+        interpreter = _interpreter(root, cache)
+        current = _current_lockfile(gdir, interpreter, cache)
+    except MlvError:
+        return None  # no interpreter to compare with; snapshot will say so itself
+    if current in lockfiles:
+        return None
+    return (f"the Python environment ({interpreter}) changed since {lockfiles[0]} was captured; "
+            "run `mlv snapshot` to record the environment the code now runs in")
+
+
+def _stamp(paths: list[str]) -> list[int]:
+    stamps = []
+    for path in paths:
+        try:
+            stamps.append(os.stat(path).st_mtime_ns)
+        except OSError:
+            stamps.append(0)
+    return stamps
+
+
+def _current_lockfile(gdir: str, interpreter: str, cache: HookCache) -> str:
+    """The lockfile path `mlv snapshot` would write for INTERPRETER's environment now.
+
+    Remembered with the mtimes of the interpreter and its import folders (installing, removing
+    or upgrading a package changes them), the same test environment.capture makes, so an
+    unchanged environment costs a few stats instead of a capture and a render.
+    """
+    known = cache.environment
+    site = known.get("paths")
+    paths = [interpreter, *(site if isinstance(site, list) else [])]
+    if known.get("interpreter") == interpreter and known.get("stamp") == _stamp(paths):
+        return str(known["lockfile"])
+    import json
+    import subprocess
+    from pathlib import Path
+
+    from mlv.env import capture as environment
+
+    env = environment.capture(interpreter, Path(gdir) / "mlv")
+    current = environment.lockfile_path(environment.render_lockfile(env))
+    probe = subprocess.run([interpreter, "-I", "-c", "import json, sys; print(json.dumps(sys.path))"],
+                           capture_output=True, check=False, timeout=60)
+    if probe.returncode == 0:
+        folders = sorted({p for p in json.loads(probe.stdout) if p})
+        cache.environment = {"interpreter": interpreter, "paths": folders,
+                             "stamp": _stamp([interpreter, *folders]), "lockfile": current}
+        cache.dirty = True
+    return current
+
+
+def _interpreter(root: str, cache: HookCache) -> str:
+    """The interpreter snapshots capture; remembered while the config file and PATH are unchanged.
+
+    Reading the configuration means importing PyYAML, as costly as the rest of the hook.
+    """
+    st = os.stat(os.path.join(root, CONFIG_FILE))
+    key = [st.st_ino, st.st_mtime_ns, st.st_size, os.environ.get("PATH", "")]
+    known = cache.interpreter
+    if known.get("key") == key and os.access(str(known.get("path", "")), os.X_OK):
+        return str(known["path"])
+    from pathlib import Path
+
+    from mlv.env import capture as environment
+    from mlv.project import config
+
+    cfg = config.load(Path(root))
+    path = environment.interpreter_for(cfg.command, cfg.python, Path(root))
+    cache.interpreter = {"key": key, "path": path}
+    cache.dirty = True
+    return path
+
+
+# -- post-checkout and post-merge ----------------------------------------------------------------
+
+
+def post_checkout(root: str, old: str, new: str, flag: str) -> int:
+    """After a branch checkout, bring the data in line with the pointer files that changed."""
+    if flag != "1" or not old or old in (new, ZERO_SHA):
+        return 0  # a file checkout, the same commit, or a new clone/worktree: nothing to follow
+    changed = _changed_pointer_files(root, [old, new])
+    return _restore(root, changed, f"HEAD is now {new[:10]}")
+
+
+def post_merge(root: str) -> int:
+    """After a merge or pull (squash too), bring the data in line with the merged pointers."""
+    from pathlib import Path
+
+    from mlv.adapters import git
+
+    if git.run(["rev-parse", "-q", "--verify", "ORIG_HEAD"], Path(root), check=False).returncode != 0:
+        return 0
+    changed = _changed_pointer_files(root, ["--cached", "ORIG_HEAD"])
+    return _restore(root, changed, "the merge is done")
+
+
+def _changed_pointer_files(root: str, revs: list[str]) -> list[str]:
+    from pathlib import Path
+
+    from mlv.adapters import git
+
+    raw = git.out(["diff", "--name-only", "--no-renames", "-z", *revs, "--", "*.dvc"], Path(root))
+    return [p for p in raw.split("\0") if p]
+
+
+def _restore(root: str, pointer_files: list[str], what_happened: str) -> int:
+    if not pointer_files:
+        return 0
+    from pathlib import Path
+
+    from mlv.adapters import dvc
+    from mlv.data import restore
+
+    pointers: list[dvc.Pointer] = []
+    for rel in pointer_files:
+        try:
+            data = (Path(root) / rel).read_bytes()
+        except FileNotFoundError:
+            continue  # no longer tracked: the data stays where it is, never deleted
+        pointers.append(dvc.parse_pointer(data, rel))
+    # Data the cache lacks (a pulled branch whose data was never fetched) comes from the DVC
+    # remote when there is one; this is never reached when no pointer file changed.
+    fetch = dvc.default_remote(Path(root)) is not None
+    try:
+        with dvc.quiet_dvc_logs():
+            report = restore.sync_workspace(Path(root), pointers, fetch_missing=fetch)
+    except MlvError as exc:
+        hint = exc.hint
+        if hint and "--force" in hint:
+            hint = ("Keep it with `dvc add PATH` (or switch back and `mlv snapshot`), "
+                    "or discard it with `dvc checkout --force`.")
+        sys.stderr.write(f"mlv: {what_happened}, but the data was not restored: "
+                         f"{exc.message.rstrip('.')}. {hint or ''}".rstrip() + "\n")
+        # git has switched already and a hook cannot undo that; a non-zero status would only make
+        # git report the checkout as failed, breaking tools that run it (`mlv checkout --force`).
+        return 0
+    if report.restored:
+        fetched = f" ({report.fetched} objects downloaded)" if report.fetched else ""
+        sys.stderr.write(f"mlv: restored {', '.join(report.restored)}{fetched}\n")
+    return 0
+
+
+# -- pre-push ------------------------------------------------------------------------------------
+
+
+def _pre_push_updates() -> list[tuple[str, str, str, str]]:
+    """(local ref, local sha, remote ref, remote sha) for each ref git is about to push."""
+    if os.environ.get("PRE_COMMIT_REMOTE_NAME"):
+        # The pre-commit framework reads stdin itself and passes one ref; when the push includes
+        # a root commit it gives no TO_REF, only the local branch.
+        local = os.environ.get("PRE_COMMIT_LOCAL_BRANCH", "")
+        return [(local, os.environ.get("PRE_COMMIT_TO_REF") or local,
+                 os.environ.get("PRE_COMMIT_REMOTE_BRANCH", ""),
+                 os.environ.get("PRE_COMMIT_FROM_REF") or ZERO_SHA)]
+    updates = []
+    for line in sys.stdin.read().splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            updates.append((parts[0], parts[1], parts[2], parts[3]))
+    return updates
+
+
+def pre_push(root: str, args: list[str], updates: list[tuple[str, str, str, str]]) -> int:
+    """Upload the DVC data of every commit being pushed that the DVC remote lacks."""
+    remote = args[0] if args else os.environ.get("PRE_COMMIT_REMOTE_NAME", "")
+    tips = [local for _, local, _, _ in updates if local != ZERO_SHA]
+    if not tips:
+        return 0  # only deletions
+    from pathlib import Path
+
+    from mlv import share
+
+    excluded = [r for _, _, _, r in updates if r != ZERO_SHA]
+    pointers = share.pointers_to_push(Path(root), tips, remote, excluded)
+    if not pointers:
+        return 0
+    strict = share.hooks_strict(Path(root))
+    try:
+        outcome = share.push_data(Path(root), pointers, None)
+    except MlvError as exc:
+        if strict:
+            sys.stderr.write(f"mlv pre-push hook: error: {exc.message.rstrip('.')}; the push was "
+                             "refused because `hooks: {strict: true}` is set in .mlv/config.yaml. "
+                             f"{exc.hint or ''}".rstrip() + "\n")
+            return 1
+        sys.stderr.write(f"mlv pre-push hook: warning: {exc.message.rstrip('.')}; pushing the "
+                         "commits without their data. " + (exc.hint or "").rstrip() + "\n")
+        return 0
+    if outcome.uploaded:
+        sys.stderr.write(f"mlv: uploaded {outcome.uploaded} data objects to the DVC remote\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

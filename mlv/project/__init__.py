@@ -1,0 +1,1 @@
+"""An mlv project: its configuration, its params files, and `mlv init`."""

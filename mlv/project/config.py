@@ -1,0 +1,147 @@
+"""mlv's project configuration: `.mlv/config.yaml` at the repository root."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mlv.data import pathsafety
+from mlv.errors import ConfigError
+
+CONFIG_FILE = ".mlv/config.yaml"
+CONFIG_VERSION = 1
+_HEADER = """\
+# mlv project configuration. Edit freely; `mlv init` never overwrites it.
+#   data:     datasets tracked through DVC (files or folders)
+#   outputs:  files the command produces (models) tracked through DVC
+#   params:   parameter files recorded with each experiment (YAML, JSON, TOML)
+#   metrics:  metric files recorded with each experiment (JSON, YAML)
+#   command:  what `mlv snapshot` records and `mlv reproduce` re-runs
+#   python:   the interpreter whose environment is captured (a name on PATH or a path)
+"""
+
+
+@dataclass
+class ProjectConfig:
+    data: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    params: list[str] = field(default_factory=list)
+    metrics: list[str] = field(default_factory=list)
+    command: str | None = None
+    python: str = "python"
+    hooks_strict: bool = False  # `hooks: {strict: true}`: pre-push refuses what it cannot upload
+    version: int = CONFIG_VERSION
+
+    @property
+    def tracked(self) -> list[str]:
+        """Every path whose content lives in DVC rather than git."""
+        return [*self.data, *self.outputs]
+
+    def to_yaml(self) -> str:
+        body = asdict(self)
+        order = ["version", "data", "outputs", "params", "metrics", "command", "python"]
+        ordered = {key: body[key] for key in order}
+        if self.hooks_strict:
+            ordered["hooks"] = {"strict": True}
+        return _HEADER + yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True)
+
+
+def safe_relpath(value: str, what: str) -> str:
+    """VALUE as a normalised posix path inside the repository, or a ConfigError."""
+    try:
+        return pathsafety.safe_relpath(value, what)
+    except pathsafety.UnsafePathError as exc:
+        if exc.absolute:
+            raise ConfigError(f"{what} {value!r} must be a path relative to the repository root") from None
+        raise ConfigError(f"{what} {value!r} points outside the repository") from None
+
+
+def _str_list(doc: dict[str, Any], key: str) -> list[str]:
+    value = doc.get(key) or []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{CONFIG_FILE}: `{key}` must be a list of paths")
+    return [safe_relpath(v, f"{CONFIG_FILE}: `{key}` entry") for v in value]
+
+
+def parse(text: str) -> ProjectConfig:
+    try:
+        doc = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise ConfigError(f"{CONFIG_FILE} is not valid YAML{where}", hint="Fix or delete it.") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{CONFIG_FILE} must be a mapping of settings", hint="Fix or delete it.")
+    version = doc.get("version", CONFIG_VERSION)
+    if not isinstance(version, int) or version > CONFIG_VERSION:
+        raise ConfigError(f"{CONFIG_FILE} has version {version!r}; this mlv reads version {CONFIG_VERSION}",
+                          hint="Upgrade mlv.")
+    command = doc.get("command")
+    python = doc.get("python") or "python"
+    if command is not None and not isinstance(command, str):
+        raise ConfigError(f"{CONFIG_FILE}: `command` must be a string")
+    if not isinstance(python, str):
+        raise ConfigError(f"{CONFIG_FILE}: `python` must be a string")
+    hooks = doc.get("hooks") or {}
+    if not isinstance(hooks, dict) or not isinstance(hooks.get("strict", False), bool):
+        raise ConfigError(f"{CONFIG_FILE}: `hooks` must be a mapping like `{{strict: true}}`")
+    config = ProjectConfig(
+        data=_str_list(doc, "data"),
+        outputs=_str_list(doc, "outputs"),
+        params=_str_list(doc, "params"),
+        metrics=_str_list(doc, "metrics"),
+        command=command,
+        python=python,
+        hooks_strict=hooks.get("strict", False),
+    )
+    _check_overlaps(config.tracked)
+    return config
+
+
+def _check_overlaps(paths: list[str]) -> None:
+    for a in paths:
+        for b in paths:
+            if a != b and (b + "/").startswith(a + "/"):
+                raise ConfigError(f"{CONFIG_FILE}: {b!r} lies inside {a!r}; list only one of them")
+    if len(set(paths)) != len(paths):
+        raise ConfigError(f"{CONFIG_FILE}: a path is listed twice in `data`/`outputs`")
+
+
+def load(root: Path) -> ProjectConfig:
+    path = root / CONFIG_FILE
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise ConfigError("this repository is not an mlv project", hint="Run `mlv init` first.") from None
+    return parse(text)
+
+
+def exists(root: Path) -> bool:
+    return (root / CONFIG_FILE).is_file()
+
+
+def detect_defaults(root: Path) -> ProjectConfig:
+    """A configuration guessed from the usual file names in ROOT."""
+    def present(*names: str) -> list[str]:
+        return [n for n in names if (root / n).exists()]
+
+    data = present("data")
+    outputs = present("models", "model")
+    params = present("params.yaml", "params.yml", "params.json", "params.toml")
+    metrics = present("metrics.json", "metrics.yaml", "metrics.yml")
+    command = None
+    for script in ("train.py", "src/train.py", "main.py"):
+        if (root / script).is_file():
+            command = f"python {script}"
+            break
+    # A training script that has not run yet will create these; expect them.
+    if command and not outputs:
+        outputs = ["models"]
+    if command and not metrics:
+        metrics = ["metrics.json"]
+    return ProjectConfig(data=data, outputs=outputs, params=params, metrics=metrics, command=command)

@@ -1,0 +1,1 @@
+"""Re-running an experiment in a throwaway worktree and judging the result."""

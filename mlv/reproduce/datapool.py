@@ -1,0 +1,108 @@
+"""A private, persistent copy of the data `mlv reproduce` last used, lent to each worktree.
+
+Writing a dataset of 10,000 files costs seconds on most disks, every time, even copied straight
+from the cache. So reproduce keeps its own copy in `.git/mlv/reproduce-data/`, brings it up to
+date with a restore (its stat cache means only files that differ are rewritten), *moves* it into
+the worktree (a rename: instant), and moves it back after the run. The command only ever sees
+this private copy, never the DVC cache, so whatever it writes cannot corrupt the cache: the next
+restore notices the change and rewrites the file. Delete the folder at any time to free space.
+
+Only one reproduce may borrow the pool at a time; a concurrent one restores into its worktree
+directly, which is slower but otherwise the same.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from mlv.adapters import dvc, git
+from mlv.data import restore
+from mlv.data.pathsafety import checked_path
+from mlv.data.statecache import StateCache
+from mlv.errors import MlvError
+
+
+def _pool_dir(root: Path) -> Path:
+    return git.common_dir(root) / "mlv" / "reproduce-data"
+
+
+@contextlib.contextmanager
+def _try_lock(path: Path) -> Iterator[bool]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def lend_data(root: Path, tree: Path, pointers: Sequence[dvc.Pointer]) -> Iterator[None]:
+    """TREE holds POINTERS' data for the duration of the block (fetched from the remote if needed)."""
+    for pointer in pointers:  # the worktree's files come from a commit that may be hostile
+        checked_path(tree, pointer.path, "data path")
+        if os.path.lexists(tree / pointer.path):
+            raise MlvError(f"data path {pointer.path!r} is also committed to git in this commit; "
+                           "refusing to overwrite it")
+    pool = _pool_dir(root)
+    with _try_lock(pool.with_name("reproduce-data.lock")) as locked:
+        if not locked:
+            restore.sync_workspace(tree, pointers, fetch_missing=True)
+            yield
+            return
+        state = StateCache.load(pool.with_name("reproduce-data-state.json"))
+        _clear_symlinks(pool, pointers)
+        # force: the pool is mlv's own copy; whatever a previous command did to it is discarded.
+        restore.prepare_restore(root, pointers, fetch_missing=True, force=True, target=pool,
+                                state=state).apply()
+        moved: list[str] = []
+        try:
+            for pointer in pointers:
+                _move(pool / pointer.path, tree / pointer.path)
+                moved.append(pointer.path)
+            _share_state(state, tree, moved)
+            yield
+        finally:
+            for path in moved:
+                with contextlib.suppress(OSError):  # lost: the next reproduce restores it again
+                    _move(tree / path, pool / path)
+
+
+def _clear_symlinks(pool: Path, pointers: Sequence[dvc.Pointer]) -> None:
+    """A command may have left a symlink where data was; drop the link (never its target)."""
+    for pointer in pointers:
+        current = pool
+        for part in pointer.path.split("/"):
+            current = current / part
+            if current.is_symlink():
+                current.unlink()
+                break
+
+
+def _move(source: Path, target: Path) -> None:
+    if not source.exists() and not source.is_symlink():
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(source, target)
+
+
+def _share_state(pool_state: StateCache, tree: Path, paths: list[str]) -> None:
+    """Tell the worktree's stat cache what the moved files hold (a rename keeps inode and mtime),
+    so judging and `--save` do not hash the data again."""
+    from mlv.snapshot.take import state_cache
+
+    tree_state = state_cache(tree)
+    for key, entry in pool_state.entries.items():
+        if any(key == p or key.startswith(f"{p}/") for p in paths):
+            tree_state.set_entry(key, entry)
+    tree_state.dirty = True
+    tree_state.save()

@@ -1,0 +1,252 @@
+"""`mlv reproduce REV`: re-run an experiment in a throwaway worktree and judge the result.
+
+Two steps so the CLI can show what will run and ask before running it: `plan` reads and checks
+the record and the environment (nothing is created yet), `execute` makes the worktree, restores
+the data, runs the command, compares, optionally saves, and removes the worktree on every exit.
+Any failure before a verdict exists means the experiment could not be re-run: exit code 2.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlv.adapters import dvc, git
+from mlv.data import restore
+from mlv.data.pathsafety import check_no_escaping_symlink, safe_relpath
+from mlv.env import capture as environment
+from mlv.env import check
+from mlv.env import fresh as freshenv
+from mlv.errors import EXIT_CANNOT_RUN, ConfigError, Interrupted, MlvError
+from mlv.project import config, paramfiles
+from mlv.record import history
+from mlv.record.history import Experiment
+from mlv.reproduce import datapool, verdict
+from mlv.reproduce.worktree import temporary_worktree
+from mlv.snapshot.runner import RunResult, run_command
+
+ENV_MODES = ("current", "fresh")
+
+
+@dataclass
+class ReproduceOptions:
+    rev: str
+    env: str = "current"
+    rtol: float = 0.0
+    atol: float = 0.0
+    keep: bool = False
+    save: bool = False
+    stdout_to_stderr: bool = False  # with --json, the command's output must stay off stdout
+
+
+@dataclass
+class ReproducePlan:
+    """What will be re-run, checked and ready; shown to the user before confirmation."""
+
+    root: Path
+    experiment: Experiment
+    command: str
+    data: list[dvc.Pointer]
+    metrics_files: list[str]
+    lockfile: bytes
+    interpreter: str
+    mismatches: list[check.Mismatch]  # for --env current; --env fresh compares after building
+
+
+@dataclass
+class ReproduceResult:
+    commit: str
+    command: str
+    env_mode: str
+    verdict: verdict.Verdict
+    mismatches: list[check.Mismatch]
+    run: RunResult
+    worktree: str | None = None  # kept with --keep
+    saved_commit: str | None = None
+    saved_branch: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The contract of `mlv reproduce --json` (docs/reference/verdict-json.md)."""
+        doc = self.verdict.to_dict()
+        return {
+            "verdict": doc.pop("verdict"), "commit": self.commit, "command": self.command,
+            "env": self.env_mode, **doc,
+            "environment_mismatches": [m.to_dict() for m in self.mismatches],
+            "duration_s": self.run.duration_s, "worktree": self.worktree,
+            "saved_commit": self.saved_commit, "saved_branch": self.saved_branch, "warnings": self.warnings,
+        }
+
+
+@contextlib.contextmanager
+def could_not_run() -> Iterator[None]:
+    """Every failure before a verdict exists exits 2, as documented (Ctrl-C keeps 130)."""
+    try:
+        yield
+    except Interrupted:
+        raise
+    except MlvError as exc:
+        exc.exit_code = EXIT_CANNOT_RUN
+        raise
+
+
+def plan(cwd: Path, options: ReproduceOptions) -> ReproducePlan:
+    with could_not_run():
+        if options.env not in ENV_MODES:
+            raise MlvError(f"--env must be 'current' or 'fresh', not {options.env!r}")
+        if options.rtol < 0 or options.atol < 0:
+            raise MlvError("--rtol and --atol must not be negative")
+        root = git.find_root(cwd)
+        exp = history.show_experiment(root, options.rev)
+        rec = exp.record
+        if not rec.command:
+            raise MlvError(f"experiment {exp.commit[:10]} records no command, so there is nothing to re-run",
+                           hint="Record experiments with `mlv snapshot --run COMMAND`.")
+        data = restore.pointers_from_record(rec.data, "data path")
+        restore.pointers_from_record(rec.outputs, "output path")
+        metrics_files = [safe_relpath(name, "metrics file") for name in rec.metrics]
+        for name in rec.params:
+            safe_relpath(name, "params file")
+        lock_path = safe_relpath(rec.environment.lockfile, "lockfile")
+        blob = git.read_blob(root, exp.commit, lock_path)
+        if blob is None and options.env == "fresh":
+            raise MlvError(f"the lockfile {lock_path} named by the record is not in commit {exp.commit[:10]}",
+                           hint="Use --env current.")
+        lockfile = blob or b""
+        interpreter = environment.interpreter_for(rec.command, _configured_python(root, exp.commit), root)
+        mismatches: list[check.Mismatch] = []
+        if options.env == "current":
+            current = environment.capture(interpreter, git.git_dir(root) / "mlv")
+            mismatches = check.compare(rec.environment, environment.parse_lockfile(lockfile), current)
+        return ReproducePlan(root, exp, rec.command, data, metrics_files, lockfile, interpreter, mismatches)
+
+
+def _configured_python(root: Path, commit: str) -> str:
+    text = git.read_blob(root, commit, config.CONFIG_FILE)
+    if text is None:
+        return "python"
+    return config.parse(text.decode("utf-8", errors="replace")).python
+
+
+def execute(plan_: ReproducePlan, options: ReproduceOptions,
+            notify: Callable[[str], None] | None = None) -> ReproduceResult:
+    """Re-run PLAN_ in a fresh worktree and compare; the worktree goes away unless --keep."""
+    exp = plan_.experiment
+    # Everything here happens before a verdict exists: any failure means it could not run (2).
+    with could_not_run():
+        env_vars, command, mismatches = None, plan_.command, plan_.mismatches
+        if options.env == "fresh":
+            venv = freshenv.ensure_environment(plan_.lockfile, plan_.interpreter, notify)
+            env_vars, command = freshenv.command_env(venv), freshenv.rewrite_command(plan_.command, venv)
+            fresh = environment.capture(str(venv / "bin" / "python"), venv)
+            mismatches = check.compare(exp.record.environment, environment.parse_lockfile(plan_.lockfile), fresh)
+        with temporary_worktree(plan_.root, exp.commit, keep=options.keep) as tree, \
+                _data(plan_, tree, options.keep):
+            for name in plan_.metrics_files:  # the committed copy must not pass for a re-run's
+                (tree / name).unlink(missing_ok=True)
+            run = run_command(command, tree, env=env_vars, stdout_to_stderr=options.stdout_to_stderr)
+            result = ReproduceResult(exp.commit, command, options.env,
+                                     _judge(tree, plan_, options, run), mismatches, run)
+            if options.save:
+                _save(plan_, options, tree, result, env_vars)
+            if options.keep:
+                result.worktree = str(tree)
+    return result
+
+
+@contextlib.contextmanager
+def _data(plan_: ReproducePlan, tree: Path, keep: bool) -> Iterator[None]:
+    """The experiment's data in TREE while the block runs.
+
+    Normally lent from reproduce's private pool (see datapool). A kept worktree keeps its data,
+    so it gets a copy of its own instead.
+    """
+    with contextlib.ExitStack() as stack:
+        if keep:
+            restore.sync_workspace(tree, plan_.data, fetch_missing=True)
+        else:
+            stack.enter_context(datapool.lend_data(plan_.root, tree, plan_.data))
+        yield
+
+
+def _judge(tree: Path, plan_: ReproducePlan, options: ReproduceOptions, run: RunResult) -> verdict.Verdict:
+    from mlv.data import track
+    from mlv.snapshot.take import state_cache
+
+    rec = plan_.experiment.record
+    state = state_cache(tree)
+    reproduced: dict[str, str | None] = {}
+    for item in rec.outputs:
+        path = str(item["path"])
+        exists = (tree / path).exists() and _inside(tree, path)
+        # With --save the snapshot stores these right after; storing now saves a second hashing.
+        reproduced[path] = (track.track_paths(tree, [path], state, store=options.save)[0].md5
+                            if exists else None)
+    state.save()
+    metrics: dict[str, Any] = {}
+    for name in plan_.metrics_files:
+        with contextlib.suppress(ConfigError):  # unreadable now: reported as missing metrics
+            content = paramfiles.read_file(tree, name, "metrics", required=False)
+            if content is not None:
+                metrics[name] = content
+    return verdict.decide(verdict.compare_outputs(rec.outputs, reproduced),
+                          verdict.compare_metrics(rec.metrics, metrics, options.rtol, options.atol),
+                          verdict.compare_exit(rec.exit_code if rec.run_by_mlv else None, run.exit_code),
+                          options.rtol, options.atol)
+
+
+def _inside(tree: Path, path: str) -> bool:
+    """False when PATH in the worktree is, or goes through, a symlink leading out of it: the
+    command may have made one, and hashing whatever it points at proves nothing."""
+    try:
+        check_no_escaping_symlink(tree, path, "output path")
+    except MlvError:
+        return False
+    return not (tree / path).is_symlink()
+
+
+def _save(plan_: ReproducePlan, options: ReproduceOptions, tree: Path, result: ReproduceResult,
+          env_vars: dict[str, str] | None) -> None:
+    """Record the re-run as an experiment commit on its own branch; the user's branches stay put."""
+    from mlv.snapshot.take import SnapshotOptions, take_snapshot
+
+    short = plan_.experiment.commit[:10]
+    branch = f"mlv/reproduced/{short}"
+    suffix = 2
+    while git.branch_exists(plan_.root, branch):
+        branch, suffix = f"mlv/reproduced/{short}-{suffix}", suffix + 1
+    reproduces = {"commit": plan_.experiment.commit, "verdict": result.verdict.verdict,
+                  "command": result.command, "exit_code": result.run.exit_code,
+                  "duration_s": result.run.duration_s, "started": result.run.started, "env": options.env}
+    message = f"Reproduce {short}: {result.verdict.verdict}"
+    try:
+        git.advance_ref(plan_.root, f"refs/heads/{branch}", plan_.experiment.commit, None, "mlv reproduce --save")
+        git.attach_head(tree, f"refs/heads/{branch}")
+        with _process_env(env_vars):  # the snapshot captures the environment the command ran in
+            saved = take_snapshot(tree, SnapshotOptions(message=message, verify=False, reproduces=reproduces,
+                                                        completed_run=result.run))
+    except MlvError as exc:
+        git.delete_branch(plan_.root, branch, plan_.experiment.commit)  # no empty branch left behind
+        result.warnings.append(f"the re-run was not saved: {exc.one_line()}")
+        return
+    result.saved_commit, result.saved_branch = saved.commit, branch
+    result.warnings += saved.warnings
+
+
+@contextlib.contextmanager
+def _process_env(env_vars: dict[str, str] | None) -> Iterator[None]:
+    if env_vars is None:
+        yield
+        return
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env_vars)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

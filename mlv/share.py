@@ -1,0 +1,286 @@
+"""`mlv push` and `mlv pull`: share experiment commits together with their DVC data.
+
+Push uploads the data first and pushes the commits second, so a commit never reaches the git
+remote before its data reaches the DVC remote. Pull fetches the commits, downloads the data the new
+HEAD needs *before* moving the branch (a remote that lacks it refuses the pull with nothing
+changed), fast-forwards, then makes the work tree's data match the new HEAD through
+`restore.sync_workspace`, which never overwrites data that is saved nowhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlv.adapters import dvc, git
+from mlv.errors import DvcError, GitError, MlvError
+
+if TYPE_CHECKING:
+    from mlv.data.track import ProgressSink
+
+SKIP_HOOKS_ENV = {"MLV_SKIP_HOOKS": "1"}  # our own hooks would only repeat what we just did
+
+
+@dataclass
+class PushOutcome:
+    uploaded: int  # objects sent to the DVC remote
+    objects: int  # cache objects the pushed commits need (a folder counts its manifest and files)
+
+
+@dataclass
+class PushResult:
+    remote: str
+    branch: str
+    commits: int  # commits the git remote did not have
+    data: PushOutcome
+
+    def as_dict(self) -> dict[str, object]:
+        return {"remote": self.remote, "branch": self.branch, "commits": self.commits,
+                "data_objects": self.data.objects, "uploaded": self.data.uploaded}
+
+
+@dataclass
+class PullResult:
+    remote: str
+    branch: str
+    old: str
+    new: str
+    commits: int  # commits the branch moved forward by
+    restored: list[str] = field(default_factory=list)
+    fetched: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {"remote": self.remote, "branch": self.branch, "old": self.old, "new": self.new,
+                "commits": self.commits, "restored": self.restored, "fetched": self.fetched}
+
+
+# -- which data a push needs ---------------------------------------------------------------------
+
+
+def pointers_to_push(root: Path, tips: Sequence[str], git_remote: str,
+                     excluded: Sequence[str] = ()) -> list[dvc.Pointer]:
+    """Pointers of the commits reachable from TIPS but not from GIT_REMOTE's branches or EXCLUDED.
+
+    That is every pointer file version those commits introduced, plus every pointer at each tip
+    (cheap, and it covers data an earlier push sent without its objects).
+    """
+    # Blobs only: `.dvc/` itself is a tree whose name ends in .dvc.
+    args = ["rev-list", "--objects", "--filter=object:type=blob", "--ignore-missing", *tips, "--not"]
+    if git_remote:
+        args.append(f"--remotes={git_remote}")
+    raw = git.out([*args, *excluded], root)
+    specs: dict[str, str] = {}  # blob spec -> pointer file
+    for line in raw.splitlines():
+        sha, _, path = line.partition(" ")
+        if path.endswith(".dvc") and not path.endswith("/.dvc") and path != ".dvc":
+            specs[sha] = path
+    for tip in tips:
+        for path in git.ls_tree_paths(root, tip, ".dvc"):
+            specs[f"{tip}:{path}"] = path
+    blobs = git.read_blobs(root, list(specs))
+    found: dict[tuple[str, str], dvc.Pointer] = {}
+    for spec, path in specs.items():
+        data = blobs.get(spec)
+        if data is not None:
+            pointer = dvc.parse_pointer(data, path)
+            found[(pointer.path, pointer.md5)] = pointer
+    return list(found.values())
+
+
+def push_data(root: Path, pointers: Sequence[dvc.Pointer], dvc_remote: str | None) -> PushOutcome:
+    """Upload what the DVC remote lacks of POINTERS' content; DvcError when some cannot be sent."""
+    md5s = sorted({p.md5 for p in pointers})
+    # DVC compares a folder by its `.dir` object alone: list its files too, or only the manifest
+    # would be sent. A manifest missing from the cache comes back as failed.
+    cache = dvc.cache_dir(root)
+    wanted = set(md5s)
+    for md5 in md5s:
+        if md5.endswith(".dir"):
+            wanted.update(e.md5 for e in dvc.load_manifest(cache, md5) or [])
+    local = _local_remote_dir(root, dvc_remote)
+    if local is not None and all(dvc.has_object(local, m) for m in wanted):
+        return PushOutcome(0, len(wanted))  # a folder remote that has it all: no need to start DVC
+    absent = sorted(m for m in wanted if not dvc.has_object(cache, m))
+    with dvc.quiet_dvc_logs():
+        report = dvc.push_objects(root, sorted(wanted), dvc_remote)
+        # DVC skips, without failing, what is in neither place: ask about what we could not send.
+        lost = sorted({*report.failed, *dvc.missing_everywhere(root, absent, dvc_remote)})
+    if lost:
+        paths = {p.md5: p.path for p in pointers}
+        first = next((m for m in lost if m in paths), lost[0])
+        where = f"{paths[first]} ({first})" if first in paths else first
+        raise DvcError(
+            f"{len(lost)} data object(s), e.g. {where}, are neither in the local DVC cache "
+            "nor on the DVC remote",
+            hint="Push them from the machine that made them (`dvc push`), or `mlv pull` them first.",
+        )
+    return PushOutcome(report.uploaded, len(wanted))
+
+
+def _local_remote_dir(root: Path, dvc_remote: str | None) -> Path | None:
+    """The folder of a local-directory DVC remote (it has DVC's cache layout), else None."""
+    name = dvc_remote or dvc.default_remote(root)
+    url = dvc.remote_url(root, name) if name else None
+    if not url or ("://" in url and not url.startswith("file://")):
+        return None
+    path = Path(url.removeprefix("file://"))
+    return path if path.is_absolute() else (root / ".dvc" / path).resolve()  # relative to .dvc/
+
+
+def hooks_strict(root: Path) -> bool:
+    """`hooks: {strict: true}` in .mlv/config.yaml: refuse a push whose data cannot be uploaded.
+    An unreadable configuration is not strict: the push goes on and `mlv snapshot` names the fault."""
+    from mlv.errors import ConfigError
+    from mlv.project import config
+
+    try:
+        return config.load(root).hooks_strict
+    except ConfigError:
+        return False
+
+
+# -- branch and remote ---------------------------------------------------------------------------
+
+
+def _current_branch(root: Path) -> str:
+    ref = git.head_ref(root)
+    if ref is None or git.head_sha(root) is None:
+        raise GitError("HEAD is not on a branch with commits, so there is nothing to share",
+                       hint="Switch to a branch (`git switch NAME`) or make a first commit.")
+    return ref.removeprefix("refs/heads/")
+
+
+def _git_remote(root: Path, branch: str, given: str | None) -> str:
+    remotes = git.out(["remote"], root).split()
+    if given:
+        if given not in remotes:
+            raise GitError(f"no git remote named {given!r}",
+                           hint=f"Known remotes: {', '.join(remotes) or 'none'}; add one with `git remote add`.")
+        return given
+    upstream = git.config_get(root, f"branch.{branch}.remote")
+    if upstream and upstream in remotes:
+        return upstream
+    if "origin" in remotes:
+        return "origin"
+    if len(remotes) == 1:
+        return remotes[0]
+    raise GitError("no git remote to share with" if not remotes else "several git remotes and no upstream",
+                   hint="Name one: `mlv push REMOTE` (add it first with `git remote add NAME URL`).")
+
+
+def _remote_branch(root: Path, branch: str, remote: str) -> str:
+    if git.config_get(root, f"branch.{branch}.remote") == remote:
+        merge = git.config_get(root, f"branch.{branch}.merge")
+        if merge:
+            return merge
+    return f"refs/heads/{branch}"
+
+
+def _git_failure(proc_stderr: bytes, what: str) -> str:
+    lines = [line.strip() for line in proc_stderr.decode(errors="replace").splitlines() if line.strip()]
+    useful = [line for line in lines if line.startswith(("error:", "fatal:", "!")) or "rejected" in line]
+    return (useful or lines or [f"git {what} failed"])[0].removeprefix("error: ").removeprefix("fatal: ")
+
+
+# -- push ----------------------------------------------------------------------------------------
+
+
+def push(root: Path, remote: str | None = None, dvc_remote: str | None = None) -> PushResult:
+    """Upload the data of the commits the git remote lacks, then git push the current branch."""
+    branch = _current_branch(root)
+    name = _git_remote(root, branch, remote)
+    head = git.out(["rev-parse", "HEAD"], root)
+    commits = int(git.out(["rev-list", "--count", head, "--not", f"--remotes={name}"], root))
+    pointers = pointers_to_push(root, [head], name)
+    outcome = push_data(root, pointers, dvc_remote) if pointers else PushOutcome(0, 0)
+    target = _remote_branch(root, branch, name)
+    args = ["push", "--quiet"]
+    if git.config_get(root, f"branch.{branch}.remote") is None:
+        args.append("--set-upstream")
+    proc = git.run([*args, name, f"refs/heads/{branch}:{target}"], root, env=SKIP_HOOKS_ENV, check=False)
+    if proc.returncode != 0:
+        reason = _git_failure(proc.stderr, "push")
+        hint = ("Run `mlv pull` first, then push again; the data was uploaded already."
+                if "rejected" in reason or "fetch first" in reason else "The data was uploaded already.")
+        raise GitError(f"git push to {name} failed: {reason}", hint=hint)
+    return PushResult(name, branch, commits, outcome)
+
+
+# -- pull ----------------------------------------------------------------------------------------
+
+
+def worktree_pointers(root: Path) -> list[dvc.Pointer]:
+    """The pointers of the pointer files HEAD tracks, as they are in the work tree."""
+    pointers = []
+    for rel in git.ls_tree_paths(root, "HEAD", ".dvc"):
+        try:
+            data = (root / rel).read_bytes()
+        except FileNotFoundError:
+            continue
+        pointers.append(dvc.parse_pointer(data, rel))
+    return pointers
+
+
+def _is_ancestor(root: Path, old: str, new: str) -> bool:
+    return git.run(["merge-base", "--is-ancestor", old, new], root, check=False).returncode == 0
+
+
+def _prefetch(root: Path, target: str, dvc_remote: str | None) -> int:
+    """Download what TARGET's pointers need and the cache lacks, before anything is changed."""
+    from mlv.data import restore
+
+    cache = dvc.cache_dir(root)
+    missing = {p.md5: p.path for p in restore.pointers_at(root, target) if not dvc.has_object(cache, p.md5)}
+    if not missing:
+        return 0
+    try:
+        with dvc.quiet_dvc_logs():
+            fetched = dvc.fetch_objects(root, sorted(missing), dvc_remote)
+    except DvcError as exc:
+        raise exc.with_context(suffix="; the branch was not moved") from None
+    for md5, path in sorted(missing.items(), key=lambda item: item[1]):
+        if not dvc.has_object(cache, md5):
+            raise DvcError(f"{path} of {target[:10]} ({md5}) is not on the DVC remote; the branch was not moved",
+                           hint="Ask whoever pushed it to run `mlv push` (or `dvc push`), then pull again.")
+    return fetched
+
+
+def pull(root: Path, remote: str | None = None, dvc_remote: str | None = None,
+         progress: ProgressSink | None = None) -> PullResult:
+    """Fast-forward the current branch from REMOTE and make the work tree's data match it."""
+    from mlv.data import restore
+
+    branch = _current_branch(root)
+    name = _git_remote(root, branch, remote)
+    source = _remote_branch(root, branch, name)
+    tracking = f"refs/remotes/{name}/{source.removeprefix('refs/heads/')}"
+    proc = git.run(["fetch", "--quiet", name, f"+{source}:{tracking}"], root, check=False)
+    if proc.returncode != 0:
+        raise GitError(f"git fetch from {name} failed: {_git_failure(proc.stderr, 'fetch')}",
+                       hint="Check the remote's URL (`git remote -v`) and that the branch exists there.")
+    old = git.out(["rev-parse", "HEAD"], root)
+    new = git.out(["rev-parse", tracking], root)
+    fetched = 0
+    commits = 0
+    if old != new and not _is_ancestor(root, new, old):
+        if not _is_ancestor(root, old, new):
+            raise GitError(f"{branch} and {name}/{source.removeprefix('refs/heads/')} have diverged, "
+                           "so a fast-forward is impossible; nothing was changed",
+                           hint="Merge or rebase with git (`git pull`), then run `mlv pull` again.")
+        fetched = _prefetch(root, new, dvc_remote)
+        commits = int(git.out(["rev-list", "--count", f"{old}..{new}"], root))
+        merge = git.run(["merge", "--ff-only", "--quiet", new], root, env=SKIP_HOOKS_ENV, check=False)
+        if merge.returncode != 0:
+            raise GitError(f"git could not fast-forward {branch}: {_git_failure(merge.stderr, 'merge')}",
+                           hint="Commit or stash your changes, then run `mlv pull` again.")
+    try:
+        with dvc.quiet_dvc_logs():
+            report = restore.sync_workspace(root, worktree_pointers(root), fetch_missing=True,
+                                            remote=dvc_remote, progress=progress)
+    except MlvError as exc:
+        moved = f"{branch} is now at {new[:10]}, but " if commits else ""
+        raise exc.with_context(prefix=moved) from None
+    head = git.out(["rev-parse", "HEAD"], root)
+    return PullResult(name, branch, old, head, commits, report.restored, fetched + report.fetched)

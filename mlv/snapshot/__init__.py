@@ -1,0 +1,1 @@
+"""Taking a snapshot: running the command and publishing one experiment commit."""

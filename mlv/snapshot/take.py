@@ -1,0 +1,219 @@
+"""`mlv snapshot`: record code, data, environment, command, params and metrics as one commit."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlv import __version__
+from mlv.adapters import dvc, git
+from mlv.data import track
+from mlv.data.statecache import StateCache
+from mlv.env import capture as environment
+from mlv.env import project_lockfiles as projectlocks
+from mlv.errors import CommandFailedError, GitError, MlvError
+from mlv.project import config, paramfiles
+from mlv.record.record import EnvironmentInfo, Record, render_message
+from mlv.snapshot.publish import PreparedCommit, crash_point, publish, recover
+from mlv.snapshot.runner import RunResult, now_iso, run_command
+
+MAX_CODE_FILE_BYTES = 10 * 1024 * 1024
+
+
+@dataclass
+class SnapshotOptions:
+    message: str | None = None
+    run: str | None = None
+    allow_failure: bool = False
+    verify: bool = True  # run the repository's pre-commit and commit-msg hooks
+    json_output: bool = False
+    reproduces: dict[str, object] | None = None
+    completed_run: RunResult | None = None  # a run made elsewhere (mlv reproduce --save) to record
+
+
+@dataclass
+class SnapshotResult:
+    commit: str
+    message: str
+    record: Record
+    warnings: list[str] = field(default_factory=list)
+    files_changed: int = 0
+
+
+def state_cache(root: Path) -> StateCache:
+    return StateCache.load(git.git_dir(root) / "mlv" / "state.json")
+
+
+def check_can_commit(root: Path) -> str:
+    """The ref HEAD will advance; refuses a detached HEAD or a merge/rebase in progress."""
+    operation = git.operation_in_progress(root)
+    if operation:
+        raise GitError(f"a {operation} is in progress",
+                       hint=f"Finish or abort it (`git {operation} --continue` or `--abort`) first.")
+    ref = git.head_ref(root)
+    if ref is None:
+        raise GitError("HEAD is detached, so an experiment commit would belong to no branch",
+                       hint="Switch to a branch first: `git switch -c NAME`.")
+    return ref
+
+
+def take_snapshot(
+    cwd: Path, options: SnapshotOptions, progress: track.ProgressSink | None = None
+) -> SnapshotResult:
+    root = git.find_root(cwd)
+    warnings = [note] if (note := recover(root)) else []
+    cfg = config.load(root)
+    ref = check_can_commit(root)
+    head = git.head_sha(root)
+
+    command = options.run or (options.completed_run.command if options.completed_run else cfg.command)
+    interpreter = environment.interpreter_for(command, cfg.python, root)
+    run: RunResult | None = options.completed_run
+    if options.run:
+        run = run_command(options.run, root, stdout_to_stderr=options.json_output)
+        if run.exit_code != 0 and not options.allow_failure:
+            raise CommandFailedError(
+                f"the command exited with code {run.exit_code}; no experiment commit was made",
+                hint="Fix it, or pass --allow-failure to record the failed run.",
+            )
+
+    params = paramfiles.read_all(root, cfg.params, "params", required=True)
+    metrics = paramfiles.read_all(root, cfg.metrics, "metrics", required=False)
+    env = environment.capture(interpreter, git.git_dir(root) / "mlv")
+    lockfile = environment.render_lockfile(env)
+    project_locks = projectlocks.find(root)
+    warnings += projectlocks.disagreements(root, project_locks, env.package_versions())
+
+    state = state_cache(root)
+    pointers = track.track_paths(root, cfg.tracked, state, progress)
+    state.save()  # the cache objects exist now; remembering them is safe whatever happens next
+
+    record = _build_record(cfg, command, run, params, metrics, pointers, env, lockfile, project_locks,
+                           options.reproduces)
+    message = options.message or _default_message(command)
+    prepared, changed = _prepare_commit(root, cfg, ref, head, pointers, lockfile, record, message,
+                                        options.verify)
+    crash_point("before-publish")
+    publish(root, prepared)
+    if options.verify:
+        git.run_hook(root, "post-commit", [], {})
+    return SnapshotResult(prepared.commit, message, record, warnings, changed)
+
+
+def _default_message(command: str | None) -> str:
+    return f"Experiment: {command}" if command else "Experiment snapshot"
+
+
+def _build_record(
+    cfg: config.ProjectConfig,
+    command: str | None,
+    run: RunResult | None,
+    params: dict[str, object],
+    metrics: dict[str, object],
+    pointers: list[dvc.Pointer],
+    env: environment.Environment,
+    lockfile: bytes,
+    project_locks: dict[str, str],
+    reproduces: dict[str, object] | None,
+) -> Record:
+    import hashlib
+
+    data_set = set(cfg.data)
+    return Record(
+        created=now_iso(),
+        command=command,
+        run_by_mlv=run is not None,
+        exit_code=run.exit_code if run else None,
+        started=run.started if run else None,
+        duration_s=run.duration_s if run else None,
+        params=params,
+        metrics=metrics,
+        data=[p.as_dict() for p in pointers if p.path in data_set],
+        outputs=[p.as_dict() for p in pointers if p.path not in data_set],
+        environment=EnvironmentInfo(
+            python=env.python, implementation=env.implementation, os=env.os, platform=env.platform,
+            machine=env.machine, interpreter=env.interpreter,
+            lockfile=environment.lockfile_path(lockfile),
+            lockfile_sha256=hashlib.sha256(lockfile).hexdigest(),
+            project_lockfiles=project_locks,
+        ),
+        mlv_version=__version__,
+        reproduces=reproduces,
+    )
+
+
+def _prepare_commit(
+    root: Path,
+    cfg: config.ProjectConfig,
+    ref: str,
+    head: str | None,
+    pointers: list[dvc.Pointer],
+    lockfile: bytes,
+    record: Record,
+    message: str,
+    verify: bool,
+) -> tuple[PreparedCommit, int]:
+    """Build the commit's objects in a private index; the user's index and files are untouched."""
+    index = git.new_temp_index(root)
+    git.stage_all_except(index, [*cfg.tracked, environment.LOCKFILE_DIR])
+    contents: dict[str, bytes] = {
+        dvc.pointer_path(p.path): dvc.render_pointer(p, _read_if_exists(root / dvc.pointer_path(p.path)))
+        for p in pointers
+    }
+    contents.update(track.gitignore_updates(root, cfg.tracked))
+    lock_rel = record.environment.lockfile
+    contents[lock_rel] = lockfile
+    writes = dict(zip(contents, git.hash_objects(root, list(contents.values())), strict=True))
+    git.stage_blobs(index, writes)
+
+    changed = git.staged_paths_vs(index, head)
+    _refuse_large_files(root, changed, set(writes))
+    if verify:
+        _run_commit_hooks(root, index, message)
+    tree = git.write_tree(index)
+    commit = git.commit_tree(root, tree, head, render_message(message, record))
+    deletes = _stray_lockfiles(root, lock_rel)
+    return PreparedCommit(commit, ref, head, index.path, writes, deletes, contents), len(changed)
+
+
+def _read_if_exists(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _stray_lockfiles(root: Path, keep: str) -> list[str]:
+    folder = root / environment.LOCKFILE_DIR
+    if not folder.is_dir():
+        return []
+    return [f"{environment.LOCKFILE_DIR}/{p.name}" for p in folder.glob("requirements-*.txt")
+            if f"{environment.LOCKFILE_DIR}/{p.name}" != keep]
+
+
+def _refuse_large_files(root: Path, paths: list[str], generated: set[str]) -> None:
+    for rel in paths:
+        if rel in generated:
+            continue
+        try:
+            size = os.lstat(root / rel).st_size
+        except FileNotFoundError:
+            continue  # a deletion
+        if size > MAX_CODE_FILE_BYTES:
+            raise MlvError(
+                f"{rel} is {size / 1e6:.0f} MB, too large to commit to git; nothing was committed",
+                hint=f"Declare it as data: add {rel!r} to `data` or `outputs` in .mlv/config.yaml.",
+            )
+
+
+def _run_commit_hooks(root: Path, index: git.TempIndex, message: str) -> None:
+    if git.run_hook(root, "pre-commit", [], index.env) != 0:
+        raise MlvError("the pre-commit hook refused the snapshot; nothing was committed",
+                       hint="Fix what it reports, or pass --no-verify.")
+    msg_file = git.git_dir(root) / "mlv" / "COMMIT_EDITMSG"
+    msg_file.parent.mkdir(parents=True, exist_ok=True)
+    msg_file.write_text(message + "\n", "utf-8")
+    if git.run_hook(root, "commit-msg", [str(msg_file)], index.env) != 0:
+        raise MlvError("the commit-msg hook refused the snapshot; nothing was committed",
+                       hint="Fix what it reports, or pass --no-verify.")
