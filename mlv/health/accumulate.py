@@ -9,7 +9,14 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from mlv.health.model import CategorySummary, ColumnProfile, NumericSummary
-from mlv.health.sketch import DistinctCounter, FrequentItems, QuantileSketch, hash_strings, mix64
+from mlv.health.sketch import (
+    DistinctCounter,
+    FrequentItems,
+    QuantileSketch,
+    hash_strings,
+    mix64,
+    sorted_counts,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -86,9 +93,7 @@ class NumericAccumulator(Accumulator):
         self.maximum = max(self.maximum, float(values.max()))
 
     def _count_small(self, values: Any) -> None:
-        import numpy as np
-
-        unique, counts = np.unique(values, return_counts=True)
+        unique, counts = sorted_counts(values)
         merged = dict(self.small_counts or {})
         for value, count in zip(unique.tolist(), counts.tolist(), strict=True):
             merged[value] = merged.get(value, 0) + count
@@ -122,7 +127,6 @@ class CategoricalAccumulator(Accumulator):
         self.items = FrequentItems()
 
     def _add(self, array: pa.Array) -> None:
-        import numpy as np
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -138,7 +142,7 @@ class CategoricalAccumulator(Accumulator):
         if pairs:
             kept_values = [v for v, _ in pairs]
             self.items.add(kept_values, [c for _, c in pairs])
-            self.distinct.add(np.unique(hash_strings(kept_values)))
+            self.distinct.add(hash_strings(kept_values))
 
     def _details(self) -> dict[str, Any]:
         top = self.items.top(TOP_K)
@@ -189,7 +193,7 @@ class DatetimeAccumulator(Accumulator):
         self.high = high if self.high is None else max(self.high, high)
         storage = pa.int64() if not pa.types.is_date32(valid.type) else pa.int32()
         ticks = valid.view(storage).to_numpy(zero_copy_only=False).astype(np.int64)
-        self.distinct.add(np.unique(mix64(ticks.view(np.uint64))))
+        self.distinct.add(mix64(ticks.view(np.uint64)))
 
     def _details(self) -> dict[str, Any]:
         return {"minimum": _iso(self.low), "maximum": _iso(self.high)}

@@ -10,6 +10,7 @@ worst, whatever the file.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 CSV_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".csv.bz2", ".csv.zst")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 CSV_BLOCK = 8 << 20  # bytes per streamed CSV block: a few tens of thousands of rows
+INFER_BLOCK = 1 << 20  # bytes pyarrow infers the column types from (as its own default)
 PARQUET_BATCH = 65_536
 
 
@@ -111,25 +113,54 @@ def _parquet_batches(path: Path) -> Iterator[Any]:
 
 
 def _csv_batches(path: Path, csv_types: dict[str, pa.DataType]) -> Iterator[Any]:
-    reader = _open_csv(path, csv_types)
-    wider = {f.name: _first_widening(f.type) for f in reader.schema if f.name not in csv_types}
-    wider = {name: t for name, t in wider.items() if t is not None}
-    if wider:  # integers (and all-empty columns) would fail on a later "1.5": widen them now
-        reader.close()
-        csv_types.update(wider)
-        reader = _open_csv(path, csv_types)
-    try:
+    # Infer types from a small first block (cheap), widen integers, then stream with big blocks.
+    with _open_csv(path, csv_types, INFER_BLOCK) as probe:
+        wider = {f.name: _first_widening(f.type) for f in probe.schema if f.name not in csv_types}
+    csv_types.update({name: t for name, t in wider.items() if t is not None})
+    with _open_csv(path, csv_types, CSV_BLOCK) as reader:
         yield reader.schema  # first the schema, then the batches
-        yield from reader
+        yield from _prefetched(reader)
+
+
+def _prefetched(reader: pacsv.CSVStreamingReader) -> Iterator[pa.RecordBatch]:
+    """The reader's batches, parsed one ahead in a thread: pyarrow parses without the GIL, so on
+    two cores parsing the next block overlaps with profiling this one. Memory: two blocks."""
+    import queue
+    import threading
+
+    slots: queue.Queue[Any] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in reader:
+                if stop.is_set():
+                    return
+                slots.put(batch)
+            slots.put(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which re-raises it
+            slots.put(exc)
+
+    worker = threading.Thread(target=produce, name="mlv-csv-prefetch", daemon=True)
+    worker.start()
+    try:
+        while (item := slots.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
     finally:
-        reader.close()
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                slots.get(timeout=0.05)
+        worker.join()
 
 
-def _open_csv(path: Path, csv_types: dict[str, pa.DataType]) -> pacsv.CSVStreamingReader:
+def _open_csv(path: Path, csv_types: dict[str, pa.DataType], block: int = CSV_BLOCK) -> pacsv.CSVStreamingReader:
     import pyarrow.csv as pacsv
 
     delimiter = "\t" if ".tsv" in path.name.lower() else ","
-    return pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=CSV_BLOCK),
+    return pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=block),
                           parse_options=pacsv.ParseOptions(delimiter=delimiter),
                           convert_options=pacsv.ConvertOptions(column_types=csv_types))
 
@@ -153,7 +184,8 @@ def _raise_if_widenable(exc: Exception, path: Path, csv_types: dict[str, pa.Data
     match = _CONVERSION.search(str(exc))
     if not match:
         return
-    name = _open_csv(path, csv_types).schema.names[int(match.group(1))]
+    with _open_csv(path, csv_types, INFER_BLOCK) as probe:
+        name = probe.schema.names[int(match.group(1))]
     if pa.types.is_string(csv_types.get(name, pa.null())):
         return  # already text: nothing wider to try
     csv_types[name] = pa.string()
