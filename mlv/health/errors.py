@@ -29,9 +29,12 @@ class MissingExtraError(DataHealthError):
 
 
 def require_extra() -> None:
-    """Raise MissingExtraError unless the `data` extra's packages can be imported."""
-    import importlib.util
+    """Raise MissingExtraError unless the `data` extra's packages import (they are needed next
+    anyway, so importing them here costs nothing and also catches a broken install)."""
+    import importlib
 
-    for module in ("pyarrow", "numpy", "scipy"):
-        if importlib.util.find_spec(module) is None:
-            raise MissingExtraError
+    for module in ("numpy", "pyarrow", "pyarrow.compute", "scipy.stats"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise MissingExtraError from None
