@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
 
 @data_app.command("profile")
 def profile_command(
-    path: Annotated[Path, typer.Argument(help="A CSV or Parquet file, or a folder of them with the same columns.", show_default=False)],
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="A CSV or Parquet file, or a folder of them with the same columns.", show_default=False)],
     json_output: Annotated[bool, typer.Option("--json", help="Print the profile as JSON (docs/reference/data-profile.md); save it to check against later.")] = False,
 ) -> None:
     """Profile a dataset: rows; per column its type, missing and distinct values, quantiles, top values.
@@ -48,8 +48,8 @@ def profile_command(
 
 @data_app.command("check")
 def check_command(
-    path: Annotated[Path, typer.Argument(help="The current dataset: a CSV or Parquet file, a folder of them, or a saved profile (.json).", show_default=False)],
-    against_file: Annotated[Path, typer.Option("--against-file", help="The reference: a dataset on disk or a profile saved with `mlv data profile --json`.", show_default=False)],
+    path: Annotated[Path, typer.Argument(metavar="PATH", help="The current dataset: a CSV or Parquet file, a folder of them, or a saved profile (.json).", show_default=False)],
+    against_file: Annotated[Path, typer.Option("--against-file", metavar="REF_PATH", help="The reference: a dataset on disk or a profile saved with `mlv data profile --json`.", show_default=False)],
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document (mlv/schemas/data-check.schema.json).")] = False,
     markdown: Annotated[bool, typer.Option("--md", help="Print Markdown tables, ready to paste into a pull request.")] = False,
     psi: Annotated[bool, typer.Option("--psi", help="Decide drift with the population stability index (>= 0.1) for every column.")] = False,
