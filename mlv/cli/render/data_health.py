@@ -1,0 +1,106 @@
+"""Terminal and Markdown renderings of data profiles and checks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mlv.health import CheckResult, ColumnDrift, ColumnProfile, Profile
+
+
+def render_profile(profile: Profile, console: Console) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    source = profile.source
+    console.print(f"[bold]{profile.rows:,} rows[/bold], {len(profile.columns)} columns "
+                  f"[dim]({source.get('format', '?')}, {source.get('files', 0)} file(s))[/dim]")
+    table = Table(box=None, pad_edge=False, header_style="dim", show_edge=False)
+    for name in ("column", "type", "missing", "distinct", "summary"):
+        table.add_column(name, justify="right" if name in {"missing", "distinct"} else "left", overflow="fold")
+    for column in profile.columns:
+        distinct = f"{column.distinct:,}" + ("" if column.distinct_exact else " ~")
+        table.add_row(escape(column.name), column.dtype, f"{column.missing:,}", distinct, escape(_summary(column)))
+    console.print(table)
+    for skipped in profile.skipped:
+        console.print(f"[dim]skipped {escape(skipped['column'])}: {escape(skipped['reason'])}[/dim]")
+
+
+def _summary(column: ColumnProfile) -> str:
+    if column.numeric is not None:
+        n = column.numeric
+        return (f"min {n.minimum:.4g}  median {n.quantiles[50]:.4g}  max {n.maximum:.4g}  "
+                f"mean {n.mean:.4g}  std {n.std:.4g}")
+    if column.categories is not None:
+        top = ", ".join(f"{value} {count:,}" for value, count in column.categories.top[:3])
+        return top + (f", other {column.categories.other:,}" if column.categories.other else "")
+    if column.minimum is not None:
+        return f"{column.minimum} .. {column.maximum}"
+    return ""
+
+
+def verdict(result: CheckResult) -> str:
+    drifted, tested = len(result.drifted_columns), len(result.columns)
+    share = (f"{drifted} of {tested} tested columns drifted "
+             f"(share {result.drift_share:.2f}, dataset drift at {result.thresholds.drift_share})")
+    if result.ok:
+        return f"healthy: {share}"
+    words = [w for w, on in (("dataset drift", result.dataset_drift), ("health failed", result.health_failed)) if on]
+    return f"{' and '.join(words)}: {share}"
+
+
+def _row(drift: ColumnDrift) -> list[str]:
+    rule = f"p < {drift.threshold}" if drift.p_value is not None else f">= {drift.threshold}"
+    p = "" if drift.p_value is None else f"{drift.p_adjusted if drift.p_adjusted is not None else drift.p_value:.3g}"
+    effect = f"{_EFFECT_LABELS.get(drift.effect_size_name, drift.effect_size_name)} {drift.effect_size:.3g}"
+    return [drift.column, drift.kind, drift.method, f"{drift.score:.4g}", p, effect, rule,
+            "DRIFT" if drift.drifted else "ok"]
+
+
+_HEADERS = ["column", "kind", "test", "score", "p adj.", "effect", "drift when", "result"]
+_EFFECT_LABELS = {"ks_statistic": "D", "cramers_v": "V", "wasserstein_over_std": "W/std",
+                  "jensen_shannon": "JS", "psi": "PSI"}
+
+
+def render_check(result: CheckResult, current: str, reference: str, console: Console) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    style = "green" if result.ok else "red"
+    console.print(f"[bold]mlv data check[/bold] {escape(current)} [dim]against[/dim] {escape(reference)}")
+    console.print(f"[{style}]{escape(verdict(result))}[/{style}]")
+    console.print(f"[dim]rows: {result.rows_reference:,} -> {result.rows_current:,}[/dim]")
+    if result.columns:
+        table = Table(box=None, pad_edge=False, header_style="dim", show_edge=False)
+        for name in _HEADERS:
+            table.add_column(name, overflow="fold", no_wrap=name != "column")
+        for drift in result.columns:
+            cells = [escape(c) for c in _row(drift)]
+            cells[-1] = f"[red]{cells[-1]}[/red]" if drift.drifted else cells[-1]
+            table.add_row(*cells)
+        console.print(table)
+    for issue in result.issues:
+        colour = "red" if issue.severity == "fail" else "yellow"
+        console.print(f"[{colour}]{issue.severity}[/{colour}] {escape(issue.message)}")
+    for skipped in result.skipped:
+        console.print(f"[dim]not tested: {escape(skipped['column'])} ({escape(skipped['reason'])})[/dim]")
+
+
+def markdown_check(result: CheckResult, current: str, reference: str) -> str:
+    lines = [f"### Data check: `{current}` against `{reference}`", "", f"**{verdict(result)}**", "",
+             f"Rows: {result.rows_reference:,} -> {result.rows_current:,}", ""]
+    if result.columns:
+        lines += ["| " + " | ".join(_HEADERS) + " |", "|" + " --- |" * len(_HEADERS)]
+        lines += ["| " + " | ".join(_md(c) for c in _row(d)) + " |" for d in result.columns]
+        lines.append("")
+    if result.issues:
+        lines += [f"- **{i.severity}** {_md(i.message)}" for i in result.issues] + [""]
+    if result.skipped:
+        lines += [f"- not tested: `{s['column']}` ({s['reason']})" for s in result.skipped] + [""]
+    return "\n".join(lines)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")

@@ -1,0 +1,224 @@
+"""One accumulator per column: fed Arrow arrays batch by batch, it returns a ColumnProfile.
+
+Memory per column is bounded by the sketches in mlv.health.sketch, whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from mlv.health.model import CategorySummary, ColumnProfile, NumericSummary
+from mlv.health.sketch import (
+    DistinctCounter,
+    FrequentItems,
+    QuantileSketch,
+    hash_strings,
+    mix64,
+    sorted_counts,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+RAW_VALUES_MAX = 1000  # numeric columns this small keep every value: exact K-S from the profile
+TOP_K = 20
+SMALL_COUNTS_MAX = 20  # numeric columns keep exact value counts while they have this few values
+
+
+class Accumulator:
+    dtype = ""
+
+    def __init__(self, name: str, physical: str) -> None:
+        self.name = name
+        self.physical = physical
+        self.count = 0
+        self.missing = 0
+        self.distinct = DistinctCounter()
+
+    def add(self, array: pa.Array) -> None:
+        self.count += len(array)
+        self.missing += array.null_count
+        self._add(array)
+
+    def _add(self, array: pa.Array) -> None:
+        raise NotImplementedError
+
+    def result(self) -> ColumnProfile:
+        return ColumnProfile(name=self.name, dtype=self.dtype, physical=self.physical, count=self.count,
+                             missing=self.missing, distinct=self.distinct.estimate(),
+                             distinct_exact=self.distinct.exact, **self._details())
+
+    def _details(self) -> dict[str, Any]:
+        return {}
+
+
+class NumericAccumulator(Accumulator):
+    dtype = "numeric"
+
+    def __init__(self, name: str, physical: str) -> None:
+        super().__init__(name, physical)
+        self.n = 0
+        self.minimum, self.maximum = math.inf, -math.inf
+        self.mean = 0.0
+        self.m2 = 0.0  # sum of squared deviations from the mean (Chan et al.'s parallel update)
+        self.sketch = QuantileSketch()
+        self.small_counts: dict[float, int] | None = {}
+
+    def _add(self, array: pa.Array) -> None:
+        import numpy as np
+        import pyarrow as pa
+
+        x = array.cast(pa.float64()).to_numpy(zero_copy_only=False)  # nulls become NaN
+        finite = np.isfinite(x)
+        self.missing += int(len(x) - finite.sum()) - array.null_count  # NaN and +-inf
+        values = x[finite] + 0.0  # -0.0 becomes 0.0, so both hash alike
+        if not len(values):
+            return
+        self._moments(values)
+        self.sketch.add(values)
+        self.distinct.add(mix64(values.view(np.uint64)))
+        if self.small_counts is not None:
+            self._count_small(values)
+
+    def _moments(self, values: Any) -> None:
+        n_b, mean_b = len(values), float(values.mean())
+        m2_b = float(((values - mean_b) ** 2).sum())
+        total = self.n + n_b
+        delta = mean_b - self.mean
+        self.mean += delta * n_b / total
+        self.m2 += m2_b + delta * delta * self.n * n_b / total
+        self.n = total
+        self.minimum = min(self.minimum, float(values.min()))
+        self.maximum = max(self.maximum, float(values.max()))
+
+    def _count_small(self, values: Any) -> None:
+        unique, counts = sorted_counts(values)
+        merged = dict(self.small_counts or {})
+        for value, count in zip(unique.tolist(), counts.tolist(), strict=True):
+            merged[value] = merged.get(value, 0) + count
+            if len(merged) > SMALL_COUNTS_MAX:  # a continuous column: stop counting for good
+                self.small_counts = None
+                return
+        self.small_counts = merged
+
+    def _details(self) -> dict[str, Any]:
+        if not self.n:
+            return {}
+        quantiles, bin_means = self.sketch.summary(self.mean)
+        quantiles[0], quantiles[-1] = self.minimum, self.maximum
+        raw = self.sketch.weighted()[0].tolist() if self.n <= RAW_VALUES_MAX else None  # exact: n <= capacity
+        numeric = NumericSummary(minimum=self.minimum, maximum=self.maximum, mean=self.mean,
+                                 std=math.sqrt(self.m2 / self.n), quantiles=quantiles, bin_means=bin_means,
+                                 quantiles_exact=self.sketch.exact, rank_error=self.sketch.rank_error,
+                                 values=raw)
+        categories = None
+        if self.small_counts is not None:
+            top = sorted(((_number_label(v), c) for v, c in self.small_counts.items()), key=lambda p: -p[1])
+            categories = CategorySummary(top=top, other=0, complete=True)
+        return {"numeric": numeric, "categories": categories}
+
+
+class CategoricalAccumulator(Accumulator):
+    dtype = "categorical"
+
+    def __init__(self, name: str, physical: str) -> None:
+        super().__init__(name, physical)
+        self.items = FrequentItems()
+
+    def _add(self, array: pa.Array) -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if pa.types.is_dictionary(array.type):
+            array = array.dictionary_decode()
+        if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
+            array = array.cast(pa.string())
+        counted = pc.value_counts(array)
+        values = counted.field("values").to_pylist()
+        counts = counted.field("counts").to_numpy().tolist()
+        pairs = [(v, c) for v, c in zip(values, counts, strict=True) if v]  # "" and null are missing
+        self.missing += sum(c for v, c in zip(values, counts, strict=True) if v == "")
+        if pairs:
+            kept_values = [v for v, _ in pairs]
+            self.items.add(kept_values, [c for _, c in pairs])
+            self.distinct.add(hash_strings(kept_values))
+
+    def _details(self) -> dict[str, Any]:
+        top = self.items.top(TOP_K)
+        complete = self.items.error == 0 and len(self.items.counts) <= TOP_K
+        return {"categories": CategorySummary(top=top, other=self.count - self.missing - sum(c for _, c in top),
+                                              complete=complete, count_error=self.items.error)}
+
+
+class BooleanAccumulator(Accumulator):
+    dtype = "boolean"
+
+    def __init__(self, name: str, physical: str) -> None:
+        super().__init__(name, physical)
+        self.true = 0
+
+    def _add(self, array: pa.Array) -> None:
+        import pyarrow.compute as pc
+
+        self.true += int(pc.sum(array).as_py() or 0)
+
+    def result(self) -> ColumnProfile:
+        false = self.count - self.missing - self.true
+        top = sorted([("true", self.true), ("false", false)], key=lambda p: -p[1])
+        top = [(label, count) for label, count in top if count]
+        return ColumnProfile(name=self.name, dtype=self.dtype, physical=self.physical, count=self.count,
+                             missing=self.missing, distinct=len(top), distinct_exact=True,
+                             categories=CategorySummary(top=top, other=0, complete=True))
+
+
+class DatetimeAccumulator(Accumulator):
+    dtype = "datetime"
+
+    def __init__(self, name: str, physical: str) -> None:
+        super().__init__(name, physical)
+        self.low: Any = None
+        self.high: Any = None
+
+    def _add(self, array: pa.Array) -> None:
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        valid = array.drop_null()
+        if not len(valid):
+            return
+        low, high = pc.min(valid).as_py(), pc.max(valid).as_py()
+        self.low = low if self.low is None else min(self.low, low)
+        self.high = high if self.high is None else max(self.high, high)
+        storage = pa.int64() if not pa.types.is_date32(valid.type) else pa.int32()
+        ticks = valid.view(storage).to_numpy(zero_copy_only=False).astype(np.int64)
+        self.distinct.add(mix64(ticks.view(np.uint64)))
+
+    def _details(self) -> dict[str, Any]:
+        return {"minimum": _iso(self.low), "maximum": _iso(self.high)}
+
+
+def accumulator_for(name: str, arrow_type: pa.DataType) -> Accumulator | None:
+    """The accumulator for a column of ARROW_TYPE, or None for a type that is not profiled."""
+    import pyarrow as pa
+
+    physical = str(arrow_type)
+    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
+        return NumericAccumulator(name, physical)
+    if pa.types.is_boolean(arrow_type):
+        return BooleanAccumulator(name, physical)
+    if pa.types.is_timestamp(arrow_type) or pa.types.is_date32(arrow_type) or pa.types.is_date64(arrow_type):
+        return DatetimeAccumulator(name, physical)
+    if (pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_null(arrow_type)
+            or (pa.types.is_dictionary(arrow_type) and pa.types.is_string(arrow_type.value_type))):
+        return CategoricalAccumulator(name, physical)
+    return None
+
+
+def _number_label(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None

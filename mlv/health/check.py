@@ -1,0 +1,234 @@
+"""`check(current, reference, thresholds) -> CheckResult`: schema, health and drift, per column.
+
+Which test decides drift (Evidently's defaults; n is the reference's count of valid values):
+
+| column | n <= small_sample | n > small_sample |
+| --- | --- | --- |
+| numeric | two-sample K-S, p < p_value | Wasserstein-1 / max(reference std, 0.001) >= wasserstein |
+| categorical | chi-squared, p < p_value | Jensen-Shannon distance >= jensen_shannon |
+
+Numeric columns with at most `categorical_max_distinct` values are categorical. p-values are
+adjusted across columns (Benjamini-Hochberg); large samples are decided on an effect size, so a
+million rows drawn from one distribution are not flagged for differences too small to matter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from mlv.health import stats
+from mlv.health.model import ColumnProfile, Profile
+from mlv.health.thresholds import Thresholds
+
+SCHEMA_VERSION = 1
+_NEW_CATEGORIES_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A schema or health finding. `severity` "fail" makes the check fail; "warn" is reported."""
+
+    rule: str  # column_removed, column_added, dtype_changed, missing_increase, missing_new,
+    #            row_count, new_categories
+    severity: str
+    column: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class ColumnDrift:
+    column: str
+    kind: str  # "numeric" or "categorical": how the column was tested
+    method: str  # ks, ks_quantiles, wasserstein, chi_squared, jensen_shannon, psi
+    score: float  # what the threshold applies to (a p-value test: its statistic)
+    threshold: float
+    effect_size: float
+    effect_size_name: str
+    drifted: bool
+    n_reference: int
+    n_current: int
+    p_value: float | None = None
+    p_adjusted: float | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    rows_reference: int
+    rows_current: int
+    columns: list[ColumnDrift]
+    issues: list[Issue]
+    skipped: list[dict[str, str]]
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    @property
+    def drifted_columns(self) -> list[str]:
+        return [c.column for c in self.columns if c.drifted]
+
+    @property
+    def drift_share(self) -> float:
+        return len(self.drifted_columns) / len(self.columns) if self.columns else 0.0
+
+    @property
+    def dataset_drift(self) -> bool:
+        return bool(self.columns) and self.drift_share >= self.thresholds.drift_share
+
+    @property
+    def health_failed(self) -> bool:
+        return any(i.severity == "fail" for i in self.issues)
+
+    @property
+    def ok(self) -> bool:
+        return not self.dataset_drift and not self.health_failed
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "ok": self.ok,
+            "dataset_drift": self.dataset_drift,
+            "health_failed": self.health_failed,
+            "drift_share": self.drift_share,
+            "drifted_columns": self.drifted_columns,
+            "rows": {"reference": self.rows_reference, "current": self.rows_current},
+            "issues": [asdict(i) for i in self.issues],
+            "columns": [asdict(c) for c in self.columns],
+            "skipped": self.skipped,
+            "thresholds": self.thresholds.to_json(),
+        }
+
+
+def check(current: Profile, reference: Profile, thresholds: Thresholds | None = None) -> CheckResult:
+    """Compare CURRENT to REFERENCE. Pure: profiles in, findings out."""
+    limits = thresholds or Thresholds()
+    issues = [*_schema_issues(current, reference), *_row_issues(current, reference, limits)]
+    drifts: list[ColumnDrift] = []
+    skipped: list[dict[str, str]] = []
+    for ref in reference.columns:
+        cur = current.column(ref.name)
+        if cur is None or cur.dtype != ref.dtype:
+            continue  # reported as a schema issue
+        issues += _health_issues(cur, ref, limits)
+        drift, reason = _drift(cur, ref, limits)
+        if drift is not None:
+            drifts.append(drift)
+        else:
+            skipped.append({"column": ref.name, "reason": reason})
+    return CheckResult(rows_reference=reference.rows, rows_current=current.rows,
+                       columns=_adjusted(drifts, limits), issues=issues, skipped=skipped, thresholds=limits)
+
+
+def _schema_issues(current: Profile, reference: Profile) -> list[Issue]:
+    ref = {c.name: c for c in reference.columns}
+    cur = {c.name: c for c in current.columns}
+    issues = [Issue("column_removed", "fail", name, f"column {name} is missing") for name in ref if name not in cur]
+    issues += [Issue("column_added", "warn", name, f"column {name} is new") for name in cur if name not in ref]
+    issues += [Issue("dtype_changed", "fail", name, f"column {name} changed from {ref[name].dtype} to "
+                     f"{cur[name].dtype}") for name in ref if name in cur and cur[name].dtype != ref[name].dtype]
+    return issues
+
+
+def _row_issues(current: Profile, reference: Profile, limits: Thresholds) -> list[Issue]:
+    if not reference.rows:
+        return []
+    change = (current.rows - reference.rows) / reference.rows
+    if abs(change) <= limits.row_count_change:
+        return []
+    return [Issue("row_count", "warn", None, f"row count changed by {change:+.1%} "
+                  f"({reference.rows:,} -> {current.rows:,})")]
+
+
+def _health_issues(cur: ColumnProfile, ref: ColumnProfile, limits: Thresholds) -> list[Issue]:
+    issues = []
+    grown = cur.missing_share - ref.missing_share
+    if ref.missing == 0 and cur.missing:
+        issues.append(Issue("missing_new", "fail", cur.name, f"column {cur.name} has {cur.missing:,} missing "
+                            f"values ({cur.missing_share:.1%}); the reference had none"))
+    elif grown > limits.missing_increase:
+        issues.append(Issue("missing_increase", "fail", cur.name, f"column {cur.name}: missing share "
+                            f"{ref.missing_share:.1%} -> {cur.missing_share:.1%}"))
+    new = _new_categories(cur, ref)
+    if new:
+        more = f" and {len(new) - _NEW_CATEGORIES_SHOWN} more" if len(new) > _NEW_CATEGORIES_SHOWN else ""
+        shown = ", ".join(repr(v) for v in new[:_NEW_CATEGORIES_SHOWN])
+        issues.append(Issue("new_categories", "warn", cur.name, f"column {cur.name} has new values: {shown}{more}"))
+    return issues
+
+
+def _new_categories(cur: ColumnProfile, ref: ColumnProfile) -> list[str]:
+    """Values of CUR absent from REF; only knowable when REF listed all of its values."""
+    if cur.dtype != "categorical" or not ref.categories or not cur.categories or not ref.categories.complete:
+        return []
+    known = {v for v, _ in ref.categories.top}
+    return [v for v, _ in cur.categories.top if v not in known]
+
+
+def _is_categorical(cur: ColumnProfile, ref: ColumnProfile, limits: Thresholds) -> bool:
+    if ref.dtype in {"categorical", "boolean"}:
+        return True
+    few = ref.distinct_exact and ref.distinct <= limits.categorical_max_distinct
+    return few and ref.categories is not None and cur.categories is not None
+
+
+def _drift(cur: ColumnProfile, ref: ColumnProfile, limits: Thresholds) -> tuple[ColumnDrift | None, str]:
+    if ref.dtype == "datetime":
+        return None, "datetime columns are not tested for drift"
+    if not cur.valid or not ref.valid:
+        return None, "no valid values on one side"
+    if _is_categorical(cur, ref, limits):
+        return _categorical_drift(cur, ref, limits), ""
+    return _numeric_drift(cur, ref, limits), ""
+
+
+def _numeric_drift(cur: ColumnProfile, ref: ColumnProfile, limits: Thresholds) -> ColumnDrift:
+    a, b = ref.numeric, cur.numeric
+    if a is None or b is None:  # both have valid values, so both have a summary
+        raise ValueError(f"column {ref.name}: numeric profile without a summary")
+    if limits.method == "psi":
+        psi = stats.psi_numeric(a, b)
+        return _drifted(cur, ref, "numeric", "psi", psi, limits.psi, psi, "psi")
+    if ref.valid <= limits.small_sample and a.values is not None:
+        if b.values is not None:
+            method, (d, p) = "ks", stats.ks_exact(a.values, b.values)
+        else:
+            method, (d, p) = "ks_quantiles", stats.ks_from_quantiles(a.values, b, cur.valid)
+        return _drifted(cur, ref, "numeric", method, d, limits.p_value, d, "ks_statistic", p_value=p)
+    distance = stats.wasserstein(a, b) / max(a.std, 0.001)
+    return _drifted(cur, ref, "numeric", "wasserstein", distance, limits.wasserstein, distance,
+                    "wasserstein_over_std")
+
+
+def _categorical_drift(cur: ColumnProfile, ref: ColumnProfile, limits: Thresholds) -> ColumnDrift:
+    if ref.categories is None or cur.categories is None:  # _is_categorical checked both
+        raise ValueError(f"column {ref.name}: categorical profile without counts")
+    _, ref_counts, cur_counts = stats.category_counts(ref.categories, cur.categories, ref.valid, cur.valid)
+    if limits.method == "psi":
+        psi = stats.psi_counts(ref_counts, cur_counts)
+        return _drifted(cur, ref, "categorical", "psi", psi, limits.psi, psi, "psi")
+    if ref.valid <= limits.small_sample:
+        chi2, p, cramers_v = stats.chi_squared(ref_counts, cur_counts)
+        return _drifted(cur, ref, "categorical", "chi_squared", chi2, limits.p_value, cramers_v, "cramers_v",
+                        p_value=p)
+    distance = stats.jensen_shannon(ref_counts, cur_counts)
+    return _drifted(cur, ref, "categorical", "jensen_shannon", distance, limits.jensen_shannon, distance,
+                    "jensen_shannon")
+
+
+def _drifted(cur: ColumnProfile, ref: ColumnProfile, kind: str, method: str, score: float, threshold: float,
+             effect: float, effect_name: str, p_value: float | None = None) -> ColumnDrift:
+    """The finding for one column: a p-value below THRESHOLD, or else a SCORE at or above it."""
+    drifted = p_value < threshold if p_value is not None else score >= threshold
+    return ColumnDrift(column=ref.name, kind=kind, method=method, score=score, threshold=threshold,
+                       effect_size=effect, effect_size_name=effect_name, drifted=drifted,
+                       n_reference=ref.valid, n_current=cur.valid, p_value=p_value)
+
+
+def _adjusted(drifts: list[ColumnDrift], limits: Thresholds) -> list[ColumnDrift]:
+    """Benjamini-Hochberg across the columns that p-values decide: with 20 columns and no drift,
+    raw p < 0.05 would flag one column in three runs out of five."""
+    tested = [i for i, d in enumerate(drifts) if d.p_value is not None]
+    raw = [drifts[i].p_value or 0.0 for i in tested]
+    adjusted = stats.benjamini_hochberg(raw) if limits.fdr else raw
+    result = list(drifts)
+    for i, p in zip(tested, adjusted, strict=True):
+        result[i] = replace(drifts[i], p_adjusted=p, drifted=p < limits.p_value)
+    return result

@@ -1,0 +1,40 @@
+"""Errors of data health: each one means the check could not run (exit code 2).
+
+Drift or a failed health rule is a *result*, not an error; these are for data that cannot be read.
+"""
+
+from __future__ import annotations
+
+from mlv.errors import EXIT_CANNOT_RUN, MlvError
+
+EXTRA_HINT = "pip install 'mlv[data]'"
+
+
+class DataHealthError(MlvError):
+    """A dataset or a stored profile cannot be read, so nothing could be compared."""
+
+    exit_code = EXIT_CANNOT_RUN
+
+
+class MissingExtraError(DataHealthError):
+    """pyarrow, numpy or scipy is not installed."""
+
+    def __init__(self) -> None:
+        super().__init__(f"data health needs the optional extra: {EXTRA_HINT}")
+
+    def one_line(self) -> str:
+        # The message already is the whole line; the base class would add a full stop after
+        # the closing quote of the pip command.
+        return self.message
+
+
+def require_extra() -> None:
+    """Raise MissingExtraError unless the `data` extra's packages import (they are needed next
+    anyway, so importing them here costs nothing and also catches a broken install)."""
+    import importlib
+
+    for module in ("numpy", "pyarrow", "pyarrow.compute", "scipy.stats"):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            raise MissingExtraError from None

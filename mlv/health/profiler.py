@@ -1,0 +1,105 @@
+"""`profile_dataset(path) -> Profile`: one streaming pass over a CSV/Parquet file or folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mlv.health.errors import DataHealthError, require_extra
+from mlv.health.model import Profile
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from mlv.health.accumulate import Accumulator
+
+_TABLE_BATCH = 65_536
+_MAX_RESTARTS = 50  # each widens one CSV column to text; a file cannot need more than its columns
+
+
+def profile_dataset(path: Path) -> Profile:
+    """The profile of the CSV or Parquet file at PATH, or of every such file under a folder
+    (which must all have the same columns, with the same kinds of values)."""
+    require_extra()
+    from mlv.health.reader import WidenColumn, find_dataset
+
+    dataset = find_dataset(path)
+    csv_types: dict[str, pa.DataType] = {}
+    for _ in range(_MAX_RESTARTS):
+        try:
+            return _profile_files(dataset.files, dataset.format, csv_types)
+        except WidenColumn:
+            continue  # csv_types now reads that column as text: start again
+    raise DataHealthError(f"cannot settle the column types of {path}")
+
+
+def _profile_files(files: list[Path], fmt: str, csv_types: dict[str, pa.DataType]) -> Profile:
+    from mlv.health.reader import read_file
+
+    profiler = _Profiler()
+    for file in files:
+        schema, batches = read_file(file, csv_types)
+        profiler.start_schema(schema, str(file))
+        for batch in batches:
+            profiler.add(batch)
+    return profiler.result({"format": fmt, "files": len(files)})
+
+
+def profile_table(table: pa.Table | pa.RecordBatch) -> Profile:
+    """The profile of an in-memory Arrow table (the Python API; tests use it to skip the disk)."""
+    require_extra()
+    import pyarrow as pa
+
+    if isinstance(table, pa.RecordBatch):
+        table = pa.Table.from_batches([table])
+    # Batches of the size the file readers produce: one huge batch would make every sketch sort it.
+    return profile_batches(table.to_batches(max_chunksize=_TABLE_BATCH), table.schema)
+
+
+def profile_batches(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Profile:
+    profiler = _Profiler()
+    profiler.start_schema(schema, "the table")
+    for batch in batches:
+        profiler.add(batch)
+    return profiler.result({"format": "arrow", "files": 0})
+
+
+class _Profiler:
+    def __init__(self) -> None:
+        self.rows = 0
+        self.columns: dict[str, Accumulator | None] = {}
+        self.kinds: dict[str, str] = {}  # column -> logical kind, to compare files of a folder
+        self.first: str = ""
+
+    def start_schema(self, schema: pa.Schema, where: str) -> None:
+        from mlv.health.accumulate import accumulator_for
+
+        kinds = {f.name: _kind_name(accumulator_for(f.name, f.type)) for f in schema}
+        if not self.columns:
+            self.columns = {f.name: accumulator_for(f.name, f.type) for f in schema}
+            self.kinds, self.first = kinds, where
+        elif kinds != self.kinds:
+            raise DataHealthError(f"mismatched columns: {where} has {_describe(kinds)} but {self.first} has "
+                                  f"{_describe(self.kinds)}", hint="Every file of a dataset needs the same columns.")
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self.rows += batch.num_rows
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            accumulator = self.columns[name]
+            if accumulator is not None:
+                accumulator.add(column)
+
+    def result(self, source: dict[str, object]) -> Profile:
+        skipped = [{"column": name, "reason": "unsupported type"} for name, a in self.columns.items() if a is None]
+        return Profile(rows=self.rows, columns=[a.result() for a in self.columns.values() if a is not None],
+                       source=source, skipped=skipped)
+
+
+def _kind_name(accumulator: Accumulator | None) -> str:
+    return accumulator.dtype if accumulator is not None else "unsupported"
+
+
+def _describe(kinds: dict[str, str]) -> str:
+    shown = ", ".join(f"{name} ({kind})" for name, kind in list(kinds.items())[:6])
+    return f"[{shown}{', ...' if len(kinds) > 6 else ''}]"

@@ -1,0 +1,187 @@
+"""Bounded-memory summaries of a column seen in batches. numpy only; callers import lazily.
+
+- `QuantileSketch`: exact while it holds at most `capacity` values; beyond, a deterministic
+  compactor (the idea of KLL/MRL sketches): a full level is sorted and every other value moves up
+  one level with twice the weight. Each compaction at level h moves any rank by at most 2**h, and
+  the sketch adds those up, so `rank_error` is a proven bound, not an estimate. With the default
+  capacity of 32,768 and 1,000,000 values it is about 0.0001 (0.01% of the ranks).
+- `DistinctCounter`: K minimum values of a 64-bit hash. Exact while fewer than k distinct values
+  were seen (the kept hashes are then all of them); beyond, (k-1)/(k-th smallest hash), whose
+  relative standard error is about 1/sqrt(k) (0.8% for k = 16,384).
+- `FrequentItems`: exact counts while at most `capacity` distinct values were seen; beyond, the
+  weighted Misra-Gries summary, whose counts are low by at most `error`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float64]
+    HashArray = npt.NDArray[np.uint64]
+
+QUANTILE_CAPACITY = 32_768
+DISTINCT_K = 16_384
+FREQUENT_CAPACITY = 10_000
+
+
+class QuantileSketch:
+    def __init__(self, capacity: int = QUANTILE_CAPACITY) -> None:
+        self.capacity = capacity
+        self.count = 0
+        self._levels: list[list[FloatArray]] = []
+        self._sizes: list[int] = []
+        self._error = 0  # sum of the weights of all compactions: the rank error bound
+        self._flip = 0  # alternate which half survives, so compactions do not all lean one way
+
+    def add(self, values: FloatArray) -> None:
+        """Add finite values (NaN and infinities must have been removed)."""
+        if len(values):
+            self.count += len(values)
+            self._push(0, values)
+
+    def _push(self, level: int, values: FloatArray) -> None:
+        if level == len(self._levels):
+            self._levels.append([])
+            self._sizes.append(0)
+        self._levels[level].append(values)
+        self._sizes[level] += len(values)
+        if self._sizes[level] > self.capacity:
+            self._compact(level)
+
+    def _compact(self, level: int) -> None:
+        import numpy as np
+
+        # Above level 0 the input is a few sorted runs, which timsort ("stable") merges in about
+        # linear time; level 0 gets raw batches, where the default introsort is faster.
+        ordered = np.sort(np.concatenate(self._levels[level]), kind="stable" if level else None)
+        keep = ordered[len(ordered) - len(ordered) % 2:]  # an odd one out stays, at its weight
+        ordered = ordered[: len(ordered) - len(keep)]
+        self._levels[level] = [keep] if len(keep) else []
+        self._sizes[level] = len(keep)
+        self._error += 2**level
+        self._flip ^= 1
+        self._push(level + 1, ordered[self._flip::2])
+
+    @property
+    def exact(self) -> bool:
+        return self._error == 0
+
+    @property
+    def rank_error(self) -> float:
+        return self._error / self.count if self.count else 0.0
+
+    def weighted(self) -> tuple[FloatArray, FloatArray]:
+        """All kept values, sorted, and the number of input values each one stands for."""
+        import numpy as np
+
+        values, weights = [np.empty(0)], [np.empty(0)]
+        for level, chunks in enumerate(self._levels):
+            for chunk in chunks:
+                values.append(chunk)
+                weights.append(np.full(len(chunk), float(2**level)))
+        flat, flat_weights = np.concatenate(values), np.concatenate(weights)
+        order = np.argsort(flat, kind="stable")
+        return flat[order], flat_weights[order]
+
+    def summary(self, center: float) -> tuple[list[float], list[float]]:
+        """101 quantiles (numpy's linear method when exact) and the 100 percentile-bin means."""
+        import numpy as np
+
+        values, weights = self.weighted()
+        total = weights.sum()
+        ends = np.cumsum(weights)
+        # Rank (0-based) at the middle of each value's block; for unit weights simply 0..n-1.
+        positions = ends - (weights + 1) / 2
+        ranks = np.linspace(0.0, 1.0, 101) * (total - 1)
+        quantiles = np.interp(ranks, positions, values)
+        # The quantile function as a step function of u in (0, 1]; its running integral is
+        # piecewise linear. Centering first keeps the differences precise for large offsets.
+        integral = np.concatenate(([0.0], np.cumsum((values - center) * weights) / total))
+        cuts = np.interp(np.linspace(0.0, 1.0, 101), np.concatenate(([0.0], ends / total)), integral)
+        bin_means = np.diff(cuts) * 100 + center
+        return quantiles.tolist(), bin_means.tolist()
+
+
+class DistinctCounter:
+    def __init__(self, k: int = DISTINCT_K) -> None:
+        import numpy as np
+
+        self.k = k
+        self._hashes: HashArray = np.empty(0, dtype=np.uint64)  # sorted, at most k
+
+    def add(self, hashes: HashArray) -> None:
+        import numpy as np
+
+        if len(self._hashes) >= self.k:
+            hashes = hashes[hashes < self._hashes[-1]]  # most values cannot enter: skip the sort
+        if len(hashes):
+            self._hashes = sorted_unique(np.concatenate((self._hashes, hashes)))[: self.k]
+
+    @property
+    def exact(self) -> bool:
+        return len(self._hashes) < self.k
+
+    def estimate(self) -> int:
+        if self.exact:
+            return len(self._hashes)
+        return round((self.k - 1) / (float(self._hashes[-1]) / 2.0**64))
+
+
+class FrequentItems:
+    def __init__(self, capacity: int = FREQUENT_CAPACITY) -> None:
+        self.capacity = capacity
+        self.counts: dict[str, int] = {}
+        self.error = 0
+
+    def add(self, values: list[str], counts: list[int]) -> None:
+        for value, count in zip(values, counts, strict=True):
+            self.counts[value] = self.counts.get(value, 0) + count
+        if len(self.counts) > self.capacity:
+            cut = sorted(self.counts.values(), reverse=True)[self.capacity]
+            self.error += cut
+            self.counts = {v: c - cut for v, c in self.counts.items() if c > cut}
+
+    def top(self, k: int) -> list[tuple[str, int]]:
+        return sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))[:k]
+
+
+def sorted_unique(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """np.unique by sorting: numpy 2's hash-based unique is several times slower on 64-bit keys."""
+    import numpy as np
+
+    ordered = np.sort(values)
+    if len(ordered) < 2:
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+
+
+def sorted_counts(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    """The distinct values, sorted, and how often each occurs."""
+    import numpy as np
+
+    ordered = np.sort(values)
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    return ordered[starts], np.diff(np.append(starts, len(ordered)))
+
+
+def mix64(bits: HashArray) -> HashArray:
+    """splitmix64's finaliser: a fast, well-spread 64-bit hash of 64-bit keys (wraps on purpose)."""
+    import numpy as np
+
+    x = bits + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def hash_strings(values: list[str]) -> HashArray:
+    """A stable (unsalted, unlike `hash()`) 64-bit hash of each string."""
+    import numpy as np
+
+    return np.fromiter((int.from_bytes(hashlib.blake2b(v.encode(), digest_size=8).digest(), "little")
+                        for v in values), dtype=np.uint64, count=len(values))
