@@ -6,8 +6,10 @@ read the developer's configuration nor write outside its tmp_path.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -72,6 +74,36 @@ def mlv(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = 
         raise AssertionError(f"mlv {' '.join(args)} exited {proc.returncode}\n"
                              f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
     return proc
+
+
+def _new_session_with_default_sigint() -> None:
+    """Runs in the child between fork and exec.
+
+    A process group of its own, so a test can signal the child's whole tree as a terminal does;
+    SIGINT back to its default, because a suite started as a background job (`make test &`,
+    many CI runners) inherits SIGINT *ignored*, and Python then never turns it into
+    KeyboardInterrupt: the Ctrl-C tests would hang instead of testing anything.
+    """
+    os.setsid()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def spawned(argv: list[str], cwd: Path, **kwargs: object) -> Iterator[subprocess.Popen[str]]:
+    """Start ARGV in its own process group, ready for Ctrl-C; kill whatever is left of it on exit.
+
+    The group is killed in any case (a failed assertion must not leave a 60 s sleeper behind,
+    least of all under xdist, where a leaked child keeps a worker's pipes open).
+    """
+    proc = subprocess.Popen(argv, cwd=cwd, text=True, preexec_fn=_new_session_with_default_sigint,  # noqa: PLW1509
+                            **kwargs)  # type: ignore[call-overload]
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=30)
 
 
 @pytest.fixture

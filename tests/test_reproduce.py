@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 
 from mlv.adapters import dvc as dvc_adapter
-from tests.conftest import REPO_ROOT, VENV_BIN, git, mlv
+from tests.conftest import REPO_ROOT, VENV_BIN, git, mlv, spawned
 from tests.reproduce_helpers import (
     DETERMINISTIC_SCRIPT,
     RANDOM_SCRIPT,
@@ -181,14 +181,14 @@ def test_ctrl_c_stops_the_command_and_removes_the_worktree(tmp_path: Path) -> No
     mlv(repo, "snapshot", "-m", "slow", "--allow-failure")
     sha = craft_experiment(repo, lambda d: d.update(command="python train.py"))
     before = repo_state(repo)
-    proc = subprocess.Popen([str(Path(VENV_BIN) / "mlv"), "reproduce", sha, "--yes"], cwd=repo,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert marker.exists()
-    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
-    _, stderr = proc.communicate(timeout=60)
+    with spawned([str(Path(VENV_BIN) / "mlv"), "reproduce", sha, "--yes"], repo,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists()
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
+        _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert stderr.strip().splitlines()[-1].startswith("error: interrupted")
     assert repo_state(repo) == before
