@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from mlv.adapters import dvc as dvc_adapter
-from tests.conftest import copy_template, derived_template, git, mlv, tree_fingerprint
-from tests.reproduce_helpers import add_remote, dvc, read_all, repo_state
+from tests.conftest import copy_template, derived_template, dvc, git, mlv, tree_fingerprint
+from tests.reproduce_helpers import add_remote, read_all, repo_state
 
 FILES = ("data", "models", "params.yaml", "metrics.json")
 TwoExperiments = tuple[Path, dict[str, dict[str, bytes]], dict[str, dict[str, bytes]]]
@@ -127,7 +127,9 @@ def test_corrupt_cache_object_is_refused(two_experiments: tuple) -> None:
     repo, _, _ = two_experiments
     md5 = json.loads(mlv(repo, "show", "HEAD~1", "--json").stdout)["outputs"][0]["md5"]
     cache = dvc_adapter.cache_dir(repo)
-    model = dvc_adapter.load_manifest(cache, md5)[0]
+    manifest = dvc_adapter.load_manifest(cache, md5)
+    assert manifest is not None
+    model = manifest[0]
     obj = dvc_adapter.object_path(cache, model.md5)
     obj.chmod(0o644)
     obj.write_bytes(b"not a model")
@@ -135,6 +137,7 @@ def test_corrupt_cache_object_is_refused(two_experiments: tuple) -> None:
     assert "corrupt" in line and "models/model.joblib" in line
 
 
+@pytest.mark.slow
 def test_fresh_clone_with_a_dvc_remote(two_experiments: tuple, dvc_remote: Path, tmp_path: Path) -> None:
     repo, first, second = two_experiments
     add_remote(repo, dvc_remote, local=True)

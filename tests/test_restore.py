@@ -15,8 +15,8 @@ from mlv.adapters import dvc as dvc_adapter
 from mlv.data import restore
 from mlv.data.statecache import StateCache
 from mlv.errors import MlvError
-from tests.conftest import git, tree_fingerprint
-from tests.reproduce_helpers import add_remote, data_repo, dvc, read_all, track, write_pointers
+from tests.conftest import dvc, git, tree_fingerprint
+from tests.reproduce_helpers import add_remote, data_repo, read_all, track, write_pointers
 
 
 @pytest.fixture
