@@ -6,11 +6,13 @@ read the developer's configuration nor write outside its tmp_path.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -74,6 +76,36 @@ def mlv(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = 
     return proc
 
 
+def _new_session_with_default_sigint() -> None:
+    """Runs in the child between fork and exec.
+
+    A process group of its own, so a test can signal the child's whole tree as a terminal does;
+    SIGINT back to its default, because a suite started as a background job (`make test &`,
+    many CI runners) inherits SIGINT *ignored*, and Python then never turns it into
+    KeyboardInterrupt: the Ctrl-C tests would hang instead of testing anything.
+    """
+    os.setsid()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def spawned(argv: list[str], cwd: Path, **kwargs: object) -> Iterator[subprocess.Popen[str]]:
+    """Start ARGV in its own process group, ready for Ctrl-C; kill whatever is left of it on exit.
+
+    The group is killed in any case (a failed assertion must not leave a 60 s sleeper behind,
+    least of all under xdist, where a leaked child keeps a worker's pipes open).
+    """
+    proc = subprocess.Popen(argv, cwd=cwd, text=True, preexec_fn=_new_session_with_default_sigint,  # noqa: PLW1509
+                            **kwargs)  # type: ignore[call-overload]
+    try:
+        yield proc
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=30)
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """An empty git repository (no commits yet)."""
@@ -83,41 +115,73 @@ def repo(tmp_path: Path) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def pinned(home: Path) -> Iterator[None]:
+    """pinned_env(HOME) in os.environ for a block: for fixtures wider than a test, which run
+    before (and outside) isolated_env's per-test monkeypatch."""
+    home.mkdir(parents=True, exist_ok=True)
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in pinned_env(home).items():
+            mp.setenv(key, value)
+        yield
+
+
 @pytest.fixture(scope="session")
 def _templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Built once per session and copied per test: training the sample model costs ~1.5 s."""
-    env = {**os.environ, **pinned_env(tmp_path_factory.mktemp("template-home"))}
     base = tmp_path_factory.mktemp("templates")
     sample = base / "sample"
-    sample.mkdir()
-    subprocess.run(["git", "init", "-q"], cwd=sample, check=True, env=env)
-    for name in ("generate_data.py", "train.py", "params.yaml"):
-        shutil.copy(SAMPLE_PROJECT / name, sample / name)
-    subprocess.run([sys.executable, "generate_data.py"], cwd=sample, check=True, capture_output=True)
-    mlv(sample, "init", env=env)
     experiment = base / "experiment"
-    shutil.copytree(sample, experiment, symlinks=True)
-    mlv(experiment, "snapshot", "--run", "python train.py", "-m", "baseline", env=env)
+    with pinned(tmp_path_factory.mktemp("template-home")):
+        sample.mkdir()
+        git(sample, "init", "-q")
+        for name in ("generate_data.py", "train.py", "params.yaml"):
+            shutil.copy(SAMPLE_PROJECT / name, sample / name)
+        subprocess.run([sys.executable, "generate_data.py"], cwd=sample, check=True, capture_output=True)
+        mlv(sample, "init")
+        shutil.copytree(sample, experiment, symlinks=True)
+        mlv(experiment, "snapshot", "--run", "python train.py", "-m", "baseline")
     return {"sample": sample, "experiment": experiment}
 
 
-def _copy_template(source: Path, target: Path) -> Path:
+def derived_template(factory: pytest.TempPathFactory, source: Path, build: Callable[[Path], None]) -> Path:
+    """A copy of the template SOURCE changed by BUILD, for a session-scoped fixture to hand to
+    copy_template per test: the expensive steps (training, snapshots) then run once per session
+    (once per xdist worker) instead of once per test."""
+    target = factory.mktemp("template") / "repo"
+    copy_template(source, target)
+    with pinned(factory.mktemp("template-home")):
+        build(target)
+    return target
+
+
+def copy_template(source: Path, target: Path) -> Path:
+    """A private copy of a template repository for one test.
+
+    Nothing in a template holds its own absolute path (git and DVC keep relative paths; the
+    sample project has no remotes), so the copy is a repository of its own. Caches keyed by
+    path or inode are safe too: DVC's state lives under the per-test HOME, mlv's object trust
+    is keyed by the cache's absolute path, and mlv's stat cache is dropped below.
+    """
     shutil.copytree(source, target, symlinks=True)
     # Copies get new inodes: drop the stat cache so nothing trusts the template's stats.
     (target / ".git/mlv/state.json").unlink(missing_ok=True)
     return target
 
 
+_copy_template = copy_template  # the older private name, kept for tests that may use it
+
+
 @pytest.fixture
 def sample_repo(tmp_path: Path, _templates: dict[str, Path]) -> Path:
     """The sample project in a git repository, data generated, `mlv init` done, nothing committed."""
-    return _copy_template(_templates["sample"], tmp_path / "repo")
+    return copy_template(_templates["sample"], tmp_path / "repo")
 
 
 @pytest.fixture
 def experiment_repo(tmp_path: Path, _templates: dict[str, Path]) -> Path:
     """The sample project with one experiment commit (the baseline training run)."""
-    return _copy_template(_templates["experiment"], tmp_path / "repo")
+    return copy_template(_templates["experiment"], tmp_path / "repo")
 
 
 def tree_fingerprint(root: Path, include_dvc_cache: bool = True) -> dict[str, tuple[str, bytes]]:

@@ -6,40 +6,24 @@ HOME, git identity and DVC settings while a shared repository is being built.
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLE_PROJECT, VENV_BIN, git, mlv
+from tests.conftest import SAMPLE_PROJECT, VENV_BIN, git, mlv, pinned
 
 SCHEMA = Path(__file__).resolve().parent.parent / "mlv" / "schemas" / "diff.schema.json"
 
 
-@contextmanager
-def isolated(home: Path) -> Iterator[None]:
-    home.mkdir(parents=True, exist_ok=True)
-    (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
-    with pytest.MonkeyPatch.context() as mp:
-        values = {
-            "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
-            "GIT_AUTHOR_NAME": "Test Author", "GIT_AUTHOR_EMAIL": "author@example.com",
-            "GIT_COMMITTER_NAME": "Test Committer", "GIT_COMMITTER_EMAIL": "committer@example.com",
-            "DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(home / ".dvc-site"),
-            "DVC_GLOBAL_CONFIG_DIR": str(home / ".dvc-global"),
-            "DVC_SYSTEM_CONFIG_DIR": str(home / ".dvc-system"),
-            "PATH": VENV_BIN + os.pathsep + os.environ.get("PATH", ""),
-        }
-        for key, value in values.items():
-            mp.setenv(key, value)
-        yield
+def isolated(home: Path) -> contextlib.AbstractContextManager[None]:
+    """The same HOME, git identity and DVC settings as a test gets, for a repository built once."""
+    return pinned(home)
 
 
 def build_two_runs(repo: Path) -> None:

@@ -79,8 +79,8 @@ def script_project(path: Path, script: str, command: str = "python train.py") ->
     return path
 
 
-def record_of(repo: Path, rev: str = "HEAD") -> dict[str, object]:
-    doc: dict[str, object] = json.loads(mlv(repo, "show", rev, "--json").stdout)
+def record_of(repo: Path, rev: str = "HEAD") -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(mlv(repo, "show", rev, "--json").stdout)
     return doc
 
 

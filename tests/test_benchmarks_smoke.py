@@ -11,11 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from benchmarks.targets import TARGETS, TITLES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_smoke_run_reports_every_operation(tmp_path: Path) -> None:
     work = tmp_path / "bench"
     proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--smoke", "--work-dir", str(work)],

@@ -9,30 +9,41 @@ from pathlib import Path
 import pytest
 
 from mlv.adapters import dvc as dvc_adapter
-from tests.conftest import git, mlv, tree_fingerprint
-from tests.reproduce_helpers import add_remote, dvc, read_all, repo_state
+from tests.conftest import copy_template, derived_template, dvc, git, mlv, tree_fingerprint
+from tests.reproduce_helpers import add_remote, read_all, repo_state
+
+FILES = ("data", "models", "params.yaml", "metrics.json")
+TwoExperiments = tuple[Path, dict[str, dict[str, bytes]], dict[str, dict[str, bytes]]]
+
+
+@pytest.fixture(scope="session")
+def _two_experiments_template(_templates: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> TwoExperiments:
+    """Built once per session (training runs twice): each test gets a copy."""
+    found: list[dict[str, dict[str, bytes]]] = []
+
+    def build(repo: Path) -> None:
+        found.append(_files(repo))
+        with (repo / "data" / "dataset.csv").open("a") as handle:
+            handle.write("0.1,0.2,0.3,0.4,9.0\n")
+        (repo / "params.yaml").write_text((repo / "params.yaml").read_text().replace("0.25", "0.3"))
+        mlv(repo, "snapshot", "--run", "python train.py", "-m", "second")
+        found.append(_files(repo))
+
+    template = derived_template(tmp_path_factory, _templates["experiment"], build)
+    first, second = found
+    assert first != second and first["data"] != second["data"]
+    return template, first, second
 
 
 @pytest.fixture
-def two_experiments(experiment_repo: Path) -> tuple[Path, dict[str, dict[str, bytes]], dict[str, dict[str, bytes]]]:
+def two_experiments(_two_experiments_template: TwoExperiments, tmp_path: Path) -> TwoExperiments:
     """Two experiments whose data, params, metrics and model all differ; the files of each."""
-    repo = experiment_repo
-
-    def files() -> dict[str, dict[str, bytes]]:
-        return {p: read_all(repo / p) for p in ("data", "models", "params.yaml", "metrics.json")}
-
-    first = files()
-    with (repo / "data" / "dataset.csv").open("a") as handle:
-        handle.write("0.1,0.2,0.3,0.4,9.0\n")
-    (repo / "params.yaml").write_text((repo / "params.yaml").read_text().replace("0.25", "0.3"))
-    mlv(repo, "snapshot", "--run", "python train.py", "-m", "second")
-    second = files()
-    assert first != second and first["data"] != second["data"]
-    return repo, first, second
+    template, first, second = _two_experiments_template
+    return copy_template(template, tmp_path / "repo"), first, second
 
 
 def _files(repo: Path) -> dict[str, dict[str, bytes]]:
-    return {p: read_all(repo / p) for p in ("data", "models", "params.yaml", "metrics.json")}
+    return {p: read_all(repo / p) for p in FILES}
 
 
 def test_checkout_switches_code_and_data_between_experiments(two_experiments: tuple) -> None:
@@ -116,7 +127,9 @@ def test_corrupt_cache_object_is_refused(two_experiments: tuple) -> None:
     repo, _, _ = two_experiments
     md5 = json.loads(mlv(repo, "show", "HEAD~1", "--json").stdout)["outputs"][0]["md5"]
     cache = dvc_adapter.cache_dir(repo)
-    model = dvc_adapter.load_manifest(cache, md5)[0]
+    manifest = dvc_adapter.load_manifest(cache, md5)
+    assert manifest is not None
+    model = manifest[0]
     obj = dvc_adapter.object_path(cache, model.md5)
     obj.chmod(0o644)
     obj.write_bytes(b"not a model")
@@ -124,6 +137,7 @@ def test_corrupt_cache_object_is_refused(two_experiments: tuple) -> None:
     assert "corrupt" in line and "models/model.joblib" in line
 
 
+@pytest.mark.slow
 def test_fresh_clone_with_a_dvc_remote(two_experiments: tuple, dvc_remote: Path, tmp_path: Path) -> None:
     repo, first, second = two_experiments
     add_remote(repo, dvc_remote, local=True)

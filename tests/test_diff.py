@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import jsonschema
@@ -25,7 +26,7 @@ def scratch(two_runs: Path, tmp_path: Path) -> Path:
     return copy_repo(two_runs, tmp_path / "copy")
 
 
-def _by_path(items: list[object], key: str = "path") -> dict[str, object]:
+def _by_path(items: Sequence[object], key: str = "path") -> dict[str, object]:
     return {getattr(i, key): i for i in items}
 
 

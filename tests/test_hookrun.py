@@ -6,6 +6,8 @@ import hashlib
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import git, mlv, tree_fingerprint
 from tests.hooks_helpers import (
     add_dvc_remote,
@@ -212,6 +214,7 @@ def test_squash_merge_restores_the_merged_data(experiment_repo: Path) -> None:
 # -- pre-push ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_push_uploads_the_data_of_every_pushed_commit(experiment_repo: Path, tmp_path: Path,
                                                       dvc_remote: Path) -> None:
     install_hooks(experiment_repo)
@@ -340,6 +343,7 @@ def test_run_by_hand_checks_the_real_index(experiment_repo: Path) -> None:
     assert result.stderr.startswith(STALE)
 
 
+@pytest.mark.slow
 def test_plain_git_pull_brings_the_data_from_the_dvc_remote(experiment_repo: Path, tmp_path: Path,
                                                             dvc_remote: Path) -> None:
     add_dvc_remote(experiment_repo, dvc_remote)

@@ -9,21 +9,30 @@ import jsonschema
 import pytest
 
 from mlv import api
-from tests.conftest import REPO_ROOT, git, mlv
+from tests.conftest import REPO_ROOT, copy_template, derived_template, git, mlv
 
 SCHEMA = json.loads((REPO_ROOT / "mlv/schemas/experiment.schema.json").read_text())
 
 
-@pytest.fixture
-def three_experiments(experiment_repo: Path) -> Path:
-    params = experiment_repo / "params.yaml"
+def _three_experiments(repo: Path) -> None:
+    params = repo / "params.yaml"
     params.write_text(params.read_text().replace("0.25", "0.3"))
-    mlv(experiment_repo, "snapshot", "--run", "python train.py", "-m", "hold out 30%")
-    (experiment_repo / "README.md").write_text("not an experiment\n")
-    git(experiment_repo, "add", "README.md")
-    git(experiment_repo, "commit", "-qm", "docs only")
-    mlv(experiment_repo, "snapshot", "-m", "as found")
-    return experiment_repo
+    mlv(repo, "snapshot", "--run", "python train.py", "-m", "hold out 30%")
+    (repo / "README.md").write_text("not an experiment\n")
+    git(repo, "add", "README.md")
+    git(repo, "commit", "-qm", "docs only")
+    mlv(repo, "snapshot", "-m", "as found")
+
+
+@pytest.fixture(scope="session")
+def _three_experiments_template(_templates: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return derived_template(tmp_path_factory, _templates["experiment"], _three_experiments)
+
+
+@pytest.fixture
+def three_experiments(_three_experiments_template: Path, tmp_path: Path) -> Path:
+    """Baseline, a second training run, a plain commit, then a snapshot as found (built once, copied)."""
+    return copy_template(_three_experiments_template, tmp_path / "repo")
 
 
 def test_log_json_lists_experiments_newest_first_and_skips_plain_commits(three_experiments: Path) -> None:

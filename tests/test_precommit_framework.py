@@ -73,6 +73,7 @@ def test_framework_pre_commit_passes_clean_and_refuses_stale_data(framework_repo
     assert tree_fingerprint(framework_repo) == before
 
 
+@pytest.mark.slow
 def test_framework_post_checkout_restores_data(framework_repo: Path) -> None:
     git(framework_repo, "switch", "-q", "-c", "exp")
     new_experiment(framework_repo, "exp")

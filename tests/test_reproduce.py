@@ -16,13 +16,12 @@ import jsonschema
 import pytest
 
 from mlv.adapters import dvc as dvc_adapter
-from tests.conftest import REPO_ROOT, VENV_BIN, git, mlv
+from tests.conftest import REPO_ROOT, VENV_BIN, dvc, git, mlv, spawned
 from tests.reproduce_helpers import (
     DETERMINISTIC_SCRIPT,
     RANDOM_SCRIPT,
     add_remote,
     craft_experiment,
-    dvc,
     read_all,
     record_of,
     repo_state,
@@ -155,6 +154,7 @@ def test_keep_leaves_the_worktree_for_inspection(experiment_repo: Path) -> None:
         git(experiment_repo, "worktree", "remove", "--force", str(kept))
 
 
+@pytest.mark.slow
 def test_save_records_the_rerun_on_its_own_branch(experiment_repo: Path) -> None:
     repo = experiment_repo
     head, branch = git(repo, "rev-parse", "HEAD"), git(repo, "symbolic-ref", "HEAD")
@@ -181,14 +181,14 @@ def test_ctrl_c_stops_the_command_and_removes_the_worktree(tmp_path: Path) -> No
     mlv(repo, "snapshot", "-m", "slow", "--allow-failure")
     sha = craft_experiment(repo, lambda d: d.update(command="python train.py"))
     before = repo_state(repo)
-    proc = subprocess.Popen([str(Path(VENV_BIN) / "mlv"), "reproduce", sha, "--yes"], cwd=repo,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert marker.exists()
-    os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
-    _, stderr = proc.communicate(timeout=60)
+    with spawned([str(Path(VENV_BIN) / "mlv"), "reproduce", sha, "--yes"], repo,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists()
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
+        _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert stderr.strip().splitlines()[-1].startswith("error: interrupted")
     assert repo_state(repo) == before
@@ -246,6 +246,7 @@ def test_package_version_mismatch_is_reported(tmp_path: Path, wheelhouse: Path) 
     assert next(m for m in doc["metrics"] if m["name"] == "six")["reproduced"] == "1.17.0"
 
 
+@pytest.mark.slow
 def test_env_fresh_builds_the_lockfile_environment_once(tmp_path: Path, wheelhouse: Path) -> None:
     venv = _bare_venv(tmp_path / "venv", wheelhouse, "1.16.0")
     repo = script_project(tmp_path / "p", SIX_SCRIPT)
@@ -269,6 +270,7 @@ def test_env_fresh_builds_the_lockfile_environment_once(tmp_path: Path, wheelhou
 
 
 @pytest.mark.parametrize("remote_config", ["local", "committed-relative"])
+@pytest.mark.slow
 def test_reproduce_from_a_fresh_clone_fetches_data_from_the_dvc_remote(
         experiment_repo: Path, dvc_remote: Path, tmp_path: Path, remote_config: str) -> None:
     rev = "HEAD"
@@ -373,6 +375,7 @@ def test_symlink_in_the_commit_pointing_outside(experiment_repo: Path, tmp_path:
 def test_corrupt_cache_object_is_refused(experiment_repo: Path) -> None:
     data = record_of(experiment_repo)["data"][0]
     manifest = dvc_adapter.load_manifest(dvc_adapter.cache_dir(experiment_repo), data["md5"])
+    assert manifest is not None
     obj = dvc_adapter.object_path(dvc_adapter.cache_dir(experiment_repo), manifest[0].md5)
     os.chmod(obj, 0o644)
     obj.write_bytes(obj.read_bytes()[:-3] + b"999")
@@ -427,6 +430,7 @@ def test_restored_data_matches_the_record(experiment_repo: Path) -> None:
         git(experiment_repo, "worktree", "remove", "--force", str(kept))
 
 
+@pytest.mark.slow
 def test_a_command_writing_into_its_data_cannot_corrupt_the_cache(experiment_repo: Path) -> None:
     vandal = "python train.py && python -c \"open('data/dataset.csv', 'a').write('garbage')\""
     sha = craft_experiment(experiment_repo, lambda d: d.update(command=vandal))

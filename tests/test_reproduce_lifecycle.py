@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.conftest import VENV_BIN, git, mlv
+from tests.conftest import VENV_BIN, git, mlv, spawned
 
 
 def _worktrees(repo: Path) -> list[str]:
@@ -24,15 +24,15 @@ def test_a_killed_reproduce_leaves_a_worktree_the_next_one_removes(experiment_re
         "command: python -c \"import time; time.sleep(120)\""))
     git(experiment_repo, "commit", "-qam", "slow command")
     mlv(experiment_repo, "snapshot", "-m", "slow")
-    proc = subprocess.Popen([str(Path(VENV_BIN) / "mlv"), "reproduce", "HEAD", "--yes"], cwd=experiment_repo,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while len(_worktrees(experiment_repo)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert len(_worktrees(experiment_repo)) == 2
-    time.sleep(0.5)
-    os.killpg(proc.pid, signal.SIGKILL)  # no `finally` runs: the worktree is abandoned
-    proc.wait(timeout=30)
+    with spawned([str(Path(VENV_BIN) / "mlv"), "reproduce", "HEAD", "--yes"], experiment_repo,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
+        deadline = time.monotonic() + 60
+        while len(_worktrees(experiment_repo)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(_worktrees(experiment_repo)) == 2
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGKILL)  # no `finally` runs: the worktree is abandoned
+        proc.wait(timeout=30)
     assert len(_worktrees(experiment_repo)) == 2
     verdict = mlv(experiment_repo, "reproduce", "HEAD~2", "--yes", "--json")
     assert json.loads(verdict.stdout)["verdict"] == "reproduced"

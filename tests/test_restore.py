@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,8 +15,8 @@ from mlv.adapters import dvc as dvc_adapter
 from mlv.data import restore
 from mlv.data.statecache import StateCache
 from mlv.errors import MlvError
-from tests.conftest import git, tree_fingerprint
-from tests.reproduce_helpers import add_remote, data_repo, dvc, read_all, track, write_pointers
+from tests.conftest import dvc, git, tree_fingerprint
+from tests.reproduce_helpers import add_remote, data_repo, read_all, track, write_pointers
 
 
 @pytest.fixture
@@ -42,14 +44,37 @@ def test_restores_missing_paths_and_reports_them(tracked: tuple) -> None:
         assert read_all(root / path) == content
 
 
+# Files whose opening is refused while a test runs; see _refuse_opens. sys.addaudithook cannot be
+# undone, so the hook is installed once and does nothing while this set is empty.
+_REFUSED: set[str] = set()
+_REFUSED_SEEN: list[str] = []
+
+
+def _refuse_opens(event: str, args: tuple[object, ...]) -> None:
+    if event == "open" and _REFUSED and isinstance(args[0], (str, bytes, os.PathLike)):
+        path = os.path.realpath(os.fsdecode(args[0]))
+        if path in _REFUSED:
+            _REFUSED_SEEN.append(path)
+            raise PermissionError(errno.EACCES, "opened by a test that forbids it", path)
+
+
+sys.addaudithook(_refuse_opens)
+
+
 def test_second_sync_changes_nothing_and_reads_no_file(tracked: tuple) -> None:
     root, pointers, _ = tracked
     before = {p: os.stat(p).st_mtime_ns for p in (root / "data").rglob("*")}
     # Make any read of the data fail: unchanged files must be recognised from the stat cache alone.
-    for p in (root / "data").rglob("*"):
-        if p.is_file():
-            os.chmod(p, 0o000)
-    report = restore.sync_workspace(root, pointers)
+    # Not chmod 000: root reads through permission bits, so the test could not fail as root. The
+    # audit hook sees every open() in this process, whoever runs it (sync_workspace is in-process).
+    files = {os.path.realpath(p) for p in [*(root / "data").rglob("*"), root / "big.bin"] if p.is_file()}
+    _REFUSED_SEEN.clear()
+    _REFUSED.update(files)
+    try:
+        report = restore.sync_workspace(root, pointers)
+    finally:
+        _REFUSED.clear()
+    assert _REFUSED_SEEN == []
     assert report.restored == []
     assert sorted(report.unchanged) == ["big.bin", "data"]
     assert {p: os.stat(p).st_mtime_ns for p in (root / "data").rglob("*")} == before

@@ -6,6 +6,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from mlv.adapters import dvc as dvc_adapter
 from mlv.env import capture as environment
 from tests.conftest import git, mlv
@@ -108,6 +110,7 @@ def test_nothing_changed_snapshot_makes_a_new_commit_and_keeps_tree(experiment_r
     assert git(experiment_repo, "rev-parse", "HEAD^{tree}") == tree_before
 
 
+@pytest.mark.slow
 def test_changed_param_shows_in_second_experiment(experiment_repo: Path) -> None:
     params = experiment_repo / "params.yaml"
     params.write_text(params.read_text().replace("0.25", "0.3"))
@@ -213,6 +216,7 @@ def test_two_experiment_branches_merge_without_conflict(experiment_repo: Path) -
     assert git(experiment_repo, "status", "--porcelain") == ""
 
 
+@pytest.mark.slow
 def test_repository_already_using_dvc_keeps_its_pointer_files(repo: Path) -> None:
     (repo / "data").mkdir()
     (repo / "data/a.csv").write_text("x\n1\n")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import VENV_BIN, git, mlv, tree_fingerprint
+from tests.conftest import VENV_BIN, git, mlv, spawned, tree_fingerprint
 
 
 def _state(repo: Path) -> tuple[str, str, dict[str, tuple[str, bytes]], str]:
@@ -151,18 +151,17 @@ def test_unexpected_error_exits_3_with_traceback_hint(experiment_repo: Path) -> 
 
 def test_ctrl_c_during_the_run_leaves_no_commit(experiment_repo: Path) -> None:
     before = _state(experiment_repo)
-    proc = subprocess.Popen(
+    with spawned(
         [str(Path(VENV_BIN) / "mlv"), "snapshot", "--run",
          "python -c \"import signal, sys, time; signal.signal(signal.SIGINT, lambda *a: sys.exit(130)); "
          "open('started', 'w').close(); time.sleep(60)\""],
-        cwd=experiment_repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 30
-    while not (experiment_repo / "started").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C: the whole group
-    _, stderr = proc.communicate(timeout=30)
+        experiment_repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    ) as proc:
+        deadline = time.monotonic() + 30
+        while not (experiment_repo / "started").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C: the whole group
+        _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert "interrupted" in stderr
     assert "Traceback" not in stderr

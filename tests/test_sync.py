@@ -6,6 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import git, mlv, tree_fingerprint
 from tests.hooks_helpers import (
     add_dvc_remote,
@@ -31,6 +33,7 @@ def _clone(bare: Path, target: Path) -> Path:
     return target
 
 
+@pytest.mark.slow
 def test_push_sends_data_first_then_the_branch_with_upstream(experiment_repo: Path, tmp_path: Path,
                                                              dvc_remote: Path) -> None:
     bare = _shared(experiment_repo, tmp_path, dvc_remote)
@@ -47,6 +50,7 @@ def test_push_sends_data_first_then_the_branch_with_upstream(experiment_repo: Pa
     assert (again["commits"], again["uploaded"]) == (0, 0)
 
 
+@pytest.mark.slow
 def test_fresh_clone_pull_restores_data_then_reproduces(experiment_repo: Path, tmp_path: Path,
                                                         dvc_remote: Path) -> None:
     bare = _shared(experiment_repo, tmp_path, dvc_remote)
@@ -67,6 +71,7 @@ def test_fresh_clone_pull_restores_data_then_reproduces(experiment_repo: Path, t
     assert (clone / model).read_bytes() == (experiment_repo / model).read_bytes()
 
 
+@pytest.mark.slow
 def test_pull_fast_forwards_and_follows_the_new_data(experiment_repo: Path, tmp_path: Path,
                                                      dvc_remote: Path) -> None:
     bare = _shared(experiment_repo, tmp_path, dvc_remote)
@@ -101,6 +106,7 @@ def test_push_without_a_git_remote_is_refused(experiment_repo: Path) -> None:
     assert unknown.stderr.strip().startswith("error: no git remote named 'upstream'.")
 
 
+@pytest.mark.slow
 def test_rejected_push_says_to_pull_first(experiment_repo: Path, tmp_path: Path, dvc_remote: Path) -> None:
     bare = _shared(experiment_repo, tmp_path, dvc_remote)
     mlv(experiment_repo, "push")
@@ -118,6 +124,7 @@ def test_rejected_push_says_to_pull_first(experiment_repo: Path, tmp_path: Path,
     assert "Run `mlv pull` first" in line
 
 
+@pytest.mark.slow
 def test_diverged_pull_is_refused_and_changes_nothing(experiment_repo: Path, tmp_path: Path,
                                                       dvc_remote: Path) -> None:
     bare = _shared(experiment_repo, tmp_path, dvc_remote)
@@ -138,6 +145,7 @@ def test_diverged_pull_is_refused_and_changes_nothing(experiment_repo: Path, tmp
     assert tree_fingerprint(clone) == before
 
 
+@pytest.mark.slow
 def test_pull_refuses_when_the_dvc_remote_lacks_the_data(experiment_repo: Path, tmp_path: Path,
                                                          dvc_remote: Path) -> None:
     bare = _shared(experiment_repo, tmp_path, dvc_remote)
@@ -155,6 +163,7 @@ def test_pull_refuses_when_the_dvc_remote_lacks_the_data(experiment_repo: Path, 
     assert git(clone, "rev-parse", "HEAD") == head
 
 
+@pytest.mark.slow
 def test_pull_never_overwrites_unsaved_data(experiment_repo: Path, tmp_path: Path, dvc_remote: Path) -> None:
     bare = _shared(experiment_repo, tmp_path, dvc_remote)
     mlv(experiment_repo, "push")
@@ -174,6 +183,7 @@ def test_pull_never_overwrites_unsaved_data(experiment_repo: Path, tmp_path: Pat
     assert edited.read_bytes() == unsaved
 
 
+@pytest.mark.slow
 def test_pull_from_a_url_remote_that_is_gone(experiment_repo: Path, tmp_path: Path, dvc_remote: Path) -> None:
     bare = _shared(experiment_repo, tmp_path, dvc_remote)
     mlv(experiment_repo, "push")
