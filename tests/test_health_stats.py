@@ -7,6 +7,7 @@ test_health_cli.py, and writing big CSVs here would only make the suite slow.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -64,7 +65,8 @@ def _bimodal(rng: np.random.Generator, n: int, share: float = 0.3) -> Any:
     return np.where(rng.random(n) < share, rng.normal(-2, 0.5, n), rng.normal(2, 1, n))
 
 
-W1_PAIRS = {
+Sampler = Callable[[np.random.Generator, int], Any]
+W1_PAIRS: dict[str, tuple[Sampler, Sampler]] = {
     "normal": (lambda r, n: r.normal(0, 1, n), lambda r, n: r.normal(0.3, 1.2, n)),
     "lognormal": (lambda r, n: r.lognormal(0, 1, n), lambda r, n: r.lognormal(0.1, 0.9, n)),
     "uniform": (lambda r, n: r.uniform(0, 10, n), lambda r, n: r.uniform(1, 10, n)),
@@ -199,7 +201,9 @@ def test_profile_json_is_small_and_round_trips(million: dict[str, Any]) -> None:
     assert len(text) < 100_000
     again = _roundtrip(profile)
     assert again == Profile.from_json(json.loads(text)) and again.rows == 1_000_000
-    assert again.column("normal").numeric.values is None  # large columns keep no raw values
+    column = again.column("normal")
+    assert column is not None and column.numeric is not None
+    assert column.numeric.values is None  # large columns keep no raw values
 
 
 def test_thresholds_from_config() -> None:
