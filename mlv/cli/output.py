@@ -1,4 +1,11 @@
-"""The one place that prints: data to stdout, diagnostics to stderr. rich is imported lazily."""
+"""The one place that prints: data to stdout, diagnostics to stderr. rich is imported lazily.
+
+Text from a repository (messages, commands, paths, param and metric names and values, branch and
+remote names) goes through `visible()` before it reaches a terminal, and through `literal()`
+before it goes into rich markup or a table cell, so that its control characters are shown rather
+than obeyed and `[bold]` in a commit message is printed as written. JSON is exact data: its
+encoder escapes control characters itself.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,8 @@ import math
 import sys
 from functools import cache
 from typing import TYPE_CHECKING, Any
+
+from mlv.text import visible
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -17,14 +26,25 @@ if TYPE_CHECKING:
 def stdout() -> Console:
     from rich.console import Console
 
-    return Console(soft_wrap=False, highlight=False)
+    return Console(soft_wrap=False, highlight=False, emoji=False)  # `:smile:` in a message stays text
 
 
 @cache
 def stderr() -> Console:
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, emoji=False)
+
+
+__all__ = ["BarProgress", "emit_json", "fmt_size", "fmt_value", "info", "literal", "stderr", "stdout",
+           "visible", "warn"]
+
+
+def literal(text: str) -> str:
+    """TEXT for rich markup or a table cell: control characters shown, `[...]` printed as written."""
+    from rich.markup import escape
+
+    return escape(visible(text))
 
 
 def emit_json(doc: Any) -> None:
@@ -45,19 +65,22 @@ def _finite(value: Any) -> Any:
 
 
 def warn(message: str) -> None:
-    sys.stderr.write(f"warning: {message}\n")
+    """One line on stderr; MESSAGE often quotes the repository, so it is made visible whole."""
+    sys.stderr.write(f"warning: {visible(message)}\n")
 
 
 def info(message: str) -> None:
-    sys.stderr.write(f"{message}\n")
+    """One line on stderr (see `warn`)."""
+    sys.stderr.write(f"{visible(message)}\n")
 
 
 def fmt_value(value: Any) -> str:
+    """A param or metric value on one line, control characters shown (values come from the repository)."""
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"))
-    return str(value)
+        return json.dumps(value, separators=(",", ":"))  # escapes control characters itself
+    return visible(str(value))
 
 
 def fmt_size(size: int | None) -> str:
