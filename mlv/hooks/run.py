@@ -263,8 +263,7 @@ def staged_files(root: str, index_file: str | None, specs: list[str]) -> list[tu
 
     from mlv.adapters import git
 
-    env = {"GIT_INDEX_FILE": index_file} if index_file else None
-    return parse_staged(git.run(["ls-files", "-s", "-z", "--", *specs], Path(root), env=env).stdout)
+    return parse_staged(git.staged_listing(Path(root), specs, index_file))
 
 
 def staged_pointers(root: str, blobs: list[tuple[str, str]], cache: HookCache) -> list[tuple[str, str]]:
@@ -409,7 +408,7 @@ def post_merge(root: str) -> int:
 
     from mlv.adapters import git
 
-    if git.run(["rev-parse", "-q", "--verify", "ORIG_HEAD"], Path(root), check=False).returncode != 0:
+    if not git.revision_exists(Path(root), "ORIG_HEAD"):
         return 0
     changed = _changed_pointer_files(root, ["--cached", "ORIG_HEAD"])
     return _restore(root, changed, "the merge is done")
@@ -420,8 +419,7 @@ def _changed_pointer_files(root: str, revs: list[str]) -> list[str]:
 
     from mlv.adapters import git
 
-    raw = git.out(["diff", "--name-only", "--no-renames", "-z", *revs, "--", "*.dvc"], Path(root))
-    return [p for p in raw.split("\0") if p]
+    return git.diff_names(Path(root), revs, "*.dvc")
 
 
 def _restore(root: str, pointer_files: list[str], what_happened: str) -> int:
