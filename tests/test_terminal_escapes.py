@@ -59,7 +59,8 @@ def test_show_makes_every_control_character_visible(hostile_repo: Path) -> None:
     _no_raw_controls(proc)
     out = proc.stdout
     assert "command   python train.py; echo pwned \\x1b7\\x1b[1A\\x1b[2Kpython train.py\\x1b8\\x1b[K" in out
-    assert "message   [bold]loud[/bold] \\x1b[31mred\\x1b[0m\n          body \\x1b]8;;http://evil\\x07link\\x9b2J" in out
+    assert ("message   [bold]loud[/bold] \\x1b[31mred\\x1b[0m\n"
+            "          body \\x1b]8;;http://evil\\x07link\\x9b2J") in out
     assert "param     params.yaml.lr\\x1b[2J = 0.5" in out
     assert "param     params.yaml.[red]depth = \\x1b[31mdeep" in out
     assert "metric    metrics.json.acc\\x1b]0;owned\\x07 = 0.25" in out
