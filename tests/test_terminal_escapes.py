@@ -68,7 +68,9 @@ def test_show_makes_every_control_character_visible(hostile_repo: Path) -> None:
 
 
 def test_show_json_stays_exact(hostile_repo: Path) -> None:
-    doc = json.loads(mlv(hostile_repo, "show", "--json").stdout)
+    proc = mlv(hostile_repo, "show", "--json")
+    _no_raw_controls(proc)
+    doc = json.loads(proc.stdout)
     assert doc["command"] == HOSTILE_COMMAND
     assert doc["message"] == HOSTILE_MESSAGE
     assert HOSTILE_PARAM in doc["params"]["params.yaml"]

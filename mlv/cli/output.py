@@ -51,7 +51,13 @@ def emit_json(doc: Any) -> None:
     """One JSON document on stdout. NaN and infinities (a diverged loss) become null: JSON has
     no way to write them, and `NaN` would make the whole document unreadable to jq."""
     text = json.dumps(_finite(doc), indent=2, ensure_ascii=False, default=str, allow_nan=False)
-    sys.stdout.write(text + "\n")
+    # json escapes C0 controls but, with ensure_ascii off, writes DEL, C1 controls and bidi marks
+    # raw; they can only stand inside strings, where \uXXXX is the same data, and safe to print.
+    sys.stdout.write(text.translate(_JSON_ESCAPES) + "\n")
+
+
+_JSON_ESCAPES = {code: f"\\u{code:04x}" for code in (*range(0x7F, 0xA0), 0x061C, *range(0x200B, 0x2010),
+                                                    *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF)}
 
 
 def _finite(value: Any) -> Any:
