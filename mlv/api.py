@@ -1,61 +1,120 @@
-"""The Python API: the same operations as the CLI, returning dataclasses."""
+"""The Python API: the same operations as the CLI, returning dataclasses.
+
+Every function takes the repository as `path`: a folder inside it (str or Path) or a GitPython
+`git.Repo`. Experiments from `log()` and `show()` hand over their GitPython `Commit` with
+`commit_object()`, for everything else git knows about them (author, parents, tree, diffs).
+GitPython is imported only then: `import mlv.api` stays cheap, and mlv itself calls the `git`
+executable (see docs/architecture.md).
+"""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlv.adapters import git
+from mlv.errors import MlvError
 from mlv.project import init as project
 from mlv.record import history
 from mlv.snapshot import take as _snapshot
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    import git as gitpython
+
     from mlv.checkout import CheckoutResult
     from mlv.diff.compare import DiffResult
     from mlv.reproduce.rerun import ReproduceResult
 
+    # A folder inside the repository, or a GitPython repository object.
+    RepoLike: TypeAlias = str | os.PathLike[str] | gitpython.Repo
 
-def init(path: str | Path = ".", git: bool = False) -> project.InitResult:
-    return project.init_project(Path(path), run_git_init=git)
+
+@dataclass
+class Experiment(history.Experiment):
+    """An experiment commit, as `mlv log` and `mlv show` see it, that knows its repository."""
+
+    root: Path | None = None  # the work tree it was read from
+
+    def commit_object(self, repo: gitpython.Repo | None = None) -> gitpython.objects.Commit:
+        """This experiment's GitPython `Commit`, from REPO.
+
+        Without REPO, the repository it was read from is opened for the call and closed again
+        (GitPython keeps `git cat-file` processes running while a repository is open), with the
+        commit's own fields (message, author, dates, parents, tree) already read. To go further
+        (tree contents, diffs), pass a `git.Repo` you keep open and close.
+        """
+        import git as gitpython
+
+        if repo is not None:
+            return repo.commit(self.commit)
+        if self.root is None:
+            raise MlvError("this experiment does not know its repository", hint="Pass repo=git.Repo(PATH).")
+        with gitpython.Repo(self.root) as own:
+            commit = own.commit(self.commit)
+            _ = commit.message  # reads the whole commit object while the repository is open
+        return commit
+
+
+def _folder(path: RepoLike) -> Path:
+    """The folder PATH names: itself, or a GitPython repository's work tree."""
+    if isinstance(path, (str, os.PathLike)):
+        return Path(path)
+    work_tree = getattr(path, "working_tree_dir", None)  # duck-typed: no GitPython import here
+    if work_tree is None:
+        raise MlvError(f"{getattr(path, 'git_dir', path)} has no work tree (a bare repository)",
+                       hint="Pass a clone with a work tree, or its folder.")
+    return Path(work_tree)
+
+
+def _experiment(found: history.Experiment, root: Path) -> Experiment:
+    return Experiment(**{f.name: getattr(found, f.name) for f in fields(found)}, root=root)
+
+
+def init(path: RepoLike = ".", git: bool = False) -> project.InitResult:
+    return project.init_project(_folder(path), run_git_init=git)
 
 
 def snapshot(message: str | None = None, run: str | None = None, allow_failure: bool = False,
-             path: str | Path = ".") -> _snapshot.SnapshotResult:
+             path: RepoLike = ".") -> _snapshot.SnapshotResult:
     options = _snapshot.SnapshotOptions(message=message, run=run, allow_failure=allow_failure)
-    return _snapshot.take_snapshot(Path(path), options)
+    return _snapshot.take_snapshot(_folder(path), options)
 
 
-def log(limit: int | None = None, rev: str = "HEAD", path: str | Path = ".") -> list[history.Experiment]:
-    root = git.find_root(Path(path))
-    return history.list_experiments(root, rev, limit, with_packages=True)
+def log(limit: int | None = None, rev: str = "HEAD", path: RepoLike = ".") -> list[Experiment]:
+    root = git.find_root(_folder(path))
+    return [_experiment(e, root) for e in history.list_experiments(root, rev, limit, with_packages=True)]
 
 
-def show(rev: str = "HEAD", path: str | Path = ".") -> history.Experiment:
-    return history.show_experiment(git.find_root(Path(path)), rev)
+def show(rev: str = "HEAD", path: RepoLike = ".") -> Experiment:
+    root = git.find_root(_folder(path))
+    return _experiment(history.show_experiment(root, rev), root)
 
 
 def diff(a: str | None = None, b: str | None = None, workspace: bool = False,
-         path: str | Path = ".") -> DiffResult:
+         path: RepoLike = ".") -> DiffResult:
     """Compare two experiments (or one with the work tree); see `mlv diff --help`."""
     from mlv.diff import compare as _diff
 
-    return _diff.diff(git.find_root(Path(path)), [r for r in (a, b) if r], workspace)
+    return _diff.diff(git.find_root(_folder(path)), [r for r in (a, b) if r], workspace)
 
 
 def reproduce(rev: str, env: str = "current", rtol: float = 0.0, atol: float = 0.0, save: bool = False,
-              path: str | Path = ".") -> ReproduceResult:
+              path: RepoLike = ".") -> ReproduceResult:
     """Re-run experiment REV in a throwaway worktree and judge it (no confirmation prompt: calling
     this is the confirmation); see `mlv reproduce --help`."""
     from mlv.reproduce import rerun as _reproduce
 
     options = _reproduce.ReproduceOptions(rev=rev, env=env, rtol=rtol, atol=atol, save=save)
-    plan = _reproduce.plan(Path(path), options)
+    plan = _reproduce.plan(_folder(path), options)
     return _reproduce.execute(plan, options)
 
 
-def checkout(rev: str, force: bool = False, path: str | Path = ".") -> CheckoutResult:
+def checkout(rev: str, force: bool = False, path: RepoLike = ".") -> CheckoutResult:
     """Put experiment REV's code and data in the work tree; see `mlv checkout --help`."""
     from mlv import checkout as _checkout
 
-    return _checkout.checkout_experiment(Path(path), rev, force=force)
+    return _checkout.checkout_experiment(_folder(path), rev, force=force)

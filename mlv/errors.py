@@ -40,9 +40,10 @@ class MlvError(Exception):
     def with_context(self, prefix: str = "", suffix: str = "", hint: str | None = None) -> MlvError:
         """The same error (same class, exit code and attributes) with words added around its
         message, for callers that know what the failure interrupted."""
-        import copy
-
-        clone = copy.copy(self)
+        # Not copy.copy: it rebuilds the exception as `cls(*args)`, which fails for a subclass whose
+        # constructor takes more than the message (UnsafePathError's `absolute`).
+        clone = self.__class__.__new__(self.__class__)
+        clone.__dict__.update(self.__dict__)
         clone.message = f"{prefix}{self.message.rstrip('.')}{suffix}"
         clone.args = (clone.message,)
         if hint is not None:

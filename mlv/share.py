@@ -66,14 +66,8 @@ def pointers_to_push(root: Path, tips: Sequence[str], git_remote: str,
     That is every pointer file version those commits introduced, plus every pointer at each tip
     (cheap, and it covers data an earlier push sent without its objects).
     """
-    # Blobs only: `.dvc/` itself is a tree whose name ends in .dvc.
-    args = ["rev-list", "--objects", "--filter=object:type=blob", "--ignore-missing", *tips, "--not"]
-    if git_remote:
-        args.append(f"--remotes={git_remote}")
-    raw = git.out([*args, *excluded], root)
     specs: dict[str, str] = {}  # blob spec -> pointer file
-    for line in raw.splitlines():
-        sha, _, path = line.partition(" ")
+    for sha, path in git.blobs_not_on_remote(root, tips, git_remote, excluded):
         if path.endswith(".dvc") and not path.endswith("/.dvc") and path != ".dvc":
             specs[sha] = path
     for tip in tips:
@@ -145,15 +139,15 @@ def hooks_strict(root: Path) -> bool:
 
 
 def _current_branch(root: Path) -> str:
-    ref = git.head_ref(root)
-    if ref is None or git.head_sha(root) is None:
+    branch = git.current_branch(root)
+    if branch is None:
         raise GitError("HEAD is not on a branch with commits, so there is nothing to share",
                        hint="Switch to a branch (`git switch NAME`) or make a first commit.")
-    return ref.removeprefix("refs/heads/")
+    return branch
 
 
 def _git_remote(root: Path, branch: str, given: str | None) -> str:
-    remotes = git.out(["remote"], root).split()
+    remotes = git.remote_names(root)
     if given:
         if given not in remotes:
             raise GitError(f"no git remote named {given!r}",
@@ -178,12 +172,6 @@ def _remote_branch(root: Path, branch: str, remote: str) -> str:
     return f"refs/heads/{branch}"
 
 
-def _git_failure(proc_stderr: bytes, what: str) -> str:
-    lines = [line.strip() for line in proc_stderr.decode(errors="replace").splitlines() if line.strip()]
-    useful = [line for line in lines if line.startswith(("error:", "fatal:", "!")) or "rejected" in line]
-    return (useful or lines or [f"git {what} failed"])[0].removeprefix("error: ").removeprefix("fatal: ")
-
-
 # -- push ----------------------------------------------------------------------------------------
 
 
@@ -191,20 +179,16 @@ def push(root: Path, remote: str | None = None, dvc_remote: str | None = None) -
     """Upload the data of the commits the git remote lacks, then git push the current branch."""
     branch = _current_branch(root)
     name = _git_remote(root, branch, remote)
-    head = git.out(["rev-parse", "HEAD"], root)
-    commits = int(git.out(["rev-list", "--count", head, "--not", f"--remotes={name}"], root))
+    head = git.resolve_commit(root, "HEAD")
+    commits = git.count_commits(root, head, not_on_remote=name)
     pointers = pointers_to_push(root, [head], name)
     outcome = push_data(root, pointers, dvc_remote) if pointers else PushOutcome(0, 0)
     target = _remote_branch(root, branch, name)
-    args = ["push", "--quiet"]
-    if git.config_get(root, f"branch.{branch}.remote") is None:
-        args.append("--set-upstream")
-    proc = git.run([*args, name, f"refs/heads/{branch}:{target}"], root, env=SKIP_HOOKS_ENV, check=False)
-    if proc.returncode != 0:
-        reason = _git_failure(proc.stderr, "push")
-        hint = ("Run `mlv pull` first, then push again; the data was uploaded already."
-                if "rejected" in reason or "fetch first" in reason else "The data was uploaded already.")
-        raise GitError(f"git push to {name} failed: {reason}", hint=hint)
+    try:
+        git.push_refs(root, name, [f"refs/heads/{branch}:{target}"], env=SKIP_HOOKS_ENV,
+                      set_upstream=git.config_get(root, f"branch.{branch}.remote") is None)
+    except GitError as exc:
+        raise exc.with_context(hint=f"{(exc.hint or '').rstrip('.')}; the data was uploaded already.") from None
     return PushResult(name, branch, commits, outcome)
 
 
@@ -221,10 +205,6 @@ def worktree_pointers(root: Path) -> list[dvc.Pointer]:
             continue
         pointers.append(dvc.parse_pointer(data, rel))
     return pointers
-
-
-def _is_ancestor(root: Path, old: str, new: str) -> bool:
-    return git.run(["merge-base", "--is-ancestor", old, new], root, check=False).returncode == 0
 
 
 def _prefetch(root: Path, target: str, dvc_remote: str | None) -> int:
@@ -256,25 +236,23 @@ def pull(root: Path, remote: str | None = None, dvc_remote: str | None = None,
     name = _git_remote(root, branch, remote)
     source = _remote_branch(root, branch, name)
     tracking = f"refs/remotes/{name}/{source.removeprefix('refs/heads/')}"
-    proc = git.run(["fetch", "--quiet", name, f"+{source}:{tracking}"], root, check=False)
-    if proc.returncode != 0:
-        raise GitError(f"git fetch from {name} failed: {_git_failure(proc.stderr, 'fetch')}",
-                       hint="Check the remote's URL (`git remote -v`) and that the branch exists there.")
-    old = git.out(["rev-parse", "HEAD"], root)
-    new = git.out(["rev-parse", tracking], root)
+    git.fetch(root, name, f"+{source}:{tracking}")
+    old = git.resolve_commit(root, "HEAD")
+    new = git.resolve_commit(root, tracking)
     fetched = 0
     commits = 0
-    if old != new and not _is_ancestor(root, new, old):
-        if not _is_ancestor(root, old, new):
+    if old != new and not git.is_ancestor(root, new, old):
+        if not git.is_ancestor(root, old, new):
             raise GitError(f"{branch} and {name}/{source.removeprefix('refs/heads/')} have diverged, "
                            "so a fast-forward is impossible; nothing was changed",
                            hint="Merge or rebase with git (`git pull`), then run `mlv pull` again.")
         fetched = _prefetch(root, new, dvc_remote)
-        commits = int(git.out(["rev-list", "--count", f"{old}..{new}"], root))
-        merge = git.run(["merge", "--ff-only", "--quiet", new], root, env=SKIP_HOOKS_ENV, check=False)
-        if merge.returncode != 0:
-            raise GitError(f"git could not fast-forward {branch}: {_git_failure(merge.stderr, 'merge')}",
-                           hint="Commit or stash your changes, then run `mlv pull` again.")
+        commits = git.count_commits(root, new, excluded=[old])
+        try:
+            git.fast_forward(root, new, env=SKIP_HOOKS_ENV)
+        except GitError as exc:
+            raise exc.with_context(prefix=f"{branch}: ",
+                                   hint="Commit or stash your changes, then run `mlv pull` again.") from None
     try:
         with dvc.quiet_dvc_logs():
             report = restore.sync_workspace(root, worktree_pointers(root), fetch_missing=True,
@@ -282,5 +260,5 @@ def pull(root: Path, remote: str | None = None, dvc_remote: str | None = None,
     except MlvError as exc:
         moved = f"{branch} is now at {new[:10]}, but " if commits else ""
         raise exc.with_context(prefix=moved) from None
-    head = git.out(["rev-parse", "HEAD"], root)
+    head = git.resolve_commit(root, "HEAD")
     return PullResult(name, branch, old, head, commits, report.restored, fetched + report.fetched)

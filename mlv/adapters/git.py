@@ -507,3 +507,107 @@ def log_matching(root: Path, rev: str, pattern: str, limit: int) -> list[tuple[s
 def delete_branch(root: Path, name: str, expected: str) -> None:
     """Delete branch NAME only if it still points at EXPECTED (undoes a branch mlv just made)."""
     run(["update-ref", "-d", f"refs/heads/{name}", expected], root, check=False)
+
+
+# -- hooks (mlv.hooks.run) -----------------------------------------------------------------------
+
+
+def staged_listing(root: Path, specs: Sequence[str], index_file: str | None = None) -> bytes:
+    """`git ls-files -s -z` of the staged files matching SPECS, from INDEX_FILE (default: the
+    repository's index). Raw, because the pre-commit hook script pipes the same listing to Python."""
+    env = {"GIT_INDEX_FILE": index_file} if index_file else None
+    return run(["ls-files", "-s", "-z", "--", *specs], root, env=env).stdout
+
+
+def revision_exists(root: Path, rev: str) -> bool:
+    """Whether REV (`ORIG_HEAD`, a branch, a sha) names an object in this repository."""
+    return run(["rev-parse", "-q", "--verify", "--end-of-options", rev], root, check=False).returncode == 0
+
+
+def diff_names(root: Path, revs: Sequence[str], pathspec: str) -> list[str]:
+    """Paths matching PATHSPEC that differ between REVS, as `git diff REVS` compares them
+    (`["A", "B"]`, or `["--cached", "A"]` for the index against A); renames count as two paths."""
+    raw = out(["diff", "--name-only", "--no-renames", "-z", *revs, "--", pathspec], root)
+    return [p for p in raw.split("\0") if p]
+
+
+# -- sharing (mlv push, mlv pull) ----------------------------------------------------------------
+
+
+def current_branch(root: Path) -> str | None:
+    """The name of the branch HEAD is on, or None when HEAD is detached or the branch has no commits."""
+    ref = head_ref(root)
+    if ref is None or head_sha(root) is None:
+        return None
+    return ref.removeprefix("refs/heads/")
+
+
+def remote_names(root: Path) -> list[str]:
+    """The repository's git remotes, by name."""
+    return out(["remote"], root).split()
+
+
+def is_ancestor(root: Path, old: str, new: str) -> bool:
+    """Whether commit OLD is reachable from NEW (so moving from OLD to NEW is a fast-forward)."""
+    return run(["merge-base", "--is-ancestor", old, new], root, check=False).returncode == 0
+
+
+def count_commits(root: Path, tip: str, *, excluded: Sequence[str] = (), not_on_remote: str | None = None) -> int:
+    """How many commits are reachable from TIP but from none of EXCLUDED, nor from any
+    remote-tracking branch of NOT_ON_REMOTE."""
+    args = ["rev-list", "--count", tip, "--not", *excluded]
+    if not_on_remote:
+        args.append(f"--remotes={not_on_remote}")
+    return int(out(args, root))
+
+
+def blobs_not_on_remote(root: Path, tips: Sequence[str], remote: str,
+                        excluded: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """(blob sha, path) of every file version in the commits reachable from TIPS but from none of
+    EXCLUDED nor REMOTE's remote-tracking branches ("" for none): what a push would send."""
+    # Blobs only, so a folder whose name ends like a file (`.dvc/`) is never listed.
+    args = ["rev-list", "--objects", "--filter=object:type=blob", "--ignore-missing", *tips, "--not"]
+    if remote:
+        args.append(f"--remotes={remote}")
+    found = []
+    for line in out([*args, *excluded], root).splitlines():
+        sha, _, path = line.partition(" ")
+        if path:
+            found.append((sha, path))
+    return found
+
+
+def fetch(root: Path, remote: str, refspec: str) -> None:
+    """`git fetch REMOTE REFSPEC`, quietly."""
+    proc = run(["fetch", "--quiet", remote, refspec], root, check=False)
+    if proc.returncode != 0:
+        raise GitError(f"git fetch from {remote} failed: {_failure_reason(proc.stderr, 'fetch')}",
+                       hint="Check the remote's URL (`git remote -v`) and that the branch exists there.")
+
+
+def push_refs(root: Path, remote: str, refspecs: Sequence[str], *, set_upstream: bool = False,
+              env: Mapping[str, str] | None = None) -> None:
+    """`git push REMOTE REFSPECS`, quietly (with `--set-upstream` when asked)."""
+    args = ["push", "--quiet", *(["--set-upstream"] if set_upstream else []), remote, *refspecs]
+    proc = run(args, root, env=env, check=False)
+    if proc.returncode != 0:
+        reason = _failure_reason(proc.stderr, "push")
+        behind = "rejected" in reason or "fetch first" in reason
+        raise GitError(f"git push to {remote} failed: {reason}",
+                       hint="Run `mlv pull` first, then push again." if behind
+                       else "Check the remote's URL (`git remote -v`) and your access to it.")
+
+
+def fast_forward(root: Path, rev: str, *, env: Mapping[str, str] | None = None) -> None:
+    """Move the current branch, index and work tree forward to REV; never makes a merge commit."""
+    proc = run(["merge", "--ff-only", "--quiet", rev], root, env=env, check=False)
+    if proc.returncode != 0:
+        raise GitError(f"git could not fast-forward to {rev[:10]}: {_failure_reason(proc.stderr, 'merge')}",
+                       hint="Commit or stash your changes, then run the command again.")
+
+
+def _failure_reason(stderr: bytes, what: str) -> str:
+    """The line of git's stderr that says why it failed (git prints hints and progress too)."""
+    lines = [line.strip() for line in stderr.decode(errors="replace").splitlines() if line.strip()]
+    useful = [line for line in lines if line.startswith(("error:", "fatal:", "!")) or "rejected" in line]
+    return (useful or lines or [f"git {what} failed"])[0].removeprefix("error: ").removeprefix("fatal: ")

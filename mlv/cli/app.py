@@ -59,7 +59,9 @@ def _finish_interrupted_snapshot() -> None:
 
     note = recover_in(Path.cwd())
     if note:
-        typer.echo(f"mlv: {note}", err=True)
+        from mlv.text import visible
+
+        typer.echo(f"mlv: {visible(note)}", err=True)
 
 
 for _command in COMMANDS:

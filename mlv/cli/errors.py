@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import typer
 
 from mlv.errors import EXIT_BROKEN_PIPE, failure
+from mlv.text import visible
 
 _show_traceback = False
 
@@ -40,7 +41,7 @@ def handle_errors() -> Iterator[None]:
         if _show_traceback and not isinstance(exc, (MlvError, KeyboardInterrupt)):
             traceback.print_exc()
         code, line = failure(exc, "rerun with `mlv --traceback ...`")
-        typer.echo(line, err=True)
+        typer.echo(visible(line), err=True)  # messages quote paths, revisions and commands
         raise typer.Exit(code) from None
 
 

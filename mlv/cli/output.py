@@ -1,4 +1,11 @@
-"""The one place that prints: data to stdout, diagnostics to stderr. rich is imported lazily."""
+"""The one place that prints: data to stdout, diagnostics to stderr. rich is imported lazily.
+
+Text from a repository (messages, commands, paths, param and metric names and values, branch and
+remote names) goes through `visible()` before it reaches a terminal, and through `literal()`
+before it goes into rich markup or a table cell, so that its control characters are shown rather
+than obeyed and `[bold]` in a commit message is printed as written. JSON is exact data: its
+encoder escapes control characters itself.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,8 @@ import math
 import sys
 from functools import cache
 from typing import TYPE_CHECKING, Any
+
+from mlv.text import visible
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -17,21 +26,38 @@ if TYPE_CHECKING:
 def stdout() -> Console:
     from rich.console import Console
 
-    return Console(soft_wrap=False, highlight=False)
+    return Console(soft_wrap=False, highlight=False, emoji=False)  # `:smile:` in a message stays text
 
 
 @cache
 def stderr() -> Console:
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, emoji=False)
+
+
+__all__ = ["BarProgress", "emit_json", "fmt_size", "fmt_value", "info", "literal", "stderr", "stdout",
+           "visible", "warn"]
+
+
+def literal(text: str) -> str:
+    """TEXT for rich markup or a table cell: control characters shown, `[...]` printed as written."""
+    from rich.markup import escape
+
+    return escape(visible(text))
 
 
 def emit_json(doc: Any) -> None:
     """One JSON document on stdout. NaN and infinities (a diverged loss) become null: JSON has
     no way to write them, and `NaN` would make the whole document unreadable to jq."""
     text = json.dumps(_finite(doc), indent=2, ensure_ascii=False, default=str, allow_nan=False)
-    sys.stdout.write(text + "\n")
+    # json escapes C0 controls but, with ensure_ascii off, writes DEL, C1 controls and bidi marks
+    # raw; they can only stand inside strings, where \uXXXX is the same data, and safe to print.
+    sys.stdout.write(text.translate(_JSON_ESCAPES) + "\n")
+
+
+_JSON_ESCAPES = {code: f"\\u{code:04x}" for code in (*range(0x7F, 0xA0), 0x061C, *range(0x200B, 0x2010),
+                                                    *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF)}
 
 
 def _finite(value: Any) -> Any:
@@ -45,19 +71,22 @@ def _finite(value: Any) -> Any:
 
 
 def warn(message: str) -> None:
-    sys.stderr.write(f"warning: {message}\n")
+    """One line on stderr; MESSAGE often quotes the repository, so it is made visible whole."""
+    sys.stderr.write(f"warning: {visible(message)}\n")
 
 
 def info(message: str) -> None:
-    sys.stderr.write(f"{message}\n")
+    """One line on stderr (see `warn`)."""
+    sys.stderr.write(f"{visible(message)}\n")
 
 
 def fmt_value(value: Any) -> str:
+    """A param or metric value on one line, control characters shown (values come from the repository)."""
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"))
-    return str(value)
+        return json.dumps(value, separators=(",", ":"))  # escapes control characters itself
+    return visible(str(value))
 
 
 def fmt_size(size: int | None) -> str:

@@ -7,6 +7,9 @@ script does the git side of the fast path itself (`git ls-files` of the staged p
 pre-commit, `git diff --quiet` for post-checkout/post-merge, which then never start Python when no
 pointer file changed). Everything else is imported where it is needed.
 
+Everything a hook prints goes through `mlv.text.visible` (builtins only): paths and messages come
+from the repository, and their control characters must be shown, not obeyed by the terminal.
+
 Every hook first finishes an interrupted `mlv snapshot`, and does nothing in a repository without
 `.mlv/config.yaml`, or when MLV_SKIP_HOOKS=1 (set by `mlv push`/`mlv pull`, which do the work).
 """
@@ -18,6 +21,7 @@ import os
 import sys
 
 from mlv.errors import MlvError, failure
+from mlv.text import visible
 
 TYPE_CHECKING = False  # typing costs ~10 ms to import; mypy still reads the block below
 if TYPE_CHECKING:
@@ -46,7 +50,7 @@ def main(argv: list[str]) -> int:
         if os.environ.get("MLV_HOOK_TRACEBACK") == "1" and not isinstance(exc, (MlvError, KeyboardInterrupt)):
             raise
         code, line = failure(exc, "rerun with MLV_HOOK_TRACEBACK=1")
-        sys.stderr.write(f"mlv {hook} hook: {line}\n")
+        _say(f"mlv {hook} hook: {line}")
         # Only pre-commit and pre-push can stop anything (see _restore); Ctrl-C always stops.
         return code if blocking or isinstance(exc, KeyboardInterrupt) else 0
 
@@ -79,8 +83,13 @@ def _dispatch(hook: str, args: list[str], root: str, gdir: str, index_file: str 
         return post_merge(root)
     if hook == "pre-push":
         return pre_push(root, args, _pre_push_updates())
-    sys.stderr.write(f"mlv: unknown hook {hook!r}\n")
+    _say(f"mlv: unknown hook {hook!r}")
     return 2
+
+
+def _say(line: str) -> None:
+    """One line on stderr, with the repository's control characters shown (see mlv.text)."""
+    sys.stderr.write(visible(line) + "\n")
 
 
 def _root() -> str | None:
@@ -140,7 +149,7 @@ def _recover(root: str) -> None:
 
     note = recover(Path(root))
     if note:
-        sys.stderr.write(f"mlv: {note}\n")
+        _say(f"mlv: {note}")
 
 
 # -- a small cache, so the fast paths need neither PyYAML nor the big stat cache -----------------
@@ -254,8 +263,7 @@ def staged_files(root: str, index_file: str | None, specs: list[str]) -> list[tu
 
     from mlv.adapters import git
 
-    env = {"GIT_INDEX_FILE": index_file} if index_file else None
-    return parse_staged(git.run(["ls-files", "-s", "-z", "--", *specs], Path(root), env=env).stdout)
+    return parse_staged(git.staged_listing(Path(root), specs, index_file))
 
 
 def staged_pointers(root: str, blobs: list[tuple[str, str]], cache: HookCache) -> list[tuple[str, str]]:
@@ -296,15 +304,15 @@ def pre_commit(root: str, gdir: str, index_file: str | None, staged_raw: bytes |
     if stale:
         names, one = ", ".join(stale), len(stale) == 1
         files = " ".join(f"{p}.dvc" for p in stale)
-        sys.stderr.write(
+        _say(
             f"mlv pre-commit hook: error: {names} no longer {'matches' if one else 'match'} the hash in "
             f"{'its' if one else 'their'} pointer file, so this commit would record a hash that is not "
             f"the data; nothing was committed. Run `mlv snapshot` (or `dvc add {' '.join(stale)}` "
-            f"and `git add {files}`), then commit again.\n"
+            f"and `git add {files}`), then commit again."
         )
         return 1
     if warning:
-        sys.stderr.write(f"mlv pre-commit hook: warning: {warning}\n")
+        _say(f"mlv pre-commit hook: warning: {warning}")
     return 0
 
 
@@ -400,7 +408,7 @@ def post_merge(root: str) -> int:
 
     from mlv.adapters import git
 
-    if git.run(["rev-parse", "-q", "--verify", "ORIG_HEAD"], Path(root), check=False).returncode != 0:
+    if not git.revision_exists(Path(root), "ORIG_HEAD"):
         return 0
     changed = _changed_pointer_files(root, ["--cached", "ORIG_HEAD"])
     return _restore(root, changed, "the merge is done")
@@ -411,8 +419,7 @@ def _changed_pointer_files(root: str, revs: list[str]) -> list[str]:
 
     from mlv.adapters import git
 
-    raw = git.out(["diff", "--name-only", "--no-renames", "-z", *revs, "--", "*.dvc"], Path(root))
-    return [p for p in raw.split("\0") if p]
+    return git.diff_names(Path(root), revs, "*.dvc")
 
 
 def _restore(root: str, pointer_files: list[str], what_happened: str) -> int:
@@ -441,14 +448,13 @@ def _restore(root: str, pointer_files: list[str], what_happened: str) -> int:
         if hint and "--force" in hint:
             hint = ("Keep it with `dvc add PATH` (or switch back and `mlv snapshot`), "
                     "or discard it with `dvc checkout --force`.")
-        sys.stderr.write(f"mlv: {what_happened}, but the data was not restored: "
-                         f"{exc.message.rstrip('.')}. {hint or ''}".rstrip() + "\n")
+        _say(f"mlv: {what_happened}, but the data was not restored: {exc.message.rstrip('.')}. {hint or ''}".rstrip())
         # git has switched already and a hook cannot undo that; a non-zero status would only make
         # git report the checkout as failed, breaking tools that run it (`mlv checkout --force`).
         return 0
     if report.restored:
         fetched = f" ({report.fetched} objects downloaded)" if report.fetched else ""
-        sys.stderr.write(f"mlv: restored {', '.join(report.restored)}{fetched}\n")
+        _say(f"mlv: restored {', '.join(report.restored)}{fetched}")
     return 0
 
 
@@ -491,15 +497,14 @@ def pre_push(root: str, args: list[str], updates: list[tuple[str, str, str, str]
         outcome = share.push_data(Path(root), pointers, None)
     except MlvError as exc:
         if strict:
-            sys.stderr.write(f"mlv pre-push hook: error: {exc.message.rstrip('.')}; the push was "
-                             "refused because `hooks: {strict: true}` is set in .mlv/config.yaml. "
-                             f"{exc.hint or ''}".rstrip() + "\n")
+            _say(f"mlv pre-push hook: error: {exc.message.rstrip('.')}; the push was refused because "
+                 f"`hooks: {{strict: true}}` is set in .mlv/config.yaml. {exc.hint or ''}".rstrip())
             return 1
-        sys.stderr.write(f"mlv pre-push hook: warning: {exc.message.rstrip('.')}; pushing the "
-                         "commits without their data. " + (exc.hint or "").rstrip() + "\n")
+        _say(f"mlv pre-push hook: warning: {exc.message.rstrip('.')}; pushing the commits without their "
+             f"data. {exc.hint or ''}".rstrip())
         return 0
     if outcome.uploaded:
-        sys.stderr.write(f"mlv: uploaded {outcome.uploaded} data objects to the DVC remote\n")
+        _say(f"mlv: uploaded {outcome.uploaded} data objects to the DVC remote")
     return 0
 
 

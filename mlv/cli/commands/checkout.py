@@ -39,11 +39,13 @@ def register(app: typer.Typer) -> None:
             if json_output:
                 output.emit_json(result.to_json())
                 return
-            where = f"branch {result.branch}" if result.branch else "detached HEAD"
+            # Branch, message and paths come from the repository: control characters are shown.
+            show = output.visible
+            where = f"branch {show(result.branch)}" if result.branch else "detached HEAD"
             title = result.message.splitlines()[0] if result.message else ""
-            typer.echo(f"[{result.commit[:10]}] {title} ({where})".replace("]  (", "] ("))
+            typer.echo(f"[{result.commit[:10]}] {show(title)} ({where})".replace("]  (", "] ("))
             if result.restored:
                 fetched = f", {result.fetched} object(s) fetched from the DVC remote" if result.fetched else ""
-                typer.echo(f"  restored   {', '.join(result.restored)}{fetched}")
+                typer.echo(f"  restored   {show(', '.join(result.restored))}{fetched}")
             if result.unchanged:
-                typer.echo(f"  unchanged  {', '.join(result.unchanged)}")
+                typer.echo(f"  unchanged  {show(', '.join(result.unchanged))}")

@@ -80,9 +80,10 @@ def _render(result: DiffResult, console: Console) -> None:
 
 
 def _esc(text: str) -> str:
-    from rich.markup import escape
+    """Repository text (names, paths, messages, values) for rich markup: shown, never obeyed."""
+    from mlv.cli import output
 
-    return escape(text)
+    return output.literal(text)
 
 
 def _table(console: Console, title: str, *columns: str) -> Table:
@@ -129,7 +130,7 @@ def _data(result: DiffResult, console: Console) -> None:
     table = _table(console, "Data", "path", "kind", "status", "size", "files")
     changed = [e for e in result.data.entries if e.status != "unchanged"]
     for e in changed:
-        table.add_row(_esc(e.path), e.kind, _styled(e.status, e.status), fmt.data_size(e),
+        table.add_row(_esc(e.path), _esc(e.kind), _styled(e.status, e.status), fmt.data_size(e),
                       _esc(fmt.data_details(e)) if not e.note else "[yellow]unknown[/yellow]")
     console.print(table)
     # Notes and file names go below the table, in a grid that keeps wrapped names indented.

@@ -108,7 +108,7 @@ def register(app: typer.Typer) -> None:
             for state in states:
                 extra = ""
                 if state.state in ("mlv", "chained"):
-                    extra = f"  runs {state.interpreter}" + ("" if state.interpreter_ok else " (MISSING: reinstall)")
+                    extra = f"  runs {output.visible(str(state.interpreter))}" + ("" if state.interpreter_ok else " (MISSING: reinstall)")
                 typer.echo(f"{state.name:<14} {state.state:<8}{extra}")
 
     @hooks_app.command(

@@ -41,12 +41,14 @@ def register(app: typer.Typer) -> None:
                                              "command": cfg.command, "python": cfg.python}})
                 return
             state = "created" if result.created_config else "already present, left as is"
-            typer.echo(f"mlv project at {result.root} (.mlv/config.yaml {state})")
+            # The configuration may come from a cloned repository: its control characters are shown.
+            show = output.visible
+            typer.echo(f"mlv project at {show(str(result.root))} (.mlv/config.yaml {state})")
             if result.initialised_dvc:
                 typer.echo("  initialised DVC (.dvc/)")
-            typer.echo(f"  data:    {', '.join(cfg.data) or '-'}")
-            typer.echo(f"  outputs: {', '.join(cfg.outputs) or '-'}")
-            typer.echo(f"  params:  {', '.join(cfg.params) or '-'}")
-            typer.echo(f"  metrics: {', '.join(cfg.metrics) or '-'}")
-            typer.echo(f"  command: {cfg.command or '-'}")
+            typer.echo(f"  data:    {show(', '.join(cfg.data)) or '-'}")
+            typer.echo(f"  outputs: {show(', '.join(cfg.outputs)) or '-'}")
+            typer.echo(f"  params:  {show(', '.join(cfg.params)) or '-'}")
+            typer.echo(f"  metrics: {show(', '.join(cfg.metrics)) or '-'}")
+            typer.echo(f"  command: {show(cfg.command or '-')}")
             typer.echo("Next: mlv snapshot --run 'python train.py' -m 'baseline'")

@@ -89,10 +89,12 @@ def _render_table(experiments: Sequence[object]) -> None:
         rec = exp.record
         metrics = flatten(rec.metrics, single_root=True)
         first = [exp.commit[:10], rec.created[:10]] if wide else [exp.commit[:10]]
+        # Every cell quotes the repository: literal() shows control characters and markup as written.
         table.add_row(
-            *first, exp.message.splitlines()[0] if exp.message else "", rec.command or "-",
-            "\n".join(f"{k}={output.fmt_value(flat[k])}" for k in shown if k in flat),
-            "\n".join(f"{k}={output.fmt_value(v)}" for k, v in list(metrics.items())[:4]),
+            *map(output.literal, first), output.literal(exp.message.splitlines()[0] if exp.message else ""),
+            output.literal(rec.command or "-"),
+            "\n".join(output.literal(f"{k}={output.fmt_value(flat[k])}") for k in shown if k in flat),
+            "\n".join(output.literal(f"{k}={output.fmt_value(v)}") for k, v in list(metrics.items())[:4]),
         )
     output.stdout().print(table)
 
@@ -115,7 +117,7 @@ def _render_record(exp: object) -> None:
     rec = exp.record
     lines = [
         f"commit    {exp.commit}",
-        f"message   {exp.message}",
+        *_message_lines(exp.message),
         f"created   {rec.created}",
         f"command   {rec.command or '-'}",
         "run       " + (f"by mlv, exit {rec.exit_code}, {rec.duration_s:.2f}s, started {rec.started}"
@@ -139,4 +141,11 @@ def _render_record(exp: object) -> None:
     ]
     for path, digest in env.project_lockfiles.items():
         lines.append(f"project   {path} sha256 {digest[:16]}")
-    typer.echo("\n".join(lines))
+    # Each line is one field from the repository: its control characters are shown, not obeyed.
+    typer.echo("\n".join(output.visible(line) for line in lines))
+
+
+def _message_lines(message: str) -> list[str]:
+    """The commit message, one output line per message line (each made visible on its own)."""
+    first, *rest = message.rstrip("\n").split("\n")
+    return [f"message   {first}", *(f"          {line}" for line in rest)]

@@ -82,11 +82,13 @@ def _confirm(plan: ReproducePlan) -> None:
     import sys
 
     from mlv.errors import EXIT_CANNOT_RUN, MlvError
+    from mlv.text import visible
 
     if not sys.stdin.isatty():
         raise MlvError("refusing to run the recorded command without confirmation: there is no terminal to ask",
                        hint="Read it with `mlv show REV`, then pass --yes.", exit_code=EXIT_CANNOT_RUN)
-    if not typer.confirm(f"Run `{plan.command}` from commit {plan.experiment.commit[:10]}?", err=True):
+    # The command is shown exactly as it will run: escapes in it must not redraw the prompt.
+    if not typer.confirm(f"Run `{visible(plan.command)}` from commit {plan.experiment.commit[:10]}?", err=True):
         raise MlvError("not confirmed; nothing was run", exit_code=EXIT_CANNOT_RUN)
 
 
@@ -100,16 +102,19 @@ def _render(result: ReproduceResult) -> None:
                   title_justify="left")
     for column in ("check", "recorded", "re-run", "result"):
         table.add_column(column)
+    lit = output.literal  # cells quote the record: paths, names and values from the repository
     if v.exit_code is not None:
         recorded = "-" if v.exit_code.recorded is None else str(v.exit_code.recorded)
-        table.add_row("exit code", recorded, str(v.exit_code.reproduced), v.exit_code.status)
+        table.add_row("exit code", lit(recorded), lit(str(v.exit_code.reproduced)), v.exit_code.status)
     for out in v.outputs:
-        table.add_row(f"output {out.path}", out.recorded[:12], (out.reproduced or "-")[:12], out.status)
+        table.add_row(lit(f"output {out.path}"), lit(out.recorded[:12]), lit((out.reproduced or "-")[:12]),
+                      out.status)
     for metric in v.metrics:
         status = metric.status
         if metric.difference:
             status += f" (diff {metric.difference:+.6g})"
-        table.add_row(f"metric {metric.name}", _fmt(metric.recorded), _fmt(metric.reproduced), status)
+        table.add_row(lit(f"metric {metric.name}"), lit(_fmt(metric.recorded)), lit(_fmt(metric.reproduced)),
+                      status)
     table.add_row("environment", result.env_mode,
                   f"{len(result.mismatches)} difference(s)" if result.mismatches else "same",
                   "differs" if result.mismatches else "same")
@@ -117,9 +122,9 @@ def _render(result: ReproduceResult) -> None:
     if v.rtol or v.atol:
         typer.echo(f"tolerance: rtol={v.rtol:g} atol={v.atol:g}")
     if result.worktree:
-        typer.echo(f"worktree kept at {result.worktree}")
+        typer.echo(f"worktree kept at {output.visible(str(result.worktree))}")
     if result.saved_commit:
-        typer.echo(f"saved as {result.saved_commit[:10]} on branch {result.saved_branch}")
+        typer.echo(f"saved as {result.saved_commit[:10]} on branch {output.visible(result.saved_branch or '')}")
     typer.echo(f"verdict: {v.verdict}")
 
 

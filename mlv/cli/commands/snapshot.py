@@ -55,18 +55,20 @@ def _render(result: object) -> None:
 
     assert isinstance(result, SnapshotResult)  # noqa: S101
     rec = result.record
-    typer.echo(f"[{result.commit[:10]}] {result.message}")
+    lines = [f"[{result.commit[:10]}] {result.message.splitlines()[0] if result.message else ''}".rstrip()]
     ran = (f"exit {rec.exit_code}, {rec.duration_s:.1f}s" if rec.run_by_mlv else "not run by mlv")
-    typer.echo(f"  command  {rec.command or '-'} ({ran})")
+    lines.append(f"  command  {rec.command or '-'} ({ran})")
     for label, items in (("data", rec.data), ("output", rec.outputs)):
         for item in items:
             files = f", {item['nfiles']} files" if item.get("nfiles") is not None else ""
-            typer.echo(f"  {label:<8} {item['path']}  {item['md5'][:12]}  {output.fmt_size(item['size'])}{files}")
+            lines.append(f"  {label:<8} {item['path']}  {item['md5'][:12]}  {output.fmt_size(item['size'])}{files}")
     env = rec.environment
-    typer.echo(f"  env      Python {env.python} on {env.os} {env.machine}, lockfile {env.lockfile}")
+    lines.append(f"  env      Python {env.python} on {env.os} {env.machine}, lockfile {env.lockfile}")
     params = flatten(rec.params, single_root=True)
     metrics = flatten(rec.metrics, single_root=True)
     if params:
-        typer.echo("  params   " + ", ".join(f"{k}={output.fmt_value(v)}" for k, v in params.items()))
+        lines.append("  params   " + ", ".join(f"{k}={output.fmt_value(v)}" for k, v in params.items()))
     if metrics:
-        typer.echo("  metrics  " + ", ".join(f"{k}={output.fmt_value(v)}" for k, v in metrics.items()))
+        lines.append("  metrics  " + ", ".join(f"{k}={output.fmt_value(v)}" for k, v in metrics.items()))
+    # Paths, names and values come from the project's files: their control characters are shown.
+    typer.echo("\n".join(output.visible(line) for line in lines))

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from mlv.cli.render import diff_format as fmt
 from mlv.diff.compare import DiffResult
+from mlv.text import visible
 
 NO_DIFFERENCES = "no differences"
 _FOLD_ROWS = 15
@@ -13,7 +14,7 @@ _FOLD_ROWS = 15
 
 def _cell(text: str) -> str:
     """Table-safe: pipes escaped (GitHub honours that inside code spans too), one line."""
-    return text.replace("|", "\\|").replace("\n", " ")
+    return visible(text.replace("\n", " ")).replace("|", "\\|")
 
 
 def _code(text: str) -> str:
@@ -38,7 +39,9 @@ def render(result: DiffResult) -> str:
             lines += [*block, ""]
     for names, reason in fmt.unavailable(result):
         lines += [f"_Not compared ({names}): {_cell(reason)}._", ""]
-    return "\n".join(lines)
+    # Printed on a terminal as often as pasted: control characters from the repository (in the
+    # folder notes too, which are not cells) are shown, the document's own line breaks kept.
+    return visible("\n".join(lines), newlines=True)
 
 
 def _code_section(result: DiffResult) -> list[str]:
