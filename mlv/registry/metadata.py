@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -21,7 +22,9 @@ MAX_DEPTH = 32
 
 
 def render(summary: str, doc: dict[str, Any]) -> str:
-    body = json.dumps({"schema": SCHEMA_VERSION, **doc}, indent=1, ensure_ascii=False, default=str)
+    # Tag dates have one-second resolution; this orders events made within the same second.
+    stamped = {"schema": SCHEMA_VERSION, **doc, "written_ns": time.time_ns()}
+    body = json.dumps(stamped, indent=1, ensure_ascii=False, default=str)
     return f"{summary.strip()}\n\n{BEGIN.format(version=SCHEMA_VERSION)}\n{body}\n{END}\n"
 
 

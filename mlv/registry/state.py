@@ -6,8 +6,8 @@ Semantics are GTO's, so `gto show` and `mlv model list` agree:
   one with the most recent assignment still in force (so demoting the current version brings back
   the previous one if it was never demoted itself: GTO's rule);
 - a model is deprecated when its most recent event is `NAME@deprecated`.
-Events are ordered by tag time, then counter (GTO's times have one-second resolution; the counter
-orders events of the same second).
+Events are ordered by tag time (one-second resolution), then by the nanosecond stamp mlv writes in
+its block, then counter: events made within one second keep the order they were made in.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ class Event:
     version: str | None = None  # for stage events: the version registered on the commit
     stage: str | None = None
     counter: int | None = None
+    seq: int = 0  # position in the model's ordered history
 
     def to_json(self) -> dict[str, Any]:
         return {"time": self.time, "model": self.model, "event": self.action, "version": self.version,
@@ -81,12 +82,11 @@ class Model:
 
     def stages(self) -> dict[str, Version]:
         """stage -> the version in it now (the latest assignment still in force)."""
-        best: dict[str, tuple[tuple[int, int], Version]] = {}
+        best: dict[str, tuple[int, Version]] = {}
         for version in self.versions.values():
             for stage, event in version.stage_events.items():
-                key = (event.time, event.counter or 0)
-                if event.action == names.ASSIGN and (stage not in best or key > best[stage][0]):
-                    best[stage] = (key, version)
+                if event.action == names.ASSIGN and (stage not in best or event.seq > best[stage][0]):
+                    best[stage] = (event.seq, version)
         return {stage: best[stage][1] for stage in sorted(best)}
 
     def version_at(self, commit: str) -> Version | None:
@@ -114,14 +114,21 @@ def build(refs: list[git.RefEntry]) -> dict[str, Model]:
                              time=ref.date, tagger=ref.tagger, tagger_email=ref.tagger_email, message=human,
                              meta=meta, version=parsed.version, stage=parsed.stage, counter=parsed.counter),
                        parsed))
-    events.sort(key=lambda pair: (pair[0].time, pair[0].counter or 0, pair[0].tag))
+    events.sort(key=_order)
     models: dict[str, Model] = {}
     for event, parsed in events:
         model = models.setdefault(event.model, Model(event.model))
         model.max_counter = max(model.max_counter, parsed.counter or 0)
+        event.seq = len(model.events)
         _apply(model, event)
         model.events.append(event)
     return models
+
+
+def _order(pair: tuple[Event, names.TagName]) -> tuple[int, int, int, str]:
+    event = pair[0]
+    written = (event.meta or {}).get("written_ns")
+    return (event.time, written if isinstance(written, int) else 0, event.counter or 0, event.tag)
 
 
 def _apply(model: Model, event: Event) -> None:
