@@ -1,7 +1,8 @@
 """The registry's state, computed from its tags alone (read with ONE `git for-each-ref`).
 
 Semantics are GTO's, so `gto show` and `mlv model list` agree:
-- a version is registered by `NAME@vX.Y.Z` and stays listed after `NAME@vX.Y.Z!` (marked deregistered);
+- a version is registered by `NAME@vX.Y.Z`; after `NAME@vX.Y.Z!` it stays in the history but leaves
+  every stage and is never "latest";
 - a stage holds, per version, the last of its assign/unassign events; the stage's version is the
   one with the most recent assignment still in force (so demoting the current version brings back
   the previous one if it was never demoted itself: GTO's rule);
@@ -55,6 +56,11 @@ class Version:
     stage_events: dict[str, Event] = field(default_factory=dict)  # stage -> its last event
 
     @property
+    def deregistered(self) -> bool:
+        """Registered once, then deregistered (a version GTO names by its commit never was)."""
+        return not self.registered and names.VERSION_RE.match(self.version) is not None
+
+    @property
     def active_stages(self) -> list[str]:
         return sorted(s for s, e in self.stage_events.items() if e.action == names.ASSIGN)
 
@@ -84,6 +90,8 @@ class Model:
         """stage -> the version in it now (the latest assignment still in force)."""
         best: dict[str, tuple[int, Version]] = {}
         for version in self.versions.values():
+            if version.deregistered:
+                continue  # as in GTO: a deregistered version leaves every stage
             for stage, event in version.stage_events.items():
                 if event.action == names.ASSIGN and (stage not in best or event.seq > best[stage][0]):
                     best[stage] = (event.seq, version)
