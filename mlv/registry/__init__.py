@@ -4,7 +4,18 @@ Writes: `actions` (one annotated tag per event). Reads: `queries` (one `git for-
 `resolve_registry_rev` turns `NAME@vX.Y.Z`, `NAME@latest`, `NAME#STAGE` into a commit.
 """
 
+from __future__ import annotations
+
+from pathlib import Path
+
 from mlv.registry.names import RegistryError
-from mlv.registry.queries import resolve_registry_rev
 
 __all__ = ["RegistryError", "resolve_registry_rev"]
+
+
+def resolve_registry_rev(root: Path, text: str) -> str | None:
+    """See `mlv.registry.queries.resolve_registry_rev` (imported on use: callers such as `mlv diff`
+    should not pay for the registry unless they are given a registry name)."""
+    from mlv.registry import queries
+
+    return queries.resolve_registry_rev(root, text)

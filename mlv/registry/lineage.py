@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlv.adapters import dvc, git
+from mlv.adapters import git
 from mlv.errors import MlvError, NotAnExperimentError
 from mlv.record import history
 from mlv.record.history import Experiment
@@ -35,6 +35,8 @@ def artifact_entry(root: Path, exp: Experiment, path: str | None) -> dict[str, A
 
     PATH None means the experiment's only output.
     """
+    from mlv.adapters import dvc  # imports yaml: only for a file inside an output folder
+
     outputs = exp.record.outputs
     if path is None:
         if len(outputs) != 1:

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from mlv.errors import MlvError
-from mlv.record import history
 from mlv.record.record import flatten
-from mlv.registry import lineage, metadata, names, state
+from mlv.registry import metadata, names, state
 from mlv.registry.names import RegistryError
 
 
@@ -89,6 +88,9 @@ def resolve_registry_rev(root: Path, text: str) -> str | None:
 
 def show(root: Path, text: str) -> dict[str, Any]:
     """One version with its lineage (experiment, data, params, metrics, lockfile, verdicts)."""
+    from mlv.record import history  # here, not above: `list` and `history` need neither
+    from mlv.registry import lineage
+
     found = resolve(state.load(root), text)
     model, version = found.model, found.version
     doc: dict[str, Any] = {"model": model.name, "deprecated": model.deprecated, **_version_json(version),

@@ -14,6 +14,7 @@ its block, then counter: events made within one second keep the order they were 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from mlv.adapters import git
 from mlv.registry import metadata, names
 
 
-@dataclass
+@dataclass(eq=False)
 class Event:
     model: str
     action: str  # register, deregister, assign, unassign, deprecate, create
@@ -30,12 +31,28 @@ class Event:
     time: int  # unix seconds (the tagger date)
     tagger: str
     tagger_email: str
-    message: str  # the human part of the tag message
-    meta: dict[str, Any] | None  # the mlv block; None: "no mlv metadata"
+    raw: str  # the whole tag message (capped); parsed only when asked, see `meta`
+    truncated: bool
     version: str | None = None  # for stage events: the version registered on the commit
     stage: str | None = None
     counter: int | None = None
     seq: int = 0  # position in the model's ordered history
+
+    @cached_property
+    def _parsed(self) -> tuple[str, dict[str, Any] | None]:
+        human, meta = metadata.parse(self.raw)
+        return human, None if self.truncated else meta
+
+    @property
+    def message(self) -> str:
+        """The human part of the tag message."""
+        return self._parsed[0]
+
+    @property
+    def meta(self) -> dict[str, Any] | None:
+        """The mlv block; None means "no mlv metadata". Parsed lazily: a listing of thousands of
+        tags reads the blocks of only the few versions it shows."""
+        return self._parsed[1]
 
     def to_json(self) -> dict[str, Any]:
         return {"time": self.time, "model": self.model, "event": self.action, "version": self.version,
@@ -48,12 +65,25 @@ class Event:
 class Version:
     version: str
     commit: str
-    tag: str
-    time: int
-    meta: dict[str, Any] | None
-    message: str
+    event: Event | None  # the registration (None for a version GTO names by its commit)
     registered: bool = True  # False once deregistered
     stage_events: dict[str, Event] = field(default_factory=dict)  # stage -> its last event
+
+    @property
+    def tag(self) -> str:
+        return self.event.tag if self.event else ""
+
+    @property
+    def time(self) -> int:
+        return self.event.time if self.event else 0
+
+    @property
+    def meta(self) -> dict[str, Any] | None:
+        return self.event.meta if self.event else None
+
+    @property
+    def message(self) -> str:
+        return self.event.message if self.event else ""
 
     @property
     def deregistered(self) -> bool:
@@ -115,12 +145,10 @@ def build(refs: list[git.RefEntry]) -> dict[str, Model]:
         parsed = names.parse_tag(ref.name)
         if parsed is None or ref.object_type != "tag":  # GTO ignores lightweight tags too
             continue
-        human, meta = metadata.parse(ref.contents)
-        if ref.truncated:
-            meta = None
         events.append((Event(model=parsed.model, action=parsed.action, tag=ref.name, commit=ref.target,
-                             time=ref.date, tagger=ref.tagger, tagger_email=ref.tagger_email, message=human,
-                             meta=meta, version=parsed.version, stage=parsed.stage, counter=parsed.counter),
+                             time=ref.date, tagger=ref.tagger, tagger_email=ref.tagger_email, raw=ref.contents,
+                             truncated=ref.truncated, version=parsed.version, stage=parsed.stage,
+                             counter=parsed.counter),
                        parsed))
     events.sort(key=_order)
     models: dict[str, Model] = {}
@@ -135,15 +163,13 @@ def build(refs: list[git.RefEntry]) -> dict[str, Model]:
 
 def _order(pair: tuple[Event, names.TagName]) -> tuple[int, int, int, str]:
     event = pair[0]
-    written = (event.meta or {}).get("written_ns")
-    return (event.time, written if isinstance(written, int) else 0, event.counter or 0, event.tag)
+    return (event.time, metadata.written_ns(event.raw), event.counter or 0, event.tag)
 
 
 def _apply(model: Model, event: Event) -> None:
     if event.action == names.REGISTER and event.version:
         if event.version not in model.versions:
-            model.versions[event.version] = Version(event.version, event.commit, event.tag, event.time, event.meta,
-                                                    event.message)
+            model.versions[event.version] = Version(event.version, event.commit, event)
         else:
             model.versions[event.version].registered = True
     elif event.action == names.DEREGISTER and event.version:
@@ -160,6 +186,6 @@ def _commit_version(model: Model, event: Event) -> Version:
     for version in model.versions.values():
         if version.commit == event.commit:
             return version
-    version = Version(event.commit, event.commit, event.tag, event.time, None, "", registered=False)
+    version = Version(event.commit, event.commit, None, registered=False)
     model.versions[event.commit] = version
     return version
