@@ -611,3 +611,76 @@ def _failure_reason(stderr: bytes, what: str) -> str:
     lines = [line.strip() for line in stderr.decode(errors="replace").splitlines() if line.strip()]
     useful = [line for line in lines if line.startswith(("error:", "fatal:", "!")) or "rejected" in line]
     return (useful or lines or [f"git {what} failed"])[0].removeprefix("error: ").removeprefix("fatal: ")
+
+
+# -- tags and refs (mlv model: the registry) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RefEntry:
+    """One ref from `for_each_ref`: an annotated tag's tagger fields are empty for other objects."""
+
+    name: str  # refs/tags/ or refs/heads/ stripped (never git's ambiguous-aware short form)
+    object_type: str  # "tag" for an annotated tag, "commit" for a branch or a lightweight tag
+    target: str  # the commit it ends at (peeled through an annotated tag)
+    tagger: str
+    tagger_email: str
+    date: int  # tagger date of a tag, committer date of a commit (unix seconds)
+    contents: str  # the message, cut at MAX_CONTENTS bytes
+    truncated: bool
+
+
+# A message is read in full by git but kept only up to this size: registry metadata is a few KB,
+# and a huge hand-made tag message must not make every read slow or memory-hungry downstream.
+MAX_CONTENTS = 256 * 1024
+
+
+def for_each_ref(root: Path, patterns: Sequence[str], max_contents: int = MAX_CONTENTS) -> list[RefEntry]:
+    """Every ref matching PATTERNS with its message, in ONE git call.
+
+    Each record is a header line ending with the byte size of the message, then exactly that many
+    bytes: no separator a message could contain can confuse the parser.
+    """
+    fmt = ("%(refname)%00%(objecttype)%00%(objectname)%00%(*objectname)%00%(taggername)%00"
+           "%(taggeremail:trim)%00%(taggerdate:unix)%00%(committerdate:unix)%00%(contents:size)%0a%(contents)")
+    raw = run(["for-each-ref", f"--format={fmt}", *patterns], root).stdout
+    entries: list[RefEntry] = []
+    pos = 0
+    while pos < len(raw):
+        end = raw.index(b"\n", pos)
+        fields = raw[pos:end].decode("utf-8", errors="replace").split("\0")
+        size = int(fields[8] or 0)
+        body = raw[end + 1 : end + 1 + size]
+        pos = end + 1 + size + 1  # for-each-ref ends every record with a newline
+        name, kind, obj, peeled, tagger, email, tag_date, commit_date = fields[:8]
+        short = name.split("/", 2)[2] if name.startswith(("refs/tags/", "refs/heads/")) else name
+        entries.append(RefEntry(
+            name=short, object_type=kind, target=peeled or obj, tagger=tagger, tagger_email=email,
+            date=int(tag_date or commit_date or 0),
+            contents=body[:max_contents].decode("utf-8", errors="replace"), truncated=size > max_contents,
+        ))
+    return entries
+
+
+def check_tag_name(root: Path, name: str) -> bool:
+    """True when git accepts NAME as a tag name (`git check-ref-format`)."""
+    return run(["check-ref-format", f"refs/tags/{name}"], root, check=False).returncode == 0
+
+
+def create_annotated_tag(root: Path, name: str, commit: str, message: str) -> None:
+    """Create the annotated tag NAME on COMMIT; refuses (GitError) when it exists already.
+
+    `git tag` without -f never moves an existing tag, so two writers racing for one name cannot
+    both succeed: the loser gets the error.
+    """
+    proc = run(["tag", "-a", "--no-sign", "-F", "-", "--", name, commit], root, input_bytes=message.encode(),
+               check=False)
+    if proc.returncode != 0:
+        detail = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise GitError(f"git refused the tag {name!r}: {detail[-1] if detail else 'unknown error'}")
+
+
+def branches_containing(root: Path, commit: str) -> list[str]:
+    """Local branches whose history contains COMMIT (short names)."""
+    raw = out(["for-each-ref", "--format=%(refname:short)", f"--contains={commit}", "refs/heads/"], root)
+    return [line for line in raw.splitlines() if line]

@@ -21,6 +21,7 @@ _HEADER = """\
 #   metrics:  metric files recorded with each experiment (JSON, YAML)
 #   command:  what `mlv snapshot` records and `mlv reproduce` re-runs
 #   python:   the interpreter whose environment is captured (a name on PATH or a path)
+#   models:   the model registry (`mlv model`): artifact path, stages and promotion gates per model
 """
 
 
@@ -33,6 +34,8 @@ class ProjectConfig:
     command: str | None = None
     python: str = "python"
     hooks_strict: bool = False  # `hooks: {strict: true}`: pre-push refuses what it cannot upload
+    # `models: {NAME: {path, stages, gates}}`, kept raw here: mlv.registry.settings reads it.
+    models: dict[str, Any] = field(default_factory=dict)
     version: int = CONFIG_VERSION
 
     @property
@@ -46,6 +49,8 @@ class ProjectConfig:
         ordered = {key: body[key] for key in order}
         if self.hooks_strict:
             ordered["hooks"] = {"strict": True}
+        if self.models:
+            ordered["models"] = self.models
         return _HEADER + yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True)
 
 
@@ -90,6 +95,9 @@ def parse(text: str) -> ProjectConfig:
     hooks = doc.get("hooks") or {}
     if not isinstance(hooks, dict) or not isinstance(hooks.get("strict", False), bool):
         raise ConfigError(f"{CONFIG_FILE}: `hooks` must be a mapping like `{{strict: true}}`")
+    models = doc.get("models") or {}
+    if not isinstance(models, dict) or not all(isinstance(v, dict) for v in models.values()):
+        raise ConfigError(f"{CONFIG_FILE}: `models` must map model names to mappings like `{{path: models}}`")
     config = ProjectConfig(
         data=_str_list(doc, "data"),
         outputs=_str_list(doc, "outputs"),
@@ -98,6 +106,7 @@ def parse(text: str) -> ProjectConfig:
         command=command,
         python=python,
         hooks_strict=hooks.get("strict", False),
+        models={str(k): v for k, v in models.items()},
     )
     _check_overlaps(config.tracked)
     return config

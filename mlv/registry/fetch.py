@@ -1,0 +1,87 @@
+"""`mlv model get`: write a version's artifact into a folder, verified against its md5, from the DVC
+cache (fetched from the DVC remote when missing) without checking anything out.
+
+The output folder is trusted, nothing under it is: manifest paths go through
+`pathsafety.safe_relpath`, every existing component is checked for a symlink leading out, and
+files are replaced atomically (a symlink at the target is replaced, never followed).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlv.adapters import dvc
+from mlv.data import objects, pathsafety
+from mlv.errors import EXIT_CANNOT_RUN, DvcError
+from mlv.registry import metadata, queries, state
+from mlv.registry.names import RegistryError
+
+
+@dataclass
+class Got:
+    model: str
+    version: str
+    path: Path  # what was written (a file or a folder)
+    md5: str
+    files: int
+    fetched: int  # objects downloaded from the DVC remote
+
+
+def _missing(md5s: list[str], cache: Path) -> list[str]:
+    return [m for m in md5s if not dvc.has_object(cache, m)]
+
+
+def _ensure(root: Path, cache: Path, md5s: list[str]) -> int:
+    missing = _missing(md5s, cache)
+    if not missing:
+        return 0
+    try:
+        fetched = dvc.fetch_objects(root, missing, None)
+    except DvcError as exc:
+        raise DvcError(f"the artifact's data is not in the DVC cache and cannot be fetched: {exc.message}",
+                       hint=exc.hint, exit_code=EXIT_CANNOT_RUN) from None
+    still = _missing(missing, cache)
+    if still:
+        raise DvcError(f"{len(still)} object(s) of the artifact are in neither the DVC cache nor the remote",
+                       hint="Push them from a machine that has them: `mlv push` or `dvc push`.",
+                       exit_code=EXIT_CANNOT_RUN)
+    return fetched
+
+
+def _write(cache: Path, md5: str, out_dir: Path, rel: str) -> None:
+    rel = pathsafety.checked_path(out_dir, rel, "artifact file")
+    target = out_dir / rel
+    parent = target.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    pathsafety.check_no_escaping_symlink(out_dir, rel, "artifact file")  # again: mkdir may have raced
+    if target.is_dir() and not target.is_symlink():
+        raise RegistryError(f"{target} is a folder; refusing to replace it with a file")
+    if not dvc.verify_object(cache, md5):
+        raise objects.corrupt_object_error(cache, md5, rel)
+    objects.write_object_at(os.fspath(dvc.object_path(cache, md5)), os.fspath(target))
+
+
+def get(root: Path, text: str, out_dir: Path) -> Got:
+    found = queries.resolve(state.load(root), text)
+    artifact = metadata.dict_field(found.version.meta, "artifact")
+    path, md5 = artifact.get("path"), artifact.get("md5")
+    if not isinstance(path, str) or not isinstance(md5, str) or not path:
+        raise RegistryError(f"{found.model.name} {found.version.version} has no mlv metadata naming its artifact",
+                            hint="Only versions registered by `mlv model register` can be fetched.")
+    name = pathsafety.safe_relpath(path, "artifact path").rsplit("/", 1)[-1]
+    out_dir = out_dir.absolute()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cache = dvc.cache_dir(root)
+    fetched = _ensure(root, cache, [md5])
+    if not md5.endswith(".dir"):
+        _write(cache, md5, out_dir, name)
+        return Got(found.model.name, found.version.version, out_dir / name, md5, 1, fetched)
+    if not dvc.verify_object(cache, md5):
+        raise objects.corrupt_object_error(cache, md5, path)
+    listing = dvc.load_manifest_map(cache, md5) or {}
+    fetched += _ensure(root, cache, sorted(set(listing.values())))
+    for rel, file_md5 in sorted(listing.items()):
+        _write(cache, file_md5, out_dir, f"{name}/{pathsafety.safe_relpath(rel, 'manifest path')}")
+    return Got(found.model.name, found.version.version, out_dir / name, md5, len(listing), fetched)
