@@ -8,8 +8,6 @@ last tells a complete build from one that was interrupted, which is thrown away 
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import re
@@ -17,10 +15,11 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from mlv.errors import MlvError
+from mlv.locking import locked
 
 _COMPLETE = ".mlv-complete"
 _PYTHON_WORD = re.compile(r"python(\d+(\.\d+)?)?")
@@ -40,24 +39,13 @@ def _python_version(interpreter: str) -> str:
     return proc.stdout.strip()
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One builder per environment at a time; a second reproduce waits and then reuses it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def ensure_environment(lockfile: bytes, base_python: str, notify: Callable[[str], None] | None = None) -> Path:
     """The folder of a venv holding exactly LOCKFILE's packages, built with BASE_PYTHON if needed."""
     version = _python_version(base_python)
     key = f"{hashlib.sha256(lockfile).hexdigest()[:32]}-py{version}"
     venv = cache_root() / key
-    with _locked(cache_root() / f"{key}.lock"):
+    # One builder per environment at a time; a second reproduce waits, then reuses it.
+    with locked(cache_root() / f"{key}.lock"):
         if (venv / _COMPLETE).exists():
             return venv
         if notify:
