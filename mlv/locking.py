@@ -97,7 +97,7 @@ def repository_lock(root: Path, what: str | None = None) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise MlvError(f"another mlv command is running ({_holder(fd)}); nothing was changed",
+                    raise MlvError(f"another mlv command is running {_holder(fd)}; nothing was changed",
                                    hint="Wait for it to finish, then run this command again.") from None
                 time.sleep(_POLL_SECONDS)
         label = what or " ".join(["mlv", *sys.argv[1:]])
@@ -133,12 +133,12 @@ def try_repository_lock(root: Path) -> Iterator[bool]:
 
 
 def _holder(fd: int) -> str:
+    """`(pid N): COMMAND`, as the holder wrote it in the lock file."""
     try:
         text = os.pread(fd, 4096, 0).decode("utf-8", errors="replace")
     except OSError:
         text = ""
     pid, _, command = text.partition("\n")
-    command = " ".join(command.split())  # one line, whatever was written
-    if not pid.strip().isdigit():
-        return "pid unknown"
-    return f"pid {pid.strip()}: {command}" if command else f"pid {pid.strip()}"
+    command = "".join(c for c in " ".join(command.split()) if c.isprintable())  # one line, whatever was written
+    pid = pid.strip() if pid.strip().isdigit() else "unknown"
+    return f"(pid {pid}): {command}" if command else f"(pid {pid})"
