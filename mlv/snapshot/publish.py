@@ -87,7 +87,8 @@ def publish(root: Path, prepared: PreparedCommit) -> None:
             # The commit is made; the journal stays, so the next mlv command installs the index.
             raise MlvError(f"the snapshot {prepared.commit[:10]} was committed, but git's index is locked "
                            "by another git command, so `git status` may show it as changed for now",
-                           hint="The next mlv command finishes updating the index.")
+                           hint="The next mlv command finishes updating the index (if no git command "
+                                "is running, remove .git/index.lock first).")
         journal.unlink()
 
 
