@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlv import locking
 from mlv.adapters import git
 from mlv.data import restore
 from mlv.data.track import ProgressSink
@@ -36,14 +37,15 @@ class CheckoutResult:
 def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
                         progress: ProgressSink | None = None) -> CheckoutResult:
     root = git.find_root(cwd)
-    exp = history.show_experiment(root, rev)
-    if not force:
-        _require_clean(root, rev)
-    pointers = [*restore.pointers_from_record(exp.record.data, "data path"),
-                *restore.pointers_from_record(exp.record.outputs, "output path")]
-    prepared = restore.prepare_restore(root, pointers, fetch_missing=True, force=force)
-    git.checkout(root, rev, force=force)
-    report = prepared.apply(progress)
+    with locking.repository_lock(root):  # a snapshot must not record a half-switched work tree
+        exp = history.show_experiment(root, rev)
+        if not force:
+            _require_clean(root, rev)
+        pointers = [*restore.pointers_from_record(exp.record.data, "data path"),
+                    *restore.pointers_from_record(exp.record.outputs, "output path")]
+        prepared = restore.prepare_restore(root, pointers, fetch_missing=True, force=force)
+        git.checkout(root, rev, force=force)
+        report = prepared.apply(progress)
     ref = git.head_ref(root)
     return CheckoutResult(exp.commit, exp.message, ref.removeprefix("refs/heads/") if ref else None,
                           report.restored, report.unchanged, report.fetched)

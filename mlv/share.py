@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlv import locking
 from mlv.adapters import dvc, git
 from mlv.errors import DvcError, GitError, MlvError
 
@@ -230,6 +231,11 @@ def _prefetch(root: Path, target: str, dvc_remote: str | None) -> int:
 def pull(root: Path, remote: str | None = None, dvc_remote: str | None = None,
          progress: ProgressSink | None = None) -> PullResult:
     """Fast-forward the current branch from REMOTE and make the work tree's data match it."""
+    with locking.repository_lock(root):  # no snapshot may commit while the branch and data move
+        return _pull(root, remote, dvc_remote, progress)
+
+
+def _pull(root: Path, remote: str | None, dvc_remote: str | None, progress: ProgressSink | None) -> PullResult:
     from mlv.data import restore
 
     branch = _current_branch(root)

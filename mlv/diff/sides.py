@@ -138,8 +138,11 @@ def load_workspace(root: Path, other: Side) -> Side:
     with contextlib.suppress(OSError):  # only a cache: a read-only .git must not fail a read command
         state.save()  # the hashes just computed make the next diff or snapshot faster
     try:
-        interpreter = environment.interpreter_for(cfg.command, cfg.python, root)
-        env = environment.capture(interpreter, git.git_dir(root) / "mlv")
+        interpreter = environment.resolve_interpreter(cfg.command, cfg.python, root)
+        if interpreter.from_repository:  # diff is a read command: it never runs repository code
+            raise MlvError(f"the interpreter {interpreter.named!r} is inside the repository, and "
+                           "`mlv diff` runs nothing from it")
+        env = environment.capture(interpreter.path, git.git_dir(root) / "mlv")
     except MlvError as exc:  # the other sections are still worth showing
         side.env_error = f"environment not captured ({exc.message})"
     else:

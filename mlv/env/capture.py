@@ -88,8 +88,27 @@ def _python_word(word: str) -> bool:
     return re.fullmatch(r"python(\d+(\.\d+)?)?(\.exe)?", os.path.basename(word)) is not None
 
 
+@dataclass(frozen=True)
+class Interpreter:
+    """The interpreter an experiment runs under, and whether it is the repository's own code."""
+
+    path: str  # absolute, executable
+    named: str  # as the command or the configuration names it
+    from_repository: bool
+
+    def why_not_run(self, what: str) -> str:
+        """A note for WHAT (a command) that did not run this interpreter, and why."""
+        return (f"the Python environment was not captured: the interpreter {self.named!r} is inside "
+                f"the repository, and {what} runs nothing from a repository without your consent")
+
+
 def interpreter_for(command: str | None, configured: str, cwd: Path) -> str:
     """The interpreter COMMAND runs under (when it starts with python), else CONFIGURED."""
+    return resolve_interpreter(command, configured, cwd).path
+
+
+def resolve_interpreter(command: str | None, configured: str, cwd: Path) -> Interpreter:
+    """`interpreter_for`, and whether the interpreter is repository content (see `_from_repository`)."""
     candidate = configured
     if command:
         try:
@@ -107,7 +126,27 @@ def interpreter_for(command: str | None, configured: str, cwd: Path) -> str:
             f"python interpreter {candidate!r} not found",
             hint="Activate the experiment's environment, or set `python:` in .mlv/config.yaml.",
         )
-    return found
+    return Interpreter(found, candidate, _from_repository(candidate, found, cwd))
+
+
+def _from_repository(named: str, found: str, root: Path) -> bool:
+    """Whether the interpreter is the repository's content, which a clone makes untrusted.
+
+    A bare name (`python3`) is looked up on the user's PATH: whatever it finds is the user's
+    choice, even a virtual environment inside the project. A relative path is a file of the
+    repository. An absolute path is the repository's when it, or what its symlinks lead to, lies
+    inside the work tree; elsewhere it is the user's own interpreter.
+    """
+    if os.path.sep not in named:
+        return False
+    if not os.path.isabs(named):
+        return True
+    top = os.path.realpath(root)
+    for path in (os.path.normpath(named), os.path.realpath(found)):
+        if path == top or path.startswith(top.rstrip(os.path.sep) + os.path.sep):
+            return True
+    literal = os.path.abspath(root)
+    return os.path.normpath(named).startswith(literal.rstrip(os.path.sep) + os.path.sep)
 
 
 def _cache_key(interpreter: str) -> str:

@@ -4,12 +4,15 @@ Built once per (lockfile sha256, base Python) under `$XDG_CACHE_HOME/mlv/envs/` 
 `~/.cache/mlv/envs/`), so a second reproduce of the same environment reuses it. A venv is not
 relocatable (its scripts hold absolute paths), so it is built in place; a marker file written
 last tells a complete build from one that was interrupted, which is thrown away and rebuilt.
+
+The lockfile comes from a commit, which may come from anyone: pip never reads it. Only lines that
+are plain requirements (`name==version`, `name @ url`) are passed, as arguments; options
+(`--index-url`, `-e`, `-r`, ...) and anything else are dropped, and both the dropped lines and the
+requirements that install from outside the package index are shown before the user confirms.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import re
@@ -17,14 +20,51 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlv.errors import MlvError
+from mlv.locking import locked
 
 _COMPLETE = ".mlv-complete"
 _PYTHON_WORD = re.compile(r"python(\d+(\.\d+)?)?")
 _LEADING_WORD = re.compile(r"^(\s*(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*)([^\s;&|()<>'\"]+)(?=\s|$)")
+
+
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:\[[A-Za-z0-9._,\s-]*\])?"
+_MARKER = r"(?:\s*;[^#]*)?"
+_PINNED = re.compile(rf"{_NAME}\s*==\s*[A-Za-z0-9.+!*_-]+{_MARKER}")
+_DIRECT = re.compile(rf"{_NAME}\s*@\s*\S+{_MARKER}")
+
+
+@dataclass(frozen=True)
+class LockfileContents:
+    """What `--env fresh` will install from a lockfile, and what it will not."""
+
+    requirements: list[str] = field(default_factory=list)  # passed to pip, one argument each
+    outside_index: list[str] = field(default_factory=list)  # among them: from a URL or a path
+    ignored: list[str] = field(default_factory=list)  # never passed to pip
+
+
+def read_lockfile(data: bytes) -> LockfileContents:
+    """Sort LOCKFILE's lines into requirements pip may install and lines it must never see."""
+    found = LockfileContents()
+    for raw in data.decode("utf-8", errors="replace").splitlines():
+        line = re.sub(r"(^|\s)#.*$", "", raw).strip()  # pip's comment rule: `#` after a space
+        if not line:
+            continue
+        # No option (a word starting with -), no ${VAR} (pip expands it, leaking the user's
+        # variables into a URL) and no continuation (it would join an option to the line).
+        suspicious = re.search(r"(^|\s)-|\$\{|\\", line) is not None
+        if not suspicious and _PINNED.fullmatch(line):
+            found.requirements.append(line)
+        elif not suspicious and _DIRECT.fullmatch(line):
+            found.requirements.append(line)
+            found.outside_index.append(line)
+        else:
+            found.ignored.append(raw.strip())
+    return found
 
 
 def cache_root() -> Path:
@@ -40,24 +80,13 @@ def _python_version(interpreter: str) -> str:
     return proc.stdout.strip()
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """One builder per environment at a time; a second reproduce waits and then reuses it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def ensure_environment(lockfile: bytes, base_python: str, notify: Callable[[str], None] | None = None) -> Path:
     """The folder of a venv holding exactly LOCKFILE's packages, built with BASE_PYTHON if needed."""
     version = _python_version(base_python)
     key = f"{hashlib.sha256(lockfile).hexdigest()[:32]}-py{version}"
     venv = cache_root() / key
-    with _locked(cache_root() / f"{key}.lock"):
+    # One builder per environment at a time; a second reproduce waits, then reuses it.
+    with locked(cache_root() / f"{key}.lock"):
         if (venv / _COMPLETE).exists():
             return venv
         if notify:
@@ -67,12 +96,13 @@ def ensure_environment(lockfile: bytes, base_python: str, notify: Callable[[str]
         # lockfile that pins pip gets it installed like any other package), so pip is driven from
         # outside with `--python`.
         _run([base_python, "-m", "venv", "--without-pip", str(venv)], "create the virtual environment")
-        lock_copy = venv / "mlv-lockfile.txt"
-        lock_copy.write_bytes(lockfile)
-        lines = lockfile.decode(errors="replace").splitlines()
-        if any(line.strip() and not line.lstrip().startswith("#") for line in lines):
+        (venv / "mlv-lockfile.txt").write_bytes(lockfile)  # for whoever inspects the folder
+        requirements = read_lockfile(lockfile).requirements
+        if requirements:
+            # --no-deps: the lockfile lists every package; nothing it does not show is installed.
+            # `--` ends pip's options, though no requirement kept can start with a dash anyway.
             _run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
-                  "--quiet", "--no-deps", "--disable-pip-version-check", "--no-input", "-r", str(lock_copy)],
+                  "--quiet", "--no-deps", "--disable-pip-version-check", "--no-input", "--", *requirements],
                  "install the lockfile's packages")
         (venv / _COMPLETE).write_text(version + "\n")
     return venv

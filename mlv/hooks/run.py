@@ -299,7 +299,7 @@ def pre_commit(root: str, gdir: str, index_file: str | None, staged_raw: bytes |
         if now is not None and now != md5:  # absent data (never pulled) records nothing false
             stale.append(path)
     lockfiles = [p for _, p in staged if p.startswith(".mlv/env/requirements-")]
-    warning = _lockfile_warning(root, gdir, lockfiles, cache) if lockfiles and not stale else None
+    warning = _lockfile_warning(root, gdir, lockfiles, cache, index_file) if lockfiles and not stale else None
     cache.save()
     if stale:
         names, one = ", ".join(stale), len(stale) == 1
@@ -316,10 +316,17 @@ def pre_commit(root: str, gdir: str, index_file: str | None, staged_raw: bytes |
     return 0
 
 
-def _lockfile_warning(root: str, gdir: str, lockfiles: list[str], cache: HookCache) -> str | None:
+def _lockfile_warning(root: str, gdir: str, lockfiles: list[str], cache: HookCache,
+                     index_file: str | None = None) -> str | None:
     """A warning when the environment no longer matches the lockfile being committed."""
     try:
-        interpreter = _interpreter(root, cache)
+        interpreter, named = _interpreter(root, cache)
+        if named is not None:
+            # Repository content: a hook runs on every commit, with nobody asked, so never it.
+            if index_file and os.path.basename(index_file) == "mlv-snapshot.index":
+                return None  # `mlv snapshot` itself is committing; it said what it captured
+            return (f"the Python environment was not checked against {lockfiles[0]}: the interpreter "
+                    f"{named!r} is inside the repository, and git hooks never run repository code")
         current = _current_lockfile(gdir, interpreter, cache)
     except MlvError:
         return None  # no interpreter to compare with; snapshot will say so itself
@@ -369,26 +376,29 @@ def _current_lockfile(gdir: str, interpreter: str, cache: HookCache) -> str:
     return current
 
 
-def _interpreter(root: str, cache: HookCache) -> str:
-    """The interpreter snapshots capture; remembered while the config file and PATH are unchanged.
+def _interpreter(root: str, cache: HookCache) -> tuple[str, str | None]:
+    """The interpreter snapshots capture, and its name as configured when it is repository content
+    (else None); remembered while the config file and PATH are unchanged.
 
     Reading the configuration means importing PyYAML, as costly as the rest of the hook.
     """
     st = os.stat(os.path.join(root, CONFIG_FILE))
     key = [st.st_ino, st.st_mtime_ns, st.st_size, os.environ.get("PATH", "")]
     known = cache.interpreter
-    if known.get("key") == key and os.access(str(known.get("path", "")), os.X_OK):
-        return str(known["path"])
+    if known.get("key") == key and "repository" in known and os.access(str(known.get("path", "")), os.X_OK):
+        repository = known["repository"]
+        return str(known["path"]), (str(repository) if repository is not None else None)
     from pathlib import Path
 
     from mlv.env import capture as environment
     from mlv.project import config
 
     cfg = config.load(Path(root))
-    path = environment.interpreter_for(cfg.command, cfg.python, Path(root))
-    cache.interpreter = {"key": key, "path": path}
+    found = environment.resolve_interpreter(cfg.command, cfg.python, Path(root))
+    named = found.named if found.from_repository else None
+    cache.interpreter = {"key": key, "path": found.path, "repository": named}
     cache.dirty = True
-    return path
+    return found.path, named
 
 
 # -- post-checkout and post-merge ----------------------------------------------------------------

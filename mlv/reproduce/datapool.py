@@ -14,7 +14,6 @@ directly, which is slower but otherwise the same.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -24,25 +23,11 @@ from mlv.data import restore
 from mlv.data.pathsafety import checked_path
 from mlv.data.statecache import StateCache
 from mlv.errors import MlvError
+from mlv.locking import try_locked
 
 
 def _pool_dir(root: Path) -> Path:
     return git.common_dir(root) / "mlv" / "reproduce-data"
-
-
-@contextlib.contextmanager
-def _try_lock(path: Path) -> Iterator[bool]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager
@@ -54,7 +39,7 @@ def lend_data(root: Path, tree: Path, pointers: Sequence[dvc.Pointer]) -> Iterat
             raise MlvError(f"data path {pointer.path!r} is also committed to git in this commit; "
                            "refusing to overwrite it")
     pool = _pool_dir(root)
-    with _try_lock(pool.with_name("reproduce-data.lock")) as locked:
+    with try_locked(pool.with_name("reproduce-data.lock")) as locked:
         if not locked:
             restore.sync_workspace(tree, pointers, fetch_missing=True)
             yield

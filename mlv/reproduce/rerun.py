@@ -4,6 +4,9 @@ Two steps so the CLI can show what will run and ask before running it: `plan` re
 the record and the environment (nothing is created yet), `execute` makes the worktree, restores
 the data, runs the command, compares, optionally saves, and removes the worktree on every exit.
 Any failure before a verdict exists means the experiment could not be re-run: exit code 2.
+
+`plan` runs nothing from the repository, since the user has not agreed to anything yet: an
+interpreter that is repository content (`python: ./tools/py`) is only probed by `execute`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlv import locking
 from mlv.adapters import dvc, git
 from mlv.data import restore
 from mlv.data.pathsafety import check_no_escaping_symlink, safe_relpath
@@ -55,6 +59,10 @@ class ReproducePlan:
     lockfile: bytes
     interpreter: str
     mismatches: list[check.Mismatch]  # for --env current; --env fresh compares after building
+    # The interpreter as named, when it is repository content: `execute` compares the environment
+    # then, after consent, and `mismatches` is empty until it does.
+    repository_interpreter: str | None = None
+    lockfile_contents: freshenv.LockfileContents = field(default_factory=freshenv.LockfileContents)
 
 
 @dataclass
@@ -117,12 +125,18 @@ def plan(cwd: Path, options: ReproduceOptions) -> ReproducePlan:
             raise MlvError(f"the lockfile {lock_path} named by the record is not in commit {exp.commit[:10]}",
                            hint="Use --env current.")
         lockfile = blob or b""
-        interpreter = environment.interpreter_for(rec.command, _configured_python(root, exp.commit), root)
+        interpreter = environment.resolve_interpreter(rec.command, _configured_python(root, exp.commit), root)
         mismatches: list[check.Mismatch] = []
-        if options.env == "current":
-            current = environment.capture(interpreter, git.git_dir(root) / "mlv")
-            mismatches = check.compare(rec.environment, environment.parse_lockfile(lockfile), current)
-        return ReproducePlan(root, exp, rec.command, data, metrics_files, lockfile, interpreter, mismatches)
+        if options.env == "current" and not interpreter.from_repository:
+            mismatches = _compare_current(root, exp, lockfile, interpreter.path)
+        return ReproducePlan(root, exp, rec.command, data, metrics_files, lockfile, interpreter.path, mismatches,
+                             interpreter.named if interpreter.from_repository else None,
+                             freshenv.read_lockfile(lockfile))
+
+
+def _compare_current(root: Path, exp: Experiment, lockfile: bytes, interpreter: str) -> list[check.Mismatch]:
+    current = environment.capture(interpreter, git.git_dir(root) / "mlv")
+    return check.compare(exp.record.environment, environment.parse_lockfile(lockfile), current)
 
 
 def _configured_python(root: Path, commit: str) -> str:
@@ -134,11 +148,28 @@ def _configured_python(root: Path, commit: str) -> str:
 
 def execute(plan_: ReproducePlan, options: ReproduceOptions,
             notify: Callable[[str], None] | None = None) -> ReproduceResult:
-    """Re-run PLAN_ in a fresh worktree and compare; the worktree goes away unless --keep."""
+    """Re-run PLAN_ in a fresh worktree and compare; the worktree goes away unless --keep.
+
+    Called only once the user agreed to run the recorded command (or passed --yes).
+    """
+    with contextlib.ExitStack() as stack:
+        if options.save:  # it writes a branch and a commit: no other writing mlv command meanwhile
+            with could_not_run():
+                stack.enter_context(locking.repository_lock(plan_.root))
+        return _execute(plan_, options, notify)
+
+
+def _execute(plan_: ReproducePlan, options: ReproduceOptions,
+             notify: Callable[[str], None] | None) -> ReproduceResult:
     exp = plan_.experiment
     # Everything here happens before a verdict exists: any failure means it could not run (2).
     with could_not_run():
         env_vars, command, mismatches = None, plan_.command, plan_.mismatches
+        if options.env == "current" and plan_.repository_interpreter is not None:
+            mismatches = _compare_current(plan_.root, exp, plan_.lockfile, plan_.interpreter)
+            for mismatch in mismatches:
+                if notify:
+                    notify(f"  environment differs: {mismatch.describe()}")
         if options.env == "fresh":
             venv = freshenv.ensure_environment(plan_.lockfile, plan_.interpreter, notify)
             env_vars, command = freshenv.command_env(venv), freshenv.rewrite_command(plan_.command, venv)

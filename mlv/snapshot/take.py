@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlv import __version__
+from mlv import __version__, locking
 from mlv.adapters import dvc, git
 from mlv.data import track
 from mlv.data.statecache import StateCache
@@ -62,13 +63,23 @@ def take_snapshot(
     cwd: Path, options: SnapshotOptions, progress: track.ProgressSink | None = None
 ) -> SnapshotResult:
     root = git.find_root(cwd)
+    # Held from before the run to after the publish: a second snapshot must neither interleave
+    # its commit with ours nor record the files our command is still writing.
+    with locking.repository_lock(root):
+        return _take_snapshot(root, options, progress)
+
+
+def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.ProgressSink | None) -> SnapshotResult:
     warnings = [note] if (note := recover(root)) else []
     cfg = config.load(root)
     ref = check_can_commit(root)
     head = git.head_sha(root)
 
     command = options.run or (options.completed_run.command if options.completed_run else cfg.command)
-    interpreter = environment.interpreter_for(command, cfg.python, root)
+    interpreter = environment.resolve_interpreter(command, cfg.python, root)
+    # Running a command (--run, or reproduce's confirmed re-run) is consent to run the repository's
+    # code; without one, an interpreter that is repository content is never started.
+    may_probe = not interpreter.from_repository or options.run is not None or options.completed_run is not None
     run: RunResult | None = options.completed_run
     if options.run:
         run = run_command(options.run, root, stdout_to_stderr=options.json_output)
@@ -80,10 +91,14 @@ def take_snapshot(
 
     params = paramfiles.read_all(root, cfg.params, "params", required=True)
     metrics = paramfiles.read_all(root, cfg.metrics, "metrics", required=False)
-    env = environment.capture(interpreter, git.git_dir(root) / "mlv")
-    lockfile = environment.render_lockfile(env)
     project_locks = projectlocks.find(root)
-    warnings += projectlocks.disagreements(root, project_locks, env.package_versions())
+    if may_probe:
+        env = environment.capture(interpreter.path, git.git_dir(root) / "mlv")
+        lockfile = environment.render_lockfile(env)
+        warnings += projectlocks.disagreements(root, project_locks, env.package_versions())
+    else:
+        env, lockfile, note = _uncaptured_environment(root, interpreter)
+        warnings.append(note)
 
     state = state_cache(root)
     pointers = track.track_paths(root, cfg.tracked, state, progress)
@@ -99,6 +114,34 @@ def take_snapshot(
     if options.verify:
         git.run_hook(root, "post-commit", [], {})
     return SnapshotResult(prepared.commit, message, record, warnings, changed)
+
+
+def _uncaptured_environment(
+    root: Path, interpreter: environment.Interpreter
+) -> tuple[environment.Environment, bytes, str]:
+    """The environment to record when it may not be captured: HEAD's, said so, else unknown.
+
+    Repeating the last recorded environment keeps its lockfile in the tree (no change shows up
+    in the diff for an environment nobody looked at); without one, every fact is "unknown".
+    """
+    from mlv.record import history
+
+    why = interpreter.why_not_run("`mlv snapshot` without --run")
+    hint = "Run it with `mlv snapshot --run COMMAND`, or name an interpreter on PATH in `python:`."
+    facts, lockfile = None, None
+    try:
+        facts = history.show_experiment(root, "HEAD").record.environment
+        lockfile = git.read_blob(root, "HEAD", facts.lockfile)
+    except MlvError:
+        pass  # no commit yet, or HEAD is not an experiment
+    if facts is not None and lockfile is not None:
+        env = environment.Environment(facts.python, facts.implementation, facts.os, facts.platform,
+                                      facts.machine, facts.interpreter)
+        return env, lockfile, f"{why}; the record repeats the environment of HEAD. {hint}"
+    env = environment.Environment("unknown", "unknown", "unknown", "unknown", "unknown", interpreter.path)
+    lockfile = (f"# mlv environment lockfile: not captured (the interpreter {interpreter.named} is inside "
+                "the repository)\n").encode()
+    return env, lockfile, f"{why}; it is recorded as unknown. {hint}"
 
 
 def _default_message(command: str | None) -> str:
@@ -156,6 +199,12 @@ def _prepare_commit(
 ) -> tuple[PreparedCommit, int]:
     """Build the commit's objects in a private index; the user's index and files are untouched."""
     index = git.new_temp_index(root)
+    # What the user's index held when the prepared one was copied from it: publishing keeps
+    # anything staged after this moment (a `git add` while the snapshot runs its hooks).
+    base = index.path.with_name("mlv-snapshot-base.index")
+    base.unlink(missing_ok=True)
+    if index.path.exists():
+        shutil.copyfile(index.path, base)
     git.stage_all_except(index, [*cfg.tracked, environment.LOCKFILE_DIR])
     contents: dict[str, bytes] = {
         dvc.pointer_path(p.path): dvc.render_pointer(p, _read_if_exists(root / dvc.pointer_path(p.path)))
@@ -174,7 +223,7 @@ def _prepare_commit(
     tree = git.write_tree(index)
     commit = git.commit_tree(root, tree, head, render_message(message, record))
     deletes = _stray_lockfiles(root, lock_rel)
-    return PreparedCommit(commit, ref, head, index.path, writes, deletes, contents), len(changed)
+    return PreparedCommit(commit, ref, head, index.path, writes, deletes, contents, base), len(changed)
 
 
 def _read_if_exists(path: Path) -> bytes | None:

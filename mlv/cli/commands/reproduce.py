@@ -70,12 +70,40 @@ def _announce(plan: ReproducePlan, env_mode: str) -> None:
     output.info(f"  command: {plan.command}")
     if env_mode == "fresh":
         output.info("  environment: fresh, built from the commit's lockfile")
+        _announce_lockfile(plan)
         return
     output.info(f"  environment: current ({plan.interpreter})")
+    if plan.repository_interpreter is not None:
+        output.info(f"  the interpreter {plan.repository_interpreter!r} is inside the repository: it is "
+                    "compared with the recorded environment only once the command may run")
     if plan.mismatches:
         output.warn(f"the current environment differs from the recorded one in {len(plan.mismatches)} way(s):")
         for mismatch in plan.mismatches:
             output.info(f"  - {mismatch.describe()}")
+
+
+def _announce_lockfile(plan: ReproducePlan) -> None:
+    """The lockfile lines that are not plain package-index pins: they are the ones to read."""
+    from mlv.cli import output
+
+    contents = plan.lockfile_contents
+    output.info(f"  packages: {len(contents.requirements)} from the lockfile, installed with pip "
+                "from your configured package index")
+    if contents.outside_index:
+        output.warn(f"{len(contents.outside_index)} package(s) in the lockfile install from a URL or a path, "
+                    "not from the package index (pip may run their build code):")
+        for line in contents.outside_index:
+            output.info(f"  - {_printable(line)}")
+    if contents.ignored:
+        output.warn(f"{len(contents.ignored)} lockfile line(s) are options or not plain requirements; "
+                    "they are ignored (never passed to pip):")
+        for line in contents.ignored:
+            output.info(f"  - {_printable(line)}")
+
+
+def _printable(line: str) -> str:
+    """A lockfile line as text: control characters could otherwise hide it on a terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
 
 
 def _confirm(plan: ReproducePlan) -> None:
