@@ -26,7 +26,9 @@ def snapshot(message: str | None = None, run: str | None = None, allow_failure: 
     return _snapshot.take_snapshot(Path(path), options)
 
 
-def log(limit: int | None = None, rev: str = "HEAD", path: str | Path = ".") -> list[history.Experiment]:
+def log(limit: int | None = None, rev: str = "HEAD",
+        path: str | Path = ".") -> list[history.Experiment | history.InvalidExperiment]:
+    """Experiments newest first, as `mlv log --json` lists them: an unreadable one is an InvalidExperiment."""
     root = git.find_root(Path(path))
     return history.list_experiments(root, rev, limit, with_packages=True)
 
