@@ -16,18 +16,21 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlv.adapters.dvc import Pointer
 from mlv.data.pathsafety import UnsafePathError, safe_relpath
 from mlv.env.capture import Environment
 from mlv.errors import MlvError, NotAnExperimentError
 from mlv.record import validate
 
+if TYPE_CHECKING:
+    from mlv.adapters.dvc import Pointer
+
 SCHEMA_VERSION = 1
 BEGIN = "--- mlv experiment record v{version} ---"
 END = "--- end mlv experiment record ---"
-_BEGIN_RE = re.compile(r"^--- mlv experiment record v(\d+) ---$", re.MULTILINE)
+# At most 9 digits: int() of a hostile 5000-digit version would raise instead of refusing.
+_BEGIN_RE = re.compile(r"^--- mlv experiment record v([0-9]{1,9}) ---$", re.MULTILINE)
 # The same marker for `git log -E --grep`, so git filters experiment commits itself.
 GIT_GREP = "^--- mlv experiment record v[0-9]+ ---$"
 
@@ -143,10 +146,6 @@ def render_message(message: str, record: Record) -> str:
 
 
 # -- reading -------------------------------------------------------------------------------------
-
-
-def has_record(message: str) -> bool:
-    return _BEGIN_RE.search(message) is not None
 
 
 def parse(message: str, sha: str) -> tuple[str, Record]:
@@ -282,6 +281,9 @@ def _checked_keys(files: dict[str, Any], what: str) -> dict[str, Any]:
 
 
 def _pointer(item: dict[str, Any], what: str) -> Pointer:
+    # Imported here: the dvc adapter imports PyYAML, which `mlv log` and `mlv show` never need.
+    from mlv.adapters.dvc import Pointer
+
     md5 = item["md5"]
     if not _MD5.fullmatch(md5):
         raise _UnreadableError(f"its {what} entry has an md5 that is not one: {md5[:40]!r}")
