@@ -84,9 +84,12 @@ def snapshot(message: str | None = None, run: str | None = None, allow_failure: 
     return _snapshot.take_snapshot(_folder(path), options)
 
 
-def log(limit: int | None = None, rev: str = "HEAD", path: RepoLike = ".") -> list[Experiment]:
+def log(limit: int | None = None, rev: str = "HEAD",
+        path: RepoLike = ".") -> list[Experiment | history.InvalidExperiment]:
+    """Experiments newest first, as `mlv log --json` lists them: an unreadable one is an InvalidExperiment."""
     root = git.find_root(_folder(path))
-    return [_experiment(e, root) for e in history.list_experiments(root, rev, limit, with_packages=True)]
+    return [_experiment(e, root) if isinstance(e, history.Experiment) else e
+            for e in history.list_experiments(root, rev, limit, with_packages=True)]
 
 
 def show(rev: str = "HEAD", path: RepoLike = ".") -> Experiment:

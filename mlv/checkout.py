@@ -41,8 +41,7 @@ def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
         exp = history.show_experiment(root, rev)
         if not force:
             _require_clean(root, rev)
-        pointers = [*restore.pointers_from_record(exp.record.data, "data path"),
-                    *restore.pointers_from_record(exp.record.outputs, "output path")]
+        pointers = [*exp.record.data, *exp.record.outputs]  # paths checked when the record was read
         prepared = restore.prepare_restore(root, pointers, fetch_missing=True, force=force)
         git.checkout(root, rev, force=force)
         report = prepared.apply(progress)

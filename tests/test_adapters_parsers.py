@@ -184,47 +184,35 @@ def test_untracked_files_and_check_ignore_split_on_nul(fake_git: Any, tmp_path: 
     assert git_adapter.check_ignore(tmp_path, []) == set()
 
 
-# -- git log (records separated by \x1e, fields by \x1f) -------------------------------------------
+# -- git log (shas only) and commit messages by exact length ---------------------------------------
 
 
-def test_log_messages_splits_records_and_keeps_message_separators(fake_git: Any, tmp_path: Path) -> None:
-    out = (f"{SHA_A}\x1f2024-01-02T03:04:05+00:00\x1fsubject\n\nbody with \x1f inside\n\x1e\n"
-           f"{SHA_B}\x1f2024-01-01T00:00:00+00:00\x1fonly a subject\n\x1e\n").encode()
-    fake = fake_git(out)
-    got = list(git_adapter.log_messages(tmp_path, "HEAD", 5, first_parent=True, grep="^x"))
-    assert got == [
-        (SHA_A, "2024-01-02T03:04:05+00:00", "subject\n\nbody with \x1f inside\n"),
-        (SHA_B, "2024-01-01T00:00:00+00:00", "only a subject\n"),
-    ]
+def test_log_shas_asks_git_to_filter_and_stop(fake_git: Any, tmp_path: Path) -> None:
+    fake = fake_git(f"{SHA_A}\n{SHA_B}\n".encode())
+    assert git_adapter.log_shas(tmp_path, "HEAD", "^x", 5) == [SHA_A, SHA_B]
     args = fake.calls[0]
-    assert "--first-parent" in args and "-E" in args and "--grep=^x" in args and "--max-count=5" in args
+    assert "-E" in args and "--grep=^x" in args and "--max-count=5" in args
     assert args[-2:] == ["HEAD", "--"]  # a revision is never read as a path
 
 
-def test_log_messages_of_an_empty_history(fake_git: Any, tmp_path: Path) -> None:
+def test_log_shas_of_an_empty_history(fake_git: Any, tmp_path: Path) -> None:
     fake_git(b"")
-    assert list(git_adapter.log_messages(tmp_path, "HEAD", None)) == []
+    assert git_adapter.log_shas(tmp_path, "HEAD", "^x", None) == []
 
 
-def test_log_messages_malformed_record_raises(fake_git: Any, tmp_path: Path) -> None:
-    fake_git(b"not a log record\x1e")
-    with pytest.raises(ValueError):
-        list(git_adapter.log_messages(tmp_path, "HEAD", None))
+def test_message_of_keeps_separators_and_bad_bytes() -> None:
+    raw = b"tree 0\nauthor a\n\nsubject\n\nbody with \x1e\x1f inside \xff\n"
+    assert git_adapter.message_of(raw) == "subject\n\nbody with \x1e\x1f inside \ufffd\n"
+    assert git_adapter.message_of(b"tree 0\n") == ""  # no message at all
 
 
-def test_log_matching_and_commit_message(fake_git: Any, tmp_path: Path) -> None:
-    fake_git(f"{SHA_A}\x1fexp one\n\x1e\n{SHA_B}\x1fexp two\n\x1e\n".encode())
-    assert git_adapter.log_matching(tmp_path, "main", "^exp", 2) == [(SHA_A, "exp one\n"), (SHA_B, "exp two\n")]
-    fake_git(b"2024-01-02T03:04:05+00:00\x1fmessage\nwith lines\n")
-    assert git_adapter.commit_message(tmp_path, SHA_A) == ("2024-01-02T03:04:05+00:00", "message\nwith lines")
-
-
-def test_log_messages_against_real_git(repo: Path) -> None:
+def test_commit_messages_against_real_git(repo: Path) -> None:
     git(repo, "commit", "-q", "--allow-empty", "-m", "first")
-    git(repo, "commit", "-q", "--allow-empty", "-m", "second\n\nwith a body")
-    got = list(git_adapter.log_messages(repo, "HEAD", None))
-    assert [m for _, _, m in got] == ["second\n\nwith a body\n", "first\n"]
-    assert [s for s, _, _ in got] == git(repo, "rev-list", "HEAD").splitlines()
+    git(repo, "commit", "-q", "--allow-empty", "-m", "second\n\nwith \x1e a body")
+    shas = git_adapter.log_shas(repo, "HEAD", ".", None)
+    assert shas == git(repo, "rev-list", "HEAD").splitlines()
+    messages = git_adapter.commit_messages(repo, shas)
+    assert [messages[s] for s in shas] == ["second\n\nwith \x1e a body\n", "first\n"]
 
 
 # -- git cat-file --batch --------------------------------------------------------------------------

@@ -32,7 +32,9 @@ def test_experiments_give_their_gitpython_commit(experiment_repo: Path) -> None:
     assert commit.summary == "baseline"
     assert commit.author.email == "author@example.com"
     with gitpython.Repo(experiment_repo) as other:
-        assert api.log(path=other)[0].commit_object(other) == commit
+        newest = api.log(path=other)[0]
+        assert isinstance(newest, api.Experiment)
+        assert newest.commit_object(other) == commit
     assert experiment.to_json()["commit"] == experiment.commit  # still the history record
 
 

@@ -8,6 +8,7 @@ human rendering shows control characters as escapes, and rich markup in a messag
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import pty
@@ -35,7 +36,7 @@ def _hostile_commit(repo: Path) -> str:
     rec.command = HOSTILE_COMMAND
     rec.params = {"params.yaml": {HOSTILE_PARAM: 0.5, "[red]depth": "\x1b[31mdeep"}}
     rec.metrics = {"metrics.json": {HOSTILE_METRIC: 0.25, "loss": 1.0}}
-    rec.data = [{**item, "path": f"{item['path']}\x1b[2K"} for item in rec.data]
+    rec.data = [dataclasses.replace(item, path=f"{item.path}\x1b[2K") for item in rec.data]
     message = repo / ".git" / "hostile-message"
     message.write_text(record.render_message(HOSTILE_MESSAGE, rec), encoding="utf-8")
     git(repo, "commit", "-q", "--allow-empty", "--no-verify", "--cleanup=verbatim", "-F", str(message))

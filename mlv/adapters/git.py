@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -332,34 +332,30 @@ def run_hook(root: Path, name: str, args: Sequence[str], env: Mapping[str, str])
     return proc.returncode
 
 
-def log_messages(root: Path, rev: str, limit: int | None, first_parent: bool = False,
-                 grep: str | None = None) -> Iterator[tuple[str, str, str]]:
-    """(sha, ISO committer date, full message) for commits reachable from REV, newest first.
+def log_shas(root: Path, rev: str, grep: str, limit: int | None) -> list[str]:
+    """Shas of the commits reachable from REV whose message has a line matching the extended regex
+    GREP, newest first. git filters and stops after LIMIT, so a long history costs nothing.
 
-    With GREP (an extended regex), git itself skips other commits and stops after LIMIT matches,
-    so listing the last few experiments of a long history stays cheap.
+    Only shas: a message can hold any byte, so no separator in `git log` output is safe for it
+    (`commit_messages` reads messages with their exact lengths instead).
     """
-    args = ["log", "--format=%H%x1f%cI%x1f%B%x1e"]
-    if first_parent:
-        args.append("--first-parent")
-    if grep is not None:
-        args += ["-E", f"--grep={grep}"]
+    args = ["log", "-E", f"--grep={grep}", "--format=%H"]
     if limit is not None:
         args.append(f"--max-count={limit}")
-    raw = out([*args, rev, "--"], root)
-    for raw_chunk in raw.split("\x1e"):
-        chunk = raw_chunk.lstrip("\n")
-        if not chunk:
-            continue
-        sha, date, message = chunk.split("\x1f", 2)
-        yield sha, date, message
+    return out([*args, rev, "--"], root).split()
 
 
-def commit_message(root: Path, sha: str) -> tuple[str, str]:
-    """(ISO committer date, message) of one commit."""
-    raw = out(["log", "-1", "--format=%cI%x1f%B", sha], root)
-    date, message = raw.split("\x1f", 1)
-    return date, message
+def commit_messages(root: Path, shas: Sequence[str]) -> dict[str, str]:
+    """The message of each commit in SHAS, read in one git process."""
+    objects = read_blobs(root, list(shas))
+    return {sha: message_of(objects[sha] or b"") for sha in shas}
+
+
+def message_of(commit_object: bytes) -> str:
+    """The message of a raw commit object (headers, a blank line, then the message)."""
+    text = commit_object.decode("utf-8", errors="replace")
+    _, _, message = text.partition("\n\n")
+    return message
 
 
 def check_ignore(root: Path, paths: Sequence[str]) -> set[str]:
@@ -488,20 +484,6 @@ def checkout(root: Path, rev: str, *, force: bool = False) -> None:
         args += ["--detach", resolve_commit(root, rev)]
     # mlv checkout restores the data itself; mlv's post-checkout hook doing it too is wasted work.
     run(args, root, env={"MLV_SKIP_HOOKS": "1"})
-
-
-def log_matching(root: Path, rev: str, pattern: str, limit: int) -> list[tuple[str, str]]:
-    """(sha, message) of the newest LIMIT commits reachable from REV with a message line matching
-    the extended regex PATTERN. git filters and stops early, so a long history costs nothing."""
-    raw = out(["log", "-E", f"--grep={pattern}", f"--max-count={limit}", "--format=%H%x1f%B%x1e", rev,
-               "--"], root)
-    found = []
-    for raw_chunk in raw.split("\x1e"):
-        chunk = raw_chunk.lstrip("\n")
-        if chunk:
-            sha, message = chunk.split("\x1f", 1)
-            found.append((sha, message))
-    return found
 
 
 def delete_branch(root: Path, name: str, expected: str) -> None:

@@ -14,7 +14,6 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from mlv.adapters import dvc, git
 from mlv.data import objects as materialize
@@ -144,19 +143,6 @@ def pointers_at(root: Path, rev: str, paths: Sequence[str] | None = None) -> lis
         data = blobs.get(f"{rev}:{f}")
         if data is not None:
             found.append(dvc.parse_pointer(data, f))
-    return found
-
-
-def pointers_from_record(items: Sequence[dict[str, Any]], what: str) -> list[dvc.Pointer]:
-    """Pointers for a record's `data`/`outputs` entries, refusing unsafe or damaged ones."""
-    found = []
-    for item in items:
-        try:
-            path = safe_relpath(item["path"], what)
-            found.append(dvc.Pointer(path=path, md5=str(item["md5"]), size=int(item.get("size") or 0),
-                                       nfiles=item.get("nfiles")))
-        except (KeyError, TypeError, ValueError):
-            raise MlvError(f"the experiment record has a damaged {what} entry: {item!r}") from None
     return found
 
 

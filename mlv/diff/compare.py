@@ -20,11 +20,9 @@ from mlv.diff import data as diff_data
 from mlv.diff import values
 from mlv.diff.sides import Named, Side, load_commits, load_workspace
 from mlv.errors import MlvError
-from mlv.record import record
+from mlv.record import history
 
 JSON_SCHEMA_VERSION = 1
-# The record's opening marker line (mlv/record.py), as an extended regex for `git log --grep`.
-_RECORD_LINE = r"^--- mlv experiment record v[0-9]+ ---$"
 SECTIONS = ("code", "data", "environment", "params", "metrics", "command")
 
 
@@ -103,22 +101,8 @@ def _named(root: Path, rev: str) -> Named:
 
 
 def _experiments(root: Path, count: int) -> list[Named]:
-    """Up to COUNT newest experiment commits of HEAD, newest first; [] when HEAD has no commits.
-
-    git picks the commits whose message carries a record (no walk of the whole history in
-    Python); one whose record cannot be read (damaged, or from a newer mlv) is skipped, as in
-    `mlv log`, so we ask for a few more than we need.
-    """
-    if git.head_sha(root) is None:
-        return []
-    found = []
-    for sha, message in git.log_matching(root, "HEAD", _RECORD_LINE, count + 8):
-        try:
-            record.parse(message, sha)
-        except MlvError:
-            continue
-        found.append(Named(sha[:10], sha, message))
-    return found[:count]
+    """Up to COUNT newest readable experiments of HEAD, newest first, as already parsed sides."""
+    return [Named(exp.commit[:10], exp.commit, exp) for exp in history.latest_valid(root, count)]
 
 
 def _latest_experiments(root: Path, count: int) -> list[Named]:

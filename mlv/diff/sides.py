@@ -17,18 +17,13 @@ from typing import Any
 from mlv.adapters import dvc, git
 from mlv.data.statecache import StateCache
 from mlv.env import capture as environment
+from mlv.env.capture import Environment
 from mlv.errors import MlvError
 from mlv.project import config
 from mlv.record import record
+from mlv.record.history import Experiment
 
 WORKSPACE = "workspace"
-
-
-@dataclass
-class EnvFacts:
-    python: str
-    platform: str
-    packages: dict[str, str] | None  # None when the lockfile cannot be read
 
 
 @dataclass
@@ -44,7 +39,7 @@ class Side:
     command: str | None = None
     params: dict[str, Any] = field(default_factory=dict)  # params file -> content
     metrics: dict[str, Any] = field(default_factory=dict)
-    env: EnvFacts | None = None
+    env: Environment | None = None  # packages None when the commit's lockfile cannot be read
     env_error: str | None = None  # why the work tree's environment could not be captured
     # Folder manifests computed from the work tree (they are not in the cache): md5 -> entries.
     manifests: dict[str, dict[str, str]] = field(default_factory=dict)  # md5 -> {relpath: md5}
@@ -54,43 +49,38 @@ class Side:
         return self.commit is None
 
 
-def _message_of(commit_object: bytes) -> str:
-    """The message of a raw commit object (headers, a blank line, then the message)."""
-    text = commit_object.decode("utf-8", errors="replace")
-    _, _, message = text.partition("\n\n")
-    return message
-
-
 @dataclass(frozen=True)
 class Named:
-    """A commit as the user named it; MESSAGE is filled when already read (saves a git call)."""
+    """A commit as the user named it; EXPERIMENT is set when already found and parsed."""
 
     label: str
     sha: str
-    message: str | None = None
+    experiment: Experiment | None = None
 
 
 def load_commits(root: Path, commits: list[Named]) -> list[Side]:
     """Sides for COMMITS, reading every object they need in at most two batched git reads."""
-    unread = [c.sha for c in commits if c.message is None]
-    objects = git.read_blobs(root, unread) if unread else {}
-    pointer_files = {c.sha: git.ls_tree_paths(root, c.sha, ".dvc") for c in commits}
+    messages = git.commit_messages(root, [c.sha for c in commits if c.experiment is None])
     sides: list[Side] = []
     lockfiles: dict[str, str] = {}  # sha -> "sha:lockfile path"
-    for label, sha, known in ((c.label, c.sha, c.message) for c in commits):
-        message = known if known is not None else _message_of(objects[sha] or b"")
-        user, doc = record.split_message(message)
-        side = Side(label, sha, user.splitlines()[0] if user else "", has_record=False)
-        if doc is not None:
-            _, rec = record.parse(message, sha)  # a damaged or newer record is reported, not guessed
+    for named in commits:
+        exp = named.experiment
+        if exp is None:
+            # Parsed once here; a damaged or newer record is reported, not guessed around.
+            user, rec = record.parse_if_present(messages[named.sha], named.sha)
+        else:
+            user, rec = exp.message, exp.record
+        side = Side(named.label, named.sha, user.splitlines()[0] if user else "", has_record=False)
+        if rec is not None:
             side.has_record = True
             side.command = rec.command
             side.params, side.metrics = rec.params, rec.metrics
-            side.kinds = {item["path"]: "output" for item in rec.outputs}
-            side.kinds.update({item["path"]: "data" for item in rec.data})
-            side.env = EnvFacts(rec.environment.python, rec.environment.platform, None)
-            lockfiles[sha] = f"{sha}:{rec.environment.lockfile}"
+            side.kinds = {item.path: "output" for item in rec.outputs}
+            side.kinds.update({item.path: "data" for item in rec.data})
+            side.env = rec.environment
+            lockfiles[named.sha] = f"{named.sha}:{rec.environment.lockfile}"
         sides.append(side)
+    pointer_files = {c.sha: git.ls_tree_paths(root, c.sha, ".dvc") for c in commits}
     wanted = [f"{c.sha}:{path}" for c in commits for path in pointer_files[c.sha]]
     blobs = git.read_blobs(root, wanted + list(lockfiles.values()))
     for side in sides:
@@ -102,7 +92,7 @@ def load_commits(root: Path, commits: list[Named]) -> list[Side]:
                 side.pointers[pointer.path] = pointer
         if side.env is not None:
             lock = blobs.get(lockfiles[side.commit])
-            side.env.packages = environment.parse_lockfile(lock) if lock is not None else None
+            side.env.packages = environment.packages_from_lockfile(lock) if lock is not None else None
     return sides
 
 
@@ -146,7 +136,7 @@ def load_workspace(root: Path, other: Side) -> Side:
     except MlvError as exc:  # the other sections are still worth showing
         side.env_error = f"environment not captured ({exc.message})"
     else:
-        side.env = EnvFacts(env.python, env.platform, env.package_versions())
+        side.env = env
     return side
 
 

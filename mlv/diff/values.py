@@ -166,7 +166,7 @@ def compare_environment(old: Side, new: Side) -> EnvSection:
     if old.env.packages is None or new.env.packages is None:
         section.packages_known = False
         return section
-    before, after = old.env.packages, new.env.packages
+    before, after = old.env.package_versions(), new.env.package_versions()
     for name in sorted(before.keys() | after.keys()):
         change = PackageChange(name, before.get(name), after.get(name))
         if change.old is None:

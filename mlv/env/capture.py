@@ -67,16 +67,39 @@ class Package:
 
 @dataclass
 class Environment:
+    """A Python environment, as captured from an interpreter or as an experiment record pins it.
+
+    Capturing fills the facts and `packages`. A record adds where the lockfile sits in the commit
+    (`lockfile`, `lockfile_sha256`) and the project's own lockfiles; read back from a record,
+    `packages` is None until the commit's lockfile is read, and stays None if it cannot be.
+    """
+
     python: str
     implementation: str
     os: str
     platform: str
     machine: str
     interpreter: str
-    packages: list[Package] = field(default_factory=list)
+    packages: list[Package] | None = field(default_factory=list)
+    lockfile: str = ""  # path inside the commit
+    lockfile_sha256: str = ""
+    project_lockfiles: dict[str, str] = field(default_factory=dict)  # path -> sha256
 
     def package_versions(self) -> dict[str, str]:
-        return {p.key: p.version for p in self.packages}
+        return {p.key: p.version for p in self.packages or []}
+
+    def to_json(self, with_packages: bool = False) -> dict[str, Any]:
+        """The record's `environment` object; WITH_PACKAGES adds name -> version, as `mlv show --json`
+        does (the record itself leaves the package list to the lockfile)."""
+        doc: dict[str, Any] = {
+            "python": self.python, "implementation": self.implementation, "os": self.os,
+            "platform": self.platform, "machine": self.machine, "interpreter": self.interpreter,
+            "lockfile": self.lockfile, "lockfile_sha256": self.lockfile_sha256,
+            "project_lockfiles": dict(self.project_lockfiles),
+        }
+        if with_packages:
+            doc["packages"] = self.package_versions()
+        return doc
 
 
 def normalize_name(name: str) -> str:
@@ -235,7 +258,7 @@ def render_lockfile(env: Environment) -> bytes:
         f"# python {env.python} ({env.implementation}) on {env.os} {env.machine}",
         f"# platform {env.platform}",
     ]
-    for pkg in env.packages:
+    for pkg in env.packages or []:
         if pkg.editable and pkg.source:
             lines.append(f"-e {pkg.source}  # {pkg.name}=={pkg.version}")
         elif pkg.source:
@@ -247,6 +270,11 @@ def render_lockfile(env: Environment) -> bytes:
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)")
 _SOURCE = re.compile(r"#\s*([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)\s*$")
+
+
+def packages_from_lockfile(data: bytes) -> list[Package]:
+    """The packages pinned by a lockfile, as far as a diff or a record reader needs them."""
+    return [Package(name, version) for name, version in parse_lockfile(data).items()]
 
 
 def parse_lockfile(data: bytes) -> dict[str, str]:

@@ -6,7 +6,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mlv.env.capture import Environment
-from mlv.record.record import EnvironmentInfo
 
 # Platform facts compared one by one; `platform` (kernel and libc) changes between machines more
 # often than it matters, but a reader deciding whether to trust a verdict wants to see it.
@@ -41,7 +40,7 @@ class Mismatch:
         return f"package {self.name}: recorded {self.recorded}, now {self.current}"
 
 
-def compare(recorded: EnvironmentInfo, recorded_packages: dict[str, str], current: Environment) -> list[Mismatch]:
+def compare(recorded: Environment, recorded_packages: dict[str, str], current: Environment) -> list[Mismatch]:
     """Every difference: platform facts first, then packages added, removed or at another version."""
     found = [
         Mismatch(fact, fact, str(getattr(recorded, fact)), str(getattr(current, fact)))

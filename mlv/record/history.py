@@ -1,4 +1,9 @@
-"""Read experiment commits back: `mlv log` and `mlv show`."""
+"""Find experiment commits and read them back: the one finder behind log, show, diff and the API.
+
+Each commit message is read from git once and parsed once; what comes out is an `Experiment` (a
+typed record) or, for a commit whose record cannot be read, an `InvalidExperiment` saying why, so
+`mlv log` can list the rest and mark that one.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,9 @@ from mlv.adapters import git
 from mlv.env import capture as environment
 from mlv.errors import MlvError
 from mlv.record import record
-from mlv.record.record import Record
+from mlv.record.record import InvalidRecordError, Record
+
+INVALID = "invalid"
 
 
 @dataclass
@@ -18,59 +25,97 @@ class Experiment:
     commit: str
     message: str
     record: Record
-    packages: dict[str, str] | None = None  # filled from the commit's lockfile when asked
+
+    @property
+    def packages(self) -> dict[str, str] | None:
+        """Package name -> version from the commit's lockfile; None until it has been read."""
+        env = self.record.environment
+        return None if env.packages is None else env.package_versions()
 
     def to_json(self) -> dict[str, Any]:
         """The JSON contract of `mlv log --json` / `mlv show --json` (docs/reference/json.md)."""
-        doc = self.record.to_dict()
+        doc = self.record.to_json(with_packages=True)
         env = doc.pop("environment")
-        env["packages"] = self.packages if self.packages is not None else {}
         return {"commit": self.commit, "message": self.message, **doc, "environment": env}
 
 
+@dataclass
+class InvalidExperiment:
+    """A commit with a record block that cannot be read; ERROR says why, in one line."""
+
+    commit: str
+    message: str
+    error: str
+
+    def to_json(self) -> dict[str, Any]:
+        """An item of `mlv log --json` for such a commit (`#/$defs/invalid` in the schema)."""
+        return {"commit": self.commit, "message": self.message, "status": INVALID, "error": self.error}
+
+
+def read_commit(sha: str, message: str) -> Experiment | InvalidExperiment | None:
+    """The experiment in commit SHA's MESSAGE; None when the message carries no record block."""
+    try:
+        user, rec = record.parse_if_present(message, sha)
+    except InvalidRecordError as exc:
+        return InvalidExperiment(sha, _user_message(message), exc.message)
+    return None if rec is None else Experiment(sha, user, rec)
+
+
+def _user_message(message: str) -> str:
+    match = record.last_marker(message)
+    return record.user_text(message[: match.start()] if match else message)
+
+
 def list_experiments(root: Path, rev: str = "HEAD", limit: int | None = None,
-                     with_packages: bool = False) -> list[Experiment]:
-    """Experiment commits reachable from REV, newest first (at most LIMIT)."""
+                     with_packages: bool = False) -> list[Experiment | InvalidExperiment]:
+    """Experiment commits reachable from REV, newest first (at most LIMIT), unreadable ones marked."""
     if git.head_sha(root) is None and rev == "HEAD":
         return []
     git.resolve_commit(root, rev)
-    found: list[Experiment] = []
-    # A damaged record is skipped below, so ask git for a few more than LIMIT.
-    ask = None if limit is None else limit + 8
-    for sha, _date, message in git.log_messages(root, rev, ask, grep=record.GIT_GREP):
-        user, doc = record.split_message(message)
-        if doc is None:
-            continue
-        try:
-            _, rec = record.parse(message, sha)
-        except MlvError:
-            continue  # a newer or damaged record: `mlv show` explains; the log just skips it
-        found.append(Experiment(sha, user, rec))
-        if limit is not None and len(found) >= limit:
-            break
+    shas = git.log_shas(root, rev, record.GIT_GREP, limit)
+    messages = git.commit_messages(root, shas)
+    found = [exp for exp in (read_commit(sha, messages[sha]) for sha in shas) if exp is not None]
     if with_packages:
-        attach_packages(root, found)
+        attach_packages(root, [e for e in found if isinstance(e, Experiment)])
     return found
 
 
+def latest_valid(root: Path, count: int, rev: str = "HEAD") -> list[Experiment]:
+    """Up to COUNT newest readable experiments of REV, newest first; [] when HEAD has no commits.
+
+    Unreadable records are skipped, so git is asked for more commits while they crowd the top.
+    """
+    if git.head_sha(root) is None:
+        return []
+    ask = count + 8
+    while True:
+        listed = list_experiments(root, rev, ask)
+        valid = [e for e in listed if isinstance(e, Experiment)]
+        if len(valid) >= count or len(listed) < ask:
+            return valid[:count]
+        ask *= 4
+
+
 def attach_packages(root: Path, experiments: list[Experiment]) -> None:
-    """Fill `packages` from each commit's lockfile, reading each distinct lockfile once."""
+    """Fill each environment's packages from its commit's lockfile, reading each distinct one once.
+
+    A lockfile that cannot be read leaves the packages None (shown as none)."""
     first_commit: dict[str, str] = {}
     for exp in experiments:
         first_commit.setdefault(exp.record.environment.lockfile, exp.commit)
     specs = {path: f"{sha}:{path}" for path, sha in first_commit.items()}
     blobs = git.read_blobs(root, list(specs.values()))
-    parsed = {path: environment.parse_lockfile(blobs[spec] or b"") for path, spec in specs.items()}
+    parsed = {path: environment.packages_from_lockfile(blobs[spec] or b"") for path, spec in specs.items()}
     for exp in experiments:
-        exp.packages = parsed[exp.record.environment.lockfile]
+        exp.record.environment.packages = parsed[exp.record.environment.lockfile]
 
 
 def show_experiment(root: Path, rev: str = "HEAD") -> Experiment:
+    """Experiment REV with its packages; raises when it is not an experiment or not a valid one."""
     if rev == "HEAD" and git.head_sha(root) is None:
         raise MlvError("this repository has no commits yet", hint="Run `mlv snapshot` first.")
     sha = git.resolve_commit(root, rev)
-    _date, message = git.commit_message(root, sha)
-    user, rec = record.parse(message, sha)
+    user, rec = record.parse(git.commit_messages(root, [sha])[sha], sha)
     exp = Experiment(sha, user, rec)
     attach_packages(root, [exp])
     return exp

@@ -5,36 +5,52 @@ inside the commit (covered by its sha), readable with plain `git log`, versioned
 conflicts (messages are never merged). The environment's package list lives in the commit's
 lockfile (`.mlv/env/requirements-<sha>.txt`) so the message stays short; readers join the two.
 Format and JSON contract: docs/reference/record-format.md.
+
+A commit message is anyone's text, so reading one is defensive: the block is capped in size and
+nesting, checked against mlv/schemas/experiment.schema.json, and every path in it is checked
+once here, so the typed `Record` that comes out can be used without further doubt.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from mlv.errors import NotAnExperimentError
+from mlv.data.pathsafety import UnsafePathError, safe_relpath
+from mlv.env.capture import Environment
+from mlv.errors import MlvError, NotAnExperimentError
+from mlv.record import validate
+
+if TYPE_CHECKING:
+    from mlv.adapters.dvc import Pointer
 
 SCHEMA_VERSION = 1
 BEGIN = "--- mlv experiment record v{version} ---"
 END = "--- end mlv experiment record ---"
-_BEGIN_RE = re.compile(r"^--- mlv experiment record v(\d+) ---$", re.MULTILINE)
+# At most 9 digits: int() of a hostile 5000-digit version would raise instead of refusing.
+_BEGIN_RE = re.compile(r"^--- mlv experiment record v([0-9]{1,9}) ---$", re.MULTILINE)
 # The same marker for `git log -E --grep`, so git filters experiment commits itself.
 GIT_GREP = "^--- mlv experiment record v[0-9]+ ---$"
 
+# Limits on what a reader accepts (docs/reference/record-format.md). Real records are a few KB
+# and a few levels deep; the limits keep a hostile commit from costing minutes or the stack.
+MAX_RECORD_BYTES = 1024 * 1024  # the JSON between the marker lines, UTF-8
+MAX_DEPTH = 100  # objects and lists nested inside each other, the record itself being level 1
 
-@dataclass
-class EnvironmentInfo:
-    python: str
-    implementation: str
-    os: str
-    platform: str
-    machine: str
-    interpreter: str
-    lockfile: str  # path inside the commit
-    lockfile_sha256: str
-    project_lockfiles: dict[str, str] = field(default_factory=dict)  # path -> sha256
+_MD5 = re.compile(r"[0-9a-f]{32}(\.dir)?")
+_MAX_PATH = 4096
+# Fields a reader adds to the record for `mlv show --json`; a record must not bring its own.
+_READER_FIELDS = ("commit", "message")
+
+
+class InvalidRecordError(NotAnExperimentError):
+    """A commit carries an experiment record that cannot be read (damaged, hostile or too large)."""
+
+
+class _UnreadableError(ValueError):
+    """Why a record block cannot be read; becomes an InvalidRecordError naming the commit."""
 
 
 @dataclass
@@ -49,21 +65,49 @@ class Record:
     duration_s: float | None
     params: dict[str, Any]  # params file -> its content
     metrics: dict[str, Any]  # metrics file -> its content
-    data: list[dict[str, Any]]  # [{path, md5, size, nfiles}]
-    outputs: list[dict[str, Any]]
-    environment: EnvironmentInfo
+    data: list[Pointer]  # as in each path's `.dvc` file
+    outputs: list[Pointer]
+    environment: Environment
     mlv_version: str
     reproduces: dict[str, Any] | None = None  # {"commit": sha, "verdict": ...} for `reproduce --save`
     schema: int = SCHEMA_VERSION
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_json(self, with_packages: bool = False) -> dict[str, Any]:
+        """The record as written to the commit (key order included); WITH_PACKAGES adds the
+        environment's package versions, as `mlv show --json` does."""
+        return {
+            "created": self.created, "command": self.command, "run_by_mlv": self.run_by_mlv,
+            "exit_code": self.exit_code, "started": self.started, "duration_s": self.duration_s,
+            "params": self.params, "metrics": self.metrics,
+            "data": [p.as_dict() for p in self.data], "outputs": [p.as_dict() for p in self.outputs],
+            "environment": self.environment.to_json(with_packages=with_packages),
+            "mlv_version": self.mlv_version, "reproduces": self.reproduces, "schema": self.schema,
+        }
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Record:
-        env = EnvironmentInfo(**doc["environment"])
-        fields = {k: v for k, v in doc.items() if k in cls.__dataclass_fields__ and k != "environment"}
-        return cls(environment=env, **fields)
+        """A record from its JSON, already checked against the schema; raises _UnreadableError for an
+        unsafe path or md5."""
+        env = doc["environment"]
+        return cls(
+            created=doc["created"], command=doc["command"], run_by_mlv=doc["run_by_mlv"],
+            exit_code=doc["exit_code"], started=doc["started"], duration_s=doc["duration_s"],
+            params=_checked_keys(doc["params"], "params file"),
+            metrics=_checked_keys(doc["metrics"], "metrics file"),
+            data=[_pointer(item, "data path") for item in doc["data"]],
+            outputs=[_pointer(item, "output path") for item in doc["outputs"]],
+            environment=Environment(
+                python=env["python"], implementation=env["implementation"], os=env["os"],
+                platform=env["platform"], machine=env["machine"], interpreter=env["interpreter"],
+                packages=None, lockfile=_checked_path(env["lockfile"], "lockfile"),
+                lockfile_sha256=env["lockfile_sha256"],
+                project_lockfiles=_checked_keys(env["project_lockfiles"], "project lockfile"),
+            ),
+            mlv_version=doc["mlv_version"], reproduces=doc.get("reproduces"), schema=doc["schema"],
+        )
+
+
+# -- writing -------------------------------------------------------------------------------------
 
 
 def summary_line(record: Record) -> str:
@@ -84,54 +128,166 @@ def _short(value: Any) -> str:
 
 
 def render_message(message: str, record: Record) -> str:
-    body = json.dumps(record.to_dict(), indent=1, sort_keys=False, ensure_ascii=False)
+    """The commit message for RECORD; refuses a record that no mlv would read back."""
+    doc = record.to_json()
+    body = json.dumps(doc, indent=1, sort_keys=False, ensure_ascii=False)
+    size = len(body.encode("utf-8"))
+    if size > MAX_RECORD_BYTES:
+        raise MlvError(
+            f"the experiment record would be {size / 1024 / 1024:.1f} MiB, over the "
+            f"{MAX_RECORD_BYTES // 1024 // 1024} MiB mlv reads; params or metrics files are too large to record",
+            hint="Keep params and metrics files small; track large results as `outputs`.",
+        )
+    if _deeper_than(doc, MAX_DEPTH):
+        raise MlvError(f"the experiment record would nest deeper than {MAX_DEPTH} levels, more than mlv reads",
+                       hint="Flatten the params or metrics files.")
     return (f"{message.strip()}\n\n{summary_line(record)}\n\n"
             f"{BEGIN.format(version=record.schema)}\n{body}\n{END}\n")
 
 
-def has_record(message: str) -> bool:
-    return _BEGIN_RE.search(message) is not None
-
-
-def split_message(message: str) -> tuple[str, dict[str, Any] | None]:
-    """(the user's message, the record's JSON) from a commit message; JSON None if absent."""
-    match = _BEGIN_RE.search(message)
-    if not match:
-        return message.strip(), None
-    end = message.find(END, match.end())
-    if end < 0:
-        return message.strip(), None
-    try:
-        doc = json.loads(message[match.end():end])
-    except ValueError:
-        return message.strip(), None
-    user = message[: match.start()].strip()
-    user = "\n".join(line for line in user.splitlines() if not line.startswith("mlv: ")).strip()
-    if not isinstance(doc, dict):
-        return user, None
-    doc.setdefault("schema", int(match.group(1)))
-    return user, doc
+# -- reading -------------------------------------------------------------------------------------
 
 
 def parse(message: str, sha: str) -> tuple[str, Record]:
-    """The user's message and the record of commit SHA; raises when it is not an experiment."""
-    user, doc = split_message(message)
-    if doc is None:
+    """The user's message and the record of commit SHA; raises when it is not a valid experiment."""
+    user, rec = parse_if_present(message, sha)
+    if rec is None:
         raise NotAnExperimentError(
             f"commit {sha[:10]} is not an mlv experiment commit",
             hint="`mlv log` lists the experiment commits of this branch.",
         )
-    schema = doc.get("schema")
-    if not isinstance(schema, int) or schema > SCHEMA_VERSION:
-        raise NotAnExperimentError(
+    return user, rec
+
+
+def parse_if_present(message: str, sha: str) -> tuple[str, Record | None]:
+    """The user's message and the record of commit SHA, None for a commit without a record block;
+    raises InvalidRecordError (naming the commit) for a block that cannot be read."""
+    try:
+        user, doc = split_message(message)
+        if doc is None:
+            return user, None
+        _refuse_newer(doc, sha)
+        _check_schema(doc)
+        return user, Record.from_dict(doc)
+    except _UnreadableError as exc:
+        raise InvalidRecordError(f"commit {sha[:10]} is not a valid experiment: {exc}",
+                                 hint="Other experiments are unaffected; `mlv log` marks it invalid.") from None
+
+
+def split_message(message: str) -> tuple[str, dict[str, Any] | None]:
+    """(the user's message, the record block's JSON object); None when there is no block.
+
+    Raises _UnreadableError for a block that cannot be loaded (no end marker, too large, too deep,
+    not a JSON object). The object is not checked against the schema yet: `parse` does that.
+    """
+    match = last_marker(message)
+    if match is None:
+        return message.strip(), None
+    end = message.find(END, match.end())
+    if end < 0:
+        raise _UnreadableError("its record has no end marker")
+    return user_text(message[: match.start()]), _load(message[match.end():end], int(match.group(1)))
+
+
+def last_marker(message: str) -> re.Match[str] | None:
+    """The last opening marker: mlv appends its record after the user's text, so an earlier block
+    is part of what the user wrote (and must not pass for the record)."""
+    last = None
+    for last in _BEGIN_RE.finditer(message):  # noqa: B007 - the loop is how we reach the last one
+        pass
+    return last
+
+
+def user_text(before_marker: str) -> str:
+    """The user's message: what precedes the record, without mlv's summary line."""
+    lines = before_marker.strip().split("\n")  # not splitlines(): it also splits at \x1c-\x1e and \x85
+    return "\n".join(line for line in lines if not line.startswith("mlv: ")).strip()
+
+
+def _load(block: str, marker_version: int) -> dict[str, Any]:
+    """The block's JSON object, after the size cap and before anything walks it recursively."""
+    if len(block) > MAX_RECORD_BYTES or len(block.encode("utf-8")) > MAX_RECORD_BYTES:
+        raise _UnreadableError(f"its record is larger than {MAX_RECORD_BYTES // 1024 // 1024} MiB")
+    try:
+        doc = json.loads(block)
+    except RecursionError:
+        raise _UnreadableError(f"its record nests deeper than {MAX_DEPTH} levels") from None
+    except ValueError as exc:
+        raise _UnreadableError(f"its record is not valid JSON ({str(exc)[:80]})") from None
+    if not isinstance(doc, dict):
+        raise _UnreadableError("its record is not a JSON object")
+    if _deeper_than(doc, MAX_DEPTH):
+        raise _UnreadableError(f"its record nests deeper than {MAX_DEPTH} levels")
+    doc.setdefault("schema", marker_version)
+    doc.setdefault("reproduces", None)  # records from before `reproduce --save` existed
+    return doc
+
+
+def _deeper_than(doc: Any, limit: int) -> bool:
+    """Whether DOC nests more than LIMIT levels; iterative, so depth itself cannot hurt."""
+    stack = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _refuse_newer(doc: dict[str, Any], sha: str) -> None:
+    schema = doc["schema"]
+    if isinstance(schema, int) and not isinstance(schema, bool) and schema > SCHEMA_VERSION:
+        raise InvalidRecordError(
             f"commit {sha[:10]} has an experiment record of schema {schema}; this mlv reads up to "
             f"{SCHEMA_VERSION}",
             hint="Upgrade mlv (`pip install -U mlv`).",
         )
+
+
+def _check_schema(doc: dict[str, Any]) -> None:
+    """DOC against the schema of `mlv show --json`, which is the record plus what the reader adds."""
+    brought = [name for name in _READER_FIELDS if name in doc]
+    if brought:
+        raise _UnreadableError(f"its record has a field {brought[0]!r}, which only a reader adds")
+    env = doc.get("environment")
+    if isinstance(env, dict) and "packages" in env:
+        raise _UnreadableError("its record lists packages, which belong in the lockfile")
+    view = {"commit": "0" * 40, "message": "", **doc}
+    if isinstance(env, dict):
+        view["environment"] = {**env, "packages": {}}
     try:
-        return user, Record.from_dict(doc)
-    except (KeyError, TypeError) as exc:
-        raise NotAnExperimentError(f"commit {sha[:10]} has a damaged experiment record ({exc})") from None
+        validate.check(view)
+    except validate.SchemaViolationError as exc:
+        raise _UnreadableError(f"its record does not match the schema ({exc})") from None
+
+
+def _checked_path(value: str, what: str) -> str:
+    """VALUE under the path-safety rule (mlv/data/pathsafety.py), and not inside .git/ or .dvc/."""
+    if len(value) > _MAX_PATH:
+        raise _UnreadableError(f"its {what} is longer than {_MAX_PATH} characters")
+    try:
+        path = safe_relpath(value, what)
+    except UnsafePathError as exc:
+        raise _UnreadableError(exc.message) from None
+    top = path.split("/", 1)[0]
+    if top.lower() in (".git", ".dvc"):  # lower: on a case-insensitive disk .GIT is .git
+        raise _UnreadableError(f"{what} {value!r} is inside {top}/, which mlv never writes from a record")
+    return path
+
+
+def _checked_keys(files: dict[str, Any], what: str) -> dict[str, Any]:
+    return {_checked_path(name, what): content for name, content in files.items()}
+
+
+def _pointer(item: dict[str, Any], what: str) -> Pointer:
+    # Imported here: the dvc adapter imports PyYAML, which `mlv log` and `mlv show` never need.
+    from mlv.adapters.dvc import Pointer
+
+    md5 = item["md5"]
+    if not _MD5.fullmatch(md5):
+        raise _UnreadableError(f"its {what} entry has an md5 that is not one: {md5[:40]!r}")
+    return Pointer(path=_checked_path(item["path"], what), md5=md5, size=item["size"], nfiles=item["nfiles"])
 
 
 def flatten(tree: Any, prefix: str = "", single_root: bool = False) -> dict[str, Any]:

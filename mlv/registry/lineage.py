@@ -40,21 +40,21 @@ def artifact_entry(root: Path, exp: Experiment, path: str | None) -> dict[str, A
     outputs = exp.record.outputs
     if path is None:
         if len(outputs) != 1:
-            listed = ", ".join(o["path"] for o in outputs) or "none"
+            listed = ", ".join(o.path for o in outputs) or "none"
             raise RegistryError(f"experiment {exp.commit[:10]} has {len(outputs)} outputs ({listed}); "
                                 f"say which is the model", hint="Pass --path PATH.")
-        return dict(outputs[0])
+        return outputs[0].as_dict()
     path = path.strip("/")
     for out in outputs:
-        if out["path"] == path:
-            return dict(out)
+        if out.path == path:
+            return out.as_dict()
     for out in outputs:
-        if path.startswith(out["path"] + "/") and str(out["md5"]).endswith(".dir"):
-            listing = dvc.load_manifest_map(dvc.cache_dir(root), out["md5"]) or {}
-            md5 = listing.get(path[len(out["path"]) + 1:])
+        if path.startswith(out.path + "/") and out.is_dir:
+            listing = dvc.load_manifest_map(dvc.cache_dir(root), out.md5) or {}
+            md5 = listing.get(path[len(out.path) + 1:])
             if md5:
                 return {"path": path, "md5": md5, "size": None, "nfiles": None}
-    listed = ", ".join(o["path"] for o in outputs) or "none"
+    listed = ", ".join(o.path for o in outputs) or "none"
     raise RegistryError(f"{path!r} is not an output of experiment {exp.commit[:10]} (outputs: {listed})",
                         hint="Pass --path with one of its outputs.")
 

@@ -21,7 +21,7 @@ from typing import Any
 from mlv import locking
 from mlv.adapters import dvc, git
 from mlv.data import restore
-from mlv.data.pathsafety import check_no_escaping_symlink, safe_relpath
+from mlv.data.pathsafety import check_no_escaping_symlink
 from mlv.env import capture as environment
 from mlv.env import check
 from mlv.env import fresh as freshenv
@@ -114,12 +114,10 @@ def plan(cwd: Path, options: ReproduceOptions) -> ReproducePlan:
         if not rec.command:
             raise MlvError(f"experiment {exp.commit[:10]} records no command, so there is nothing to re-run",
                            hint="Record experiments with `mlv snapshot --run COMMAND`.")
-        data = restore.pointers_from_record(rec.data, "data path")
-        restore.pointers_from_record(rec.outputs, "output path")
-        metrics_files = [safe_relpath(name, "metrics file") for name in rec.metrics]
-        for name in rec.params:
-            safe_relpath(name, "params file")
-        lock_path = safe_relpath(rec.environment.lockfile, "lockfile")
+        # Every path in the record was checked when it was read (mlv/record/record.py).
+        data = rec.data
+        metrics_files = list(rec.metrics)
+        lock_path = rec.environment.lockfile
         blob = git.read_blob(root, exp.commit, lock_path)
         if blob is None and options.env == "fresh":
             raise MlvError(f"the lockfile {lock_path} named by the record is not in commit {exp.commit[:10]}",
@@ -212,7 +210,7 @@ def _judge(tree: Path, plan_: ReproducePlan, options: ReproduceOptions, run: Run
     state = state_cache(tree)
     reproduced: dict[str, str | None] = {}
     for item in rec.outputs:
-        path = str(item["path"])
+        path = item.path
         exists = (tree / path).exists() and _inside(tree, path)
         # With --save the snapshot stores these right after; storing now saves a second hashing.
         reproduced[path] = (track.track_paths(tree, [path], state, store=options.save)[0].md5

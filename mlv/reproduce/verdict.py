@@ -14,6 +14,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mlv.adapters.dvc import Pointer
+
 REPRODUCED = "reproduced"
 WITHIN_TOLERANCE = "reproduced_within_tolerance"
 NOT_REPRODUCED = "not_reproduced"
@@ -60,10 +62,10 @@ class Verdict:
         return asdict(self)
 
 
-def compare_outputs(recorded: list[dict[str, Any]], reproduced: dict[str, str | None]) -> list[OutputCheck]:
+def compare_outputs(recorded: list[Pointer], reproduced: dict[str, str | None]) -> list[OutputCheck]:
     checks = []
     for item in recorded:
-        path, md5 = str(item["path"]), str(item["md5"])
+        path, md5 = item.path, item.md5
         now = reproduced.get(path)
         status = "missing" if now is None else ("identical" if now == md5 else "different")
         checks.append(OutputCheck(path, md5, now, status))

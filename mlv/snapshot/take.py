@@ -15,7 +15,7 @@ from mlv.env import capture as environment
 from mlv.env import project_lockfiles as projectlocks
 from mlv.errors import CommandFailedError, GitError, MlvError
 from mlv.project import config, paramfiles
-from mlv.record.record import EnvironmentInfo, Record, render_message
+from mlv.record.record import Record, render_message
 from mlv.snapshot.publish import PreparedCommit, crash_point, publish, recover
 from mlv.snapshot.runner import RunResult, now_iso, run_command
 
@@ -172,9 +172,9 @@ def _build_record(
         duration_s=run.duration_s if run else None,
         params=params,
         metrics=metrics,
-        data=[p.as_dict() for p in pointers if p.path in data_set],
-        outputs=[p.as_dict() for p in pointers if p.path not in data_set],
-        environment=EnvironmentInfo(
+        data=[p for p in pointers if p.path in data_set],
+        outputs=[p for p in pointers if p.path not in data_set],
+        environment=environment.Environment(
             python=env.python, implementation=env.implementation, os=env.os, platform=env.platform,
             machine=env.machine, interpreter=env.interpreter,
             lockfile=environment.lockfile_path(lockfile),

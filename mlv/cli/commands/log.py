@@ -70,12 +70,11 @@ def _render_table(experiments: Sequence[object]) -> None:
     from rich.table import Table
 
     from mlv.cli import output
-    from mlv.record.history import Experiment
+    from mlv.record.history import INVALID, Experiment, InvalidExperiment
     from mlv.record.record import flatten
 
-    rows = [e for e in experiments if isinstance(e, Experiment)]
-    params = [flatten(e.record.params, single_root=True) for e in rows]
-    shown = _key_params(params)
+    valid = [e for e in experiments if isinstance(e, Experiment)]
+    shown = _key_params([flatten(e.record.params, single_root=True) for e in valid])
     wide = output.stdout().width >= 110  # the date column only where there is room for it
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("commit", no_wrap=True, style="yellow")
@@ -85,18 +84,28 @@ def _render_table(experiments: Sequence[object]) -> None:
     table.add_column("command", overflow="ellipsis", no_wrap=True, max_width=20 if wide else 14)
     table.add_column("params", overflow="fold", min_width=14)
     table.add_column("metrics", overflow="fold", min_width=14)
-    for exp, flat in zip(rows, params, strict=True):
-        rec = exp.record
-        metrics = flatten(rec.metrics, single_root=True)
-        first = [exp.commit[:10], rec.created[:10]] if wide else [exp.commit[:10]]
-        # Every cell quotes the repository: literal() shows control characters and markup as written.
-        table.add_row(
-            *map(output.literal, first), output.literal(exp.message.splitlines()[0] if exp.message else ""),
-            output.literal(rec.command or "-"),
-            "\n".join(output.literal(f"{k}={output.fmt_value(flat[k])}") for k in shown if k in flat),
-            "\n".join(output.literal(f"{k}={output.fmt_value(v)}") for k, v in list(metrics.items())[:4]),
-        )
+    # Every cell quotes the repository: literal() shows control characters and markup as written.
+    lit = output.literal
+    for exp in experiments:
+        if isinstance(exp, InvalidExperiment):
+            # Marked, not hidden: the reason goes where the params would be.
+            first = [exp.commit[:10], ""] if wide else [exp.commit[:10]]
+            table.add_row(*map(lit, first), lit(_first_line(exp.message)), INVALID, lit(exp.error), "")
+        elif isinstance(exp, Experiment):
+            rec = exp.record
+            flat = flatten(rec.params, single_root=True)
+            metrics = flatten(rec.metrics, single_root=True)
+            first = [exp.commit[:10], rec.created[:10]] if wide else [exp.commit[:10]]
+            table.add_row(
+                *map(lit, first), lit(_first_line(exp.message)), lit(rec.command or "-"),
+                "\n".join(lit(f"{k}={output.fmt_value(flat[k])}") for k in shown if k in flat),
+                "\n".join(lit(f"{k}={output.fmt_value(v)}") for k, v in list(metrics.items())[:4]),
+            )
     output.stdout().print(table)
+
+
+def _first_line(message: str) -> str:
+    return message.splitlines()[0] if message else ""
 
 
 def _key_params(params: list[dict[str, object]], limit: int = 4) -> list[str]:
@@ -127,8 +136,8 @@ def _render_record(exp: object) -> None:
         lines.append(f"reproduces {rec.reproduces.get('commit', '')[:10]}: {rec.reproduces.get('verdict')}")
     for title, items in (("data", rec.data), ("outputs", rec.outputs)):
         for item in items:
-            files = f" ({item['nfiles']} files)" if item.get("nfiles") is not None else ""
-            lines.append(f"{title:<9} {item['path']}  md5 {item['md5']}  {output.fmt_size(item['size'])}{files}")
+            files = f" ({item.nfiles} files)" if item.nfiles is not None else ""
+            lines.append(f"{title:<9} {item.path}  md5 {item.md5}  {output.fmt_size(item.size)}{files}")
     for key, value in flatten(rec.params).items():
         lines.append(f"param     {key} = {output.fmt_value(value)}")
     for key, value in flatten(rec.metrics).items():

@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
                 output.warn(line)
             if json_output:
                 output.emit_json({"commit": result.commit, "message": result.message,
-                                  "warnings": result.warnings, "record": result.record.to_dict()})
+                                  "warnings": result.warnings, "record": result.record.to_json()})
                 return
             _render(result)
 
@@ -60,8 +60,8 @@ def _render(result: object) -> None:
     lines.append(f"  command  {rec.command or '-'} ({ran})")
     for label, items in (("data", rec.data), ("output", rec.outputs)):
         for item in items:
-            files = f", {item['nfiles']} files" if item.get("nfiles") is not None else ""
-            lines.append(f"  {label:<8} {item['path']}  {item['md5'][:12]}  {output.fmt_size(item['size'])}{files}")
+            files = f", {item.nfiles} files" if item.nfiles is not None else ""
+            lines.append(f"  {label:<8} {item.path}  {item.md5[:12]}  {output.fmt_size(item.size)}{files}")
     env = rec.environment
     lines.append(f"  env      Python {env.python} on {env.os} {env.machine}, lockfile {env.lockfile}")
     params = flatten(rec.params, single_root=True)
