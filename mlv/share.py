@@ -269,6 +269,7 @@ def pull(root: Path, remote: str | None = None, dvc_remote: str | None = None,
             raise GitError(f"{branch} and {name}/{source.removeprefix('refs/heads/')} have diverged, "
                            "so a fast-forward is impossible; nothing was changed",
                            hint="Merge or rebase with git (`git pull`), then run `mlv pull` again.")
+        restore.check_commit_paths(root, new, restore.pointers_at(root, new))  # before the branch moves
         fetched = _prefetch(root, new, dvc_remote)
         commits = int(git.out(["rev-list", "--count", f"{old}..{new}"], root))
         merge = git.run(["merge", "--ff-only", "--quiet", new], root, env=SKIP_HOOKS_ENV, check=False)
