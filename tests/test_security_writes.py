@@ -348,7 +348,7 @@ def test_checkout_on_a_full_disk_leaves_head_and_data_where_they_were(experiment
 
     proc = mlv(repo, "checkout", "main", check=False)
     assert proc.returncode == 1, proc.stderr
-    line = _one_error_line(proc, "No space left on device", str(repo / "data"), "HEAD is back at")
+    line = _one_error_line(proc, "No space left on device", str(repo / "data"), "nothing was changed (HEAD is back at")
     assert "Free some disk space" in line
     assert git(repo, "rev-parse", "HEAD") == head
     assert git(repo, "status", "--porcelain") == ""
@@ -358,3 +358,29 @@ def test_checkout_on_a_full_disk_leaves_head_and_data_where_they_were(experiment
     (small_disk / "filler").unlink()
     mlv(repo, "checkout", "main")
     assert (repo / "data" / "big.bin").stat().st_size == 2 * 1024 * 1024
+
+
+def test_checkout_into_a_read_only_data_folder_is_one_line_and_moves_nothing(experiment_repo: Path) -> None:
+    """A read-only mount stops root too (permission bits would not): EROFS, named, HEAD unmoved."""
+    repo = experiment_repo
+    with (repo / "data" / "dataset.csv").open("a") as handle:
+        handle.write("0.1,0.2,0.3,0.4,9.0\n")
+    mlv(repo, "snapshot", "--run", "python train.py", "-m", "second")
+    mlv(repo, "checkout", "HEAD~1")
+    head = git(repo, "rev-parse", "HEAD")
+    before = (repo / "data" / "dataset.csv").read_bytes()
+    data = str(repo / "data")
+    if os.geteuid() != 0:
+        pytest.skip("a read-only bind mount needs root")
+    proc = subprocess.run(["mount", "--bind", data, data], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {proc.stderr.strip()}")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", data], check=True, capture_output=True)
+        proc = mlv(repo, "checkout", "main", check=False)
+    finally:
+        subprocess.run(["umount", "-l", data], check=False)
+    assert proc.returncode == 1, proc.stderr
+    _one_error_line(proc, "Read-only file system", data, "nothing was changed (HEAD is back at")
+    assert git(repo, "rev-parse", "HEAD") == head and git(repo, "status", "--porcelain") == ""
+    assert (repo / "data" / "dataset.csv").read_bytes() == before

@@ -75,9 +75,10 @@ class PreparedRestore:
     plans: list[_Plan]
     state: StateCache
     fetched: int
+    done: set[str] = field(default_factory=set)  # keys `apply` wrote or deleted: what `undo` reverts
 
     def apply(self, progress: ProgressSink | None = None) -> RestoreReport:
-        _apply(self.root, self.cache, self.plans, self.state, progress or NoProgress())
+        _apply(self.root, self.cache, self.plans, self.state, progress or NoProgress(), self.done)
         report = RestoreReport(fetched=self.fetched)
         for plan in self.plans:
             (report.restored if plan.changes else report.unchanged).append(plan.pointer.path)
@@ -93,7 +94,7 @@ class PreparedRestore:
         with SafeTree(self.root) as tree:
             for plan in self.plans:
                 for key in plan.writes:
-                    if key not in plan.current:
+                    if key in self.done and key not in plan.current:
                         try:
                             tree.unlink(key)
                         except (MlvError, OSError):
@@ -101,14 +102,14 @@ class PreparedRestore:
                 tree.prune_empty_dirs(plan.pointer.path)
             for plan in self.plans:
                 for key in [*plan.writes, *plan.deletes]:
-                    if key not in plan.current:
+                    if key not in self.done or key not in plan.current:
                         continue
                     md5 = plan.previous.get(key)
                     if md5 is None or not dvc.has_object(self.cache, md5):
                         complete = False  # discarded with --force, or a symlink: nothing to put back
                         continue
                     try:
-                        _write_files(tree, self.cache, os.path.dirname(key), [(key, md5)])
+                        _write_files(tree, self.cache, os.path.dirname(key), [(key, md5)], set())
                     except (MlvError, OSError):
                         complete = False
         return complete
@@ -313,25 +314,32 @@ def _ensure_objects(root: Path, cache: Path, wanted: Sequence[tuple[str, str]], 
 _WRITERS = 4
 
 
-def _apply(root: Path, cache: Path, plans: list[_Plan], state: StateCache, progress: ProgressSink) -> None:
+def _apply(root: Path, cache: Path, plans: list[_Plan], state: StateCache, progress: ProgressSink,
+           done: set[str]) -> None:
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     with SafeTree(root) as tree:
         for plan in plans:
             for key in plan.deletes:
                 tree.unlink(key)
+                done.add(key)
             if plan.deletes:
                 tree.prune_empty_dirs(plan.pointer.path)
         jobs = [(key, plan.desired[key]) for plan in plans for key in plan.writes]
         progress.start(sum(os.stat(dvc.object_file(cache, md5)).st_size for _, md5 in jobs), "Restoring data")
         try:
             with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
-                futures = [pool.submit(_write_files, tree, cache, folder, batch)
+                futures = [pool.submit(_write_files, tree, cache, folder, batch, done)
                            for folder, batch in _batches(jobs)]
-                for future in as_completed(futures):
-                    for key, md5, st in future.result():
-                        state.remember(key, st, md5, stored=True)
-                        progress.advance(st.st_size)
+                try:
+                    for future in as_completed(futures):
+                        for key, md5, st in future.result():
+                            state.remember(key, st, md5, stored=True)
+                            progress.advance(st.st_size)
+                except BaseException:
+                    for future in futures:  # one failed (full disk, a symlink): start no more batches
+                        future.cancel()
+                    raise
         finally:
             progress.finish()
             with contextlib.suppress(OSError):  # only a speed-up; the write's own error matters more
@@ -350,15 +358,19 @@ def _batches(jobs: list[tuple[str, str]]) -> list[tuple[str, list[tuple[str, str
             for i in range(0, len(items), _BATCH)]
 
 
-def _write_files(tree: SafeTree, cache: Path, folder: str,
-                 batch: list[tuple[str, str]]) -> list[tuple[str, str, os.stat_result]]:
-    """Write each (key, md5) of BATCH, all in FOLDER, opened once (created, never via a symlink)."""
+def _write_files(tree: SafeTree, cache: Path, folder: str, batch: list[tuple[str, str]],
+                 done: set[str]) -> list[tuple[str, str, os.stat_result]]:
+    """Write each (key, md5) of BATCH, all in FOLDER, opened once (created, never via a symlink);
+    each key is added to DONE as soon as it is written (set.add is atomic: the writers share it)."""
     fd = tree.open_dir(folder, create=True)
     if fd is None:  # cannot happen with create=True; keeps the type checker honest
         raise MlvError(f"cannot restore {folder}: the folder could not be created")
+    written = []
     try:
-        return [(key, md5, materialize.write_object(tree, fd, key.rsplit("/", 1)[-1], md5, cache, key))
-                for key, md5 in batch]
+        for key, md5 in batch:
+            written.append((key, md5, materialize.write_object(tree, fd, key.rsplit("/", 1)[-1], md5, cache, key)))
+            done.add(key)
+        return written
     finally:
         os.close(fd)
 

@@ -27,6 +27,7 @@ from mlv.errors import MlvError
 
 TEMP_MARK = ".mlv-tmp-"  # in the names of half-written files; a restore removes any it finds
 
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -51,23 +52,26 @@ _OS_HINTS = {
 }
 
 
-def _os_failure(exc: OSError, path: str) -> OSError | MlvError:
+def _os_failure(exc: OSError, path: str, verb: str = "write") -> OSError | MlvError:
     """An OSError from the machine (full disk, read-only) as one line naming PATH."""
     hint = _OS_HINTS.get(exc.errno or 0)
     if hint is None:
         if exc.filename is None:
             exc.filename = path
         return exc
-    return MlvError(f"cannot write {path}: {exc.strerror or exc.__class__.__name__}", hint=hint)
+    return MlvError(f"cannot {verb} {path}: {exc.strerror or exc.__class__.__name__}", hint=hint)
 
 
 class SafeTree:
     """A work tree opened once; every write and delete below it goes through folder descriptors."""
 
     def __init__(self, root: Path) -> None:
-        root.mkdir(parents=True, exist_ok=True)  # ROOT itself is ours (the work tree, or the pool)
         self.root = root
-        self.fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            root.mkdir(parents=True, exist_ok=True)  # ROOT itself is ours (the work tree, or the pool)
+            self.fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise _os_failure(exc, str(root)) from None
 
     def close(self) -> None:
         if self.fd >= 0:
@@ -170,7 +174,7 @@ class SafeTree:
         except FileNotFoundError:
             pass  # a hook may have been first
         except OSError as exc:
-            raise _os_failure(exc, f"{self.root}/{rel}") from None
+            raise _os_failure(exc, f"{self.root}/{rel}", "delete") from None
         finally:
             os.close(fd)
 
