@@ -43,8 +43,8 @@ def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
         _require_clean(root, rev)
     pointers = [*restore.pointers_from_record(exp.record.data, "data path"),
                 *restore.pointers_from_record(exp.record.outputs, "output path")]
+    restore.check_commit_paths(root, exp.commit, pointers)  # before downloading anything for it
     prepared = restore.prepare_restore(root, pointers, fetch_missing=True, force=force)
-    restore.check_commit_paths(root, exp.commit, pointers)
     before = _where_head_is(root)
     git.checkout(root, rev, force=force)
     try:
