@@ -2,8 +2,10 @@
 
 Everything that could refuse runs before anything changes: the experiment is read, the working
 tree must be clean, the data restore is planned and checked (unsaved data, missing objects
-fetched from the DVC remote, cache objects verified). Only then does git switch the code and the
-data get written.
+fetched from the DVC remote, cache objects verified, no symlink committed on a data path). Only
+then does git switch the code and the data get written. Should writing fail even so (a full disk,
+a read-only folder, a symlink that appeared meanwhile), HEAD and the data are put back as they
+were, so the work tree never holds one experiment's code with another's half-restored data.
 """
 
 from __future__ import annotations
@@ -42,9 +44,14 @@ def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
         if not force:
             _require_clean(root, rev)
         pointers = [*exp.record.data, *exp.record.outputs]  # paths checked when the record was read
+        restore.check_commit_paths(root, exp.commit, pointers)  # before downloading anything for it
         prepared = restore.prepare_restore(root, pointers, fetch_missing=True, force=force)
+        before = _where_head_is(root)
         git.checkout(root, rev, force=force)
-        report = prepared.apply(progress)
+        try:
+            report = prepared.apply(progress)
+        except (MlvError, OSError) as exc:
+            raise _roll_back(root, before, prepared, exc) from None
     ref = git.head_ref(root)
     return CheckoutResult(exp.commit, exp.message, ref.removeprefix("refs/heads/") if ref else None,
                           report.restored, report.unchanged, report.fetched)
@@ -63,3 +70,34 @@ def _require_clean(root: Path, rev: str) -> None:
             "nothing was changed",
             hint="Save them with `mlv snapshot` or `git commit`, or pass --force to discard them.",
         )
+
+
+def _where_head_is(root: Path) -> str | None:
+    """The branch HEAD is on, else its commit (None in a repository without commits)."""
+    ref = git.head_ref(root)
+    return ref.removeprefix("refs/heads/") if ref else git.head_sha(root)
+
+
+def _roll_back(root: Path, before: str | None, prepared: restore.PreparedRestore,
+               exc: MlvError | OSError) -> MlvError | OSError:
+    """Undo a checkout whose data could not be written; the error to report, saying what was undone.
+
+    An OSError that is not the machine's doing (safe_write turns a full disk or a read-only folder
+    into an MlvError) is a bug: it is undone too, then reported as it is.
+    """
+    if before is None:
+        return exc
+    hint: str | None
+    try:
+        git.checkout(root, before, force=True)  # clean before we started (or --force discarded it)
+    except MlvError:
+        note, hint = f"HEAD could not be moved back to {before}", f"Run `mlv checkout {before} --force` to return."
+    else:
+        if prepared.undo():
+            note, hint = f"nothing was changed (HEAD is back at {before})", None
+        else:
+            note = f"HEAD is back at {before}, but some data files could not be put back"
+            hint = f"Run `mlv checkout {before} --force` once the cause is fixed."
+    if not isinstance(exc, MlvError):
+        return exc
+    return exc.with_context(suffix=f"; {note}", hint=hint or exc.hint)

@@ -252,6 +252,7 @@ def _pull(root: Path, remote: str | None, dvc_remote: str | None, progress: Prog
             raise GitError(f"{branch} and {name}/{source.removeprefix('refs/heads/')} have diverged, "
                            "so a fast-forward is impossible; nothing was changed",
                            hint="Merge or rebase with git (`git pull`), then run `mlv pull` again.")
+        restore.check_commit_paths(root, new, restore.pointers_at(root, new))  # before the branch moves
         fetched = _prefetch(root, new, dvc_remote)
         commits = git.count_commits(root, new, excluded=[old])
         try:

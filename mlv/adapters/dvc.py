@@ -15,8 +15,10 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,6 +158,68 @@ def object_path(cache: Path, md5: str) -> Path:
     return cache / "files" / "md5" / md5[:2] / md5[2:]
 
 
+def object_file(cache: Path | str, md5: str) -> str:
+    """`object_path` as a plain string, for loops over every file (pathlib costs ~50 us a call)."""
+    return f"{cache}/files/md5/{md5[:2]}/{md5[2:]}"
+
+
+def objects_dir(cache: Path) -> Path:
+    """The folder of the `XX/` object folders; half-written objects live here until renamed."""
+    return cache / "files" / "md5"
+
+
+# A half-written object is `.mlv-tmp-PID-...` in objects_dir, so a later write can tell a killed
+# writer's leftover (its process is gone, or nothing wrote to it for a day) from a live one's.
+CACHE_TEMP_PREFIX = ".mlv-tmp-"
+_STALE_AFTER = 60  # seconds unwritten, with its writer gone (a live writer writes far more often)
+_ABANDONED_AFTER = 24 * 3600  # seconds unwritten, whatever the pid says (pids are reused)
+_swept: set[str] = set()
+
+
+def cache_temp_prefix() -> str:
+    return f"{CACHE_TEMP_PREFIX}{os.getpid()}-"
+
+
+def sweep_stale_temps(cache: Path) -> list[str]:
+    """Delete half-written objects that killed writers left in CACHE (once per process); names."""
+    key = str(cache)
+    if key in _swept:
+        return []
+    _swept.add(key)
+    removed: list[str] = []
+    now = time.time()
+    try:
+        entries = list(os.scandir(objects_dir(cache)))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not entry.name.startswith(CACHE_TEMP_PREFIX):
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+            pid = int(entry.name[len(CACHE_TEMP_PREFIX):].split("-", 1)[0])
+        except (OSError, ValueError):
+            continue
+        if not stat.S_ISREG(st.st_mode) or pid == os.getpid():
+            continue
+        age = now - st.st_mtime
+        if age > _ABANDONED_AFTER or (age > _STALE_AFTER and not _process_alive(pid)):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(entry.name)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
 def has_object(cache: Path, md5: str) -> bool:
     return object_path(cache, md5).exists()
 
@@ -165,7 +229,8 @@ def _atomic_store(cache: Path, md5: str, write: Callable[[Any], None]) -> None:
     if target.exists():
         return
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".mlv-tmp-")
+    sweep_stale_temps(cache)
+    fd, tmp = tempfile.mkstemp(dir=objects_dir(cache), prefix=cache_temp_prefix())
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -204,9 +269,10 @@ def hash_and_store_file(path: Path, cache: Path, progress: Progress | None = Non
         if progress:
             progress(len(data))
         return md5
-    parent = cache / "files" / "md5"
+    parent = objects_dir(cache)
     parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=parent, prefix=".mlv-tmp-")
+    sweep_stale_temps(cache)
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=cache_temp_prefix())
     try:
         if size >= PARALLEL_COPY_MIN:
             os.close(fd)
@@ -239,7 +305,8 @@ def _store_bytes(cache: Path, md5: str, data: bytes) -> None:
     if folder not in _made_dirs:
         os.makedirs(folder, exist_ok=True)
         _made_dirs.add(folder)
-    tmp = f"{target}.mlv-tmp-{os.getpid()}-{threading.get_ident()}"
+        sweep_stale_temps(cache)
+    tmp = f"{cache}/files/md5/{cache_temp_prefix()}{threading.get_ident()}"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, CACHE_FILE_MODE)
         with os.fdopen(fd, "wb") as handle:

@@ -19,11 +19,11 @@ import fcntl
 import json
 import os
 import shutil
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlv.adapters import dvc
+from mlv.data.safe_write import SafeTree
 from mlv.errors import DvcError
 
 _FICLONE = 0x40049409  # linux/fs.h: clone a whole file (reflink)
@@ -32,15 +32,6 @@ _VERSION = 1
 # Below this size an object is simply hashed each time it is restored (microseconds); only large
 # ones are remembered, which keeps the trust file small enough to load in no time.
 TRUST_MIN_BYTES = 1024 * 1024
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-FILE_MODE = 0o666 & ~_umask()  # what a plain `open(path, "w")` would have created
 
 
 @dataclass
@@ -63,7 +54,7 @@ class ObjectTrust:
 
     def verify(self, cache: Path, md5: str) -> bool:
         """True when the object's content hashes to MD5 (hashing only if its stat changed)."""
-        key = f"{cache}/files/md5/{md5[:2]}/{md5[2:]}"  # = dvc.object_path, without pathlib's cost
+        key = dvc.object_file(cache, md5)
         st = os.stat(key)
         signature = [st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size]
         if self.entries.get(key) == signature:
@@ -79,10 +70,16 @@ class ObjectTrust:
     def save(self) -> None:
         if not self.dirty:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({"version": _VERSION, "entries": self.entries}), "utf-8")
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps({"version": _VERSION, "entries": self.entries}), "utf-8")
+            os.replace(tmp, self.path)
+        except OSError:
+            # Only a speed-up is lost (a full disk, a read-only .git): the restore itself goes on.
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            return
         self.dirty = False
 
 
@@ -94,7 +91,7 @@ def corrupt_object_error(cache: Path, md5: str, target: str) -> DvcError:
     )
 
 
-def _clone_or_copy(src: int, dst: int, size: int) -> None:
+def clone_or_copy(src: int, dst: int, size: int) -> None:
     with contextlib.suppress(OSError):
         fcntl.ioctl(dst, _FICLONE, src)
         return
@@ -114,29 +111,6 @@ def _clone_or_copy(src: int, dst: int, size: int) -> None:
             shutil.copyfileobj(fsrc, fdst, 1024 * 1024)
 
 
-TEMP_MARK = ".mlv-tmp-"  # in the names of half-written files; a restore removes any it finds
-
-
-def write_object_at(source: str, target: str) -> os.stat_result:
-    """Copy the cache file SOURCE to TARGET atomically. Plain strings: this runs for every file."""
-    folder, name = os.path.split(target)
-    tmp = f"{folder}/.{name}{TEMP_MARK}{os.getpid()}-{threading.get_ident()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    try:
-        src = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            _clone_or_copy(src, fd, os.fstat(src).st_size)
-        finally:
-            os.close(src)
-        os.fchmod(fd, FILE_MODE)
-        os.close(fd)
-        fd = -1
-        # os.replace swaps a symlink itself, never the file it points to.
-        os.replace(tmp, target)
-    except BaseException:
-        if fd >= 0:
-            os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return os.stat(target)
+def write_object(tree: SafeTree, folder: int, name: str, md5: str, cache: Path, shown: str) -> os.stat_result:
+    """Write cache object MD5 as NAME in TREE's open FOLDER (atomically, never through a symlink)."""
+    return tree.write_at(folder, name, dvc.object_file(cache, md5), shown, clone_or_copy)

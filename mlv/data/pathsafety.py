@@ -1,8 +1,10 @@
 """Refuse paths from a record or a manifest that would make mlv write outside a work tree.
 
-A record or a `.dir` manifest may come from someone else's commit, so its paths are untrusted
-input: an absolute path, a `..` that climbs out, or a symlink in the work tree that points
-elsewhere could all turn a restore into a write anywhere on the machine.
+A record, a pointer or a `.dir` manifest may come from someone else's commit, so its paths are
+untrusted input: an absolute path, a `..` that climbs out, a path into `.git/` or `.dvc/`, or a
+symlink in the work tree (even one pointing inside it: `g -> .git`) could all turn a restore into
+a write anywhere on the machine. These checks refuse early, with a clear message; the writes
+themselves (mlv.data.safe_write) enforce the symlink rule again, in the kernel, as they happen.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import stat
 from pathlib import Path
 
 from mlv.errors import MlvError
@@ -63,7 +66,51 @@ def check_no_escaping_symlink(root: Path, rel: str, what: str) -> None:
 
 
 def checked_path(root: Path, value: str, what: str) -> str:
-    """Both checks: a safe relative path whose existing components do not escape ROOT."""
-    rel = safe_relpath(value, what)
-    check_no_escaping_symlink(root, rel, what)
+    """A data path mlv may write: `data_path`, and no existing component under ROOT is a symlink."""
+    rel = data_path(value, what)
+    check_no_symlink(root, rel, what)
     return rel
+
+
+# git and DVC read their configuration and hooks from these folders: a data path inside one would
+# let a repository run code on the next `git status` (core.fsmonitor) or redirect DVC's cache.
+RESERVED = (".git", ".dvc")
+
+
+def data_path(value: str, what: str) -> str:
+    """VALUE as a safe relative data path: inside the tree and not inside `.git/` or `.dvc/`."""
+    rel = safe_relpath(value, what)
+    for part in rel.split("/"):
+        if part.casefold() in RESERVED:
+            raise UnsafePathError(f"{what} {value!r} is inside {part}/, which belongs to "
+                                  f"{'git' if part.casefold() == '.git' else 'DVC'}; refusing to write there",
+                                  absolute=False)
+    return rel
+
+
+def symlink_error(root: Path, rel: str, link: str, what: str) -> UnsafePathError:
+    """The refusal for REL under ROOT going through the symlink LINK (relative to ROOT)."""
+    try:
+        target = os.readlink(os.path.join(root, link))
+        resolved = (root / link).resolve()
+        real_root = root.resolve()
+        inside = resolved == real_root or real_root in resolved.parents
+        where = f"to {target!r}" if inside else f"outside the repository ({target!r})"
+    except OSError:
+        where = "somewhere else"
+    return UnsafePathError(f"{what} {rel!r} goes through the symlink {link}, which points {where}; "
+                           "refusing to write through a symlink", absolute=False)
+
+
+def check_no_symlink(root: Path, rel: str, what: str) -> None:
+    """Refuse when an existing component of REL under ROOT is a symlink (lstat, never followed)."""
+    current = str(root)
+    parts = rel.split("/")
+    for index, part in enumerate(parts):
+        current = f"{current}/{part}"
+        try:
+            st = os.lstat(current)
+        except (FileNotFoundError, NotADirectoryError):
+            return  # nothing further down exists; the write re-checks as it creates folders
+        if stat.S_ISLNK(st.st_mode):
+            raise symlink_error(root, rel, "/".join(parts[:index + 1]), what)

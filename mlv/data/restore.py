@@ -3,7 +3,8 @@
 Used by `mlv checkout`, `mlv reproduce`, `mlv pull` and the git hooks. Three phases, so a refusal
 changes nothing: plan (stat every file, hash only those the stat cache does not know), check
 (every file to delete or overwrite must be saved in the DVC cache; every object to write must be
-present, fetched if allowed, and verified), then write (each file atomically).
+present, fetched if allowed, and verified), then write (each file atomically, and never through a
+symlink: every folder is opened without following one, see mlv.data.safe_write).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 
 from mlv.adapters import dvc, git
 from mlv.data import objects as materialize
-from mlv.data.pathsafety import checked_path, safe_relpath
+from mlv.data.pathsafety import UnsafePathError, checked_path, data_path, safe_relpath
+from mlv.data.safe_write import TEMP_MARK, SafeTree
 from mlv.data.statecache import StateCache
 from mlv.data.track import NoProgress, ProgressSink
 from mlv.errors import DvcError, MlvError
@@ -46,6 +48,7 @@ class _Plan:
     current: dict[str, _Current]
     writes: list[str] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
+    previous: dict[str, str] = field(default_factory=dict)  # key -> md5 saved in the cache, for undo
 
     @property
     def changes(self) -> bool:
@@ -71,13 +74,44 @@ class PreparedRestore:
     plans: list[_Plan]
     state: StateCache
     fetched: int
+    done: set[str] = field(default_factory=set)  # keys `apply` wrote or deleted: what `undo` reverts
 
     def apply(self, progress: ProgressSink | None = None) -> RestoreReport:
-        _apply(self.root, self.cache, self.plans, self.state, progress or NoProgress())
+        _apply(self.root, self.cache, self.plans, self.state, progress or NoProgress(), self.done)
         report = RestoreReport(fetched=self.fetched)
         for plan in self.plans:
             (report.restored if plan.changes else report.unchanged).append(plan.pointer.path)
         return report
+
+    def undo(self) -> bool:
+        """Put back what `apply` changed, as far as the cache holds it; True when all of it was.
+
+        Files that did not exist are removed first (on a full disk that frees the space the rest
+        needs), then the replaced and deleted ones are written back from the cache.
+        """
+        complete = True
+        with SafeTree(self.root) as tree:
+            for plan in self.plans:
+                for key in plan.writes:
+                    if key in self.done and key not in plan.current:
+                        try:
+                            tree.unlink(key)
+                        except (MlvError, OSError):
+                            complete = False
+                tree.prune_empty_dirs(plan.pointer.path)
+            for plan in self.plans:
+                for key in [*plan.writes, *plan.deletes]:
+                    if key not in self.done or key not in plan.current:
+                        continue
+                    md5 = plan.previous.get(key)
+                    if md5 is None or not dvc.has_object(self.cache, md5):
+                        complete = False  # discarded with --force, or a symlink: nothing to put back
+                        continue
+                    try:
+                        _write_files(tree, self.cache, os.path.dirname(key), [(key, md5)], set())
+                    except (MlvError, OSError):
+                        complete = False
+        return complete
 
 
 def prepare_restore(
@@ -155,7 +189,7 @@ def _desired(cache: Path, rel: str, pointer: dvc.Pointer) -> dict[str, str]:
     entries = dvc.load_manifest(cache, pointer.md5)
     if entries is None:  # _ensure_objects fetched it or raised; only a race gets here
         raise _missing_error(rel, pointer.md5, fetched=False)
-    return {f"{rel}/{safe_relpath(e.relpath, f'file in {rel}')}": e.md5 for e in entries}
+    return {f"{rel}/{data_path(e.relpath, f'file in {rel}')}": e.md5 for e in entries}
 
 
 def _walk(root: Path, rel: str) -> dict[str, _Current]:
@@ -205,7 +239,7 @@ def _plan(root: Path, cache: Path, rel: str, pointer: dvc.Pointer, state: StateC
 def _is_stray_temp(key: str) -> bool:
     """A half-written file an interrupted restore left behind: ours, so safe to delete."""
     name = key.rsplit("/", 1)[-1]
-    return name.startswith(".") and materialize.TEMP_MARK in name
+    return name.startswith(".") and TEMP_MARK in name
 
 
 # -- check ---------------------------------------------------------------------------------------
@@ -220,6 +254,8 @@ def _check_nothing_unsaved(cache: Path, plans: list[_Plan], state: StateCache, f
             if cur is None or _is_stray_temp(key):
                 continue
             md5 = _current_md5(key, cur, state)
+            if md5 is not None:
+                plan.previous[key] = md5
             if md5 is None or not dvc.has_object(cache, md5):
                 what = "is a symlink" if md5 is None else "has changes that are not saved in the DVC cache"
                 raise MlvError(
@@ -240,8 +276,7 @@ def _missing_error(path: str, md5: str, fetched: bool) -> DvcError:
 def _ensure_objects(root: Path, cache: Path, wanted: Sequence[tuple[str, str]], fetch_missing: bool,
                     remote: str | None) -> int:
     """Make every (path, md5) object present in the cache, fetching if allowed; objects fetched."""
-    objects = f"{cache}/files/md5"  # plain strings: this runs once per file, pathlib costs 50 us a call
-    missing = [(path, md5) for path, md5 in wanted if not os.path.exists(f"{objects}/{md5[:2]}/{md5[2:]}")]
+    missing = [(path, md5) for path, md5 in wanted if not os.path.exists(dvc.object_file(cache, md5))]
     if not missing:
         return 0
     if not fetch_missing:
@@ -265,52 +300,85 @@ def _ensure_objects(root: Path, cache: Path, wanted: Sequence[tuple[str, str]], 
 _WRITERS = 4
 
 
-def _apply(root: Path, cache: Path, plans: list[_Plan], state: StateCache, progress: ProgressSink) -> None:
+def _apply(root: Path, cache: Path, plans: list[_Plan], state: StateCache, progress: ProgressSink,
+           done: set[str]) -> None:
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
-    for plan in plans:
-        for key in plan.deletes:
-            with contextlib.suppress(FileNotFoundError):  # a hook may have been first
-                os.unlink(plan.current[key].abspath)
-        if plan.deletes:
-            _prune_empty_dirs(root / plan.pointer.path)
-    jobs = [(key, plan.desired[key]) for plan in plans for key in plan.writes]
-    root.mkdir(parents=True, exist_ok=True)
-    for parent in sorted({os.path.dirname(key) for key, _ in jobs} - {""}):
-        _make_parents(root, parent)
-    objects = str(cache / "files" / "md5")
-    base = str(root)
-    progress.start(sum(os.stat(f"{objects}/{md5[:2]}/{md5[2:]}").st_size for _, md5 in jobs), "Restoring data")
-    try:
-        with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
-            futures = {
-                pool.submit(materialize.write_object_at, f"{objects}/{md5[:2]}/{md5[2:]}", f"{base}/{key}"): (key, md5)
-                for key, md5 in jobs
-            }
-            for future in as_completed(futures):
-                key, md5 = futures[future]
-                st = future.result()
-                state.remember(key, st, md5, stored=True)
-                progress.advance(st.st_size)
-    finally:
-        progress.finish()
-        state.save()
-
-
-def _make_parents(root: Path, folder: str) -> None:
-    try:
-        os.makedirs(root / folder, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise MlvError(f"cannot restore {folder}: a file is in the way of that folder",
-                       hint="Move that file away, then run the command again.") from None
-
-
-def _prune_empty_dirs(base: Path) -> None:
-    """Remove folders left empty under BASE (a `.dir` manifest never holds an empty folder)."""
-    if not base.is_dir() or base.is_symlink():
-        return
-    for folder, _dirs, _files in os.walk(base, topdown=False):
+    with SafeTree(root) as tree:
+        for plan in plans:
+            for key in plan.deletes:
+                tree.unlink(key)
+                done.add(key)
+            if plan.deletes:
+                tree.prune_empty_dirs(plan.pointer.path)
+        jobs = [(key, plan.desired[key]) for plan in plans for key in plan.writes]
+        progress.start(sum(os.stat(dvc.object_file(cache, md5)).st_size for _, md5 in jobs), "Restoring data")
         try:
-            os.rmdir(folder)
-        except OSError:
-            continue  # not empty: it still holds wanted files
+            with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
+                futures = [pool.submit(_write_files, tree, cache, folder, batch, done)
+                           for folder, batch in _batches(jobs)]
+                try:
+                    for future in as_completed(futures):
+                        for key, md5, st in future.result():
+                            state.remember(key, st, md5, stored=True)
+                            progress.advance(st.st_size)
+                except BaseException:
+                    for future in futures:  # one failed (full disk, a symlink): start no more batches
+                        future.cancel()
+                    raise
+        finally:
+            progress.finish()
+            with contextlib.suppress(OSError):  # only a speed-up; the write's own error matters more
+                state.save()
+
+
+_BATCH = 64  # files written per folder descriptor: opening the folder is paid once per batch
+
+
+def _batches(jobs: list[tuple[str, str]]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """JOBS grouped by folder, in batches small enough to spread a big folder over the writers."""
+    by_folder: dict[str, list[tuple[str, str]]] = {}
+    for key, md5 in jobs:
+        by_folder.setdefault(os.path.dirname(key), []).append((key, md5))
+    return [(folder, items[i:i + _BATCH]) for folder, items in sorted(by_folder.items())
+            for i in range(0, len(items), _BATCH)]
+
+
+def _write_files(tree: SafeTree, cache: Path, folder: str, batch: list[tuple[str, str]],
+                 done: set[str]) -> list[tuple[str, str, os.stat_result]]:
+    """Write each (key, md5) of BATCH, all in FOLDER, opened once (created, never via a symlink);
+    each key is added to DONE as soon as it is written (set.add is atomic: the writers share it)."""
+    fd = tree.open_dir(folder, create=True)
+    if fd is None:  # cannot happen with create=True; keeps the type checker honest
+        raise MlvError(f"cannot restore {folder}: the folder could not be created")
+    written = []
+    try:
+        for key, md5 in batch:
+            written.append((key, md5, materialize.write_object(tree, fd, key.rsplit("/", 1)[-1], md5, cache, key)))
+            done.add(key)
+        return written
+    finally:
+        os.close(fd)
+
+
+def check_commit_paths(root: Path, rev: str, pointers: Sequence[dvc.Pointer]) -> None:
+    """Refuse, before git moves anything, a commit with a symlink at, above or under a data path.
+
+    The work tree does not hold that commit's files yet, so the write-time checks would only catch
+    it after HEAD had moved; reading the commit's tree lets `mlv checkout` and `mlv pull` refuse
+    with nothing changed.
+    """
+    rels = [data_path(p.path, "data path") for p in pointers]
+    if not rels:
+        return
+    wanted = sorted({"/".join(rel.split("/")[:i]) for rel in rels for i in range(1, rel.count("/") + 2)})
+    listing = git.out(["--literal-pathspecs", "ls-tree", "-r", "-z", "--full-tree", rev, "--", *wanted], root)
+    for entry in listing.split("\0"):
+        meta, _, path = entry.partition("\t")
+        if not meta.startswith("120000 "):
+            continue
+        for rel in rels:
+            if rel == path or rel.startswith(f"{path}/") or path.startswith(f"{rel}/"):
+                raise UnsafePathError(
+                    f"data path {rel!r} goes through the symlink {path} committed in {rev[:10]}; "
+                    "refusing to write through a symlink, so nothing was changed", absolute=False)

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlv.data.pathsafety import UnsafePathError, safe_relpath
+from mlv.data.pathsafety import UnsafePathError, data_path
 from mlv.env.capture import Environment
 from mlv.errors import MlvError, NotAnExperimentError
 from mlv.record import validate
@@ -263,17 +263,13 @@ def _check_schema(doc: dict[str, Any]) -> None:
 
 
 def _checked_path(value: str, what: str) -> str:
-    """VALUE under the path-safety rule (mlv/data/pathsafety.py), and not inside .git/ or .dvc/."""
+    """VALUE under the one path-safety rule for data (mlv/data/pathsafety.py `data_path`)."""
     if len(value) > _MAX_PATH:
         raise _UnreadableError(f"its {what} is longer than {_MAX_PATH} characters")
     try:
-        path = safe_relpath(value, what)
+        return data_path(value, what)
     except UnsafePathError as exc:
         raise _UnreadableError(exc.message) from None
-    top = path.split("/", 1)[0]
-    if top.lower() in (".git", ".dvc"):  # lower: on a case-insensitive disk .GIT is .git
-        raise _UnreadableError(f"{what} {value!r} is inside {top}/, which mlv never writes from a record")
-    return path
 
 
 def _checked_keys(files: dict[str, Any], what: str) -> dict[str, Any]:

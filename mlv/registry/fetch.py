@@ -1,9 +1,8 @@
 """`mlv model get`: write a version's artifact into a folder, verified against its md5, from the DVC
 cache (fetched from the DVC remote when missing) without checking anything out.
 
-The output folder is trusted, nothing under it is: manifest paths go through
-`pathsafety.safe_relpath`, every existing component is checked for a symlink leading out, and
-files are replaced atomically (a symlink at the target is replaced, never followed).
+The output folder is trusted, nothing under it is: manifest paths go through the data path rule,
+and every write goes through `SafeTree` (no symlink followed below the folder, atomic replace).
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from pathlib import Path
 
 from mlv.adapters import dvc
 from mlv.data import objects, pathsafety
+from mlv.data.safe_write import SafeTree
 from mlv.errors import EXIT_CANNOT_RUN, DvcError
 from mlv.registry import metadata, queries, state
 from mlv.registry.names import RegistryError
@@ -50,17 +50,19 @@ def _ensure(root: Path, cache: Path, md5s: list[str]) -> int:
     return fetched
 
 
-def _write(cache: Path, md5: str, out_dir: Path, rel: str) -> None:
-    rel = pathsafety.checked_path(out_dir, rel, "artifact file")
-    target = out_dir / rel
-    parent = target.parent
-    parent.mkdir(parents=True, exist_ok=True)
-    pathsafety.check_no_escaping_symlink(out_dir, rel, "artifact file")  # again: mkdir may have raced
-    if target.is_dir() and not target.is_symlink():
-        raise RegistryError(f"{target} is a folder; refusing to replace it with a file")
+def _write(tree: SafeTree, cache: Path, md5: str, rel: str) -> None:
+    """Write object MD5 as REL under the output folder: folders opened one by one without following
+    a symlink, the file replaced atomically (a symlink at its place is replaced, never followed)."""
+    rel = pathsafety.data_path(rel, "artifact file")
     if not dvc.verify_object(cache, md5):
         raise objects.corrupt_object_error(cache, md5, rel)
-    objects.write_object_at(os.fspath(dvc.object_path(cache, md5)), os.fspath(target))
+    folder_rel, _, name = rel.rpartition("/")
+    folder = tree.open_dir(folder_rel, create=True, what="artifact file")
+    assert folder is not None  # noqa: S101 - create=True always gives a descriptor
+    try:
+        objects.write_object(tree, folder, name, md5, cache, rel)
+    finally:
+        os.close(folder)
 
 
 def get(root: Path, text: str, out_dir: Path) -> Got:
@@ -76,12 +78,14 @@ def get(root: Path, text: str, out_dir: Path) -> Got:
     cache = dvc.cache_dir(root)
     fetched = _ensure(root, cache, [md5])
     if not md5.endswith(".dir"):
-        _write(cache, md5, out_dir, name)
+        with SafeTree(out_dir) as tree:
+            _write(tree, cache, md5, name)
         return Got(found.model.name, found.version.version, out_dir / name, md5, 1, fetched)
     if not dvc.verify_object(cache, md5):
         raise objects.corrupt_object_error(cache, md5, path)
     listing = dvc.load_manifest_map(cache, md5) or {}
     fetched += _ensure(root, cache, sorted(set(listing.values())))
-    for rel, file_md5 in sorted(listing.items()):
-        _write(cache, file_md5, out_dir, f"{name}/{pathsafety.safe_relpath(rel, 'manifest path')}")
+    with SafeTree(out_dir) as tree:
+        for rel, file_md5 in sorted(listing.items()):
+            _write(tree, cache, file_md5, f"{name}/{pathsafety.safe_relpath(rel, 'manifest path')}")
     return Got(found.model.name, found.version.version, out_dir / name, md5, len(listing), fetched)

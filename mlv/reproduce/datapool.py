@@ -21,6 +21,7 @@ from pathlib import Path
 from mlv.adapters import dvc, git
 from mlv.data import restore
 from mlv.data.pathsafety import checked_path
+from mlv.data.safe_write import SafeTree
 from mlv.data.statecache import StateCache
 from mlv.errors import MlvError
 from mlv.locking import try_locked
@@ -52,14 +53,14 @@ def lend_data(root: Path, tree: Path, pointers: Sequence[dvc.Pointer]) -> Iterat
         moved: list[str] = []
         try:
             for pointer in pointers:
-                _move(pool / pointer.path, tree / pointer.path)
+                _move(pool / pointer.path, tree, pointer.path)
                 moved.append(pointer.path)
             _share_state(state, tree, moved)
             yield
         finally:
             for path in moved:
                 with contextlib.suppress(OSError):  # lost: the next reproduce restores it again
-                    _move(tree / path, pool / path)
+                    _move(tree / path, pool, path)
 
 
 def _clear_symlinks(pool: Path, pointers: Sequence[dvc.Pointer]) -> None:
@@ -73,11 +74,20 @@ def _clear_symlinks(pool: Path, pointers: Sequence[dvc.Pointer]) -> None:
                 break
 
 
-def _move(source: Path, target: Path) -> None:
-    if not source.exists() and not source.is_symlink():
+def _move(source: Path, base: Path, rel: str) -> None:
+    """Rename SOURCE to REL under BASE, its folders opened and created without following a symlink
+    (the worktree holds a commit that may be hostile, and the command ran in it meanwhile)."""
+    if not os.path.lexists(source):
         return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.rename(source, target)
+    folder, _, name = rel.rpartition("/")
+    with SafeTree(base) as tree:
+        fd = tree.open_dir(folder, create=True)
+        if fd is None:  # cannot happen with create=True
+            return
+        try:
+            os.rename(source, name, dst_dir_fd=fd)
+        finally:
+            os.close(fd)
 
 
 def _share_state(pool_state: StateCache, tree: Path, paths: list[str]) -> None:

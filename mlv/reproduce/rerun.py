@@ -22,6 +22,7 @@ from mlv import locking
 from mlv.adapters import dvc, git
 from mlv.data import restore
 from mlv.data.pathsafety import check_no_escaping_symlink
+from mlv.data.safe_write import SafeTree
 from mlv.env import capture as environment
 from mlv.env import check
 from mlv.env import fresh as freshenv
@@ -175,8 +176,9 @@ def _execute(plan_: ReproducePlan, options: ReproduceOptions,
             mismatches = check.compare(exp.record.environment, environment.parse_lockfile(plan_.lockfile), fresh)
         with temporary_worktree(plan_.root, exp.commit, keep=options.keep) as tree, \
                 _data(plan_, tree, options.keep):
-            for name in plan_.metrics_files:  # the committed copy must not pass for a re-run's
-                (tree / name).unlink(missing_ok=True)
+            with SafeTree(tree) as files:  # never deleting through a committed symlink
+                for name in plan_.metrics_files:  # the committed copy must not pass for a re-run's
+                    files.unlink(name, what="metrics file")
             run = run_command(command, tree, env=env_vars, stdout_to_stderr=options.stdout_to_stderr)
             result = ReproduceResult(exp.commit, command, options.env,
                                      _judge(tree, plan_, options, run), mismatches, run)

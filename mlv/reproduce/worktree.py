@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from mlv.adapters import dvc, git
+from mlv.data.pathsafety import check_no_symlink
 
 
 @contextmanager
@@ -38,6 +39,9 @@ def temporary_worktree(root: Path, commit: str, *, keep: bool = False) -> Iterat
     try:
         git.worktree_add(root, path, commit)
         if dvc.is_dvc_repo(path):
+            # The commit may hold `.dvc` or `.dvc/config.local` as a symlink: writing the config
+            # through it would overwrite a file anywhere.
+            check_no_symlink(path, ".dvc/config.local", "DVC configuration")
             dvc.share_cache_with(path, root)
         yield path
     finally:
