@@ -195,7 +195,7 @@ def test_symlink_to_dot_git_with_a_record_and_a_pointer_into_it(experiment_repo:
 
     def make(repo: Path) -> None:
         hostile_commit(repo, symlinks={"g": ".git"}, files={"evil.dvc": _pointer("g/config", file_md5)},
-                       data=[{"path": "g/config", "md5": file_md5, "size": 1}])
+                       data=[{"path": "g/config", "md5": file_md5, "size": 1, "nfiles": None}])
 
     _refused_everywhere(repo, outside, tmp_path, make, ("'g/config'", "symlink g", "refusing"))
 
@@ -207,8 +207,8 @@ def test_symlink_to_an_absolute_folder_outside(experiment_repo: Path, outside: P
     def make(repo: Path) -> None:
         hostile_commit(repo, symlinks={"g": str(outside)},
                        files={"evil.dvc": _pointer("g/victim.txt", file_md5)},
-                       data=[{"path": "g/victim.txt", "md5": file_md5, "size": 1},
-                             {"path": "g/new.txt", "md5": file_md5, "size": 1}])
+                       data=[{"path": "g/victim.txt", "md5": file_md5, "size": 1, "nfiles": None},
+                             {"path": "g/new.txt", "md5": file_md5, "size": 1, "nfiles": None}])
 
     _refused_everywhere(repo, outside, tmp_path, make, ("symlink g", "refusing"))
     assert not (outside / "new.txt").exists()
@@ -237,7 +237,7 @@ def test_record_or_pointer_path_inside_git_or_dvc(experiment_repo: Path, outside
 
     def make(repo: Path) -> None:
         hostile_commit(repo, files={"evil.dvc": _pointer(path, file_md5)},
-                       data=[{"path": path, "md5": file_md5, "size": 1}])
+                       data=[{"path": path, "md5": file_md5, "size": 1, "nfiles": None}])
 
     _refused_everywhere(repo, outside, tmp_path, make, (repr(path), f"inside {owner}", "refusing"))
     payload = dvc_adapter.object_path(dvc_adapter.cache_dir(repo), file_md5).read_bytes()

@@ -87,7 +87,7 @@ def facts(exp: Experiment, artifact: dict[str, Any], verdicts: list[dict[str, An
         "artifact": artifact,
         "metrics": exp.record.metrics,
         "params": exp.record.params,
-        "data": exp.record.data,
+        "data": [p.as_dict() for p in exp.record.data],
         "lockfile": {"path": env.lockfile, "sha256": env.lockfile_sha256,
                      "packages": len(exp.packages or {})},
     }
