@@ -61,20 +61,21 @@ def repo_path_problem(path: str) -> str | None:
     The same rule as mlv.data.pathsafety.safe_relpath, plus the two folders a data path may never
     name; it lives here because adapters cannot import the core, and every pointer passes here.
     """
-    if not path or "\0" in path or "\\" in path:
-        return "is not a plain relative path"
-    if path.startswith("/"):
-        return "is an absolute path"
     parts = path.split("/")
-    if ".." in parts:
-        return "climbs out of the repository"
-    if posixpath.normpath(path) != path:
-        return "is not a normalised relative path"
-    if path == ".":
-        return "is the whole repository"
-    if parts[0] in (".git", ".dvc"):
-        return f"lies inside {parts[0]}/"
-    return None
+    problem = None
+    if not path or "\0" in path or "\\" in path:
+        problem = "is not a plain relative path"
+    elif path.startswith("/"):
+        problem = "is an absolute path"
+    elif ".." in parts:
+        problem = "climbs out of the repository"
+    elif posixpath.normpath(path) != path:
+        problem = "is not a normalised relative path"
+    elif path == ".":
+        problem = "is the whole repository"
+    elif parts[0] in (".git", ".dvc"):
+        problem = f"lies inside {parts[0]}/"
+    return problem
 
 
 @dataclass(frozen=True)
