@@ -137,9 +137,9 @@ def render_pointer(pointer: Pointer, existing: bytes | None = None) -> bytes:
 
 def _update_existing(existing: bytes, fields: dict[str, Any]) -> bytes | None:
     try:
-        doc = yaml.safe_load(existing)
+        doc = load_untrusted_yaml(existing)  # the work tree's file: maybe a cloned alias bomb
         out = doc["outs"][0]
-    except (yaml.YAMLError, KeyError, IndexError, TypeError):
+    except (ValueError, KeyError, IndexError, TypeError):
         return None  # unreadable: write a fresh one
     if not isinstance(out, dict) or out.get("hash", "md5") != "md5":
         return None
@@ -211,8 +211,8 @@ def parse_pointer(data: bytes, pointer_file: str) -> Pointer:
     parent = os.path.dirname(pointer_file)
     # DVC resolves an output path against the pointer file's folder; the result must be a data
     # path inside the repository, whatever the file says.
-    path = posixpath.normpath(f"{parent}/{rel}") if parent else posixpath.normpath(rel) if rel else rel
-    problem = repo_path_problem(path) if not rel.startswith("/") else "is an absolute path"
+    path = posixpath.normpath(f"{parent}/{rel}" if parent else rel) if rel else ""
+    problem = "is an absolute path" if rel.startswith("/") else repo_path_problem(path)
     if problem:
         raise DvcError(f"{pointer_file}: output path {rel[:200]!r} {problem}; refusing to use it")
     return Pointer(path=path, md5=md5, size=size, nfiles=nfiles)
