@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import configparser
 import contextlib
+import errno
 import hashlib
 import json
 import os
-import shutil
+import posixpath
+import re
 import stat
 import tempfile
 import threading
@@ -33,14 +35,68 @@ CACHE_FILE_MODE = 0o444  # DVC protects cache objects read-only; so do we.
 Progress = Callable[[int], None]  # called with the number of bytes just read
 
 
+# -- untrusted input: hashes and paths ---------------------------------------------------------------
+#
+# Pointer files, records and `.dir` manifests come from other people's commits and from the DVC
+# remote. A hash is used to build a cache path and a pointer's path is read (hashed by the hooks)
+# or written, so both are checked where they are parsed: a hash like `../../../../dev/zero` once
+# made checkout and the hooks read forever, and `path: /usr` made the pre-commit hook hash /usr.
+
+_MD5 = re.compile(r"[0-9a-f]{32}")
+_OBJECT_HASH = re.compile(r"[0-9a-f]{32}(\.dir)?")
+
+
+def is_file_hash(value: object) -> bool:
+    """True for a file's md5 as DVC writes it: 32 lowercase hex digits."""
+    return isinstance(value, str) and _MD5.fullmatch(value) is not None
+
+
+def is_object_hash(value: object) -> bool:
+    """True for a file's md5, or a folder's (the md5 of its manifest followed by `.dir`)."""
+    return isinstance(value, str) and _OBJECT_HASH.fullmatch(value) is not None
+
+
+def repo_path_problem(path: str) -> str | None:
+    """Why PATH cannot be a tracked path (None when it can): it must be relative, normalised,
+    stay inside the repository and stay out of `.git/` and `.dvc/`.
+
+    The same rule as mlv.data.pathsafety.safe_relpath, plus the two folders a data path may never
+    name; it lives here because adapters cannot import the core, and every pointer passes here.
+    """
+    parts = path.split("/")
+    problem = None
+    if not path or "\0" in path or "\\" in path:
+        problem = "is not a plain relative path"
+    elif path.startswith("/"):
+        problem = "is an absolute path"
+    elif ".." in parts:
+        problem = "climbs out of the repository"
+    elif posixpath.normpath(path) != path:
+        problem = "is not a normalised relative path"
+    elif path == ".":
+        problem = "is the whole repository"
+    elif parts[0] in (".git", ".dvc"):
+        problem = f"lies inside {parts[0]}/"
+    return problem
+
+
 @dataclass(frozen=True)
 class Pointer:
-    """What a `.dvc` file pins: one output's hash, size and (for a folder) file count."""
+    """What a `.dvc` file pins: one output's hash, size and (for a folder) file count.
+
+    A Pointer with a malformed hash cannot be made, whatever it was read from (a pointer file, a
+    record). Its path is checked by `parse_pointer` and, for records, by the restore that uses it.
+    """
 
     path: str  # relative to the repository root, posix separators
     md5: str  # ends in ".dir" for a folder
     size: int
     nfiles: int | None = None
+
+    def __post_init__(self) -> None:
+        if not is_object_hash(self.md5):
+            raise DvcError(f"{self.path}: {self.md5!r} is not a DVC md5 hash (32 hex digits, "
+                           "plus .dir for a folder); refusing to use it")
 
     @property
     def is_dir(self) -> bool:
@@ -83,9 +139,9 @@ def render_pointer(pointer: Pointer, existing: bytes | None = None) -> bytes:
 
 def _update_existing(existing: bytes, fields: dict[str, Any]) -> bytes | None:
     try:
-        doc = yaml.safe_load(existing)
+        doc = load_untrusted_yaml(existing)  # the work tree's file: maybe a cloned alias bomb
         out = doc["outs"][0]
-    except (yaml.YAMLError, KeyError, IndexError, TypeError):
+    except (ValueError, KeyError, IndexError, TypeError):
         return None  # unreadable: write a fresh one
     if not isinstance(out, dict) or out.get("hash", "md5") != "md5":
         return None
@@ -97,23 +153,71 @@ def _update_existing(existing: bytes, fields: dict[str, Any]) -> bytes | None:
     return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True).encode()
 
 
-def parse_pointer(data: bytes, pointer_file: str) -> Pointer:
-    """Read a `.dvc` file's single output; PATH is resolved relative to the pointer's folder."""
+MAX_POINTER_BYTES = 64 * 1024  # a real `.dvc` file is a few hundred bytes; DVC's biggest are ~1 KiB
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without anchors and aliases.
+
+    A few hundred bytes of nested aliases expand into billions of nodes (the "billion laughs");
+    DVC never writes an alias, so a pointer file that has one is refused before it is expanded.
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(None, None, "YAML anchors and aliases are not allowed",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def load_untrusted_yaml(data: bytes, limit: int = MAX_POINTER_BYTES) -> Any:
+    """Parse DATA (a file from a repository or a DVC remote) as YAML, with bounded cost.
+
+    ValueError when it is larger than LIMIT, uses an anchor or alias, nests too deeply, or is
+    not YAML. The size cap also bounds nesting depth, whose recursion would otherwise end in a
+    RecursionError.
+    """
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit // 1024} KiB")
     try:
-        doc = yaml.safe_load(data)
+        return yaml.load(data, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ValueError(str(getattr(exc, "problem", None) or exc.__class__.__name__)) from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def parse_pointer(data: bytes, pointer_file: str) -> Pointer:
+    """Read a `.dvc` file's single output; PATH is resolved relative to the pointer's folder.
+
+    The file is untrusted: it is size-capped, parsed without YAML aliases, and its hash and path
+    are checked before anything uses them; any problem is one DvcError naming the file.
+    """
+    try:
+        doc = load_untrusted_yaml(data)
         out = doc["outs"][0]
-        md5 = str(out["md5"])
-        size = int(out.get("size", 0))
-        nfiles = out.get("nfiles")
-        rel = str(out["path"])
-    except (yaml.YAMLError, KeyError, IndexError, TypeError, ValueError) as exc:
+        md5, rel = out["md5"], out["path"]
+        size, nfiles = out.get("size", 0), out.get("nfiles")
+        if not isinstance(rel, str) or not isinstance(size, int) or not isinstance(nfiles, (int, type(None))):
+            raise TypeError("wrong field types")
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        detail = str(exc) if isinstance(exc, ValueError) else exc.__class__.__name__
         raise DvcError(
-            f"{pointer_file} is not a valid DVC pointer file ({exc.__class__.__name__})",
+            f"{pointer_file} is not a valid DVC pointer file ({detail})",
             hint="Restore it with `git checkout -- FILE` or re-create it with `mlv snapshot`.",
         ) from None
+    if not is_object_hash(md5):
+        raise DvcError(f"{pointer_file}: md5 {str(md5)[:80]!r} is not a DVC hash (32 hex digits, plus "
+                       ".dir for a folder); refusing to use it")
     parent = os.path.dirname(pointer_file)
-    path = f"{parent}/{rel}" if parent else rel
-    return Pointer(path=path, md5=md5, size=size, nfiles=int(nfiles) if nfiles is not None else None)
+    # DVC resolves an output path against the pointer file's folder; the result must be a data
+    # path inside the repository, whatever the file says.
+    path = posixpath.normpath(f"{parent}/{rel}" if parent else rel) if rel else ""
+    problem = "is an absolute path" if rel.startswith("/") else repo_path_problem(path)
+    if problem:
+        raise DvcError(f"{pointer_file}: output path {rel[:200]!r} {problem}; refusing to use it")
+    return Pointer(path=path, md5=md5, size=size, nfiles=nfiles)
 
 
 # -- cache ---------------------------------------------------------------------------------------
@@ -252,18 +356,28 @@ def hash_file(path: Path, progress: Progress | None = None) -> str:
 
 
 PARALLEL_COPY_MIN = 16 * 1024 * 1024
+COPY_STEP = 8 * 1024 * 1024  # the kernel copies this much, then the hasher reads it back
 
 
-def hash_and_store_file(path: Path, cache: Path, progress: Progress | None = None) -> str:
+def hash_and_store_file(path: Path, cache: Path, progress: Progress | None = None,
+                        size: int | None = None) -> str:
     """md5 of PATH, with its content stored in the cache (DVC reads the data twice, hash then copy).
 
-    Small files are read once into memory. Large files are hashed here while a worker thread has
-    the kernel copy them (copy_file_range, no trip through Python); both reads hit the page cache
-    once it is warm, so the two overlap on two cores.
+    The md5 is always that of the bytes written to the cache object, never of a second read of
+    PATH: a file written to while it is being stored must not leave an object whose content does
+    not hash to its name. At most SIZE bytes are read (PATH's size when the caller took its stat;
+    default: now), so a file that keeps growing cannot keep us reading. Whether PATH changed
+    meanwhile is for the caller to check, by comparing its stat before and after.
+
+    Small files are read once into memory. Large files are copied by the kernel (copy_file_range,
+    no trip through Python) on a worker thread while this one hashes the copy as it lands (from
+    the page cache), so the two overlap on two cores.
     """
-    size = path.stat().st_size
+    if size is None:
+        size = os.stat(path).st_size
     if size <= SMALL_FILE:
-        data = path.read_bytes()
+        with open(path, "rb") as handle:
+            data = handle.read(size)
         md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
         _store_bytes(cache, md5, data)
         if progress:
@@ -274,11 +388,11 @@ def hash_and_store_file(path: Path, cache: Path, progress: Progress | None = Non
     sweep_stale_temps(cache)
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=cache_temp_prefix())
     try:
-        if size >= PARALLEL_COPY_MIN:
-            os.close(fd)
-            md5 = _hash_while_copying(path, Path(tmp), progress)
-        else:
-            md5 = _hash_and_copy(path, fd, progress)
+        with os.fdopen(fd, "r+b") as dst, open(path, "rb") as src:
+            if size >= PARALLEL_COPY_MIN:
+                md5 = _copy_then_hash(src.fileno(), dst.fileno(), size, progress)
+            else:
+                md5 = _hash_and_copy(src, dst, size, progress)
         target = object_path(cache, md5)
         if target.exists():
             Path(tmp).unlink()
@@ -318,25 +432,75 @@ def _store_bytes(cache: Path, md5: str, data: bytes) -> None:
         raise
 
 
-def _hash_and_copy(path: Path, fd: int, progress: Progress | None) -> str:
+def _hash_and_copy(src: Any, dst: Any, size: int, progress: Progress | None) -> str:
+    """Read up to SIZE bytes of SRC once, hashing and writing each chunk."""
     digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
-        while chunk := src.read(CHUNK):
-            digest.update(chunk)
-            dst.write(chunk)
-            if progress:
-                progress(len(chunk))
+    left = size
+    while left > 0 and (chunk := src.read(min(CHUNK, left))):
+        digest.update(chunk)
+        dst.write(chunk)
+        left -= len(chunk)
+        if progress:
+            progress(len(chunk))
     return digest.hexdigest()
 
 
-def _hash_while_copying(path: Path, tmp: Path, progress: Progress | None) -> str:
-    from concurrent.futures import ThreadPoolExecutor
+# copy_file_range cannot copy between these file systems or is missing: copy through Python.
+_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EPERM, errno.ETXTBSY}
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        copying = pool.submit(shutil.copyfile, path, tmp)
-        md5 = hash_file(path, progress)
-        copying.result()
-    return md5
+
+def _copy_then_hash(src: int, dst: int, size: int, progress: Progress | None) -> str:
+    """Copy up to SIZE bytes of SRC into DST on a worker thread; hash DST's bytes as they land.
+
+    Hashing the copy, not the source, is what makes the name match the content even if the
+    source is rewritten meanwhile (two reads of a changing file can differ).
+    """
+    import queue
+
+    landed: queue.SimpleQueue[int | BaseException | None] = queue.SimpleQueue()
+
+    def copy() -> None:
+        offset, kernel = 0, True
+        try:
+            while offset < size:
+                step = min(COPY_STEP, size - offset)
+                copied = -1
+                if kernel:
+                    try:
+                        copied = os.copy_file_range(src, dst, step, offset, offset)
+                    except OSError as exc:
+                        if exc.errno not in _NO_KERNEL_COPY:
+                            raise
+                        kernel = False
+                    if copied == 0:  # some file systems say "nothing copied" rather than refuse
+                        kernel, copied = False, -1
+                if copied < 0:
+                    copied = os.pwrite(dst, os.pread(src, step, offset), offset)
+                if copied == 0:
+                    break  # the file shrank: the caller's stat comparison will notice
+                offset += copied
+                landed.put(offset)
+            landed.put(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the hashing thread, which re-raises
+            landed.put(exc)
+
+    digest = hashlib.md5(usedforsecurity=False)
+    worker = threading.Thread(target=copy, name="mlv-copy", daemon=True)
+    worker.start()
+    hashed = 0
+    try:
+        while (item := landed.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            while hashed < item:
+                chunk = os.pread(dst, min(CHUNK, item - hashed), hashed)
+                digest.update(chunk)
+                hashed += len(chunk)
+                if progress:
+                    progress(len(chunk))
+    finally:
+        worker.join()
+    return digest.hexdigest()
 
 
 def manifest_bytes(entries: Iterable[ManifestEntry]) -> bytes:
@@ -488,23 +652,42 @@ def share_cache_with(worktree: Path, main_root: Path) -> None:
 
 
 
+_MD5_LINES = re.compile(r"(?:[0-9a-f]{32}\n)*")
+
+
 def load_manifest_map(cache: Path, md5: str) -> dict[str, str] | None:
     """relpath -> md5 of a `.dir` object, or None when it is not in the cache.
 
     The same data as `load_manifest` without one object per entry: comparing two 10,000-file
     folders (`mlv diff`) then costs two JSON parses and two dict builds, about 3x less.
+
+    The object may have come from a DVC remote or been edited in the cache, so it is used only
+    if its bytes hash to its name (as DVC computes a folder's hash: the md5 of the manifest
+    exactly as stored) and every entry's hash is well formed. DVC itself trusts the manifest.
     """
     try:
         raw = object_path(cache, md5).read_bytes()
     except FileNotFoundError:
         return None
-    try:
-        return {d["relpath"]: d["md5"] for d in json.loads(raw)}
-    except (ValueError, KeyError, TypeError):
+    if hashlib.md5(raw, usedforsecurity=False).hexdigest() + ".dir" != md5:
         raise DvcError(
-            f"cache object {md5} is corrupt (not a DVC folder manifest)",
+            f"cache object {md5} does not match its hash (a changed or corrupt folder manifest, "
+            f"{object_path(cache, md5)}); refusing to use it",
+            hint="Delete that cache file and run `dvc fetch` (or `mlv pull`) to download it again.",
+        )
+    try:
+        listing = {d["relpath"]: d["md5"] for d in json.loads(raw)}
+        # One regex over all the hashes (a 10,000-file folder: ~1 ms); join also rejects non-strings.
+        ok = _MD5_LINES.fullmatch("\n".join(listing.values()) + "\n" if listing else "") is not None
+        ok = ok and all(isinstance(rel, str) for rel in listing)
+    except (ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise DvcError(
+            f"cache object {md5} is not a valid DVC folder manifest; refusing to use it",
             hint="Delete it from the cache and run `dvc fetch` to download it again.",
         ) from None
+    return listing
 
 
 def missing_everywhere(root: Path, md5s: Sequence[str], remote: str | None) -> list[str]:

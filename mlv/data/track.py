@@ -13,7 +13,8 @@ from typing import NamedTuple, Protocol
 
 from mlv.adapters import dvc
 from mlv.data.statecache import StateCache
-from mlv.errors import ConfigError
+from mlv.data.walk import walk
+from mlv.errors import ConfigError, MlvError
 
 
 class ProgressSink(Protocol):
@@ -53,25 +54,9 @@ class _FileStat(NamedTuple):
     stat: _Stat
 
 
-
-
-def _walk(base: Path) -> list[_FileStat]:
-    if base.is_file():
-        st = base.stat()
-        return [_FileStat("", os.fspath(base), _Stat(st.st_ino, st.st_mtime_ns, st.st_size))]
-    found: list[_FileStat] = []
-    stack = [(os.fspath(base), "")]
-    while stack:
-        folder, prefix = stack.pop()
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                rel = prefix + entry.name
-                if entry.is_dir():
-                    stack.append((entry.path, rel + "/"))
-                elif entry.is_file():
-                    st = entry.stat()
-                    found.append(_FileStat(rel, entry.path, _Stat(st.st_ino, st.st_mtime_ns, st.st_size)))
-    return found
+def _walk(root: Path, path: str) -> list[_FileStat]:
+    return [_FileStat(rel, abspath, _Stat(st.st_ino, st.st_mtime_ns, st.st_size))
+            for rel, abspath, st in walk(os.fspath(root), path)]
 
 
 def _key(path: str, relpath: str) -> str:
@@ -90,13 +75,17 @@ def track_paths(
     cache = dvc.cache_dir(root)
     listings: dict[str, list[_FileStat]] = {}
     for path in paths:
-        base = root / path
-        if not base.exists():
+        problem = dvc.repo_path_problem(path)
+        if problem:  # e.g. `.git` or `.dvc/config.local` in a cloned project's config: never data
+            raise ConfigError(f"data path {path!r} {problem}; refusing to track it",
+                              hint="Fix `data`/`outputs` in .mlv/config.yaml.")
+        try:
+            listings[path] = _walk(root, path)
+        except FileNotFoundError:
             raise ConfigError(
                 f"data path {path!r} does not exist",
                 hint="Create it, or remove it from `data`/`outputs` in .mlv/config.yaml.",
-            )
-        listings[path] = _walk(base)
+            ) from None
     known: dict[str, str] = {}
     todo: list[tuple[str, _FileStat]] = []
     for path, files in listings.items():
@@ -143,6 +132,25 @@ def _pointer(
     return dvc.Pointer(path=path, md5=dir_md5, size=size, nfiles=len(files))
 
 
+def _refuse_if_changed(key: str, f: _FileStat) -> None:
+    """Refuse a file that changed between the walk's stat and the end of its read.
+
+    Its hash would then describe content that was never there as a whole (or not any more), and
+    the stat cache would pin that hash to the walk's stat. One stat per file read, none on the
+    no-op path. (Like git, this cannot see a rewrite within the file system's mtime granularity
+    that keeps the size; the cache object still matches its name, as it is hashed as stored.)
+    """
+    try:
+        st = os.stat(f.abspath)
+    except FileNotFoundError:
+        st = None
+    if st is None or (st.st_ino, st.st_mtime_ns, st.st_size) != f.stat:
+        raise MlvError(
+            f"{key} changed while it was being hashed; nothing was recorded",
+            hint="Wait until whatever writes it has finished, then run the command again.",
+        )
+
+
 def _hash_all(todo: list[tuple[str, _FileStat]], cache: Path, store: bool, sink: ProgressSink) -> list[str]:
     """md5 of every file in TODO, storing content in the cache when STORE.
 
@@ -150,10 +158,14 @@ def _hash_all(todo: list[tuple[str, _FileStat]], cache: Path, store: bool, sink:
     release the GIL: a few threads keep both cores and the disk busy.
     """
     def one(item: tuple[str, _FileStat]) -> str:
-        path = Path(item[1].abspath)
+        key, f = item
+        path = Path(f.abspath)
         if store:
-            return dvc.hash_and_store_file(path, cache, sink.advance)
-        return dvc.hash_file(path, sink.advance)
+            md5 = dvc.hash_and_store_file(path, cache, sink.advance, size=f.stat.st_size)
+        else:
+            md5 = dvc.hash_file(path, sink.advance)
+        _refuse_if_changed(key, f)
+        return md5
 
     if len(todo) < 64:
         return [one(item) for item in todo]

@@ -34,7 +34,7 @@ SKIP_VARIABLE = "MLV_SKIP_HOOKS"
 STAGED_ON_STDIN = "--staged-on-stdin"  # pre-commit: the script pipes `git ls-files -s -z` to us
 ZERO_SHA = "0" * 40
 _CACHE_FILE = "mlv/hooks-cache.bin"
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3  # 3: pointers cached by earlier versions were not checked for unsafe paths or hashes
 _HOOK_VARIABLES = ("GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE", "GIT_PREFIX", "GIT_OBJECT_DIRECTORY")
 
 

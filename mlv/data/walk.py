@@ -1,0 +1,105 @@
+"""The one walk of a tracked data path, shared by hashing, restoring, diffing and the git hooks.
+
+Builtins only (os, and mlv.errors which is builtins-only too): the git hooks import this on their
+fast path, where pathlib or re would cost more than the walk.
+
+What a walk sees, as DVC sees it: regular files, and symlinks to files, which are followed; a
+symlink to a folder inside a data folder is not descended into (DVC does not either). The tracked
+path itself may be a symlink to a folder inside the repository. A cloned repository is untrusted
+input, so a symlink leading outside the repository is refused rather than followed: following it
+would store (and `mlv push` upload) whatever it points to, /etc/passwd or ~/.ssh included.
+
+`follow_links=False` is the restore view: nothing is followed, a symlink is reported as itself
+(with its lstat), so it can be refused or replaced but is never read through.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from mlv.errors import MlvError
+
+TYPE_CHECKING = False  # typing and collections.abc cost milliseconds to import; mypy reads the block
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+class EscapingSymlinkError(MlvError):
+    """A tracked path, or a file in a tracked folder, is a symlink leading outside the repository."""
+
+
+def _inside(real: str, real_root: str) -> bool:
+    return real == real_root or real.startswith(real_root if real_root.endswith("/") else real_root + "/")
+
+
+def _refuse(shown: str, real: str) -> EscapingSymlinkError:
+    return EscapingSymlinkError(
+        f"{shown} leads outside the repository through a symlink (to {real}); refusing to store "
+        "data from outside the repository",
+        hint="Replace the symlink with a copy of the data, or remove it.",
+    )
+
+
+def _followed(entry: os.DirEntry[str], shown: str, real_root: str) -> os.stat_result | None:
+    """The stat of the file a symlink in a folder leads to; None to skip it (broken, or a folder)."""
+    try:
+        target = entry.stat()
+    except OSError:
+        return None  # a broken symlink: there is nothing to store, wherever it points
+    real = os.path.realpath(entry.path)
+    if not _inside(real, real_root):
+        raise _refuse(shown, real)
+    # A symlink to a folder is skipped, as DVC skips it (and a loop of them cannot trap us).
+    return target if stat.S_ISREG(target.st_mode) else None
+
+
+def _top(root: str, path: str, base: str, follow_links: bool) -> tuple[os.stat_result, str]:
+    """The stat of the tracked path itself, and the repository's real path when following."""
+    st = os.lstat(base)
+    if not follow_links:
+        return st, ""
+    real_root = os.path.realpath(root)
+    # One realpath per tracked path: catches the path itself, or any folder above it, being a
+    # symlink that leaves the repository.
+    real = os.path.realpath(base)
+    if not _inside(real, real_root):
+        raise _refuse(path or ".", real)
+    return (os.stat(base) if stat.S_ISLNK(st.st_mode) else st), real_root
+
+
+def walk(root: str, path: str, *, follow_links: bool = True,
+         folders: bool = False) -> Iterator[tuple[str, str, os.stat_result]]:
+    """(relative path inside PATH, full path, stat) of every file under ROOT/PATH.
+
+    PATH is relative to the repository ROOT; a file PATH yields itself with relative path "".
+    FOLDERS adds each folder too (PATH itself as "", the others as "sub/"), for callers that
+    notice a rename through folder mtimes. Raises FileNotFoundError when PATH does not exist and
+    EscapingSymlinkError (naming the link) when following would leave the repository.
+
+    Costs one stat per file, as `os.scandir` does anyway; only symlinks cost more (a realpath).
+    """
+    base = os.path.join(root, path) if path else root
+    st, real_root = _top(root, path, base, follow_links)
+    if not stat.S_ISDIR(st.st_mode):
+        yield "", base, st
+        return
+    if folders:
+        yield "", base, st
+    stack = [(base, "")]
+    while stack:
+        folder, prefix = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                rel = prefix + entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, rel + "/"))
+                    if folders:
+                        yield rel + "/", entry.path, entry.stat(follow_symlinks=False)
+                elif not follow_links or entry.is_file(follow_symlinks=False):
+                    yield rel, entry.path, entry.stat(follow_symlinks=False)
+                elif entry.is_symlink():
+                    target = _followed(entry, f"{path}/{rel}" if path else rel, real_root)
+                    if target is not None:
+                        yield rel, entry.path, target
+                # Else a socket, FIFO or device: not data (and reading a FIFO would block).
