@@ -155,7 +155,7 @@ def test_md5_that_is_a_path_is_refused_by_the_hooks_and_by_checkout(project: Pat
     git(project, "add", "data.dvc")
     git(project, "commit", "-q", "--amend", "--no-verify", "-m", message)
     git(project, "switch", "-q", "-c", "other", "HEAD~1")
-    assert_refused(run(project, "mlv", "checkout", "main"), "dev/zero", "not a DVC md5 hash")
+    assert_refused(run(project, "mlv", "checkout", "main"), "dev/zero", "not a valid experiment")
     assert_refused(run(project, "git", "switch", "-q", "main"), "data.dvc", "not a DVC hash", code=0)
     assert not (project / "data" / "c.csv").exists()  # nothing was restored
 

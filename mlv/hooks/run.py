@@ -432,13 +432,10 @@ def _changed_pointer_files(root: str, revs: list[str]) -> list[str]:
     return git.diff_names(Path(root), revs, "*.dvc")
 
 
-def _restore(root: str, pointer_files: list[str], what_happened: str) -> int:
-    if not pointer_files:
-        return 0
+def _read_pointers(root: str, pointer_files: list[str]) -> list[dvc.Pointer]:
     from pathlib import Path
 
     from mlv.adapters import dvc
-    from mlv.data import restore
 
     pointers: list[dvc.Pointer] = []
     for rel in pointer_files:
@@ -447,10 +444,22 @@ def _restore(root: str, pointer_files: list[str], what_happened: str) -> int:
         except FileNotFoundError:
             continue  # no longer tracked: the data stays where it is, never deleted
         pointers.append(dvc.parse_pointer(data, rel))
-    # Data the cache lacks (a pulled branch whose data was never fetched) comes from the DVC
-    # remote when there is one; this is never reached when no pointer file changed.
-    fetch = dvc.default_remote(Path(root)) is not None
+    return pointers
+
+
+def _restore(root: str, pointer_files: list[str], what_happened: str) -> int:
+    if not pointer_files:
+        return 0
+    from pathlib import Path
+
+    from mlv.adapters import dvc
+    from mlv.data import restore
+
     try:
+        pointers = _read_pointers(root, pointer_files)
+        # Data the cache lacks (a pulled branch whose data was never fetched) comes from the DVC
+        # remote when there is one; this is never reached when no pointer file changed.
+        fetch = dvc.default_remote(Path(root)) is not None
         with dvc.quiet_dvc_logs():
             report = restore.sync_workspace(Path(root), pointers, fetch_missing=fetch)
     except MlvError as exc:
