@@ -16,12 +16,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlv import cachefile
 from mlv.adapters import dvc
 from mlv.data.safe_write import SafeTree
 from mlv.errors import DvcError
@@ -44,13 +44,8 @@ class ObjectTrust:
 
     @classmethod
     def load(cls, path: Path) -> ObjectTrust:
-        try:
-            doc = json.loads(path.read_text("utf-8"))
-            if doc.get("version") == _VERSION and isinstance(doc.get("entries"), dict):
-                return cls(path, doc["entries"])
-        except (OSError, ValueError, AttributeError):
-            pass  # losing this file only costs a re-hash
-        return cls(path)
+        entries = (cachefile.read(path, _VERSION) or {}).get("entries")  # lost: only a re-hash
+        return cls(path, entries) if isinstance(entries, dict) else cls(path)
 
     def verify(self, cache: Path, md5: str) -> bool:
         """True when the object's content hashes to MD5 (hashing only if its stat changed)."""
@@ -68,19 +63,8 @@ class ObjectTrust:
         return True
 
     def save(self) -> None:
-        if not self.dirty:
-            return
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps({"version": _VERSION, "entries": self.entries}), "utf-8")
-            os.replace(tmp, self.path)
-        except OSError:
-            # Only a speed-up is lost (a full disk, a read-only .git): the restore itself goes on.
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            return
-        self.dirty = False
+        if self.dirty and cachefile.write(self.path, {"entries": self.entries}, _VERSION):
+            self.dirty = False
 
 
 def corrupt_object_error(cache: Path, md5: str, target: str) -> DvcError:

@@ -7,11 +7,11 @@ bet git's index and DVC's state database make.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
+
+from mlv import cachefile
 
 _VERSION = 1
 
@@ -39,12 +39,10 @@ class StateCache:
 
     @classmethod
     def load(cls, path: Path) -> StateCache:
-        try:
-            doc = json.loads(path.read_text("utf-8"))
-            if doc.get("version") == _VERSION:
-                return cls(path, doc["entries"], doc.get("folders", {}))
-        except (OSError, ValueError, KeyError, AttributeError):
-            pass  # a missing or damaged cache only costs a re-hash
+        doc = cachefile.read(path, _VERSION)  # a missing or damaged cache only costs a re-hash
+        entries, folders = (doc or {}).get("entries"), (doc or {}).get("folders", {})
+        if isinstance(entries, dict) and isinstance(folders, dict):
+            return cls(path, entries, folders)
         return cls(path)
 
     def lookup(self, key: str, st: FileStat, need_stored: bool) -> str | None:
@@ -82,11 +80,5 @@ class StateCache:
         self.dirty = True
 
     def save(self) -> None:
-        if not self.dirty:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        doc = {"version": _VERSION, "entries": self.entries, "folders": self.folders}
-        tmp.write_text(json.dumps(doc), "utf-8")
-        os.replace(tmp, self.path)
-        self.dirty = False
+        if self.dirty and cachefile.write(self.path, {"entries": self.entries, "folders": self.folders}, _VERSION):
+            self.dirty = False

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlv import cachefile
 from mlv.errors import MlvError
 
 LOCKFILE_DIR = ".mlv/env"
@@ -26,6 +27,7 @@ PROJECT_LOCKFILE_PATTERNS = (
     "uv.lock", "poetry.lock", "requirements*.txt", "Pipfile.lock", "pylock.toml", "environment.yml",
 )
 
+_ENV_CACHE_VERSION = 1
 _PROBE = r"""
 import json, platform, sys
 try:
@@ -194,21 +196,24 @@ def _mtimes(paths: list[str]) -> list[int]:
 def capture(interpreter: str, cache_dir: Path | None) -> Environment:
     """The environment of INTERPRETER (cached in CACHE_DIR while its site folders are unchanged)."""
     cache_file = cache_dir / f"env-{_cache_key(interpreter).replace('/', '_')}.json" if cache_dir else None
-    doc: dict[str, Any] | None = None
-    if cache_file and cache_file.exists():
-        try:
-            cached = json.loads(cache_file.read_text("utf-8"))
-            if cached["stamp"] == _mtimes([interpreter, *cached["doc"]["paths"]]):
-                doc = cached["doc"]
-        except (OSError, ValueError, KeyError):
-            doc = None
+    doc = _cached_probe(cache_file, interpreter) if cache_file else None
     if doc is None:
         doc = _probe(interpreter)
         if cache_file:
-            cache_file.parent.mkdir(parents=True, exist_ok=True)
             stamp = _mtimes([interpreter, *doc["paths"]])
-            cache_file.write_text(json.dumps({"stamp": stamp, "doc": doc}), "utf-8")
+            cachefile.write(cache_file, {"stamp": stamp, "doc": doc}, _ENV_CACHE_VERSION)
     return _environment_from(doc, interpreter)
+
+
+def _cached_probe(cache_file: Path, interpreter: str) -> dict[str, Any] | None:
+    """The probe remembered for INTERPRETER while its site folders are unchanged."""
+    cached = cachefile.read(cache_file, _ENV_CACHE_VERSION)
+    try:
+        if cached and cached["stamp"] == _mtimes([interpreter, *cached["doc"]["paths"]]):
+            return dict(cached["doc"])
+    except (KeyError, TypeError):
+        pass
+    return None
 
 
 def _probe(interpreter: str) -> dict[str, Any]:

@@ -16,10 +16,10 @@ Every hook first finishes an interrupted `mlv snapshot`, and does nothing in a r
 
 from __future__ import annotations
 
-import marshal
 import os
 import sys
 
+from mlv import cachefile
 from mlv.errors import MlvError, failure
 from mlv.text import visible
 
@@ -158,21 +158,14 @@ def _recover(root: str) -> None:
 class HookCache:
     """Parsed pointer blobs, data fingerprints, the interpreter and its lockfile (.git/mlv/).
 
-    Stored with marshal (a builtin, unlike json): a file from another Python version or a damaged
-    one fails to load and only costs the work it saved.
+    Stored with marshal (a builtin, unlike json) through mlv.cachefile: a file from another Python
+    version or a damaged one fails to load and only costs the work it saved.
     """
 
     def __init__(self, gdir: str) -> None:
         self.path = os.path.join(gdir, _CACHE_FILE)
         self.dirty = False
-        doc: dict[str, Any] = {}
-        try:
-            with open(self.path, "rb") as handle:
-                loaded = marshal.load(handle)  # noqa: S302 - our own file in .git, which can run hooks anyway
-            if isinstance(loaded, dict) and loaded.get("version") == _CACHE_VERSION:
-                doc = loaded
-        except (OSError, EOFError, ValueError, TypeError):
-            pass
+        doc: dict[str, Any] = cachefile.read(self.path, _CACHE_VERSION, "marshal") or {}
         self.pointers: dict[str, tuple[str, str]] = doc.get("pointers") or {}  # blob -> (path, md5)
         self.data: dict[str, tuple[str, str]] = doc.get("data") or {}  # path -> (fingerprint, md5)
         self.interpreter: dict[str, Any] = doc.get("interpreter") or {}  # key, path
@@ -183,13 +176,9 @@ class HookCache:
             return
         if len(self.pointers) > 5000:  # old pointer blobs pile up over time; forget them all
             self.pointers = {}
-        doc = {"version": _CACHE_VERSION, "pointers": self.pointers, "data": self.data,
+        doc = {"pointers": self.pointers, "data": self.data,
                "interpreter": self.interpreter, "environment": self.environment}
-        os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        tmp = f"{self.path}.tmp"
-        with open(tmp, "wb") as handle:
-            marshal.dump(doc, handle)
-        os.replace(tmp, self.path)
+        cachefile.write(self.path, doc, _CACHE_VERSION, "marshal")
 
 
 def fingerprint(base: str) -> str | None:
