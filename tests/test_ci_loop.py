@@ -146,9 +146,9 @@ def test_the_loop_in_ci(experiment_repo: Path, tmp_path: Path) -> None:
     _write_data(noisy / "data/dataset.csv", seed=12, shift=1.5, noise=3.0)
     _ok(flow.run("check", edit))
     _ok(flow.run("retrain"))
-    gate = flow.run("gate")
-    assert gate is not None and gate.returncode == 1, gate.stderr if gate else ""
-    assert "FAIL  r2" in gate.stdout and "FAIL  mse" in gate.stdout
+    refused = flow.run("gate")
+    assert refused is not None and refused.returncode == 1, refused.stderr if refused else ""
+    assert "FAIL  r2" in refused.stdout and "FAIL  mse" in refused.stdout
     assert json.loads(mlv(noisy, "model", "list", "--json").stdout)[0]["latest"] == "v0.0.2"
 
     # Someone promotes v0.0.2 to prod; the tag triggers the deploy: event, package, verify.
