@@ -7,7 +7,7 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 work="${MLV_DEMO_DIR:-$here/build/demo}"
 mkdir -p "$(dirname "$work")"
 base="$(cd "$(dirname "$work")" && pwd)"  # the demo's remotes and the teammate's clone live beside it
-rm -rf "$work" "$base/demo-remote.git" "$base/demo-dvc-store" "$base/demo-clone"
+rm -rf "$work" "$base/demo-remote.git" "$base/demo-dvc-store" "$base/demo-clone" "$base/demo-bundle" "$base/demo-gate.md" "$base/demo-prod-profile.json"
 mkdir -p "$work"
 cp "$here"/sample_project/{generate_data.py,train.py,params.yaml} "$work"/
 cd "$work"
@@ -49,3 +49,33 @@ git config user.email "teammate@example.com"
 step mlv pull
 step mlv reproduce HEAD~1 --yes
 printf '\ndemo finished: %s (experiments), %s (fresh clone)\n' "$work" "$(pwd)"
+
+# The loop CI runs (docs/how-to/ci.md), here by hand in the teammate's clone: production is the
+# first experiment; drifted data arrives; the data check fails; a retrain is gated against
+# production, then registered and packaged as a verified folder a deploy step would ship.
+step mlv model register sample HEAD~1 -m "baseline"
+step mlv model promote sample v0.0.1 prod
+if ! mlv data check --help | grep -Eq -- '--against( |$)'; then
+  mlv data profile data/dataset.csv --json > "$base/demo-prod-profile.json"  # this mlv checks against files only
+fi
+python - <<'PY'
+import numpy as np  # the same relation on shifted inputs: what production sees after a change upstream
+rng = np.random.default_rng(11)
+x = rng.normal(size=(2000, 4)) + 1.5
+y = x @ np.array([1.5, -2.0, 0.7, 3.1]) + 0.5 + rng.normal(scale=0.3, size=2000)
+rows = ["x1,x2,x3,x4,y"] + [",".join(f"{v:.6f}" for v in (*r, t)) for r, t in zip(x, y)]
+open("data/dataset.csv", "w").write("\n".join(rows) + "\n")
+PY
+if [ -f "$base/demo-prod-profile.json" ]; then
+  step mlv data check data/dataset.csv --against-file "$base/demo-prod-profile.json" || echo "drift detected: retrain"
+else
+  step mlv data check data/dataset.csv --against "sample#prod" || echo "drift detected: retrain"
+fi
+printf 'gate:\n  metrics:\n    r2: {min: 0.95}\n    mse: {max_drop_rel: 0.5}\n' >> .mlv/config.yaml
+step mlv snapshot --run "python train.py" -m "retrain on drifted data"
+step mlv gate --against "sample#prod" --md "$base/demo-gate.md"
+step mlv model register sample -m "retrained on drifted data"
+step mlv model promote sample v0.0.2 staging
+step mlv model package sample@v0.0.2 -o "$base/demo-bundle"
+step mlv model verify "$base/demo-bundle"
+printf '\nloop finished: gate report %s, package %s\n' "$base/demo-gate.md" "$base/demo-bundle"

@@ -567,6 +567,19 @@ def fetch(root: Path, remote: str, refspec: str) -> None:
                        hint="Check the remote's URL (`git remote -v`) and that the branch exists there.")
 
 
+def is_shallow(root: Path) -> bool:
+    """True in a shallow clone (CI checkouts often are: `fetch-depth: 1`)."""
+    return out(["rev-parse", "--is-shallow-repository"], root).strip() == "true"
+
+
+def fetch_refs(root: Path, remote: str, refspecs: Sequence[str], *, unshallow: bool = False) -> None:
+    """`git fetch [--unshallow] REMOTE REFSPEC...`, quietly; a GitError with git's reason."""
+    args = ["fetch", "--quiet", *(["--unshallow"] if unshallow else []), remote, *refspecs]
+    proc = run(args, root, check=False)
+    if proc.returncode != 0:
+        raise GitError(f"git fetch from {remote} failed: {_failure_reason(proc.stderr, 'fetch')}")
+
+
 def push_refs(root: Path, remote: str, refspecs: Sequence[str], *, set_upstream: bool = False,
               env: Mapping[str, str] | None = None) -> None:
     """`git push REMOTE REFSPECS`, quietly (with `--set-upstream` when asked)."""

@@ -13,11 +13,11 @@ from typing import Annotated
 import typer
 
 from mlv import __version__
-from mlv.cli.commands import checkout, data, diff, hooks, init, log, model, reproduce, snapshot, sync
+from mlv.cli.commands import checkout, data, diff, gate, hooks, init, log, model, registry, reproduce, snapshot, sync
 from mlv.cli.errors import handle_errors, show_tracebacks
 from mlv.errors import EXIT_INTERRUPTED
 
-COMMANDS = (checkout, data, diff, hooks, init, log, model, reproduce, snapshot, sync)
+COMMANDS = (checkout, data, diff, gate, hooks, init, log, model, registry, reproduce, snapshot, sync)
 
 app = typer.Typer(
     name="mlv",

@@ -1,7 +1,10 @@
 """Gates: rules a candidate's metrics (and facts about it) must pass, one implementation for every
-caller. `mlv model promote` checks them per model and stage; `mlv gate` (CI) will reuse them.
+caller. `mlv model promote` checks them per model and stage; `mlv gate` (CI) checks the `gate:`
+rules of the configuration with the same engine.
 
-Pure logic: no git, no files. Callers gather the facts (`Facts`) and get one `RuleResult` per rule.
+`rules` and `evaluate` are pure logic: no git, no files. Callers gather the facts (`Facts`) and get
+one `RuleResult` per rule. `ci` is `mlv gate`'s caller: it reads the experiments, resolves (and in
+a shallow clone fetches) the base, and runs the data check. It is imported on use only.
 """
 
 from mlv.gates.evaluate import Facts, RuleResult, evaluate, failed

@@ -21,11 +21,14 @@ class Facts:
     reproduced_verdict: str | None = None  # the latest saved `mlv reproduce` verdict, if any
     current_stages: tuple[str, ...] = ()
     branches: tuple[str, ...] = ()
+    data_check: str | None = None  # "pass" or "fail": `mlv data check` of the data against the base
+    data_check_detail: str = ""  # one line saying what was checked, against what
 
 
 @dataclass(frozen=True)
 class RuleResult:
-    rule: str  # "min", "max", "max_drop_abs", "max_drop_rel", "missing", "reproduced", "from", "branches"
+    rule: str  # "min", "max", "max_drop_abs", "max_drop_rel", "missing", "reproduced", "from", "branches",
+    # "data_check"
     passed: bool
     message: str  # one line, e.g. "accuracy 0.78 < min 0.8"
     metric: str | None = None
@@ -114,6 +117,11 @@ def evaluate(policy: GatePolicy, facts: Facts) -> list[RuleResult]:
         ok = verdict in ("reproduced", "within_tolerance")
         results.append(RuleResult("reproduced", ok, "reproduced: saved verdict " + (verdict or "none") + (
             "" if ok else " (run `mlv reproduce REV --save`)"), value=verdict, threshold=True))
+    if policy.data_check:
+        ok = facts.data_check == "pass"
+        results.append(RuleResult("data_check", ok, f"data_check: {facts.data_check or 'not run'}"
+                                  + (f" ({facts.data_check_detail})" if facts.data_check_detail else ""),
+                                  value=facts.data_check, threshold="pass"))
     if policy.from_stages is not None:
         now = [s for s in facts.current_stages if s in policy.from_stages]
         ok = bool(now)

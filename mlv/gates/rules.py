@@ -51,10 +51,12 @@ class GatePolicy:
     reproduced: bool = False  # require a saved `mlv reproduce` verdict reproduced/within_tolerance
     from_stages: tuple[str, ...] | None = None  # the candidate must be in one of these stages now
     branches: tuple[str, ...] | None = None  # the candidate's commit must be on one of these branches
+    data_check: bool = False  # `mlv gate` only: the data passes `mlv data check` against the base
 
     @property
     def empty(self) -> bool:
-        return not (self.metrics or self.reproduced or self.from_stages is not None or self.branches is not None)
+        return not (self.metrics or self.reproduced or self.from_stages is not None or self.branches is not None
+                    or self.data_check)
 
 
 def _number(value: Any, where: str) -> float:

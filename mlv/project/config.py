@@ -22,6 +22,7 @@ _HEADER = """\
 #   command:  what `mlv snapshot` records and `mlv reproduce` re-runs
 #   python:   the interpreter whose environment is captured (a name on PATH or a path)
 #   models:   the model registry (`mlv model`): artifact path, stages and promotion gates per model
+#   gate:     the rules `mlv gate` checks in CI (metrics, reproduced, data_check)
 """
 
 
@@ -36,6 +37,8 @@ class ProjectConfig:
     hooks_strict: bool = False  # `hooks: {strict: true}`: pre-push refuses what it cannot upload
     # `models: {NAME: {path, stages, gates}}`, kept raw here: mlv.registry.settings reads it.
     models: dict[str, Any] = field(default_factory=dict)
+    # `gate: {metrics, reproduced, data_check}`, kept raw here: mlv.gates.ci reads it.
+    gate: dict[str, Any] | None = None
     version: int = CONFIG_VERSION
 
     @property
@@ -51,6 +54,8 @@ class ProjectConfig:
             ordered["hooks"] = {"strict": True}
         if self.models:
             ordered["models"] = self.models
+        if self.gate is not None:
+            ordered["gate"] = self.gate
         return _HEADER + yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True)
 
 
@@ -98,6 +103,9 @@ def parse(text: str) -> ProjectConfig:
     models = doc.get("models") or {}
     if not isinstance(models, dict) or not all(isinstance(v, dict) for v in models.values()):
         raise ConfigError(f"{CONFIG_FILE}: `models` must map model names to mappings like `{{path: models}}`")
+    gate = doc.get("gate")
+    if gate is not None and not isinstance(gate, dict):
+        raise ConfigError(f"{CONFIG_FILE}: `gate` must be a mapping like `{{metrics: {{r2: {{min: 0.7}}}}}}`")
     config = ProjectConfig(
         data=_str_list(doc, "data"),
         outputs=_str_list(doc, "outputs"),
@@ -107,6 +115,7 @@ def parse(text: str) -> ProjectConfig:
         python=python,
         hooks_strict=hooks.get("strict", False),
         models={str(k): v for k, v in models.items()},
+        gate=gate,
     )
     _check_overlaps(config.tracked)
     return config

@@ -279,3 +279,66 @@ def get_command(
                               "files": got.files, "fetched": got.fetched})
         else:
             typer.echo(f"wrote {got.model} {got.version} to {got.path} ({got.files} file(s), md5 {got.md5})")
+
+
+@model_app.command("package")
+def package_command(
+    ref: Annotated[str, typer.Argument(metavar="NAME@vX.Y.Z|NAME#STAGE", help="The version to package.", show_default=False)],
+    out_dir: Annotated[Path, typer.Option("-o", "--out", help="The folder to create (new or empty).", show_default=False)],
+    json_output: JsonOption = False,
+) -> None:
+    """Package a version as a self-contained, verifiable folder: the artifact, the lockfile, the
+    experiment record, the registry entry with its lineage, and SHA256SUMS over every file.
+
+    This is what a deploy step ships; `mlv model verify DIR` checks it. The folder appears whole or
+    not at all. Exit 2 when the artifact's data is in neither the DVC cache nor the remote.
+
+    Examples:
+
+        mlv model package churn#prod -o dist/churn
+
+        mlv model package churn@v0.0.3 -o /tmp/bundle --json
+    """
+    from mlv.cli import output
+    from mlv.cli.errors import handle_errors
+    from mlv.registry import package
+
+    with handle_errors():
+        done = package.package(_root(), ref, out_dir)
+        if json_output:
+            output.emit_json(done.to_json())
+        else:
+            typer.echo(f"packaged {done.model} {done.version} into {done.path} ({done.files} files, {package.MANIFEST})")
+
+
+@model_app.command("verify")
+def verify_command(
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="A folder made by `mlv model package`.", show_default=False)],
+    json_output: JsonOption = False,
+) -> None:
+    """Verify a packaged version: every file listed in SHA256SUMS is there with its checksum, and
+    nothing else is. Needs no repository. Exit 0: verified; 1: one line per problem.
+
+    Examples:
+
+        mlv model verify dist/churn
+
+        mlv model verify dist/churn --json | jq .problems
+    """
+    from mlv.cli import output
+    from mlv.cli.errors import handle_errors
+    from mlv.errors import MlvError
+    from mlv.registry import package
+
+    with handle_errors():
+        if not folder.is_dir():
+            raise MlvError(f"{folder} is not a folder", hint="Give the folder `mlv model package -o` made.")
+        problems = package.verify(folder)
+        if json_output:
+            output.emit_json({"path": str(folder), "verified": not problems, "problems": problems})
+        elif not problems:
+            typer.echo(f"verified: {folder}")
+        for problem in problems:
+            output.info(f"problem: {problem}")
+    if problems:
+        raise typer.Exit(1)

@@ -1,0 +1,81 @@
+"""`mlv registry event`: what a pushed tag means to the registry, for tag-triggered CI workflows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+registry_app = typer.Typer(
+    name="registry",
+    help="The model registry seen from CI: parse a pushed tag into a registry event.\n\n"
+         "Example: mlv registry event \"$GITHUB_REF\" --json",
+    no_args_is_help=True, rich_markup_mode=None,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(registry_app, name="registry")
+
+
+def event_of(ref: str, root: Path | None) -> dict[str, Any]:
+    """{event, name, version, stage, counter, tag}; event None for a tag that is not the registry's.
+    The version of a stage event is read from the registry when the tag is in ROOT's repository."""
+    from mlv.registry import names
+
+    tag = ref.removeprefix("refs/tags/")
+    parsed = names.parse_tag(tag)
+    if parsed is None:
+        return {"event": None, "name": None, "version": None, "stage": None, "counter": None, "tag": tag}
+    version = parsed.version
+    if version is None and root is not None and parsed.stage is not None:
+        version = _stage_version(root, parsed.model, tag)
+    return {"event": parsed.action, "name": parsed.model, "version": version, "stage": parsed.stage,
+            "counter": parsed.counter, "tag": tag}
+
+
+def _stage_version(root: Path, model: str, tag: str) -> str | None:
+    from mlv.registry import state
+
+    found = state.load(root).get(model)
+    if found is None:
+        return None
+    return next((e.version for e in found.events if e.tag == tag), None)
+
+
+@registry_app.command("event")
+def event_command(
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The pushed ref: refs/tags/churn#prod#3 or a bare tag name.", show_default=False)],
+    json_output: Annotated[bool, typer.Option("--json", help="Print {event, name, version, stage, counter, tag}; event is null for a tag that is not a registry tag.")] = False,
+) -> None:
+    """Parse a pushed tag into a registry event: register, deregister, assign, unassign, deprecate.
+
+    A tag that is not a registry tag is not an error: exit 0 with event null, so a deploy job can
+    skip it. Run inside the repository to also get the version a stage tag assigns.
+
+    Examples:
+
+        mlv registry event refs/tags/churn#prod#3 --json
+
+        [ "$(mlv registry event "$GITHUB_REF" --json | jq -r .stage)" = prod ] && ./deploy.sh
+    """
+    from mlv.cli import output
+    from mlv.cli.errors import handle_errors
+
+    with handle_errors():
+        from mlv.adapters import git
+        from mlv.errors import GitError
+
+        try:
+            root: Path | None = git.find_root(Path.cwd())
+        except GitError:
+            root = None  # outside a repository the tag name alone still says most
+        doc = event_of(ref, root)
+        if json_output:
+            output.emit_json(doc)
+        elif doc["event"] is None:
+            typer.echo(output.visible(f"{doc['tag']}: not a registry tag"))
+        else:
+            parts = [doc["event"], doc["name"], doc["version"], doc["stage"] and f"stage {doc['stage']}"]
+            typer.echo(output.visible(" ".join(p for p in parts if p)))
