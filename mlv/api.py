@@ -93,8 +93,10 @@ def log(limit: int | None = None, rev: str = "HEAD",
 
 
 def show(rev: str = "HEAD", path: RepoLike = ".") -> Experiment:
+    from mlv import revisions
+
     root = git.find_root(_folder(path))
-    return _experiment(history.show_experiment(root, rev), root)
+    return _experiment(history.show_experiment(root, revisions.resolve(root, rev)), root)
 
 
 def diff(a: str | None = None, b: str | None = None, workspace: bool = False,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlv import locking
+from mlv import locking, revisions
 from mlv.adapters import git
 from mlv.data import restore
 from mlv.data.track import ProgressSink
@@ -40,6 +40,7 @@ def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
                         progress: ProgressSink | None = None) -> CheckoutResult:
     root = git.find_root(cwd)
     with locking.repository_lock(root):  # a snapshot must not record a half-switched work tree
+        rev = revisions.resolve(root, rev)  # a registry name becomes its commit
         exp = history.show_experiment(root, rev)
         if not force:
             _require_clean(root, rev)

@@ -242,3 +242,21 @@ def test_get_fetches_from_the_remote_and_says_when_data_is_nowhere(registered: P
         fetch.get(registered, "churn@v0.0.1", tmp_path / "b")
     assert caught.value.exit_code == 2 and "neither the DVC cache nor the remote" in caught.value.message
     assert not (tmp_path / "b/models").exists()
+
+
+def test_registry_names_are_revisions_for_show_diff_checkout_and_reproduce(registered: Path) -> None:
+    head = git(registered, "rev-parse", "HEAD")
+    actions.promote(registered, "churn", "v0.0.1", "prod")
+    for name in ("churn@v0.0.1", "churn@latest", "churn#prod"):
+        shown = json.loads(mlv(registered, "show", name, "--json").stdout)
+        assert shown["commit"] == head, name
+    compared = json.loads(mlv(registered, "diff", "churn#prod", "churn@latest", "--json").stdout)
+    assert [side["commit"] for side in (compared["old"], compared["new"])] == [head, head]
+    git(registered, "commit", "-q", "-am", "remember the model path")  # register wrote it
+    mlv(registered, "checkout", "churn#prod")
+    assert git(registered, "rev-parse", "HEAD") == head
+    verdict = json.loads(mlv(registered, "reproduce", "churn#prod", "--yes", "--json").stdout)
+    assert verdict["commit"] == head and verdict["verdict"] == "reproduced"
+    # A model that is not registered stays an unknown revision for git: one line, exit 1.
+    proc = mlv(registered, "show", "nosuch#prod", check=False)
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1

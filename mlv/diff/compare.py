@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlv import revisions
 from mlv.adapters import git
 from mlv.diff import code as diff_code
 from mlv.diff import data as diff_data
@@ -97,7 +98,7 @@ def _load_sides(root: Path, revisions: list[str], workspace: bool) -> tuple[Side
 
 
 def _named(root: Path, rev: str) -> Named:
-    return Named(rev, git.resolve_commit(root, rev))
+    return Named(rev, git.resolve_commit(root, revisions.resolve(root, rev)))
 
 
 def _experiments(root: Path, count: int) -> list[Named]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlv import locking
+from mlv import locking, revisions
 from mlv.adapters import dvc, git
 from mlv.data import restore
 from mlv.data.pathsafety import check_no_escaping_symlink
@@ -110,7 +110,7 @@ def plan(cwd: Path, options: ReproduceOptions) -> ReproducePlan:
         if options.rtol < 0 or options.atol < 0:
             raise MlvError("--rtol and --atol must not be negative")
         root = git.find_root(cwd)
-        exp = history.show_experiment(root, options.rev)
+        exp = history.show_experiment(root, revisions.resolve(root, options.rev))
         rec = exp.record
         if not rec.command:
             raise MlvError(f"experiment {exp.commit[:10]} records no command, so there is nothing to re-run",

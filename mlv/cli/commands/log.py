@@ -53,13 +53,15 @@ def register(app: typer.Typer) -> None:
 
             mlv show HEAD~2 --json
         """
+        from mlv import revisions
         from mlv.adapters import git
         from mlv.cli import output
         from mlv.cli.errors import handle_errors
         from mlv.record import history
 
         with handle_errors():
-            exp = history.show_experiment(git.find_root(Path.cwd()), rev)
+            root = git.find_root(Path.cwd())
+            exp = history.show_experiment(root, revisions.resolve(root, rev))
             if json_output:
                 output.emit_json(exp.to_json())
                 return
