@@ -36,10 +36,12 @@ class PushResult:
     branch: str
     commits: int  # commits the git remote did not have
     data: PushOutcome
+    registry_tags: int = 0  # the model registry's tags, pushed beside the branch
 
     def as_dict(self) -> dict[str, object]:
         return {"remote": self.remote, "branch": self.branch, "commits": self.commits,
-                "data_objects": self.data.objects, "uploaded": self.data.uploaded}
+                "data_objects": self.data.objects, "uploaded": self.data.uploaded,
+                "registry_tags": self.registry_tags}
 
 
 @dataclass
@@ -190,7 +192,17 @@ def push(root: Path, remote: str | None = None, dvc_remote: str | None = None) -
                       set_upstream=git.config_get(root, f"branch.{branch}.remote") is None)
     except GitError as exc:
         raise exc.with_context(hint=f"{(exc.hint or '').rstrip('.')}; the data was uploaded already.") from None
-    return PushResult(name, branch, commits, outcome)
+    tags = registry_tags(root)
+    if tags:  # after the branch: a tag never reaches the remote before the commit it names
+        git.push_refs(root, name, [f"refs/tags/{t}" for t in tags], env=SKIP_HOOKS_ENV)
+    return PushResult(name, branch, commits, outcome, len(tags))
+
+
+def registry_tags(root: Path) -> list[str]:
+    """The local tags that are model registry events (GTO's names), which push and pull share."""
+    from mlv.registry.names import parse_tag
+
+    return [t for t in git.tag_names(root) if parse_tag(t) is not None]
 
 
 # -- pull ----------------------------------------------------------------------------------------
@@ -243,6 +255,9 @@ def _pull(root: Path, remote: str | None, dvc_remote: str | None, progress: Prog
     source = _remote_branch(root, branch, name)
     tracking = f"refs/remotes/{name}/{source.removeprefix('refs/heads/')}"
     git.fetch(root, name, f"+{source}:{tracking}")
+    # The model registry lives in tags: fetch them too (a tag that differs locally is never
+    # overwritten; git refuses it and names it).
+    git.fetch(root, name, "refs/tags/*:refs/tags/*")
     old = git.resolve_commit(root, "HEAD")
     new = git.resolve_commit(root, tracking)
     fetched = 0

@@ -13,6 +13,7 @@ import pytest
 from mlv.registry import actions, resolve_registry_rev
 from mlv.registry.names import RegistryError
 from tests.conftest import git, mlv
+from tests.hooks_helpers import add_dvc_remote, add_git_remote
 from tests.test_registry_helpers import fake_experiment, tag_block, tag_message, tags, write_models_config
 
 
@@ -260,3 +261,21 @@ def test_registry_names_are_revisions_for_show_diff_checkout_and_reproduce(regis
     # A model that is not registered stays an unknown revision for git: one line, exit 1.
     proc = mlv(registered, "show", "nosuch#prod", check=False)
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_push_shares_registry_tags_and_pull_fetches_them(registered: Path, tmp_path: Path, dvc_remote: Path) -> None:
+    actions.promote(registered, "churn", "v0.0.1", "prod")
+    git(registered, "commit", "-q", "-am", "remember the model path")
+    add_dvc_remote(registered, dvc_remote)
+    bare = tmp_path / "team.git"
+    add_git_remote(registered, bare)
+    pushed = json.loads(mlv(registered, "push", "--json").stdout)
+    assert pushed["registry_tags"] == 2
+    assert git(bare, "tag", "--list").splitlines() == ["churn#prod#1", "churn@v0.0.1"]
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--no-tags", str(bare), str(clone))
+    assert git(clone, "tag", "--list") == ""
+    mlv(clone, "pull")
+    assert git(clone, "tag", "--list").splitlines() == ["churn#prod#1", "churn@v0.0.1"]
+    assert resolve_registry_rev(clone, "churn#prod") == git(registered, "rev-parse", "churn@v0.0.1^{commit}")

@@ -679,3 +679,9 @@ def branches_containing(root: Path, commit: str) -> list[str]:
     """Local branches whose history contains COMMIT (short names)."""
     raw = out(["for-each-ref", "--format=%(refname:short)", f"--contains={commit}", "refs/heads/"], root)
     return [line for line in raw.splitlines() if line]
+
+
+def tag_names(root: Path) -> list[str]:
+    """Every local tag's name."""
+    return [line.removeprefix("refs/tags/") for line in
+            out(["for-each-ref", "--format=%(refname)", "refs/tags"], root).splitlines() if line]

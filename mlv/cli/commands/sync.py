@@ -40,8 +40,9 @@ def register(app: typer.Typer) -> None:
             if json_output:
                 output.emit_json(result.as_dict())
                 return
+            tags = f"; {result.registry_tags} registry tags" if result.registry_tags else ""
             typer.echo(output.visible(f"pushed {result.branch} to {result.remote} ({result.commits} new commits); "
-                                      f"data: {result.data.uploaded} of {result.data.objects} objects uploaded"))
+                                      f"data: {result.data.uploaded} of {result.data.objects} objects uploaded{tags}"))
 
     @app.command("pull")
     def pull_command(
