@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from mlv.checkout import CheckoutResult
     from mlv.diff.compare import DiffResult
+    from mlv.repo_status import StatusReport
     from mlv.reproduce.rerun import ReproduceResult
 
     # A folder inside the repository, or a GitPython repository object.
@@ -121,3 +122,11 @@ def checkout(rev: str, force: bool = False, path: RepoLike = ".") -> CheckoutRes
     from mlv import checkout as _checkout
 
     return _checkout.checkout_experiment(_folder(path), rev, force=force)
+
+
+def status(path: RepoLike = ".") -> StatusReport:
+    """What changed since the latest experiment, what is not pushed, whether hooks are installed;
+    see `mlv status --help`."""
+    from mlv import repo_status
+
+    return repo_status.status(git.find_root(_folder(path)))
