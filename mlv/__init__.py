@@ -1,14 +1,51 @@
 """mlv: Git-native experiment commits for machine-learning projects.
 
-The Python API lives in `mlv.api` (the same operations as the CLI, returning dataclasses):
+The Python API (reference: docs/reference/python-api.md) is available from the package itself:
 
-    >>> from mlv import api
-    >>> result = api.snapshot(message="baseline", run="python train.py")  # doctest: +SKIP
-    >>> [e.commit for e in api.log(limit=5)]  # doctest: +SKIP
+    >>> import mlv
+    >>> mlv.log_metric("mse", 0.0979)  # in a training script: updates metrics.json  # doctest: +SKIP
+    >>> [e.commit for e in mlv.log(limit=5)]  # doctest: +SKIP
+    >>> result = mlv.api.snapshot(message="baseline", run="python train.py")  # doctest: +SKIP
 
-This package imports nothing else on purpose, so `mlv --help` and the git hooks start fast.
+Everything is loaded on first use (PEP 562 `__getattr__`), so `import mlv` costs nothing:
+`mlv --help` and the git hooks start fast, and a training script that only logs metrics never
+imports git or DVC code. The operations named like a subpackage (`snapshot`, `diff`, `reproduce`,
+`checkout`) are called through `mlv.api`: importing a subpackage sets the package attribute of its
+name, so a top-level function of that name would not stay a function.
 """
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # not `from typing import ...`: the git hooks import this package, builtins only
+
 __version__ = "0.1.0"
+
+__all__ = ["Experiment", "__version__", "api", "init", "log", "log_metric", "log_metrics", "show", "status"]
+
+# name -> the module that defines it
+_API = dict.fromkeys(("Experiment", "init", "log", "show", "status"), "mlv.api")
+_API.update(dict.fromkeys(("log_metric", "log_metrics"), "mlv.metrics_file"))
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from mlv import api
+    from mlv.api import Experiment, init, log, show, status
+    from mlv.metrics_file import log_metric, log_metrics
+
+
+def __getattr__(name: str) -> Any:
+    from importlib import import_module  # already loaded by the import system: free
+
+    if name == "api":
+        return import_module("mlv.api")  # importing a submodule sets the package attribute
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mlv' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # the next access is a plain attribute lookup
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), "api", *_API})

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from mlv.checkout import CheckoutResult
     from mlv.diff.compare import DiffResult
+    from mlv.repo_status import StatusReport
     from mlv.reproduce.rerun import ReproduceResult
 
     # A folder inside the repository, or a GitPython repository object.
@@ -84,12 +85,24 @@ def snapshot(message: str | None = None, run: str | None = None, allow_failure: 
     return _snapshot.take_snapshot(_folder(path), options)
 
 
-def log(limit: int | None = None, rev: str = "HEAD",
-        path: RepoLike = ".") -> list[Experiment | history.InvalidExperiment]:
-    """Experiments newest first, as `mlv log --json` lists them: an unreadable one is an InvalidExperiment."""
+def log(limit: int | None = None, rev: str = "HEAD", path: RepoLike = ".", *, all_branches: bool = False,
+        where: str | None = None, sort: str | None = None) -> list[Experiment | history.InvalidExperiment]:
+    """Experiments newest first, as `mlv log --json` lists them: an unreadable one is an InvalidExperiment.
+
+    WHERE and SORT are `mlv log`'s --filter and --sort (`"mse<0.1,r2>0.9"`, `"-r2"`); each
+    experiment carries its `labels` and `tags`.
+    """
+    from mlv.record import listing
+
     root = git.find_root(_folder(path))
-    return [_experiment(e, root) if isinstance(e, history.Experiment) else e
-            for e in history.list_experiments(root, rev, limit, with_packages=True)]
+    conditions = listing.parse_filters([where] if where else [])
+    selecting = bool(conditions or sort)
+    found = history.list_experiments(root, rev, None if selecting else limit, with_packages=True,
+                                     all_branches=all_branches)
+    listing.annotate(root, found)
+    if found:
+        found = listing.select(found, conditions, sort, limit)
+    return [_experiment(e, root) if isinstance(e, history.Experiment) else e for e in found]
 
 
 def show(rev: str = "HEAD", path: RepoLike = ".") -> Experiment:
@@ -123,3 +136,11 @@ def checkout(rev: str, force: bool = False, path: RepoLike = ".") -> CheckoutRes
     from mlv import checkout as _checkout
 
     return _checkout.checkout_experiment(_folder(path), rev, force=force)
+
+
+def status(path: RepoLike = ".") -> StatusReport:
+    """What changed since the latest experiment, what is not pushed, whether hooks are installed;
+    see `mlv status --help`."""
+    from mlv import repo_status
+
+    return repo_status.status(git.find_root(_folder(path)))

@@ -37,11 +37,12 @@ class PushResult:
     commits: int  # commits the git remote did not have
     data: PushOutcome
     registry_tags: int = 0  # the model registry's tags, pushed beside the branch
+    warnings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return {"remote": self.remote, "branch": self.branch, "commits": self.commits,
                 "data_objects": self.data.objects, "uploaded": self.data.uploaded,
-                "registry_tags": self.registry_tags}
+                "registry_tags": self.registry_tags, "warnings": self.warnings}
 
 
 @dataclass
@@ -86,8 +87,8 @@ def pointers_to_push(root: Path, tips: Sequence[str], git_remote: str,
     return list(found.values())
 
 
-def push_data(root: Path, pointers: Sequence[dvc.Pointer], dvc_remote: str | None) -> PushOutcome:
-    """Upload what the DVC remote lacks of POINTERS' content; DvcError when some cannot be sent."""
+def objects_needed(root: Path, pointers: Sequence[dvc.Pointer]) -> set[str]:
+    """The cache objects POINTERS' content consists of: each folder's manifest and its files."""
     md5s = sorted({p.md5 for p in pointers})
     # DVC compares a folder by its `.dir` object alone: list its files too, or only the manifest
     # would be sent. A manifest missing from the cache comes back as failed.
@@ -96,6 +97,22 @@ def push_data(root: Path, pointers: Sequence[dvc.Pointer], dvc_remote: str | Non
     for md5 in md5s:
         if md5.endswith(".dir"):
             wanted.update(e.md5 for e in dvc.load_manifest(cache, md5) or [])
+    return wanted
+
+
+def missing_on_local_remote(root: Path, md5s: set[str], dvc_remote: str | None) -> int | None:
+    """How many of MD5S a folder DVC remote lacks; None when the remote is not a local folder
+    (asking a cloud remote costs a DVC start-up and the network)."""
+    local = _local_remote_dir(root, dvc_remote)
+    if local is None:
+        return None
+    return sum(1 for md5 in md5s if not dvc.has_object(local, md5))
+
+
+def push_data(root: Path, pointers: Sequence[dvc.Pointer], dvc_remote: str | None) -> PushOutcome:
+    """Upload what the DVC remote lacks of POINTERS' content; DvcError when some cannot be sent."""
+    wanted = objects_needed(root, pointers)
+    cache = dvc.cache_dir(root)
     local = _local_remote_dir(root, dvc_remote)
     if local is not None and all(dvc.has_object(local, m) for m in wanted):
         return PushOutcome(0, len(wanted))  # a folder remote that has it all: no need to start DVC
@@ -149,6 +166,40 @@ def _current_branch(root: Path) -> str:
     return branch
 
 
+def default_git_remote(root: Path, branch: str) -> str | None:
+    """The git remote `mlv push` would use for BRANCH, or None when it would ask for one."""
+    try:
+        return _git_remote(root, branch, None)
+    except GitError:
+        return None
+
+
+def unshared_remote_config(root: Path, dvc_remote: str | None) -> str | None:
+    """Why a teammate's clone would not know the DVC remote, or None when HEAD's `.dvc/config` has it.
+
+    A remote added with `dvc remote add` lives in `.dvc/config` (or `.dvc/config.local` with
+    --local), and only the committed file reaches a clone.
+    """
+    import configparser
+
+    name = dvc_remote or dvc.default_remote(root)
+    if not name:
+        return None
+    committed = configparser.ConfigParser(interpolation=None)
+    try:
+        committed.read_string((git.read_blob(root, "HEAD", ".dvc/config") or b"").decode("utf-8", "replace"))
+    except configparser.Error:
+        return None  # DVC itself will complain about a broken config
+    sections = (f"'remote \"{name}\"'", f'remote "{name}"')
+    has_url = any(committed.has_option(section, "url") for section in sections)
+    is_default = dvc_remote is not None or committed.get("core", "remote", fallback="").strip() == name
+    if has_url and is_default:
+        return None
+    return (f"the DVC remote {name!r} is not in the committed .dvc/config (only in .dvc/config.local or "
+            "in uncommitted changes), so a teammate who clones will not have it; commit it: "
+            "`git add .dvc/config && git commit -m 'DVC remote'` (a --local remote: add it again without --local)")
+
+
 def _git_remote(root: Path, branch: str, given: str | None) -> str:
     remotes = git.remote_names(root)
     if given:
@@ -186,6 +237,7 @@ def push(root: Path, remote: str | None = None, dvc_remote: str | None = None) -
     commits = git.count_commits(root, head, not_on_remote=name)
     pointers = pointers_to_push(root, [head], name)
     outcome = push_data(root, pointers, dvc_remote) if pointers else PushOutcome(0, 0)
+    warnings = [note] if pointers and (note := unshared_remote_config(root, dvc_remote)) else []
     target = _remote_branch(root, branch, name)
     try:
         git.push_refs(root, name, [f"refs/heads/{branch}:{target}"], env=SKIP_HOOKS_ENV,
@@ -195,7 +247,7 @@ def push(root: Path, remote: str | None = None, dvc_remote: str | None = None) -
     tags = registry_tags(root)
     if tags:  # after the branch: a tag never reaches the remote before the commit it names
         git.push_refs(root, name, [f"refs/tags/{t}" for t in tags], env=SKIP_HOOKS_ENV)
-    return PushResult(name, branch, commits, outcome, len(tags))
+    return PushResult(name, branch, commits, outcome, len(tags), warnings)
 
 
 def registry_tags(root: Path) -> list[str]:

@@ -332,9 +332,10 @@ def run_hook(root: Path, name: str, args: Sequence[str], env: Mapping[str, str])
     return proc.returncode
 
 
-def log_shas(root: Path, rev: str, grep: str, limit: int | None) -> list[str]:
+def log_shas(root: Path, rev: str | Sequence[str], grep: str, limit: int | None) -> list[str]:
     """Shas of the commits reachable from REV whose message has a line matching the extended regex
-    GREP, newest first. git filters and stops after LIMIT, so a long history costs nothing.
+    GREP, newest first. git filters and stops after LIMIT, so a long history costs nothing. REV may
+    be several arguments (`["--branches"]`).
 
     Only shas: a message can hold any byte, so no separator in `git log` output is safe for it
     (`commit_messages` reads messages with their exact lengths instead).
@@ -342,7 +343,8 @@ def log_shas(root: Path, rev: str, grep: str, limit: int | None) -> list[str]:
     args = ["log", "-E", f"--grep={grep}", "--format=%H"]
     if limit is not None:
         args.append(f"--max-count={limit}")
-    return out([*args, rev, "--"], root).split()
+    revs = [rev] if isinstance(rev, str) else list(rev)
+    return out([*args, *revs, "--"], root).split()
 
 
 def commit_messages(root: Path, shas: Sequence[str]) -> dict[str, str]:

@@ -13,11 +13,25 @@ from typing import Annotated
 import typer
 
 from mlv import __version__
-from mlv.cli.commands import checkout, data, diff, gate, hooks, init, log, model, registry, reproduce, snapshot, sync
+from mlv.cli.commands import (
+    checkout,
+    data,
+    diff,
+    gate,
+    hooks,
+    init,
+    log,
+    model,
+    registry,
+    reproduce,
+    snapshot,
+    status,
+    sync,
+)
 from mlv.cli.errors import handle_errors, show_tracebacks
 from mlv.errors import EXIT_INTERRUPTED
 
-COMMANDS = (checkout, data, diff, gate, hooks, init, log, model, registry, reproduce, snapshot, sync)
+COMMANDS = (checkout, data, diff, gate, hooks, init, log, model, registry, reproduce, snapshot, status, sync)
 
 app = typer.Typer(
     name="mlv",
@@ -27,7 +41,7 @@ app = typer.Typer(
         "Start with `mlv init`, then `mlv snapshot --run 'python train.py'`."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (typer's shell completion)
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -43,7 +57,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main(
     traceback_: Annotated[bool, typer.Option("--traceback", help="Print the full traceback of an unexpected error.")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
                                           help="Print mlv's version and exit.")] = False,
 ) -> None:
     show_tracebacks(traceback_)

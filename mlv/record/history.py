@@ -25,6 +25,9 @@ class Experiment:
     commit: str
     message: str
     record: Record
+    # Set by mlv.record.listing.annotate for `mlv log`: what happened to it, and the git tags on it.
+    labels: list[str] | None = None
+    tags: list[str] | None = None
 
     @property
     def packages(self) -> dict[str, str] | None:
@@ -36,7 +39,9 @@ class Experiment:
         """The JSON contract of `mlv log --json` / `mlv show --json` (docs/reference/json.md)."""
         doc = self.record.to_json(with_packages=True)
         env = doc.pop("environment")
-        return {"commit": self.commit, "message": self.message, **doc, "environment": env}
+        annotations = {name: value for name, value in (("labels", self.labels), ("tags", self.tags))
+                       if value is not None}
+        return {"commit": self.commit, "message": self.message, **doc, "environment": env, **annotations}
 
 
 @dataclass
@@ -66,13 +71,21 @@ def _user_message(message: str) -> str:
     return record.user_text(message[: match.start()] if match else message)
 
 
+# Every branch but those `mlv reproduce --save` makes (their commits are shown as labels instead).
+ALL_BRANCHES = ("--exclude=mlv/reproduced/*", "--branches")
+
+
 def list_experiments(root: Path, rev: str = "HEAD", limit: int | None = None,
-                     with_packages: bool = False) -> list[Experiment | InvalidExperiment]:
-    """Experiment commits reachable from REV, newest first (at most LIMIT), unreadable ones marked."""
-    if git.head_sha(root) is None and rev == "HEAD":
-        return []
-    git.resolve_commit(root, rev)
-    shas = git.log_shas(root, rev, record.GIT_GREP, limit)
+                     with_packages: bool = False, all_branches: bool = False) -> list[Experiment | InvalidExperiment]:
+    """Experiment commits reachable from REV (or from every branch), newest first (at most LIMIT),
+    unreadable ones marked."""
+    if all_branches:
+        shas = git.log_shas(root, ALL_BRANCHES, record.GIT_GREP, limit)
+    else:
+        if git.head_sha(root) is None and rev == "HEAD":
+            return []
+        git.resolve_commit(root, rev)
+        shas = git.log_shas(root, rev, record.GIT_GREP, limit)
     messages = git.commit_messages(root, shas)
     found = [exp for exp in (read_commit(sha, messages[sha]) for sha in shas) if exp is not None]
     if with_packages:

@@ -23,7 +23,7 @@ _MAX_CODE_FILES = 40
 def register(app: typer.Typer) -> None:
     @app.command("diff")
     def diff_command(
-        revisions: Annotated[list[str] | None, typer.Argument(metavar="[A] [B]", help="None: the latest experiment against the one before it. One: that revision against the latest experiment. Two: A against B.", show_default=False)] = None,
+        revisions: Annotated[list[str] | None, typer.Argument(metavar="[A] [B] [C...]", help="None: the latest experiment against the one before it. One: that revision against the latest experiment. Two: A against B. Three or more: one table of their params and metrics.", show_default=False)] = None,
         workspace: Annotated[bool, typer.Option("--workspace", "-w", help="Compare the revision (default: the latest experiment) with the work tree, uncommitted changes included.")] = False,
         json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document (keys code, data, environment, params, metrics, command).")] = False,
         markdown: Annotated[bool, typer.Option("--md", help="Print Markdown tables, ready to paste into a pull request.")] = False,
@@ -44,6 +44,8 @@ def register(app: typer.Typer) -> None:
             mlv diff --workspace          # latest experiment vs uncommitted changes
 
             mlv diff --json | jq .metrics
+
+            mlv diff HEAD~2 HEAD~1 HEAD   # three experiments: one table of params and metrics
         """
         from mlv.adapters import git
         from mlv.cli import output
@@ -54,6 +56,9 @@ def register(app: typer.Typer) -> None:
         with handle_errors():
             if json_output and markdown:
                 raise MlvError("--json and --md cannot be combined", hint="Pick one output format.")
+            if revisions and len(revisions) > 2:
+                _many(git.find_root(Path.cwd()), revisions, workspace, json_output, markdown)
+                return
             result = diff.diff(git.find_root(Path.cwd()), revisions or [], workspace)
             if json_output:
                 output.emit_json(result.to_json())
@@ -63,6 +68,52 @@ def register(app: typer.Typer) -> None:
                 typer.echo(render(result), nl=False)
             else:
                 _render(result, output.stdout())
+
+
+def _many(root: Path, revisions: list[str], workspace: bool, json_output: bool, markdown: bool) -> None:
+    """Three or more revisions: one row each, a column per changed param and per metric."""
+    from mlv.cli import output
+    from mlv.diff.many import compare_many
+    from mlv.errors import MlvError
+
+    if workspace or markdown:
+        raise MlvError(f"{'--workspace' if workspace else '--md'} compares two sides; got {len(revisions)} revisions",
+                       hint="Drop it, or give at most two revisions.")
+    result = compare_many(root, revisions)
+    if json_output:
+        output.emit_json(result.to_json())
+        return
+    params, metrics = result.changed("params"), result.keys("metrics")
+    header = ["experiment", "message", *params, *metrics]
+    cells = [[row.label, row.message, *(_cell(row.params, k) for k in params), *(_cell(row.metrics, k) for k in metrics)]
+             for row in result.rows]
+    console = output.stdout()
+    if not console.is_terminal:  # a pipe: tab-separated, every value whole
+        typer.echo("\n".join("\t".join(output.visible(c) for c in line) for line in [header, *cells]))
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False, header_style="bold", show_edge=False)
+    for column in header:
+        table.add_column(_esc(column), overflow="fold", justify="left" if column in header[:2] else "right")
+    best = {k: result.best(k) for k in metrics}
+    for index, line in enumerate(cells):
+        styled = [_esc(c) for c in line]
+        for offset, key in enumerate(metrics, start=2 + len(params)):
+            if index in best[key]:
+                styled[offset] = f"[bold green]{styled[offset]}[/bold green]"
+        table.add_row(*styled)
+    console.print(table)
+    same = [k for k in result.keys("params") if k not in params]
+    if same:
+        first = result.rows[0].params
+        console.print(f"[dim]same in all: {_esc(', '.join(f'{k}={_cell(first, k)}' for k in same))}[/dim]")
+
+
+def _cell(values: dict[str, object], key: str) -> str:
+    from mlv.cli.render import diff_format as fmt
+
+    return fmt.value(values[key]) if key in values else "-"
 
 
 def _render(result: DiffResult, console: Console) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,33 +12,66 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("log")
     def log_command(
-        number: Annotated[int | None, typer.Option("-n", "--max-count", min=1, help="Show at most N experiments.")] = None,
+        number: Annotated[int | None, typer.Option("-n", "--max-count", min=1, help="Show at most N experiments (after --filter and --sort).")] = None,
         rev: Annotated[str, typer.Argument(help="List experiments reachable from this revision.")] = "HEAD",
+        all_branches: Annotated[bool, typer.Option("--all", help="List the experiments of every branch (not REV). Example: mlv log --all")] = False,
+        sort: Annotated[str | None, typer.Option("--sort", metavar="NAME", help="Sort by a metric (or param), smallest first; `-NAME` for largest first. Example: --sort mse, --sort=-r2")] = None,
+        filters: Annotated[list[str] | None, typer.Option("--filter", metavar="COND", help="Keep experiments where NAME OP NUMBER holds (ops < <= > >= == !=); commas or repeats mean AND. Example: --filter 'mse<0.1,r2>=0.9'")] = None,
+        params: Annotated[list[str] | None, typer.Option("--params", metavar="NAMES", help="The params to show as columns (comma list or repeated). Example: --params train.seed,test_size")] = None,
+        metrics: Annotated[list[str] | None, typer.Option("--metrics", metavar="NAMES", help="The metrics to show as columns (comma list or repeated). Example: --metrics mse")] = None,
         json_output: Annotated[bool, typer.Option("--json", help="Print the experiments as a JSON list.")] = False,
     ) -> None:
         """List the experiment commits of the current branch, newest first.
 
+        The status column says what happened to an experiment: failed (a non-zero exit kept with
+        --allow-failure), not_run_by_mlv (recorded as found), rewritten, and the verdict of a
+        saved `mlv reproduce --save`. Tags are the git tags on the commit (registry tags too).
+        Piped, the table is printed as tab-separated lines with every param and metric, never
+        cut or wrapped.
+
         Examples:
 
             mlv log -n 10
+
+            mlv log --all --sort mse --filter 'r2>0.9'
+
+            mlv log --sort=-r2 --metrics r2,mse --params test_size
+
+            mlv log | column -t -s $'\\t'
 
             mlv log --json | jq '.[0].metrics'
         """
         from mlv.adapters import git
         from mlv.cli import output
         from mlv.cli.errors import handle_errors
-        from mlv.record import history
+        from mlv.errors import MlvError
+        from mlv.record import history, listing
 
         with handle_errors():
+            if all_branches and rev != "HEAD":
+                raise MlvError("--all lists every branch; it cannot be combined with a revision",
+                               hint="Drop the revision, or drop --all.")
+            conditions = listing.parse_filters(filters or [])  # a typo fails before any git work
             root = git.find_root(Path.cwd())
-            experiments = history.list_experiments(root, rev, number, with_packages=json_output)
+            selecting = bool(conditions or sort)
+            experiments = history.list_experiments(root, rev, None if selecting else number,
+                                                   with_packages=json_output, all_branches=all_branches)
+            listing.annotate(root, experiments)
+            if experiments:
+                experiments = listing.select(experiments, conditions, sort, number)
             if json_output:
                 output.emit_json([e.to_json() for e in experiments])
                 return
             if not experiments:
-                output.info("no experiment commits yet; create one with `mlv snapshot`")
+                output.info("no experiment matches the filter" if conditions else
+                            "no experiment commits yet; create one with `mlv snapshot`")
                 return
-            _render_table(experiments)
+            chosen = (listing.columns(experiments, params, "params") if params else None,
+                      listing.columns(experiments, metrics, "metrics") if metrics else None)
+            if output.stdout().is_terminal:
+                _render_table(experiments, *chosen)
+            else:
+                _render_plain(experiments, *chosen)
 
     @app.command("show")
     def show_command(
@@ -68,20 +101,36 @@ def register(app: typer.Typer) -> None:
             _render_record(exp)
 
 
-def _render_table(experiments: Sequence[object]) -> None:
+def _status_cell(exp: object) -> str:
+    """The status column: an experiment's labels, or why its record cannot be read."""
+    from mlv.record.history import INVALID, Experiment, InvalidExperiment
+
+    if isinstance(exp, InvalidExperiment):
+        return INVALID
+    assert isinstance(exp, Experiment)  # noqa: S101
+    return ",".join(exp.labels or []) or "-"
+
+
+def _render_table(experiments: Sequence[object], params: list[str] | None, metrics: list[str] | None) -> None:
     from rich.table import Table
 
     from mlv.cli import output
-    from mlv.record.history import INVALID, Experiment, InvalidExperiment
-    from mlv.record.record import flatten
+    from mlv.record.history import Experiment, InvalidExperiment
+    from mlv.record.listing import values_of
 
     valid = [e for e in experiments if isinstance(e, Experiment)]
-    shown = _key_params([flatten(e.record.params, single_root=True) for e in valid])
+    shown = params if params is not None else _key_params([values_of(e)["params"] for e in valid])
     wide = output.stdout().width >= 110  # the date column only where there is room for it
+    with_status = any(_status_cell(e) != "-" for e in experiments)
+    with_tags = any(e.tags for e in valid)
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("commit", no_wrap=True, style="yellow")
     if wide:
         table.add_column("date", no_wrap=True, max_width=10)
+    if with_status:
+        table.add_column("status", overflow="fold", max_width=16)
+    if with_tags:
+        table.add_column("tags", overflow="fold", max_width=20, style="cyan")
     table.add_column("message", overflow="ellipsis", no_wrap=True, max_width=28 if wide else 18)
     table.add_column("command", overflow="ellipsis", no_wrap=True, max_width=20 if wide else 14)
     table.add_column("params", overflow="fold", min_width=14)
@@ -89,28 +138,63 @@ def _render_table(experiments: Sequence[object]) -> None:
     # Every cell quotes the repository: literal() shows control characters and markup as written.
     lit = output.literal
     for exp in experiments:
+        cells: list[str] = [lit(exp.commit[:10])]  # type: ignore[attr-defined]
         if isinstance(exp, InvalidExperiment):
             # Marked, not hidden: the reason goes where the params would be.
-            first = [exp.commit[:10], ""] if wide else [exp.commit[:10]]
-            table.add_row(*map(lit, first), lit(_first_line(exp.message)), INVALID, lit(exp.error), "")
+            cells += [""] * wide + [_status_cell(exp)] * with_status + [""] * with_tags
+            cells += [lit(_first_line(exp.message)), "", lit(exp.error), ""]
         elif isinstance(exp, Experiment):
             rec = exp.record
-            flat = flatten(rec.params, single_root=True)
-            metrics = flatten(rec.metrics, single_root=True)
-            first = [exp.commit[:10], rec.created[:10]] if wide else [exp.commit[:10]]
-            table.add_row(
-                *map(lit, first), lit(_first_line(exp.message)), lit(rec.command or "-"),
-                "\n".join(lit(f"{k}={output.fmt_value(flat[k])}") for k in shown if k in flat),
-                "\n".join(lit(f"{k}={output.fmt_value(v)}") for k, v in list(metrics.items())[:4]),
-            )
+            values = values_of(exp)
+            keys = metrics if metrics is not None else list(values["metrics"])[:4]
+            cells += [lit(rec.created[:10])] * wide + [lit(_status_cell(exp))] * with_status
+            cells += [lit(", ".join(exp.tags or []))] * with_tags
+            cells += [
+                lit(_first_line(exp.message)), lit(rec.command or "-"),
+                "\n".join(lit(f"{k}={output.fmt_value(values['params'][k])}") for k in shown if k in values["params"]),
+                "\n".join(lit(f"{k}={output.fmt_value(values['metrics'][k])}") for k in keys if k in values["metrics"]),
+            ]
+        table.add_row(*cells)
     output.stdout().print(table)
+
+
+def _render_plain(experiments: Sequence[object], params: list[str] | None, metrics: list[str] | None) -> None:
+    """Tab-separated lines for a pipe: every value whole, one column per param and metric.
+
+    Values are made visible, so a tab or newline inside one is written `\\t`/`\\n` and cannot
+    break a row.
+    """
+    from mlv.cli import output
+    from mlv.record.history import Experiment, InvalidExperiment
+    from mlv.record.listing import known_keys, values_of
+
+    param_keys = params if params is not None else known_keys(experiments, "params")  # type: ignore[arg-type]
+    metric_keys = metrics if metrics is not None else known_keys(experiments, "metrics")  # type: ignore[arg-type]
+    rows = [["commit", "date", "status", "tags", "message", "command", *param_keys, *metric_keys]]
+    for exp in experiments:
+        if isinstance(exp, InvalidExperiment):
+            rows.append([exp.commit[:10], "", _status_cell(exp), "", _first_line(exp.message), exp.error,
+                         *[""] * (len(param_keys) + len(metric_keys))])
+        elif isinstance(exp, Experiment):
+            values = values_of(exp)
+            rows.append([exp.commit[:10], exp.record.created[:10], _status_cell(exp), ",".join(exp.tags or []),
+                         _first_line(exp.message), exp.record.command or "-",
+                         *(_plain(values["params"], k) for k in param_keys),
+                         *(_plain(values["metrics"], k) for k in metric_keys)])
+    typer.echo("\n".join("\t".join(output.visible(cell) for cell in row) for row in rows))
+
+
+def _plain(values: dict[str, object], key: str) -> str:
+    from mlv.cli import output
+
+    return output.fmt_value(values[key]) if key in values else ""
 
 
 def _first_line(message: str) -> str:
     return message.splitlines()[0] if message else ""
 
 
-def _key_params(params: list[dict[str, object]], limit: int = 4) -> list[str]:
+def _key_params(params: list[dict[str, Any]], limit: int = 4) -> list[str]:
     """The params worth a column: those that differ between the experiments listed, else the first few."""
     keys: list[str] = []
     for flat in params:

@@ -37,6 +37,8 @@ def register(app: typer.Typer) -> None:
             if note := publish.recover(root):
                 output.warn(note)
             result = share.push(root, remote, dvc_remote)
+            for note in result.warnings:
+                output.warn(note)
             if json_output:
                 output.emit_json(result.as_dict())
                 return
