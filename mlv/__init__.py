@@ -35,13 +35,15 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    from importlib import import_module  # already loaded by the import system: free
-
-    if name == "api":
-        return import_module("mlv.api")  # importing a submodule sets the package attribute
-    module = _API.get(name)
+    # `from mlv import cachefile` asks here first for every submodule not yet imported: answer
+    # before importing anything, so the hooks' builtins-only imports stay that way.
+    module = "mlv.api" if name == "api" else _API.get(name)
     if module is None:
         raise AttributeError(f"module 'mlv' has no attribute {name!r}")
+    from importlib import import_module
+
+    if name == "api":
+        return import_module(module)  # importing a submodule sets the package attribute
     value = getattr(import_module(module), name)
     globals()[name] = value  # the next access is a plain attribute lookup
     return value
