@@ -22,6 +22,7 @@ _HEADER = """\
 #   command:  what `mlv snapshot` records and `mlv reproduce` re-runs
 #   python:   the interpreter whose environment is captured (a name on PATH or a path)
 #   models:   the model registry (`mlv model`): artifact path, stages and promotion gates per model
+#   data_check: thresholds of `mlv data check` (docs/how-to/data-health.md)
 """
 
 
@@ -36,6 +37,8 @@ class ProjectConfig:
     hooks_strict: bool = False  # `hooks: {strict: true}`: pre-push refuses what it cannot upload
     # `models: {NAME: {path, stages, gates}}`, kept raw here: mlv.registry.settings reads it.
     models: dict[str, Any] = field(default_factory=dict)
+    # `data_check: {p_value: 0.01, ...}`, kept raw here: mlv.health.thresholds_from_config reads it.
+    data_check: Any = None  # validated where it is used, so a typo fails `mlv data check` only
     version: int = CONFIG_VERSION
 
     @property
@@ -51,6 +54,8 @@ class ProjectConfig:
             ordered["hooks"] = {"strict": True}
         if self.models:
             ordered["models"] = self.models
+        if self.data_check is not None:
+            ordered["data_check"] = self.data_check
         return _HEADER + yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True)
 
 
@@ -107,6 +112,7 @@ def parse(text: str) -> ProjectConfig:
         python=python,
         hooks_strict=hooks.get("strict", False),
         models={str(k): v for k, v in models.items()},
+        data_check=doc.get("data_check"),
     )
     _check_overlaps(config.tracked)
     return config
