@@ -14,13 +14,21 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mlv.health import Profile
 from mlv.record.history import show_experiment
 from tests.conftest import REPO_ROOT, dvc, git, mlv
-from tests.test_health_cli import run
+from tests.test_health_cli import SCHEMA, run
+
+
+def _valid(doc: Any) -> Any:
+    import jsonschema
+
+    jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+    return doc
 
 
 def _data_md5(repo: Path, rev: str = "HEAD") -> str:
@@ -61,7 +69,7 @@ def test_check_against_the_latest_experiment_passes_on_its_data_and_fails_on_shi
     _regenerate(experiment_repo, "--shift", "0.8", "--missing", "0.05")
     proc = run(experiment_repo, "data", "check", "--json", check=False)
     assert proc.returncode == 1
-    doc = json.loads(proc.stdout)
+    doc = _valid(json.loads(proc.stdout))
     assert "x1" in doc["drifted_columns"] and doc["reference_commit"] == git(experiment_repo, "rev-parse", "HEAD")
     assert {(i["rule"], i["column"]) for i in doc["issues"]} >= {("missing_new", "x2")}
     assert doc["current"] == "data (work tree)"
@@ -157,7 +165,7 @@ def test_on_drift_reproduce_records_a_new_experiment_on_the_new_data(experiment_
     # The real executable: with --json the command's output goes to file descriptor 2.
     proc = mlv(experiment_repo, "data", "check", "--on-drift", "reproduce", "--json", check=False)
     assert proc.returncode == 1, proc.stderr  # the data drifted, whatever the re-run found
-    doc = json.loads(proc.stdout)
+    doc = _valid(json.loads(proc.stdout))
     head = git(experiment_repo, "rev-parse", "HEAD")
     assert doc["revalidation"]["commit"] == head != reference and doc["revalidation"]["exit_code"] == 0
     assert "r2" in doc["revalidation"]["metrics"]["metrics.json"]
