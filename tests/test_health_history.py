@@ -159,6 +159,7 @@ def test_without_the_extra_a_snapshot_is_made_and_says_so_once(experiment_repo: 
     assert (experiment_repo / f".mlv/profiles/{_data_md5(experiment_repo)}.json").is_file()
 
 
+@pytest.mark.slow  # trains the sample model again
 def test_on_drift_reproduce_records_a_new_experiment_on_the_new_data(experiment_repo: Path) -> None:
     reference = git(experiment_repo, "rev-parse", "HEAD")
     _regenerate(experiment_repo, "--shift", "0.8")
