@@ -8,6 +8,14 @@ inside the child, after imports) and its peak RSS (the child's own `ru_maxrss`, 
 - profile: `mlv.health.profile_dataset`, which also writes the profile JSON for the next step;
 - check: `profile_dataset` of the same file plus `check` against the stored profile.
 
+- evidently: Evidently's `DataDriftPreset` on the same file as reference and current (pandas reads
+  both: Evidently has no stored reference), in an interpreter of its own (`--evidently-python`,
+  default /tmp/evidently-venv/bin/python), so Evidently never enters mlv's environment:
+
+      python3 -m venv /tmp/evidently-venv && /tmp/evidently-venv/bin/pip install evidently 'pandas<2.3'
+
+  Without that interpreter the row is skipped with a note.
+
 Targets: profile <= 2x read, check <= 1.5x profile, every peak < 500 MB. This process never imports
 pyarrow, and generation runs in a child too, so no child inherits a large resident set.
 """
@@ -24,6 +32,19 @@ import time
 from pathlib import Path
 
 COLUMNS = 20
+EVIDENTLY_PYTHON = Path("/tmp/evidently-venv/bin/python")
+# Run by Evidently's interpreter: time after imports, as the other steps do.
+EVIDENTLY_STEP = """
+import sys, time
+import pandas as pd
+from evidently import Report
+from evidently.presets import DataDriftPreset
+start, cpu = time.perf_counter(), time.process_time()
+reference, current = pd.read_csv(sys.argv[1]), pd.read_csv(sys.argv[2])
+snapshot = Report([DataDriftPreset()]).run(current_data=current, reference_data=reference)
+snapshot.dict()  # the results themselves, as a caller would read them
+print(time.perf_counter() - start, time.process_time() - cpu)
+"""
 
 
 def generate(path: Path, rows: int) -> None:
@@ -62,7 +83,9 @@ def step(name: str, csv: Path, stored: Path) -> tuple[float, float]:
     """Run one step in this (child) process; its wall and CPU seconds (all threads), imports excluded."""
     import pyarrow.csv as pacsv
 
-    from mlv.health import Profile, check, profile_dataset
+    from mlv.health.check import check
+    from mlv.health.model import Profile
+    from mlv.health.profiler import profile_dataset
 
     start, cpu = time.perf_counter(), time.process_time()
     if name == "read":
@@ -76,21 +99,36 @@ def step(name: str, csv: Path, stored: Path) -> tuple[float, float]:
 
 def measure(name: str, csv: Path, stored: Path) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds and peak RSS (MB) of one step, run in a fresh child process."""
-    proc = subprocess.Popen([sys.executable, "-m", "benchmarks.health", "--step", name, str(csv), str(stored)],
-                            stdout=subprocess.PIPE, text=True)
+    return measure_argv([sys.executable, "-m", "benchmarks.health", "--step", name, str(csv), str(stored)], name)
+
+
+def measure_argv(argv: list[str], name: str) -> tuple[float, float, float]:
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     _, status, usage = os.wait4(proc.pid, 0)
     assert proc.stdout is not None
     out = proc.stdout.read()
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"step {name} failed")
-    wall, cpu = (float(x) for x in out.split())
+    wall, cpu = (float(x) for x in out.split()[-2:])
     return wall, cpu, usage.ru_maxrss / 1024
+
+
+def evidently_row(python: Path, csv: Path) -> tuple[float, float, float] | str:
+    """Evidently's DataDriftPreset on CSV against itself, or why it was not run."""
+    if not python.exists():
+        return f"skipped: no Evidently interpreter at {python} (see this module's docstring)"
+    probe = subprocess.run([str(python), "-c", "import evidently"], capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        return f"skipped: {python} cannot import evidently"
+    return measure_argv([str(python), "-c", EVIDENTLY_STEP, str(csv), str(csv)], "evidently")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--work-dir", type=Path, default=None)
+    parser.add_argument("--evidently-python", type=Path, default=EVIDENTLY_PYTHON,
+                        help="an interpreter with evidently and pandas installed (never mlv's own)")
     parser.add_argument("--step", nargs=3, metavar=("NAME", "CSV", "PROFILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
@@ -111,6 +149,15 @@ def main() -> int:
             print(f"{label:4}: profile / read = {profile / read:.2f} (target <= 2), "
                   f"check / profile = {check / profile:.2f} (target <= 1.5)")
         print(f"profile JSON: {stored.stat().st_size / 1e3:.0f} kB")
+        evidently = evidently_row(args.evidently_python, csv)
+        if isinstance(evidently, str):
+            print(f"evidently {evidently}")
+        else:
+            wall, cpu, rss = evidently
+            print(f"evidently wall {wall:6.2f} s   CPU {cpu:6.2f} s   peak RSS {rss:4.0f} MB   "
+                  f"(DataDriftPreset, both sides read from CSV)")
+            print(f"wall: evidently / mlv check = {wall / results['check'][0]:.1f}, "
+                  f"peak RSS evidently / mlv check = {rss / results['check'][2]:.1f}")
     return 0
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The sample project's whole flow, in a fresh folder: init, snapshot a training run, change a
-# parameter, snapshot again, log and diff; then install the git hooks, push code and data, and in
+# parameter, snapshot again, log and diff; check new data for drift; then install the git hooks, push code and data, and in
 # a teammate's fresh clone pull and reproduce the first experiment. Run it through `make demo`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -33,6 +33,14 @@ sed -i.bak 's/test_size: 0.25/test_size: 0.3/' params.yaml && rm params.yaml.bak
 step mlv snapshot --run "python train.py" -m "hold out 30%"
 step mlv log
 step mlv diff
+
+# Next month's data arrives: shifted, with missing values. `mlv data check` compares it with the
+# profile stored with the latest experiment (no old data is read) and exits 1; the demo goes on.
+python generate_data.py --shift 0.8 --missing 0.05
+status=0
+step mlv data check || status=$?
+if [ "$status" -ne 0 ]; then printf 'drift detected (exit %s): time to re-validate the model\n' "$status"; fi
+python generate_data.py  # back to the training data for the rest of the demo
 
 # Share: a bare repository stands in for the team's git server.
 git init -q --bare -b main "$base/demo-remote.git"

@@ -17,9 +17,12 @@ from scipy.spatial.distance import jensenshannon
 from scipy.stats import ks_2samp, wasserstein_distance
 
 from mlv.errors import ConfigError
-from mlv.health import Profile, Thresholds, check, profile_table, thresholds_from_config
+from mlv.health.check import check
+from mlv.health.model import Profile
+from mlv.health.profiler import profile_table
 from mlv.health.sketch import DistinctCounter, QuantileSketch, mix64
 from mlv.health.stats import benjamini_hochberg
+from mlv.health.thresholds import Thresholds, thresholds_from_config
 
 # Wasserstein-1 from two profiles vs scipy on the raw values, as a share of the reference std.
 # Measured worst case over the distributions below (20k to 1M rows) is 1.7e-4 (lognormal, where

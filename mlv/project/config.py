@@ -23,6 +23,7 @@ _HEADER = """\
 #   python:   the interpreter whose environment is captured (a name on PATH or a path)
 #   models:   the model registry (`mlv model`): artifact path, stages and promotion gates per model
 #   gate:     the rules `mlv gate` checks in CI (metrics, reproduced, data_check)
+#   data_check: thresholds of `mlv data check` (docs/how-to/data-health.md)
 """
 
 
@@ -39,6 +40,8 @@ class ProjectConfig:
     models: dict[str, Any] = field(default_factory=dict)
     # `gate: {metrics, reproduced, data_check}`, kept raw here: mlv.gates.ci reads it.
     gate: dict[str, Any] | None = None
+    # `data_check: {p_value: 0.01, ...}`, kept raw here: mlv.health.thresholds_from_config reads it.
+    data_check: Any = None  # validated where it is used, so a typo fails `mlv data check` only
     version: int = CONFIG_VERSION
 
     @property
@@ -56,6 +59,8 @@ class ProjectConfig:
             ordered["models"] = self.models
         if self.gate is not None:
             ordered["gate"] = self.gate
+        if self.data_check is not None:
+            ordered["data_check"] = self.data_check
         return _HEADER + yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True)
 
 
@@ -116,6 +121,7 @@ def parse(text: str) -> ProjectConfig:
         hooks_strict=hooks.get("strict", False),
         models={str(k): v for k, v in models.items()},
         gate=gate,
+        data_check=doc.get("data_check"),
     )
     _check_overlaps(config.tracked)
     return config

@@ -14,6 +14,7 @@ from mlv.data.statecache import StateCache
 from mlv.env import capture as environment
 from mlv.env import project_lockfiles as projectlocks
 from mlv.errors import CommandFailedError, GitError, MlvError
+from mlv.health import store as data_profiles
 from mlv.project import config, paramfiles
 from mlv.record.record import Record, render_message
 from mlv.snapshot.publish import PreparedCommit, crash_point, publish, recover
@@ -211,6 +212,7 @@ def _prepare_commit(
         for p in pointers
     }
     contents.update(track.gitignore_updates(root, cfg.tracked))
+    contents.update(data_profiles.profiles_for_snapshot(root, cfg.data, pointers))  # new dataset versions only
     lock_rel = record.environment.lockfile
     contents[lock_rel] = lockfile
     writes = dict(zip(contents, git.hash_objects(root, list(contents.values())), strict=True))

@@ -7,13 +7,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mlv.health import CheckResult, ColumnDrift, ColumnProfile, Profile
+    from mlv.health.check import CheckResult, ColumnDrift
+    from mlv.health.model import ColumnProfile, Profile
 
 
-def render_profile(profile: Profile, console: Console) -> None:
-    from rich.markup import escape
+def render_profile(profile: Profile, console: Console, label: str | None = None) -> None:
     from rich.table import Table
 
+    from mlv.cli.output import literal as escape  # data and paths come from the repository
+
+    if label is not None:
+        console.print(f"[bold]mlv data profile[/bold] {escape(label)}")
     source = profile.source
     console.print(f"[bold]{profile.rows:,} rows[/bold], {len(profile.columns)} columns "
                   f"[dim]({source.get('format', '?')}, {source.get('files', 0)} file(s))[/dim]")
@@ -65,8 +69,9 @@ _EFFECT_LABELS = {"ks_statistic": "D", "cramers_v": "V", "wasserstein_over_std":
 
 
 def render_check(result: CheckResult, current: str, reference: str, console: Console) -> None:
-    from rich.markup import escape
     from rich.table import Table
+
+    from mlv.cli.output import literal as escape  # data and paths come from the repository
 
     style = "green" if result.ok else "red"
     console.print(f"[bold]mlv data check[/bold] {escape(current)} [dim]against[/dim] {escape(reference)}")
@@ -89,7 +94,7 @@ def render_check(result: CheckResult, current: str, reference: str, console: Con
 
 
 def markdown_check(result: CheckResult, current: str, reference: str) -> str:
-    lines = [f"### Data check: `{current}` against `{reference}`", "", f"**{verdict(result)}**", "",
+    lines = [f"### Data check: `{_md(current)}` against `{_md(reference)}`", "", f"**{verdict(result)}**", "",
              f"Rows: {result.rows_reference:,} -> {result.rows_current:,}", ""]
     if result.columns:
         lines += ["| " + " | ".join(_HEADERS) + " |", "|" + " --- |" * len(_HEADERS)]
@@ -98,9 +103,11 @@ def markdown_check(result: CheckResult, current: str, reference: str) -> str:
     if result.issues:
         lines += [f"- **{i.severity}** {_md(i.message)}" for i in result.issues] + [""]
     if result.skipped:
-        lines += [f"- not tested: `{s['column']}` ({s['reason']})" for s in result.skipped] + [""]
+        lines += [f"- not tested: `{_md(s['column'])}` ({_md(s['reason'])})" for s in result.skipped] + [""]
     return "\n".join(lines)
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|")
+    from mlv.text import visible
+
+    return visible(text).replace("|", "\\|")
