@@ -92,6 +92,7 @@ class Pointer:
     md5: str  # ends in ".dir" for a folder
     size: int
     nfiles: int | None = None
+    stage: str | None = None  # the `dvc.yaml` stage that outputs it (pinned in `dvc.lock`), if any
 
     def __post_init__(self) -> None:
         if not is_object_hash(self.md5):
@@ -103,7 +104,10 @@ class Pointer:
         return self.md5.endswith(".dir")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "md5": self.md5, "size": self.size, "nfiles": self.nfiles}
+        found: dict[str, Any] = {"path": self.path, "md5": self.md5, "size": self.size, "nfiles": self.nfiles}
+        if self.stage is not None:
+            found["stage"] = self.stage
+        return found
 
 
 @dataclass(frozen=True)
