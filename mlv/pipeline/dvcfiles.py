@@ -155,9 +155,9 @@ def parse_pipeline(data: bytes, name: str = PIPELINE_FILE) -> Pipeline:
         path = _path(item, ".", name)
         if path not in pipeline.params:
             pipeline.params.append(path)
-    # Top-level plots may be named definitions ({name: {x:, y:}}), not files: keep those that are paths.
-    for item, _ in _entries(doc.get("plots")):
-        plot = posixpath.normpath(item) if isinstance(item, str) else ""
+    # A top-level plot may be a named definition ({name: {y: {file: field}}}), not a file.
+    for item, opts in _entries(doc.get("plots")):
+        plot = posixpath.normpath(item) if isinstance(item, str) and not isinstance(opts.get("y"), dict) else ""
         if plot and dvc.repo_path_problem(plot) is None and plot not in pipeline.plots:
             pipeline.plots.append(plot)
     return pipeline
