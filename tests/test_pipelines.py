@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,8 +140,9 @@ def assert_dvc_clean(root: Path) -> None:
     assert "Running stage" not in dry, dry
 
 
-def record_of(root: Path, rev: str = "HEAD") -> dict:  # type: ignore[type-arg]
-    return json.loads(mlv(root, "show", rev, "--json").stdout)
+def record_of(root: Path, rev: str = "HEAD") -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(mlv(root, "show", rev, "--json").stdout)
+    return doc
 
 
 @pytest.fixture(scope="session")
@@ -359,6 +361,7 @@ def test_an_output_changed_since_dvc_lock_is_refused_not_recorded(pipeline_exper
     assert git(pipeline_experiment, "rev-parse", "HEAD") == head
 
 
+@pytest.mark.slow
 def test_diff_shows_the_changed_stage_outputs(pipeline_experiment: Path) -> None:
     """Pipeline outputs used to be invisible: `mlv diff` said data unchanged after a param change."""
     set_param(pipeline_experiment, "n_est: 5", "n_est: 7")
@@ -370,6 +373,7 @@ def test_diff_shows_the_changed_stage_outputs(pipeline_experiment: Path) -> None
     assert "model.pkl" in json.dumps(workspace)
 
 
+@pytest.mark.slow
 def test_checkout_of_the_first_run_restores_stage_outputs_and_dvc_agrees(pipeline_experiment: Path) -> None:
     """Checkout used to restore only data.xml and leave every stage `modified`."""
     first_model = (pipeline_experiment / "model.pkl").read_bytes()
@@ -383,6 +387,7 @@ def test_checkout_of_the_first_run_restores_stage_outputs_and_dvc_agrees(pipelin
     assert_dvc_clean(pipeline_experiment)
 
 
+@pytest.mark.slow
 def test_the_post_checkout_hook_restores_stage_outputs(pipeline_experiment: Path) -> None:
     mlv(pipeline_experiment, "hooks", "install")
     first_model = (pipeline_experiment / "model.pkl").read_bytes()
@@ -393,6 +398,7 @@ def test_the_post_checkout_hook_restores_stage_outputs(pipeline_experiment: Path
     assert_dvc_clean(pipeline_experiment)
 
 
+@pytest.mark.slow
 def test_push_sends_every_object_dvc_lock_needs_and_a_clone_pulls_them(
         pipeline_experiment: Path, tmp_path: Path) -> None:
     """Push used to upload none of the stage outputs, so a teammate's pull got no model."""
