@@ -223,9 +223,15 @@ def stage_outputs(pipeline_data: bytes | None, lock_data: bytes | None) -> list[
     A `cache: false` output is committed to git, so it is none of DVC's data; without `dvc.yaml`
     every pinned output counts.
     """
+    pipeline = parse_pipeline(pipeline_data) if pipeline_data is not None and lock_data is not None else None
+    return pinned_outputs(pipeline, lock_data)
+
+
+def pinned_outputs(pipeline: Pipeline | None, lock_data: bytes | None) -> list[dvc.Pointer]:
+    """`stage_outputs` with `dvc.yaml` already parsed (a snapshot reads it once)."""
     if lock_data is None:
         return []
-    uncached = parse_pipeline(pipeline_data).uncached if pipeline_data is not None else set()
+    uncached = pipeline.uncached if pipeline is not None else set()
     return [out for stage in parse_lock(lock_data).values() for out in stage.outs if out.path not in uncached]
 
 
@@ -250,8 +256,10 @@ def read_pipeline(root: Path) -> Pipeline | None:
     return None if data is None else parse_pipeline(data)
 
 
-def worktree_stage_outputs(root: Path) -> list[dvc.Pointer]:
-    """The cached stage outputs the work tree's `dvc.lock` pins."""
+def worktree_stage_outputs(root: Path, pipeline: Pipeline | None = None) -> list[dvc.Pointer]:
+    """The cached stage outputs the work tree's `dvc.lock` pins (PIPELINE: its dvc.yaml, if read)."""
+    if pipeline is not None:
+        return pinned_outputs(pipeline, _read(root / LOCK_FILE))
     return stage_outputs(_read(root / PIPELINE_FILE), _read(root / LOCK_FILE))
 
 

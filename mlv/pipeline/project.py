@@ -61,15 +61,15 @@ def refuse_taken_paths(root: Path, data: Sequence[str], outputs: Sequence[str],
                         hint=f"List {other!r} itself in `{key}` instead of {path!r}.")
 
 
-def recorded_stage_outputs(root: Path, state: StateCache, progress: track.ProgressSink | None = None,
-                           ) -> list[dvc.Pointer]:
+def recorded_stage_outputs(root: Path, pipeline: dvcfiles.Pipeline, state: StateCache,
+                           progress: track.ProgressSink | None = None) -> list[dvc.Pointer]:
     """The stage outputs `dvc.lock` pins, checked against the work tree and stored in the cache.
 
     The record must describe the files that are there: an output missing, or changed since `dvc
     repro` wrote `dvc.lock`, is refused rather than recorded with a hash it does not have. Hashing
     goes through the stat cache, so unchanged outputs cost a stat each.
     """
-    pinned = dvcfiles.worktree_stage_outputs(root)
+    pinned = dvcfiles.worktree_stage_outputs(root, pipeline)
     for pointer in pinned:
         if not (root / pointer.path).exists():
             raise MlvError(f"output {pointer.path!r} of DVC stage {pointer.stage!r} is missing, though "

@@ -111,7 +111,7 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
 
     state = state_cache(root)
     pointers = track.track_paths(root, cfg.tracked, state, progress)
-    stage_outputs = dvcproject.recorded_stage_outputs(root, state, progress) if pipeline is not None else []
+    stage_outputs = dvcproject.recorded_stage_outputs(root, pipeline, state, progress) if pipeline is not None else []
     state.save()  # the cache objects exist now; remembering them is safe whatever happens next
 
     record = _build_record(cfg, command, run, params, metrics, [*pointers, *stage_outputs], env, lockfile,
