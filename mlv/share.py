@@ -70,20 +70,36 @@ def pointers_to_push(root: Path, tips: Sequence[str], git_remote: str,
     That is every pointer file version those commits introduced, plus every pointer at each tip
     (cheap, and it covers data an earlier push sent without its objects).
     """
-    specs: dict[str, str] = {}  # blob spec -> pointer file
+    from mlv.pipeline import dvcfiles
+
+    specs: dict[str, str] = {}  # blob spec -> pointer file (or dvc.yaml / dvc.lock)
+    pipeline_files = (dvcfiles.PIPELINE_FILE, dvcfiles.LOCK_FILE)
     for sha, path in git.blobs_not_on_remote(root, tips, git_remote, excluded):
-        if path.endswith(".dvc") and not path.endswith("/.dvc") and path != ".dvc":
+        if (path.endswith(".dvc") and not path.endswith("/.dvc") and path != ".dvc") or path in pipeline_files:
             specs[sha] = path
     for tip in tips:
-        for path in git.ls_tree_paths(root, tip, ".dvc"):
+        for path in [*git.ls_tree_paths(root, tip, ".dvc"), *pipeline_files]:
             specs[f"{tip}:{path}"] = path
     blobs = git.read_blobs(root, list(specs))
     found: dict[tuple[str, str], dvc.Pointer] = {}
+    locks: list[bytes] = []
+    # A `cache: false` output is in git, not in the DVC cache: left out of every dvc.lock version,
+    # as any dvc.yaml version being pushed declares it.
+    uncached: set[str] = set()
     for spec, path in specs.items():
         data = blobs.get(spec)
-        if data is not None:
+        if data is None:
+            continue
+        if path == dvcfiles.LOCK_FILE:
+            locks.append(data)
+        elif path == dvcfiles.PIPELINE_FILE:
+            uncached |= dvcfiles.parse_pipeline(data).uncached
+        else:
             pointer = dvc.parse_pointer(data, path)
             found[(pointer.path, pointer.md5)] = pointer
+    for data in locks:
+        for stage in dvcfiles.parse_lock(data).values():
+            found.update({(p.path, p.md5): p for p in stage.outs if p.path not in uncached})
     return list(found.values())
 
 
@@ -261,7 +277,10 @@ def registry_tags(root: Path) -> list[str]:
 
 
 def worktree_pointers(root: Path) -> list[dvc.Pointer]:
-    """The pointers of the pointer files HEAD tracks, as they are in the work tree."""
+    """The pointers of the pointer files HEAD tracks, as they are in the work tree, and the
+    stage outputs the work tree's `dvc.lock` pins."""
+    from mlv.pipeline import dvcfiles
+
     pointers = []
     for rel in git.ls_tree_paths(root, "HEAD", ".dvc"):
         try:
@@ -269,7 +288,7 @@ def worktree_pointers(root: Path) -> list[dvc.Pointer]:
         except FileNotFoundError:
             continue
         pointers.append(dvc.parse_pointer(data, rel))
-    return pointers
+    return pointers + dvcfiles.worktree_stage_outputs(root)
 
 
 def _prefetch(root: Path, target: str, dvc_remote: str | None) -> int:

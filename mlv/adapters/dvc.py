@@ -92,6 +92,7 @@ class Pointer:
     md5: str  # ends in ".dir" for a folder
     size: int
     nfiles: int | None = None
+    stage: str | None = None  # the `dvc.yaml` stage that outputs it (pinned in `dvc.lock`), if any
 
     def __post_init__(self) -> None:
         if not is_object_hash(self.md5):
@@ -103,7 +104,10 @@ class Pointer:
         return self.md5.endswith(".dir")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "md5": self.md5, "size": self.size, "nfiles": self.nfiles}
+        found: dict[str, Any] = {"path": self.path, "md5": self.md5, "size": self.size, "nfiles": self.nfiles}
+        if self.stage is not None:
+            found["stage"] = self.stage
+        return found
 
 
 @dataclass(frozen=True)
@@ -624,12 +628,15 @@ def push_objects(root: Path, md5s: Sequence[str], remote: str | None) -> PushRep
     return PushReport(len(result.transferred), sorted(h.value for h in result.failed))
 
 
-def share_cache_with(worktree: Path, main_root: Path) -> None:
+def share_cache_with(worktree: Path, main_root: Path, private_cache: Path | None = None) -> None:
     """Make DVC in a linked WORKTREE use MAIN_ROOT's cache and remotes (in its `.dvc/config.local`).
 
     A new worktree has no `.dvc/cache` (it is git-ignored) and no `config.local`; without this,
     DVC there would see an empty cache and maybe no remote. Relative local remote URLs are made
     absolute because DVC resolves them against the config file's folder, which moved.
+
+    With PRIVATE_CACHE, DVC there uses that (empty) folder as its cache instead, remotes still
+    shared: `dvc repro` then finds no run-cache entry and no cached output, so every stage runs.
     """
     main = _read_dvc_config(main_root)
     out = configparser.ConfigParser(interpolation=None)
@@ -644,7 +651,7 @@ def share_cache_with(worktree: Path, main_root: Path) -> None:
     remote = default_remote(main_root)
     if remote:
         out["core"] = {"remote": remote}
-    out["cache"] = {"dir": str(cache_dir(main_root).resolve())}
+    out["cache"] = {"dir": str((private_cache or cache_dir(main_root)).resolve())}
     target = worktree / ".dvc" / "config.local"
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("w", encoding="utf-8") as handle:

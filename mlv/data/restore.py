@@ -163,20 +163,27 @@ def sync_workspace(
 
 
 def pointers_at(root: Path, rev: str, paths: Sequence[str] | None = None) -> list[dvc.Pointer]:
-    """The pointers committed at REV for data PATHS (every `.dvc` file at REV when None).
+    """The pointers committed at REV for data PATHS; when None, every `.dvc` file's at REV and
+    every cached stage output its `dvc.lock` pins (those carry their stage).
 
     Paths with no pointer at REV are left out; callers compare against what they asked for.
     """
+    from mlv.pipeline import dvcfiles
+
     if paths is None:
         files = git.ls_tree_paths(root, rev, ".dvc")
     else:
         files = [dvc.pointer_path(safe_relpath(p, "data path")) for p in paths]
-    blobs = git.read_blobs(root, [f"{rev}:{f}" for f in files])
+    pipeline_files = [dvcfiles.PIPELINE_FILE, dvcfiles.LOCK_FILE] if paths is None else []
+    blobs = git.read_blobs(root, [f"{rev}:{f}" for f in [*files, *pipeline_files]])
     found = []
     for f in files:
         data = blobs.get(f"{rev}:{f}")
         if data is not None:
             found.append(dvc.parse_pointer(data, f))
+    if pipeline_files:
+        found += dvcfiles.stage_outputs(blobs.get(f"{rev}:{dvcfiles.PIPELINE_FILE}"),
+                                        blobs.get(f"{rev}:{dvcfiles.LOCK_FILE}"))
     return found
 
 

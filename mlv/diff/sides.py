@@ -19,6 +19,7 @@ from mlv.data.statecache import StateCache
 from mlv.env import capture as environment
 from mlv.env.capture import Environment
 from mlv.errors import MlvError
+from mlv.pipeline import dvcfiles
 from mlv.project import config
 from mlv.record import record
 from mlv.record.history import Experiment
@@ -81,7 +82,8 @@ def load_commits(root: Path, commits: list[Named]) -> list[Side]:
             lockfiles[named.sha] = f"{named.sha}:{rec.environment.lockfile}"
         sides.append(side)
     pointer_files = {c.sha: git.ls_tree_paths(root, c.sha, ".dvc") for c in commits}
-    wanted = [f"{c.sha}:{path}" for c in commits for path in pointer_files[c.sha]]
+    pipeline_files = (dvcfiles.PIPELINE_FILE, dvcfiles.LOCK_FILE)
+    wanted = [f"{c.sha}:{path}" for c in commits for path in [*pointer_files[c.sha], *pipeline_files]]
     blobs = git.read_blobs(root, wanted + list(lockfiles.values()))
     for side in sides:
         assert side.commit is not None  # noqa: S101 - commit sides only here
@@ -90,6 +92,10 @@ def load_commits(root: Path, commits: list[Named]) -> list[Side]:
             if data is not None:
                 pointer = dvc.parse_pointer(data, path)
                 side.pointers[pointer.path] = pointer
+        # Stage outputs are data too, pinned by dvc.lock instead of a pointer file each.
+        for pointer in dvcfiles.stage_outputs(*(blobs.get(f"{side.commit}:{f}") for f in pipeline_files)):
+            side.pointers[pointer.path] = pointer
+            side.kinds.setdefault(pointer.path, "output")
         if side.env is not None:
             lock = blobs.get(lockfiles[side.commit])
             side.env.packages = environment.packages_from_lockfile(lock) if lock is not None else None
@@ -114,11 +120,13 @@ def load_workspace(root: Path, other: Side) -> Side:
         return side
     cfg = config.load(root)
     state = state_cache(root)
-    present = [p for p in cfg.tracked if (root / p).exists()]  # a deleted output is "removed"
+    stage_outputs = [p.path for p in dvcfiles.worktree_stage_outputs(root)]  # hashed as they are now
+    tracked = [*cfg.tracked, *(p for p in stage_outputs if p not in cfg.tracked)]
+    present = [p for p in tracked if (root / p).exists()]  # a deleted output is "removed"
     pointers = track.track_paths(root, present, state, store=False)
     side = Side(WORKSPACE, None, "uncommitted changes", has_record=True, command=cfg.command)
     side.pointers = {p.path: p for p in pointers}
-    side.kinds = {p: ("data" if p in cfg.data else "output") for p in cfg.tracked}
+    side.kinds = {p: ("data" if p in cfg.data else "output") for p in tracked}
     side.params = paramfiles.read_all(root, cfg.params, "params", required=False)
     side.metrics = paramfiles.read_all(root, cfg.metrics, "metrics", required=False)
     for pointer in pointers:

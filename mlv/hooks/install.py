@@ -151,8 +151,8 @@ def render_script(name: str, python: str | None = None) -> str:
         lines += [
             'if [ -d .git ]; then gd=.git; else gd="$(git rev-parse --git-dir)"; fi',
             f'if [ ! -f "$gd/mlv/publish-journal.json" ] && git diff --quiet --no-ext-diff {diff} '
-            "-- '*.dvc' 2>/dev/null; then",
-            '  exit "$status"  # no pointer file changed',
+            "-- '*.dvc' ':(top,literal)dvc.lock' 2>/dev/null; then",
+            '  exit "$status"  # no pointer file (nor dvc.lock) changed',
             "fi",
         ]
     lines += [

@@ -418,7 +418,8 @@ def _changed_pointer_files(root: str, revs: list[str]) -> list[str]:
 
     from mlv.adapters import git
 
-    return git.diff_names(Path(root), revs, "*.dvc")
+    # dvc.lock pins the outputs of the pipeline's stages: data too, restored like pointer files'.
+    return [*git.diff_names(Path(root), revs, "*.dvc"), *git.diff_names(Path(root), revs, ":(top,literal)dvc.lock")]
 
 
 def _read_pointers(root: str, pointer_files: list[str]) -> list[dvc.Pointer]:
@@ -428,6 +429,11 @@ def _read_pointers(root: str, pointer_files: list[str]) -> list[dvc.Pointer]:
 
     pointers: list[dvc.Pointer] = []
     for rel in pointer_files:
+        if rel == "dvc.lock":
+            from mlv.pipeline import dvcfiles
+
+            pointers += dvcfiles.worktree_stage_outputs(Path(root))
+            continue
         try:
             data = (Path(root) / rel).read_bytes()
         except FileNotFoundError:

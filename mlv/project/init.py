@@ -7,6 +7,8 @@ from pathlib import Path
 
 from mlv.adapters import dvc, git
 from mlv.errors import GitError
+from mlv.pipeline import dvcfiles
+from mlv.pipeline import project as dvcproject
 from mlv.project import config
 
 
@@ -33,12 +35,34 @@ def init_project(cwd: Path, run_git_init: bool = False) -> InitResult:
         dvc.init_dvc(root)
         initialised_dvc = True
     created = False
+    pipeline = dvcfiles.read_pipeline(root)
     if config.exists(root):
         cfg = config.load(root)  # validates an existing configuration; never rewrites it
+        dvcproject.refuse_taken_paths(root, cfg.data, cfg.outputs, pipeline)
     else:
-        cfg = config.detect_defaults(root)
+        cfg = config.detect_defaults(root) if pipeline is None else pipeline_defaults(root, pipeline)
         path = root / config.CONFIG_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(cfg.to_yaml(), "utf-8")
         created = True
     return InitResult(root, cfg, created, initialised_dvc)
+
+
+def pipeline_defaults(root: Path, pipeline: dvcfiles.Pipeline) -> config.ProjectConfig:
+    """The configuration of a DVC pipeline project, from `dvc.yaml` rather than file-name guesses.
+
+    `dvc repro` is the command. Data are the stage inputs that `.dvc` files already track (mlv
+    then keeps those files up to date in place). Stage outputs are left out of `outputs`: DVC owns
+    them through `dvc.lock`, and every snapshot records them from there by itself.
+    """
+    tracked = dvcproject.pointer_tracked_paths(root)
+    data = sorted(path for path in tracked
+                  if pipeline.owner(path) is None and any(_overlap(path, dep) for dep in pipeline.deps))
+    return config.ProjectConfig(
+        data=data, outputs=[],
+        params=[p for p in pipeline.params if (root / p).is_file()],
+        metrics=list(pipeline.metrics), command="dvc repro")
+
+
+def _overlap(a: str, b: str) -> bool:
+    return a == b or a.startswith(f"{b}/") or b.startswith(f"{a}/")

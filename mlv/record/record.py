@@ -283,7 +283,8 @@ def _pointer(item: dict[str, Any], what: str) -> Pointer:
     md5 = item["md5"]
     if not _MD5.fullmatch(md5):
         raise _UnreadableError(f"its {what} entry has an md5 that is not one: {md5[:40]!r}")
-    return Pointer(path=_checked_path(item["path"], what), md5=md5, size=item["size"], nfiles=item["nfiles"])
+    return Pointer(path=_checked_path(item["path"], what), md5=md5, size=item["size"], nfiles=item["nfiles"],
+                   stage=item.get("stage"))
 
 
 def flatten(tree: Any, prefix: str = "", single_root: bool = False) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from mlv.project import config, paramfiles
 from mlv.record import history
 from mlv.record.history import Experiment
 from mlv.reproduce import datapool, verdict
-from mlv.reproduce.worktree import temporary_worktree
+from mlv.reproduce.worktree import temporary_worktree, use_shared_cache
 from mlv.snapshot.runner import RunResult, run_command
 
 ENV_MODES = ("current", "fresh")
@@ -174,15 +174,19 @@ def _execute(plan_: ReproducePlan, options: ReproduceOptions,
             env_vars, command = freshenv.command_env(venv), freshenv.rewrite_command(plan_.command, venv)
             fresh = environment.capture(str(venv / "bin" / "python"), venv)
             mismatches = check.compare(exp.record.environment, environment.parse_lockfile(plan_.lockfile), fresh)
-        with temporary_worktree(plan_.root, exp.commit, keep=options.keep) as tree, \
+        pipeline = _is_pipeline(plan_)
+        with temporary_worktree(plan_.root, exp.commit, keep=options.keep, private_cache=pipeline) as tree, \
                 _data(plan_, tree, options.keep):
             with SafeTree(tree) as files:  # never deleting through a committed symlink
                 for name in plan_.metrics_files:  # the committed copy must not pass for a re-run's
                     files.unlink(name, what="metrics file")
             run = run_command(command, tree, env=env_vars, stdout_to_stderr=options.stdout_to_stderr)
+            # A private DVC cache is thrown away with the worktree: nothing is stored in it.
             result = ReproduceResult(exp.commit, command, options.env,
-                                     _judge(tree, plan_, options, run), mismatches, run)
+                                     _judge(tree, plan_, run, options.rtol, options.atol,
+                                            store=options.save and not pipeline), mismatches, run)
             if options.save:
+                use_shared_cache(plan_.root, tree)
                 _save(plan_, options, tree, result, env_vars)
             if options.keep:
                 result.worktree = str(tree)
@@ -204,7 +208,18 @@ def _data(plan_: ReproducePlan, tree: Path, keep: bool) -> Iterator[None]:
         yield
 
 
-def _judge(tree: Path, plan_: ReproducePlan, options: ReproduceOptions, run: RunResult) -> verdict.Verdict:
+def _is_pipeline(plan_: ReproducePlan) -> bool:
+    """Whether the experiment is a DVC pipeline's: its record pins stage outputs, or its commit has
+    a `dvc.yaml`. Its outputs must then be computed by the re-run, never restored by DVC."""
+    from mlv.pipeline import dvcfiles
+
+    if any(p.stage is not None for p in plan_.experiment.record.outputs):
+        return True
+    return git.read_blob(plan_.root, plan_.experiment.commit, dvcfiles.PIPELINE_FILE) is not None
+
+
+def _judge(tree: Path, plan_: ReproducePlan, run: RunResult, rtol: float, atol: float,
+           store: bool) -> verdict.Verdict:
     from mlv.data import track
     from mlv.snapshot.take import state_cache
 
@@ -215,7 +230,7 @@ def _judge(tree: Path, plan_: ReproducePlan, options: ReproduceOptions, run: Run
         path = item.path
         exists = (tree / path).exists() and _inside(tree, path)
         # With --save the snapshot stores these right after; storing now saves a second hashing.
-        reproduced[path] = (track.track_paths(tree, [path], state, store=options.save)[0].md5
+        reproduced[path] = (track.track_paths(tree, [path], state, store=store)[0].md5
                             if exists else None)
     state.save()
     metrics: dict[str, Any] = {}
@@ -225,9 +240,9 @@ def _judge(tree: Path, plan_: ReproducePlan, options: ReproduceOptions, run: Run
             if content is not None:
                 metrics[name] = content
     return verdict.decide(verdict.compare_outputs(rec.outputs, reproduced),
-                          verdict.compare_metrics(rec.metrics, metrics, options.rtol, options.atol),
+                          verdict.compare_metrics(rec.metrics, metrics, rtol, atol),
                           verdict.compare_exit(rec.exit_code if rec.run_by_mlv else None, run.exit_code),
-                          options.rtol, options.atol)
+                          rtol, atol)
 
 
 def _inside(tree: Path, path: str) -> bool:

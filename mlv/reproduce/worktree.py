@@ -21,8 +21,13 @@ from mlv.data.pathsafety import check_no_symlink
 
 
 @contextmanager
-def temporary_worktree(root: Path, commit: str, *, keep: bool = False) -> Iterator[Path]:
+def temporary_worktree(root: Path, commit: str, *, keep: bool = False,
+                       private_cache: bool = False) -> Iterator[Path]:
     """A worktree of COMMIT for the duration of the block; removed afterwards unless KEEP.
+
+    With PRIVATE_CACHE, DVC in the worktree gets an empty cache of its own (see
+    `use_shared_cache` to switch back): a DVC pipeline must compute its outputs, not have DVC
+    check them out of the shared cache or its run-cache.
 
     Removal happens on every exit, Ctrl-C included (the `finally` runs as KeyboardInterrupt
     unwinds), so an interrupted reproduce leaves no worktree behind.
@@ -42,7 +47,7 @@ def temporary_worktree(root: Path, commit: str, *, keep: bool = False) -> Iterat
             # The commit may hold `.dvc` or `.dvc/config.local` as a symlink: writing the config
             # through it would overwrite a file anywhere.
             check_no_symlink(path, ".dvc/config.local", "DVC configuration")
-            dvc.share_cache_with(path, root)
+            dvc.share_cache_with(path, root, parent / PRIVATE_CACHE if private_cache else None)
         yield path
     finally:
         if keep:
@@ -52,6 +57,13 @@ def temporary_worktree(root: Path, commit: str, *, keep: bool = False) -> Iterat
 
 
 OWNER_FILE = "owner.pid"
+PRIVATE_CACHE = "dvc-cache"  # beside the worktree: deleted with it
+
+
+def use_shared_cache(root: Path, tree: Path) -> None:
+    """Point DVC in worktree TREE back at ROOT's cache (for `--save`, whose objects must last)."""
+    if dvc.is_dvc_repo(tree):
+        dvc.share_cache_with(tree, root)
 
 
 def _remove_abandoned(root: Path, base: Path) -> None:

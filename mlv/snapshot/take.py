@@ -15,6 +15,8 @@ from mlv.env import capture as environment
 from mlv.env import project_lockfiles as projectlocks
 from mlv.errors import CommandFailedError, GitError, MlvError
 from mlv.health import store as data_profiles
+from mlv.pipeline import dvcfiles
+from mlv.pipeline import project as dvcproject
 from mlv.project import config, paramfiles
 from mlv.record.record import Record, render_message
 from mlv.snapshot.publish import PreparedCommit, crash_point, publish, recover
@@ -73,6 +75,8 @@ def take_snapshot(
 def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.ProgressSink | None) -> SnapshotResult:
     warnings = [note] if (note := recover(root)) else []
     cfg = config.load(root)
+    pipeline = dvcfiles.read_pipeline(root)
+    dvcproject.refuse_taken_paths(root, cfg.data, cfg.outputs, pipeline)  # before anything runs
     ref = check_can_commit(root)
     head = git.head_sha(root)
 
@@ -92,6 +96,11 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
 
     params = paramfiles.read_all(root, cfg.params, "params", required=True)
     metrics = paramfiles.read_all(root, cfg.metrics, "metrics", required=False)
+    if pipeline is not None:  # the params and metrics files dvc.yaml declares, configured or not
+        params.update(paramfiles.read_all(root, [p for p in pipeline.params if p not in params], "params",
+                                          required=False))
+        metrics.update(paramfiles.read_all(root, [m for m in pipeline.metrics if m not in metrics], "metrics",
+                                           required=False))
     project_locks = projectlocks.find(root)
     if may_probe:
         env = environment.capture(interpreter.path, git.git_dir(root) / "mlv")
@@ -103,13 +112,14 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
 
     state = state_cache(root)
     pointers = track.track_paths(root, cfg.tracked, state, progress)
+    stage_outputs = dvcproject.recorded_stage_outputs(root, pipeline, state, progress) if pipeline is not None else []
     state.save()  # the cache objects exist now; remembering them is safe whatever happens next
 
-    record = _build_record(cfg, command, run, params, metrics, pointers, env, lockfile, project_locks,
-                           options.reproduces)
+    record = _build_record(cfg, command, run, params, metrics, [*pointers, *stage_outputs], env, lockfile,
+                           project_locks, options.reproduces)
     message = options.message or _default_message(command)
     prepared, changed = _prepare_commit(root, cfg, ref, head, pointers, lockfile, record, message,
-                                        options.verify)
+                                        options.verify, [p.path for p in stage_outputs])
     crash_point("before-publish")
     publish(root, prepared)
     if options.verify:
@@ -197,6 +207,7 @@ def _prepare_commit(
     record: Record,
     message: str,
     verify: bool,
+    stage_outputs: list[str],
 ) -> tuple[PreparedCommit, int]:
     """Build the commit's objects in a private index; the user's index and files are untouched."""
     index = git.new_temp_index(root)
@@ -206,7 +217,9 @@ def _prepare_commit(
     base.unlink(missing_ok=True)
     if index.path.exists():
         shutil.copyfile(index.path, base)
-    git.stage_all_except(index, [*cfg.tracked, environment.LOCKFILE_DIR])
+    # Stage outputs are DVC's (dvc.lock pins them, DVC's .gitignore entries keep them out of git):
+    # never committed, and no pointer file or .gitignore entry is written for them.
+    git.stage_all_except(index, [*cfg.tracked, *stage_outputs, environment.LOCKFILE_DIR])
     contents: dict[str, bytes] = {
         dvc.pointer_path(p.path): dvc.render_pointer(p, _read_if_exists(root / dvc.pointer_path(p.path)))
         for p in pointers

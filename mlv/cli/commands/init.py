@@ -51,4 +51,5 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"  params:  {show(', '.join(cfg.params)) or '-'}")
             typer.echo(f"  metrics: {show(', '.join(cfg.metrics)) or '-'}")
             typer.echo(f"  command: {show(cfg.command or '-')}")
-            typer.echo("Next: mlv snapshot --run 'python train.py' -m 'baseline'")
+            example = "dvc repro" if cfg.command == "dvc repro" else "python train.py"
+            typer.echo(f"Next: mlv snapshot --run '{example}' -m 'baseline'")
