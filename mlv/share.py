@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from mlv import locking
 from mlv.adapters import dvc, git
+from mlv.data.restore import readable_pointer
 from mlv.errors import DvcError, GitError, MlvError
 
 if TYPE_CHECKING:
@@ -78,8 +79,8 @@ def pointers_to_push(root: Path, tips: Sequence[str], git_remote: str,
     found: dict[tuple[str, str], dvc.Pointer] = {}
     for spec, path in specs.items():
         data = blobs.get(spec)
-        if data is not None:
-            pointer = dvc.parse_pointer(data, path)
+        pointer = readable_pointer(data, path) if data is not None else None
+        if pointer is not None:
             found[(pointer.path, pointer.md5)] = pointer
     return list(found.values())
 
@@ -204,7 +205,9 @@ def worktree_pointers(root: Path) -> list[dvc.Pointer]:
             data = (root / rel).read_bytes()
         except FileNotFoundError:
             continue
-        pointers.append(dvc.parse_pointer(data, rel))
+        pointer = readable_pointer(data, rel)
+        if pointer is not None:
+            pointers.append(pointer)
     return pointers
 
 

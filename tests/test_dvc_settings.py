@@ -9,10 +9,16 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
-from tests.conftest import dvc, mlv
+import pytest
+
+from tests.conftest import dvc, git, mlv
 from tests.hooks_helpers import add_dvc_remote, add_git_remote, append_row, remote_objects
+
+# Each test runs real mlv and real dvc several times on a copy of the sample project (~10 s each).
+pytestmark = pytest.mark.slow
 
 CLEAN = "Data and pipelines are up to date."
 
@@ -73,3 +79,155 @@ def test_relative_cache_dir_in_local_config_is_relative_to_dvc_folder(experiment
     md5 = _md5(experiment_repo, "data.dvc")
     assert _object(experiment_repo.parent / "elsewhere", md5).exists()
     assert CLEAN in dvc(experiment_repo, "status")
+
+
+# -- YAML and .gitignore spelled as DVC spells them -----------------------------------------------
+
+
+def _track_too(root: Path, *paths: str) -> None:
+    """Add PATHS to the project's data (after `data`), as a user would in .mlv/config.yaml."""
+    cfg = root / ".mlv" / "config.yaml"
+    cfg.write_text(cfg.read_text().replace("data:\n- data\n", "data:\n- data\n"
+                                           + "".join(f"- '{p}'\n" for p in paths)))
+
+
+def test_pointer_files_and_gitignore_are_byte_identical_to_dvc_add(experiment_repo: Path, tmp_path: Path) -> None:
+    names = ["1e3", "on", "#hash.txt", "!bang", "null", "x*y"]
+    twin = tmp_path / "twin"
+    shutil.copytree(experiment_repo, twin, symlinks=True)
+    for root in (experiment_repo, twin):
+        for name in names:
+            (root / name).write_text(f"content of {name}\n")
+    for name in names:
+        dvc(twin, "add", "-q", name)
+    _track_too(experiment_repo, *names)
+
+    mlv(experiment_repo, "snapshot", "-m", "odd names")
+
+    for name in names:
+        assert (experiment_repo / f"{name}.dvc").read_bytes() == (twin / f"{name}.dvc").read_bytes(), name
+    assert (experiment_repo / ".gitignore").read_text() == (twin / ".gitignore").read_text()
+    assert "/\\#hash.txt\n" in (experiment_repo / ".gitignore").read_text()
+    dvc_clean(experiment_repo)
+    assert git(experiment_repo, "status", "--porcelain", "--ignored=matching", "1e3", "#hash.txt").count("!!") == 2
+
+
+def test_a_pointer_named_on_is_read_as_a_string(experiment_repo: Path) -> None:
+    (experiment_repo / "on").write_text("a file named on\n")
+    dvc(experiment_repo, "add", "-q", "on")
+    assert "path: on\n" in (experiment_repo / "on.dvc").read_text()  # DVC writes it unquoted
+    _track_too(experiment_repo, "on")
+    mlv(experiment_repo, "snapshot", "-m", "on")
+    shown = json.loads(mlv(experiment_repo, "diff", "HEAD~1", "HEAD", "--json").stdout)
+    assert "on" in json.dumps(shown["data"]), shown["data"]
+    dvc_clean(experiment_repo)
+
+
+# -- DVC 2 pointer files and the legacy cache layout ---------------------------------------------
+
+
+def _dvc2_file(root: Path, name: str, content: bytes) -> str:
+    """NAME tracked as DVC 2 tracked it: no `hash: md5`, object in the cache's `XX/REST` layout."""
+    import hashlib
+
+    (root / name).write_bytes(content)
+    md5 = hashlib.md5(content).hexdigest()  # noqa: S324 - DVC's hash
+    legacy = root / ".dvc" / "cache" / md5[:2] / md5[2:]
+    legacy.parent.mkdir(parents=True, exist_ok=True)
+    legacy.write_bytes(content)
+    (root / f"{name}.dvc").write_text(f"outs:\n- md5: {md5}\n  size: {len(content)}\n  path: {name}\n")
+    with open(root / ".gitignore", "a", encoding="utf-8") as handle:
+        handle.write(f"/{name}\n")
+    git(root, "add", f"{name}.dvc", ".gitignore")
+    git(root, "commit", "-q", "--no-verify", "-m", f"{name} from DVC 2")
+    return md5
+
+
+def test_changed_dvc2_file_is_migrated_as_dvc_add_migrates_it(experiment_repo: Path, tmp_path: Path) -> None:
+    _dvc2_file(experiment_repo, "old.txt", b"hello\n")
+    twin = tmp_path / "twin"
+    shutil.copytree(experiment_repo, twin, symlinks=True)
+    for root in (experiment_repo, twin):
+        (root / "old.txt").write_bytes(b"changed\n")
+    dvc(twin, "add", "-q", "old.txt")
+    _track_too(experiment_repo, "old.txt")
+
+    mlv(experiment_repo, "snapshot", "-m", "changed old data")
+
+    assert (experiment_repo / "old.txt.dvc").read_bytes() == (twin / "old.txt.dvc").read_bytes()
+    assert (experiment_repo / "old.txt.dvc").read_text().endswith("hash: md5\n")
+    dvc_clean(experiment_repo)
+
+
+def test_dvc2_objects_in_the_legacy_layout_are_restored(experiment_repo: Path) -> None:
+    _dvc2_file(experiment_repo, "old.txt", b"hello\n")
+    _track_too(experiment_repo, "old.txt")
+    mlv(experiment_repo, "snapshot", "-m", "with old data")
+    first = git(experiment_repo, "rev-parse", "HEAD")
+    (experiment_repo / "old.txt").write_bytes(b"changed\n")
+    mlv(experiment_repo, "snapshot", "-m", "changed")
+    # Only the legacy copy of the first version: the restore must find it there.
+    import hashlib
+
+    md5 = hashlib.md5(b"hello\n").hexdigest()  # noqa: S324 - DVC's hash
+    (experiment_repo / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]).unlink()
+    mlv(experiment_repo, "checkout", first)
+    assert (experiment_repo / "old.txt").read_bytes() == b"hello\n"
+    dvc_clean(experiment_repo)
+
+
+# -- pointer files without hashes, and imports -----------------------------------------------------
+
+
+def _no_download_import(root: Path, tmp_path: Path) -> None:
+    source = tmp_path / "source.csv"
+    source.write_text("a,b\n1,2\n")
+    dvc(root, "import-url", "-q", "--no-download", str(source), "remote.csv")
+    git(root, "add", "remote.csv.dvc", ".gitignore")
+
+
+def test_a_pointer_without_hash_never_blocks_a_commit(experiment_repo: Path, tmp_path: Path) -> None:
+    mlv(experiment_repo, "hooks", "install")
+    _no_download_import(experiment_repo, tmp_path)
+    commit = subprocess.run(["git", "commit", "-q", "-m", "import, not downloaded"], cwd=experiment_repo,
+                            capture_output=True, text=True, check=False)
+    assert commit.returncode == 0, commit.stderr
+    assert "Traceback" not in commit.stderr and "KeyError" not in commit.stderr
+
+
+def test_diff_and_push_skip_a_pointer_without_hash_with_one_line(experiment_repo: Path, tmp_path: Path,
+                                                                 dvc_remote: Path) -> None:
+    _no_download_import(experiment_repo, tmp_path)
+    git(experiment_repo, "commit", "-q", "--no-verify", "-m", "import, not downloaded")
+    add_dvc_remote(experiment_repo, dvc_remote)
+    add_git_remote(experiment_repo, tmp_path / "origin.git")
+
+    diff = mlv(experiment_repo, "diff", "HEAD~2", "HEAD")
+    push = mlv(experiment_repo, "push")
+
+    for result in (diff, push):
+        warnings = [line for line in result.stderr.splitlines() if "remote.csv.dvc" in line]
+        assert len(warnings) == 1 and warnings[0].startswith("warning: "), result.stderr
+    assert _md5(experiment_repo, "data.dvc") in remote_objects(dvc_remote)
+
+
+def test_an_edited_import_is_refused_with_dvcs_advice(experiment_repo: Path, tmp_path: Path) -> None:
+    source = tmp_path / "source.csv"
+    source.write_text("a,b\n1,2\n")
+    dvc(experiment_repo, "import-url", "-q", str(source), "imported.csv")
+    git(experiment_repo, "add", "imported.csv.dvc", ".gitignore")
+    git(experiment_repo, "commit", "-q", "--no-verify", "-m", "import")
+    _track_too(experiment_repo, "imported.csv")
+    mlv(experiment_repo, "snapshot", "-m", "with the import")  # unchanged: fine, pointer kept as is
+    before = (experiment_repo / "imported.csv.dvc").read_bytes()
+    head = git(experiment_repo, "rev-parse", "HEAD")
+    (experiment_repo / "imported.csv").write_text("a,b\n1,3\n")
+
+    result = mlv(experiment_repo, "snapshot", "-m", "edited import", check=False)
+
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "imported" in lines[0] and "dvc update" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert (experiment_repo / "imported.csv.dvc").read_bytes() == before
+    assert git(experiment_repo, "rev-parse", "HEAD") == head

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from mlv.data.safe_write import TEMP_MARK, SafeTree
 from mlv.data.statecache import StateCache
 from mlv.data.track import NoProgress, ProgressSink
 from mlv.errors import DvcError, MlvError
+from mlv.text import visible
 
 
 @dataclass
@@ -162,6 +164,22 @@ def sync_workspace(
     return prepared.apply(progress)
 
 
+_warned_unhashed: set[str] = set()
+
+
+def readable_pointer(data: bytes, pointer_file: str) -> dvc.Pointer | None:
+    """`dvc.parse_pointer`, or None for a pointer file that pins no hash yet (`dvc import-url
+    --no-download`): there is nothing to compare, push or restore, so it is skipped with one
+    warning line (once per file), never a crash or a blocked commit."""
+    try:
+        return dvc.parse_pointer(data, pointer_file)
+    except dvc.UnhashedPointerError as exc:
+        if pointer_file not in _warned_unhashed:
+            _warned_unhashed.add(pointer_file)
+            sys.stderr.write(f"warning: {visible(exc.message)}\n")
+        return None
+
+
 def pointers_at(root: Path, rev: str, paths: Sequence[str] | None = None) -> list[dvc.Pointer]:
     """The pointers committed at REV for data PATHS (every `.dvc` file at REV when None).
 
@@ -175,8 +193,9 @@ def pointers_at(root: Path, rev: str, paths: Sequence[str] | None = None) -> lis
     found = []
     for f in files:
         data = blobs.get(f"{rev}:{f}")
-        if data is not None:
-            found.append(dvc.parse_pointer(data, f))
+        pointer = readable_pointer(data, f) if data is not None else None
+        if pointer is not None:
+            found.append(pointer)
     return found
 
 

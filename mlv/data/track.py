@@ -121,7 +121,7 @@ def _pointer(
     if len(files) == 1 and files[0].relpath == "":
         return dvc.Pointer(path=path, md5=known[path], size=files[0].stat.st_size)
     remembered = None if changed else state.folder(path, len(files))
-    if remembered is not None and (not store or dvc.has_object(cache, remembered[0])):
+    if remembered is not None and (not store or dvc.has_object(cache, remembered[0], legacy=False)):
         return dvc.Pointer(path=path, md5=remembered[0], size=remembered[1], nfiles=len(files))
     size = sum(f.stat.st_size for f in files)
     entries = [dvc.ManifestEntry(f.relpath, known[_key(path, f.relpath)]) for f in files]
@@ -180,13 +180,19 @@ def _hash_all(todo: list[tuple[str, _FileStat]], cache: Path, store: bool, sink:
     return results
 
 
+def gitignore_escape(name: str) -> str:
+    """NAME as `dvc add` writes it into .gitignore (pathspec's GitWildMatchPattern.escape): each of
+    `\\ [ ] ! * # ?` behind a backslash, so `#hash.txt` is not a comment nor `!x` a negation."""
+    return "".join(f"\\{c}" if c in "\\[]!*#?" else c for c in name)
+
+
 def gitignore_updates(root: Path, paths: Sequence[str]) -> dict[str, bytes]:
     """.gitignore path -> new content, keeping each of PATHS out of git as `dvc add` does."""
     updated: dict[str, bytes] = {}
     for path in paths:
         parent, name = os.path.split(path)
         ignore_file = f"{parent}/.gitignore" if parent else ".gitignore"
-        entry = f"/{name}"
+        entry = f"/{gitignore_escape(name)}"
         current = updated.get(ignore_file)
         if current is None:
             try:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlv.adapters import dvc, git
+from mlv.data.restore import readable_pointer
 from mlv.data.statecache import StateCache
 from mlv.env import capture as environment
 from mlv.env.capture import Environment
@@ -87,8 +88,8 @@ def load_commits(root: Path, commits: list[Named]) -> list[Side]:
         assert side.commit is not None  # noqa: S101 - commit sides only here
         for path in pointer_files[side.commit]:
             data = blobs[f"{side.commit}:{path}"]
-            if data is not None:
-                pointer = dvc.parse_pointer(data, path)
+            pointer = readable_pointer(data, path) if data is not None else None
+            if pointer is not None:
                 side.pointers[pointer.path] = pointer
         if side.env is not None:
             lock = blobs.get(lockfiles[side.commit])
@@ -109,8 +110,9 @@ def load_workspace(root: Path, other: Side) -> Side:
         # A plain DVC repository: the pointer files on disk say what the data is.
         side = Side(WORKSPACE, None, "uncommitted changes", has_record=False)
         for rel in _pointer_files_on_disk(root):
-            pointer = dvc.parse_pointer((root / rel).read_bytes(), rel)
-            side.pointers[pointer.path] = pointer
+            pointer = readable_pointer((root / rel).read_bytes(), rel)
+            if pointer is not None:
+                side.pointers[pointer.path] = pointer
         return side
     cfg = config.load(root)
     state = state_cache(root)
