@@ -37,6 +37,12 @@ def _md5(root: Path, pointer: str) -> str:
     return str(yaml.safe_load((root / pointer).read_text())["outs"][0]["md5"])
 
 
+def _md5_at(root: Path, rev: str, pointer: str = "data.dvc") -> str:
+    import yaml
+
+    return str(yaml.safe_load(git(root, "show", f"{rev}:{pointer}"))["outs"][0]["md5"])
+
+
 def _object(cache: Path, md5: str) -> Path:
     return cache / "files" / "md5" / md5[:2] / md5[2:]
 
@@ -231,3 +237,57 @@ def test_an_edited_import_is_refused_with_dvcs_advice(experiment_repo: Path, tmp
     assert "Traceback" not in result.stderr
     assert (experiment_repo / "imported.csv.dvc").read_bytes() == before
     assert git(experiment_repo, "rev-parse", "HEAD") == head
+
+
+# -- cache.type links, .dvcignore, symlinks in data folders ----------------------------------------
+
+
+def test_symlinks_into_the_cache_are_clean_data(experiment_repo: Path) -> None:
+    first = git(experiment_repo, "rev-parse", "HEAD")
+    append_row(experiment_repo)
+    mlv(experiment_repo, "snapshot", "-m", "more rows")
+    dvc(experiment_repo, "config", "cache.type", "symlink")
+    dvc(experiment_repo, "checkout", "-q", "--relink")
+    assert (experiment_repo / "data" / "dataset.csv").is_symlink()
+
+    mlv(experiment_repo, "snapshot", "-m", "nothing changed")  # links are the recorded data
+    mlv(experiment_repo, "checkout", first)
+
+    assert _md5(experiment_repo, "data.dvc") == _md5_at(experiment_repo, first)
+    dvc_clean(experiment_repo)
+
+
+def test_dvcignore_d_files_are_neither_hashed_nor_touched(experiment_repo: Path) -> None:
+    first = git(experiment_repo, "rev-parse", "HEAD")
+    (experiment_repo / ".dvcignore").write_text("*.tmp\nscratch/\n")
+    (experiment_repo / "data" / "notes.tmp").write_text("mine, not data\n")
+    (experiment_repo / "data" / "scratch").mkdir()
+    (experiment_repo / "data" / "scratch" / "x.csv").write_text("1\n")
+    git(experiment_repo, "add", ".dvcignore")
+    git(experiment_repo, "commit", "-q", "--no-verify", "-m", "dvcignore")
+
+    result = mlv(experiment_repo, "snapshot", "-m", "ignored files only")
+    assert _md5(experiment_repo, "data.dvc") == _md5_at(experiment_repo, first)
+    dvc_clean(experiment_repo)
+    ignoring = git(experiment_repo, "rev-parse", "HEAD")
+    append_row(experiment_repo)
+    mlv(experiment_repo, "snapshot", "-m", "more rows")
+    mlv(experiment_repo, "checkout", ignoring)
+
+    assert (experiment_repo / "data" / "notes.tmp").read_text() == "mine, not data\n", result.stderr
+    assert (experiment_repo / "data" / "scratch" / "x.csv").exists()
+    dvc_clean(experiment_repo)
+
+
+def test_a_symlink_to_a_folder_inside_a_data_folder_is_not_followed(experiment_repo: Path) -> None:
+    first = git(experiment_repo, "rev-parse", "HEAD")
+    elsewhere = experiment_repo / "data" / "elsewhere"  # inside the data, so the checkout keeps it
+    elsewhere.mkdir()
+    (elsewhere / "big.csv").write_text("not part of the data\n")
+    (experiment_repo / "data" / "linked").symlink_to("elsewhere")
+
+    mlv(experiment_repo, "snapshot", "-m", "with a folder symlink")
+    dvc_clean(experiment_repo)  # DVC does not follow it either
+    assert _md5(experiment_repo, "data.dvc") != _md5_at(experiment_repo, first)  # elsewhere/ is data
+    mlv(experiment_repo, "checkout", first)  # the symlink holds no data: never blocks a checkout for good
+    assert (experiment_repo / "data" / "linked").is_symlink()  # left alone (it now dangles: DVC errors on that)

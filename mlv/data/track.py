@@ -7,11 +7,12 @@ them are read, and they are hashed and copied into the cache in the same pass.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from mlv.adapters import dvc
+from mlv.data.ignore import dvcignore_filter
 from mlv.data.statecache import StateCache
 from mlv.data.walk import walk
 from mlv.errors import ConfigError, MlvError
@@ -54,9 +55,11 @@ class _FileStat(NamedTuple):
     stat: _Stat
 
 
-def _walk(root: Path, path: str) -> list[_FileStat]:
+def _walk(root: Path, path: str, cache: Path, ignored: Callable[[str, bool], bool] | None) -> list[_FileStat]:
+    # Symlinks into the DVC cache (`cache.type = symlink`) are data even when the cache is elsewhere.
     return [_FileStat(rel, abspath, _Stat(st.st_ino, st.st_mtime_ns, st.st_size))
-            for rel, abspath, st in walk(os.fspath(root), path)]
+            for rel, abspath, st in walk(os.fspath(root), path, also_inside=(os.path.realpath(cache),),
+                                         ignored=ignored)]
 
 
 def _key(path: str, relpath: str) -> str:
@@ -73,6 +76,7 @@ def track_paths(
     """Pointers for PATHS (relative to ROOT) as they are now, their content stored in the cache."""
     sink = progress or NoProgress()
     cache = dvc.cache_dir(root)
+    ignored = dvcignore_filter(os.fspath(root))
     listings: dict[str, list[_FileStat]] = {}
     for path in paths:
         problem = dvc.repo_path_problem(path)
@@ -80,7 +84,7 @@ def track_paths(
             raise ConfigError(f"data path {path!r} {problem}; refusing to track it",
                               hint="Fix `data`/`outputs` in .mlv/config.yaml.")
         try:
-            listings[path] = _walk(root, path)
+            listings[path] = _walk(root, path, cache, ignored)
         except FileNotFoundError:
             raise ConfigError(
                 f"data path {path!r} does not exist",
