@@ -1,7 +1,7 @@
 """`.dvcignore`: the files DVC leaves out of tracked folders, read as DVC reads it (dvc/ignore.py).
 
 Each `.dvcignore` holds gitignore-style patterns relative to its own folder, and applies to
-everything below that folder. DVC matches them with pathspec's GitWildMatchPattern; so does this
+everything below that folder. DVC matches them with pathspec's gitignore patterns; so does this
 (pathspec is a DVC dependency), imported only when a repository has a `.dvcignore`.
 """
 
@@ -54,4 +54,9 @@ def _load(path: str) -> Any:
         return None
     import pathspec
 
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    # DVC (dvc/ignore.py) matches with GitIgnoreSpecPattern (GitWildMatchPattern before pathspec 1).
+    try:
+        from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern as Pattern
+    except ImportError:  # pathspec < 1
+        from pathspec.patterns import GitWildMatchPattern as Pattern  # type: ignore[no-redef,attr-defined,unused-ignore]
+    return pathspec.PathSpec.from_lines(Pattern, lines)
