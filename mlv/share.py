@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from mlv import locking
 from mlv.adapters import dvc, git
+from mlv.data.restore import readable_pointer
 from mlv.errors import DvcError, GitError, MlvError
 
 if TYPE_CHECKING:
@@ -94,8 +95,7 @@ def pointers_to_push(root: Path, tips: Sequence[str], git_remote: str,
             locks.append(data)
         elif path == dvcfiles.PIPELINE_FILE:
             uncached |= dvcfiles.parse_pipeline(data).uncached
-        else:
-            pointer = dvc.parse_pointer(data, path)
+        elif (pointer := readable_pointer(data, path)) is not None:
             found[(pointer.path, pointer.md5)] = pointer
     for data in locks:
         for stage in dvcfiles.parse_lock(data).values():
@@ -287,7 +287,9 @@ def worktree_pointers(root: Path) -> list[dvc.Pointer]:
             data = (root / rel).read_bytes()
         except FileNotFoundError:
             continue
-        pointers.append(dvc.parse_pointer(data, rel))
+        pointer = readable_pointer(data, rel)
+        if pointer is not None:
+            pointers.append(pointer)
     return pointers + dvcfiles.worktree_stage_outputs(root)
 
 

@@ -281,7 +281,7 @@ def test_parse_pointer_keeps_unknown_keys_out_and_reads_only_the_first_output() 
 @pytest.mark.parametrize("data", [
     b"",  # empty file: yaml gives None
     b"outs: []\n",  # no output
-    b"outs:\n- size: 1\n  path: a\n",  # no md5
+    b"outs:\n- size: 1\n",  # no md5 nor path (a path and no md5: test_dvc_settings_formats)
     b"outs:\n- md5: aa\n",  # no path
     b"outs:\n- md5: aa\n  size: lots\n  path: a\n",  # size not a number
     b"outs: {md5: aa}\n",  # a mapping where a list belongs
@@ -401,7 +401,7 @@ def test_config_unquoted_section_and_local_override(tmp_path: Path) -> None:
                    local="[core]\nremote = b\n['remote \"b\"']\nurl = ../b-store\n")
     assert dvc_adapter.default_remote(root) == "b"  # config.local wins, as in DVC
     assert dvc_adapter.remote_url(root, "a") == "s3://bucket/a"
-    assert dvc_adapter.remote_url(root, "b") == "../b-store"
+    assert dvc_adapter.remote_url(root, "b") == str(tmp_path / "b-store")  # relative to .dvc/, as in DVC
 
 
 def test_config_without_remote_or_file(tmp_path: Path) -> None:

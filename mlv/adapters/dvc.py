@@ -124,72 +124,138 @@ def pointer_path(path: str) -> str:
 
 
 def render_pointer(pointer: Pointer, existing: bytes | None = None) -> bytes:
-    """The `.dvc` file for POINTER, as DVC 3 writes it.
+    """The `.dvc` file for POINTER, byte for byte as DVC 3 writes it (ruamel.yaml, as DVC uses it:
+    a name such as `1e3`, `null` or `012` is quoted, exactly where DVC quotes it).
 
     When the pointer file exists already (a repository that used DVC before mlv), it is kept
     byte for byte if nothing changed, and otherwise only its hash fields are updated, so keys
-    such as `desc`, `remote` or `cache` survive.
+    such as `desc`, `remote` or `cache` survive. A DVC 2 file (no `hash: md5`) that changes gets
+    `hash: md5` appended, as `dvc add` does when it moves it to DVC 3's cache layout. An imported
+    output (a `.dvc` file with `deps`) is never rewritten: DVC's `dvc update` would undo the edit.
     """
     fields: dict[str, Any] = {"md5": pointer.md5, "size": pointer.size}
     if pointer.nfiles is not None:
         fields["nfiles"] = pointer.nfiles
     if existing is not None:
-        updated = _update_existing(existing, fields)
+        updated = _update_existing(existing, fields, pointer.path)
         if updated is not None:
             return updated
     out = {**fields, "hash": "md5", "path": Path(pointer.path).name}
-    return yaml.safe_dump({"outs": [out]}, sort_keys=False, allow_unicode=True).encode()
+    return dump_dvc_yaml({"outs": [out]})
 
 
-def _update_existing(existing: bytes, fields: dict[str, Any]) -> bytes | None:
+def dump_dvc_yaml(doc: Any) -> bytes:
+    """DOC serialised as DVC serialises its files (dvc.utils.serialize: round-trip ruamel.yaml,
+    block style). Imported here, not at the top: only a changed pointer needs it."""
+    import io
+
+    from ruamel.yaml import YAML
+
+    dumper = YAML()
+    dumper.default_flow_style = False
+    stream = io.StringIO()
+    dumper.dump(doc, stream)
+    return stream.getvalue().encode("utf-8")
+
+
+def imported_error(path: str) -> DvcError:
+    return DvcError(
+        f"{path} is imported data ({path}.dvc has `deps`), and it was changed; mlv does not record "
+        "an edited import, because `dvc update` would silently undo it",
+        hint=f"Discard the edit with `dvc checkout {path}`, get a newer version with `dvc update "
+        f"{path}.dvc`, or make it your own data with `dvc remove {path}.dvc` then `dvc add {path}`.",
+    )
+
+
+def _update_existing(existing: bytes, fields: dict[str, Any], path: str) -> bytes | None:
     try:
-        doc = load_untrusted_yaml(existing)  # the work tree's file: maybe a cloned alias bomb
+        doc = load_untrusted_yaml(existing, pointer=True)  # the work tree's file: maybe a cloned alias bomb
         out = doc["outs"][0]
     except (ValueError, KeyError, IndexError, TypeError):
         return None  # unreadable: write a fresh one
     if not isinstance(out, dict) or out.get("hash", "md5") != "md5":
         return None
-    if all(out.get(k) == v for k, v in fields.items()) and ("nfiles" in fields or "nfiles" not in out):
+    now = {k: str(v) for k, v in fields.items()}
+    if all(out.get(k) == v for k, v in now.items()) and ("nfiles" in fields or "nfiles" not in out):
         return existing
-    out.update(fields)
+    if doc.get("deps"):
+        raise imported_error(path)
+    from ruamel.yaml import YAML
+
+    # Edited in place, as DVC does (dvc.stage.serialize.to_single_stage_file): the round-trip
+    # document keeps every other key, its order and its comments.
+    full = YAML().load(existing.decode("utf-8"))
+    target = full["outs"][0]
+    for key, value in fields.items():
+        target[key] = value
     if "nfiles" not in fields:
-        out.pop("nfiles", None)
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True).encode()
+        target.pop("nfiles", None)
+    if "hash" not in target:
+        target["hash"] = "md5"  # a DVC 2 file: its new object is in DVC 3's layout
+    return dump_dvc_yaml(full)
 
 
 MAX_POINTER_BYTES = 64 * 1024  # a real `.dvc` file is a few hundred bytes; DVC's biggest are ~1 KiB
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """PyYAML's safe loader without anchors and aliases.
+class _NoAliases:
+    """Refuse anchors and aliases while composing (mixed into PyYAML loaders).
 
     A few hundred bytes of nested aliases expand into billions of nodes (the "billion laughs");
     DVC never writes an alias, so a pointer file that has one is refused before it is expanded.
     """
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()  # type: ignore[no-untyped-call]
+        event = self.peek_event()  # type: ignore[attr-defined]
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise yaml.composer.ComposerError(None, None, "YAML anchors and aliases are not allowed",
                                               event.start_mark)
-        return super().compose_node(parent, index)
+        return super().compose_node(parent, index)  # type: ignore[misc]
 
 
-def load_untrusted_yaml(data: bytes, limit: int = MAX_POINTER_BYTES) -> Any:
+class _NoAliasLoader(_NoAliases, yaml.SafeLoader):
+    """PyYAML's safe loader without anchors and aliases."""
+
+
+class _NoAliasStringLoader(_NoAliases, yaml.BaseLoader):
+    """Every scalar as the string it is, without anchors or aliases: how a pointer file is read.
+
+    DVC writes YAML 1.2 (ruamel.yaml), where `on`, `yes` or `1:20` are plain strings; PyYAML's
+    YAML 1.1 resolvers would read a file named `on` as True. The numeric fields are converted by
+    the caller instead.
+    """
+
+
+def load_untrusted_yaml(data: bytes, limit: int = MAX_POINTER_BYTES, *, pointer: bool = False) -> Any:
     """Parse DATA (a file from a repository or a DVC remote) as YAML, with bounded cost.
 
     ValueError when it is larger than LIMIT, uses an anchor or alias, nests too deeply, or is
     not YAML. The size cap also bounds nesting depth, whose recursion would otherwise end in a
-    RecursionError.
+    RecursionError. POINTER: every scalar is returned as a string (see _NoAliasStringLoader).
     """
     if len(data) > limit:
         raise ValueError(f"larger than {limit // 1024} KiB")
     try:
-        return yaml.load(data, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+        loader = _NoAliasStringLoader if pointer else _NoAliasLoader
+        return yaml.load(data, Loader=loader)  # noqa: S506 - SafeLoader/BaseLoader subclasses
     except yaml.YAMLError as exc:
         raise ValueError(str(getattr(exc, "problem", None) or exc.__class__.__name__)) from None
     except RecursionError:
         raise ValueError("nested too deeply") from None
+
+
+class UnhashedPointerError(DvcError):
+    """A valid pointer file that pins no hash yet (`dvc import-url --no-download`): there is no
+    data to compare, push or restore, so callers skip it with one line."""
+
+
+def _count(value: object) -> int | None:
+    """A size or file count read as a string (see _NoAliasStringLoader); TypeError if not one."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise TypeError("wrong field types")
 
 
 def parse_pointer(data: bytes, pointer_file: str) -> Pointer:
@@ -199,11 +265,17 @@ def parse_pointer(data: bytes, pointer_file: str) -> Pointer:
     are checked before anything uses them; any problem is one DvcError naming the file.
     """
     try:
-        doc = load_untrusted_yaml(data)
+        doc = load_untrusted_yaml(data, pointer=True)
         out = doc["outs"][0]
+        if not isinstance(out, dict):
+            raise TypeError("wrong field types")
+        if "md5" not in out and isinstance(out.get("path"), str):
+            raise UnhashedPointerError(
+                f"{pointer_file} pins no md5 (e.g. `dvc import-url --no-download`); skipped it",
+                hint=f"Download its data with `dvc pull {pointer_file}` or `dvc update {pointer_file}`.")
         md5, rel = out["md5"], out["path"]
-        size, nfiles = out.get("size", 0), out.get("nfiles")
-        if not isinstance(rel, str) or not isinstance(size, int) or not isinstance(nfiles, (int, type(None))):
+        size, nfiles = _count(out.get("size", "0")), _count(out.get("nfiles"))
+        if not isinstance(rel, str) or size is None:
             raise TypeError("wrong field types")
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         detail = str(exc) if isinstance(exc, ValueError) else exc.__class__.__name__
@@ -227,48 +299,107 @@ def parse_pointer(data: bytes, pointer_file: str) -> Pointer:
 # -- cache ---------------------------------------------------------------------------------------
 
 
-def _read_dvc_config(root: Path) -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(interpolation=None)
-    for name in ("config", "config.local"):
+# DVC reads four config files, each overriding the one before: system, global, the repository's
+# committed `.dvc/config`, and its private `.dvc/config.local`. Paths in a file (`cache.dir`, a
+# local remote's `url`) are relative to that file's folder. Reading them here, not through
+# dvc.config.Config, keeps DVC (0.4 s to import) off the no-op snapshot.
+_PATH_KEYS = {"cache": ("dir",), "remote": ("url",)}
+DvcConfig = dict[str, dict[str, str]]  # section ("core", "cache", 'remote "NAME"') -> key -> value
+
+
+def config_files(root: Path) -> list[Path]:
+    """DVC's config files for ROOT, lowest precedence first, where DVC itself looks for them."""
+    return [_level_dir("DVC_SYSTEM_CONFIG_DIR", "site_config_dir") / "config",
+            _level_dir("DVC_GLOBAL_CONFIG_DIR", "user_config_dir") / "config",
+            root / ".dvc" / "config", root / ".dvc" / "config.local"]
+
+
+def _level_dir(variable: str, platform_dir: str) -> Path:
+    """DVC's system or global config folder: its environment variable, else platformdirs' choice
+    for app "dvc" by "iterative" (what dvc.dirs does)."""
+    configured = os.environ.get(variable)
+    if configured:
+        return Path(configured)
+    import platformdirs
+
+    return Path(getattr(platformdirs, platform_dir)("dvc", "iterative"))
+
+
+def _resolve_config_path(conf_dir: Path, value: str) -> str:
+    """A path setting as DVC resolves it: URLs and absolute paths as they are, `~` expanded,
+    anything else relative to the folder of the file that sets it."""
+    if re.match(r"\w+://", value) or os.path.isabs(value):
+        return value
+    expanded = os.path.expanduser(value)
+    return expanded if os.path.isabs(expanded) else os.path.abspath(conf_dir / value)
+
+
+def read_dvc_config(root: Path) -> DvcConfig:
+    """DVC's merged configuration for ROOT (all four levels), path settings made absolute."""
+    merged: DvcConfig = {}
+    for path in config_files(root):
+        parser = configparser.ConfigParser(interpolation=None)
         try:
-            parser.read(root / ".dvc" / name, encoding="utf-8")
-        except configparser.Error as exc:
-            raise DvcError(f".dvc/{name} cannot be parsed: {exc.message}") from None
-    return parser
+            if not parser.read(path, encoding="utf-8"):
+                continue
+        except (configparser.Error, UnicodeDecodeError) as exc:
+            detail = (exc.message if isinstance(exc, configparser.Error) else str(exc)).splitlines()[0]
+            shown = path.relative_to(root) if path.is_relative_to(root) else path
+            raise DvcError(f"{shown} cannot be parsed: {detail}",
+                           hint="Fix it (DVC cannot read it either), e.g. with `dvc config`.") from None
+        for section in parser.sections():
+            name = section.strip("'").strip()  # DVC writes ['remote "x"']; configparser keeps the quotes
+            values = merged.setdefault(name, {})
+            path_keys = _PATH_KEYS.get(name.split(" ", 1)[0], ())
+            for key, value in parser.items(section):
+                values[key] = _resolve_config_path(path.parent, value) if key in path_keys else value
+    return merged
 
 
 def cache_dir(root: Path) -> Path:
-    """The DVC cache folder, honouring `cache.dir` in `.dvc/config` and `.dvc/config.local`."""
-    parser = _read_dvc_config(root)
-    configured = parser.get("cache", "dir", fallback=None)
+    """The DVC cache folder: `cache.dir` from DVC's config files (system, global, repository,
+    local; the last one setting it wins), else `.dvc/cache`."""
+    configured = read_dvc_config(root).get("cache", {}).get("dir")
     if configured:
-        path = Path(configured)
-        return path if path.is_absolute() else (root / ".dvc" / path).resolve()
+        return Path(configured).resolve()
     return root / ".dvc" / "cache"
 
 
+def cache_link_types(root: Path) -> list[str]:
+    """`cache.type` as DVC reads it (e.g. ["reflink", "copy"], ["symlink"]); DVC's default when unset."""
+    configured = read_dvc_config(root).get("cache", {}).get("type", "")
+    kinds = [k.strip() for k in configured.split(",") if k.strip()]
+    return kinds or ["reflink", "copy"]
+
+
 def default_remote(root: Path) -> str | None:
-    parser = _read_dvc_config(root)
-    value = parser.get("core", "remote", fallback=None)
+    value = read_dvc_config(root).get("core", {}).get("remote")
     return value.strip() if value else None
 
 
 def remote_url(root: Path, name: str) -> str | None:
-    parser = _read_dvc_config(root)
-    # DVC writes the section as ['remote "NAME"'], quotes included; accept both spellings.
-    for section in (f"'remote \"{name}\"'", f'remote "{name}"'):
-        if parser.has_option(section, "url"):
-            return parser.get(section, "url")
-    return None
+    """The remote's URL, a local folder made absolute as DVC does (relative to its config file)."""
+    return read_dvc_config(root).get(f'remote "{name}"', {}).get("url")
 
 
 def object_path(cache: Path, md5: str) -> Path:
+    """Where object MD5 is read from: DVC 3's `files/md5/XX/REST`, or else, when only there, the
+    DVC 2 layout `XX/REST` that pointer files without `hash: md5` use. New objects are always
+    written to DVC 3's layout (`new_object_path`)."""
+    return Path(object_file(cache, md5))
+
+
+def new_object_path(cache: Path, md5: str) -> Path:
     return cache / "files" / "md5" / md5[:2] / md5[2:]
 
 
 def object_file(cache: Path | str, md5: str) -> str:
     """`object_path` as a plain string, for loops over every file (pathlib costs ~50 us a call)."""
-    return f"{cache}/files/md5/{md5[:2]}/{md5[2:]}"
+    current = f"{cache}/files/md5/{md5[:2]}/{md5[2:]}"
+    if os.path.exists(current):
+        return current
+    legacy = f"{cache}/{md5[:2]}/{md5[2:]}"
+    return legacy if os.path.exists(legacy) else current
 
 
 def objects_dir(cache: Path) -> Path:
@@ -328,12 +459,13 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def has_object(cache: Path, md5: str) -> bool:
-    return object_path(cache, md5).exists()
+def has_object(cache: Path, md5: str, *, legacy: bool = True) -> bool:
+    """MD5 is in the cache (LEGACY: in either layout; else in DVC 3's, where DVC 3 pointers look)."""
+    return os.path.exists(object_file(cache, md5) if legacy else new_object_path(cache, md5))
 
 
 def _atomic_store(cache: Path, md5: str, write: Callable[[Any], None]) -> None:
-    target = object_path(cache, md5)
+    target = new_object_path(cache, md5)
     if target.exists():
         return
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -397,7 +529,7 @@ def hash_and_store_file(path: Path, cache: Path, progress: Progress | None = Non
                 md5 = _copy_then_hash(src.fileno(), dst.fileno(), size, progress)
             else:
                 md5 = _hash_and_copy(src, dst, size, progress)
-        target = object_path(cache, md5)
+        target = new_object_path(cache, md5)
         if target.exists():
             Path(tmp).unlink()
         else:
@@ -638,16 +770,11 @@ def share_cache_with(worktree: Path, main_root: Path, private_cache: Path | None
     With PRIVATE_CACHE, DVC there uses that (empty) folder as its cache instead, remotes still
     shared: `dvc repro` then finds no run-cache entry and no cached output, so every stage runs.
     """
-    main = _read_dvc_config(main_root)
+    main = read_dvc_config(main_root)
     out = configparser.ConfigParser(interpolation=None)
-    for section in main.sections():
-        name = section.strip("'")  # DVC writes ['remote "x"']; configparser keeps the quotes
-        if not name.startswith('remote "'):
-            continue
-        out[name] = dict(main[section])
-        url = out[name].get("url", "")
-        if url and "://" not in url and not os.path.isabs(url):
-            out[name]["url"] = str((main_root / ".dvc" / url).resolve())
+    for name, values in main.items():
+        if name.startswith('remote "'):
+            out[name] = dict(values)  # local URLs are absolute already (see read_dvc_config)
     remote = default_remote(main_root)
     if remote:
         out["core"] = {"remote": remote}

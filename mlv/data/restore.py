@@ -12,17 +12,20 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlv.adapters import dvc, git
 from mlv.data import objects as materialize
+from mlv.data.ignore import dvcignore_filter
 from mlv.data.pathsafety import UnsafePathError, checked_path, data_path, safe_relpath
 from mlv.data.safe_write import TEMP_MARK, SafeTree
 from mlv.data.statecache import StateCache
 from mlv.data.track import NoProgress, ProgressSink
 from mlv.errors import DvcError, MlvError
+from mlv.text import visible
 
 
 @dataclass
@@ -162,6 +165,22 @@ def sync_workspace(
     return prepared.apply(progress)
 
 
+_warned_unhashed: set[str] = set()
+
+
+def readable_pointer(data: bytes, pointer_file: str) -> dvc.Pointer | None:
+    """`dvc.parse_pointer`, or None for a pointer file that pins no hash yet (`dvc import-url
+    --no-download`): there is nothing to compare, push or restore, so it is skipped with one
+    warning line (once per file), never a crash or a blocked commit."""
+    try:
+        return dvc.parse_pointer(data, pointer_file)
+    except dvc.UnhashedPointerError as exc:
+        if pointer_file not in _warned_unhashed:
+            _warned_unhashed.add(pointer_file)
+            sys.stderr.write(f"warning: {visible(exc.message)}\n")
+        return None
+
+
 def pointers_at(root: Path, rev: str, paths: Sequence[str] | None = None) -> list[dvc.Pointer]:
     """The pointers committed at REV for data PATHS; when None, every `.dvc` file's at REV and
     every cached stage output its `dvc.lock` pins (those carry their stage).
@@ -179,8 +198,9 @@ def pointers_at(root: Path, rev: str, paths: Sequence[str] | None = None) -> lis
     found = []
     for f in files:
         data = blobs.get(f"{rev}:{f}")
-        if data is not None:
-            found.append(dvc.parse_pointer(data, f))
+        pointer = readable_pointer(data, f) if data is not None else None
+        if pointer is not None:
+            found.append(pointer)
     if pipeline_files:
         found += dvcfiles.stage_outputs(blobs.get(f"{rev}:{dvcfiles.PIPELINE_FILE}"),
                                         blobs.get(f"{rev}:{dvcfiles.LOCK_FILE}"))
@@ -199,8 +219,9 @@ def _desired(cache: Path, rel: str, pointer: dvc.Pointer) -> dict[str, str]:
     return {f"{rel}/{data_path(e.relpath, f'file in {rel}')}": e.md5 for e in entries}
 
 
-def _walk(root: Path, rel: str) -> dict[str, _Current]:
-    """Files and symlinks under REL, never following a symlink."""
+def _walk(root: Path, rel: str, ignored: Callable[[str, bool], bool] | None = None) -> dict[str, _Current]:
+    """Files and symlinks under REL, never following a symlink; what `.dvcignore` leaves out is
+    not there for a restore either (never deleted, never refused on)."""
     base = os.path.join(root, rel)
     try:
         st = os.lstat(base)
@@ -215,17 +236,43 @@ def _walk(root: Path, rel: str) -> dict[str, _Current]:
         with os.scandir(folder) as entries:
             for entry in entries:
                 key = f"{prefix}/{entry.name}"
+                if ignored is not None and ignored(key, entry.is_dir(follow_symlinks=False)):
+                    continue
                 if entry.is_dir(follow_symlinks=False):
                     stack.append((entry.path, key))
+                elif entry.is_symlink() and entry.is_dir():
+                    continue  # a symlink to a folder is not data to DVC: left alone, never followed
                 else:
                     found[key] = _Current(entry.path, entry.stat(follow_symlinks=False), entry.is_symlink())
     return found
 
 
-def _current_md5(key: str, cur: _Current, state: StateCache) -> str | None:
-    """The content hash of a work-tree file (None for a symlink), from the stat cache if it can."""
-    if cur.is_link:
+def cache_link_md5(cache: Path, link: str) -> str | None:
+    """The md5 of the cache object the symlink LINK points to, None when it points elsewhere.
+
+    `cache.type = symlink` (then `dvc checkout --relink`) leaves data files as symlinks into the
+    cache: DVC counts them as clean, and so does mlv. A cache object's name is its content's md5
+    (verified before anything is restored from it); any other symlink is not data mlv can vouch for.
+    """
+    try:
+        real = os.path.realpath(link)
+    except OSError:
         return None
+    base = os.path.realpath(cache)
+    for layout in (os.path.join(base, "files", "md5"), base):  # DVC 3's layout, then DVC 2's
+        rel = os.path.relpath(real, layout)
+        folder, _, rest = rel.partition(os.sep)
+        md5 = folder + rest
+        if len(folder) == 2 and os.sep not in rest and dvc.is_object_hash(md5) and not md5.endswith(".dir"):
+            return md5 if os.path.isfile(real) else None
+    return None
+
+
+def _current_md5(key: str, cur: _Current, state: StateCache, cache: Path | None = None) -> str | None:
+    """The content hash of a work-tree file, from the stat cache if it can; for a symlink, the
+    cache object it points to (None for any other symlink)."""
+    if cur.is_link:
+        return cache_link_md5(cache, cur.abspath) if cache is not None else None
     md5 = state.lookup(key, cur.stat, need_stored=False)
     if md5 is None:
         md5 = dvc.hash_file(Path(cur.abspath))
@@ -234,10 +281,10 @@ def _current_md5(key: str, cur: _Current, state: StateCache) -> str | None:
 
 
 def _plan(root: Path, cache: Path, rel: str, pointer: dvc.Pointer, state: StateCache) -> _Plan:
-    plan = _Plan(pointer, _desired(cache, rel, pointer), _walk(root, rel))
+    plan = _Plan(pointer, _desired(cache, rel, pointer), _walk(root, rel, dvcignore_filter(os.fspath(root))))
     for key, md5 in plan.desired.items():
         cur = plan.current.get(key)
-        if cur is None or _current_md5(key, cur, state) != md5:
+        if cur is None or _current_md5(key, cur, state, cache) != md5:
             plan.writes.append(key)
     plan.deletes = [key for key in plan.current if key not in plan.desired]
     return plan
@@ -260,7 +307,7 @@ def _check_nothing_unsaved(cache: Path, plans: list[_Plan], state: StateCache, f
             cur = plan.current.get(key)
             if cur is None or _is_stray_temp(key):
                 continue
-            md5 = _current_md5(key, cur, state)
+            md5 = _current_md5(key, cur, state, cache)
             if md5 is not None:
                 plan.previous[key] = md5
             if md5 is None or not dvc.has_object(cache, md5):

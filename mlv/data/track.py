@@ -7,11 +7,12 @@ them are read, and they are hashed and copied into the cache in the same pass.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from mlv.adapters import dvc
+from mlv.data.ignore import dvcignore_filter
 from mlv.data.statecache import StateCache
 from mlv.data.walk import walk
 from mlv.errors import ConfigError, MlvError
@@ -54,9 +55,11 @@ class _FileStat(NamedTuple):
     stat: _Stat
 
 
-def _walk(root: Path, path: str) -> list[_FileStat]:
+def _walk(root: Path, path: str, cache: Path, ignored: Callable[[str, bool], bool] | None) -> list[_FileStat]:
+    # Symlinks into the DVC cache (`cache.type = symlink`) are data even when the cache is elsewhere.
     return [_FileStat(rel, abspath, _Stat(st.st_ino, st.st_mtime_ns, st.st_size))
-            for rel, abspath, st in walk(os.fspath(root), path)]
+            for rel, abspath, st in walk(os.fspath(root), path, also_inside=(os.path.realpath(cache),),
+                                         ignored=ignored)]
 
 
 def _key(path: str, relpath: str) -> str:
@@ -73,6 +76,7 @@ def track_paths(
     """Pointers for PATHS (relative to ROOT) as they are now, their content stored in the cache."""
     sink = progress or NoProgress()
     cache = dvc.cache_dir(root)
+    ignored = dvcignore_filter(os.fspath(root))
     listings: dict[str, list[_FileStat]] = {}
     for path in paths:
         problem = dvc.repo_path_problem(path)
@@ -80,7 +84,7 @@ def track_paths(
             raise ConfigError(f"data path {path!r} {problem}; refusing to track it",
                               hint="Fix `data`/`outputs` in .mlv/config.yaml.")
         try:
-            listings[path] = _walk(root, path)
+            listings[path] = _walk(root, path, cache, ignored)
         except FileNotFoundError:
             raise ConfigError(
                 f"data path {path!r} does not exist",
@@ -121,7 +125,7 @@ def _pointer(
     if len(files) == 1 and files[0].relpath == "":
         return dvc.Pointer(path=path, md5=known[path], size=files[0].stat.st_size)
     remembered = None if changed else state.folder(path, len(files))
-    if remembered is not None and (not store or dvc.has_object(cache, remembered[0])):
+    if remembered is not None and (not store or dvc.has_object(cache, remembered[0], legacy=False)):
         return dvc.Pointer(path=path, md5=remembered[0], size=remembered[1], nfiles=len(files))
     size = sum(f.stat.st_size for f in files)
     entries = [dvc.ManifestEntry(f.relpath, known[_key(path, f.relpath)]) for f in files]
@@ -180,13 +184,19 @@ def _hash_all(todo: list[tuple[str, _FileStat]], cache: Path, store: bool, sink:
     return results
 
 
+def gitignore_escape(name: str) -> str:
+    """NAME as `dvc add` writes it into .gitignore (pathspec's GitWildMatchPattern.escape): each of
+    `\\ [ ] ! * # ?` behind a backslash, so `#hash.txt` is not a comment nor `!x` a negation."""
+    return "".join(f"\\{c}" if c in "\\[]!*#?" else c for c in name)
+
+
 def gitignore_updates(root: Path, paths: Sequence[str]) -> dict[str, bytes]:
     """.gitignore path -> new content, keeping each of PATHS out of git as `dvc add` does."""
     updated: dict[str, bytes] = {}
     for path in paths:
         parent, name = os.path.split(path)
         ignore_file = f"{parent}/.gitignore" if parent else ".gitignore"
-        entry = f"/{name}"
+        entry = f"/{gitignore_escape(name)}"
         current = updated.get(ignore_file)
         if current is None:
             try:

@@ -22,7 +22,7 @@ from mlv.errors import MlvError
 
 TYPE_CHECKING = False  # typing and collections.abc cost milliseconds to import; mypy reads the block
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 
 class EscapingSymlinkError(MlvError):
@@ -33,6 +33,10 @@ def _inside(real: str, real_root: str) -> bool:
     return real == real_root or real.startswith(real_root if real_root.endswith("/") else real_root + "/")
 
 
+def _allowed(real: str, real_root: str, also: tuple[str, ...]) -> bool:
+    return _inside(real, real_root) or any(_inside(real, extra) for extra in also)
+
+
 def _refuse(shown: str, real: str) -> EscapingSymlinkError:
     return EscapingSymlinkError(
         f"{shown} leads outside the repository through a symlink (to {real}); refusing to store "
@@ -41,20 +45,22 @@ def _refuse(shown: str, real: str) -> EscapingSymlinkError:
     )
 
 
-def _followed(entry: os.DirEntry[str], shown: str, real_root: str) -> os.stat_result | None:
+def _followed(entry: os.DirEntry[str], shown: str, real_root: str,
+              also: tuple[str, ...]) -> os.stat_result | None:
     """The stat of the file a symlink in a folder leads to; None to skip it (broken, or a folder)."""
     try:
         target = entry.stat()
     except OSError:
         return None  # a broken symlink: there is nothing to store, wherever it points
     real = os.path.realpath(entry.path)
-    if not _inside(real, real_root):
+    if not _allowed(real, real_root, also):
         raise _refuse(shown, real)
     # A symlink to a folder is skipped, as DVC skips it (and a loop of them cannot trap us).
     return target if stat.S_ISREG(target.st_mode) else None
 
 
-def _top(root: str, path: str, base: str, follow_links: bool) -> tuple[os.stat_result, str]:
+def _top(root: str, path: str, base: str, follow_links: bool,
+         also: tuple[str, ...]) -> tuple[os.stat_result, str]:
     """The stat of the tracked path itself, and the repository's real path when following."""
     st = os.lstat(base)
     if not follow_links:
@@ -63,13 +69,14 @@ def _top(root: str, path: str, base: str, follow_links: bool) -> tuple[os.stat_r
     # One realpath per tracked path: catches the path itself, or any folder above it, being a
     # symlink that leaves the repository.
     real = os.path.realpath(base)
-    if not _inside(real, real_root):
+    if not _allowed(real, real_root, also):
         raise _refuse(path or ".", real)
     return (os.stat(base) if stat.S_ISLNK(st.st_mode) else st), real_root
 
 
-def walk(root: str, path: str, *, follow_links: bool = True,
-         folders: bool = False) -> Iterator[tuple[str, str, os.stat_result]]:
+def walk(root: str, path: str, *, follow_links: bool = True, folders: bool = False,
+         also_inside: tuple[str, ...] = (),
+         ignored: Callable[[str, bool], bool] | None = None) -> Iterator[tuple[str, str, os.stat_result]]:
     """(relative path inside PATH, full path, stat) of every file under ROOT/PATH.
 
     PATH is relative to the repository ROOT; a file PATH yields itself with relative path "".
@@ -77,10 +84,15 @@ def walk(root: str, path: str, *, follow_links: bool = True,
     notice a rename through folder mtimes. Raises FileNotFoundError when PATH does not exist and
     EscapingSymlinkError (naming the link) when following would leave the repository.
 
+    ALSO_INSIDE: real paths of folders outside ROOT that a followed symlink may lead into (the DVC
+    cache, when `cache.type` is symlink and `cache.dir` is elsewhere: its objects are data).
+    IGNORED(repository-relative path, is_folder): True to leave a file or folder out, as
+    `.dvcignore` does (a folder left out is not descended into).
+
     Costs one stat per file, as `os.scandir` does anyway; only symlinks cost more (a realpath).
     """
     base = os.path.join(root, path) if path else root
-    st, real_root = _top(root, path, base, follow_links)
+    st, real_root = _top(root, path, base, follow_links, also_inside)
     if not stat.S_ISDIR(st.st_mode):
         yield "", base, st
         return
@@ -92,6 +104,9 @@ def walk(root: str, path: str, *, follow_links: bool = True,
         with os.scandir(folder) as entries:
             for entry in entries:
                 rel = prefix + entry.name
+                if ignored is not None and ignored(f"{path}/{rel}" if path else rel,
+                                                   entry.is_dir(follow_symlinks=False)):
+                    continue
                 if entry.is_dir(follow_symlinks=False):
                     stack.append((entry.path, rel + "/"))
                     if folders:
@@ -99,7 +114,7 @@ def walk(root: str, path: str, *, follow_links: bool = True,
                 elif not follow_links or entry.is_file(follow_symlinks=False):
                     yield rel, entry.path, entry.stat(follow_symlinks=False)
                 elif entry.is_symlink():
-                    target = _followed(entry, f"{path}/{rel}" if path else rel, real_root)
+                    target = _followed(entry, f"{path}/{rel}" if path else rel, real_root, also_inside)
                     if target is not None:
                         yield rel, entry.path, target
                 # Else a socket, FIFO or device: not data (and reading a FIFO would block).

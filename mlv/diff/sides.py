@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlv.adapters import dvc, git
+from mlv.data.restore import readable_pointer
 from mlv.data.statecache import StateCache
 from mlv.env import capture as environment
 from mlv.env.capture import Environment
@@ -89,8 +90,8 @@ def load_commits(root: Path, commits: list[Named]) -> list[Side]:
         assert side.commit is not None  # noqa: S101 - commit sides only here
         for path in pointer_files[side.commit]:
             data = blobs[f"{side.commit}:{path}"]
-            if data is not None:
-                pointer = dvc.parse_pointer(data, path)
+            pointer = readable_pointer(data, path) if data is not None else None
+            if pointer is not None:
                 side.pointers[pointer.path] = pointer
         # Stage outputs are data too, pinned by dvc.lock instead of a pointer file each.
         for pointer in dvcfiles.stage_outputs(*(blobs.get(f"{side.commit}:{f}") for f in pipeline_files)):
@@ -115,8 +116,9 @@ def load_workspace(root: Path, other: Side) -> Side:
         # A plain DVC repository: the pointer files on disk say what the data is.
         side = Side(WORKSPACE, None, "uncommitted changes", has_record=False)
         for rel in _pointer_files_on_disk(root):
-            pointer = dvc.parse_pointer((root / rel).read_bytes(), rel)
-            side.pointers[pointer.path] = pointer
+            pointer = readable_pointer((root / rel).read_bytes(), rel)
+            if pointer is not None:
+                side.pointers[pointer.path] = pointer
         return side
     cfg = config.load(root)
     state = state_cache(root)

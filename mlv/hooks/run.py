@@ -261,13 +261,14 @@ def staged_pointers(root: str, blobs: list[tuple[str, str]], cache: HookCache) -
     if unknown:
         from pathlib import Path
 
-        from mlv.adapters import dvc, git
+        from mlv.adapters import git
+        from mlv.data.restore import readable_pointer
 
         contents = git.read_blobs(Path(root), [blob for blob, _ in unknown])
         for blob, path in unknown:
             data = contents.get(blob)
-            if data is not None:
-                pointer = dvc.parse_pointer(data, path)
+            pointer = readable_pointer(data, path) if data is not None else None
+            if pointer is not None:
                 cache.pointers[blob] = (pointer.path, pointer.md5)
                 cache.dirty = True
     return [cache.pointers[b] for b, _ in blobs if b in cache.pointers]
@@ -425,7 +426,7 @@ def _changed_pointer_files(root: str, revs: list[str]) -> list[str]:
 def _read_pointers(root: str, pointer_files: list[str]) -> list[dvc.Pointer]:
     from pathlib import Path
 
-    from mlv.adapters import dvc
+    from mlv.data.restore import readable_pointer
 
     pointers: list[dvc.Pointer] = []
     for rel in pointer_files:
@@ -438,7 +439,9 @@ def _read_pointers(root: str, pointer_files: list[str]) -> list[dvc.Pointer]:
             data = (Path(root) / rel).read_bytes()
         except FileNotFoundError:
             continue  # no longer tracked: the data stays where it is, never deleted
-        pointers.append(dvc.parse_pointer(data, rel))
+        pointer = readable_pointer(data, rel)
+        if pointer is not None:
+            pointers.append(pointer)
     return pointers
 
 
