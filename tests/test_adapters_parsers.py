@@ -25,6 +25,8 @@ from mlv.errors import DvcError, GitError
 from tests.conftest import git
 
 SHA_A = "a" * 40
+MD5_A = "a" * 32  # well-formed DVC hashes: a malformed one is refused at parse time
+MD5_B = "b" * 32
 SHA_B = "b" * 40
 
 
@@ -273,9 +275,9 @@ def test_parse_pointer_file_and_folder() -> None:
 
 
 def test_parse_pointer_keeps_unknown_keys_out_and_reads_only_the_first_output() -> None:
-    doc = (b"md5: top-level-ignored\nouts:\n- md5: aa\n  size: 1\n  path: a\n  desc: kept by DVC\n"
-           b"  remote: other\n- md5: bb\n  size: 2\n  path: b\n")
-    assert dvc_adapter.parse_pointer(doc, "a.dvc") == dvc_adapter.Pointer("a", "aa", 1, None)
+    doc = (f"md5: top-level-ignored\nouts:\n- md5: {MD5_A}\n  size: 1\n  path: a\n  desc: kept by DVC\n"
+           f"  remote: other\n- md5: {MD5_B}\n  size: 2\n  path: b\n").encode()
+    assert dvc_adapter.parse_pointer(doc, "a.dvc") == dvc_adapter.Pointer("a", MD5_A, 1, None)
 
 
 @pytest.mark.parametrize("data", [
@@ -306,16 +308,16 @@ def test_render_then_parse_round_trips() -> None:
 
 
 def test_render_pointer_keeps_an_existing_file_and_its_extra_keys() -> None:
-    existing = b"outs:\n- md5: aa\n  size: 1\n  hash: md5\n  path: a\n  desc: my data\n"
-    same = dvc_adapter.Pointer("a", "aa", 1)
+    existing = f"outs:\n- md5: {MD5_A}\n  size: 1\n  hash: md5\n  path: a\n  desc: my data\n".encode()
+    same = dvc_adapter.Pointer("a", MD5_A, 1)
     assert dvc_adapter.render_pointer(same, existing) == existing  # byte for byte
-    changed = dvc_adapter.render_pointer(dvc_adapter.Pointer("a", "bb", 2), existing)
+    changed = dvc_adapter.render_pointer(dvc_adapter.Pointer("a", MD5_B, 2), existing)
     assert b"desc: my data" in changed
-    assert dvc_adapter.parse_pointer(changed, "a.dvc") == dvc_adapter.Pointer("a", "bb", 2)
+    assert dvc_adapter.parse_pointer(changed, "a.dvc") == dvc_adapter.Pointer("a", MD5_B, 2)
     # Unreadable or non-md5 pointer files are replaced by a fresh one.
-    for bad in (b"::: not yaml :::\n\t", b"outs:\n- md5: aa\n  hash: sha256\n  path: a\n"):
-        fresh = dvc_adapter.render_pointer(dvc_adapter.Pointer("a", "bb", 2), bad)
-        assert dvc_adapter.parse_pointer(fresh, "a.dvc") == dvc_adapter.Pointer("a", "bb", 2)
+    for bad in (b"::: not yaml :::\n\t", f"outs:\n- md5: {MD5_A}\n  hash: sha256\n  path: a\n".encode()):
+        fresh = dvc_adapter.render_pointer(dvc_adapter.Pointer("a", MD5_B, 2), bad)
+        assert dvc_adapter.parse_pointer(fresh, "a.dvc") == dvc_adapter.Pointer("a", MD5_B, 2)
         assert b"sha256" not in fresh
 
 
@@ -364,7 +366,7 @@ def test_manifest_with_extra_keys_is_read(tmp_path: Path) -> None:
 ], ids=["empty", "text", "object", "no-md5", "no-relpath", "numbers", "truncated"])
 def test_manifest_malformed_is_a_corrupt_object_error(tmp_path: Path, data: bytes) -> None:
     md5 = _store(tmp_path, data)
-    with pytest.raises(DvcError, match=r"^cache object .* is corrupt \(not a DVC folder manifest\)$"):
+    with pytest.raises(DvcError, match=r"^cache object .* is not a valid DVC folder manifest; refusing to use it$"):
         dvc_adapter.load_manifest_map(tmp_path, md5)
     with pytest.raises(DvcError):
         dvc_adapter.load_manifest(tmp_path, md5)
