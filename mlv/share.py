@@ -133,12 +133,23 @@ def push_data(root: Path, pointers: Sequence[dvc.Pointer], dvc_remote: str | Non
     if local is not None and all(dvc.has_object(local, m) for m in wanted):
         return PushOutcome(0, len(wanted))  # a folder remote that has it all: no need to start DVC
     absent = sorted(m for m in wanted if not dvc.has_object(cache, m))
+    paths = {p.md5: p.path for p in pointers}
     with dvc.quiet_dvc_logs():
         report = dvc.push_objects(root, sorted(wanted), dvc_remote)
+        # DVC's `failed` mixes objects we lack with uploads the remote refused or dropped (a server
+        # going down mid-push): those are in the cache, and the remote is the one at fault.
+        unsent = sorted(m for m in report.failed if dvc.has_object(cache, m))
+        if unsent:
+            first = next((m for m in unsent if m in paths), unsent[0])
+            raise DvcError(
+                f"{len(unsent)} of {len(wanted)} data object(s), e.g. {paths.get(first, first)}, could not be "
+                "uploaded to the DVC remote; the commits were not pushed",
+                hint="Check that the DVC remote is reachable (`dvc remote list`), then push again: "
+                     "what was uploaded stays there.",
+            )
         # DVC skips, without failing, what is in neither place: ask about what we could not send.
         lost = sorted({*report.failed, *dvc.missing_everywhere(root, absent, dvc_remote)})
     if lost:
-        paths = {p.md5: p.path for p in pointers}
         first = next((m for m in lost if m in paths), lost[0])
         where = f"{paths[first]} ({first})" if first in paths else first
         raise DvcError(

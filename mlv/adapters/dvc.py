@@ -723,9 +723,20 @@ def _cloud(root: Path, verb: str, md5s: Sequence[str], remote: str | None, failu
             return getattr(repo.cloud, verb)([HashInfo("md5", md5) for md5 in md5s], remote=remote)
     except (DvcException, OSError) as exc:
         raise DvcError(
-            f"{failure}: {exc}",
+            f"{failure}: {_one_line(exc)}",
             hint="Check the DVC remote with `dvc remote list` and that it is reachable.",
         ) from None
+    except Exception as exc:  # noqa: BLE001 - each remote's client library raises its own types
+        # (botocore's EndpointConnectionError, asyncssh's PermissionDenied, ...), none of them OSError.
+        raise DvcError(
+            f"{failure}: {type(exc).__name__}: {_one_line(exc)}",
+            hint="Check the DVC remote with `dvc remote list` and that it is reachable.",
+        ) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
 
 
 def fetch_objects(root: Path, md5s: Sequence[str], remote: str | None) -> int:
@@ -737,7 +748,27 @@ def fetch_objects(root: Path, md5s: Sequence[str], remote: str | None) -> int:
     if not md5s:
         return 0
     result = _cloud(root, "pull", md5s, remote, "dvc fetch failed")
+    drop_corrupt_downloads(cache_dir(root), [h.value for h in result.transferred])
     return len(result.transferred)
+
+
+def drop_corrupt_downloads(cache: Path, md5s: Iterable[str]) -> None:
+    """Check that each file object just downloaded hashes to its name; delete it and raise if not.
+
+    DVC does not check what it downloads (its remote `verify` option is off by default), so a
+    damaged or tampered object on the remote would otherwise sit in the cache looking valid, and
+    a later fetch would never replace it. `.dir` manifests are left to the manifest checks.
+    """
+    bad = [m for m in sorted(set(md5s))
+           if not m.endswith(".dir") and has_object(cache, m) and not verify_object(cache, m)]
+    for md5 in bad:
+        object_path(cache, md5).unlink(missing_ok=True)
+    if bad:
+        raise DvcError(
+            f"{len(bad)} object(s) downloaded from the DVC remote do not match their hash, e.g. {bad[0]}; "
+            "they were not kept",
+            hint="The copy on the remote is damaged: push it again from a machine that has it (`mlv push`).",
+        )
 
 
 @dataclass(frozen=True)
