@@ -24,6 +24,7 @@ from mlv.data.pathsafety import UnsafePathError, checked_path, data_path, safe_r
 from mlv.data.safe_write import TEMP_MARK, SafeTree
 from mlv.data.statecache import StateCache
 from mlv.data.track import NoProgress, ProgressSink
+from mlv.data.walk import walk
 from mlv.errors import DvcError, MlvError
 from mlv.text import visible
 
@@ -222,28 +223,15 @@ def _desired(cache: Path, rel: str, pointer: dvc.Pointer) -> dict[str, str]:
 def _walk(root: Path, rel: str, ignored: Callable[[str, bool], bool] | None = None) -> dict[str, _Current]:
     """Files and symlinks under REL, never following a symlink; what `.dvcignore` leaves out is
     not there for a restore either (never deleted, never refused on)."""
-    base = os.path.join(root, rel)
+    found: dict[str, _Current] = {}
     try:
-        st = os.lstat(base)
+        for sub, full, st in walk(os.fspath(root), rel, follow_links=False, ignored=ignored):
+            link = stat.S_ISLNK(st.st_mode)
+            if sub and link and os.path.isdir(full):
+                continue  # a symlink to a folder inside a data folder is not data to DVC: left alone
+            found[f"{rel}/{sub}" if sub else rel] = _Current(full, st, link)
     except FileNotFoundError:
         return {}
-    if not stat.S_ISDIR(st.st_mode):
-        return {rel: _Current(base, st, stat.S_ISLNK(st.st_mode))}
-    found: dict[str, _Current] = {}
-    stack = [(base, rel)]
-    while stack:
-        folder, prefix = stack.pop()
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                key = f"{prefix}/{entry.name}"
-                if ignored is not None and ignored(key, entry.is_dir(follow_symlinks=False)):
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append((entry.path, key))
-                elif entry.is_symlink() and entry.is_dir():
-                    continue  # a symlink to a folder is not data to DVC: left alone, never followed
-                else:
-                    found[key] = _Current(entry.path, entry.stat(follow_symlinks=False), entry.is_symlink())
     return found
 
 

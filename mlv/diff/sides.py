@@ -151,20 +151,14 @@ def load_workspace(root: Path, other: Side) -> Side:
 
 
 def _manifest_from_state(root: Path, path: str, state: StateCache) -> dict[str, str]:
-    """The folder's relpath -> md5, from the stat cache that `track_paths` has just brought up to date."""
-    entries: dict[str, str] = {}
-    stack = [(root / path, "")]
-    while stack:
-        folder, prefix = stack.pop()
-        with os.scandir(folder) as listing:
-            for entry in listing:
-                rel = f"{prefix}{entry.name}"
-                if entry.is_dir():
-                    stack.append((Path(entry.path), f"{rel}/"))
-                elif entry.is_file():
-                    md5 = state.lookup(f"{path}/{rel}", entry.stat(), need_stored=False)
-                    entries[rel] = md5 or ""
-    return entries
+    """The folder's relpath -> md5, from the stat cache that `track_paths` has just brought up to
+    date: the same walk, so the same files (symlinked folders skipped, `.dvcignore` honoured)."""
+    from mlv.data.ignore import dvcignore_filter
+    from mlv.data.walk import walk
+
+    ignored = dvcignore_filter(os.fspath(root))
+    return {rel: state.lookup(f"{path}/{rel}", st, need_stored=False) or ""
+            for rel, _full, st in walk(os.fspath(root), path, ignored=ignored)}
 
 
 def _pointer_files_on_disk(root: Path) -> list[str]:

@@ -181,43 +181,34 @@ class HookCache:
         cachefile.write(self.path, doc, _CACHE_VERSION, "marshal")
 
 
-def fingerprint(base: str) -> str | None:
-    """A checksum of every (inode, mtime, size) under BASE, walked as datatrack walks it.
+def fingerprint(root: str, path: str) -> str | None:
+    """A checksum of every (inode, mtime, size) under ROOT/PATH, walked as hashing walks it (mlv.data.walk).
 
-    Folder mtimes are included, so a rename or a deleted file changes it too. None when BASE does
+    Folder mtimes are included, so a rename or a deleted file changes it too. None when PATH does
     not exist. This is the whole cost of an unchanged commit: one stat per file, no reading.
     (A change detector, not a content hash: two independent 32-bit checksums and the count.)
     """
     import zlib
     from array import array
 
+    from mlv.data.walk import walk
+
+    values = array("q")
+    add = values.append
     try:
-        st = os.stat(base)
+        for _rel, _full, st in walk(root, path, folders=True):
+            add(st.st_ino)
+            add(st.st_mtime_ns)
+            add(st.st_size)
     except FileNotFoundError:
         return None
-    values = array("q", [st.st_mtime_ns, st.st_size, st.st_ino])
-    add = values.append
-    if os.path.isdir(base):
-        stack = [base]
-        while stack:
-            with os.scandir(stack.pop()) as entries:
-                for entry in entries:
-                    try:
-                        est = entry.stat()
-                    except OSError:  # a broken symlink: datatrack skips it too
-                        continue
-                    add(est.st_ino)
-                    add(est.st_mtime_ns)
-                    add(est.st_size)
-                    if entry.is_dir():
-                        stack.append(entry.path)
     raw = values.tobytes()
     return f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}-{len(values)}"
 
 
 def current_md5(root: str, gdir: str, path: str, cache: HookCache) -> str | None:
     """The md5 DVC would give PATH's content now (None when it does not exist)."""
-    fp = fingerprint(os.path.join(root, path))
+    fp = fingerprint(root, path)
     if fp is None:
         return None
     known = cache.data.get(path)
