@@ -179,7 +179,8 @@ def _execute(plan_: ReproducePlan, options: ReproduceOptions,
             with SafeTree(tree) as files:  # never deleting through a committed symlink
                 for name in plan_.metrics_files:  # the committed copy must not pass for a re-run's
                     files.unlink(name, what="metrics file")
-            run = run_command(command, tree, env=env_vars, stdout_to_stderr=options.stdout_to_stderr)
+            run = run_command(command, tree, env=env_vars, stdout_to_stderr=options.stdout_to_stderr,
+                              when_stopped="the re-run was abandoned; nothing was changed")
             result = ReproduceResult(exp.commit, command, options.env,
                                      _judge(tree, plan_, options, run), mismatches, run)
             if options.save:

@@ -136,7 +136,7 @@ def _render_record(exp: object) -> None:
         lines.append(f"reproduces {rec.reproduces.get('commit', '')[:10]}: {rec.reproduces.get('verdict')}")
     for title, items in (("data", rec.data), ("outputs", rec.outputs)):
         for item in items:
-            files = f" ({item.nfiles} files)" if item.nfiles is not None else ""
+            files = f" ({output.plural(item.nfiles, 'file')})" if item.nfiles is not None else ""
             lines.append(f"{title:<9} {item.path}  md5 {item.md5}  {output.fmt_size(item.size)}{files}")
     for key, value in flatten(rec.params).items():
         lines.append(f"param     {key} = {output.fmt_value(value)}")
@@ -146,7 +146,7 @@ def _render_record(exp: object) -> None:
     lines += [
         f"python    {env.python} ({env.implementation}) {env.interpreter}",
         f"platform  {env.platform} ({env.machine})",
-        f"lockfile  {env.lockfile} ({len(exp.packages or {})} packages)",
+        f"lockfile  {env.lockfile} ({output.plural(len(exp.packages or {}), 'package')})",
     ]
     for path, digest in env.project_lockfiles.items():
         lines.append(f"project   {path} sha256 {digest[:16]}")

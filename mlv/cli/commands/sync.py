@@ -40,8 +40,8 @@ def register(app: typer.Typer) -> None:
             if json_output:
                 output.emit_json(result.as_dict())
                 return
-            typer.echo(output.visible(f"pushed {result.branch} to {result.remote} ({result.commits} new commits); "
-                                      f"data: {result.data.uploaded} of {result.data.objects} objects uploaded"))
+            typer.echo(output.visible(f"pushed {result.branch} to {result.remote} ({output.plural(result.commits, 'new commit')}); "
+                                      f"data: {result.data.uploaded} of {output.plural(result.data.objects, 'object')} uploaded"))
 
     @app.command("pull")
     def pull_command(
@@ -75,10 +75,10 @@ def register(app: typer.Typer) -> None:
             if json_output:
                 output.emit_json(result.as_dict())
                 return
-            moved = (f"{result.old[:10]}..{result.new[:10]} ({result.commits} commits)" if result.commits
+            moved = (f"{result.old[:10]}..{result.new[:10]} ({output.plural(result.commits, 'commit')})" if result.commits
                      else "already up to date")
             # Branch, remote and paths come from the repository: control characters are shown.
             typer.echo(output.visible(f"{result.branch} from {result.remote}: {moved}"))
             if result.restored:
                 typer.echo(output.visible(f"  data restored: {', '.join(result.restored)} "
-                                          f"({result.fetched} objects downloaded)"))
+                                          f"({output.plural(result.fetched, 'object')} downloaded)"))
