@@ -42,10 +42,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("show")
     def show_command(
-        rev: Annotated[str, typer.Argument(help="The experiment commit (sha, branch, tag, HEAD~N).")] = "HEAD",
+        rev: Annotated[str | None, typer.Argument(help="The experiment commit (sha, branch, tag, HEAD~N); default: the latest experiment, as for `mlv diff`.", show_default=False)] = None,
         json_output: Annotated[bool, typer.Option("--json", help="Print the full record as JSON.")] = False,
     ) -> None:
-        """Print one experiment's full record (default: HEAD).
+        """Print one experiment's full record (default: the latest experiment).
 
         Examples:
 
@@ -59,11 +59,27 @@ def register(app: typer.Typer) -> None:
         from mlv.record import history
 
         with handle_errors():
-            exp = history.show_experiment(git.find_root(Path.cwd()), rev)
+            root = git.find_root(Path.cwd())
+            exp = history.show_experiment(root, rev or _latest_or_head(root))
             if json_output:
                 output.emit_json(exp.to_json())
                 return
             _render_record(exp)
+
+
+def _latest_or_head(root: Path) -> str:
+    """The latest experiment of HEAD (saying so when HEAD itself is not one), else HEAD."""
+    from mlv.adapters import git
+    from mlv.cli import output
+    from mlv.record import history
+
+    latest = history.latest_valid(root, 1)
+    if not latest:
+        return "HEAD"  # show_experiment says why there is nothing to show
+    if latest[0].commit != git.head_sha(root):
+        output.info(f"HEAD is not an experiment; showing the latest experiment, {latest[0].commit[:10]} "
+                    f"({latest[0].message.splitlines()[0] if latest[0].message else ''})")
+    return latest[0].commit
 
 
 def _render_table(experiments: Sequence[object]) -> None:
