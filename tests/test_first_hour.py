@@ -316,7 +316,8 @@ def test_pre_commit_refusal_names_changed_files_inside_the_folder(experiment_rep
     proc = subprocess.run(["git", "commit", "-q", "-m", "x"], cwd=experiment_repo, capture_output=True,
                           text=True, check=False)
     assert proc.returncode == 1
-    assert "data (changed: data/dataset.csv, data/extra.csv) no longer matches" in proc.stderr
+    assert "data no longer matches the hash in its pointer file (changed: data/dataset.csv, data/extra.csv), " \
+           "so this commit" in proc.stderr
 
 
 # -- 12. show and diff agree on "latest" -------------------------------------------------------------------------

@@ -307,12 +307,11 @@ def pre_commit(root: str, gdir: str, index_file: str | None, staged_raw: bytes |
         names, one = ", ".join(stale), len(stale) == 1
         files = " ".join(f"{p}.dvc" for p in stale)
         inside = [f for p in stale for f in changed_inside(root, gdir, p, recorded[p])]
-        if inside:
-            more = f" and {len(inside) - 3} more" if len(inside) > 3 else ""
-            names += f" (changed: {', '.join(inside[:3])}{more})"
+        more = f" and {len(inside) - 3} more" if len(inside) > 3 else ""
+        changed = f" (changed: {', '.join(inside[:3])}{more})" if inside else ""
         _say(
             f"mlv pre-commit hook: error: {names} no longer {'matches' if one else 'match'} the hash in "
-            f"{'its' if one else 'their'} pointer file, so this commit would record a hash that is not "
+            f"{'its' if one else 'their'} pointer file{changed}, so this commit would record a hash that is not "
             f"the data; nothing was committed. Run `mlv snapshot` (or `dvc add {' '.join(stale)}` "
             f"and `git add {files}`), then commit again."
         )
