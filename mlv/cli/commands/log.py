@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from mlv.record.history import Experiment
 
 
 def register(app: typer.Typer) -> None:
@@ -60,26 +63,32 @@ def register(app: typer.Typer) -> None:
 
         with handle_errors():
             root = git.find_root(Path.cwd())
-            exp = history.show_experiment(root, rev or _latest_or_head(root))
+            exp = history.show_experiment(root, rev) if rev else _latest(root)
             if json_output:
                 output.emit_json(exp.to_json())
                 return
             _render_record(exp)
 
 
-def _latest_or_head(root: Path) -> str:
-    """The latest experiment of HEAD (saying so when HEAD itself is not one), else HEAD."""
-    from mlv.adapters import git
+def _latest(root: Path) -> Experiment:
+    """HEAD's experiment; when HEAD is a plain commit, the latest experiment before it (as `mlv diff`
+    takes it), saying so. A damaged record at HEAD is reported, not skipped."""
     from mlv.cli import output
+    from mlv.errors import NotAnExperimentError
     from mlv.record import history
+    from mlv.record.record import InvalidRecordError
 
-    latest = history.latest_valid(root, 1)
-    if not latest:
-        return "HEAD"  # show_experiment says why there is nothing to show
-    if latest[0].commit != git.head_sha(root):
-        output.info(f"HEAD is not an experiment; showing the latest experiment, {latest[0].commit[:10]} "
-                    f"({latest[0].message.splitlines()[0] if latest[0].message else ''})")
-    return latest[0].commit
+    try:
+        return history.show_experiment(root, "HEAD")
+    except InvalidRecordError:
+        raise
+    except NotAnExperimentError:
+        latest = history.latest_valid(root, 1)
+        if not latest:
+            raise
+    first_line = (latest[0].message.splitlines() or [""])[0]
+    output.info(f"HEAD is not an experiment; showing the latest experiment, {latest[0].commit[:10]} ({first_line})")
+    return history.show_experiment(root, latest[0].commit)
 
 
 def _render_table(experiments: Sequence[object]) -> None:
