@@ -334,3 +334,34 @@ def test_show_on_a_plain_head_shows_the_latest_experiment_and_says_so(experiment
     assert '"commit"' in mlv(experiment_repo, "show", "--json").stdout
     explicit = mlv(experiment_repo, "show", "HEAD", check=False)
     assert explicit.returncode == 1  # naming a revision still means exactly that revision
+
+
+# -- 3. a checkout that cannot write its data moves nothing, and keeps the changes git carried over ----------
+
+
+def test_failed_checkout_rolls_back_and_keeps_a_carried_local_change(two_commits: Path) -> None:
+    """A read-only mount stops root too (permission bits would not). The local edit of .dvc/config,
+    which git carried into the checkout, must survive the rollback (a forced one would discard it)."""
+    repo = two_commits
+    with (repo / "data/dataset.csv").open("a") as handle:
+        handle.write("0.1,0.2,0.3,0.4,9.0\n")
+    mlv(repo, "snapshot", "-m", "third: new data")
+    dvc_config = repo / ".dvc/config"
+    dvc_config.write_text(dvc_config.read_text() + "[core]\n    autostage = true\n")
+    mine, head = dvc_config.read_text(), git(repo, "rev-parse", "HEAD")
+    data = str(repo / "data")
+    if os.geteuid() != 0:
+        pytest.skip("a read-only bind mount needs root")
+    if subprocess.run(["mount", "--bind", data, data], capture_output=True, check=False).returncode != 0:
+        pytest.skip("cannot bind-mount here")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", data], check=True, capture_output=True)
+        proc = mlv(repo, "checkout", "HEAD~2", check=False)
+    finally:
+        subprocess.run(["umount", "-l", data], check=False)
+    assert proc.returncode == 1
+    line = _one_line(proc)
+    assert "Read-only file system" in line and data in line and "nothing was changed (HEAD is back at" in line
+    assert git(repo, "rev-parse", "HEAD") == head and git(repo, "symbolic-ref", "HEAD") == "refs/heads/main"
+    assert dvc_config.read_text() == mine
+    assert git(repo, "status", "--porcelain") == "M .dvc/config"  # (the helper strips the leading blank)
