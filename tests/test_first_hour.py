@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pty
 import signal
 import subprocess
 import time
@@ -193,6 +195,54 @@ def test_signal_to_mlv_alone_stops_the_command_and_makes_no_commit(experiment_re
         "no experiment commit was made.")
     assert not _running(child), "the command outlived mlv"
     assert took < 4, "the command ended on the forwarded signal, not after the grace period"
+    assert git(experiment_repo, "rev-parse", "HEAD") == head
+
+
+def _in_a_terminal(repo: Path, command: str, keys: bytes) -> tuple[int, str]:
+    """Run `mlv snapshot --run COMMAND` in a pseudo-terminal, as in an interactive shell; type KEYS
+    once the command has started. The exit code and everything the terminal showed."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a new session whose controlling terminal is the pty
+        try:
+            os.chdir(repo)
+            os.execv(str(Path(VENV_BIN) / "mlv"), ["mlv", "snapshot", "--run", command, "-m", "tty"])  # noqa: S606 - our own executable
+        finally:
+            os._exit(127)
+    shown = b""
+    try:
+        deadline = time.monotonic() + 60
+        while not (repo / "started").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # the command is waiting for input now
+        os.write(fd, keys)
+        with contextlib.suppress(OSError):  # EIO once the terminal's last reader is gone
+            while chunk := os.read(fd, 4096):
+                shown += chunk
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
+
+
+_READS_A_LINE = ("python -c \"open('started', 'w').close(); line = input(); "
+                 "open('got', 'w').write(line)\"")
+
+
+def test_in_a_terminal_the_command_can_read_its_input(experiment_repo: Path) -> None:
+    """Its own process group owns the terminal while it runs (a `breakpoint()` in train.py works)."""
+    code, shown = _in_a_terminal(experiment_repo, _READS_A_LINE, b"hello\n")
+    assert code == 0, shown
+    assert (experiment_repo / "got").read_text() == "hello"
+
+
+def test_ctrl_c_in_a_terminal_stops_the_command_and_says_so(experiment_repo: Path) -> None:
+    head = git(experiment_repo, "rev-parse", "HEAD")
+    code, shown = _in_a_terminal(experiment_repo, _READS_A_LINE, b"\x03")
+    assert code == 130, shown
+    assert ("error: interrupted (SIGINT) while the command ran; the command was stopped and no experiment "
+            "commit was made.") in shown
     assert git(experiment_repo, "rev-parse", "HEAD") == head
 
 
