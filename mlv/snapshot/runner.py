@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from mlv.errors import CommandFailedError, Interrupted
 
@@ -56,7 +57,7 @@ def run_command(
     with _ForwardedSignals() as signals:
         try:
             proc = subprocess.Popen(command, shell=True, cwd=cwd, env=dict(env) if env else None,  # noqa: S602
-                                    stdout=stdout, process_group=0)
+                                    stdout=stdout, **_OWN_PROCESS_GROUP)
         except OSError as exc:
             raise CommandFailedError(f"cannot start {command!r}: {exc.strerror}") from None
         signals.group = proc.pid
@@ -78,6 +79,10 @@ def run_command(
 
 
 _FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+# Popen's `process_group` is new in Python 3.11; before, the child calls setpgid(0, 0) itself.
+_OWN_PROCESS_GROUP: dict[str, Any] = (
+    {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
+)
 _DIED_OF_CTRL_C = (-signal.SIGINT, 128 + signal.SIGINT)
 
 
