@@ -11,7 +11,7 @@ were, so the work tree never holds one experiment's code with another's half-res
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlv import locking, revisions
@@ -52,7 +52,7 @@ def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
         try:
             report = prepared.apply(progress)
         except (MlvError, OSError) as exc:
-            raise _roll_back(root, before, prepared, exc) from None
+            raise _roll_back(root, before, prepared, exc, force=force) from None
     ref = git.head_ref(root)
     return CheckoutResult(exp.commit, exp.message, ref.removeprefix("refs/heads/") if ref else None,
                           report.restored, report.unchanged, report.fetched)
@@ -63,7 +63,7 @@ def _require_clean(root: Path, rev: str) -> None:
     if operation:
         raise GitError(f"a {operation} is in progress; nothing was changed",
                        hint=f"Finish or abort it (`git {operation} --continue` or `--abort`) first.")
-    changed = git.changed_paths(root)
+    changed = _changes_git_would_refuse(root, rev, git.changed_paths(root))
     if changed:
         more = f" and {len(changed) - 1} more" if len(changed) > 1 else ""
         raise MlvError(
@@ -73,6 +73,25 @@ def _require_clean(root: Path, rev: str) -> None:
         )
 
 
+def _changes_git_would_refuse(root: Path, rev: str, changed: list[str]) -> list[str]:
+    """The CHANGED paths (modified, staged or untracked) that checking out REV would overwrite.
+
+    As git decides: a change to a file that is the same in HEAD and REV is carried over, and an
+    untracked file REV does not have is left alone, so neither blocks (`scratch.txt`, a local
+    edit of `.dvc/config`). A path REV changes, or a file where REV has a folder (or the reverse),
+    does. Unsaved data is checked separately, against the DVC cache.
+    """
+    if not changed:
+        return []
+    if git.head_sha(root) is None:
+        return changed  # no commit to compare with: every change is at risk
+    differing = set(git.diff_names(root, ["HEAD", git.resolve_commit(root, rev)], ":(top)"))
+    folders = {str(parent) for path in differing for parent in PurePosixPath(path).parents}
+    return [path for path in changed
+            if path in differing or path.rstrip("/") in folders
+            or any(str(parent) in differing for parent in PurePosixPath(path).parents)]
+
+
 def _where_head_is(root: Path) -> str | None:
     """The branch HEAD is on, else its commit (None in a repository without commits)."""
     ref = git.head_ref(root)
@@ -80,7 +99,7 @@ def _where_head_is(root: Path) -> str | None:
 
 
 def _roll_back(root: Path, before: str | None, prepared: restore.PreparedRestore,
-               exc: MlvError | OSError) -> MlvError | OSError:
+               exc: MlvError | OSError, *, force: bool) -> MlvError | OSError:
     """Undo a checkout whose data could not be written; the error to report, saying what was undone.
 
     An OSError that is not the machine's doing (safe_write turns a full disk or a read-only folder
@@ -90,7 +109,8 @@ def _roll_back(root: Path, before: str | None, prepared: restore.PreparedRestore
         return exc
     hint: str | None
     try:
-        git.checkout(root, before, force=True)  # clean before we started (or --force discarded it)
+        # Not forced unless the checkout was: local changes git carried over must come back too.
+        git.checkout(root, before, force=force)
     except MlvError:
         note, hint = f"HEAD could not be moved back to {before}", f"Run `mlv checkout {before} --force` to return."
     else:

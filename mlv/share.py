@@ -185,12 +185,22 @@ def hooks_strict(root: Path) -> bool:
 # -- branch and remote ---------------------------------------------------------------------------
 
 
-def _current_branch(root: Path) -> str:
+def _current_branch(root: Path, verb: str) -> str:
+    """The branch to push or pull; otherwise an error that says what to do for VERB."""
     branch = git.current_branch(root)
-    if branch is None:
-        raise GitError("HEAD is not on a branch with commits, so there is nothing to share",
-                       hint="Switch to a branch (`git switch NAME`) or make a first commit.")
-    return branch
+    if branch is not None:
+        return branch
+    if git.head_ref(root) is not None:  # on a branch that has no commit yet
+        if verb == "pull":
+            raise GitError("this branch has no commits yet, so there is nothing to pull into",
+                           hint="To start from a shared repository, `git clone` it; or make a first "
+                                "commit, then `mlv pull`.")
+        raise GitError("this branch has no commits yet, so there is nothing to push",
+                       hint="Record an experiment with `mlv snapshot` first.")
+    raise GitError(f"HEAD is detached (after `mlv checkout` of an older experiment), so there is no branch "
+                   f"to {verb}",
+                   hint=f"Switch to a branch first (`mlv checkout main`, or `git switch -c NAME` to keep "
+                        f"this commit), then `mlv {verb}`.")
 
 
 def default_git_remote(root: Path, branch: str) -> str | None:
@@ -258,7 +268,7 @@ def _remote_branch(root: Path, branch: str, remote: str) -> str:
 
 def push(root: Path, remote: str | None = None, dvc_remote: str | None = None) -> PushResult:
     """Upload the data of the commits the git remote lacks, then git push the current branch."""
-    branch = _current_branch(root)
+    branch = _current_branch(root, "push")
     name = _git_remote(root, branch, remote)
     head = git.resolve_commit(root, "HEAD")
     commits = git.count_commits(root, head, not_on_remote=name)
@@ -334,7 +344,7 @@ def pull(root: Path, remote: str | None = None, dvc_remote: str | None = None,
 def _pull(root: Path, remote: str | None, dvc_remote: str | None, progress: ProgressSink | None) -> PullResult:
     from mlv.data import restore
 
-    branch = _current_branch(root)
+    branch = _current_branch(root, "pull")
     name = _git_remote(root, branch, remote)
     source = _remote_branch(root, branch, name)
     tracking = f"refs/remotes/{name}/{source.removeprefix('refs/heads/')}"

@@ -18,7 +18,7 @@ HEADER = """# CLI reference
 
 Generated from the application by `make docs` (scripts/gen_cli_docs.py); CI fails when it is out of
 date. Exit codes: 0 success, 1 user error, 2 could not run (reproduce), 3 unexpected error,
-130 interrupted (see [exit codes](exit-codes.md)).
+64 usage error, 130 interrupted, 143 terminated (see [exit codes](exit-codes.md)).
 """
 
 

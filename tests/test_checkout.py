@@ -78,17 +78,19 @@ def _refused(repo: Path, *args: str) -> str:
     return proc.stderr
 
 
-def test_uncommitted_code_change_is_refused(two_experiments: tuple) -> None:
+def test_uncommitted_change_the_checkout_would_overwrite_is_refused(two_experiments: tuple) -> None:
     repo, _, _ = two_experiments
-    (repo / "train.py").write_text("# my edit\n")
+    (repo / "params.yaml").write_text("# my edit\n")  # the two experiments' params.yaml differ
     line = _refused(repo, "HEAD~1")
-    assert "uncommitted changes (train.py)" in line and "--force" in line and "mlv snapshot" in line
+    assert "uncommitted changes (params.yaml)" in line and "--force" in line and "mlv snapshot" in line
 
 
-def test_untracked_file_counts_as_uncommitted(two_experiments: tuple) -> None:
+def test_untracked_file_the_target_has_is_refused(two_experiments: tuple) -> None:
     repo, _, _ = two_experiments
-    (repo / "new_feature.py").write_text("x = 1\n")
-    assert "new_feature.py" in _refused(repo, "HEAD~1")
+    git(repo, "rm", "-q", "--cached", "train.py")
+    git(repo, "commit", "-q", "-m", "train.py out of git")
+    (repo / "train.py").write_text("x = 1\n")  # untracked now; HEAD~1 has its own train.py
+    assert "train.py" in _refused(repo, "HEAD~1")
 
 
 def test_unsaved_data_change_is_refused(two_experiments: tuple) -> None:

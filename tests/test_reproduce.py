@@ -190,7 +190,9 @@ def test_ctrl_c_stops_the_command_and_removes_the_worktree(tmp_path: Path) -> No
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole foreground group
         _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130
-    assert stderr.strip().splitlines()[-1].startswith("error: interrupted")
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("error: interrupted") and "nothing was changed" in last
+    assert "experiment commit" not in last  # reproduce makes none to speak of
     assert repo_state(repo) == before
 
 

@@ -114,7 +114,7 @@ def test_rebase_in_progress(experiment_repo: Path) -> None:
 def test_large_code_file_refused_with_hint(experiment_repo: Path) -> None:
     with open(experiment_repo / "weights.bin", "wb") as handle:
         handle.truncate(11 * 1024 * 1024)
-    _assert_refused(experiment_repo, ["snapshot"], 1, "weights.bin is 12 MB, too large to commit")
+    _assert_refused(experiment_repo, ["snapshot"], 1, "weights.bin is 11 MiB, too large to commit")
     result = mlv(experiment_repo, "snapshot", check=False)
     assert "add 'weights.bin' to `data` or `outputs`" in result.stderr
 
@@ -123,7 +123,7 @@ def test_show_of_a_commit_that_is_not_an_experiment(experiment_repo: Path) -> No
     (experiment_repo / "notes.md").write_text("plain commit\n")
     git(experiment_repo, "add", "notes.md")
     git(experiment_repo, "commit", "-qm", "plain")
-    result = mlv(experiment_repo, "show", check=False)
+    result = mlv(experiment_repo, "show", "HEAD", check=False)  # plain `mlv show`: the latest experiment
     assert result.returncode == 1
     assert "is not an mlv experiment commit" in result.stderr
     assert result.stderr.count("\n") == 1

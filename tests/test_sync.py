@@ -81,7 +81,7 @@ def test_pull_fast_forwards_and_follows_the_new_data(experiment_repo: Path, tmp_
     sha = new_experiment(experiment_repo, "second")
     mlv(experiment_repo, "push")
     out = mlv(clone, "pull").stdout
-    assert "(1 commits)" in out
+    assert "(1 commit)" in out
     assert git(clone, "rev-parse", "HEAD") == sha
     assert (clone / "data" / "extra.csv").read_text() == "experiment,second\n"
     model = "models/model.joblib"

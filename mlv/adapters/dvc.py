@@ -683,7 +683,8 @@ def init_dvc(root: Path) -> None:
     from dvc.repo import Repo
 
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # DVC prints a welcome banner
+        # DVC's welcome banner goes through its logging (to the stdout it saw at import) and print.
+        with quiet_dvc_logs(), contextlib.redirect_stdout(io.StringIO()):
             Repo.init(str(root))
     except Exception as exc:  # noqa: BLE001 - DVC raises many types; all mean the same to the user
         raise DvcError(f"dvc init failed: {exc}") from None

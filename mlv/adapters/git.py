@@ -369,6 +369,20 @@ def check_ignore(root: Path, paths: Sequence[str]) -> set[str]:
     return {p for p in proc.stdout.decode("utf-8", errors="surrogateescape").split("\0") if p}
 
 
+def identity_problem(root: Path) -> str | None:
+    """Why git could not name the author or committer of a commit here; None when it can.
+
+    `git var` applies the same strict rules as `git commit` (config, GIT_AUTHOR_EMAIL, EMAIL,
+    auto-detection, user.useConfigOnly), so the answer is git's own.
+    """
+    for variable in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"):
+        proc = run(["var", variable], root, check=False)
+        if proc.returncode != 0:
+            lines = proc.stderr.decode("utf-8", errors="replace").strip().splitlines()
+            return lines[-1].removeprefix("fatal: ") if lines else "no name or email is configured"
+    return None
+
+
 def config_get(root: Path, key: str) -> str | None:
     proc = run(["config", "--get", key], root, check=False)
     return proc.stdout.decode().strip() if proc.returncode == 0 else None

@@ -8,9 +8,12 @@ place that turns exceptions into exit codes (docs/reference/exit-codes.md).
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer._click import exceptions as click_errors  # typer's own copy of click: its exceptions
+from typer._click.core import Context as ClickContext
+from typer.core import TyperArgument, TyperCommand
 
 from mlv import __version__
 from mlv.cli.commands import (
@@ -29,7 +32,7 @@ from mlv.cli.commands import (
     sync,
 )
 from mlv.cli.errors import handle_errors, show_tracebacks
-from mlv.errors import EXIT_INTERRUPTED
+from mlv.errors import EXIT_INTERRUPTED, EXIT_USAGE
 
 COMMANDS = (checkout, data, diff, gate, hooks, init, log, model, registry, reproduce, snapshot, status, sync)
 
@@ -78,13 +81,56 @@ def _finish_interrupted_snapshot() -> None:
         typer.echo(f"mlv: {visible(note)}", err=True)
 
 
+class _Command(TyperCommand):
+    """A command whose arguments print as `REV` and `[REV]`, as in man pages, not typer's `{rev}`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param, TyperArgument) and param.metavar is None and param.name:
+                param.metavar = param.name.upper()  # also names it in "Missing argument 'REV'"
+
+    def collect_usage_pieces(self, ctx: ClickContext) -> list[str]:
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if isinstance(param, TyperArgument) and param.metavar:
+                var = param.metavar
+                if not var.startswith("["):  # a metavar such as "[A] [B]" is written out already
+                    var = (var if param.required else f"[{var}]") + ("..." if param.nargs != 1 else "")
+                pieces.append(var)
+            else:
+                pieces.extend(param.get_usage_pieces(ctx))
+        return pieces
+
+
+def _use_plain_metavars(typer_app: typer.Typer) -> None:
+    for info in typer_app.registered_commands:
+        if info.cls in (None, TyperCommand):  # not a command that chose its own class
+            info.cls = _Command
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _use_plain_metavars(group.typer_instance)
+
+
 for _command in COMMANDS:
     _command.register(app)
+_use_plain_metavars(app)
 
 
 def main() -> None:
     try:
-        app(prog_name="mlv")
-    except KeyboardInterrupt:  # Ctrl-C outside a command body (while parsing)
+        code = app(prog_name="mlv", standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as exc:  # plain `mlv` or `mlv model`: the help, as asked
+        sys.stdout.write(exc.format_message() + "\n")
+        sys.exit(0)
+    except click_errors.UsageError as exc:  # a wrong option or argument: exit 64, never 2 (see exit-codes.md)
+        where = exc.ctx.command_path if exc.ctx else "mlv"
+        sys.stderr.write(f"error: {exc.format_message().rstrip('.')}. See `{where} -h`.\n")
+        sys.exit(EXIT_USAGE)
+    except click_errors.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):  # Ctrl-C outside a command body (while parsing)
         sys.stderr.write("error: interrupted.\n")
         sys.exit(EXIT_INTERRUPTED)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -36,7 +36,7 @@ def stderr() -> Console:
     return Console(stderr=True, highlight=False, emoji=False)
 
 
-__all__ = ["BarProgress", "emit_json", "fmt_size", "fmt_value", "info", "literal", "stderr", "stdout",
+__all__ = ["BarProgress", "emit_json", "fmt_size", "fmt_value", "info", "literal", "plural", "stderr", "stdout",
            "visible", "warn"]
 
 
@@ -80,8 +80,20 @@ def info(message: str) -> None:
     sys.stderr.write(f"{visible(message)}\n")
 
 
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """COUNT and WORD agreeing in number: "1 file", "2 files", "1 new commit" (MANY for irregular words)."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"
+
+
 def fmt_value(value: Any) -> str:
-    """A param or metric value on one line, control characters shown (values come from the repository)."""
+    """A param or metric value on one line, control characters shown (values come from the repository).
+
+    Booleans and null are written as the YAML or JSON they were read from, not as Python's words.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, (dict, list)):
@@ -112,17 +124,22 @@ class BarProgress:
     def start(self, total_bytes: int, description: str) -> None:
         if total_bytes < self.min_bytes or not sys.stderr.isatty():
             return
-        from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
+        # Binary units (MiB), as every size mlv prints; rich's own speed column is decimal only.
+        speed = TextColumn("{task.fields[speed]}")
         self._progress = Progress("[progress.description]{task.description}", BarColumn(),
-                                  DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                                  DownloadColumn(binary_units=True), speed, TimeRemainingColumn(),
                                   console=stderr(), transient=True)
         self._progress.start()
-        self._task = self._progress.add_task(description, total=total_bytes)
+        self._task = self._progress.add_task(description, total=total_bytes, speed="")
 
     def advance(self, nbytes: int) -> None:
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task, nbytes)
+            rate = next(t.speed for t in self._progress.tasks if t.id == self._task)
+            if rate:
+                self._progress.update(self._task, speed=f"{fmt_size(int(rate))}/s")
 
     def finish(self) -> None:
         if self._progress is not None:

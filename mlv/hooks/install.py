@@ -198,6 +198,15 @@ def status(root: Path) -> list[HookStatus]:
     return result
 
 
+def not_a_project_warning(root: Path) -> str | None:
+    """Installed in a repository without `mlv init`, every hook returns at once, doing nothing."""
+    from mlv.project import config
+
+    if config.exists(root):
+        return None
+    return ("this repository is not an mlv project yet, so the hooks do nothing until you run `mlv init`")
+
+
 def install(root: Path, names: list[str] | None = None) -> list[HookChange]:
     """Install mlv's hooks (all four by default), keeping each foreign hook as a chained one."""
     wanted = _check_names(names)

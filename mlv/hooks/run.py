@@ -275,19 +275,24 @@ def pre_commit(root: str, gdir: str, index_file: str | None, staged_raw: bytes |
     staged = parse_staged(staged_raw) if staged_raw is not None else staged_files(root, index_file, specs)
     pointers = staged_pointers(root, [(b, p) for b, p in staged if p.endswith(".dvc")], cache)
     stale = []
+    recorded = {}
     for path, md5 in pointers:
         now = current_md5(root, gdir, path, cache)
         if now is not None and now != md5:  # absent data (never pulled) records nothing false
             stale.append(path)
+            recorded[path] = md5
     lockfiles = [p for _, p in staged if p.startswith(".mlv/env/requirements-")]
     warning = _lockfile_warning(root, gdir, lockfiles, cache, index_file) if lockfiles and not stale else None
     cache.save()
     if stale:
         names, one = ", ".join(stale), len(stale) == 1
         files = " ".join(f"{p}.dvc" for p in stale)
+        inside = [f for p in stale for f in changed_inside(root, gdir, p, recorded[p])]
+        more = f" and {len(inside) - 3} more" if len(inside) > 3 else ""
+        changed = f" (changed: {', '.join(inside[:3])}{more})" if inside else ""
         _say(
             f"mlv pre-commit hook: error: {names} no longer {'matches' if one else 'match'} the hash in "
-            f"{'its' if one else 'their'} pointer file, so this commit would record a hash that is not "
+            f"{'its' if one else 'their'} pointer file{changed}, so this commit would record a hash that is not "
             f"the data; nothing was committed. Run `mlv snapshot` (or `dvc add {' '.join(stale)}` "
             f"and `git add {files}`), then commit again."
         )
@@ -295,6 +300,31 @@ def pre_commit(root: str, gdir: str, index_file: str | None, staged_raw: bytes |
     if warning:
         _say(f"mlv pre-commit hook: warning: {warning}")
     return 0
+
+
+def changed_inside(root: str, gdir: str, path: str, recorded: str) -> list[str]:
+    """Files of folder PATH that differ from its recorded manifest, as the stat cache last saw them.
+
+    Only on the refusing path: the data was just hashed, so the stat cache holds every file's md5
+    now; the recorded manifest comes from the DVC cache (nothing is named when it is not there).
+    """
+    if not recorded.endswith(".dir"):
+        return []  # a single file: its name says it all
+    from pathlib import Path
+
+    from mlv.adapters import dvc
+    from mlv.data.statecache import StateCache
+
+    try:
+        before = dvc.load_manifest_map(dvc.cache_dir(Path(root)), recorded)
+    except MlvError:
+        return []
+    if before is None:
+        return []
+    prefix = path + "/"
+    state = StateCache.load(Path(gdir) / "mlv" / "state.json")
+    now = {key[len(prefix):]: str(entry[3]) for key, entry in state.entries.items() if key.startswith(prefix)}
+    return [prefix + rel for rel in sorted(before.keys() | now.keys()) if before.get(rel) != now.get(rel)]
 
 
 def _lockfile_warning(root: str, gdir: str, lockfiles: list[str], cache: HookCache,

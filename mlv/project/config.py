@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from mlv.adapters import dvc
 from mlv.data import pathsafety
 from mlv.errors import ConfigError
 
 CONFIG_FILE = ".mlv/config.yaml"
 CONFIG_VERSION = 1
+MAX_CONFIG_BYTES = 256 * 1024  # a real configuration is a few hundred bytes, a big registry a few KiB
+KNOWN_KEYS = ("version", "data", "outputs", "params", "metrics", "command", "python", "hooks", "models")
 _HEADER = """\
 # mlv project configuration. Edit freely; `mlv init` never overwrites it.
 #   data:     datasets tracked through DVC (files or folders)
@@ -83,15 +87,38 @@ def _str_list(doc: dict[str, Any], key: str) -> list[str]:
     return [safe_relpath(v, f"{CONFIG_FILE}: `{key}` entry") for v in value]
 
 
-def parse(text: str) -> ProjectConfig:
+def _load_yaml(text: str) -> Any:
+    """The configuration's YAML, parsed with a size cap and no aliases: it may come from a clone."""
     try:
-        doc = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        return dvc.load_untrusted_yaml(text.encode("utf-8", "surrogateescape"), limit=MAX_CONFIG_BYTES)
+    except ValueError as exc:
+        mark = None
+        try:
+            yaml.safe_load(text[:MAX_CONFIG_BYTES])
+        except yaml.YAMLError as syntax:
+            mark = getattr(syntax, "problem_mark", None)
+        except RecursionError:
+            pass
         where = f" (line {mark.line + 1})" if mark else ""
-        raise ConfigError(f"{CONFIG_FILE} is not valid YAML{where}", hint="Fix or delete it.") from None
+        raise ConfigError(f"{CONFIG_FILE} is not valid YAML{where}: {exc}", hint="Fix or delete it.") from None
+
+
+def _check_keys(doc: dict[Any, Any]) -> None:
+    """A misspelt key (`datta:`) would silently mean "no data"; name the closest valid one."""
+    for key in doc:
+        if key in KNOWN_KEYS:
+            continue
+        close = difflib.get_close_matches(str(key), KNOWN_KEYS, n=1)
+        guess = f"did you mean `{close[0]}`?" if close else f"valid keys: {', '.join(KNOWN_KEYS)}."
+        raise ConfigError(f"{CONFIG_FILE}: unknown key `{key}`; {guess}",
+                          hint="Fix the key, or remove it.")
+
+
+def parse(text: str) -> ProjectConfig:
+    doc = _load_yaml(text) or {}
     if not isinstance(doc, dict):
         raise ConfigError(f"{CONFIG_FILE} must be a mapping of settings", hint="Fix or delete it.")
+    _check_keys(doc)
     version = doc.get("version", CONFIG_VERSION)
     if not isinstance(version, int) or version > CONFIG_VERSION:
         raise ConfigError(f"{CONFIG_FILE} has version {version!r}; this mlv reads version {CONFIG_VERSION}",
@@ -139,10 +166,51 @@ def _check_overlaps(paths: list[str]) -> None:
 def load(root: Path) -> ProjectConfig:
     path = root / CONFIG_FILE
     try:
-        text = path.read_text("utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)  # a cap before parsing: the file may come from a clone
     except FileNotFoundError:
         raise ConfigError("this repository is not an mlv project", hint="Run `mlv init` first.") from None
-    return parse(text)
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{CONFIG_FILE} is larger than {MAX_CONFIG_BYTES // 1024} KiB",
+                          hint="Fix or delete it.")
+    try:
+        return parse(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{CONFIG_FILE} is not UTF-8 text", hint="Fix or delete it.") from None
+
+
+def check_before_run(root: Path, cfg: ProjectConfig, will_run: bool) -> None:
+    """Refuse, before a command runs for minutes, what would make the snapshot fail afterwards.
+
+    The data a command reads must exist and the params files must exist; outputs and metrics are
+    written by the command, so only their place is checked: not inside a data folder (it would be
+    recorded as input) and not under a file.
+    """
+    nothing_run = "; the command was not run" if will_run else ""
+    for rel in cfg.params:
+        if not (root / rel).is_file():
+            raise ConfigError(f"params file {rel!r} does not exist{nothing_run}",
+                              hint=f"Create it, or remove it from `params` in {CONFIG_FILE}.")
+    for rel in cfg.data:
+        if not (root / rel).exists():
+            raise ConfigError(f"data path {rel!r} does not exist{nothing_run}",
+                              hint=f"Create or restore it, or remove it from `data` in {CONFIG_FILE}.")
+    for key, paths in (("outputs", cfg.outputs), ("metrics", cfg.metrics)):
+        for rel in paths:
+            _check_written_path(root, cfg, key, rel)
+
+
+def _check_written_path(root: Path, cfg: ProjectConfig, key: str, rel: str) -> None:
+    inside = next((d for d in cfg.data if (rel + "/").startswith(d + "/")), None)
+    if inside is not None:
+        raise ConfigError(f"{CONFIG_FILE}: `{key}` entry {rel!r} lies inside the data path {inside!r}, "
+                          "so it would be recorded as input", hint="Write it outside the data folder.")
+    parent = Path(rel).parent
+    while parent != Path("."):
+        if (root / parent).exists() and not (root / parent).is_dir():
+            raise ConfigError(f"{CONFIG_FILE}: `{key}` entry {rel!r} cannot be written: {parent.as_posix()!r} "
+                              "is a file, not a folder", hint=f"Fix `{key}` in {CONFIG_FILE}.")
+        parent = parent.parent
 
 
 def exists(root: Path) -> bool:

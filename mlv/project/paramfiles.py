@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from mlv.adapters import dvc
 from mlv.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -17,20 +18,29 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 
+MAX_FILE_BYTES = 4 * 1024 * 1024  # params and metrics are small; a bigger file is not one
+
+
 def _parse(path: Path, text: str) -> Any:
     suffix = path.suffix.lower()
     if suffix == ".json":
         return json.loads(text)
     if suffix == ".toml":
         return tomllib.loads(text)
-    return yaml.safe_load(text)
+    # Without aliases: a few hundred bytes of nested aliases in a cloned file expand into billions.
+    return dvc.load_untrusted_yaml(text.encode("utf-8", "surrogateescape"), limit=MAX_FILE_BYTES)
 
 
 def read_file(root: Path, rel: str, kind: str, required: bool) -> Any:
     """The parsed content of REL, None when it is absent and not REQUIRED."""
     path = root / rel
     try:
-        text = path.read_text("utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise ConfigError(f"{kind} file {rel!r} is larger than {MAX_FILE_BYTES // 2**20} MiB",
+                              hint="Keep params and metrics files small, or remove it from .mlv/config.yaml.")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         if required:
             raise ConfigError(f"{kind} file {rel!r} does not exist",
@@ -40,7 +50,7 @@ def read_file(root: Path, rel: str, kind: str, required: bool) -> Any:
         raise ConfigError(f"{kind} file {rel!r} is not UTF-8 text") from None
     try:
         return _parse(path, text)
-    except (ValueError, yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+    except (ValueError, yaml.YAMLError, tomllib.TOMLDecodeError, RecursionError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         raise ConfigError(f"{kind} file {rel!r} cannot be parsed: {first}",
                           hint="Fix the file and run the command again.") from None

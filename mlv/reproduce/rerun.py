@@ -180,7 +180,8 @@ def _execute(plan_: ReproducePlan, options: ReproduceOptions,
             with SafeTree(tree) as files:  # never deleting through a committed symlink
                 for name in plan_.metrics_files:  # the committed copy must not pass for a re-run's
                     files.unlink(name, what="metrics file")
-            run = run_command(command, tree, env=env_vars, stdout_to_stderr=options.stdout_to_stderr)
+            run = run_command(command, tree, env=env_vars, stdout_to_stderr=options.stdout_to_stderr,
+                              when_stopped="the re-run was abandoned; nothing was changed")
             # A private DVC cache is thrown away with the worktree: nothing is stored in it.
             result = ReproduceResult(exp.commit, command, options.env,
                                      _judge(tree, plan_, run, options.rtol, options.atol,

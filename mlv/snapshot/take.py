@@ -17,7 +17,7 @@ from mlv.errors import CommandFailedError, GitError, MlvError
 from mlv.health import store as data_profiles
 from mlv.pipeline import dvcfiles
 from mlv.pipeline import project as dvcproject
-from mlv.project import config, paramfiles
+from mlv.project import config, paramfiles, undeclared
 from mlv.record.record import Record, render_message
 from mlv.snapshot.publish import PreparedCommit, crash_point, publish, recover
 from mlv.snapshot.runner import RunResult, now_iso, run_command
@@ -62,6 +62,16 @@ def check_can_commit(root: Path) -> str:
     return ref
 
 
+def check_identity(root: Path) -> None:
+    """Refuse before the command runs when git cannot sign the experiment commit."""
+    problem = git.identity_problem(root)
+    if problem is not None:
+        raise GitError(f"git does not know who you are ({problem}), so no experiment commit can be made; "
+                       "nothing was run",
+                       hint='Run `git config --global user.email "you@example.com"` and '
+                            '`git config --global user.name "Your Name"`, then run the snapshot again.')
+
+
 def take_snapshot(
     cwd: Path, options: SnapshotOptions, progress: track.ProgressSink | None = None
 ) -> SnapshotResult:
@@ -79,6 +89,8 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
     dvcproject.refuse_taken_paths(root, cfg.data, cfg.outputs, pipeline)  # before anything runs
     ref = check_can_commit(root)
     head = git.head_sha(root)
+    check_identity(root)
+    config.check_before_run(root, cfg, will_run=options.run is not None)
 
     command = options.run or (options.completed_run.command if options.completed_run else cfg.command)
     interpreter = environment.resolve_interpreter(command, cfg.python, root)
@@ -109,6 +121,11 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
     else:
         env, lockfile, note = _uncaptured_environment(root, interpreter)
         warnings.append(note)
+
+    # Before anything is hashed into git or the cache: a refused file must leave no objects behind.
+    code_changes = _changes_for_git(root, [*cfg.tracked, environment.LOCKFILE_DIR])
+    _refuse_large_files(root, code_changes, set())
+    warnings += [hint.message() for hint in undeclared.hints(root, cfg, code_changes)]
 
     state = state_cache(root)
     pointers = track.track_paths(root, cfg.tracked, state, progress)
@@ -241,6 +258,13 @@ def _prepare_commit(
     return PreparedCommit(commit, ref, head, index.path, writes, deletes, contents, base), len(changed)
 
 
+def _changes_for_git(root: Path, excluded: list[str]) -> list[str]:
+    """The changed and untracked files the commit would take into git (what `git add -A` would hash)."""
+    prefixes = tuple(p.rstrip("/") + "/" for p in excluded)
+    return [p for p in git.changed_paths(root)
+            if p.rstrip("/") not in excluded and not p.startswith(prefixes)]
+
+
 def _read_if_exists(path: Path) -> bytes | None:
     try:
         return path.read_bytes()
@@ -266,7 +290,7 @@ def _refuse_large_files(root: Path, paths: list[str], generated: set[str]) -> No
             continue  # a deletion
         if size > MAX_CODE_FILE_BYTES:
             raise MlvError(
-                f"{rel} is {size / 1e6:.0f} MB, too large to commit to git; nothing was committed",
+                f"{rel} is {size / 2**20:.0f} MiB, too large to commit to git; nothing was committed",
                 hint=f"Declare it as data: add {rel!r} to `data` or `outputs` in .mlv/config.yaml.",
             )
 

@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
             title = result.message.splitlines()[0] if result.message else ""
             typer.echo(f"[{result.commit[:10]}] {show(title)} ({where})".replace("]  (", "] ("))
             if result.restored:
-                fetched = f", {result.fetched} object(s) fetched from the DVC remote" if result.fetched else ""
+                fetched = f", {output.plural(result.fetched, 'object')} fetched from the DVC remote" if result.fetched else ""
                 typer.echo(f"  restored   {show(', '.join(result.restored))}{fetched}")
             if result.unchanged:
                 typer.echo(f"  unchanged  {show(', '.join(result.unchanged))}")

@@ -42,7 +42,10 @@ def register(app: typer.Typer) -> None:
         from mlv.hooks import install as hooks
 
         with handle_errors():
-            changes = hooks.install(git.find_root(Path.cwd()), names)
+            root = git.find_root(Path.cwd())
+            changes = hooks.install(root, names)
+            if (note := hooks.not_a_project_warning(root)) is not None:
+                output.warn(note)
             if json_output:
                 output.emit_json([c.as_dict() for c in changes])
                 return

@@ -29,6 +29,7 @@ def register(app: typer.Typer) -> None:
         from mlv.cli import output
         from mlv.cli.errors import handle_errors
         from mlv.project import init as project
+        from mlv.project import undeclared
 
         with handle_errors():
             result = project.init_project(Path.cwd(), run_git_init=git)
@@ -51,5 +52,12 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"  params:  {show(', '.join(cfg.params)) or '-'}")
             typer.echo(f"  metrics: {show(', '.join(cfg.metrics)) or '-'}")
             typer.echo(f"  command: {show(cfg.command or '-')}")
-            example = "dvc repro" if cfg.command == "dvc repro" else "python train.py"
-            typer.echo(f"Next: mlv snapshot --run '{example}' -m 'baseline'")
+            missing = undeclared.missing_declarations(cfg)
+            for note in missing:
+                typer.echo(f"  {note}")
+            if not cfg.tracked:
+                # A snapshot now would commit the data and models to git as code, once they exist.
+                typer.echo("Next: declare your data and outputs in .mlv/config.yaml, then "
+                           f"mlv snapshot --run '{show(cfg.command or 'python train.py')}' -m 'baseline'")
+            else:
+                typer.echo(f"Next: mlv snapshot --run '{show(cfg.command or 'python train.py')}' -m 'baseline'")

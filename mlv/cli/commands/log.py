@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from mlv.record.history import Experiment
 
 
 def register(app: typer.Typer) -> None:
@@ -75,10 +78,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("show")
     def show_command(
-        rev: Annotated[str, typer.Argument(help="The experiment commit (sha, branch, tag, HEAD~N).")] = "HEAD",
+        rev: Annotated[str | None, typer.Argument(help="The experiment commit (sha, branch, tag, HEAD~N); default: the latest experiment, as for `mlv diff`.", show_default=False)] = None,
         json_output: Annotated[bool, typer.Option("--json", help="Print the full record as JSON.")] = False,
     ) -> None:
-        """Print one experiment's full record (default: HEAD).
+        """Print one experiment's full record (default: the latest experiment).
 
         Examples:
 
@@ -94,7 +97,7 @@ def register(app: typer.Typer) -> None:
 
         with handle_errors():
             root = git.find_root(Path.cwd())
-            exp = history.show_experiment(root, revisions.resolve(root, rev))
+            exp = history.show_experiment(root, revisions.resolve(root, rev)) if rev else _latest(root)
             if json_output:
                 output.emit_json(exp.to_json())
                 return
@@ -109,6 +112,27 @@ def _status_cell(exp: object) -> str:
         return INVALID
     assert isinstance(exp, Experiment)  # noqa: S101
     return ",".join(exp.labels or []) or "-"
+
+
+def _latest(root: Path) -> Experiment:
+    """HEAD's experiment; when HEAD is a plain commit, the latest experiment before it (as `mlv diff`
+    takes it), saying so. A damaged record at HEAD is reported, not skipped."""
+    from mlv.cli import output
+    from mlv.errors import NotAnExperimentError
+    from mlv.record import history
+    from mlv.record.record import InvalidRecordError
+
+    try:
+        return history.show_experiment(root, "HEAD")
+    except InvalidRecordError:
+        raise
+    except NotAnExperimentError:
+        latest = history.latest_valid(root, 1)
+        if not latest:
+            raise
+    first_line = (latest[0].message.splitlines() or [""])[0]
+    output.info(f"HEAD is not an experiment; showing the latest experiment, {latest[0].commit[:10]} ({first_line})")
+    return history.show_experiment(root, latest[0].commit)
 
 
 def _render_table(experiments: Sequence[object], params: list[str] | None, metrics: list[str] | None) -> None:
@@ -222,7 +246,7 @@ def _render_record(exp: object) -> None:
         lines.append(f"reproduces {rec.reproduces.get('commit', '')[:10]}: {rec.reproduces.get('verdict')}")
     for title, items in (("data", rec.data), ("outputs", rec.outputs)):
         for item in items:
-            files = f" ({item.nfiles} files)" if item.nfiles is not None else ""
+            files = f" ({output.plural(item.nfiles, 'file')})" if item.nfiles is not None else ""
             lines.append(f"{title:<9} {item.path}  md5 {item.md5}  {output.fmt_size(item.size)}{files}")
     for key, value in flatten(rec.params).items():
         lines.append(f"param     {key} = {output.fmt_value(value)}")
@@ -232,7 +256,7 @@ def _render_record(exp: object) -> None:
     lines += [
         f"python    {env.python} ({env.implementation}) {env.interpreter}",
         f"platform  {env.platform} ({env.machine})",
-        f"lockfile  {env.lockfile} ({len(exp.packages or {})} packages)",
+        f"lockfile  {env.lockfile} ({output.plural(len(exp.packages or {}), 'package')})",
     ]
     for path, digest in env.project_lockfiles.items():
         lines.append(f"project   {path} sha256 {digest[:16]}")

@@ -278,7 +278,7 @@ def get_command(
             output.emit_json({"model": got.model, "version": got.version, "path": str(got.path), "md5": got.md5,
                               "files": got.files, "fetched": got.fetched})
         else:
-            typer.echo(f"wrote {got.model} {got.version} to {got.path} ({got.files} file(s), md5 {got.md5})")
+            typer.echo(f"wrote {got.model} {got.version} to {got.path} ({output.plural(got.files, 'file')}, md5 {got.md5})")
 
 
 @model_app.command("package")

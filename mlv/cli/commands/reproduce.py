@@ -77,7 +77,7 @@ def _announce(plan: ReproducePlan, env_mode: str) -> None:
         output.info(f"  the interpreter {plan.repository_interpreter!r} is inside the repository: it is "
                     "compared with the recorded environment only once the command may run")
     if plan.mismatches:
-        output.warn(f"the current environment differs from the recorded one in {len(plan.mismatches)} way(s):")
+        output.warn(f"the current environment differs from the recorded one in {output.plural(len(plan.mismatches), 'way')}:")
         for mismatch in plan.mismatches:
             output.info(f"  - {mismatch.describe()}")
 
@@ -90,12 +90,12 @@ def _announce_lockfile(plan: ReproducePlan) -> None:
     output.info(f"  packages: {len(contents.requirements)} from the lockfile, installed with pip "
                 "from your configured package index")
     if contents.outside_index:
-        output.warn(f"{len(contents.outside_index)} package(s) in the lockfile install from a URL or a path, "
+        output.warn(f"{output.plural(len(contents.outside_index), 'package')} in the lockfile install from a URL or a path, "
                     "not from the package index (pip may run their build code):")
         for line in contents.outside_index:
             output.info(f"  - {_printable(line)}")
     if contents.ignored:
-        output.warn(f"{len(contents.ignored)} lockfile line(s) are options or not plain requirements; "
+        output.warn(f"{output.plural(len(contents.ignored), 'lockfile line')} are options or not plain requirements; "
                     "they are ignored (never passed to pip):")
         for line in contents.ignored:
             output.info(f"  - {_printable(line)}")
@@ -144,7 +144,7 @@ def _render(result: ReproduceResult) -> None:
         table.add_row(lit(f"metric {metric.name}"), lit(_fmt(metric.recorded)), lit(_fmt(metric.reproduced)),
                       status)
     table.add_row("environment", result.env_mode,
-                  f"{len(result.mismatches)} difference(s)" if result.mismatches else "same",
+                  output.plural(len(result.mismatches), "difference") if result.mismatches else "same",
                   "differs" if result.mismatches else "same")
     output.stdout().print(table)
     if v.rtol or v.atol:

@@ -60,7 +60,7 @@ def _render(result: object) -> None:
     lines.append(f"  command  {rec.command or '-'} ({ran})")
     for label, items in (("data", rec.data), ("output", rec.outputs)):
         for item in items:
-            files = f", {item.nfiles} files" if item.nfiles is not None else ""
+            files = f", {output.plural(item.nfiles, 'file')}" if item.nfiles is not None else ""
             lines.append(f"  {label:<8} {item.path}  {item.md5[:12]}  {output.fmt_size(item.size)}{files}")
     env = rec.environment
     lines.append(f"  env      Python {env.python} on {env.os} {env.machine}, lockfile {env.lockfile}")

@@ -42,9 +42,9 @@ def register(app: typer.Typer) -> None:
             if json_output:
                 output.emit_json(result.as_dict())
                 return
-            tags = f"; {result.registry_tags} registry tags" if result.registry_tags else ""
-            typer.echo(output.visible(f"pushed {result.branch} to {result.remote} ({result.commits} new commits); "
-                                      f"data: {result.data.uploaded} of {result.data.objects} objects uploaded{tags}"))
+            tags = f"; {output.plural(result.registry_tags, 'registry tag')}" if result.registry_tags else ""
+            typer.echo(output.visible(f"pushed {result.branch} to {result.remote} ({output.plural(result.commits, 'new commit')}); "
+                                      f"data: {result.data.uploaded} of {output.plural(result.data.objects, 'object')} uploaded{tags}"))
 
     @app.command("pull")
     def pull_command(
@@ -78,10 +78,10 @@ def register(app: typer.Typer) -> None:
             if json_output:
                 output.emit_json(result.as_dict())
                 return
-            moved = (f"{result.old[:10]}..{result.new[:10]} ({result.commits} commits)" if result.commits
+            moved = (f"{result.old[:10]}..{result.new[:10]} ({output.plural(result.commits, 'commit')})" if result.commits
                      else "already up to date")
             # Branch, remote and paths come from the repository: control characters are shown.
             typer.echo(output.visible(f"{result.branch} from {result.remote}: {moved}"))
             if result.restored:
                 typer.echo(output.visible(f"  data restored: {', '.join(result.restored)} "
-                                          f"({result.fetched} objects downloaded)"))
+                                          f"({output.plural(result.fetched, 'object')} downloaded)"))

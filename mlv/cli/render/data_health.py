@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from mlv.cli.output import plural
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -19,8 +21,9 @@ def render_profile(profile: Profile, console: Console, label: str | None = None)
     if label is not None:
         console.print(f"[bold]mlv data profile[/bold] {escape(label)}")
     source = profile.source
+    files = plural(int(source.get("files", 0)), "file")
     console.print(f"[bold]{profile.rows:,} rows[/bold], {len(profile.columns)} columns "
-                  f"[dim]({source.get('format', '?')}, {source.get('files', 0)} file(s))[/dim]")
+                  f"[dim]({source.get('format', '?')}, {files})[/dim]")
     table = Table(box=None, pad_edge=False, header_style="dim", show_edge=False)
     for name in ("column", "type", "missing", "distinct", "summary"):
         table.add_column(name, justify="right" if name in {"missing", "distinct"} else "left", overflow="fold")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlv.cli.output import fmt_size, fmt_value
+from mlv.cli.output import plural as output_plural
 from mlv.diff.compare import DiffResult
 from mlv.diff.data import DataEntry, FolderChanges
 from mlv.diff.sides import Side
@@ -21,8 +22,7 @@ def side_title(side: Side) -> str:
     return f"{name} \u201c{side.message}\u201d" if side.message else name
 
 
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+plural = output_plural  # the one helper (mlv.cli.output.plural), kept under the name renderers use
 
 
 def value(v: Any) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from mlv.cli.output import fmt_value
+from mlv.cli.output import fmt_value, plural
 
 
 def when(unix: int) -> str:
@@ -63,7 +63,8 @@ def model_show(doc: dict[str, Any]) -> str:
                   f"created   {exp['created']}"]
         lines += [f"data      {d.get('path')}  md5 {d.get('md5')}" for d in exp["data"]]
         lines += _flat_lines("param", exp["params"]) + _flat_lines("metric", exp["metrics"])
-        lines.append(f"lockfile  {lock['path']}  sha256 {str(lock['sha256'])[:16]}  ({lock['packages']} packages)")
+        packages = plural(int(lock["packages"]), "package")
+        lines.append(f"lockfile  {lock['path']}  sha256 {str(lock['sha256'])[:16]}  ({packages})")
     for verdict in doc["reproduce_verdicts"]:
         lines.append(f"reproduce {verdict['verdict']}  saved {verdict['saved_commit'][:10]} on {verdict['branch']}")
     if not doc["reproduce_verdicts"]:
