@@ -53,7 +53,7 @@ class HooksState:
     reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"state": self.state, "reason": self.reason, "hooks": [h.as_dict() for h in self.hooks]}
+        return {"state": self.state, "reason": self.reason, "hooks": [h.to_json() for h in self.hooks]}
 
 
 @dataclass

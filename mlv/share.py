@@ -40,7 +40,7 @@ class PushResult:
     registry_tags: int = 0  # the model registry's tags, pushed beside the branch
     warnings: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         return {"remote": self.remote, "branch": self.branch, "commits": self.commits,
                 "data_objects": self.data.objects, "uploaded": self.data.uploaded,
                 "registry_tags": self.registry_tags, "warnings": self.warnings}
@@ -56,7 +56,7 @@ class PullResult:
     restored: list[str] = field(default_factory=list)
     fetched: int = 0
 
-    def as_dict(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         return {"remote": self.remote, "branch": self.branch, "old": self.old, "new": self.new,
                 "commits": self.commits, "restored": self.restored, "fetched": self.fetched}
 

@@ -286,7 +286,7 @@ def test_a_snapshot_records_every_stage_output_dvc_lock_pins(pipeline_experiment
     for stage in lock.values():
         for out in stage.outs:
             if out.path in outputs:
-                assert outputs[out.path] == {**out.as_dict(), "stage": stage.name}
+                assert outputs[out.path] == {**out.to_json(), "stage": stage.name}
     assert outputs["data/prepared"]["nfiles"] == 2
     assert rec["params"]["params.yaml"]["train"]["n_est"] == 5  # nested params
     assert set(rec["metrics"]["eval/metrics.json"]) == {"avg_prec", "n"}

@@ -103,7 +103,7 @@ class Pointer:
     def is_dir(self) -> bool:
         return self.md5.endswith(".dir")
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         found: dict[str, Any] = {"path": self.path, "md5": self.md5, "size": self.size, "nfiles": self.nfiles}
         if self.stage is not None:
             found["stage"] = self.stage

@@ -27,7 +27,7 @@ class Mismatch:
             return "removed"
         return "changed"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "change": self.change}
 
     def describe(self) -> str:

@@ -38,7 +38,7 @@ class HookStatus:
     interpreter: str | None = None  # the python an mlv hook runs
     interpreter_ok: bool = True
 
-    def as_dict(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         return {"hook": self.name, "path": str(self.path), "state": self.state,
                 "interpreter": self.interpreter, "interpreter_ok": self.interpreter_ok}
 
@@ -48,7 +48,7 @@ class HookChange:
     name: str
     action: str  # "installed", "updated", "chained", "removed", "restored", "left-foreign", "absent"
 
-    def as_dict(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, str]:
         return {"hook": self.name, "action": self.action}
 
 

@@ -79,7 +79,7 @@ class Record:
             "created": self.created, "command": self.command, "run_by_mlv": self.run_by_mlv,
             "exit_code": self.exit_code, "started": self.started, "duration_s": self.duration_s,
             "params": self.params, "metrics": self.metrics,
-            "data": [p.as_dict() for p in self.data], "outputs": [p.as_dict() for p in self.outputs],
+            "data": [p.to_json() for p in self.data], "outputs": [p.to_json() for p in self.outputs],
             "environment": self.environment.to_json(with_packages=with_packages),
             "mlv_version": self.mlv_version, "reproduces": self.reproduces, "schema": self.schema,
         }

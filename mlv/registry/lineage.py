@@ -43,11 +43,11 @@ def artifact_entry(root: Path, exp: Experiment, path: str | None) -> dict[str, A
             listed = ", ".join(o.path for o in outputs) or "none"
             raise RegistryError(f"experiment {exp.commit[:10]} has {len(outputs)} outputs ({listed}); "
                                 f"say which is the model", hint="Pass --path PATH.")
-        return outputs[0].as_dict()
+        return outputs[0].to_json()
     path = path.strip("/")
     for out in outputs:
         if out.path == path:
-            return out.as_dict()
+            return out.to_json()
     for out in outputs:
         if path.startswith(out.path + "/") and out.is_dir:
             listing = dvc.load_manifest_map(dvc.cache_dir(root), out.md5) or {}
@@ -87,7 +87,7 @@ def facts(exp: Experiment, artifact: dict[str, Any], verdicts: list[dict[str, An
         "artifact": artifact,
         "metrics": exp.record.metrics,
         "params": exp.record.params,
-        "data": [p.as_dict() for p in exp.record.data],
+        "data": [p.to_json() for p in exp.record.data],
         "lockfile": {"path": env.lockfile, "sha256": env.lockfile_sha256,
                      "packages": len(exp.packages or {})},
     }

@@ -107,8 +107,8 @@ def show(root: Path, text: str) -> dict[str, Any]:
         env = exp.record.environment
         doc["experiment"] = {
             "commit": exp.commit, "message": exp.message, "command": exp.record.command,
-            "created": exp.record.created, "data": [p.as_dict() for p in exp.record.data],
-            "outputs": [p.as_dict() for p in exp.record.outputs],
+            "created": exp.record.created, "data": [p.to_json() for p in exp.record.data],
+            "outputs": [p.to_json() for p in exp.record.outputs],
             "params": exp.record.params, "metrics": exp.record.metrics,
             "lockfile": {"path": env.lockfile, "sha256": env.lockfile_sha256, "packages": len(exp.packages or {})},
         }

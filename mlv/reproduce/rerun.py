@@ -85,7 +85,7 @@ class ReproduceResult:
         return {
             "verdict": doc.pop("verdict"), "commit": self.commit, "command": self.command,
             "env": self.env_mode, **doc,
-            "environment_mismatches": [m.to_dict() for m in self.mismatches],
+            "environment_mismatches": [m.to_json() for m in self.mismatches],
             "duration_s": self.run.duration_s, "worktree": self.worktree,
             "saved_commit": self.saved_commit, "saved_branch": self.saved_branch, "warnings": self.warnings,
         }

@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
             if (note := hooks.not_a_project_warning(root)) is not None:
                 output.warn(note)
             if json_output:
-                output.emit_json([c.as_dict() for c in changes])
+                output.emit_json([c.to_json() for c in changes])
                 return
             for change in changes:
                 note = " (your existing hook is kept and runs first)" if change.action == "chained" else ""
@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
         with handle_errors():
             changes = hooks.uninstall(git.find_root(Path.cwd()), names)
             if json_output:
-                output.emit_json([c.as_dict() for c in changes])
+                output.emit_json([c.to_json() for c in changes])
                 return
             labels = {"left-foreign": "not mlv's, left as is", "absent": "not installed",
                       "restored": "removed, previous hook restored"}
@@ -106,7 +106,7 @@ def register(app: typer.Typer) -> None:
         with handle_errors():
             states = hooks.status(git.find_root(Path.cwd()))
             if json_output:
-                output.emit_json([s.as_dict() for s in states])
+                output.emit_json([s.to_json() for s in states])
                 return
             for state in states:
                 extra = ""

@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
             for note in result.warnings:
                 output.warn(note)
             if json_output:
-                output.emit_json(result.as_dict())
+                output.emit_json(result.to_json())
                 return
             tags = f"; {output.plural(result.registry_tags, 'registry tag')}" if result.registry_tags else ""
             typer.echo(output.visible(f"pushed {result.branch} to {result.remote} ({output.plural(result.commits, 'new commit')}); "
@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
                 output.warn(note)
             result = share.pull(root, remote, dvc_remote, output.BarProgress())
             if json_output:
-                output.emit_json(result.as_dict())
+                output.emit_json(result.to_json())
                 return
             moved = (f"{result.old[:10]}..{result.new[:10]} ({output.plural(result.commits, 'commit')})" if result.commits
                      else "already up to date")
