@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from mlv.adapters.paths import repo_path_problem
 from mlv.errors import DvcError
 
 CHUNK = 1024 * 1024
@@ -54,30 +55,6 @@ def is_file_hash(value: object) -> bool:
 def is_object_hash(value: object) -> bool:
     """True for a file's md5, or a folder's (the md5 of its manifest followed by `.dir`)."""
     return isinstance(value, str) and _OBJECT_HASH.fullmatch(value) is not None
-
-
-def repo_path_problem(path: str) -> str | None:
-    """Why PATH cannot be a tracked path (None when it can): it must be relative, normalised,
-    stay inside the repository and stay out of `.git/` and `.dvc/`.
-
-    The same rule as mlv.data.pathsafety.safe_relpath, plus the two folders a data path may never
-    name; it lives here because adapters cannot import the core, and every pointer passes here.
-    """
-    parts = path.split("/")
-    problem = None
-    if not path or "\0" in path or "\\" in path:
-        problem = "is not a plain relative path"
-    elif path.startswith("/"):
-        problem = "is an absolute path"
-    elif ".." in parts:
-        problem = "climbs out of the repository"
-    elif posixpath.normpath(path) != path:
-        problem = "is not a normalised relative path"
-    elif path == ".":
-        problem = "is the whole repository"
-    elif parts[0] in (".git", ".dvc"):
-        problem = f"lies inside {parts[0]}/"
-    return problem
 
 
 @dataclass(frozen=True)

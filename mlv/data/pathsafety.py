@@ -15,6 +15,7 @@ import re
 import stat
 from pathlib import Path
 
+from mlv.adapters.paths import reserved_component
 from mlv.errors import MlvError
 
 
@@ -72,19 +73,14 @@ def checked_path(root: Path, value: str, what: str) -> str:
     return rel
 
 
-# git and DVC read their configuration and hooks from these folders: a data path inside one would
-# let a repository run code on the next `git status` (core.fsmonitor) or redirect DVC's cache.
-RESERVED = (".git", ".dvc")
-
-
 def data_path(value: str, what: str) -> str:
     """VALUE as a safe relative data path: inside the tree and not inside `.git/` or `.dvc/`."""
     rel = safe_relpath(value, what)
-    for part in rel.split("/"):
-        if part.casefold() in RESERVED:
-            raise UnsafePathError(f"{what} {value!r} is inside {part}/, which belongs to "
-                                  f"{'git' if part.casefold() == '.git' else 'DVC'}; refusing to write there",
-                                  absolute=False)
+    part = reserved_component(rel)
+    if part is not None:
+        raise UnsafePathError(f"{what} {value!r} is inside {part}/, which belongs to "
+                              f"{'git' if part.casefold() == '.git' else 'DVC'}; refusing to write there",
+                              absolute=False)
     return rel
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from mlv.adapters import dvc
+from mlv.adapters.paths import repo_path_problem
 from mlv.data.ignore import dvcignore_filter
 from mlv.data.statecache import StateCache
 from mlv.data.walk import walk
@@ -79,7 +80,7 @@ def track_paths(
     ignored = dvcignore_filter(os.fspath(root))
     listings: dict[str, list[_FileStat]] = {}
     for path in paths:
-        problem = dvc.repo_path_problem(path)
+        problem = repo_path_problem(path)
         if problem:  # e.g. `.git` or `.dvc/config.local` in a cloned project's config: never data
             raise ConfigError(f"data path {path!r} {problem}; refusing to track it",
                               hint="Fix `data`/`outputs` in .mlv/config.yaml.")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlv.adapters import dvc
+from mlv.adapters import dvc, paths
 from mlv.errors import DvcError
 
 PIPELINE_FILE = "dvc.yaml"
@@ -113,7 +113,7 @@ def _path(value: object, wdir: str, name: str) -> str:
     if not isinstance(value, str):
         raise DvcError(f"{name}: {str(value)[:80]!r} is not a path", hint=f"Fix {name}.")
     joined = posixpath.normpath(posixpath.join(wdir, value)) if wdir != "." else posixpath.normpath(value)
-    problem = "is an absolute path" if value.startswith("/") else dvc.repo_path_problem(joined)
+    problem = "is an absolute path" if value.startswith("/") else paths.repo_path_problem(joined)
     if problem:
         raise DvcError(f"{name}: path {value[:200]!r} {problem}; refusing to use it", hint=f"Fix {name}.")
     return joined
@@ -158,7 +158,7 @@ def parse_pipeline(data: bytes, name: str = PIPELINE_FILE) -> Pipeline:
     # A top-level plot may be a named definition ({name: {y: {file: field}}}), not a file.
     for item, opts in _entries(doc.get("plots")):
         plot = posixpath.normpath(item) if isinstance(item, str) and not isinstance(opts.get("y"), dict) else ""
-        if plot and dvc.repo_path_problem(plot) is None and plot not in pipeline.plots:
+        if plot and paths.repo_path_problem(plot) is None and plot not in pipeline.plots:
             pipeline.plots.append(plot)
     return pipeline
 
