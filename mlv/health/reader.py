@@ -3,7 +3,7 @@
 CSV is read with pyarrow's streaming reader, which infers column types from the first block only;
 a later block that does not fit (a "1.5" in a column of integers, text in a column of numbers)
 raises a conversion error. Integers are therefore read as float64 from the start (exact up to
-2**53; a "1.5" later is the usual cause of that error). For anything else `read_batches` names the
+2**53; a "1.5" later is the usual cause of that error). For anything else the reader names the
 column, and the profiler starts again with that column read as text: one pass at best, a few at
 worst, whatever the file.
 """
