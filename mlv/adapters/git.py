@@ -701,3 +701,41 @@ def tag_names(root: Path) -> list[str]:
     """Every local tag's name."""
     return [line.removeprefix("refs/tags/") for line in
             out(["for-each-ref", "--format=%(refname)", "refs/tags"], root).splitlines() if line]
+
+
+# -- refs and index files (publishing a snapshot) --------------------------------------------------
+
+
+def ref_sha(root: Path, ref: str) -> str | None:
+    """The sha REF points at, or None when it does not exist."""
+    proc = run(["rev-parse", "-q", "--verify", ref], root, check=False)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def index_entries(root: Path, index: Path) -> dict[str, str]:
+    """Path -> "mode sha stage" of every entry in the index file INDEX."""
+    raw = run(["ls-files", "-s", "-z"], root, env={"GIT_INDEX_FILE": str(index)}).stdout
+    entries = {}
+    for item in raw.split(b"\0"):
+        if item:
+            meta, _, path = item.partition(b"\t")
+            entries[path.decode("utf-8", errors="surrogateescape")] = meta.decode()
+    return entries
+
+
+def update_index_entries(root: Path, index: Path, lines: Sequence[str]) -> None:
+    """Set entries of the index file INDEX (`git update-index --index-info` lines, NUL-ended)."""
+    run(["update-index", "-z", "--index-info"], root, env={"GIT_INDEX_FILE": str(index)},
+        input_bytes="".join(lines).encode("utf-8", errors="surrogateescape"))
+
+
+def pointer_files_known(root: Path) -> list[str]:
+    """Every `*.dvc` file git knows of or would add: committed, staged or untracked, not ignored."""
+    raw = out(["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "*.dvc"], root)
+    return [name for name in raw.split("\0") if name]
+
+
+def symlinks_in_tree(root: Path, rev: str, paths: Sequence[str]) -> list[str]:
+    """The paths among PATHS (and below them) that REV's tree holds as symlinks."""
+    listing = out(["--literal-pathspecs", "ls-tree", "-r", "-z", "--full-tree", rev, "--", *paths], root)
+    return [entry.partition("\t")[2] for entry in listing.split("\0") if entry.startswith("120000 ")]

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from mlv.adapters import dvc, git
 from mlv.data import objects as materialize
+from mlv.data import statecache
 from mlv.data.ignore import dvcignore_filter
 from mlv.data.pathsafety import UnsafePathError, checked_path, data_path, safe_relpath
 from mlv.data.safe_write import TEMP_MARK, SafeTree
@@ -57,12 +58,6 @@ class _Plan:
     @property
     def changes(self) -> bool:
         return bool(self.writes or self.deletes)
-
-
-def _state_cache(root: Path) -> StateCache:
-    from mlv.snapshot.take import state_cache
-
-    return state_cache(root)
 
 
 def _trust(root: Path) -> materialize.ObjectTrust:
@@ -139,7 +134,7 @@ def prepare_restore(
     checked = [(checked_path(target, p.path, "data path"), p) for p in pointers]
     fetched = _ensure_objects(root, cache, [(p.path, p.md5) for _, p in checked if p.is_dir],
                               fetch_missing, remote)
-    state = state or _state_cache(root)
+    state = state or statecache.of_work_tree(root)
     plans = [_plan(target, cache, rel, p, state) for rel, p in checked]
     _check_nothing_unsaved(cache, plans, state, force)
     needed = {(key, plan.desired[key]) for plan in plans for key in plan.writes}
@@ -414,11 +409,7 @@ def check_commit_paths(root: Path, rev: str, pointers: Sequence[dvc.Pointer]) ->
     if not rels:
         return
     wanted = sorted({"/".join(rel.split("/")[:i]) for rel in rels for i in range(1, rel.count("/") + 2)})
-    listing = git.out(["--literal-pathspecs", "ls-tree", "-r", "-z", "--full-tree", rev, "--", *wanted], root)
-    for entry in listing.split("\0"):
-        meta, _, path = entry.partition("\t")
-        if not meta.startswith("120000 "):
-            continue
+    for path in git.symlinks_in_tree(root, rev, wanted):
         for rel in rels:
             if rel == path or rel.startswith(f"{path}/") or path.startswith(f"{rel}/"):
                 raise UnsafePathError(

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from mlv import cachefile
+from mlv.adapters import git
 
 _VERSION = 1
 
@@ -82,3 +83,8 @@ class StateCache:
     def save(self) -> None:
         if self.dirty and cachefile.write(self.path, {"entries": self.entries, "folders": self.folders}, _VERSION):
             self.dirty = False
+
+
+def of_work_tree(root: Path) -> StateCache:
+    """The stat cache of the work tree at ROOT (a linked worktree has its own)."""
+    return StateCache.load(git.git_dir(root) / "mlv" / "state.json")

@@ -109,8 +109,8 @@ def load_workspace(root: Path, other: Side) -> Side:
     Folder manifests are listed only for folders that differ from OTHER's: the rest are unchanged.
     """
     from mlv.data import track
+    from mlv.data.statecache import of_work_tree
     from mlv.project import paramfiles
-    from mlv.snapshot.take import state_cache
 
     if not config.exists(root):
         # A plain DVC repository: the pointer files on disk say what the data is.
@@ -121,7 +121,7 @@ def load_workspace(root: Path, other: Side) -> Side:
                 side.pointers[pointer.path] = pointer
         return side
     cfg = config.load(root)
-    state = state_cache(root)
+    state = of_work_tree(root)
     stage_outputs = [p.path for p in dvcfiles.worktree_stage_outputs(root)]  # hashed as they are now
     tracked = [*cfg.tracked, *(p for p in stage_outputs if p not in cfg.tracked)]
     present = [p for p in tracked if (root / p).exists()]  # a deleted output is "removed"

@@ -24,9 +24,8 @@ CONFIG_FILE = ".mlv/config.yaml"
 def pointer_tracked_paths(root: Path) -> dict[str, str]:
     """Path -> the `.dvc` file that tracks it, for every pointer file in the work tree that git
     knows of or would add (committed, staged or untracked, not ignored)."""
-    raw = git.out(["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "*.dvc"], root)
     found = {}
-    for name in raw.split("\0"):
+    for name in git.pointer_files_known(root):
         # `.dvc/` is DVC's folder; a pointer file is `PATH.dvc` beside the path it tracks.
         if name.endswith(".dvc") and name != ".dvc" and not name.endswith("/.dvc") and (root / name).is_file():
             found[name[: -len(".dvc")]] = name

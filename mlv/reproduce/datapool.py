@@ -93,9 +93,9 @@ def _move(source: Path, base: Path, rel: str) -> None:
 def _share_state(pool_state: StateCache, tree: Path, paths: list[str]) -> None:
     """Tell the worktree's stat cache what the moved files hold (a rename keeps inode and mtime),
     so judging and `--save` do not hash the data again."""
-    from mlv.snapshot.take import state_cache
+    from mlv.data.statecache import of_work_tree
 
-    tree_state = state_cache(tree)
+    tree_state = of_work_tree(tree)
     for key, entry in pool_state.entries.items():
         if any(key == p or key.startswith(f"{p}/") for p in paths):
             tree_state.set_entry(key, entry)

@@ -222,10 +222,10 @@ def _is_pipeline(plan_: ReproducePlan) -> bool:
 def _judge(tree: Path, plan_: ReproducePlan, run: RunResult, rtol: float, atol: float,
            store: bool) -> verdict.Verdict:
     from mlv.data import track
-    from mlv.snapshot.take import state_cache
+    from mlv.data.statecache import of_work_tree
 
     rec = plan_.experiment.record
-    state = state_cache(tree)
+    state = of_work_tree(tree)
     reproduced: dict[str, str | None] = {}
     for item in rec.outputs:
         path = item.path

@@ -107,8 +107,7 @@ def recover(root: Path) -> str | None:
             doc = json.loads(journal.read_text("utf-8"))
         except (OSError, ValueError):
             return None
-        current = git.run(["rev-parse", "-q", "--verify", doc["ref"]], root, check=False)
-        if current.stdout.decode().strip() == doc["commit"]:
+        if git.ref_sha(root, doc["ref"]) == doc["commit"]:
             if not _complete(root, doc):
                 return (f"an interrupted snapshot ({doc['commit'][:10]}) is committed, but git's index is "
                         "locked by another git command; the next mlv command finishes it")
@@ -188,13 +187,7 @@ def _index_entries(root: Path, index: Path) -> dict[str, str]:
     """Path -> "mode sha stage" of every entry in the index file INDEX ({} when there is none)."""
     if not index.exists():
         return {}
-    raw = git.run(["ls-files", "-s", "-z"], root, env={"GIT_INDEX_FILE": str(index)}).stdout
-    entries = {}
-    for item in raw.split(b"\0"):
-        if item:
-            meta, _, path = item.partition(b"\t")
-            entries[path.decode("utf-8", errors="surrogateescape")] = meta.decode()
-    return entries
+    return git.index_entries(root, index)
 
 
 def _merge_index(root: Path, base: Path, real: Path, prepared: Path) -> None:
@@ -212,8 +205,7 @@ def _merge_index(root: Path, base: Path, real: Path, prepared: Path) -> None:
     else:
         merged.unlink(missing_ok=True)
     if lines:
-        git.run(["update-index", "-z", "--index-info"], root, env={"GIT_INDEX_FILE": str(merged)},
-                input_bytes="".join(lines).encode("utf-8", errors="surrogateescape"))
+        git.update_index_entries(root, merged, lines)
     if merged.exists():
         os.replace(merged, real)
 

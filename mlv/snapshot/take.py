@@ -9,8 +9,7 @@ from pathlib import Path
 
 from mlv import __version__, locking
 from mlv.adapters import dvc, git
-from mlv.data import track
-from mlv.data.statecache import StateCache
+from mlv.data import statecache, track
 from mlv.env import capture as environment
 from mlv.env import project_lockfiles as projectlocks
 from mlv.errors import CommandFailedError, GitError, MlvError
@@ -43,10 +42,6 @@ class SnapshotResult:
     record: Record
     warnings: list[str] = field(default_factory=list)
     files_changed: int = 0
-
-
-def state_cache(root: Path) -> StateCache:
-    return StateCache.load(git.git_dir(root) / "mlv" / "state.json")
 
 
 def check_can_commit(root: Path) -> str:
@@ -127,7 +122,7 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
     _refuse_large_files(root, code_changes, set())
     warnings += [hint.message() for hint in undeclared.hints(root, cfg, code_changes)]
 
-    state = state_cache(root)
+    state = statecache.of_work_tree(root)
     pointers = track.track_paths(root, cfg.tracked, state, progress)
     stage_outputs = dvcproject.recorded_stage_outputs(root, pipeline, state, progress) if pipeline is not None else []
     state.save()  # the cache objects exist now; remembering them is safe whatever happens next
