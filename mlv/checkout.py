@@ -43,7 +43,9 @@ def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
         exp = history.show_experiment(root, rev)
         if not force:
             _require_clean(root, rev)
-        pointers = [*exp.record.data, *exp.record.outputs]  # paths checked when the record was read
+        # What the commit's tree pins (a rewritten record may name other data); paths were
+        # checked when the record and the pointer files were read.
+        pointers = [*exp.data, *exp.outputs]
         restore.check_commit_paths(root, exp.commit, pointers)  # before downloading anything for it
         prepared = restore.prepare_restore(root, pointers, fetch_missing=True, force=force)
         before = _where_head_is(root)

@@ -63,7 +63,7 @@ def assert_invalid_everywhere(repo: Path, sha: str, reason: str) -> None:
     assert f"commit {sha[:10]} is not a valid experiment" in line and reason in line
     assert f"commit {sha[:10]} is not a valid experiment" in refused(repo, "diff", "HEAD~1", sha)
     items = json.loads(mlv(repo, "log", "--json").stdout)
-    assert [(i["commit"], i.get("status")) for i in items] == [(sha, "invalid"), (items[1]["commit"], None)]
+    assert [(i["commit"], i.get("status")) for i in items] == [(sha, "invalid"), (items[1]["commit"], "ok")]
     assert items[1]["message"] == "baseline"
     assert reason in items[0]["error"] and "\n" not in items[0]["error"]
     for item in items:

@@ -56,7 +56,8 @@ class DiffResult:
 
 def _side_json(side: Side) -> dict[str, Any]:
     return {"label": side.label, "commit": side.commit, "message": side.message,
-            "workspace": side.is_workspace, "has_record": side.has_record}
+            "workspace": side.is_workspace, "has_record": side.has_record,
+            "status": side.status, "notes": side.notes}
 
 
 def diff(root: Path, revisions: Sequence[str] = (), workspace: bool = False) -> DiffResult:

@@ -16,6 +16,7 @@ from mlv.env import project_lockfiles as projectlocks
 from mlv.errors import CommandFailedError, GitError, MlvError
 from mlv.project import config, paramfiles
 from mlv.record.record import Record, render_message
+from mlv.snapshot import runner
 from mlv.snapshot.publish import PreparedCommit, crash_point, publish, recover
 from mlv.snapshot.runner import RunResult, now_iso, run_command
 
@@ -81,7 +82,9 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
     # code; without one, an interpreter that is repository content is never started.
     may_probe = not interpreter.from_repository or options.run is not None or options.completed_run is not None
     run: RunResult | None = options.completed_run
+    before: dict[str, runner.Fingerprint | None] = {}
     if options.run:
+        before = runner.fingerprints(root, [*cfg.metrics, *cfg.outputs])  # to record only what the run wrote
         run = run_command(options.run, root, stdout_to_stderr=options.json_output)
         if run.exit_code != 0 and not options.allow_failure:
             raise CommandFailedError(
@@ -91,6 +94,12 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
 
     params = paramfiles.read_all(root, cfg.params, "params", required=True)
     metrics = paramfiles.read_all(root, cfg.metrics, "metrics", required=False)
+    stale = runner.not_written_by_run(root, before)
+    if stale:
+        warnings.append(f"left out of the record: {', '.join(stale)} (not written by this run; "
+                        "they hold the results of an earlier one)")
+        metrics = {name: content for name, content in metrics.items() if name not in stale}
+    metrics = metrics or runner.stdout_metrics(run, cfg.metrics)
     project_locks = projectlocks.find(root)
     if may_probe:
         env = environment.capture(interpreter.path, git.git_dir(root) / "mlv")
@@ -106,6 +115,10 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
 
     record = _build_record(cfg, command, run, params, metrics, pointers, env, lockfile, project_locks,
                            options.reproduces)
+    record.outputs = [p for p in record.outputs if p.path not in stale]
+    if run is not None:
+        record.stdout = run.stdout_evidence()
+        record.metrics_from = "stdout" if "stdout" in metrics and not cfg.metrics else None
     message = options.message or _default_message(command)
     prepared, changed = _prepare_commit(root, cfg, ref, head, pointers, lockfile, record, message,
                                         options.verify)
@@ -221,6 +234,7 @@ def _prepare_commit(
     if verify:
         _run_commit_hooks(root, index, message)
     tree = git.write_tree(index)
+    record.tree = tree  # so a reader can tell when the record travels to another tree (cherry-pick)
     commit = git.commit_tree(root, tree, head, render_message(message, record))
     deletes = _stray_lockfiles(root, lock_rel)
     return PreparedCommit(commit, ref, head, index.path, writes, deletes, contents, base), len(changed)

@@ -70,6 +70,9 @@ def _render(result: DiffResult, console: Console) -> None:
 
     console.print(f"[bold]mlv diff[/bold] {_esc(fmt.side_title(result.old))} [dim]\u2192[/dim] "
                   f"{_esc(fmt.side_title(result.new))}")
+    for side in (result.old, result.new):
+        for note in side.notes:  # the tree is the truth: say when a record or a merge disagrees
+            console.print(f"[yellow]warning:[/yellow] {_esc(fmt.side_title(side))}: {_esc(note)}")
     if result.identical:
         console.print("no differences")
     else:

@@ -84,13 +84,17 @@ def _render_table(experiments: Sequence[object]) -> None:
     table.add_column("command", overflow="ellipsis", no_wrap=True, max_width=20 if wide else 14)
     table.add_column("params", overflow="fold", min_width=14)
     table.add_column("metrics", overflow="fold", min_width=14)
+    marked = any(e.rewritten for e in valid)  # a status column only when a record disagrees with its tree
+    if marked:
+        table.add_column("status", no_wrap=True, style="red")
     # Every cell quotes the repository: literal() shows control characters and markup as written.
     lit = output.literal
     for exp in experiments:
         if isinstance(exp, InvalidExperiment):
             # Marked, not hidden: the reason goes where the params would be.
             first = [exp.commit[:10], ""] if wide else [exp.commit[:10]]
-            table.add_row(*map(lit, first), lit(_first_line(exp.message)), INVALID, lit(exp.error), "")
+            table.add_row(*map(lit, first), lit(_first_line(exp.message)), INVALID, lit(exp.error), "",
+                          *([INVALID] if marked else []))
         elif isinstance(exp, Experiment):
             rec = exp.record
             flat = flatten(rec.params, single_root=True)
@@ -100,6 +104,7 @@ def _render_table(experiments: Sequence[object]) -> None:
                 *map(lit, first), lit(_first_line(exp.message)), lit(rec.command or "-"),
                 "\n".join(lit(f"{k}={output.fmt_value(flat[k])}") for k in shown if k in flat),
                 "\n".join(lit(f"{k}={output.fmt_value(v)}") for k, v in list(metrics.items())[:4]),
+                *([exp.status] if marked else []),
             )
     output.stdout().print(table)
 
@@ -132,9 +137,10 @@ def _render_record(exp: object) -> None:
         "run       " + (f"by mlv, exit {rec.exit_code}, {rec.duration_s:.2f}s, started {rec.started}"
                         if rec.run_by_mlv else "not run by mlv (state recorded as found)"),
     ]
+    lines += _tree_truth_lines(exp)
     if rec.reproduces:
         lines.append(f"reproduces {rec.reproduces.get('commit', '')[:10]}: {rec.reproduces.get('verdict')}")
-    for title, items in (("data", rec.data), ("outputs", rec.outputs)):
+    for title, items in (("data", exp.data), ("outputs", exp.outputs)):  # as the commit's tree pins them
         for item in items:
             files = f" ({item.nfiles} files)" if item.nfiles is not None else ""
             lines.append(f"{title:<9} {item.path}  md5 {item.md5}  {output.fmt_size(item.size)}{files}")
@@ -152,6 +158,22 @@ def _render_record(exp: object) -> None:
         lines.append(f"project   {path} sha256 {digest[:16]}")
     # Each line is one field from the repository: its control characters are shown, not obeyed.
     typer.echo("\n".join(output.visible(line) for line in lines))
+
+
+def _tree_truth_lines(exp: object) -> list[str]:
+    """The status line of a record that disagrees with its commit's tree, and a merged environment."""
+    from mlv.record import tree as treecheck
+    from mlv.record.history import Experiment
+
+    assert isinstance(exp, Experiment)  # noqa: S101
+    lines = []
+    if exp.rewritten:
+        lines.append("status    rewritten: the record disagrees with its commit's tree (the tree is the truth; "
+                     "its metrics came from another tree)")
+        lines += [f"          - {d.describe()}" for d in exp.differences]
+    if len(exp.lockfiles_in_tree) > 1:
+        lines.append(f"warning   {treecheck.two_lockfiles_note(exp.lockfiles_in_tree)}")
+    return lines
 
 
 def _message_lines(message: str) -> list[str]:

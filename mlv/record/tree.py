@@ -1,0 +1,237 @@
+"""Check records against their commits' trees: the tree is the truth, the record only a claim.
+
+A record is copied along by `git cherry-pick`, `rebase`, `commit --amend` and squashes, and can be
+written by hand, so it may describe another tree than its commit's. What the tree pins (its code,
+its `.dvc` pointer files, its `dvc.lock` outs, its lockfile, its params files) is compared with
+what the record claims; every disagreement is a `Difference`, and a record with any is
+*rewritten* (docs/reference/record-format.md). Everything for every commit checked is read in one
+`git cat-file --batch` process.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlv.adapters import git
+from mlv.errors import MlvError
+from mlv.record.record import Record
+
+if TYPE_CHECKING:
+    from mlv.adapters.dvc import Pointer
+
+REWRITTEN = "rewritten"
+OK = "ok"
+DVC_LOCK = "dvc.lock"
+LOCKFILE_DIR = ".mlv/env"
+MAX_DVC_LOCK_BYTES = 4 * 1024 * 1024  # a dvc.lock of thousands of stages; larger is not read
+MAX_PARAMS_BYTES = 1024 * 1024  # as the record itself: a params file larger could not be recorded
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One way a record disagrees with its commit's tree. JSON: {kind, path, recorded, tree}."""
+
+    kind: str  # code | data | output | lockfile | params
+    path: str | None
+    recorded: str | None  # what the record says (a hash, "present"), None when it says nothing
+    tree: str | None  # what the tree holds, None when the tree lacks it
+
+    def describe(self) -> str:
+        if self.kind == "code":
+            return (f"code: the record was made with tree {(self.recorded or '')[:10]}, "
+                    f"the commit has tree {(self.tree or '')[:10]}")
+        where = f"{self.kind} {self.path}" if self.path else self.kind
+        if self.tree is None:
+            return f"{where}: named by the record, not in the commit's tree"
+        return f"{where}: the record pins {(self.recorded or '-')[:16]}, the tree {self.tree[:16]}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "path": self.path, "recorded": self.recorded, "tree": self.tree}
+
+
+@dataclass
+class TreeFacts:
+    """What a commit's tree pins, for the record's paths, and how the record disagrees with it."""
+
+    data: list[Pointer]  # the tree's pointer for each recorded data path it has
+    outputs: list[Pointer]
+    lockfiles: list[str]  # every lockfile in the tree's .mlv/env (two after a merge of environments)
+    differences: list[Difference] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return REWRITTEN if self.differences else OK
+
+
+def _specs(sha: str, rec: Record) -> list[str]:
+    paths = [f"{item.path}.dvc" for item in (*rec.data, *rec.outputs)]
+    paths += [rec.environment.lockfile, LOCKFILE_DIR, DVC_LOCK, *rec.params]
+    return [sha, *(f"{sha}:{p}" for p in paths)]
+
+
+def check_all(root: Path, records: list[tuple[str, Record]]) -> dict[str, TreeFacts]:
+    """Each (commit, record) checked against the commit's tree, with one git process for all."""
+    if not records:
+        return {}
+    specs = sorted({spec for sha, rec in records for spec in _specs(sha, rec)})
+    objects = git.read_blobs(root, specs)
+    return {sha: _check(sha, rec, objects) for sha, rec in records}
+
+
+def lockfiles_of(root: Path, shas: list[str]) -> dict[str, list[str]]:
+    """The lockfiles in each commit's .mlv/env (for commits without a record), in one git process."""
+    objects = git.read_blobs(root, [f"{sha}:{LOCKFILE_DIR}" for sha in shas])
+    return {sha: _lockfiles(objects[f"{sha}:{LOCKFILE_DIR}"], len(sha)) for sha in shas}
+
+
+def two_lockfiles_note(lockfiles: list[str]) -> str:
+    """What to say about a tree holding several lockfiles: a merge kept both environments."""
+    return (f"the tree holds {len(lockfiles)} environment lockfiles ({', '.join(lockfiles)}): a merge of two "
+            "environments that never ran together; re-snapshot (`mlv snapshot --run ...`) to record one")
+
+
+def _check(sha: str, rec: Record, objects: dict[str, bytes | None]) -> TreeFacts:
+    def blob(path: str) -> bytes | None:
+        return objects.get(f"{sha}:{path}")
+
+    differences: list[Difference] = []
+    recorded_tree = rec.tree
+    actual_tree = _tree_of(objects.get(sha))
+    if recorded_tree is not None and actual_tree is not None and recorded_tree != actual_tree:
+        differences.append(Difference("code", None, recorded_tree, actual_tree))
+    lock_outs = _dvc_lock_outs(blob(DVC_LOCK))
+    facts = TreeFacts(data=[], outputs=[], lockfiles=_lockfiles(blob(LOCKFILE_DIR), len(sha)))
+    for kind, items, found in (("data", rec.data, facts.data), ("output", rec.outputs, facts.outputs)):
+        for item in items:
+            pointer = _pointer(blob(f"{item.path}.dvc"), f"{item.path}.dvc")
+            if pointer is None and item.path in lock_outs:
+                pointer = _lock_pointer(item.path, lock_outs[item.path])
+            if pointer is None:
+                differences.append(Difference(kind, item.path, item.md5, None))
+                continue
+            found.append(pointer)
+            if pointer.md5 != item.md5:
+                differences.append(Difference(kind, item.path, item.md5, pointer.md5))
+    differences += _lockfile_differences(rec, blob(rec.environment.lockfile))
+    differences += _params_differences(rec, blob)
+    facts.differences = differences
+    return facts
+
+
+def _tree_of(commit_object: bytes | None) -> str | None:
+    """The tree sha from a raw commit object's first header line."""
+    if not commit_object or not commit_object.startswith(b"tree "):
+        return None
+    return commit_object[5:commit_object.index(b"\n")].decode("ascii", errors="replace")
+
+
+def _pointer(data: bytes | None, pointer_file: str) -> Pointer | None:
+    from mlv.adapters import dvc
+
+    if data is None:
+        return None
+    try:
+        return dvc.parse_pointer(data, pointer_file)
+    except MlvError:
+        return None  # an unreadable pointer file pins nothing: the record names what is not there
+
+
+def _lock_pointer(path: str, md5: str) -> Pointer | None:
+    from mlv.adapters import dvc
+
+    try:
+        return dvc.Pointer(path=path, md5=md5, size=0)
+    except MlvError:
+        return None
+
+
+def _dvc_lock_outs(data: bytes | None) -> dict[str, str]:
+    """Output path -> md5 of every stage in a `dvc.lock` (DVC 2/3 format); {} when unreadable."""
+    from mlv.adapters import dvc
+
+    if data is None:
+        return {}
+    try:
+        doc = dvc.load_untrusted_yaml(data, MAX_DVC_LOCK_BYTES)
+    except ValueError:
+        return {}
+    stages = doc.get("stages") if isinstance(doc, dict) else None
+    found: dict[str, str] = {}
+    for stage in (stages.values() if isinstance(stages, dict) else []):
+        outs = stage.get("outs") if isinstance(stage, dict) else None
+        for out in outs if isinstance(outs, list) else []:
+            if isinstance(out, dict) and isinstance(out.get("path"), str) and dvc.is_object_hash(out.get("md5")):
+                found[out["path"].strip("/")] = out["md5"]
+    return found
+
+
+def _lockfiles(tree_object: bytes | None, sha_hex_len: int) -> list[str]:
+    """Names of the `requirements-*.txt` files in a raw git tree object (`mode name\\0<hash>`)."""
+    if not tree_object:
+        return []
+    hash_len = sha_hex_len // 2
+    names, pos = [], 0
+    while pos < len(tree_object):
+        nul = tree_object.find(b"\0", pos)
+        if nul < 0:
+            break
+        _, _, name = tree_object[pos:nul].partition(b" ")
+        pos = nul + 1 + hash_len
+        text = name.decode("utf-8", errors="replace")
+        if text.startswith("requirements-") and text.endswith(".txt"):
+            names.append(f"{LOCKFILE_DIR}/{text}")
+    return sorted(names)
+
+
+def _lockfile_differences(rec: Record, data: bytes | None) -> list[Difference]:
+    import hashlib
+
+    lockfile = rec.environment.lockfile
+    if data is None:
+        return [Difference("lockfile", lockfile, rec.environment.lockfile_sha256, None)]
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != rec.environment.lockfile_sha256:
+        return [Difference("lockfile", lockfile, rec.environment.lockfile_sha256, actual)]
+    return []
+
+
+def _params_differences(rec: Record, blob: Callable[[str], bytes | None]) -> list[Difference]:
+    """Params files as the tree holds them against the record's copy (parsed: formatting is free)."""
+    found = []
+    for name, content in rec.params.items():
+        data = blob(name)
+        if data is None:
+            found.append(Difference("params", name, "present", None))
+            continue
+        parsed = _parse_params(name, data)
+        if parsed is not _UNREADABLE and _canonical(parsed) != _canonical(content):
+            found.append(Difference("params", name, _digest(content), _digest(parsed)))
+    return found
+
+
+_UNREADABLE = object()
+
+
+def _parse_params(name: str, data: bytes) -> Any:
+    from mlv.project import paramfiles
+
+    if len(data) > MAX_PARAMS_BYTES:
+        return _UNREADABLE
+    try:
+        return paramfiles.parse_text(name, data.decode("utf-8"))
+    except (MlvError, UnicodeDecodeError):
+        return _UNREADABLE
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _digest(value: Any) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(_canonical(value).encode()).hexdigest()[:16]
