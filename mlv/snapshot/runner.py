@@ -29,8 +29,9 @@ TAIL_LINE_CHARS = 400
 MAX_STDOUT_METRICS = 100
 _LINE_CAP = 64 * 1024  # a "line" longer than this is cut: a progress bar without newlines
 _NUMBER = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
-# `Test MSE: 0.1234`, `loss = 0.5` (a whole line) and `mse=0.09 r2=0.99` (pairs within a line).
-_METRIC_LINE = re.compile(rf"\s*([A-Za-z_][A-Za-z0-9_ ./-]{{0,62}}?)\s*[:=]\s*({_NUMBER})\s*")
+# `Test MSE: 0.1234` and `loss = 0.5` (a whole line), `mse=0.09 r2=0.99` (pairs within a line).
+_METRIC_LINE = re.compile(rf"\s*([A-Za-z_][A-Za-z0-9_ ./-]{{0,62}}?)\s*:\s*({_NUMBER})\s*")
+_METRIC_ASSIGN = re.compile(rf"\s*([A-Za-z_][A-Za-z0-9_.-]{{0,62}})\s*=\s*({_NUMBER})\s*")
 _METRIC_PAIR = re.compile(rf"(?<![\w.])([A-Za-z_][A-Za-z0-9_.-]{{0,62}})=({_NUMBER})(?![\w.])")
 
 
@@ -81,7 +82,7 @@ class _StdoutTee:
         text = text.rsplit("\r", 1)[-1]  # a progress bar redrawn with \r: its last state
         if text.strip():
             self.tail.append(text[:TAIL_LINE_CHARS])
-        whole = _METRIC_LINE.fullmatch(text)
+        whole = _METRIC_LINE.fullmatch(text) or _METRIC_ASSIGN.fullmatch(text)
         pairs = [(whole.group(1), whole.group(2))] if whole else _METRIC_PAIR.findall(text)
         for raw_name, value in pairs:
             name = raw_name.strip()

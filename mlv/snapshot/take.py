@@ -32,6 +32,7 @@ class SnapshotOptions:
     json_output: bool = False
     reproduces: dict[str, object] | None = None
     completed_run: RunResult | None = None  # a run made elsewhere (mlv reproduce --save) to record
+    allow_empty: bool = False  # commit even when nothing changed since HEAD's experiment
 
 
 @dataclass
@@ -41,6 +42,11 @@ class SnapshotResult:
     record: Record
     warnings: list[str] = field(default_factory=list)
     files_changed: int = 0
+    made: bool = True  # False: nothing changed since HEAD's experiment, and no commit was made
+
+
+class _NothingChangedError(Exception):
+    """The prepared tree is HEAD's experiment's tree and nothing ran: a commit would duplicate it."""
 
 
 def state_cache(root: Path) -> StateCache:
@@ -120,8 +126,13 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
         record.stdout = run.stdout_evidence()
         record.metrics_from = "stdout" if "stdout" in metrics and not cfg.metrics else None
     message = options.message or _default_message(command)
-    prepared, changed = _prepare_commit(root, cfg, ref, head, pointers, lockfile, record, message,
-                                        options.verify)
+    skip_if_same = head is not None and run is None and not options.allow_empty
+    try:
+        prepared, changed = _prepare_commit(root, cfg, ref, head, pointers, lockfile, record, message,
+                                            options.verify, skip_if_same)
+    except _NothingChangedError:
+        assert head is not None  # noqa: S101 - only raised with a HEAD to compare with
+        return SnapshotResult(head, message, record, warnings, 0, made=False)
     crash_point("before-publish")
     publish(root, prepared)
     if options.verify:
@@ -209,6 +220,7 @@ def _prepare_commit(
     record: Record,
     message: str,
     verify: bool,
+    skip_if_same: bool = False,
 ) -> tuple[PreparedCommit, int]:
     """Build the commit's objects in a private index; the user's index and files are untouched."""
     index = git.new_temp_index(root)
@@ -230,6 +242,8 @@ def _prepare_commit(
     git.stage_blobs(index, writes)
 
     changed = git.staged_paths_vs(index, head)
+    if skip_if_same and not changed and _is_experiment(root, head):
+        raise _NothingChangedError
     _refuse_large_files(root, changed, set(writes))
     if verify:
         _run_commit_hooks(root, index, message)
@@ -238,6 +252,20 @@ def _prepare_commit(
     commit = git.commit_tree(root, tree, head, render_message(message, record))
     deletes = _stray_lockfiles(root, lock_rel)
     return PreparedCommit(commit, ref, head, index.path, writes, deletes, contents, base), len(changed)
+
+
+def _is_experiment(root: Path, sha: str | None) -> bool:
+    """Whether SHA is an experiment whose record is true to its tree: a plain commit, an invalid
+    record or a rewritten one is worth recording again even when the tree is unchanged."""
+    from mlv.record import history
+
+    if sha is None:
+        return False
+    found = history.read_commit(sha, git.commit_messages(root, [sha])[sha])
+    if not isinstance(found, history.Experiment):
+        return False
+    history.check_trees(root, [found])
+    return not found.rewritten
 
 
 def _read_if_exists(path: Path) -> bytes | None:
