@@ -271,3 +271,56 @@ def test_stdout_is_recorded_as_evidence_and_metrics_read_when_no_file_is_declare
     stdout = doc["stdout"]
     assert stdout["tail"] == ["epoch 1", "Test MSE: 0.25", "acc=0.5 n=3"]  # type: ignore[index]
     assert stdout["bytes"] == 35 and len(stdout["sha256"]) == 64  # type: ignore[index]
+
+
+# -- commits without a record: revert, merge ---------------------------------------------------------
+
+
+def test_show_of_a_revert_describes_its_tree_instead_of_refusing(histories: Path) -> None:
+    doc = _show(histories, "reverted")
+    assert doc["status"] == "plain"
+    data = {p["path"]: p["md5"] for p in doc["data"]}  # type: ignore[attr-defined]
+    assert data["data"] == _tree_md5(histories, "base", "data")
+    assert doc["metrics"] == {"metrics.json": json.loads(git(histories, "show", "base:metrics.json"))}
+    assert "is not an mlv experiment commit; what its tree holds:" in mlv(histories, "show", "reverted").stdout
+
+
+def test_diff_of_a_revert_compares_what_the_trees_hold(histories: Path) -> None:
+    doc = json.loads(mlv(histories, "diff", "main", "reverted", "--json").stdout)
+    data = next(e for e in doc["data"]["entries"] if e["path"] == "data")
+    assert data["status"] == "modified" and data["new"]["md5"] == _tree_md5(histories, "base", "data")
+    assert doc["metrics"]["available"] is True and doc["metrics"]["changed"] is True
+    assert doc["environment"]["available"] is True and doc["environment"]["changed"] is False
+
+
+@pytest.mark.slow
+def test_diff_workspace_after_a_revert_compares_with_the_revert(histories: Path) -> None:
+    git(histories, "switch", "-q", "reverted")
+    dvc(histories, "checkout")
+    doc = json.loads(mlv(histories, "diff", "--workspace", "--json").stdout)
+    assert doc["old"]["commit"] == git(histories, "rev-parse", "reverted")
+    assert doc["code"]["changed"] is False and doc["data"]["changed"] is False
+    assert doc["metrics"]["changed"] is False and doc["params"]["changed"] is False
+
+
+def test_show_of_a_merge_with_two_lockfiles_says_so(histories: Path) -> None:
+    text = mlv(histories, "show", "merged").stdout
+    assert "2 environment lockfiles" in text and "re-snapshot" in text
+    doc = _show(histories, "merged")
+    assert len(doc["lockfiles_in_tree"]) == 2 and doc["environment"] is None  # type: ignore[arg-type]
+
+
+# -- where data comes from --------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_remote_added_after_the_experiment_serves_a_fresh_clone(experiment_repo: Path, tmp_path: Path) -> None:
+    dvc(experiment_repo, "remote", "add", "-d", "store", str(tmp_path / "remote"))
+    git(experiment_repo, "commit", "-qam", "add a DVC remote")
+    dvc(experiment_repo, "push")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(experiment_repo), str(clone))
+    doc = json.loads(mlv(clone, "reproduce", "HEAD~1", "--yes", "--json").stdout)
+    assert doc["verdict"] == "reproduced"
+    mlv(clone, "checkout", "HEAD~1")
+    assert "Data and pipelines are up to date" in dvc(clone, "status")

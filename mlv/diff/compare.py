@@ -2,7 +2,8 @@
 
 Which two: no revision means the latest experiment against the one before it; one revision means
 that one against the latest experiment; two mean A against B; `workspace=True` compares one
-experiment (default: the latest) with the work tree. The first is always the old side.
+revision (default: HEAD, the latest experiment or a commit made since) with the work tree. The
+first is always the old side.
 Everything is read from git objects, the DVC cache and (for the work tree) files on disk; the
 work tree and the index are never written. JSON contract: docs/reference/diff-json.md.
 """
@@ -119,11 +120,12 @@ def _latest_experiments(root: Path, count: int) -> list[Named]:
 
 
 def _latest_or_head(root: Path) -> Named:
-    """The latest experiment; in a repository without one (plain DVC), HEAD."""
-    found = _experiments(root, 1)
-    if found:
-        return found[0]
+    """HEAD, what the work tree's uncommitted changes are relative to: the latest experiment, or a
+    commit made after it (a revert, a merge), described by its tree; in plain DVC, HEAD too."""
     if git.head_sha(root) is None:
         raise MlvError("this repository has no commits yet, so there is nothing to compare",
                        hint="Record an experiment first with `mlv snapshot`.")
+    found = _experiments(root, 1)
+    if found and found[0].sha == git.head_sha(root):
+        return found[0]
     return _named(root, "HEAD")

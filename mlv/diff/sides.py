@@ -44,6 +44,9 @@ class Side:
     # Folder manifests computed from the work tree (they are not in the cache): md5 -> entries.
     manifests: dict[str, dict[str, str]] = field(default_factory=dict)  # md5 -> {relpath: md5}
     status: str = "ok"  # "rewritten" when the commit's record disagrees with its tree
+    # A commit without a record (a revert, a merge) described by its tree: config, params and
+    # metrics files, its one lockfile.
+    from_tree: bool = False
     notes: list[str] = field(default_factory=list)  # what the tree says against the record, two lockfiles
 
     @property
@@ -98,7 +101,24 @@ def load_commits(root: Path, commits: list[Named]) -> list[Side]:
             lock = blobs.get(lockfiles[side.commit])
             side.env.packages = environment.packages_from_lockfile(lock) if lock is not None else None
     _note_tree_truth(root, sides, records)
+    for side in sides:
+        if not side.has_record and side.commit is not None:
+            _describe_by_tree(root, side)
     return sides
+
+
+def _describe_by_tree(root: Path, side: Side) -> None:
+    """Fill a record-less commit's side from what its tree holds (nothing there is a claim)."""
+    from mlv.record import tree as treecheck
+
+    assert side.commit is not None  # noqa: S101
+    plain = treecheck.read_plain_commit(root, side.commit)
+    if plain is None:
+        return
+    side.from_tree = True
+    side.command, side.params, side.metrics, side.env = plain.command, plain.params, plain.metrics, plain.environment
+    if side.env is None and not plain.lockfiles:
+        side.env_error = "the commit's tree holds no environment lockfile"
 
 
 def _note_tree_truth(root: Path, sides: list[Side], records: dict[str, record.Record]) -> None:
@@ -120,6 +140,8 @@ def _note_tree_truth(root: Path, sides: list[Side], records: dict[str, record.Re
             side.notes.append("its record is rewritten (" + "; ".join(d.describe() for d in found.differences)
                               + "): the data compared is the tree's; its params and metrics came from another tree")
         locks = found.lockfiles if found is not None else lockfiles.get(side.commit, [])
+        if len(locks) > 1 and found is None:
+            side.env_error = "environment not compared: " + treecheck.two_lockfiles_note(locks)
         if len(locks) > 1:
             side.notes.append(treecheck.two_lockfiles_note(locks))
 

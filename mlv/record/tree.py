@@ -11,12 +11,14 @@ what the record claims; every disagreement is a `Difference`, and a record with 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlv.adapters import git
+from mlv.env.capture import Environment
 from mlv.errors import MlvError
 from mlv.record.record import Record
 
@@ -235,3 +237,93 @@ def _digest(value: Any) -> str:
     import hashlib
 
     return "sha256:" + hashlib.sha256(_canonical(value).encode()).hexdigest()[:16]
+
+
+# -- a commit without a record: what its tree says ------------------------------------------------
+
+
+@dataclass
+class PlainCommit:
+    """A commit without an experiment record (a revert, a merge, a plain `git commit`), described
+    by what its tree holds: the project's config names the params and metrics files, the one
+    lockfile gives the environment. Nothing of it is a claim about a run."""
+
+    command: str | None
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    lockfiles: list[str]
+    environment: Environment | None  # None unless the tree holds exactly one lockfile
+    pointers: list[Pointer] = field(default_factory=list)  # every readable `.dvc` file in the tree
+
+    def to_json(self, sha: str, message: str) -> dict[str, Any]:
+        """`mlv show --json` of a commit without a record (`#/$defs/plain` in the schema)."""
+        return {"commit": sha, "message": message, "status": "plain", "command": self.command,
+                "params": self.params, "metrics": self.metrics,
+                "data": [p.as_dict() for p in self.pointers], "lockfiles_in_tree": self.lockfiles,
+                "environment": self.environment.to_json(with_packages=True) if self.environment else None}
+
+
+def read_plain_commit(root: Path, sha: str, with_pointers: bool = False) -> PlainCommit | None:
+    """What SHA's tree says, for mlv diff and mlv show; None when it is not an mlv project's tree."""
+    from mlv.project import config
+
+    first = git.read_blobs(root, [f"{sha}:{config.CONFIG_FILE}", f"{sha}:{LOCKFILE_DIR}"])
+    raw = first[f"{sha}:{config.CONFIG_FILE}"]
+    if raw is None:
+        return None
+    try:
+        cfg = config.parse(raw.decode("utf-8", errors="replace"))
+    except MlvError:
+        return None
+    lockfiles = _lockfiles(first[f"{sha}:{LOCKFILE_DIR}"], len(sha))
+    cfg.params, cfg.metrics = _safe_paths(cfg.params), _safe_paths(cfg.metrics)  # the commit's config is untrusted
+    files = [*cfg.params, *cfg.metrics, *lockfiles[:1]]
+    blobs = git.read_blobs(root, [f"{sha}:{name}" for name in files])
+    values: dict[str, dict[str, Any]] = {"params": {}, "metrics": {}}
+    for kind, names in (("params", cfg.params), ("metrics", cfg.metrics)):
+        for name in names:
+            data = blobs[f"{sha}:{name}"]
+            parsed = _parse_params(name, data) if data is not None else _UNREADABLE
+            if parsed is not _UNREADABLE and parsed is not None:
+                values[kind][name] = parsed
+    env = None
+    if len(lockfiles) == 1 and blobs[f"{sha}:{lockfiles[0]}"] is not None:
+        env = _environment_from_lockfile(lockfiles[0], blobs[f"{sha}:{lockfiles[0]}"] or b"")
+    plain = PlainCommit(cfg.command, values["params"], values["metrics"], lockfiles, env)
+    if with_pointers:
+        names = git.ls_tree_paths(root, sha, ".dvc")
+        pointer_blobs = git.read_blobs(root, [f"{sha}:{name}" for name in names])
+        found = (_pointer(pointer_blobs[f"{sha}:{name}"], name) for name in names)
+        plain.pointers = [p for p in found if p is not None]
+    return plain
+
+
+def _safe_paths(names: list[str]) -> list[str]:
+    from mlv.data.pathsafety import UnsafePathError, data_path
+
+    safe = []
+    for name in names:
+        try:
+            safe.append(data_path(name, "params or metrics file"))
+        except UnsafePathError:
+            continue
+    return safe
+
+
+_HEADER = re.compile(r"# python (\S+) \((\S+)\) on (\S+) (\S+)\n# platform (\S+)\n")
+
+
+def _environment_from_lockfile(path: str, data: bytes) -> Environment:
+    """The environment a lockfile pins: its packages, and the facts its header lines give."""
+    import hashlib
+
+    from mlv.env import capture as environment
+
+    text = data[:4096].decode("utf-8", errors="replace")
+    match = _HEADER.search(text)
+    python, implementation, os_name, machine, platform = (
+        match.groups() if match else ("unknown",) * 5)
+    env = Environment(python, implementation, os_name, platform, machine, "unknown", lockfile=path,
+                      lockfile_sha256=hashlib.sha256(data).hexdigest())
+    env.packages = environment.packages_from_lockfile(data)
+    return env

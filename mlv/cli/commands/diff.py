@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
     @app.command("diff")
     def diff_command(
         revisions: Annotated[list[str] | None, typer.Argument(metavar="[A] [B]", help="None: the latest experiment against the one before it. One: that revision against the latest experiment. Two: A against B.", show_default=False)] = None,
-        workspace: Annotated[bool, typer.Option("--workspace", "-w", help="Compare the revision (default: the latest experiment) with the work tree, uncommitted changes included.")] = False,
+        workspace: Annotated[bool, typer.Option("--workspace", "-w", help="Compare the revision (default: HEAD, the latest experiment or a commit made since, such as a revert) with the work tree, uncommitted changes included.")] = False,
         json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document (keys code, data, environment, params, metrics, command).")] = False,
         markdown: Annotated[bool, typer.Option("--md", help="Print Markdown tables, ready to paste into a pull request.")] = False,
     ) -> None:
