@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -324,3 +325,10 @@ def test_a_remote_added_after_the_experiment_serves_a_fresh_clone(experiment_rep
     assert doc["verdict"] == "reproduced"
     mlv(clone, "checkout", "HEAD~1")
     assert "Data and pipelines are up to date" in dvc(clone, "status")
+
+
+def test_post_merge_hook_names_two_lockfiles(histories: Path) -> None:
+    mlv(histories, "hooks", "install")
+    proc = subprocess.run(["git", "merge", "-q", "merged"], cwd=histories, capture_output=True, text=True,
+                          check=True)
+    assert "the merge left 2 environment lockfiles" in proc.stderr and "re-snapshot" in proc.stderr
