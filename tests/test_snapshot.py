@@ -177,7 +177,7 @@ def test_user_hooks_run_and_can_refuse(experiment_repo: Path) -> None:
     assert result.returncode == 1
     assert "pre-commit hook refused" in result.stderr
     assert git(experiment_repo, "rev-parse", "HEAD") == head
-    mlv(experiment_repo, "snapshot", "-m", "skip hooks", "--no-verify")
+    mlv(experiment_repo, "snapshot", "-m", "skip hooks", "--no-verify", "--allow-empty")
     assert git(experiment_repo, "rev-parse", "HEAD") != head
 
 
