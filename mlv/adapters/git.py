@@ -243,6 +243,21 @@ def read_blobs(root: Path, specs: Sequence[str]) -> dict[str, bytes | None]:
     return result
 
 
+def object_ids(root: Path, specs: Sequence[str]) -> dict[str, str | None]:
+    """The object id each `REV:PATH` (or `REV^{tree}`) names, None when missing, in one
+    `git cat-file --batch-check` process: no content is read, so many specs cost little."""
+    result: dict[str, str | None] = {spec: None for spec in specs if "\n" in spec}
+    specs = [spec for spec in specs if "\n" not in spec]
+    if not specs:
+        return result
+    proc = run(["cat-file", "--batch-check=%(objectname) %(objecttype)"], root,
+               input_bytes="".join(f"{s}\n" for s in specs).encode())
+    for spec, line in zip(specs, proc.stdout.decode("utf-8", errors="replace").split("\n"), strict=False):
+        words = line.split()
+        result[spec] = words[0] if len(words) == 2 and words[1] != "missing" else None
+    return result
+
+
 def ls_tree_paths(root: Path, rev: str, pattern_suffix: str = "") -> list[str]:
     """Every file path at REV (optionally only those ending with PATTERN_SUFFIX)."""
     raw = run(["ls-tree", "-r", "-z", "--name-only", rev], root).stdout

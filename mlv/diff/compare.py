@@ -56,9 +56,11 @@ class DiffResult:
 
 
 def _side_json(side: Side) -> dict[str, Any]:
-    return {"label": side.label, "commit": side.commit, "message": side.message,
-            "workspace": side.is_workspace, "has_record": side.has_record,
-            "status": side.status, "notes": side.notes}
+    doc: dict[str, Any] = {"label": side.label, "commit": side.commit, "message": side.message,
+                           "workspace": side.is_workspace, "has_record": side.has_record}
+    if not side.is_workspace:  # how the commit's record stands against its tree
+        doc.update(status=side.status, notes=side.notes)
+    return doc
 
 
 def diff(root: Path, revisions: Sequence[str] = (), workspace: bool = False) -> DiffResult:

@@ -4,12 +4,13 @@ A record is copied along by `git cherry-pick`, `rebase`, `commit --amend` and sq
 written by hand, so it may describe another tree than its commit's. What the tree pins (its code,
 its `.dvc` pointer files, its `dvc.lock` outs, its lockfile, its params files) is compared with
 what the record claims; every disagreement is a `Difference`, and a record with any is
-*rewritten* (docs/reference/record-format.md). Everything for every commit checked is read in one
-`git cat-file --batch` process.
+*rewritten* (docs/reference/record-format.md). Everything for every commit checked is read by three
+`git cat-file` processes, whatever the number of commits.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -69,19 +70,50 @@ class TreeFacts:
         return REWRITTEN if self.differences else OK
 
 
-def _specs(sha: str, rec: Record) -> list[str]:
+def _paths(rec: Record) -> list[str]:
     paths = [f"{item.path}.dvc" for item in (*rec.data, *rec.outputs)]
-    paths += [rec.environment.lockfile, LOCKFILE_DIR, DVC_LOCK, *rec.params]
-    return [sha, *(f"{sha}:{p}" for p in paths)]
+    return [*paths, rec.environment.lockfile, LOCKFILE_DIR, DVC_LOCK, *rec.params]
+
+
+def _read_trees(root: Path, records: list[tuple[str, Record]]) -> dict[str, bytes | None]:
+    """`sha:path` -> content for every path the records name, plus `sha` -> "tree <id>".
+
+    Three git processes whatever the number of commits: the trees of the commits, the ids of the
+    paths in each distinct tree, then each distinct object once. Experiments share most files (the
+    lockfile, unchanged data), so this reads each of them once instead of once per commit.
+    """
+    trees = git.object_ids(root, [f"{sha}^{{tree}}" for sha, _ in records])
+    wanted = {(trees[f"{sha}^{{tree}}"], path) for sha, rec in records for path in _paths(rec)}
+    ids = git.object_ids(root, sorted(f"{tree}:{path}" for tree, path in wanted if tree))
+    contents = git.read_blobs(root, sorted({oid for oid in ids.values() if oid}))
+    found: dict[str, bytes | None] = {}
+    for sha, rec in records:
+        tree = trees[f"{sha}^{{tree}}"]
+        found[sha] = f"tree {tree}\n".encode() if tree else None
+        for path in _paths(rec):
+            oid = ids.get(f"{tree}:{path}") if tree else None
+            found[f"{sha}:{path}"] = contents.get(oid) if oid else None
+    return found
 
 
 def check_all(root: Path, records: list[tuple[str, Record]]) -> dict[str, TreeFacts]:
-    """Each (commit, record) checked against the commit's tree, with one git process for all."""
+    """Each (commit, record) checked against the commit's tree, with one git process for all.
+
+    Commits share most of their files (a pointer file, the lockfile), so each distinct content is
+    parsed or hashed once: `mlv log` over a thousand experiments stays within its budget.
+    """
     if not records:
         return {}
-    specs = sorted({spec for sha, rec in records for spec in _specs(sha, rec)})
-    objects = git.read_blobs(root, specs)
-    return {sha: _check(sha, rec, objects) for sha, rec in records}
+    objects = _read_trees(root, records)
+    memo: dict[tuple[str, bytes], Any] = {}
+    return {sha: _check(sha, rec, objects, memo) for sha, rec in records}
+
+
+def _once(memo: dict[tuple[str, bytes], Any], kind: str, data: bytes, compute: Callable[[], Any]) -> Any:
+    key = (kind, data)
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
 
 
 def lockfiles_of(root: Path, shas: list[str]) -> dict[str, list[str]]:
@@ -96,7 +128,10 @@ def two_lockfiles_note(lockfiles: list[str]) -> str:
             "environments that never ran together; re-snapshot (`mlv snapshot --run ...`) to record one")
 
 
-def _check(sha: str, rec: Record, objects: dict[str, bytes | None]) -> TreeFacts:
+def _check(sha: str, rec: Record, objects: dict[str, bytes | None],
+           memo: dict[tuple[str, bytes], Any] | None = None) -> TreeFacts:
+    memo = {} if memo is None else memo
+
     def blob(path: str) -> bytes | None:
         return objects.get(f"{sha}:{path}")
 
@@ -105,11 +140,15 @@ def _check(sha: str, rec: Record, objects: dict[str, bytes | None]) -> TreeFacts
     actual_tree = _tree_of(objects.get(sha))
     if recorded_tree is not None and actual_tree is not None and recorded_tree != actual_tree:
         differences.append(Difference("code", None, recorded_tree, actual_tree))
-    lock_outs = _dvc_lock_outs(blob(DVC_LOCK))
+    lock_blob = blob(DVC_LOCK)
+    lock_outs: dict[str, str] = (_once(memo, "dvc.lock", lock_blob, lambda: _dvc_lock_outs(lock_blob))
+                                 if lock_blob is not None else {})
     facts = TreeFacts(data=[], outputs=[], lockfiles=_lockfiles(blob(LOCKFILE_DIR), len(sha)))
     for kind, items, found in (("data", rec.data, facts.data), ("output", rec.outputs, facts.outputs)):
         for item in items:
-            pointer = _pointer(blob(f"{item.path}.dvc"), f"{item.path}.dvc")
+            data = blob(f"{item.path}.dvc")
+            pointer = (None if data is None else
+                       _once(memo, f"{item.path}.dvc", data, functools.partial(_pointer, data, f"{item.path}.dvc")))
             if pointer is None and item.path in lock_outs:
                 pointer = _lock_pointer(item.path, lock_outs[item.path])
             if pointer is None:
@@ -118,8 +157,11 @@ def _check(sha: str, rec: Record, objects: dict[str, bytes | None]) -> TreeFacts
             found.append(pointer)
             if pointer.md5 != item.md5:
                 differences.append(Difference(kind, item.path, item.md5, pointer.md5))
-    differences += _lockfile_differences(rec, blob(rec.environment.lockfile))
-    differences += _params_differences(rec, blob)
+    differences += _lockfile_differences(rec, blob(rec.environment.lockfile), memo)
+    if recorded_tree is None or recorded_tree != actual_tree:
+        # With the tree the record was made with, its params files are the ones the snapshot read:
+        # parsing them again (the slow part of a long `mlv log`) could find nothing new.
+        differences += _params_differences(rec, blob, memo)
     facts.differences = differences
     return facts
 
@@ -189,19 +231,20 @@ def _lockfiles(tree_object: bytes | None, sha_hex_len: int) -> list[str]:
     return sorted(names)
 
 
-def _lockfile_differences(rec: Record, data: bytes | None) -> list[Difference]:
+def _lockfile_differences(rec: Record, data: bytes | None, memo: dict[tuple[str, bytes], Any]) -> list[Difference]:
     import hashlib
 
     lockfile = rec.environment.lockfile
     if data is None:
         return [Difference("lockfile", lockfile, rec.environment.lockfile_sha256, None)]
-    actual = hashlib.sha256(data).hexdigest()
+    actual = _once(memo, "sha256", data, lambda: hashlib.sha256(data).hexdigest())
     if actual != rec.environment.lockfile_sha256:
         return [Difference("lockfile", lockfile, rec.environment.lockfile_sha256, actual)]
     return []
 
 
-def _params_differences(rec: Record, blob: Callable[[str], bytes | None]) -> list[Difference]:
+def _params_differences(rec: Record, blob: Callable[[str], bytes | None],
+                        memo: dict[tuple[str, bytes], Any]) -> list[Difference]:
     """Params files as the tree holds them against the record's copy (parsed: formatting is free)."""
     found = []
     for name, content in rec.params.items():
@@ -209,7 +252,7 @@ def _params_differences(rec: Record, blob: Callable[[str], bytes | None]) -> lis
         if data is None:
             found.append(Difference("params", name, "present", None))
             continue
-        parsed = _parse_params(name, data)
+        parsed = _once(memo, name, data, functools.partial(_parse_params, name, data))
         if parsed is not _UNREADABLE and _canonical(parsed) != _canonical(content):
             found.append(Difference("params", name, _digest(content), _digest(parsed)))
     return found

@@ -151,10 +151,14 @@ def _render_record(exp: object) -> None:
     lines += _tree_truth_lines(exp)
     if rec.reproduces:
         lines.append(f"reproduces {rec.reproduces.get('commit', '')[:10]}: {rec.reproduces.get('verdict')}")
-    for title, items in (("data", exp.data), ("outputs", exp.outputs)):  # as the commit's tree pins them
-        for item in items:
+    for title, items, in_tree in (("data", rec.data, exp.data), ("outputs", rec.outputs, exp.outputs)):
+        pinned = {p.path: p for p in in_tree}
+        for recorded in items:  # as the commit's tree pins them; the record's word only where it disagrees
+            item = pinned.get(recorded.path, recorded)
             files = f" ({item.nfiles} files)" if item.nfiles is not None else ""
-            lines.append(f"{title:<9} {item.path}  md5 {item.md5}  {output.fmt_size(item.size)}{files}")
+            note = ("  (the record's; not in the commit's tree)" if recorded.path not in pinned
+                    else f"  (record: {recorded.md5})" if item.md5 != recorded.md5 else "")
+            lines.append(f"{title:<9} {item.path}  md5 {item.md5}  {output.fmt_size(item.size)}{files}{note}")
     for key, value in flatten(rec.params).items():
         lines.append(f"param     {key} = {output.fmt_value(value)}")
     for key, value in flatten(rec.metrics).items():

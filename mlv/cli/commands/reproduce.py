@@ -57,7 +57,8 @@ def register(app: typer.Typer) -> None:
                 _confirm(plan)
             result = reproduce.execute(plan, options, notify=output.info)
             for line in result.warnings:
-                output.warn(line)
+                if line not in plan.notes:  # those were said before the run
+                    output.warn(line)
             if json_output:
                 output.emit_json(result.to_json())
             else:
