@@ -332,3 +332,11 @@ def test_post_merge_hook_names_two_lockfiles(histories: Path) -> None:
     proc = subprocess.run(["git", "merge", "-q", "merged"], cwd=histories, capture_output=True, text=True,
                           check=True)
     assert "the merge left 2 environment lockfiles" in proc.stderr and "re-snapshot" in proc.stderr
+
+
+def test_diff_without_revisions_after_a_revert_compares_the_latest_experiment_with_it(histories: Path) -> None:
+    git(histories, "switch", "-q", "reverted")
+    doc = json.loads(mlv(histories, "diff", "--json").stdout)
+    assert doc["old"]["commit"] == git(histories, "rev-parse", "main")
+    assert doc["new"]["commit"] == git(histories, "rev-parse", "reverted") and doc["new"]["has_record"] is False
+    assert doc["data"]["changed"] is True and doc["metrics"]["changed"] is True

@@ -1,6 +1,7 @@
 """`mlv diff`: two experiments compared on code, data, environment, params, metrics and command.
 
-Which two: no revision means the latest experiment against the one before it; one revision means
+Which two: no revision means the latest experiment against the one before it (or against HEAD,
+when HEAD is a commit without a record made since, such as a revert); one revision means
 that one against the latest experiment; two mean A against B; `workspace=True` compares one
 revision (default: HEAD, the latest experiment or a commit made since) with the work tree. The
 first is always the old side.
@@ -21,7 +22,7 @@ from mlv.diff import data as diff_data
 from mlv.diff import values
 from mlv.diff.sides import Named, Side, load_commits, load_workspace
 from mlv.errors import MlvError
-from mlv.record import history
+from mlv.record import history, record
 
 JSON_SCHEMA_VERSION = 1
 SECTIONS = ("code", "data", "environment", "params", "metrics", "command")
@@ -94,10 +95,19 @@ def _load_sides(root: Path, revisions: list[str], workspace: bool) -> tuple[Side
     elif len(revisions) == 1:
         pair = [_named(root, revisions[0]), _latest_experiments(root, 1)[0]]
     else:
-        newest, previous = _latest_experiments(root, 2)
-        pair = [previous, newest]
+        pair = _since_latest(root) or list(reversed(_latest_experiments(root, 2)))
     old, new = load_commits(root, pair)
     return old, new
+
+
+def _since_latest(root: Path) -> list[Named] | None:
+    """[latest experiment, HEAD] when HEAD is a commit without a record made after it (a revert,
+    a merge): what the branch holds now is HEAD's tree, not the latest experiment's."""
+    head = git.head_sha(root)
+    if head is None or record.last_marker(git.commit_messages(root, [head])[head]) is not None:
+        return None
+    found = _experiments(root, 1)
+    return [found[0], Named("HEAD", head)] if found else None
 
 
 def _named(root: Path, rev: str) -> Named:

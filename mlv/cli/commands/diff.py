@@ -23,7 +23,7 @@ _MAX_CODE_FILES = 40
 def register(app: typer.Typer) -> None:
     @app.command("diff")
     def diff_command(
-        revisions: Annotated[list[str] | None, typer.Argument(metavar="[A] [B]", help="None: the latest experiment against the one before it. One: that revision against the latest experiment. Two: A against B.", show_default=False)] = None,
+        revisions: Annotated[list[str] | None, typer.Argument(metavar="[A] [B]", help="None: the latest experiment against the one before it (against HEAD when HEAD is a later commit without a record, such as a revert). One: that revision against the latest experiment. Two: A against B.", show_default=False)] = None,
         workspace: Annotated[bool, typer.Option("--workspace", "-w", help="Compare the revision (default: HEAD, the latest experiment or a commit made since, such as a revert) with the work tree, uncommitted changes included.")] = False,
         json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document (keys code, data, environment, params, metrics, command).")] = False,
         markdown: Annotated[bool, typer.Option("--md", help="Print Markdown tables, ready to paste into a pull request.")] = False,
