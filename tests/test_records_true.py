@@ -272,6 +272,10 @@ def test_stdout_is_recorded_as_evidence_and_metrics_read_when_no_file_is_declare
     stdout = doc["stdout"]
     assert stdout["tail"] == ["epoch 1", "Test MSE: 0.25", "acc=0.5 n=3"]  # type: ignore[index]
     assert stdout["bytes"] == 35 and len(stdout["sha256"]) == 64  # type: ignore[index]
+    verdict = json.loads(mlv(sample_repo, "reproduce", "HEAD", "--yes", "--json").stdout)
+    assert verdict["verdict"] == "reproduced"
+    assert {m["name"]: m["status"] for m in verdict["metrics"]} == {"Test MSE": "equal", "acc": "equal", "n": "equal"}
+    assert verdict["stdout"]["status"] == "identical"
 
 
 # -- commits without a record: revert, merge ---------------------------------------------------------
