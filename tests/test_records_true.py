@@ -226,7 +226,8 @@ def test_diff_and_show_name_two_lockfiles_after_a_merge(histories: Path) -> None
 
 @pytest.mark.slow
 def test_checkout_of_a_rewritten_record_restores_the_trees_data(histories: Path) -> None:
-    mlv(histories, "checkout", "picked")
+    proc = mlv(histories, "checkout", "picked")
+    assert "record of" in proc.stderr and "the data restored is what the commit's tree pins" in proc.stderr
     assert "Data and pipelines are up to date" in dvc(histories, "status")
     mlv(histories, "checkout", "liar")
     assert "Data and pipelines are up to date" in dvc(histories, "status")
