@@ -56,6 +56,7 @@ def register(app: typer.Typer) -> None:
         from mlv.adapters import git
         from mlv.cli import output
         from mlv.cli.errors import handle_errors
+        from mlv.cli.render import record_truth as truth
         from mlv.errors import NotAnExperimentError
         from mlv.record import history
         from mlv.record.record import InvalidRecordError
@@ -68,7 +69,7 @@ def register(app: typer.Typer) -> None:
                 raise
             except NotAnExperimentError as exc:
                 # A revert or a merge has no record: what its tree holds is still worth showing.
-                if not _show_plain_commit(root, rev, exc.message, json_output):
+                if not truth.show_plain_commit(root, rev, exc.message, json_output):
                     raise
                 return
             if json_output:
@@ -135,6 +136,7 @@ def _key_params(params: list[dict[str, object]], limit: int = 4) -> list[str]:
 
 def _render_record(exp: object) -> None:
     from mlv.cli import output
+    from mlv.cli.render import record_truth as truth
     from mlv.record.history import Experiment
     from mlv.record.record import flatten
 
@@ -148,7 +150,7 @@ def _render_record(exp: object) -> None:
         "run       " + (f"by mlv, exit {rec.exit_code}, {rec.duration_s:.2f}s, started {rec.started}"
                         if rec.run_by_mlv else "not run by mlv (state recorded as found)"),
     ]
-    lines += _tree_truth_lines(exp)
+    lines += truth.tree_truth_lines(exp)
     if rec.reproduces:
         lines.append(f"reproduces {rec.reproduces.get('commit', '')[:10]}: {rec.reproduces.get('verdict')}")
     for title, items, in_tree in (("data", rec.data, exp.data), ("outputs", rec.outputs, exp.outputs)):
@@ -173,61 +175,6 @@ def _render_record(exp: object) -> None:
         lines.append(f"project   {path} sha256 {digest[:16]}")
     # Each line is one field from the repository: its control characters are shown, not obeyed.
     typer.echo("\n".join(output.visible(line) for line in lines))
-
-
-def _show_plain_commit(root: object, rev: str, why: str, json_output: bool) -> bool:
-    """Show a commit without a record as its tree describes it; False when it is not an mlv tree."""
-    from pathlib import Path
-
-    from mlv.adapters import git
-    from mlv.cli import output
-    from mlv.record import tree as treecheck
-
-    assert isinstance(root, Path)  # noqa: S101
-    sha = git.resolve_commit(root, rev)
-    plain = treecheck.read_plain_commit(root, sha, with_pointers=True)
-    if plain is None:
-        return False
-    message = git.commit_messages(root, [sha])[sha].strip()
-    if json_output:
-        output.emit_json(plain.to_json(sha, message))
-        return True
-    lines = [f"commit    {sha}", *_message_lines(message),
-             f"status    plain: {why}; what its tree holds:"]
-    for item in plain.pointers:
-        files = f" ({item.nfiles} files)" if item.nfiles is not None else ""
-        lines.append(f"data      {item.path}  md5 {item.md5}  {output.fmt_size(item.size)}{files}")
-    for kind, values in (("param", plain.params), ("metric", plain.metrics)):
-        for key, value in flatten_values(values).items():
-            lines.append(f"{kind:<9} {key} = {output.fmt_value(value)}")
-    if len(plain.lockfiles) > 1:
-        lines.append(f"warning   {treecheck.two_lockfiles_note(plain.lockfiles)}")
-    for path in plain.lockfiles:
-        lines.append(f"lockfile  {path}")
-    typer.echo("\n".join(output.visible(line) for line in lines))
-    return True
-
-
-def flatten_values(values: dict[str, object]) -> dict[str, object]:
-    from mlv.record.record import flatten
-
-    return flatten(values)
-
-
-def _tree_truth_lines(exp: object) -> list[str]:
-    """The status line of a record that disagrees with its commit's tree, and a merged environment."""
-    from mlv.record import tree as treecheck
-    from mlv.record.history import Experiment
-
-    assert isinstance(exp, Experiment)  # noqa: S101
-    lines = []
-    if exp.rewritten:
-        lines.append("status    rewritten: the record disagrees with its commit's tree (the tree is the truth; "
-                     "its metrics came from another tree)")
-        lines += [f"          - {d.describe()}" for d in exp.differences]
-    if len(exp.lockfiles_in_tree) > 1:
-        lines.append(f"warning   {treecheck.two_lockfiles_note(exp.lockfiles_in_tree)}")
-    return lines
 
 
 def _message_lines(message: str) -> list[str]:
