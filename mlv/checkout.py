@@ -48,7 +48,8 @@ def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
         # What the commit's tree pins (a rewritten record may name other data); paths were
         # checked when the record and the pointer files were read.
         pointers = [*exp.data, *exp.outputs]
-        restore.check_commit_paths(root, exp.commit, pointers)  # before downloading anything for it
+        # Before downloading anything for it; the record's paths too, whatever the tree says.
+        restore.check_commit_paths(root, exp.commit, [*pointers, *exp.record.data, *exp.record.outputs])
         prepared = restore.prepare_restore(root, pointers, fetch_missing=True, force=force)
         before = _where_head_is(root)
         git.checkout(root, rev, force=force)

@@ -96,6 +96,32 @@ def _read_trees(root: Path, records: list[tuple[str, Record]]) -> dict[str, byte
     return found
 
 
+def _other_pointer_files(root: Path, records: list[tuple[str, Record]],
+                         found: dict[str, bytes | None]) -> dict[str, dict[str, Pointer]]:
+    """Commit -> {output path: pointer} from every `.dvc` file of the (rare) trees that lack
+    `<path>.dvc` for a recorded path: DVC lets a pointer file of any name track a path, so the
+    tree may still pin it. One `ls-tree` and one `cat-file` per such tree."""
+    per_tree: dict[str, dict[str, Pointer]] = {}
+    result: dict[str, dict[str, Pointer]] = {}
+    for sha, rec in records:
+        if all(found.get(f"{sha}:{item.path}.dvc") is not None for item in (*rec.data, *rec.outputs)):
+            continue
+        tree = _tree_of(found.get(sha))
+        if tree is None:
+            continue
+        if tree not in per_tree:
+            names = git.ls_tree_paths(root, tree, ".dvc")
+            blobs = git.read_blobs(root, [f"{tree}:{name}" for name in names])
+            pointers: dict[str, Pointer] = {}
+            for name in names:
+                pointer = _pointer(blobs[f"{tree}:{name}"], name)
+                if pointer is not None:
+                    pointers.setdefault(pointer.path, pointer)
+            per_tree[tree] = pointers
+        result[sha] = per_tree[tree]
+    return result
+
+
 def check_all(root: Path, records: list[tuple[str, Record]]) -> dict[str, TreeFacts]:
     """Each (commit, record) checked against the commit's tree, with one git process for all.
 
@@ -105,8 +131,9 @@ def check_all(root: Path, records: list[tuple[str, Record]]) -> dict[str, TreeFa
     if not records:
         return {}
     objects = _read_trees(root, records)
+    others = _other_pointer_files(root, records, objects)
     memo: dict[tuple[str, bytes], Any] = {}
-    return {sha: _check(sha, rec, objects, memo) for sha, rec in records}
+    return {sha: _check(sha, rec, objects, memo, others.get(sha, {})) for sha, rec in records}
 
 
 def _once(memo: dict[tuple[str, bytes], Any], kind: str, data: bytes, compute: Callable[[], Any]) -> Any:
@@ -129,7 +156,7 @@ def two_lockfiles_note(lockfiles: list[str]) -> str:
 
 
 def _check(sha: str, rec: Record, objects: dict[str, bytes | None],
-           memo: dict[tuple[str, bytes], Any] | None = None) -> TreeFacts:
+           memo: dict[tuple[str, bytes], Any] | None = None, others: dict[str, Pointer] | None = None) -> TreeFacts:
     memo = {} if memo is None else memo
 
     def blob(path: str) -> bytes | None:
@@ -144,11 +171,14 @@ def _check(sha: str, rec: Record, objects: dict[str, bytes | None],
     lock_outs: dict[str, str] = (_once(memo, "dvc.lock", lock_blob, lambda: _dvc_lock_outs(lock_blob))
                                  if lock_blob is not None else {})
     facts = TreeFacts(data=[], outputs=[], lockfiles=_lockfiles(blob(LOCKFILE_DIR), len(sha)))
+    others = others or {}
     for kind, items, found in (("data", rec.data, facts.data), ("output", rec.outputs, facts.outputs)):
         for item in items:
             data = blob(f"{item.path}.dvc")
             pointer = (None if data is None else
                        _once(memo, f"{item.path}.dvc", data, functools.partial(_pointer, data, f"{item.path}.dvc")))
+            if pointer is None and item.path in others:
+                pointer = others[item.path]
             if pointer is None and item.path in lock_outs:
                 pointer = _lock_pointer(item.path, lock_outs[item.path])
             if pointer is None:
