@@ -345,3 +345,11 @@ def test_diff_without_revisions_after_a_revert_compares_the_latest_experiment_wi
     assert doc["old"]["commit"] == git(histories, "rev-parse", "main")
     assert doc["new"]["commit"] == git(histories, "rev-parse", "reverted") and doc["new"]["has_record"] is False
     assert doc["data"]["changed"] is True and doc["metrics"]["changed"] is True
+
+
+def test_a_pointer_file_of_another_name_still_pins_the_recorded_path(histories: Path) -> None:
+    git(histories, "switch", "-q", "-c", "renamed", "main")
+    git(histories, "mv", "data.dvc", "dataset.dvc")  # DVC tracks `data` through any pointer file name
+    _commit_with(histories, _message(histories, "main"))
+    doc = _show(histories, "renamed")
+    assert _kinds(doc) == {"code"}  # the tree changed, the data it pins did not
