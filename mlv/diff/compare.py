@@ -1,8 +1,10 @@
 """`mlv diff`: two experiments compared on code, data, environment, params, metrics and command.
 
-Which two: no revision means the latest experiment against the one before it; one revision means
+Which two: no revision means the latest experiment against the one before it (or against HEAD,
+when HEAD is a commit without a record made since, such as a revert); one revision means
 that one against the latest experiment; two mean A against B; `workspace=True` compares one
-experiment (default: the latest) with the work tree. The first is always the old side.
+revision (default: HEAD, the latest experiment or a commit made since) with the work tree. The
+first is always the old side.
 Everything is read from git objects, the DVC cache and (for the work tree) files on disk; the
 work tree and the index are never written. JSON contract: docs/reference/diff-json.md.
 """
@@ -21,7 +23,7 @@ from mlv.diff import data as diff_data
 from mlv.diff import values
 from mlv.diff.sides import Named, Side, load_commits, load_workspace
 from mlv.errors import MlvError
-from mlv.record import history
+from mlv.record import history, record
 
 JSON_SCHEMA_VERSION = 1
 SECTIONS = ("code", "data", "environment", "params", "metrics", "command")
@@ -56,8 +58,11 @@ class DiffResult:
 
 
 def _side_json(side: Side) -> dict[str, Any]:
-    return {"label": side.label, "commit": side.commit, "message": side.message,
-            "workspace": side.is_workspace, "has_record": side.has_record}
+    doc: dict[str, Any] = {"label": side.label, "commit": side.commit, "message": side.message,
+                           "workspace": side.is_workspace, "has_record": side.has_record}
+    if not side.is_workspace:  # how the commit's record stands against its tree
+        doc.update(status=side.status, notes=side.notes)
+    return doc
 
 
 def diff(root: Path, revisions: Sequence[str] = (), workspace: bool = False) -> DiffResult:
@@ -91,10 +96,19 @@ def _load_sides(root: Path, revisions: list[str], workspace: bool) -> tuple[Side
     elif len(revisions) == 1:
         pair = [_named(root, revisions[0]), _latest_experiments(root, 1)[0]]
     else:
-        newest, previous = _latest_experiments(root, 2)
-        pair = [previous, newest]
+        pair = _since_latest(root) or list(reversed(_latest_experiments(root, 2)))
     old, new = load_commits(root, pair)
     return old, new
+
+
+def _since_latest(root: Path) -> list[Named] | None:
+    """[latest experiment, HEAD] when HEAD is a commit without a record made after it (a revert,
+    a merge): what the branch holds now is HEAD's tree, not the latest experiment's."""
+    head = git.head_sha(root)
+    if head is None or record.last_marker(git.commit_messages(root, [head])[head]) is not None:
+        return None
+    found = _experiments(root, 1)
+    return [found[0], Named("HEAD", head)] if found else None
 
 
 def _named(root: Path, rev: str) -> Named:
@@ -119,11 +133,12 @@ def _latest_experiments(root: Path, count: int) -> list[Named]:
 
 
 def _latest_or_head(root: Path) -> Named:
-    """The latest experiment; in a repository without one (plain DVC), HEAD."""
-    found = _experiments(root, 1)
-    if found:
-        return found[0]
+    """HEAD, what the work tree's uncommitted changes are relative to: the latest experiment, or a
+    commit made after it (a revert, a merge), described by its tree; in plain DVC, HEAD too."""
     if git.head_sha(root) is None:
         raise MlvError("this repository has no commits yet, so there is nothing to compare",
                        hint="Record an experiment first with `mlv snapshot`.")
+    found = _experiments(root, 1)
+    if found and found[0].sha == git.head_sha(root):
+        return found[0]
     return _named(root, "HEAD")

@@ -45,6 +45,11 @@ class Side:
     env_error: str | None = None  # why the work tree's environment could not be captured
     # Folder manifests computed from the work tree (they are not in the cache): md5 -> entries.
     manifests: dict[str, dict[str, str]] = field(default_factory=dict)  # md5 -> {relpath: md5}
+    status: str = "ok"  # "rewritten" when the commit's record disagrees with its tree
+    # A commit without a record (a revert, a merge) described by its tree: config, params and
+    # metrics files, its one lockfile.
+    from_tree: bool = False
+    notes: list[str] = field(default_factory=list)  # what the tree says against the record, two lockfiles
 
     @property
     def is_workspace(self) -> bool:
@@ -65,6 +70,7 @@ def load_commits(root: Path, commits: list[Named]) -> list[Side]:
     messages = git.commit_messages(root, [c.sha for c in commits if c.experiment is None])
     sides: list[Side] = []
     lockfiles: dict[str, str] = {}  # sha -> "sha:lockfile path"
+    records: dict[str, record.Record] = {}
     for named in commits:
         exp = named.experiment
         if exp is None:
@@ -75,6 +81,7 @@ def load_commits(root: Path, commits: list[Named]) -> list[Side]:
         side = Side(named.label, named.sha, user.splitlines()[0] if user else "", has_record=False)
         if rec is not None:
             side.has_record = True
+            records[named.sha] = rec
             side.command = rec.command
             side.params, side.metrics = rec.params, rec.metrics
             side.kinds = {item.path: "output" for item in rec.outputs}
@@ -100,7 +107,50 @@ def load_commits(root: Path, commits: list[Named]) -> list[Side]:
         if side.env is not None:
             lock = blobs.get(lockfiles[side.commit])
             side.env.packages = environment.packages_from_lockfile(lock) if lock is not None else None
+    _note_tree_truth(root, sides, records)
+    for side in sides:
+        if not side.has_record and side.commit is not None:
+            _describe_by_tree(root, side)
     return sides
+
+
+def _describe_by_tree(root: Path, side: Side) -> None:
+    """Fill a record-less commit's side from what its tree holds (nothing there is a claim)."""
+    from mlv.record import tree as treecheck
+
+    assert side.commit is not None  # noqa: S101
+    plain = treecheck.read_plain_commit(root, side.commit)
+    if plain is None:
+        return
+    side.from_tree = True
+    side.command, side.params, side.metrics, side.env = plain.command, plain.params, plain.metrics, plain.environment
+    if side.env is None and not plain.lockfiles:
+        side.env_error = "the commit's tree holds no environment lockfile"
+
+
+def _note_tree_truth(root: Path, sides: list[Side], records: dict[str, record.Record]) -> None:
+    """Mark each side whose record disagrees with its tree, and each tree with two lockfiles.
+
+    The data compared is always the tree's (its pointer files); the notes say when the record's
+    params and metrics therefore describe another tree.
+    """
+    from mlv.record import tree as treecheck
+
+    facts = treecheck.check_all(root, list(records.items()))
+    plain = [s.commit for s in sides if s.commit is not None and s.commit not in facts]
+    lockfiles = treecheck.lockfiles_of(root, plain)
+    for side in sides:
+        assert side.commit is not None  # noqa: S101 - commit sides only here
+        found = facts.get(side.commit)
+        if found is not None and found.differences:
+            side.status = treecheck.REWRITTEN
+            side.notes.append("its record is rewritten (" + "; ".join(d.describe() for d in found.differences)
+                              + "): the data compared is the tree's; its params and metrics came from another tree")
+        locks = found.lockfiles if found is not None else lockfiles.get(side.commit, [])
+        if len(locks) > 1 and found is None:
+            side.env_error = "environment not compared: " + treecheck.two_lockfiles_note(locks)
+        if len(locks) > 1:
+            side.notes.append(treecheck.two_lockfiles_note(locks))
 
 
 def load_workspace(root: Path, other: Side) -> Side:

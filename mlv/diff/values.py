@@ -33,7 +33,7 @@ def better_direction(key: str) -> str | None:
 
 
 def _unavailable_reason(old: Side, new: Side) -> str | None:
-    missing = [s.label for s in (old, new) if not s.has_record]
+    missing = [s.label for s in (old, new) if not (s.has_record or s.from_tree)]
     return f"{NO_RECORD} in {' and '.join(missing)}" if missing else None
 
 

@@ -432,7 +432,21 @@ def post_merge(root: str) -> int:
     if not git.revision_exists(Path(root), "ORIG_HEAD"):
         return 0
     changed = _changed_pointer_files(root, ["--cached", "ORIG_HEAD"])
+    _say_merged_environments(root)
     return _restore(root, changed, "the merge is done")
+
+
+def _say_merged_environments(root: str) -> None:
+    """Git keeps both content-addressed lockfiles when two merged branches each changed the
+    environment: an environment that never ran. Say so; never take the union silently."""
+    folder = os.path.join(root, ".mlv", "env")
+    try:
+        names = sorted(n for n in os.listdir(folder) if n.startswith("requirements-") and n.endswith(".txt"))
+    except OSError:
+        return
+    if len(names) > 1:
+        _say(f"mlv: the merge left {len(names)} environment lockfiles in .mlv/env ({', '.join(names)}): "
+             "an environment that never ran; re-snapshot (`mlv snapshot --run ...`) to record one")
 
 
 def _changed_pointer_files(root: str, revs: list[str]) -> list[str]:

@@ -31,6 +31,14 @@ def _parse(path: Path, text: str) -> Any:
     return dvc.load_untrusted_yaml(text.encode("utf-8", "surrogateescape"), limit=MAX_FILE_BYTES)
 
 
+def parse_text(rel: str, text: str) -> Any:
+    """The parsed content of a params or metrics file named REL (from git, not disk)."""
+    try:
+        return _parse(Path(rel), text)
+    except (ValueError, yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{rel!r} cannot be parsed: {exc.__class__.__name__}") from None
+
+
 def read_file(root: Path, rel: str, kind: str, required: bool) -> Any:
     """The parsed content of REL, None when it is absent and not REQUIRED."""
     path = root / rel

@@ -7,17 +7,23 @@ typed record) or, for a commit whose record cannot be read, an `InvalidExperimen
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlv.adapters import git
 from mlv.env import capture as environment
 from mlv.errors import MlvError
 from mlv.record import record
+from mlv.record import tree as treecheck
 from mlv.record.record import InvalidRecordError, Record
+from mlv.record.tree import REWRITTEN, Difference, TreeFacts
+
+if TYPE_CHECKING:
+    from mlv.adapters.dvc import Pointer
 
 INVALID = "invalid"
+__all__ = ["INVALID", "REWRITTEN", "Difference", "Experiment", "InvalidExperiment"]
 
 
 @dataclass
@@ -28,6 +34,35 @@ class Experiment:
     # Set by mlv.record.listing.annotate for `mlv log`: what happened to it, and the git tags on it.
     labels: list[str] | None = None
     tags: list[str] | None = None
+    # What the commit's tree pins, filled whenever history reads the experiment; the tree is the
+    # truth, so data comes from here, and a record that disagrees is "rewritten".
+    tree: TreeFacts | None = field(default=None, repr=False)
+
+    @property
+    def status(self) -> str:
+        return self.tree.status if self.tree is not None else treecheck.OK
+
+    @property
+    def rewritten(self) -> bool:
+        return self.status == REWRITTEN
+
+    @property
+    def differences(self) -> list[Difference]:
+        return self.tree.differences if self.tree is not None else []
+
+    @property
+    def data(self) -> list[Pointer]:
+        """The data the commit's tree pins (for the record's data paths)."""
+        return self.tree.data if self.tree is not None else self.record.data
+
+    @property
+    def outputs(self) -> list[Pointer]:
+        """The outputs the commit's tree pins (for the record's output paths)."""
+        return self.tree.outputs if self.tree is not None else self.record.outputs
+
+    @property
+    def lockfiles_in_tree(self) -> list[str]:
+        return self.tree.lockfiles if self.tree is not None else [self.record.environment.lockfile]
 
     @property
     def packages(self) -> dict[str, str] | None:
@@ -41,7 +76,9 @@ class Experiment:
         env = doc.pop("environment")
         annotations = {name: value for name, value in (("labels", self.labels), ("tags", self.tags))
                        if value is not None}
-        return {"commit": self.commit, "message": self.message, **doc, "environment": env, **annotations}
+        return {"commit": self.commit, "message": self.message, **doc, "environment": env,
+                "status": self.status, "differences": [d.to_json() for d in self.differences],
+                "lockfiles_in_tree": self.lockfiles_in_tree, **annotations}
 
 
 @dataclass
@@ -88,6 +125,7 @@ def list_experiments(root: Path, rev: str = "HEAD", limit: int | None = None,
         shas = git.log_shas(root, rev, record.GIT_GREP, limit)
     messages = git.commit_messages(root, shas)
     found = [exp for exp in (read_commit(sha, messages[sha]) for sha in shas) if exp is not None]
+    check_trees(root, [e for e in found if isinstance(e, Experiment)])
     if with_packages:
         attach_packages(root, [e for e in found if isinstance(e, Experiment)])
     return found
@@ -107,6 +145,13 @@ def latest_valid(root: Path, count: int, rev: str = "HEAD") -> list[Experiment]:
         if len(valid) >= count or len(listed) < ask:
             return valid[:count]
         ask *= 4
+
+
+def check_trees(root: Path, experiments: list[Experiment]) -> None:
+    """Check each record against its commit's tree (one git process for all of them)."""
+    facts = treecheck.check_all(root, [(e.commit, e.record) for e in experiments])
+    for exp in experiments:
+        exp.tree = facts[exp.commit]
 
 
 def attach_packages(root: Path, experiments: list[Experiment]) -> None:
@@ -130,5 +175,6 @@ def show_experiment(root: Path, rev: str = "HEAD") -> Experiment:
     sha = git.resolve_commit(root, rev)
     user, rec = record.parse(git.commit_messages(root, [sha])[sha], sha)
     exp = Experiment(sha, user, rec)
+    check_trees(root, [exp])
     attach_packages(root, [exp])
     return exp

@@ -42,7 +42,7 @@ MAX_DEPTH = 100  # objects and lists nested inside each other, the record itself
 _MD5 = re.compile(r"[0-9a-f]{32}(\.dir)?")
 _MAX_PATH = 4096
 # Fields a reader adds to the record for `mlv show --json`; a record must not bring its own.
-_READER_FIELDS = ("commit", "message")
+_READER_FIELDS = ("commit", "message", "status", "differences", "lockfiles_in_tree")
 
 
 class InvalidRecordError(NotAnExperimentError):
@@ -71,6 +71,12 @@ class Record:
     mlv_version: str
     reproduces: dict[str, Any] | None = None  # {"commit": sha, "verdict": ...} for `reproduce --save`
     schema: int = SCHEMA_VERSION
+    # Optional, additive (absent from older records): the git tree the record was made with, the
+    # command's standard output as evidence, and where the metrics came from ("stdout" when they
+    # were read from `name: number` lines because no metrics file is declared).
+    tree: str | None = None
+    stdout: dict[str, Any] | None = None  # {"sha256", "bytes", "tail": [last lines, capped]}
+    metrics_from: str | None = None
 
     def to_json(self, with_packages: bool = False) -> dict[str, Any]:
         """The record as written to the commit (key order included); WITH_PACKAGES adds the
@@ -82,7 +88,13 @@ class Record:
             "data": [p.to_json() for p in self.data], "outputs": [p.to_json() for p in self.outputs],
             "environment": self.environment.to_json(with_packages=with_packages),
             "mlv_version": self.mlv_version, "reproduces": self.reproduces, "schema": self.schema,
+            **self._optional_json(),
         }
+
+    def _optional_json(self) -> dict[str, Any]:
+        """The optional fields that are set: a record without them reads and writes as before."""
+        optional = {"tree": self.tree, "stdout": self.stdout, "metrics_from": self.metrics_from}
+        return {key: value for key, value in optional.items() if value is not None}
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Record:
@@ -104,6 +116,8 @@ class Record:
                 project_lockfiles=_checked_keys(env["project_lockfiles"], "project lockfile"),
             ),
             mlv_version=doc["mlv_version"], reproduces=doc.get("reproduces"), schema=doc["schema"],
+            tree=_checked_tree(doc.get("tree")), stdout=doc.get("stdout"),
+            metrics_from=_checked_metrics_from(doc.get("metrics_from")),
         )
 
 
@@ -270,6 +284,21 @@ def _checked_path(value: str, what: str) -> str:
         return data_path(value, what)
     except UnsafePathError as exc:
         raise _UnreadableError(exc.message) from None
+
+
+_TREE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+
+
+def _checked_tree(value: str | None) -> str | None:
+    if value is not None and not _TREE.fullmatch(value):
+        raise _UnreadableError(f"its tree is not a git object id: {value[:80]!r}")
+    return value
+
+
+def _checked_metrics_from(value: str | None) -> str | None:
+    if value not in (None, "stdout"):
+        raise _UnreadableError(f"its metrics_from is not 'stdout': {str(value)[:80]!r}")
+    return value
 
 
 def _checked_keys(files: dict[str, Any], what: str) -> dict[str, Any]:

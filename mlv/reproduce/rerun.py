@@ -46,6 +46,7 @@ class ReproduceOptions:
     keep: bool = False
     save: bool = False
     stdout_to_stderr: bool = False  # with --json, the command's output must stay off stdout
+    runs: int = 1  # --runs N: re-run N times and say whether the command is deterministic
 
 
 @dataclass
@@ -64,6 +65,7 @@ class ReproducePlan:
     # then, after consent, and `mismatches` is empty until it does.
     repository_interpreter: str | None = None
     lockfile_contents: freshenv.LockfileContents = field(default_factory=freshenv.LockfileContents)
+    notes: list[str] = field(default_factory=list)  # said before running: a rewritten record, two lockfiles
 
 
 @dataclass
@@ -78,6 +80,7 @@ class ReproduceResult:
     saved_commit: str | None = None
     saved_branch: str | None = None
     warnings: list[str] = field(default_factory=list)
+    runs: RunsSummary | None = None  # with --runs N
 
     def to_json(self) -> dict[str, Any]:
         """The contract of `mlv reproduce --json` (docs/reference/verdict-json.md)."""
@@ -88,7 +91,33 @@ class ReproduceResult:
             "environment_mismatches": [m.to_json() for m in self.mismatches],
             "duration_s": self.run.duration_s, "worktree": self.worktree,
             "saved_commit": self.saved_commit, "saved_branch": self.saved_branch, "warnings": self.warnings,
+            "runs": self.runs.to_json() if self.runs is not None else None,
         }
+
+
+@dataclass
+class MetricSpread:
+    name: str
+    original: Any
+    min: float | None  # over the re-runs and the original, numbers only
+    max: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "original": self.original, "min": self.min, "max": self.max}
+
+
+@dataclass
+class RunsSummary:
+    """`--runs N`: whether N re-runs agree with each other, and how far each metric spreads."""
+
+    count: int
+    deterministic: bool  # every re-run gave the same outputs, metrics and standard output
+    verdicts: list[str]
+    metrics: list[MetricSpread]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"count": self.count, "deterministic": self.deterministic, "verdicts": self.verdicts,
+                "metrics": [m.to_json() for m in self.metrics]}
 
 
 @contextlib.contextmanager
@@ -115,9 +144,15 @@ def plan(cwd: Path, options: ReproduceOptions) -> ReproducePlan:
         if not rec.command:
             raise MlvError(f"experiment {exp.commit[:10]} records no command, so there is nothing to re-run",
                            hint="Record experiments with `mlv snapshot --run COMMAND`.")
-        # Every path in the record was checked when it was read (mlv/record/record.py).
-        data = rec.data
-        metrics_files = list(rec.metrics)
+        if options.runs < 1:
+            raise MlvError(f"--runs must be at least 1, not {options.runs}")
+        if options.runs > 1 and (options.save or options.keep):
+            raise MlvError("--runs cannot be combined with --save or --keep", hint="Re-run once to save or keep it.")
+        # The commit's tree is the truth: its pointer files say which data to restore, even when
+        # the record (copied by a cherry-pick, a rebase or by hand) names other data.
+        data = exp.data
+        # Metrics read from the command's output have no file to read back.
+        metrics_files = [] if rec.metrics_from == "stdout" else list(rec.metrics)
         lock_path = rec.environment.lockfile
         blob = git.read_blob(root, exp.commit, lock_path)
         if blob is None and options.env == "fresh":
@@ -130,7 +165,20 @@ def plan(cwd: Path, options: ReproduceOptions) -> ReproducePlan:
             mismatches = _compare_current(root, exp, lockfile, interpreter.path)
         return ReproducePlan(root, exp, rec.command, data, metrics_files, lockfile, interpreter.path, mismatches,
                              interpreter.named if interpreter.from_repository else None,
-                             freshenv.read_lockfile(lockfile))
+                             freshenv.read_lockfile(lockfile), _tree_notes(exp))
+
+
+def _tree_notes(exp: Experiment) -> list[str]:
+    from mlv.record import tree as treecheck
+
+    notes = []
+    if exp.rewritten:
+        notes.append(f"the record of {exp.commit[:10]} is rewritten ("
+                     + "; ".join(d.describe() for d in exp.differences)
+                     + "): the data restored is the commit's tree's, and the recorded metrics came from another tree")
+    if len(exp.lockfiles_in_tree) > 1:
+        notes.append(treecheck.two_lockfiles_note(exp.lockfiles_in_tree))
+    return notes
 
 
 def _compare_current(root: Path, exp: Experiment, lockfile: bytes, interpreter: str) -> list[check.Mismatch]:
@@ -149,13 +197,58 @@ def execute(plan_: ReproducePlan, options: ReproduceOptions,
             notify: Callable[[str], None] | None = None) -> ReproduceResult:
     """Re-run PLAN_ in a fresh worktree and compare; the worktree goes away unless --keep.
 
-    Called only once the user agreed to run the recorded command (or passed --yes).
+    Called only once the user agreed to run the recorded command (or passed --yes). With
+    `runs` > 1 the command is re-run that many times, each in a fresh worktree, and the result is
+    the worst verdict, with whether the re-runs agreed and how the metrics spread.
     """
     with contextlib.ExitStack() as stack:
         if options.save:  # it writes a branch and a commit: no other writing mlv command meanwhile
             with could_not_run():
                 stack.enter_context(locking.repository_lock(plan_.root))
-        return _execute(plan_, options, notify)
+        results = []
+        for number in range(options.runs):
+            if notify and options.runs > 1:
+                notify(f"run {number + 1} of {options.runs}")
+            results.append(_execute(plan_, options, notify))
+    result = results[0] if len(results) == 1 else _combine(plan_, results)
+    result.warnings[:0] = plan_.notes
+    return result
+
+
+def _fingerprint_of(result: ReproduceResult) -> tuple[Any, ...]:
+    v = result.verdict
+    return (tuple((o.path, o.reproduced) for o in v.outputs),
+            tuple((m.name, repr(m.reproduced)) for m in v.metrics), result.run.stdout_sha256, result.run.exit_code)
+
+
+def _combine(plan_: ReproducePlan, results: list[ReproduceResult]) -> ReproduceResult:
+    """One result for --runs N: the worst verdict; re-runs that disagree make it nondeterministic."""
+    order = [verdict.NOT_REPRODUCED, verdict.UNVERIFIED, verdict.WITHIN_TOLERANCE, verdict.REPRODUCED]
+    worst = min(results, key=lambda r: order.index(r.verdict.verdict))
+    deterministic = len({_fingerprint_of(r) for r in results}) == 1
+    original = record_flatten(plan_.experiment.record.metrics)
+    spreads = []
+    for name, value in original.items():
+        seen = [value, *(_metric(r, name) for r in results)]
+        numbers = [float(x) for x in seen if isinstance(x, (int, float)) and not isinstance(x, bool)]
+        spreads.append(MetricSpread(name, value, min(numbers) if numbers else None, max(numbers) if numbers else None))
+    worst.runs = RunsSummary(len(results), deterministic, [r.verdict.verdict for r in results], spreads)
+    if not deterministic and worst.verdict.verdict != verdict.REPRODUCED:
+        worst.verdict.cause = verdict.NONDETERMINISTIC
+        worst.verdict.cause_detail = (f"{len(results)} re-runs of the same commit in the same environment "
+                                      "disagree with each other: look for unseeded randomness (random, numpy, "
+                                      "torch seeds), threads or the clock")
+    return worst
+
+
+def _metric(result: ReproduceResult, name: str) -> Any:
+    return next((m.reproduced for m in result.verdict.metrics if m.name == name), None)
+
+
+def record_flatten(metrics: dict[str, Any]) -> dict[str, Any]:
+    from mlv.record.record import flatten
+
+    return flatten(metrics, single_root=len(metrics) == 1)
 
 
 def _execute(plan_: ReproducePlan, options: ReproduceOptions,
@@ -184,7 +277,7 @@ def _execute(plan_: ReproducePlan, options: ReproduceOptions,
                               when_stopped="the re-run was abandoned; nothing was changed")
             # A private DVC cache is thrown away with the worktree: nothing is stored in it.
             result = ReproduceResult(exp.commit, command, options.env,
-                                     _judge(tree, plan_, run, options.rtol, options.atol,
+                                     _judge(tree, plan_, options, run, mismatches,
                                             store=options.save and not pipeline), mismatches, run)
             if options.save:
                 use_shared_cache(plan_.root, tree)
@@ -219,15 +312,16 @@ def _is_pipeline(plan_: ReproducePlan) -> bool:
     return git.read_blob(plan_.root, plan_.experiment.commit, dvcfiles.PIPELINE_FILE) is not None
 
 
-def _judge(tree: Path, plan_: ReproducePlan, run: RunResult, rtol: float, atol: float,
-           store: bool) -> verdict.Verdict:
+def _judge(tree: Path, plan_: ReproducePlan, options: ReproduceOptions, run: RunResult,
+           mismatches: list[check.Mismatch], store: bool) -> verdict.Verdict:
     from mlv.data import track
     from mlv.data.statecache import of_work_tree
 
-    rec = plan_.experiment.record
+    exp = plan_.experiment
+    rec = exp.record
     state = of_work_tree(tree)
     reproduced: dict[str, str | None] = {}
-    for item in rec.outputs:
+    for item in exp.outputs:  # as the commit's tree pins them
         path = item.path
         exists = (tree / path).exists() and _inside(tree, path)
         # With --save the snapshot stores these right after; storing now saves a second hashing.
@@ -240,10 +334,25 @@ def _judge(tree: Path, plan_: ReproducePlan, run: RunResult, rtol: float, atol: 
             content = paramfiles.read_file(tree, name, "metrics", required=False)
             if content is not None:
                 metrics[name] = content
-    return verdict.decide(verdict.compare_outputs(rec.outputs, reproduced),
-                          verdict.compare_metrics(rec.metrics, metrics, rtol, atol),
+    if rec.metrics_from == "stdout":
+        metrics = {"stdout": dict(run.stdout_metrics)} if run.stdout_metrics else {}
+    recorded_stdout = rec.stdout.get("sha256") if rec.stdout and rec.stdout.get("bytes") else None
+    return verdict.decide(verdict.compare_outputs(exp.outputs, reproduced),
+                          verdict.compare_metrics(rec.metrics, metrics, options.rtol, options.atol),
                           verdict.compare_exit(rec.exit_code if rec.run_by_mlv else None, run.exit_code),
-                          rtol, atol)
+                          options.rtol, options.atol,
+                          stdout=verdict.compare_stdout(recorded_stdout, run.stdout_sha256),
+                          inputs=_inputs(exp, mismatches))
+
+
+def _inputs(exp: Experiment, mismatches: list[check.Mismatch]) -> verdict.Inputs:
+    """What differed before the command ran: the causes a different result can have."""
+    packages = tuple(f"{m.name} {m.recorded or '-'} -> {m.current or '-'}" for m in mismatches if m.kind == "package")
+    # The platform string (kernel, libc build) differs between any two machines; it is listed
+    # with the mismatches but is not taken as a cause by itself.
+    facts = tuple(f"{m.name} {m.recorded} -> {m.current}" for m in mismatches
+                  if m.kind not in ("package", "platform"))
+    return verdict.Inputs(tuple(sorted({d.kind for d in exp.differences})), packages, facts)
 
 
 def _inside(tree: Path, path: str) -> bool:

@@ -5,7 +5,13 @@ The rules (docs/reference/verdict-json.md):
 - "reproduced_within_tolerance": the exit code matches, every output exists, at least one metric
   was recorded and every metric is equal or within --rtol/--atol (outputs may differ in bytes:
   a model file that pickles differently but scores the same);
-- "not_reproduced": anything else (a metric off, an output or metric missing, another exit code).
+- "not_reproduced": anything else (a metric off, an output or metric missing, another exit code);
+- "unverified": the exit code matches but there was nothing else to compare (no output, no
+  metric, no recorded standard output): the re-run ran, and proves nothing. Never "reproduced".
+
+Every verdict but "reproduced" says why it is not: `cause`, one of CAUSES, from what differs in
+the run (exit code, a missing output) and in its inputs (the record rewritten, the environment).
+When the inputs were identical and the results still differ, the command is nondeterministic.
 """
 
 from __future__ import annotations
@@ -19,6 +25,22 @@ from mlv.adapters.dvc import Pointer
 REPRODUCED = "reproduced"
 WITHIN_TOLERANCE = "reproduced_within_tolerance"
 NOT_REPRODUCED = "not_reproduced"
+UNVERIFIED = "unverified"
+VERDICTS = (REPRODUCED, WITHIN_TOLERANCE, NOT_REPRODUCED, UNVERIFIED)
+EXIT_UNVERIFIED = 5  # `mlv reproduce` exit code for "unverified" (docs/reference/exit-codes.md)
+
+# Why a re-run did not reproduce, most telling first (docs/reference/verdict-json.md).
+EXIT_CODE = "exit_code"
+CODE_CHANGED = "code_changed"
+DATA_CHANGED = "data_changed"
+MISSING_OUTPUT = "missing_output"
+ENVIRONMENT_CHANGED = "environment_changed"
+NONDETERMINISTIC = "nondeterministic"
+CAUSES = (EXIT_CODE, CODE_CHANGED, DATA_CHANGED, MISSING_OUTPUT, ENVIRONMENT_CHANGED, NONDETERMINISTIC)
+
+# The one line of configuration that gives a re-run something to compare.
+MAKE_CHECKABLE = ("declare what the command writes: `metrics: [metrics.json]` or `outputs: [model.pkl]` in "
+                  ".mlv/config.yaml (or print `name: number` lines), then snapshot again")
 
 
 @dataclass
@@ -46,6 +68,24 @@ class ExitCheck:
 
 
 @dataclass
+class StdoutCheck:
+    """The command's standard output, by its sha256: evidence when nothing else was declared."""
+
+    recorded: str | None  # sha256 in the record; None for a record without it
+    reproduced: str
+    status: str  # identical | different | not_recorded
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What was known about the re-run's inputs before it ran: the causes a difference can have."""
+
+    rewritten: tuple[str, ...] = ()  # kinds in which the record disagrees with its tree (code, data, ...)
+    packages_changed: tuple[str, ...] = ()  # "name recorded -> current" for each package that differs
+    platform_changed: tuple[str, ...] = ()  # python, os, ... that differ
+
+
+@dataclass
 class Verdict:
     verdict: str
     outputs: list[OutputCheck] = field(default_factory=list)
@@ -53,6 +93,9 @@ class Verdict:
     exit_code: ExitCheck | None = None
     rtol: float = 0.0
     atol: float = 0.0
+    cause: str | None = None  # one of CAUSES; None when reproduced (or unverified)
+    cause_detail: str | None = None  # one human line: what points at the cause
+    stdout: StdoutCheck | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -60,6 +103,12 @@ class Verdict:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def compare_stdout(recorded: str | None, reproduced: str) -> StdoutCheck:
+    if recorded is None:
+        return StdoutCheck(None, reproduced, "not_recorded")
+    return StdoutCheck(recorded, reproduced, "identical" if recorded == reproduced else "different")
 
 
 def compare_outputs(recorded: list[Pointer], reproduced: dict[str, str | None]) -> list[OutputCheck]:
@@ -112,13 +161,19 @@ def compare_exit(recorded: int | None, reproduced: int) -> ExitCheck:
 
 
 def decide(outputs: list[OutputCheck], metrics: list[MetricCheck], exit_check: ExitCheck,
-           rtol: float = 0.0, atol: float = 0.0) -> Verdict:
+           rtol: float = 0.0, atol: float = 0.0, *, stdout: StdoutCheck | None = None,
+           inputs: Inputs | None = None) -> Verdict:
     # A re-run that fails where the record succeeded never reproduces; without a recorded exit
     # code, a non-zero one still means the command did not do its job.
     exit_ok = exit_check.status == "equal" or (exit_check.status == "not_recorded" and exit_check.reproduced == 0)
     # A metric that only appears in the re-run does not contradict the record.
     compared = [m for m in metrics if m.status != "new"]
-    if (exit_ok and all(o.status == "identical" for o in outputs)
+    # The standard output is evidence only when nothing was declared: logs carry timings.
+    stdout_counts = not outputs and not compared and stdout is not None and stdout.status != "not_recorded"
+    stdout_ok = not stdout_counts or (stdout is not None and stdout.status == "identical")
+    if exit_ok and not outputs and not compared and not stdout_counts:
+        label = UNVERIFIED
+    elif (exit_ok and stdout_ok and all(o.status == "identical" for o in outputs)
             and all(m.status == "equal" for m in compared)):
         label = REPRODUCED
     elif (exit_ok and compared and all(o.status != "missing" for o in outputs)
@@ -126,4 +181,34 @@ def decide(outputs: list[OutputCheck], metrics: list[MetricCheck], exit_check: E
         label = WITHIN_TOLERANCE
     else:
         label = NOT_REPRODUCED
-    return Verdict(label, outputs, metrics, exit_check, rtol, atol)
+    verdict = Verdict(label, outputs, metrics, exit_check, rtol, atol, stdout=stdout)
+    if label == UNVERIFIED:
+        verdict.cause_detail = f"nothing to compare but the exit code; to make it checkable, {MAKE_CHECKABLE}"
+    elif label != REPRODUCED:
+        verdict.cause, verdict.cause_detail = find_cause(verdict, inputs or Inputs())
+    return verdict
+
+
+def find_cause(verdict: Verdict, inputs: Inputs) -> tuple[str, str]:
+    """The most telling reason VERDICT is not "reproduced", with one line saying what points at it."""
+    exit_check = verdict.exit_code
+    if exit_check is not None and (exit_check.status == "different" or (
+            exit_check.status == "not_recorded" and exit_check.reproduced != 0)):
+        recorded = "-" if exit_check.recorded is None else exit_check.recorded
+        return EXIT_CODE, f"the command exited {exit_check.reproduced}, the record says {recorded}"
+    if inputs.rewritten:
+        kinds = set(inputs.rewritten)
+        cause = DATA_CHANGED if kinds <= {"data", "output"} else CODE_CHANGED
+        return cause, (f"the record is rewritten ({', '.join(sorted(kinds))} differ from the commit's tree): "
+                       "the recorded metrics came from another tree")
+    missing = [o.path for o in verdict.outputs if o.status == "missing"]
+    missing += [m.name for m in verdict.metrics if m.status == "missing"]
+    if missing:
+        return MISSING_OUTPUT, f"the re-run did not produce {', '.join(missing[:5])}"
+    if inputs.packages_changed or inputs.platform_changed:
+        changed = [*inputs.platform_changed, *inputs.packages_changed]
+        more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+        return ENVIRONMENT_CHANGED, f"the environment differs: {', '.join(changed[:5])}{more}"
+    return NONDETERMINISTIC, ("code, data, params and environment are identical and the results still "
+                              "differ: look for unseeded randomness (random, numpy, torch seeds), "
+                              "threads or the clock")

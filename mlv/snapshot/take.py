@@ -6,6 +6,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mlv import __version__, locking
 from mlv.adapters import dvc, git
@@ -18,6 +19,7 @@ from mlv.pipeline import dvcfiles
 from mlv.pipeline import project as dvcproject
 from mlv.project import config, paramfiles, undeclared
 from mlv.record.record import Record, render_message
+from mlv.snapshot import runner
 from mlv.snapshot.publish import PreparedCommit, crash_point, publish, recover
 from mlv.snapshot.runner import RunResult, now_iso, run_command
 
@@ -33,6 +35,7 @@ class SnapshotOptions:
     json_output: bool = False
     reproduces: dict[str, object] | None = None
     completed_run: RunResult | None = None  # a run made elsewhere (mlv reproduce --save) to record
+    allow_empty: bool = False  # commit even when nothing changed since HEAD's experiment
 
 
 @dataclass
@@ -42,6 +45,11 @@ class SnapshotResult:
     record: Record
     warnings: list[str] = field(default_factory=list)
     files_changed: int = 0
+    made: bool = True  # False: nothing changed since HEAD's experiment, and no commit was made
+
+
+class _NothingChangedError(Exception):
+    """The prepared tree is HEAD's experiment's tree and nothing ran: a commit would duplicate it."""
 
 
 def check_can_commit(root: Path) -> str:
@@ -93,7 +101,9 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
     # code; without one, an interpreter that is repository content is never started.
     may_probe = not interpreter.from_repository or options.run is not None or options.completed_run is not None
     run: RunResult | None = options.completed_run
+    before: dict[str, runner.Fingerprint | None] = {}
     if options.run:
+        before = runner.fingerprints(root, [*cfg.metrics, *cfg.outputs])  # to record only what the run wrote
         run = run_command(options.run, root, stdout_to_stderr=options.json_output)
         if run.exit_code != 0 and not options.allow_failure:
             raise CommandFailedError(
@@ -101,21 +111,14 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
                 hint="Fix it, or pass --allow-failure to record the failed run.",
             )
 
-    params = paramfiles.read_all(root, cfg.params, "params", required=True)
-    metrics = paramfiles.read_all(root, cfg.metrics, "metrics", required=False)
-    if pipeline is not None:  # the params and metrics files dvc.yaml declares, configured or not
-        params.update(paramfiles.read_all(root, [p for p in pipeline.params if p not in params], "params",
-                                          required=False))
-        metrics.update(paramfiles.read_all(root, [m for m in pipeline.metrics if m not in metrics], "metrics",
-                                           required=False))
-    project_locks = projectlocks.find(root)
-    if may_probe:
-        env = environment.capture(interpreter.path, git.git_dir(root) / "mlv")
-        lockfile = environment.render_lockfile(env)
-        warnings += projectlocks.disagreements(root, project_locks, env.package_versions())
-    else:
-        env, lockfile, note = _uncaptured_environment(root, interpreter)
-        warnings.append(note)
+    params, metrics = _params_and_metrics(root, cfg, pipeline)
+    stale = runner.not_written_by_run(root, before)
+    if stale:
+        warnings.append(f"left out of the record: {', '.join(stale)} (not written by this run; "
+                        "they hold the results of an earlier one)")
+        metrics = {name: content for name, content in metrics.items() if name not in stale}
+    metrics = metrics or runner.stdout_metrics(run, cfg.metrics)
+    env, lockfile, project_locks = _environment(root, interpreter, may_probe, warnings)
 
     # Before anything is hashed into git or the cache: a refused file must leave no objects behind.
     code_changes = _changes_for_git(root, [*cfg.tracked, environment.LOCKFILE_DIR])
@@ -129,14 +132,49 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
 
     record = _build_record(cfg, command, run, params, metrics, [*pointers, *stage_outputs], env, lockfile,
                            project_locks, options.reproduces)
+    record.outputs = [p for p in record.outputs if p.path not in stale]
+    if run is not None:
+        record.stdout = run.stdout_evidence()
+        record.metrics_from = "stdout" if "stdout" in metrics and not cfg.metrics else None
     message = options.message or _default_message(command)
-    prepared, changed = _prepare_commit(root, cfg, ref, head, pointers, lockfile, record, message,
-                                        options.verify, [p.path for p in stage_outputs])
+    skip_if_same = head is not None and run is None and not options.allow_empty
+    try:
+        prepared, changed = _prepare_commit(root, cfg, ref, head, pointers, lockfile, record, message,
+                                            options.verify, [p.path for p in stage_outputs], skip_if_same)
+    except _NothingChangedError:
+        assert head is not None  # noqa: S101 - only raised with a HEAD to compare with
+        return SnapshotResult(head, message, record, warnings, 0, made=False)
     crash_point("before-publish")
     publish(root, prepared)
     if options.verify:
         git.run_hook(root, "post-commit", [], {})
     return SnapshotResult(prepared.commit, message, record, warnings, changed)
+
+
+def _environment(root: Path, interpreter: environment.Interpreter, may_probe: bool,
+                 warnings: list[str]) -> tuple[environment.Environment, bytes, dict[str, str]]:
+    """The environment to record, its lockfile and the project's own lockfiles (notes go to WARNINGS)."""
+    project_locks = projectlocks.find(root)
+    if may_probe:
+        env = environment.capture(interpreter.path, git.git_dir(root) / "mlv")
+        warnings += projectlocks.disagreements(root, project_locks, env.package_versions())
+        return env, environment.render_lockfile(env), project_locks
+    env, lockfile, note = _uncaptured_environment(root, interpreter)
+    warnings.append(note)
+    return env, lockfile, project_locks
+
+
+def _params_and_metrics(root: Path, cfg: config.ProjectConfig,
+                        pipeline: dvcfiles.Pipeline | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The configured params and metrics files, and those `dvc.yaml` declares (configured or not)."""
+    params = paramfiles.read_all(root, cfg.params, "params", required=True)
+    metrics = paramfiles.read_all(root, cfg.metrics, "metrics", required=False)
+    if pipeline is not None:
+        params.update(paramfiles.read_all(root, [p for p in pipeline.params if p not in params], "params",
+                                          required=False))
+        metrics.update(paramfiles.read_all(root, [m for m in pipeline.metrics if m not in metrics], "metrics",
+                                           required=False))
+    return params, metrics
 
 
 def _uncaptured_environment(
@@ -220,6 +258,7 @@ def _prepare_commit(
     message: str,
     verify: bool,
     stage_outputs: list[str],
+    skip_if_same: bool = False,
 ) -> tuple[PreparedCommit, int]:
     """Build the commit's objects in a private index; the user's index and files are untouched."""
     index = git.new_temp_index(root)
@@ -244,10 +283,13 @@ def _prepare_commit(
     git.stage_blobs(index, writes)
 
     changed = git.staged_paths_vs(index, head)
+    if skip_if_same and not changed and _is_experiment(root, head):
+        raise _NothingChangedError
     _refuse_large_files(root, changed, set(writes))
     if verify:
         _run_commit_hooks(root, index, message)
     tree = git.write_tree(index)
+    record.tree = tree  # so a reader can tell when the record travels to another tree (cherry-pick)
     commit = git.commit_tree(root, tree, head, render_message(message, record))
     deletes = _stray_lockfiles(root, lock_rel)
     return PreparedCommit(commit, ref, head, index.path, writes, deletes, contents, base), len(changed)
@@ -258,6 +300,20 @@ def _changes_for_git(root: Path, excluded: list[str]) -> list[str]:
     prefixes = tuple(p.rstrip("/") + "/" for p in excluded)
     return [p for p in git.changed_paths(root)
             if p.rstrip("/") not in excluded and not p.startswith(prefixes)]
+
+
+def _is_experiment(root: Path, sha: str | None) -> bool:
+    """Whether SHA is an experiment whose record is true to its tree: a plain commit, an invalid
+    record or a rewritten one is worth recording again even when the tree is unchanged."""
+    from mlv.record import history
+
+    if sha is None:
+        return False
+    found = history.read_commit(sha, git.commit_messages(root, [sha])[sha])
+    if not isinstance(found, history.Experiment):
+        return False
+    history.check_trees(root, [found])
+    return not found.rewritten
 
 
 def _read_if_exists(path: Path) -> bytes | None:

@@ -36,6 +36,8 @@ def register(app: typer.Typer) -> None:
 
         with handle_errors():
             result = checkout.checkout_experiment(Path.cwd(), rev, force=force, progress=output.BarProgress())
+            for line in result.warnings:
+                output.warn(line)
             if json_output:
                 output.emit_json(result.to_json())
                 return

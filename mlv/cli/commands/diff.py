@@ -23,8 +23,8 @@ _MAX_CODE_FILES = 40
 def register(app: typer.Typer) -> None:
     @app.command("diff")
     def diff_command(
-        revisions: Annotated[list[str] | None, typer.Argument(metavar="[A] [B] [C...]", help="None: the latest experiment against the one before it. One: that revision against the latest experiment. Two: A against B. Three or more: one table of their params and metrics.", show_default=False)] = None,
-        workspace: Annotated[bool, typer.Option("--workspace", "-w", help="Compare the revision (default: the latest experiment) with the work tree, uncommitted changes included.")] = False,
+        revisions: Annotated[list[str] | None, typer.Argument(metavar="[A] [B] [C...]", help="None: the latest experiment against the one before it (against HEAD when HEAD is a later commit without a record, such as a revert). One: that revision against the latest experiment. Two: A against B. Three or more: one table of their params and metrics.", show_default=False)] = None,
+        workspace: Annotated[bool, typer.Option("--workspace", "-w", help="Compare the revision (default: HEAD, the latest experiment or a commit made since, such as a revert) with the work tree, uncommitted changes included.")] = False,
         json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document (keys code, data, environment, params, metrics, command).")] = False,
         markdown: Annotated[bool, typer.Option("--md", help="Print Markdown tables, ready to paste into a pull request.")] = False,
     ) -> None:
@@ -121,6 +121,9 @@ def _render(result: DiffResult, console: Console) -> None:
 
     console.print(f"[bold]mlv diff[/bold] {_esc(fmt.side_title(result.old))} [dim]\u2192[/dim] "
                   f"{_esc(fmt.side_title(result.new))}")
+    for side in (result.old, result.new):
+        for note in side.notes:  # the tree is the truth: say when a record or a merge disagrees
+            console.print(f"[yellow]warning:[/yellow] {_esc(fmt.side_title(side))}: {_esc(note)}")
     if result.identical:
         console.print("no differences")
     else:

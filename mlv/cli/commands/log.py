@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from mlv.record.history import Experiment
+    pass
 
 
 def register(app: typer.Typer) -> None:
@@ -93,11 +93,23 @@ def register(app: typer.Typer) -> None:
         from mlv.adapters import git
         from mlv.cli import output
         from mlv.cli.errors import handle_errors
+        from mlv.cli.render import record_truth as truth
+        from mlv.errors import NotAnExperimentError
         from mlv.record import history
+        from mlv.record.record import InvalidRecordError
 
         with handle_errors():
             root = git.find_root(Path.cwd())
-            exp = history.show_experiment(root, revisions.resolve(root, rev)) if rev else _latest(root)
+            target = revisions.resolve(root, rev or "HEAD")
+            try:
+                exp = history.show_experiment(root, target)
+            except InvalidRecordError:
+                raise
+            except NotAnExperimentError as exc:
+                # A revert or a merge has no record: what its tree holds is still worth showing.
+                if not truth.show_plain_commit(root, target, exc.message, json_output):
+                    raise
+                return
             if json_output:
                 output.emit_json(exp.to_json())
                 return
@@ -112,27 +124,6 @@ def _status_cell(exp: object) -> str:
         return INVALID
     assert isinstance(exp, Experiment)  # noqa: S101
     return ",".join(exp.labels or []) or "-"
-
-
-def _latest(root: Path) -> Experiment:
-    """HEAD's experiment; when HEAD is a plain commit, the latest experiment before it (as `mlv diff`
-    takes it), saying so. A damaged record at HEAD is reported, not skipped."""
-    from mlv.cli import output
-    from mlv.errors import NotAnExperimentError
-    from mlv.record import history
-    from mlv.record.record import InvalidRecordError
-
-    try:
-        return history.show_experiment(root, "HEAD")
-    except InvalidRecordError:
-        raise
-    except NotAnExperimentError:
-        latest = history.latest_valid(root, 1)
-        if not latest:
-            raise
-    first_line = (latest[0].message.splitlines() or [""])[0]
-    output.info(f"HEAD is not an experiment; showing the latest experiment, {latest[0].commit[:10]} ({first_line})")
-    return history.show_experiment(root, latest[0].commit)
 
 
 def _render_table(experiments: Sequence[object], params: list[str] | None, metrics: list[str] | None) -> None:
@@ -229,6 +220,7 @@ def _key_params(params: list[dict[str, Any]], limit: int = 4) -> list[str]:
 
 def _render_record(exp: object) -> None:
     from mlv.cli import output
+    from mlv.cli.render import record_truth as truth
     from mlv.record.history import Experiment
     from mlv.record.record import flatten
 
@@ -242,12 +234,17 @@ def _render_record(exp: object) -> None:
         "run       " + (f"by mlv, exit {rec.exit_code}, {rec.duration_s:.2f}s, started {rec.started}"
                         if rec.run_by_mlv else "not run by mlv (state recorded as found)"),
     ]
+    lines += truth.tree_truth_lines(exp)
     if rec.reproduces:
         lines.append(f"reproduces {rec.reproduces.get('commit', '')[:10]}: {rec.reproduces.get('verdict')}")
-    for title, items in (("data", rec.data), ("outputs", rec.outputs)):
-        for item in items:
+    for title, items, in_tree in (("data", rec.data, exp.data), ("outputs", rec.outputs, exp.outputs)):
+        pinned = {p.path: p for p in in_tree}
+        for recorded in items:  # as the commit's tree pins them; the record's word only where it disagrees
+            item = pinned.get(recorded.path, recorded)
             files = f" ({output.plural(item.nfiles, 'file')})" if item.nfiles is not None else ""
-            lines.append(f"{title:<9} {item.path}  md5 {item.md5}  {output.fmt_size(item.size)}{files}")
+            note = ("  (the record's; not in the commit's tree)" if recorded.path not in pinned
+                    else f"  (record: {recorded.md5})" if item.md5 != recorded.md5 else "")
+            lines.append(f"{title:<9} {item.path}  md5 {item.md5}  {output.fmt_size(item.size)}{files}{note}")
     for key, value in flatten(rec.params).items():
         lines.append(f"param     {key} = {output.fmt_value(value)}")
     for key, value in flatten(rec.metrics).items():

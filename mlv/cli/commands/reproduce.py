@@ -22,14 +22,16 @@ def register(app: typer.Typer) -> None:
         keep: Annotated[bool, typer.Option("--keep", help="Keep the worktree the command ran in (its path is printed).")] = False,
         save: Annotated[bool, typer.Option("--save", help="Record the re-run as an experiment commit, on branch mlv/reproduced/<sha>, naming the commit it reproduces and the verdict.")] = False,
         json_output: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON (the command's own output goes to stderr).")] = False,
+        runs: Annotated[int, typer.Option("--runs", help="Re-run N times (each in a fresh worktree): say whether the command is deterministic and how each metric spreads across the runs and the original.")] = 1,
     ) -> None:
         """Re-run an experiment in a separate worktree and say whether it reproduced.
 
         Your working tree, index, HEAD, stash and untracked files are never touched. The data is
         restored from the DVC cache (fetched from the DVC remote if missing), the recorded command
         runs with its output live, and the outputs, metrics and exit code are compared with the
-        record. Exit code: 0 reproduced (or within tolerance), 1 not reproduced, 2 could not run,
-        130 interrupted.
+        record; a verdict other than reproduced says its cause. Exit code: 0 reproduced (or within
+        tolerance), 1 not reproduced, 2 could not run, 5 unverified (nothing to compare but the
+        exit code), 130 interrupted.
 
         Examples:
 
@@ -38,25 +40,31 @@ def register(app: typer.Typer) -> None:
             mlv reproduce baseline --env fresh --rtol 1e-6
 
             mlv reproduce a1b2c3d --yes --save --json | jq -r .verdict
+
+            mlv reproduce HEAD --yes --runs 3
         """
         from mlv.cli import output
         from mlv.cli.errors import handle_errors
         from mlv.reproduce import rerun as reproduce
+        from mlv.reproduce.verdict import EXIT_UNVERIFIED, UNVERIFIED
 
         with handle_errors():
             options = reproduce.ReproduceOptions(rev=rev, env=env, rtol=rtol, atol=atol, keep=keep,
-                                                 save=save, stdout_to_stderr=json_output)
+                                                 save=save, stdout_to_stderr=json_output, runs=runs)
             plan = reproduce.plan(Path.cwd(), options)
             _announce(plan, options.env)
             if not yes:
                 _confirm(plan)
             result = reproduce.execute(plan, options, notify=output.info)
             for line in result.warnings:
-                output.warn(line)
+                if line not in plan.notes:  # those were said before the run
+                    output.warn(line)
             if json_output:
                 output.emit_json(result.to_json())
             else:
                 _render(result)
+            if result.verdict.verdict == UNVERIFIED:
+                raise typer.Exit(EXIT_UNVERIFIED)
             if not result.verdict.succeeded:
                 raise typer.Exit(1)
 
@@ -76,6 +84,8 @@ def _announce(plan: ReproducePlan, env_mode: str) -> None:
     if plan.repository_interpreter is not None:
         output.info(f"  the interpreter {plan.repository_interpreter!r} is inside the repository: it is "
                     "compared with the recorded environment only once the command may run")
+    for note in plan.notes:
+        output.warn(note)
     if plan.mismatches:
         output.warn(f"the current environment differs from the recorded one in {output.plural(len(plan.mismatches), 'way')}:")
         for mismatch in plan.mismatches:
@@ -143,6 +153,9 @@ def _render(result: ReproduceResult) -> None:
             status += f" (diff {metric.difference:+.6g})"
         table.add_row(lit(f"metric {metric.name}"), lit(_fmt(metric.recorded)), lit(_fmt(metric.reproduced)),
                       status)
+    if v.stdout is not None and v.stdout.status != "not_recorded":
+        table.add_row("stdout sha256", lit((v.stdout.recorded or "-")[:12]), lit(v.stdout.reproduced[:12]),
+                      v.stdout.status)
     table.add_row("environment", result.env_mode,
                   output.plural(len(result.mismatches), "difference") if result.mismatches else "same",
                   "differs" if result.mismatches else "same")
@@ -153,7 +166,24 @@ def _render(result: ReproduceResult) -> None:
         typer.echo(f"worktree kept at {output.visible(str(result.worktree))}")
     if result.saved_commit:
         typer.echo(f"saved as {result.saved_commit[:10]} on branch {output.visible(result.saved_branch or '')}")
+    if result.runs is not None:
+        _render_runs(result)
     typer.echo(f"verdict: {v.verdict}")
+    if v.cause or v.cause_detail:
+        typer.echo(output.visible(f"cause: {v.cause or '-'}: {v.cause_detail or ''}".rstrip(": ")))
+
+
+def _render_runs(result: ReproduceResult) -> None:
+    from mlv.cli import output
+
+    runs = result.runs
+    assert runs is not None  # noqa: S101
+    typer.echo(f"runs: {runs.count}, {'deterministic' if runs.deterministic else 'NOT deterministic'} "
+               f"({', '.join(runs.verdicts)})")
+    for spread in runs.metrics:
+        if spread.min is not None:
+            typer.echo(output.visible(f"  {spread.name}: min {spread.min:.6g}, max {spread.max:.6g} "
+                                      f"(original {_fmt(spread.original)})"))
 
 
 def _fmt(value: object) -> str:

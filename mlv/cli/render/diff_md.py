@@ -30,6 +30,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence
 
 def render(result: DiffResult) -> str:
     lines = [f"### mlv diff: {_cell(fmt.side_title(result.old))} \u2192 {_cell(fmt.side_title(result.new))}", ""]
+    for side in (result.old, result.new):
+        lines += [f"> **Warning:** {_cell(fmt.side_title(side))}: {_cell(note)}\n" for note in side.notes]
     if result.identical:
         lines += [f"_{NO_DIFFERENCES}_", ""]
     for part in (_code_section, _data_section, _env_section, _params_section, _metrics_section,
