@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pty
 import signal
@@ -373,17 +374,18 @@ def test_pre_commit_refusal_names_changed_files_inside_the_folder(experiment_rep
 # -- 12. show and diff agree on "latest" -------------------------------------------------------------------------
 
 
-def test_show_on_a_plain_head_shows_the_latest_experiment_and_says_so(experiment_repo: Path) -> None:
+def test_show_and_diff_agree_on_a_plain_head(experiment_repo: Path) -> None:
     experiment = git(experiment_repo, "rev-parse", "HEAD")
     (experiment_repo / "README.md").write_text("hello\n")
     git(experiment_repo, "add", "README.md")
     git(experiment_repo, "commit", "-q", "-m", "docs")
+    head = git(experiment_repo, "rev-parse", "HEAD")
+    # Both take HEAD as it is: show says what its tree holds, diff compares the latest experiment with it.
     proc = mlv(experiment_repo, "show")
-    assert f"HEAD is not an experiment; showing the latest experiment, {experiment[:10]} (baseline)" in proc.stderr
-    assert experiment[:10] in proc.stdout
-    assert '"commit"' in mlv(experiment_repo, "show", "--json").stdout
-    explicit = mlv(experiment_repo, "show", "HEAD", check=False)
-    assert explicit.returncode == 1  # naming a revision still means exactly that revision
+    assert "is not an mlv experiment commit; what its tree holds:" in proc.stdout
+    assert json.loads(mlv(experiment_repo, "show", "--json").stdout)["status"] == "plain"
+    compared = json.loads(mlv(experiment_repo, "diff", "--json").stdout)
+    assert (compared["old"]["commit"], compared["new"]["commit"]) == (experiment, head)
 
 
 # -- 3. a checkout that cannot write its data moves nothing, and keeps the changes git carried over ----------

@@ -78,8 +78,10 @@ def test_all_lists_every_branch_but_not_saved_reproductions(history_repo: Path) 
 
 def test_sort_ascending_descending_and_limit(history_repo: Path) -> None:
     by_mse = _log(history_repo, "--all", "--sort", "mse")
-    values = [i["metrics"]["metrics.json"]["mse"] for i in by_mse]
+    # The failed run wrote no metrics (an earlier run's file is not recorded): it sorts last.
+    values = [i["metrics"]["metrics.json"]["mse"] for i in by_mse if "metrics.json" in i["metrics"]]
     assert values == sorted(values) and _messages(by_mse)[0] == "on"
+    assert "metrics.json" not in by_mse[-1]["metrics"] and _messages(by_mse)[-1] == "crashed"
     by_r2 = _log(history_repo, "--sort=-r2", "-n", "2")
     assert len(by_r2) == 2
     assert by_r2[0]["metrics"]["metrics.json"]["r2"] >= by_r2[1]["metrics"]["metrics.json"]["r2"]

@@ -44,7 +44,7 @@ def test_pull_of_a_hostile_pointer_is_one_line_and_writes_nothing_outside(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ")
-    assert "outside" in lines[0] and "refusing to write" in lines[0]
+    assert "outside" in lines[0] and "refusing to" in lines[0]
     assert "Traceback" not in result.stderr and "unexpected" not in result.stderr
     assert not outside.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -184,13 +184,14 @@ def test_a_record_naming_a_lockfile_not_in_the_tree_is_rewritten(histories: Path
 def test_log_marks_rewritten_records(histories: Path) -> None:
     items = json.loads(mlv(histories, "log", "picked", "--json").stdout)
     assert [i["status"] for i in items] == ["rewritten", "ok", "ok"]
-    table = mlv(histories, "log", "picked").stdout
+    table = mlv(histories, "log", "picked", env={"TTY_COMPATIBLE": "1", "COLUMNS": "160"}).stdout
     assert "status" in table.splitlines()[0]
     assert "rewritten" in table
 
 
 def test_log_of_true_records_has_no_status_column(histories: Path) -> None:
-    assert "status" not in mlv(histories, "log").stdout.splitlines()[0]
+    table = mlv(histories, "log", env={"TTY_COMPATIBLE": "1", "COLUMNS": "160"}).stdout  # the table, not TSV
+    assert "status" not in table.splitlines()[0]
 
 
 # -- diff ---------------------------------------------------------------------------------------------

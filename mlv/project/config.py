@@ -16,7 +16,8 @@ from mlv.errors import ConfigError
 CONFIG_FILE = ".mlv/config.yaml"
 CONFIG_VERSION = 1
 MAX_CONFIG_BYTES = 256 * 1024  # a real configuration is a few hundred bytes, a big registry a few KiB
-KNOWN_KEYS = ("version", "data", "outputs", "params", "metrics", "command", "python", "hooks", "models")
+KNOWN_KEYS = ("version", "data", "outputs", "params", "metrics", "command", "python", "hooks", "models", "gate",
+              "data_check")
 _HEADER = """\
 # mlv project configuration. Edit freely; `mlv init` never overwrites it.
 #   data:     datasets tracked through DVC (files or folders)
