@@ -4,7 +4,7 @@ Push uploads the data first and pushes the commits second, so a commit never rea
 remote before its data reaches the DVC remote. Pull fetches the commits, downloads the data the new
 HEAD needs *before* moving the branch (a remote that lacks it refuses the pull with nothing
 changed), fast-forwards, then makes the work tree's data match the new HEAD through
-`restore.sync_workspace`, which never overwrites data that is saved nowhere.
+`restore.restore_paths`, which never overwrites data that is saved nowhere.
 """
 
 from __future__ import annotations
@@ -371,7 +371,7 @@ def _pull(root: Path, remote: str | None, dvc_remote: str | None, progress: Prog
                                    hint="Commit or stash your changes, then run `mlv pull` again.") from None
     try:
         with dvc.quiet_dvc_logs():
-            report = restore.sync_workspace(root, worktree_pointers(root), fetch_missing=True,
+            report = restore.restore_paths(root, worktree_pointers(root), fetch_missing=True,
                                             remote=dvc_remote, progress=progress)
     except MlvError as exc:
         moved = f"{branch} is now at {new[:10]}, but " if commits else ""

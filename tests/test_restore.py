@@ -1,4 +1,4 @@
-"""mlv.restore.sync_workspace: make tracked paths match pointers, never losing unsaved data."""
+"""mlv.restore.restore_paths: make tracked paths match pointers, never losing unsaved data."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def test_restores_missing_paths_and_reports_them(tracked: tuple) -> None:
     root, pointers, originals = tracked
     shutil.rmtree(root / "data")
     (root / "big.bin").unlink()
-    report = restore.sync_workspace(root, pointers)
+    report = restore.restore_paths(root, pointers)
     assert sorted(report.restored) == ["big.bin", "data"]
     assert report.unchanged == []
     assert report.fetched == 0
@@ -66,12 +66,12 @@ def test_second_sync_changes_nothing_and_reads_no_file(tracked: tuple) -> None:
     before = {p: os.stat(p).st_mtime_ns for p in (root / "data").rglob("*")}
     # Make any read of the data fail: unchanged files must be recognised from the stat cache alone.
     # Not chmod 000: root reads through permission bits, so the test could not fail as root. The
-    # audit hook sees every open() in this process, whoever runs it (sync_workspace is in-process).
+    # audit hook sees every open() in this process, whoever runs it (restore_paths is in-process).
     files = {os.path.realpath(p) for p in [*(root / "data").rglob("*"), root / "big.bin"] if p.is_file()}
     _REFUSED_SEEN.clear()
     _REFUSED.update(files)
     try:
-        report = restore.sync_workspace(root, pointers)
+        report = restore.restore_paths(root, pointers)
     finally:
         _REFUSED.clear()
     assert _REFUSED_SEEN == []
@@ -83,7 +83,7 @@ def test_second_sync_changes_nothing_and_reads_no_file(tracked: tuple) -> None:
 def test_restored_files_are_independent_copies_of_the_cache(tracked: tuple) -> None:
     root, pointers, originals = tracked
     (root / "big.bin").unlink()
-    restore.sync_workspace(root, pointers)
+    restore.restore_paths(root, pointers)
     big = root / "big.bin"
     assert big.stat().st_nlink == 1
     big.write_bytes(b"a training script writing its input")
@@ -97,7 +97,7 @@ def test_folder_gets_extra_saved_files_removed_and_changed_saved_files_replaced(
     (root / "data" / "a.csv").write_text("changed\n")
     (root / "data" / "new.csv").write_text("new\n")
     track(root, ["data"])
-    report = restore.sync_workspace(root, pointers)
+    report = restore.restore_paths(root, pointers)
     assert report.restored == ["data"]
     assert read_all(root / "data") == originals["data"]
     assert not (root / "data" / "new.csv").exists()
@@ -107,9 +107,9 @@ def test_file_replaced_by_a_folder_and_back(tracked: tuple) -> None:
     root, pointers, originals = tracked
     data = next(p for p in pointers if p.path == "data")
     as_file = dvc_adapter.Pointer(path="data", md5=next(p for p in pointers if p.path == "big.bin").md5, size=1)
-    restore.sync_workspace(root, [as_file])
+    restore.restore_paths(root, [as_file])
     assert (root / "data").is_file()
-    restore.sync_workspace(root, [data])
+    restore.restore_paths(root, [data])
     assert read_all(root / "data") == originals["data"]
 
 
@@ -119,7 +119,7 @@ def test_unsaved_change_is_refused_before_anything_changes(tracked: tuple) -> No
     (root / "data" / "a.csv").write_text("my unsaved edit\n")
     before = tree_fingerprint(root)
     with pytest.raises(MlvError) as err:
-        restore.sync_workspace(root, pointers)
+        restore.restore_paths(root, pointers)
     text = err.value.one_line()
     assert "data/a.csv" in text and "mlv snapshot" in text and "--force" in text
     assert tree_fingerprint(root) == before
@@ -129,7 +129,7 @@ def test_unsaved_extra_file_in_folder_is_refused(tracked: tuple) -> None:
     root, pointers, _ = tracked
     (root / "data" / "notes.txt").write_text("not saved anywhere\n")
     with pytest.raises(MlvError, match=r"data/notes\.txt"):
-        restore.sync_workspace(root, pointers)
+        restore.restore_paths(root, pointers)
     assert (root / "data" / "notes.txt").read_text() == "not saved anywhere\n"
 
 
@@ -137,7 +137,7 @@ def test_force_discards_unsaved_changes(tracked: tuple) -> None:
     root, pointers, originals = tracked
     (root / "data" / "a.csv").write_text("my unsaved edit\n")
     (root / "data" / "notes.txt").write_text("x\n")
-    restore.sync_workspace(root, pointers, force=True)
+    restore.restore_paths(root, pointers, force=True)
     assert read_all(root / "data") == originals["data"]
 
 
@@ -146,8 +146,8 @@ def test_symlink_in_the_way_is_refused_without_force(tracked: tuple) -> None:
     (root / "data" / "b.csv").unlink()
     (root / "data" / "b.csv").symlink_to("a.csv")
     with pytest.raises(MlvError, match="symlink"):
-        restore.sync_workspace(root, pointers)
-    restore.sync_workspace(root, pointers, force=True)
+        restore.restore_paths(root, pointers)
+    restore.restore_paths(root, pointers, force=True)
     assert not (root / "data" / "b.csv").is_symlink()
     assert read_all(root / "data") == originals["data"]
     assert (root / "data" / "a.csv").read_bytes() == originals["data"]["a.csv"]
@@ -160,7 +160,7 @@ def test_missing_object_names_path_hash_and_fix(tracked: tuple) -> None:
     dvc_adapter.object_path(_cache(root), big.md5).unlink()
     (root / "big.bin").unlink()
     with pytest.raises(MlvError) as err:
-        restore.sync_workspace(root, pointers)
+        restore.restore_paths(root, pointers)
     text = err.value.one_line()
     assert "big.bin" in text and big.md5 in text and "dvc fetch" in text and "mlv pull" in text
 
@@ -173,7 +173,7 @@ def test_missing_objects_are_fetched_from_the_remote(tracked: tuple, dvc_remote:
     shutil.rmtree(_cache(root))
     shutil.rmtree(root / "data")
     (root / "big.bin").unlink()
-    report = restore.sync_workspace(root, pointers, fetch_missing=True)
+    report = restore.restore_paths(root, pointers, fetch_missing=True)
     assert report.fetched == 5  # one manifest and four files
     assert read_all(root / "data") == originals["data"]
     assert read_all(root / "big.bin") == originals["big.bin"]
@@ -183,7 +183,7 @@ def test_fetch_without_a_remote_names_the_path_and_the_fix(tracked: tuple) -> No
     root, pointers, _ = tracked
     shutil.rmtree(_cache(root))
     with pytest.raises(MlvError) as err:
-        restore.sync_workspace(root, pointers, fetch_missing=True)
+        restore.restore_paths(root, pointers, fetch_missing=True)
     text = err.value.one_line()
     assert "no DVC remote is configured" in text and "dvc remote add" in text
 
@@ -197,7 +197,7 @@ def test_corrupt_cache_object_is_refused_naming_the_file(tracked: tuple) -> None
     (root / "big.bin").unlink()
     before = tree_fingerprint(root)
     with pytest.raises(MlvError) as err:
-        restore.sync_workspace(root, pointers)
+        restore.restore_paths(root, pointers)
     assert "big.bin" in err.value.one_line() and "corrupt" in err.value.one_line()
     assert tree_fingerprint(root) == before
 
@@ -206,7 +206,7 @@ def test_corruption_after_a_verified_restore_is_still_caught(tracked: tuple) -> 
     root, pointers, _ = tracked
     big = next(p for p in pointers if p.path == "big.bin")
     (root / "big.bin").unlink()
-    restore.sync_workspace(root, pointers)  # verifies the object and remembers it
+    restore.restore_paths(root, pointers)  # verifies the object and remembers it
     obj = dvc_adapter.object_path(_cache(root), big.md5)
     st = obj.stat()
     os.chmod(obj, 0o644)
@@ -215,7 +215,7 @@ def test_corruption_after_a_verified_restore_is_still_caught(tracked: tuple) -> 
     os.utime(obj, ns=(st.st_atime_ns, st.st_mtime_ns))
     (root / "big.bin").unlink()
     with pytest.raises(MlvError, match="corrupt"):
-        restore.sync_workspace(root, pointers)
+        restore.restore_paths(root, pointers)
 
 
 @pytest.mark.parametrize("bad", ["/etc/x", "../outside", "data/../../x"])
@@ -223,7 +223,7 @@ def test_unsafe_pointer_paths_are_refused(tracked: tuple, bad: str) -> None:
     root, pointers, _ = tracked
     evil = dvc_adapter.Pointer(path=bad, md5=pointers[0].md5, size=1)
     with pytest.raises(MlvError, match="refusing"):
-        restore.sync_workspace(root, [evil])
+        restore.restore_paths(root, [evil])
     assert not (root.parent / "outside").exists()
 
 
@@ -234,7 +234,7 @@ def test_symlink_leading_outside_is_refused(tracked: tuple, tmp_path: Path) -> N
     shutil.rmtree(root / "data")
     (root / "data").symlink_to(outside)
     with pytest.raises(MlvError, match="points outside"):
-        restore.sync_workspace(root, pointers)
+        restore.restore_paths(root, pointers)
     assert list(outside.iterdir()) == []
 
 
@@ -243,7 +243,7 @@ def test_manifest_entry_climbing_out_is_refused(tracked: tuple) -> None:
     md5, data = dvc_adapter.dir_hash([dvc_adapter.ManifestEntry("../../escaped.txt", pointers[1].md5)])
     dvc_adapter.store_manifest(_cache(root), md5, data)
     with pytest.raises(MlvError, match="climbs out"):
-        restore.sync_workspace(root, [dvc_adapter.Pointer(path="data", md5=md5, size=1, nfiles=1)])
+        restore.restore_paths(root, [dvc_adapter.Pointer(path="data", md5=md5, size=1, nfiles=1)])
     assert not (root.parent / "escaped.txt").exists()
 
 
@@ -259,7 +259,7 @@ def test_pointers_at_reads_committed_pointers(tracked: tuple) -> None:
 def test_half_written_file_of_an_interrupted_restore_is_cleaned_up(tracked: tuple) -> None:
     root, pointers, originals = tracked
     (root / "data" / ".a.csv.mlv-tmp-123-456").write_text("half of a")
-    restore.sync_workspace(root, pointers)  # no --force needed: the file is mlv's own leftover
+    restore.restore_paths(root, pointers)  # no --force needed: the file is mlv's own leftover
     assert read_all(root / "data") == originals["data"]
 
 
@@ -276,7 +276,7 @@ def test_only_large_verified_objects_are_remembered(tracked: tuple) -> None:
     root, pointers, _ = tracked
     shutil.rmtree(root / "data")
     (root / "big.bin").unlink()
-    restore.sync_workspace(root, pointers)
+    restore.restore_paths(root, pointers)
     trusted = json.loads((root / ".git" / "mlv" / "verified-objects.json").read_text())["entries"]
     big = next(p for p in pointers if p.path == "big.bin")
     assert list(trusted) == [str(dvc_adapter.object_path(_cache(root), big.md5))]

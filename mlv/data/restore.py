@@ -147,7 +147,7 @@ def prepare_restore(
     return PreparedRestore(target, cache, plans, state, fetched)
 
 
-def sync_workspace(
+def restore_paths(
     root: Path,
     pointers: Sequence[dvc.Pointer],
     *,

@@ -42,7 +42,7 @@ def lend_data(root: Path, tree: Path, pointers: Sequence[dvc.Pointer]) -> Iterat
     pool = _pool_dir(root)
     with try_locked(pool.with_name("reproduce-data.lock")) as locked:
         if not locked:
-            restore.sync_workspace(tree, pointers, fetch_missing=True)
+            restore.restore_paths(tree, pointers, fetch_missing=True)
             yield
             return
         state = StateCache.load(pool.with_name("reproduce-data-state.json"))

@@ -296,7 +296,7 @@ def _data(plan_: ReproducePlan, tree: Path, keep: bool) -> Iterator[None]:
     """
     with contextlib.ExitStack() as stack:
         if keep:
-            restore.sync_workspace(tree, plan_.data, fetch_missing=True)
+            restore.restore_paths(tree, plan_.data, fetch_missing=True)
         else:
             stack.enter_context(datapool.lend_data(plan_.root, tree, plan_.data))
         yield
