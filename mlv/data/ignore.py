@@ -18,30 +18,37 @@ def dvcignore_filter(root: str) -> Callable[[str, bool], bool] | None:
     """A predicate (repository-relative path, is_folder) -> ignored, or None without `.dvcignore`.
 
     Only the root `.dvcignore` is looked for up front (one stat: the no-op snapshot stays cheap);
-    when it exists, nested ones are found as the walk asks about paths below their folders. A
-    nested `.dvcignore` without a root one is not read (a known gap; DVC reads it).
+    when it exists, nested ones are found as the walk reaches their folders (one stat per folder).
+    A nested `.dvcignore` without a root one is not read (a known gap; DVC reads it).
     """
     specs: dict[str, Any] = {}  # folder ("" for the root) -> its compiled patterns, or None
+    chains: dict[str, list[tuple[int, Any]]] = {}  # parent folder -> (offset, patterns) that apply
 
     def spec_for(folder: str) -> Any:
         if folder not in specs:
             specs[folder] = _load(os.path.join(root, folder, IGNORE_FILE))
         return specs[folder]
 
-    if spec_for("") is None:
+    if not os.path.isfile(os.path.join(root, IGNORE_FILE)):
         return None
 
+    def chain(parent: str) -> list[tuple[int, Any]]:
+        """The patterns that apply below PARENT, from the root down, each with where its part of a
+        path starts. Worked out once per folder: the walk asks about every file in it."""
+        found = chains.get(parent)
+        if found is None:
+            parts = parent.split("/") if parent else []
+            folders = ["/".join(parts[:depth]) for depth in range(len(parts) + 1)]
+            found = [(len(f) + 1 if f else 0, spec) for f in folders if (spec := spec_for(f)) is not None]
+            chains[parent] = found
+        return found
+
     def ignored(path: str, is_folder: bool) -> bool:
-        parts = path.split("/")
-        for depth in range(len(parts)):
-            folder = "/".join(parts[:depth])
-            spec = spec_for(folder)
-            if spec is None:
-                continue
-            rel = "/".join(parts[depth:]) + ("/" if is_folder else "")
-            if spec.match_file(rel):
-                return True
-        return False
+        active = chain(path.rpartition("/")[0])
+        if not active:  # the usual case: `dvc init`'s .dvcignore holds only comments
+            return False
+        suffix = "/" if is_folder else ""
+        return any(spec.match_file(path[offset:] + suffix) for offset, spec in active)
 
     return ignored
 
@@ -52,6 +59,8 @@ def _load(path: str) -> Any:
             lines = handle.read(1024 * 1024).splitlines()
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
+    if not any(line.strip() and not line.lstrip().startswith("#") for line in lines):
+        return None  # comments only: ignores nothing, and pathspec need not be imported
     import pathspec
 
     # DVC (dvc/ignore.py) matches with GitIgnoreSpecPattern (GitWildMatchPattern before pathspec 1).
