@@ -63,9 +63,6 @@ printf '\ndemo finished: %s (experiments), %s (fresh clone)\n' "$work" "$(pwd)"
 # production, then registered and packaged as a verified folder a deploy step would ship.
 step mlv model register sample HEAD~1 -m "baseline"
 step mlv model promote sample v0.0.1 prod
-if ! mlv data check --help | grep -Eq -- '--against( |$)'; then
-  mlv data profile data/dataset.csv --json > "$base/demo-prod-profile.json"  # this mlv checks against files only
-fi
 python - <<'PY'
 import numpy as np  # the same relation on shifted inputs: what production sees after a change upstream
 rng = np.random.default_rng(11)
@@ -74,16 +71,13 @@ y = x @ np.array([1.5, -2.0, 0.7, 3.1]) + 0.5 + rng.normal(scale=0.3, size=2000)
 rows = ["x1,x2,x3,x4,y"] + [",".join(f"{v:.6f}" for v in (*r, t)) for r, t in zip(x, y)]
 open("data/dataset.csv", "w").write("\n".join(rows) + "\n")
 PY
-if [ -f "$base/demo-prod-profile.json" ]; then
-  step mlv data check data/dataset.csv --against-file "$base/demo-prod-profile.json" || echo "drift detected: retrain"
-else
-  step mlv data check data/dataset.csv --against "sample#prod" || echo "drift detected: retrain"
-fi
+step mlv data check data/dataset.csv --against "sample#prod" || echo "drift detected: retrain"
 printf 'gate:\n  metrics:\n    r2: {min: 0.95}\n    mse: {max_drop_rel: 0.5}\n' >> .mlv/config.yaml
 step mlv snapshot --run "python train.py" -m "retrain on drifted data"
 step mlv gate --against "sample#prod" --md "$base/demo-gate.md"
 step mlv model register sample -m "retrained on drifted data"
 step mlv model promote sample v0.0.2 staging
+step mlv model list
 step mlv model package sample@v0.0.2 -o "$base/demo-bundle"
 step mlv model verify "$base/demo-bundle"
 printf '\nloop finished: gate report %s, package %s\n' "$base/demo-gate.md" "$base/demo-bundle"

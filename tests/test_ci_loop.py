@@ -61,12 +61,12 @@ class Workflow:
         self.outputs: dict[str, dict[str, str]] = {}
         self.scripts: list[str] = []
 
-    def run(self, step_id: str, edit: tuple[str, str] | None = None) -> subprocess.CompletedProcess[str] | None:
+    def run(self, step_id: str) -> subprocess.CompletedProcess[str] | None:
         step = self.steps[step_id]
         condition = _CONDITION.search(str(step.get("if", "")))
         if condition and self.outputs.get(condition[1], {}).get(condition[2]) != condition[3]:
             return None
-        script = step["run"] if edit is None else step["run"].replace(*edit)
+        script = step["run"]
         out_file = self.clone.parent / f"{self.clone.name}-{step_id}.out"
         out_file.write_text("")
         env = {**self.env, "GITHUB_OUTPUT": str(out_file)}
@@ -91,18 +91,6 @@ def _clone(remote: Path, target: Path, *args: str) -> Path:
     return target
 
 
-def _against_edit(prod_tree: Path) -> tuple[str, str] | None:
-    """`mlv data check --against REV` reads the reference from git history. Where this mlv has
-    only `--against-file`, the reference is a profile of production's data, taken from a work tree
-    holding it (the same data `--against "$MODEL#prod"` names)."""
-    help_text = mlv(prod_tree, "data", "check", "--help").stdout
-    if re.search(r"--against(?!-file)\b", help_text):
-        return None
-    profile = prod_tree.parent / "prod-profile.json"
-    profile.write_text(mlv(prod_tree, "data", "profile", "data/dataset.csv", "--json").stdout)
-    return '--against "$MODEL#prod"', f'--against-file "{profile}"'
-
-
 @pytest.mark.slow
 def test_the_loop_in_ci(experiment_repo: Path, tmp_path: Path) -> None:
     team = experiment_repo
@@ -120,14 +108,13 @@ def test_the_loop_in_ci(experiment_repo: Path, tmp_path: Path) -> None:
     mlv(team, "model", "promote", "sample", "v0.0.1", "prod")
     mlv(team, "push", "origin")
     git(team, "push", "-q", "origin", "--tags")
-    edit = _against_edit(team)  # the team's work tree holds production's data
 
     # Schedule: new shifted data arrives; drift; retrain; the gate passes; register; staging.
     ci = _clone(remote, tmp_path / "ci-drift")
     flow = Workflow("github-retrain-on-drift.yml", ci, {"MODEL": "sample"})
     _ok(flow.run("pull"))
     _write_data(ci / "data/dataset.csv", seed=11, shift=1.5, noise=0.3)
-    _ok(flow.run("check", edit))
+    _ok(flow.run("check"))
     assert flow.outputs["check"] == {"drift": "true"}
     _ok(flow.run("retrain"))
     gate = _ok(flow.run("gate"))
@@ -144,7 +131,7 @@ def test_the_loop_in_ci(experiment_repo: Path, tmp_path: Path) -> None:
     flow = Workflow("github-retrain-on-drift.yml", noisy, {"MODEL": "sample"})
     _ok(flow.run("pull"))
     _write_data(noisy / "data/dataset.csv", seed=12, shift=1.5, noise=3.0)
-    _ok(flow.run("check", edit))
+    _ok(flow.run("check"))
     _ok(flow.run("retrain"))
     refused = flow.run("gate")
     assert refused is not None and refused.returncode == 1, refused.stderr if refused else ""
