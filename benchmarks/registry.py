@@ -22,7 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlv.record.record import EnvironmentInfo, Record, render_message
+from mlv.adapters.dvc import Pointer
+from mlv.env.capture import Environment
+from mlv.record.record import Record, render_message
 from mlv.registry import metadata
 
 COMMITS, MODELS, VERSIONS, STAGE_EVENTS, RUNS, TARGET_S = 500, 10, 50, 100, 5, 0.3
@@ -40,11 +42,11 @@ def _record(i: int) -> Record:
         created=f"2025-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}+00:00", command="python train.py", run_by_mlv=True,
         exit_code=0, started=None, duration_s=1.5, params={"params.yaml": {"train": {"seed": i, "lr": 0.01 * (i % 7)}}},
         metrics={"metrics.json": {"mse": 0.1 - i * 1e-4, "r2": 0.9 + i * 1e-4}},
-        data=[{"path": "data", "md5": _md5(b"data"), "size": 1000, "nfiles": 3}],
-        outputs=[{"path": "models", "md5": _md5(str(i).encode()), "size": 100, "nfiles": 1}],
-        environment=EnvironmentInfo(python="3.11.7", implementation="CPython", os="Linux", platform="Linux-x86_64",
-                                    machine="x86_64", interpreter="/usr/bin/python", lockfile=LOCKFILE,
-                                    lockfile_sha256=hashlib.sha256(LOCK_TEXT.encode()).hexdigest()),
+        data=[Pointer("data", _md5(b"data"), 1000, 3)],
+        outputs=[Pointer("models", _md5(str(i).encode()), 100, 1)],
+        environment=Environment(python="3.11.7", implementation="CPython", os="Linux", platform="Linux-x86_64",
+                                machine="x86_64", interpreter="/usr/bin/python", packages=None, lockfile=LOCKFILE,
+                                lockfile_sha256=hashlib.sha256(LOCK_TEXT.encode()).hexdigest()),
         mlv_version="0.1.0")
 
 
