@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import yaml
 from mlv.errors import ConfigError
 from mlv.gates import Facts, GatePolicy, evaluate
 from mlv.gates.ci import GateInputError, default_rules, parse_config
-from tests.conftest import copy_template, derived_template, git, mlv
+from tests.conftest import REPO_ROOT, copy_template, derived_template, git, mlv
 
 
 def _set_metrics(repo: Path, **changes: object) -> None:
@@ -218,3 +219,19 @@ def test_data_check_rule_in_the_engine() -> None:
     failed = evaluate(policy, Facts({}, data_check="fail"))
     assert not failed[0].passed
     assert not evaluate(policy, Facts({}))[0].passed  # never run is never a pass
+
+
+@pytest.mark.slow
+def test_data_check_rule_runs_mlv_data_check_against_the_base(gated: Path) -> None:
+    """`data_check: pass` end to end: the work tree's data against the base's, through the real
+    `mlv data check` (its profile comes from history)."""
+    _configure(gated, {"data_check": "pass", "metrics": {"r2": {"min": 0.5}}})
+    healthy = mlv(gated, "gate", "--against", "main", check=False)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert "PASS  data_check" in healthy.stdout
+    generator = REPO_ROOT / "sample_project" / "generate_data.py"
+    subprocess.run([sys.executable, str(generator), "--shift", "0.8"], cwd=gated, check=True,
+                   capture_output=True)
+    drifted = mlv(gated, "gate", "--against", "main", check=False)
+    assert drifted.returncode == 1, drifted.stdout + drifted.stderr
+    assert "FAIL  data_check" in drifted.stdout and "data drifted" in drifted.stdout
