@@ -76,6 +76,13 @@ printf 'gate:\n  metrics:\n    r2: {min: 0.95}\n    mse: {max_drop_rel: 0.5}\n' 
 step mlv snapshot --run "python train.py" -m "retrain on drifted data"
 step mlv gate --against "sample#prod" --md "$base/demo-gate.md"
 step mlv model register sample -m "retrained on drifted data"
+# A promotion gate: staging takes a version only if r2 holds up against the version there now.
+python - <<'PY'
+import yaml
+doc = yaml.safe_load(open(".mlv/config.yaml"))
+doc["models"]["sample"]["gates"] = {"staging": {"metrics": {"r2": {"min": 0.9, "max_drop_abs": 0.05}}}}
+open(".mlv/config.yaml", "w").write(yaml.safe_dump(doc, sort_keys=False))
+PY
 step mlv model promote sample v0.0.2 staging
 step mlv model list
 step mlv model package sample@v0.0.2 -o "$base/demo-bundle"

@@ -94,14 +94,14 @@ def _metric(rule: MetricRule, facts: Facts) -> list[RuleResult]:
     if rule.max_drop_abs is not None:
         ok = drop <= rule.max_drop_abs
         results.append(RuleResult(
-            "max_drop_abs", ok, f"{name} {_fmt(value)} vs {label} {_fmt(base)}: worse by {_fmt(max(drop, 0.0))} "
+            "max_drop_abs", ok, f"{name} {_fmt(value)} vs {label} {_fmt(base)}: {_change(drop, _fmt(abs(drop)))} "
             f"({'<=' if ok else '>'} max_drop_abs {_fmt(rule.max_drop_abs)})",
             metric=name, value=value, threshold=rule.max_drop_abs, base=base))
     if rule.max_drop_rel is not None:
         rel = drop / abs(base) if base != 0 else (0.0 if drop <= 0 else math.inf)
         ok = rel <= rule.max_drop_rel
         results.append(RuleResult(
-            "max_drop_rel", ok, f"{name} {_fmt(value)} vs {label} {_fmt(base)}: worse by {max(rel, 0.0):.2%} "
+            "max_drop_rel", ok, f"{name} {_fmt(value)} vs {label} {_fmt(base)}: {_change(rel, f'{abs(rel):.2%}')} "
             f"({'<=' if ok else '>'} max_drop_rel {rule.max_drop_rel:.2%})",
             metric=name, value=value, threshold=rule.max_drop_rel, base=base))
     return results
@@ -136,3 +136,10 @@ def evaluate(policy: GatePolicy, facts: Facts) -> list[RuleResult]:
         results.append(RuleResult("branches", ok, f"branches: the commit is {'on' if ok else 'on none of'} {where}",
                                   value=list(facts.branches), threshold=list(policy.branches)))
     return results
+
+
+def _change(drop: float, amount: str) -> str:
+    """How the candidate compares, in words: a negative drop is an improvement."""
+    if drop > 0:
+        return f"worse by {amount}"
+    return f"better by {amount}" if drop < 0 else "the same"
