@@ -19,7 +19,7 @@ from mlv.adapters import dvc, git
 from mlv.errors import MlvError
 from mlv.health.errors import DataHealthError
 from mlv.health.model import Profile
-from mlv.health.store import is_tabular_name, parse_profile, profile_from_cache, stored_profile
+from mlv.health.store import is_tabular, parse_profile, profile_from_cache, stored_profile
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,8 @@ def repo_path(root: Path, path: Path) -> str:
 def only_tabular_path(root: Path, pointers: list[dvc.Pointer], where: str) -> str:
     """The one tabular data path among POINTERS, for commands run without a PATH."""
     cache = dvc.cache_dir(root)
-    tabular = [p.path for p in pointers if _looks_tabular(cache, p)]
+    # A folder whose data was never pulled may still be tabular: it is tried.
+    tabular = [p.path for p in pointers if is_tabular(cache, p, when_unknown=True)]
     if not tabular:
         raise DataHealthError(f"{where} has no CSV or Parquet data path",
                               hint="Name a dataset: `mlv data check PATH`.")
@@ -111,17 +112,6 @@ def only_tabular_path(root: Path, pointers: list[dvc.Pointer], where: str) -> st
         raise DataHealthError(f"{where} has several tabular data paths ({', '.join(tabular)}); name one",
                               hint=f"For example: `mlv data check {tabular[0]}`.")
     return tabular[0]
-
-
-def _looks_tabular(cache: Path, pointer: dvc.Pointer) -> bool:
-    if not pointer.is_dir:
-        return is_tabular_name(pointer.path)
-    try:
-        listing = dvc.load_manifest_map(cache, pointer.md5)
-    except MlvError:
-        return False
-    # A folder whose manifest is not here yet (data never pulled) may still be tabular: try it.
-    return listing is None or any(is_tabular_name(rel) for rel in listing)
 
 
 def owning_pointer(revision: Revision, rel: str) -> tuple[dvc.Pointer, str]:

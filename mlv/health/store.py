@@ -57,7 +57,7 @@ def profiles_for_snapshot(root: Path, data_paths: Sequence[str], pointers: Seque
         return {}
     cache = dvc.cache_dir(root)
     failed = _failed_before(root)
-    todo = [p for p in new if p.md5 not in failed and _is_tabular(cache, p)]
+    todo = [p for p in new if p.md5 not in failed and is_tabular(cache, p, when_unknown=False)]
     if not todo:
         return {}
     written: dict[str, bytes] = {}
@@ -74,14 +74,16 @@ def profiles_for_snapshot(root: Path, data_paths: Sequence[str], pointers: Seque
     return written
 
 
-def _is_tabular(cache: Path, pointer: dvc.Pointer) -> bool:
+def is_tabular(cache: Path, pointer: dvc.Pointer, *, when_unknown: bool) -> bool:
+    """Whether POINTER's data is a CSV/Parquet file or a folder holding some; WHEN_UNKNOWN for a
+    folder whose manifest is not in the cache (its data was never pulled)."""
     if not pointer.is_dir:
         return is_tabular_name(pointer.path)
     try:
         listing = dvc.load_manifest_map(cache, pointer.md5)
     except DvcError:
         return False
-    return listing is not None and any(is_tabular_name(rel) for rel in listing)
+    return when_unknown if listing is None else any(is_tabular_name(rel) for rel in listing)
 
 
 def _info(line: str) -> None:
