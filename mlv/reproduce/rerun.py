@@ -84,7 +84,7 @@ class ReproduceResult:
 
     def to_json(self) -> dict[str, Any]:
         """The contract of `mlv reproduce --json` (docs/reference/verdict-json.md)."""
-        doc = self.verdict.to_dict()
+        doc = self.verdict.to_json()
         return {
             "verdict": doc.pop("verdict"), "commit": self.commit, "command": self.command,
             "env": self.env_mode, **doc,

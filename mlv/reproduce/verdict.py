@@ -101,7 +101,7 @@ class Verdict:
     def succeeded(self) -> bool:
         return self.verdict in (REPRODUCED, WITHIN_TOLERANCE)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
