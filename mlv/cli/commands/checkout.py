@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
         force: Annotated[bool, typer.Option("--force", "-f", help="Discard uncommitted changes to code and unsaved changes to data.")] = False,
         json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     ) -> None:
-        """Put an experiment's code and data into the working tree.
+        """Put an experiment's code and data into the work tree.
 
         Runs `git checkout` (a branch name switches to the branch, anything else detaches HEAD)
         and restores the experiment's DVC-tracked data and outputs, fetching what the local

@@ -78,10 +78,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("show")
     def show_command(
-        rev: Annotated[str | None, typer.Argument(help="The experiment commit (sha, branch, tag, HEAD~N); default: the latest experiment, as for `mlv diff`.", show_default=False)] = None,
+        rev: Annotated[str | None, typer.Argument(help="The experiment commit (sha, branch, tag, HEAD~N, or a registry name such as churn#prod); default: HEAD.", show_default=False)] = None,
         json_output: Annotated[bool, typer.Option("--json", help="Print the full record as JSON.")] = False,
     ) -> None:
-        """Print one experiment's full record (default: the latest experiment).
+        """Print one experiment's full record (default: HEAD). A commit without a record (a revert, a
+        merge) is shown as its tree describes it; a record that disagrees with its tree is marked
+        rewritten.
 
         Examples:
 

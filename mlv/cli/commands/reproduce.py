@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Re-run an experiment in a separate worktree and say whether it reproduced.
 
-        Your working tree, index, HEAD, stash and untracked files are never touched. The data is
+        Your work tree, index, HEAD, stash and untracked files are never touched. The data is
         restored from the DVC cache (fetched from the DVC remote if missing), the recorded command
         runs with its output live, and the outputs, metrics and exit code are compared with the
         record; a verdict other than reproduced says its cause. Exit code: 0 reproduced (or within
