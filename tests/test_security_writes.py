@@ -387,3 +387,23 @@ def test_checkout_into_a_read_only_data_folder_is_one_line_and_moves_nothing(exp
     _one_error_line(proc, "Read-only file system", data, "nothing was changed (HEAD is back at")
     assert git(repo, "rev-parse", "HEAD") == head and git(repo, "status", "--porcelain") == ""
     assert (repo / "data" / "dataset.csv").read_bytes() == before
+
+
+def test_snapshot_never_writes_through_a_committed_symlinked_folder(experiment_repo: Path, tmp_path: Path) -> None:
+    """`.mlv/env -> elsewhere` committed in a clone: the snapshot would write its lockfile there and
+    delete 'stray' lockfiles there. Refused before anything is committed."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "requirements-aaaaaaaaaaaa.txt"
+    victim.write_text("mine\n")
+    env_dir = experiment_repo / ".mlv" / "env"
+    shutil.rmtree(env_dir)
+    os.symlink(outside, env_dir)
+    git(experiment_repo, "add", "-A", ".mlv")
+    git(experiment_repo, "commit", "-q", "--no-verify", "-m", "hostile: .mlv/env is a symlink")
+    head = git(experiment_repo, "rev-parse", "HEAD")
+    proc = mlv(experiment_repo, "snapshot", "--allow-empty", "-m", "x", check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    _one_error_line(proc, ".mlv/env", "symlink")
+    assert git(experiment_repo, "rev-parse", "HEAD") == head  # nothing committed
+    assert sorted(p.name for p in outside.iterdir()) == [victim.name] and victim.read_text() == "mine\n"

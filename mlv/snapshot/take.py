@@ -11,6 +11,7 @@ from typing import Any
 from mlv import __version__, locking
 from mlv.adapters import dvc, git
 from mlv.data import statecache, track
+from mlv.data.pathsafety import check_no_symlink
 from mlv.env import capture as environment
 from mlv.env import project_lockfiles as projectlocks
 from mlv.errors import CommandFailedError, GitError, MlvError
@@ -164,6 +165,17 @@ def _environment(root: Path, interpreter: environment.Interpreter, may_probe: bo
     return env, lockfile, project_locks
 
 
+def _refuse_symlinked_folders(root: Path, rels: list[str]) -> None:
+    """Refuse before anything is committed when a folder on the way to a file the snapshot writes
+    (pointer files, .gitignore entries, the lockfile, profiles) or deletes (stray lockfiles) is a
+    symlink: in a cloned repository, `.mlv/env -> elsewhere` would make it write, or delete,
+    outside the work tree."""
+    for rel in rels:
+        parent = rel.rpartition("/")[0]
+        if parent:
+            check_no_symlink(root, parent, "file the snapshot writes")
+
+
 def _params_and_metrics(root: Path, cfg: config.ProjectConfig,
                         pipeline: dvcfiles.Pipeline | None) -> tuple[dict[str, Any], dict[str, Any]]:
     """The configured params and metrics files, and those `dvc.yaml` declares (configured or not)."""
@@ -288,10 +300,11 @@ def _prepare_commit(
     _refuse_large_files(root, changed, set(writes))
     if verify:
         _run_commit_hooks(root, index, message)
+    deletes = _stray_lockfiles(root, lock_rel)
+    _refuse_symlinked_folders(root, [*contents, *deletes])
     tree = git.write_tree(index)
     record.tree = tree  # so a reader can tell when the record travels to another tree (cherry-pick)
     commit = git.commit_tree(root, tree, head, render_message(message, record))
-    deletes = _stray_lockfiles(root, lock_rel)
     return PreparedCommit(commit, ref, head, index.path, writes, deletes, contents, base), len(changed)
 
 
