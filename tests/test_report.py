@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 from mlv.report.page import embedded_json
-from tests.conftest import git, mlv
+from tests.conftest import REPO_ROOT, git, mlv
 from tests.report_helpers import HOSTILE, report_repo_fixture, report_template_fixture  # noqa: F401 - fixtures
 
 
@@ -128,3 +132,13 @@ def test_unwritable_folder_is_one_line(report_repo: Path) -> None:
         assert proc.returncode == 0 and (folder / "report.html").exists()
     else:
         assert proc.returncode == 1 and proc.stderr.startswith("error: cannot write"), proc.stderr
+
+
+@pytest.mark.slow
+def test_speed_benchmark_runs(tmp_path: Path) -> None:
+    """benchmarks/html_report.py on 20 commits: the harness works (timing is `make bench`'s job)."""
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.html_report", "--commits", "20", "--runs", "1",
+                           "--work-dir", str(tmp_path)], cwd=REPO_ROOT, capture_output=True, text=True,
+                          timeout=300, check=False)
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]  # 1: a target missed on a loaded machine
+    assert "mlv report" in proc.stdout and "page size" in proc.stdout, proc.stdout
