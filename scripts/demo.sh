@@ -7,7 +7,7 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 work="${MLV_DEMO_DIR:-$here/build/demo}"
 mkdir -p "$(dirname "$work")"
 base="$(cd "$(dirname "$work")" && pwd)"  # the demo's remotes and the teammate's clone live beside it
-rm -rf "$work" "$base/demo-remote.git" "$base/demo-dvc-store" "$base/demo-clone" "$base/demo-bundle" "$base/demo-gate.md" "$base/demo-prod-profile.json"
+rm -rf "$work" "$base/demo-remote.git" "$base/demo-dvc-store" "$base/demo-clone" "$base/demo-bundle" "$base/demo-gate.md" "$base/demo-prod-profile.json" "$base/demo-report.html"
 mkdir -p "$work"
 cp "$here"/sample_project/{generate_data.py,train.py,params.yaml} "$work"/
 cd "$work"
@@ -87,4 +87,6 @@ step mlv model promote sample v0.0.2 staging
 step mlv model list
 step mlv model package sample@v0.0.2 -o "$base/demo-bundle"
 step mlv model verify "$base/demo-bundle"
-printf '\nloop finished: gate report %s, package %s\n' "$base/demo-gate.md" "$base/demo-bundle"
+# Everything above on one page: experiments, metrics over time, models, data health (open it in a browser).
+step mlv report -o "$base/demo-report.html"
+printf '\nloop finished: gate report %s, package %s, report %s\n' "$base/demo-gate.md" "$base/demo-bundle" "$base/demo-report.html"

@@ -759,3 +759,60 @@ def symlinks_in_tree(root: Path, rev: str, paths: Sequence[str]) -> list[str]:
     """The paths among PATHS (and below them) that REV's tree holds as symlinks."""
     listing = out(["--literal-pathspecs", "ls-tree", "-r", "-z", "--full-tree", rev, "--", *paths], root)
     return [entry.partition("\t")[2] for entry in listing.split("\0") if entry.startswith("120000 ")]
+
+
+_MAX_TREE_ENTRIES = 200_000  # per listing: a hostile tree cannot make a reader build millions of rows
+_MAX_TREE_DEPTH = 200
+
+
+def tree_listings(root: Path, commits: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Each commit's files as path -> object id (blob, or commit for a submodule), every tree object
+    read once in one `git cat-file --batch` per level of folders, however many commits share it."""
+    raw: dict[str, bytes | None] = {}
+    pending = {f"{sha}^{{tree}}" for sha in commits}
+    roots = {sha: f"{sha}^{{tree}}" for sha in commits}
+    for _level in range(_MAX_TREE_DEPTH + 1):
+        if not pending:
+            break
+        raw.update(read_blobs(root, sorted(pending)))
+        pending = {child for spec in pending for child in _subtrees(raw[spec]) if child not in raw}
+    flat: dict[str, list[tuple[str, str]]] = {}
+    return {sha: dict(_flatten_tree(raw, spec, flat)) for sha, spec in roots.items()}
+
+
+def _tree_entries(data: bytes | None) -> list[tuple[bool, str, str]]:
+    """(is a folder, name, object id) of a raw tree object: `MODE NAME\\0<20-byte id>` repeated."""
+    entries: list[tuple[bool, str, str]] = []
+    pos = 0
+    while data and pos < len(data) and len(entries) < _MAX_TREE_ENTRIES:
+        space = data.index(b" ", pos)
+        nul = data.index(b"\0", space)
+        mode = data[pos:space]
+        entries.append((mode == b"40000", data[space + 1:nul].decode("utf-8", "surrogateescape"),
+                        data[nul + 1:nul + 21].hex()))
+        pos = nul + 21
+    return entries
+
+
+def _subtrees(data: bytes | None) -> list[str]:
+    return [oid for is_dir, _name, oid in _tree_entries(data) if is_dir]
+
+
+def _flatten_tree(raw: dict[str, bytes | None], spec: str, flat: dict[str, list[tuple[str, str]]],
+                  depth: int = 0) -> list[tuple[str, str]]:
+    """(path, id) of every file under tree SPEC; each distinct tree is flattened once (FLAT).
+    Folders nested deeper than _MAX_TREE_DEPTH are left out (they would exhaust the stack)."""
+    if spec in flat:
+        return flat[spec]
+    if depth > _MAX_TREE_DEPTH:
+        return []
+    found: list[tuple[str, str]] = []
+    for is_dir, name, oid in _tree_entries(raw.get(spec)):
+        if is_dir:
+            found.extend((f"{name}/{path}", blob) for path, blob in _flatten_tree(raw, oid, flat, depth + 1))
+        else:
+            found.append((name, oid))
+        if len(found) > _MAX_TREE_ENTRIES:
+            break
+    flat[spec] = found
+    return found

@@ -26,6 +26,7 @@ from mlv.cli.commands import (
     log,
     model,
     registry,
+    report,
     reproduce,
     snapshot,
     status,
@@ -34,7 +35,7 @@ from mlv.cli.commands import (
 from mlv.cli.errors import handle_errors, show_tracebacks
 from mlv.errors import EXIT_INTERRUPTED, EXIT_USAGE
 
-COMMANDS = (checkout, data, diff, gate, hooks, init, log, model, registry, reproduce, snapshot, status, sync)
+COMMANDS = (checkout, data, diff, gate, hooks, init, log, model, registry, report, reproduce, snapshot, status, sync)
 
 app = typer.Typer(
     name="mlv",
