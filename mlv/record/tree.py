@@ -100,26 +100,30 @@ def _other_pointer_files(root: Path, records: list[tuple[str, Record]],
                          found: dict[str, bytes | None]) -> dict[str, dict[str, Pointer]]:
     """Commit -> {output path: pointer} from every `.dvc` file of the (rare) trees that lack
     `<path>.dvc` for a recorded path: DVC lets a pointer file of any name track a path, so the
-    tree may still pin it. One `ls-tree` and one `cat-file` per such tree."""
-    per_tree: dict[str, dict[str, Pointer]] = {}
-    result: dict[str, dict[str, Pointer]] = {}
+    tree may still pin it. The trees are listed together and the pointer files read together, so
+    a history of many such commits costs a few git processes, not one per commit."""
+    tree_of_commit: dict[str, str] = {}
     for sha, rec in records:
         if all(found.get(f"{sha}:{item.path}.dvc") is not None for item in (*rec.data, *rec.outputs)):
             continue
         tree = _tree_of(found.get(sha))
-        if tree is None:
-            continue
-        if tree not in per_tree:
-            names = git.ls_tree_paths(root, tree, ".dvc")
-            blobs = git.read_blobs(root, [f"{tree}:{name}" for name in names])
-            pointers: dict[str, Pointer] = {}
-            for name in names:
-                pointer = _pointer(blobs[f"{tree}:{name}"], name)
-                if pointer is not None:
-                    pointers.setdefault(pointer.path, pointer)
-            per_tree[tree] = pointers
-        result[sha] = per_tree[tree]
-    return result
+        if tree is not None:
+            tree_of_commit[sha] = tree
+    if not tree_of_commit:
+        return {}
+    trees = sorted(set(tree_of_commit.values()))
+    listings = git.tree_listings(root, trees)
+    specs = {tree: [name for name in listings[tree] if name.endswith(".dvc")] for tree in trees}
+    blobs = git.read_blobs(root, [f"{tree}:{name}" for tree in trees for name in specs[tree]])
+    per_tree: dict[str, dict[str, Pointer]] = {}
+    for tree in trees:
+        pointers: dict[str, Pointer] = {}
+        for name in specs[tree]:
+            pointer = _pointer(blobs[f"{tree}:{name}"], name)
+            if pointer is not None:
+                pointers.setdefault(pointer.path, pointer)
+        per_tree[tree] = pointers
+    return {sha: per_tree[tree] for sha, tree in tree_of_commit.items()}
 
 
 def check_all(root: Path, records: list[tuple[str, Record]]) -> dict[str, TreeFacts]:
