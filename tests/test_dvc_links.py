@@ -217,3 +217,32 @@ def test_reproduce_data_are_copies_whatever_the_cache_type(two_runs: Path) -> No
     restore.prepare_restore(two_runs, pointers_at(two_runs, "HEAD", ["data"]), target=target).apply()
     assert not (target / DATA).is_symlink()
     assert (target / DATA).stat().st_nlink == 1
+
+
+# -- .dvcignore in a sub-folder ----------------------------------------------------------------
+
+
+def test_a_nested_dvcignore_without_a_root_one_is_read_as_dvc_reads_it(repo: Path) -> None:
+    """DVC refuses a `.dvcignore` inside a tracked folder, so a nested one sits above it."""
+    dvc(repo, "init", "-q")
+    (repo / ".dvcignore").unlink()  # `dvc init` writes one; DVC reads nested ones without it
+    (repo / "lake" / "raw").mkdir(parents=True)
+    (repo / "lake" / "raw" / "a.csv").write_text("a\n")
+    (repo / "lake" / "raw" / "scratch.tmp").write_text("mine, not data\n")
+    (repo / "lake" / ".dvcignore").write_text("*.tmp\n")
+    (repo / ".mlv").mkdir()
+    (repo / ".mlv" / "config.yaml").write_text("version: 1\ndata:\n- lake/raw\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a project")
+
+    mlv(repo, "snapshot", "-m", "first")
+    first = git(repo, "rev-parse", "HEAD")
+
+    assert "nfiles: 1\n" in (repo / "lake" / "raw.dvc").read_text()
+    dvc_clean(repo)  # DVC agrees: scratch.tmp is not data
+    (repo / "lake" / "raw" / "a.csv").write_text("b\n")
+    mlv(repo, "snapshot", "-m", "second")
+    mlv(repo, "checkout", first)  # the ignored file is neither deleted nor refused on
+    assert (repo / "lake" / "raw" / "scratch.tmp").read_text() == "mine, not data\n"
+    assert (repo / "lake" / "raw" / "a.csv").read_text() == "a\n"
+    dvc_clean(repo)
