@@ -158,12 +158,13 @@ def prepare_restore(
 
 def _linker(root: Path, target: Path, cache: Path, needed: set[tuple[str, str]],
             honour_links: bool) -> materialize.Linker:
-    """How the files are written; with links, the types that work here are found before anything
-    is written (as DVC tests them), so a refusal changes nothing."""
+    """How the files are written. Without `copy` among the types, the ones that work here are
+    found before anything is written (as DVC tests them), so a refusal changes nothing; with it,
+    something always works, and a type that fails is simply dropped at the first file."""
     if not honour_links:
         return materialize.Linker()
     linker = materialize.Linker(dvc.cache_link_types(root))
-    if needed and linker.kinds != ["copy"]:
+    if needed and "copy" not in linker.kinds:
         sample = max((md5 for _, md5 in needed), key=lambda md5: os.stat(dvc.object_file(cache, md5)).st_size)
         with SafeTree(target) as tree:
             linker.probe(tree, sample, cache)
