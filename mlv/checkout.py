@@ -51,7 +51,7 @@ def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
         pointers = [*exp.data, *exp.outputs]
         # Before downloading anything for it; the record's paths too, whatever the tree says.
         restore.check_commit_paths(root, exp.commit, [*pointers, *exp.record.data, *exp.record.outputs])
-        prepared = restore.prepare_restore(root, pointers, fetch_missing=True, force=force)
+        prepared = restore.prepare_restore(root, pointers, fetch_missing=True, force=force, honour_links=True)
         before = _where_head_is(root)
         git.checkout(root, rev, force=force)
         try:

@@ -372,7 +372,7 @@ def _pull(root: Path, remote: str | None, dvc_remote: str | None, progress: Prog
     try:
         with dvc.quiet_dvc_logs():
             report = restore.restore_paths(root, worktree_pointers(root), fetch_missing=True,
-                                            remote=dvc_remote, progress=progress)
+                                            remote=dvc_remote, progress=progress, honour_links=True)
     except MlvError as exc:
         moved = f"{branch} is now at {new[:10]}, but " if commits else ""
         raise exc.with_context(prefix=moved) from None

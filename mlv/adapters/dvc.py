@@ -342,11 +342,26 @@ def cache_dir(root: Path) -> Path:
     return root / ".dvc" / "cache"
 
 
+LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
+
+
 def cache_link_types(root: Path) -> list[str]:
-    """`cache.type` as DVC reads it (e.g. ["reflink", "copy"], ["symlink"]); DVC's default when unset."""
-    configured = read_dvc_config(root).get("cache", {}).get("type", "")
-    kinds = [k.strip() for k in configured.split(",") if k.strip()]
-    return kinds or ["reflink", "copy"]
+    """`cache.type` as DVC reads it (e.g. ["reflink", "copy"], ["symlink"]); DVC's default when
+    unset. A type DVC does not know is refused as DVC refuses it (config_schema.supported_cache_type)."""
+    configured = read_dvc_config(root).get("cache", {}).get("type")
+    if configured is None:
+        return ["reflink", "copy"]
+    # `dvc config cache.type a,b` writes `type = "a,b"`: configobj (DVC's reader) drops the quotes.
+    if len(configured) >= 2 and configured[0] == configured[-1] and configured[0] in "'\"":
+        configured = configured[1:-1]
+    kinds = [k.strip() for k in configured.split(",")]
+    unknown = [k for k in kinds if k not in LINK_TYPES]
+    if unknown:
+        raise DvcError(f"DVC's config sets cache.type to {configured[:200]!r}, and "
+                       f"{', '.join(repr(k) for k in unknown[:5])} is not a cache type",
+                       hint=f"Set it to types from {', '.join(LINK_TYPES)}, in order of preference, "
+                       "e.g. `dvc config cache.type hardlink,copy`.")
+    return kinds
 
 
 def default_remote(root: Path) -> str | None:

@@ -15,11 +15,12 @@ IGNORE_FILE = ".dvcignore"
 
 
 def dvcignore_filter(root: str) -> Callable[[str, bool], bool] | None:
-    """A predicate (repository-relative path, is_folder) -> ignored, or None without `.dvcignore`.
+    """A predicate (repository-relative path, is_folder) -> ignored.
 
-    Only the root `.dvcignore` is looked for up front (one stat: the no-op snapshot stays cheap);
-    when it exists, nested ones are found as the walk reaches their folders (one stat per folder).
-    A nested `.dvcignore` without a root one is not read (a known gap; DVC reads it).
+    DVC reads a `.dvcignore` in any folder, with or without one at the root, so each folder's is
+    looked for as the walk first reaches it (one failed open per folder when there is none: about
+    a millisecond for a 10,000-file walk, which itself takes a hundred). Never None any more; the
+    Optional type stays for callers that pass no filter.
     """
     specs: dict[str, Any] = {}  # folder ("" for the root) -> its compiled patterns, or None
     chains: dict[str, list[tuple[int, Any]]] = {}  # parent folder -> (offset, patterns) that apply
@@ -28,9 +29,6 @@ def dvcignore_filter(root: str) -> Callable[[str, bool], bool] | None:
         if folder not in specs:
             specs[folder] = _load(os.path.join(root, folder, IGNORE_FILE))
         return specs[folder]
-
-    if not os.path.isfile(os.path.join(root, IGNORE_FILE)):
-        return None
 
     def chain(parent: str) -> list[tuple[int, Any]]:
         """The patterns that apply below PARENT, from the root down, each with where its part of a

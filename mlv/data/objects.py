@@ -1,9 +1,12 @@
-"""Write DVC cache objects into a work tree: verified, atomically, by reflink or copy.
+"""Write DVC cache objects into a work tree: verified, atomically, as DVC's `cache.type` asks.
 
-Why never a hardlink or symlink: we run as root, so the 0444 mode of a cache object does not stop
-a training command from writing through a link into the cache and corrupting every experiment that
-shares the object. A reflink (copy-on-write clone, on btrfs/XFS) shares blocks safely; elsewhere we
-copy with copy_file_range, which stays in the kernel.
+By default (DVC's default `reflink,copy`) a reflink (copy-on-write clone, on btrfs/XFS) shares
+blocks safely; elsewhere we copy with copy_file_range, which stays in the kernel. When DVC's config
+asks for `symlink` or `hardlink`, the work tree gets links into the cache, each type tried in the
+configured order with DVC's fallbacks (see `Linker`). A link shares the cache object itself: the
+object is made read-only as DVC does, which stops a command that writes in place, unless it runs as
+root. So only the commands that work in the user's own work tree (checkout, pull, the git hooks)
+honour `cache.type`; `mlv reproduce` always copies, so a re-run cannot write into the cache.
 
 Verification: every object is hashed before it is written out; a large one (1 MiB and up) only
 once, its (inode, mtime, ctime, size) remembered, and trusted while that stat is unchanged, the
@@ -18,13 +21,15 @@ import errno
 import fcntl
 import os
 import shutil
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlv import cachefile
 from mlv.adapters import dvc
-from mlv.data.safe_write import SafeTree
-from mlv.errors import DvcError
+from mlv.data.safe_write import LINK_FALLBACK_ERRNOS, TEMP_MARK, SafeTree
+from mlv.errors import DvcError, MlvError
 
 _FICLONE = 0x40049409  # linux/fs.h: clone a whole file (reflink)
 _NO_CLONE = {errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EPERM}
@@ -98,3 +103,101 @@ def clone_or_copy(src: int, dst: int, size: int) -> None:
 def write_object(tree: SafeTree, folder: int, name: str, md5: str, cache: Path, shown: str) -> os.stat_result:
     """Write cache object MD5 as NAME in TREE's open FOLDER (atomically, never through a symlink)."""
     return tree.write_at(folder, name, dvc.object_file(cache, md5), shown, clone_or_copy)
+
+
+class _NoReflinkError(Exception):
+    """A reflink cannot be made here: DVC tries the next `cache.type`."""
+
+
+def reflink_only(src: int, dst: int, size: int) -> None:
+    """`cache.type = reflink`: a copy-on-write clone or nothing (DVC does not copy instead)."""
+    try:
+        fcntl.ioctl(dst, _FICLONE, src)
+    except OSError as exc:
+        if exc.errno in LINK_FALLBACK_ERRNOS:
+            raise _NoReflinkError(exc.strerror) from None
+        raise
+
+
+COPIES = ("reflink", "copy")  # DVC's default `cache.type`: what every copying caller gets
+
+
+class Linker:
+    """Writes cache objects the way DVC's `cache.type` asks: each type in order, and a type that
+    cannot be made here (another file system, no support) is dropped for the rest of the restore,
+    as DVC drops it (dvc_objects.fs.generic._try_links)."""
+
+    def __init__(self, kinds: Sequence[str] = COPIES) -> None:
+        self.kinds = list(kinds)
+        self._lock = threading.Lock()  # the restore's writer threads share one Linker
+
+    def write(self, tree: SafeTree, folder: int, name: str, md5: str, cache: Path,
+              shown: str) -> os.stat_result:
+        """Write object MD5 as NAME in TREE's open FOLDER with the first type that works."""
+        target = dvc.object_file(cache, md5)
+        for kind in list(self.kinds):
+            try:
+                return self._write_as(kind, tree, folder, name, target, cache, shown)
+            except _NoReflinkError:
+                pass
+            except OSError as exc:
+                if kind == "copy" or exc.errno not in LINK_FALLBACK_ERRNOS:
+                    raise
+            with self._lock:
+                if kind in self.kinds:
+                    self.kinds.remove(kind)
+        raise no_link_type_error(shown, cache, changed=True)
+
+    @staticmethod
+    def _write_as(kind: str, tree: SafeTree, folder: int, name: str, target: str, cache: Path,
+                  shown: str) -> os.stat_result:
+        if kind == "copy":
+            return tree.write_at(folder, name, target, shown, clone_or_copy)
+        if kind == "reflink":
+            return tree.write_at(folder, name, target, shown, reflink_only)
+        if kind == "hardlink" and os.stat(target).st_size == 0:
+            # DVC writes an empty file instead: every empty file has the same md5, and one object
+            # with thousands of links would hit the file system's link limit.
+            return tree.write_at(folder, name, target, shown, clone_or_copy)
+        return tree.link_at(folder, name, kind, target, os.fspath(cache), shown)
+
+    def probe(self, tree: SafeTree, md5: str, cache: Path) -> None:
+        """Keep only the types that work from CACHE to TREE's folder, trying each with object MD5
+        under a temporary name, as DVC tests them before a checkout; refuse when none does, before
+        anything is written."""
+        working = []
+        for kind in self.kinds:
+            if kind == "copy":
+                working.append(kind)
+                continue
+            folder = tree.open_dir("", create=False)
+            if folder is None:  # cannot happen: the tree's own folder is open
+                break
+            probe_name = f"{TEMP_MARK}probe-{os.getpid()}-{threading.get_ident()}"
+            try:
+                self._write_as(kind, tree, folder, probe_name, dvc.object_file(cache, md5), cache, probe_name)
+                working.append(kind)
+            except _NoReflinkError:
+                pass
+            except OSError as exc:
+                if exc.errno not in LINK_FALLBACK_ERRNOS:
+                    raise
+            finally:
+                with contextlib.suppress(OSError):
+                    os.unlink(probe_name, dir_fd=folder)
+                os.close(folder)
+        if not working:
+            raise no_link_type_error(str(tree.root), cache, self.kinds)
+        self.kinds = working
+
+
+def no_link_type_error(shown: str, cache: Path, kinds: Sequence[str] = (), *, changed: bool = False) -> MlvError:
+    """DVC's "No possible cache link types" as one line (CHANGED: some files were written already)."""
+    tried = f" ({','.join(kinds)})" if kinds else ""
+    outcome = "" if changed else "; nothing was changed"
+    return MlvError(
+        f"cannot restore data into {shown}: no link type of DVC's cache.type{tried} can be made "
+        f"from the DVC cache {cache} there{outcome}",
+        hint="Add copy as the last choice (`dvc config cache.type reflink,hardlink,copy`), "
+        "or move the cache to the same file system (`dvc cache dir`).")
+

@@ -5,6 +5,9 @@ changes nothing: plan (stat every file, hash only those the stat cache does not 
 (every file to delete or overwrite must be saved in the DVC cache; every object to write must be
 present, fetched if allowed, and verified), then write (each file atomically, and never through a
 symlink: every folder is opened without following one, see mlv.data.safe_write).
+
+Files are copies unless the caller honours DVC's `cache.type` (`honour_links`): then they are
+written as DVC writes them, symlinks or hardlinks into the cache included (see mlv.data.objects).
 """
 
 from __future__ import annotations
@@ -74,9 +77,11 @@ class PreparedRestore:
     state: StateCache
     fetched: int
     done: set[str] = field(default_factory=set)  # keys `apply` wrote or deleted: what `undo` reverts
+    linker: materialize.Linker = field(default_factory=materialize.Linker)
 
     def apply(self, progress: ProgressSink | None = None) -> RestoreReport:
-        _apply(self.root, self.cache, self.plans, self.state, progress or NoProgress(), self.done)
+        _apply(self.root, self.cache, self.plans, self.state, progress or NoProgress(), self.done,
+               self.linker)
         report = RestoreReport(fetched=self.fetched)
         for plan in self.plans:
             (report.restored if plan.changes else report.unchanged).append(plan.pointer.path)
@@ -107,7 +112,8 @@ class PreparedRestore:
                         complete = False  # discarded with --force, or a symlink: nothing to put back
                         continue
                     try:
-                        _write_files(tree, self.cache, os.path.dirname(key), [(key, md5)], set())
+                        _write_files(tree, self.cache, os.path.dirname(key), [(key, md5)], set(),
+                                     self.linker)
                     except (MlvError, OSError):
                         complete = False
         return complete
@@ -122,12 +128,14 @@ def prepare_restore(
     force: bool = False,
     target: Path | None = None,
     state: StateCache | None = None,
+    honour_links: bool = False,
 ) -> PreparedRestore:
     """Plan and check a restore (fetching what is missing if allowed) without changing anything.
 
     ROOT is the repository whose DVC cache and remote are used. The files go to TARGET (default
     ROOT), whose stat cache is STATE (default ROOT's); `mlv reproduce` restores into a private
-    folder of its own that way.
+    folder of its own that way. HONOUR_LINKS: write files as ROOT's DVC `cache.type` asks (links
+    into the cache too); else copies, so nothing a command does to them can reach the cache.
     """
     target = target or root
     cache = dvc.cache_dir(root)
@@ -144,7 +152,23 @@ def prepare_restore(
         if not trust.verify(cache, md5):
             raise materialize.corrupt_object_error(cache, md5, key)
     trust.save()
-    return PreparedRestore(target, cache, plans, state, fetched)
+    linker = _linker(root, target, cache, needed, honour_links)
+    return PreparedRestore(target, cache, plans, state, fetched, linker=linker)
+
+
+def _linker(root: Path, target: Path, cache: Path, needed: set[tuple[str, str]],
+            honour_links: bool) -> materialize.Linker:
+    """How the files are written. Without `copy` among the types, the ones that work here are
+    found before anything is written (as DVC tests them), so a refusal changes nothing; with it,
+    something always works, and a type that fails is simply dropped at the first file."""
+    if not honour_links:
+        return materialize.Linker()
+    linker = materialize.Linker(dvc.cache_link_types(root))
+    if needed and "copy" not in linker.kinds:
+        sample = max((md5 for _, md5 in needed), key=lambda md5: os.stat(dvc.object_file(cache, md5)).st_size)
+        with SafeTree(target) as tree:
+            linker.probe(tree, sample, cache)
+    return linker
 
 
 def restore_paths(
@@ -155,9 +179,12 @@ def restore_paths(
     remote: str | None = None,
     force: bool = False,
     progress: ProgressSink | None = None,
+    honour_links: bool = False,
 ) -> RestoreReport:
-    """Make each pointer's path under ROOT hold exactly the pointer's content."""
-    prepared = prepare_restore(root, pointers, fetch_missing=fetch_missing, remote=remote, force=force)
+    """Make each pointer's path under ROOT hold exactly the pointer's content (HONOUR_LINKS: as
+    DVC's `cache.type` asks, see `prepare_restore`)."""
+    prepared = prepare_restore(root, pointers, fetch_missing=fetch_missing, remote=remote, force=force,
+                               honour_links=honour_links)
     return prepared.apply(progress)
 
 
@@ -338,7 +365,7 @@ _WRITERS = 4
 
 
 def _apply(root: Path, cache: Path, plans: list[_Plan], state: StateCache, progress: ProgressSink,
-           done: set[str]) -> None:
+           done: set[str], linker: materialize.Linker) -> None:
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     with SafeTree(root) as tree:
@@ -352,7 +379,7 @@ def _apply(root: Path, cache: Path, plans: list[_Plan], state: StateCache, progr
         progress.start(sum(os.stat(dvc.object_file(cache, md5)).st_size for _, md5 in jobs), "Restoring data")
         try:
             with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
-                futures = [pool.submit(_write_files, tree, cache, folder, batch, done)
+                futures = [pool.submit(_write_files, tree, cache, folder, batch, done, linker)
                            for folder, batch in _batches(jobs)]
                 try:
                     for future in as_completed(futures):
@@ -382,7 +409,7 @@ def _batches(jobs: list[tuple[str, str]]) -> list[tuple[str, list[tuple[str, str
 
 
 def _write_files(tree: SafeTree, cache: Path, folder: str, batch: list[tuple[str, str]],
-                 done: set[str]) -> list[tuple[str, str, os.stat_result]]:
+                 done: set[str], linker: materialize.Linker) -> list[tuple[str, str, os.stat_result]]:
     """Write each (key, md5) of BATCH, all in FOLDER, opened once (created, never via a symlink);
     each key is added to DONE as soon as it is written (set.add is atomic: the writers share it)."""
     fd = tree.open_dir(folder, create=True)
@@ -391,7 +418,7 @@ def _write_files(tree: SafeTree, cache: Path, folder: str, batch: list[tuple[str
     written = []
     try:
         for key, md5 in batch:
-            written.append((key, md5, materialize.write_object(tree, fd, key.rsplit("/", 1)[-1], md5, cache, key)))
+            written.append((key, md5, linker.write(tree, fd, key.rsplit("/", 1)[-1], md5, cache, key)))
             done.add(key)
         return written
     finally:

@@ -9,6 +9,10 @@ the same way when missing, and the file itself is written to a new temporary nam
 O_NOFOLLOW) in that folder and renamed over the final name (a rename replaces a symlink, never
 the file it points to). No path string is resolved after the check, so nothing can be swapped in
 between the check and the write.
+
+`link_at` writes a symlink or hardlink into the DVC cache (`cache.type`) the same way: a new link
+under a temporary name, renamed over the final one, and only to a regular file that is really
+inside the cache folder.
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ Copier = Callable[[int, int, int], None]  # (source fd, target fd, size): see ob
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _NOT_A_DIR = (errno.ELOOP, errno.ENOTDIR)
+# The failures after which DVC tries the next `cache.type` (dvc_objects.fs.generic._try_links):
+# this kind of link cannot be made here (another file system, no support), not a broken disk.
+LINK_FALLBACK_ERRNOS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.ENOTTY, errno.ENOSYS,
+                                  errno.EINVAL, errno.EAGAIN})
+PROTECTED_MODE = 0o444  # DVC's mode for cache objects (dvc_data LocalHashFileDB.CACHE_MODE)
 
 # A full disk or a read-only folder is the machine's state, not a bug: say which path and what to do.
 _OS_HINTS = {
@@ -163,6 +172,51 @@ class SafeTree:
                 raise _os_failure(exc, f"{self.root}/{shown}") from None
             raise
 
+    def link_at(self, folder: int, name: str, kind: str, target: str, cache: str,
+                shown: str) -> os.stat_result:
+        """Make NAME in the open FOLDER a KIND ("symlink" or "hardlink") of the cache object TARGET.
+
+        TARGET must be a regular file inside the folder CACHE (both resolved, so a symlinked
+        object or cache folder cannot lead elsewhere). The object is made read-only first, as DVC
+        protects it: a command that writes in place then fails instead of corrupting the cache
+        (except as root, which no file mode stops; so DVC's advice holds: `dvc unprotect` before
+        editing). Returns the stat of the object, the content the work tree now shows. An OSError
+        whose errno is in LINK_FALLBACK_ERRNOS is raised as it is: DVC then tries the next type.
+        """
+        real = self._cache_object(target, cache, shown)
+        _protect(real)
+        tmp = f".{name}{TEMP_MARK}{os.getpid()}-{threading.get_ident()}"
+        try:
+            if kind == "symlink":
+                # DVC writes the object's absolute path, unresolved (`dvc checkout --relink` checks it).
+                os.symlink(os.path.abspath(target), tmp, dir_fd=folder)
+            elif kind == "hardlink":
+                os.link(real, tmp, dst_dir_fd=folder, follow_symlinks=False)
+            else:
+                raise ValueError(f"not a link type: {kind}")
+            os.replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
+            return os.stat(real)
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=folder)
+            if isinstance(exc, OSError) and exc.errno not in LINK_FALLBACK_ERRNOS:
+                raise _os_failure(exc, f"{self.root}/{shown}") from None
+            raise
+
+    @staticmethod
+    def _cache_object(target: str, cache: str, shown: str) -> str:
+        real = os.path.realpath(target)
+        base = os.path.realpath(cache)
+        try:
+            regular = stat.S_ISREG(os.stat(real).st_mode)
+        except OSError:
+            regular = False
+        if not real.startswith(base.rstrip("/") + "/") or not regular:
+            raise MlvError(f"cannot link {shown} to {target}: it is not a file in the DVC cache {cache}; "
+                           "nothing was linked",
+                           hint=f"Delete {target} and download it again with `mlv pull` or `dvc fetch`.")
+        return real
+
     def unlink(self, rel: str, what: str = "data path") -> None:
         """Delete the file (or symlink itself) REL; a missing one is fine, a symlinked folder is not."""
         folder, _, name = rel.rpartition("/")
@@ -191,6 +245,14 @@ class SafeTree:
             _prune(fd, name)
         finally:
             os.close(fd)
+
+
+def _protect(path: str) -> None:
+    """Make a cache object read-only, as DVC does before it links one; a file system that refuses
+    (a shared cache owned by someone else, Samba) is not fatal to DVC, nor to us."""
+    with contextlib.suppress(OSError):
+        if stat.S_IMODE(os.stat(path).st_mode) != PROTECTED_MODE:
+            os.chmod(path, PROTECTED_MODE)
 
 
 def _prune(parent: int, name: str) -> None:

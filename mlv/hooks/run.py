@@ -494,7 +494,7 @@ def _restore(root: str, pointer_files: list[str], what_happened: str) -> int:
         # remote when there is one; this is never reached when no pointer file changed.
         fetch = dvc.default_remote(Path(root)) is not None
         with dvc.quiet_dvc_logs():
-            report = restore.restore_paths(Path(root), pointers, fetch_missing=fetch)
+            report = restore.restore_paths(Path(root), pointers, fetch_missing=fetch, honour_links=True)
     except MlvError as exc:
         hint = exc.hint
         if hint and "--force" in hint:
