@@ -22,7 +22,7 @@ from mlv.adapters import dvc as dvc_adapter
 from mlv.adapters import git as git_adapter
 from mlv.adapters.git import FileChange, _parse_diff_tokens
 from mlv.errors import DvcError, GitError
-from tests.conftest import git
+from tests.conftest import dvc, git
 
 SHA_A = "a" * 40
 MD5_A = "a" * 32  # well-formed DVC hashes: a malformed one is refused at parse time
@@ -427,3 +427,13 @@ def test_config_unparsable_is_one_dvc_error(tmp_path: Path, text: str) -> None:
     root = _config(tmp_path, text)
     with pytest.raises(DvcError, match=r"^\.dvc/config cannot be parsed: "):
         dvc_adapter.default_remote(root)
+
+
+def test_dvc_config_values_are_unquoted_as_configobj_reads_them(repo: Path) -> None:
+    """`dvc config` quotes a value with a comma; DVC's reader drops the quotes, so mlv must too."""
+    dvc(repo, "init", "-q")
+    dvc(repo, "remote", "add", "-d", "store", str(repo.parent / "store,one"))
+    dvc(repo, "config", "cache.type", "hardlink,copy")
+    config = dvc_adapter.read_dvc_config(repo)
+    assert config["cache"]["type"] == "hardlink,copy"
+    assert dvc_adapter.remote_url(repo, "store") == str(repo.parent / "store,one")

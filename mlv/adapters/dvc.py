@@ -328,9 +328,18 @@ def read_dvc_config(root: Path) -> DvcConfig:
             name = section.strip("'").strip()  # DVC writes ['remote "x"']; configparser keeps the quotes
             values = merged.setdefault(name, {})
             path_keys = _PATH_KEYS.get(name.split(" ", 1)[0], ())
-            for key, value in parser.items(section):
+            for key, raw in parser.items(section):
+                value = _unquoted(raw)
                 values[key] = _resolve_config_path(path.parent, value) if key in path_keys else value
     return merged
+
+
+def _unquoted(value: str) -> str:
+    """A value as configobj (DVC's reader) gives it: `dvc config` quotes a value holding a comma or
+    a quote (`type = "a,b"`), and configparser would keep those quotes."""
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
 
 
 def cache_dir(root: Path) -> Path:
@@ -351,9 +360,6 @@ def cache_link_types(root: Path) -> list[str]:
     configured = read_dvc_config(root).get("cache", {}).get("type")
     if configured is None:
         return ["reflink", "copy"]
-    # `dvc config cache.type a,b` writes `type = "a,b"`: configobj (DVC's reader) drops the quotes.
-    if len(configured) >= 2 and configured[0] == configured[-1] and configured[0] in "'\"":
-        configured = configured[1:-1]
     kinds = [k.strip() for k in configured.split(",")]
     unknown = [k for k in kinds if k not in LINK_TYPES]
     if unknown:
