@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from mlv.registry.actions import Written
 
 model_app = typer.Typer(
@@ -30,6 +32,24 @@ def _root() -> Path:
     from mlv.adapters import git
 
     return git.find_root(Path.cwd())
+
+
+def _read(query: Callable[[Path], Any], json_output: bool, view: str, empty: str = "") -> None:
+    """A read command: QUERY's answer as JSON, or drawn by the registry view named VIEW (imported
+    only when drawing, so `--json` stays fast); EMPTY is said instead of an empty table."""
+    from mlv.cli import output
+    from mlv.cli.errors import handle_errors
+
+    with handle_errors():
+        answer = query(_root())
+        if json_output:
+            output.emit_json(answer)
+        elif empty and not answer:
+            output.info(empty)
+        else:
+            from mlv.cli.render import registry as views
+
+            typer.echo(getattr(views, view)(answer))
 
 
 def _report(written: Written, json_output: bool, verb: str) -> None:
@@ -182,20 +202,10 @@ def list_command(json_output: JsonOption = False) -> None:
 
         mlv model list --json | jq '.[] | {model, prod: .stages.prod}'
     """
-    from mlv.cli import output
-    from mlv.cli.errors import handle_errors
     from mlv.registry import queries
 
-    with handle_errors():
-        rows = queries.list_models(_root())
-        if json_output:
-            output.emit_json(rows)
-        elif not rows:
-            output.info("no models registered yet; register one with `mlv model register NAME`")
-        else:
-            from mlv.cli.render.registry import model_list
-
-            typer.echo(model_list(rows))
+    _read(queries.list_models, json_output, "model_list",
+          empty="no models registered yet; register one with `mlv model register NAME`")
 
 
 @model_app.command("show")
@@ -212,18 +222,9 @@ def show_command(
 
         mlv model show churn@v0.0.3 --json | jq .experiment.metrics
     """
-    from mlv.cli import output
-    from mlv.cli.errors import handle_errors
     from mlv.registry import queries
 
-    with handle_errors():
-        doc = queries.show(_root(), ref)
-        if json_output:
-            output.emit_json(doc)
-        else:
-            from mlv.cli.render.registry import model_show
-
-            typer.echo(model_show(doc))
+    _read(lambda root: queries.show(root, ref), json_output, "model_show")
 
 
 @model_app.command("history")
@@ -239,18 +240,9 @@ def history_command(
 
         mlv model history churn --json | jq '[.[] | select(.stage == "prod")]'
     """
-    from mlv.cli import output
-    from mlv.cli.errors import handle_errors
     from mlv.registry import queries
 
-    with handle_errors():
-        events = queries.model_history(_root(), name)
-        if json_output:
-            output.emit_json(events)
-        else:
-            from mlv.cli.render.registry import model_history
-
-            typer.echo(model_history(events))
+    _read(lambda root: queries.model_history(root, name), json_output, "model_history")
 
 
 @model_app.command("get")
