@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from scipy.stats import ks_2samp, wasserstein_distance
 from mlv.errors import ConfigError
 from mlv.health.check import check
 from mlv.health.model import Profile
-from mlv.health.profiler import profile_table
+from mlv.health.profiler import profile_dataset, profile_table
 from mlv.health.sketch import DistinctCounter, QuantileSketch, mix64
 from mlv.health.stats import benjamini_hochberg
 from mlv.health.thresholds import Thresholds, thresholds_from_config
@@ -224,3 +225,25 @@ def test_psi_on_request() -> None:
     drift = _column_result(ref, cur, method="psi")
     assert drift.method == "psi" and drift.drifted
     assert not _column_result(ref, ref, method="psi").drifted
+
+
+def test_distinct_counter_keeps_the_k_smallest_distinct_hashes_despite_duplicates() -> None:
+    # Few distinct values repeated many times: the partition shortcut must not lose any of them.
+    hashes = mix64(np.random.default_rng(9).integers(0, 3000, 200_000).astype(np.uint64))
+    counter = DistinctCounter(k=1024)
+    for chunk in np.array_split(hashes, 7):
+        counter.add(chunk)
+    assert not counter.exact
+    assert list(counter._hashes) == list(np.unique(hashes)[:1024])
+
+
+def test_files_of_a_folder_may_list_their_columns_in_another_order(tmp_path: Path) -> None:
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "a.csv").write_text("x,label\n1.5,red\n2.5,blue\n")
+    (folder / "b.csv").write_text("label,x\ngreen,10.0\n")
+    profile = profile_dataset(folder)
+    x, label = profile.column("x"), profile.column("label")
+    assert profile.rows == 3 and x is not None and label is not None and x.numeric is not None
+    assert (x.numeric.minimum, x.numeric.maximum, x.distinct) == (1.5, 10.0, 3)
+    assert label.categories is not None and {v for v, _ in label.categories.top} == {"red", "blue", "green"}

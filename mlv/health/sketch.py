@@ -40,9 +40,11 @@ class QuantileSketch:
 
     def add(self, values: FloatArray) -> None:
         """Add finite values (NaN and infinities must have been removed)."""
-        if len(values):
-            self.count += len(values)
-            self._push(0, values)
+        self.count += len(values)
+        # Pieces of at most `capacity`: sorting costs n log n, so a level-0 compaction of one
+        # capacity's worth at a time is cheaper than sorting a big batch whole.
+        for start in range(0, len(values), self.capacity):
+            self._push(0, values[start:start + self.capacity])
 
     def _push(self, level: int, values: FloatArray) -> None:
         if level == len(self._levels):
@@ -112,18 +114,31 @@ class DistinctCounter:
         import numpy as np
 
         self.k = k
-        self._hashes: HashArray = np.empty(0, dtype=np.uint64)  # sorted, at most k
+        self._hashes: HashArray = np.empty(0, dtype=np.uint64)  # sorted, unique, at most k
+        # Candidates not yet merged: merging (a sort) only when they outnumber k keeps the cost
+        # per batch at one comparison per value; the kept set is the same as merging every time.
+        self._pending: list[HashArray] = []
+        self._pending_size = 0
 
     def add(self, hashes: HashArray) -> None:
-        import numpy as np
-
         if len(self._hashes) >= self.k:
             hashes = hashes[hashes < self._hashes[-1]]  # most values cannot enter: skip the sort
         if len(hashes):
-            self._hashes = sorted_unique(np.concatenate((self._hashes, hashes)))[: self.k]
+            self._pending.append(hashes)
+            self._pending_size += len(hashes)
+            if self._pending_size > self.k:
+                self._merge()
+
+    def _merge(self) -> None:
+        import numpy as np
+
+        if self._pending:
+            self._hashes = smallest_unique(np.concatenate([self._hashes, *self._pending]), self.k)
+            self._pending, self._pending_size = [], 0
 
     @property
     def exact(self) -> bool:
+        self._merge()
         return len(self._hashes) < self.k
 
     def estimate(self) -> int:
@@ -158,6 +173,18 @@ def sorted_unique(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
     if len(ordered) < 2:
         return ordered
     return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+
+
+def smallest_unique(values: npt.NDArray[Any], k: int) -> npt.NDArray[Any]:
+    """The k smallest distinct VALUES, sorted. A partition first, so only about k values are sorted."""
+    import numpy as np
+
+    if len(values) > 2 * k:
+        cut = np.partition(values, k)[k]
+        head = sorted_unique(values[values <= cut])
+        if len(head) >= k:  # else duplicates hid some of the k smallest: sort them all below
+            return head[:k]
+    return sorted_unique(values)[:k]
 
 
 def sorted_counts(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
