@@ -21,7 +21,7 @@ from mlv.errors import ConfigError
 from mlv.health.check import check
 from mlv.health.model import Profile
 from mlv.health.profiler import profile_dataset, profile_table
-from mlv.health.sketch import DistinctCounter, QuantileSketch, mix64
+from mlv.health.sketch import DistinctCounter, FrequentItems, QuantileSketch, hash_strings, mix64
 from mlv.health.stats import benjamini_hochberg
 from mlv.health.thresholds import Thresholds, thresholds_from_config
 
@@ -247,3 +247,38 @@ def test_files_of_a_folder_may_list_their_columns_in_another_order(tmp_path: Pat
     assert profile.rows == 3 and x is not None and label is not None and x.numeric is not None
     assert (x.numeric.minimum, x.numeric.maximum, x.distinct) == (1.5, 10.0, 3)
     assert label.categories is not None and {v for v, _ in label.categories.top} == {"red", "blue", "green"}
+
+
+def _reference_string_hash(text: str) -> int:
+    """hash_strings' documented definition, one string at a time in plain Python."""
+    data, total = text.encode(), 0
+    for position, byte in enumerate(data):
+        total = (total + (byte + 1) * pow(0x100000001B3, position, 2**64)) % 2**64
+    length_hash = int(mix64(np.array([len(data)], dtype=np.uint64))[0])
+    return int(mix64(np.array([total ^ length_hash], dtype=np.uint64))[0])
+
+
+def test_string_hash_is_vectorised_yet_the_same_as_its_definition() -> None:
+    words = ["", "a", "ab", "ba", "a\x00", "é", "日本語", "a" * 300, "x"]
+    array = pa.array(["skipped", *words]).slice(1)  # a slice: offsets not starting at 0
+    assert [int(h) for h in hash_strings(array)] == [_reference_string_hash(w) for w in words]
+    many = pa.array([f"id-{i}" for i in range(200_000)])
+    assert len(np.unique(hash_strings(many))) == 200_000
+
+
+def test_frequent_items_match_a_plain_misra_gries_summary() -> None:
+    rng = np.random.default_rng(10)
+    batches = [rng.zipf(1.3, 5000).astype(str) for _ in range(6)]
+    items, error = FrequentItems(capacity=300), 0
+    counts: dict[str, int] = {}  # the reference: a dict
+    for batch in batches:
+        values, value_counts = np.unique(batch, return_counts=True)
+        items.add(pa.array(values), value_counts)
+        for value, count in zip(values.tolist(), value_counts.tolist(), strict=True):
+            counts[value] = counts.get(value, 0) + count
+        if len(counts) > 300:
+            cut = sorted(counts.values(), reverse=True)[300]
+            error += cut
+            counts = {v: c - cut for v, c in counts.items() if c > cut}
+    assert items.error == error > 0
+    assert items.top(50) == sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:50]

@@ -135,13 +135,13 @@ class CategoricalAccumulator(Accumulator):
         if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
             array = array.cast(pa.string())
         counted = pc.value_counts(array)
-        values = counted.field("values").to_pylist()
-        counts = counted.field("counts").to_numpy().tolist()
-        pairs = [(v, c) for v, c in zip(values, counts, strict=True) if v]  # "" and null are missing
-        self.missing += sum(c for v, c in zip(values, counts, strict=True) if v == "")
-        if pairs:
-            kept_values = [v for v, _ in pairs]
-            self.items.add(kept_values, [c for _, c in pairs])
+        values, counts = counted.field("values"), counted.field("counts").to_numpy()
+        empty = pc.fill_null(pc.equal(values, ""), False).to_numpy(zero_copy_only=False)
+        self.missing += int(counts[empty].sum())  # "" is missing; null was counted already
+        kept = ~empty & values.is_valid().to_numpy(zero_copy_only=False)
+        if kept.any():
+            kept_values = values.filter(pa.array(kept))
+            self.items.add(kept_values, counts[kept])
             self.distinct.add(hash_strings(kept_values))
 
     def _details(self) -> dict[str, Any]:

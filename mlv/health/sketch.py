@@ -14,15 +14,16 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+    import pyarrow as pa
 
     FloatArray = npt.NDArray[np.float64]
     HashArray = npt.NDArray[np.uint64]
+    IntArray = npt.NDArray[np.int64]
 
 QUANTILE_CAPACITY = 32_768
 DISTINCT_K = 16_384
@@ -148,21 +149,46 @@ class DistinctCounter:
 
 
 class FrequentItems:
+    """Kept as Arrow strings and numpy counts: merging a batch is one group-by, not a Python loop."""
+
     def __init__(self, capacity: int = FREQUENT_CAPACITY) -> None:
+        import numpy as np
+
         self.capacity = capacity
-        self.counts: dict[str, int] = {}
+        self.values: pa.Array | None = None  # distinct, large_string
+        self.counts: IntArray = np.empty(0, dtype=np.int64)
         self.error = 0
 
-    def add(self, values: list[str], counts: list[int]) -> None:
-        for value, count in zip(values, counts, strict=True):
-            self.counts[value] = self.counts.get(value, 0) + count
-        if len(self.counts) > self.capacity:
-            cut = sorted(self.counts.values(), reverse=True)[self.capacity]
+    def add(self, values: pa.Array, counts: IntArray) -> None:
+        """VALUES: distinct valid strings; COUNTS: how often each occurred."""
+        import numpy as np
+        import pyarrow as pa
+
+        values = values.cast(pa.large_string())
+        if self.values is not None:  # sum the counts of equal values: a dictionary encoding groups them
+            encoded = pa.concat_arrays([self.values, values]).dictionary_encode()
+            codes = encoded.indices.to_numpy()
+            weights = np.concatenate((self.counts, counts))
+            counts = np.bincount(codes, weights=weights, minlength=len(encoded.dictionary))
+            values, counts = encoded.dictionary, counts.astype(np.int64)
+        if len(counts) > self.capacity:  # Misra-Gries: lower all by the (capacity+1)-th largest count
+            cut = int(np.partition(counts, len(counts) - self.capacity - 1)[len(counts) - self.capacity - 1])
+            kept = counts > cut
             self.error += cut
-            self.counts = {v: c - cut for v, c in self.counts.items() if c > cut}
+            values, counts = values.filter(pa.array(kept)), counts[kept] - cut
+        self.values, self.counts = values, np.asarray(counts, dtype=np.int64)
 
     def top(self, k: int) -> list[tuple[str, int]]:
-        return sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))[:k]
+        """The K most frequent, ties by value (byte order of UTF-8 is code point order, as in Python)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if self.values is None:
+            return []
+        table = pa.table({"v": self.values, "c": self.counts})
+        order = pc.sort_indices(table, sort_keys=[("c", "descending"), ("v", "ascending")])
+        first = table.take(order[:k])
+        return list(zip(first["v"].to_pylist(), first["c"].to_pylist(), strict=True))
 
 
 def sorted_unique(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -206,9 +232,41 @@ def mix64(bits: HashArray) -> HashArray:
     return x ^ (x >> np.uint64(31))
 
 
-def hash_strings(values: list[str]) -> HashArray:
-    """A stable (unsalted, unlike `hash()`) 64-bit hash of each string."""
+def hash_strings(values: pa.Array) -> HashArray:
+    """A stable (unsalted, unlike `hash()`) 64-bit hash of each string of an Arrow string array
+    without nulls: a polynomial hash of its bytes (mod 2**64) finished by mix64, computed on
+    Arrow's buffers without making Python strings. Slices of about 1 MB bound the memory."""
+    import numpy as np
+    import pyarrow as pa
+
+    values = values.cast(pa.large_string())  # 64-bit offsets: one code path
+    total = max(1, values.nbytes)
+    rows = max(1, len(values) * _HASH_SLICE_BYTES // total)
+    parts = [_hash_slice(values.slice(start, rows)) for start in range(0, len(values), rows)]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
+
+
+_HASH_SLICE_BYTES = 1 << 20
+_HASH_BASE = 0x100000001B3  # FNV's 64-bit prime: odd, so no byte's weight vanishes mod 2**64
+
+
+def _hash_slice(values: pa.Array) -> HashArray:
     import numpy as np
 
-    return np.fromiter((int.from_bytes(hashlib.blake2b(v.encode(), digest_size=8).digest(), "little")
-                        for v in values), dtype=np.uint64, count=len(values))
+    count = len(values)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[values.offset:values.offset + count + 1]
+    data_buffer = values.buffers()[2]
+    data = (np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None
+            else np.empty(0, dtype=np.uint8))[offsets[0]:offsets[-1]]
+    lengths = np.diff(offsets)
+    starts = offsets[:-1] - offsets[0]
+    sums = np.zeros(count, dtype=np.uint64)
+    if len(data):
+        # Byte j of a string weighs base**j; (byte + 1) so that zero bytes count too.
+        base = np.full(int(lengths.max()) - 1, _HASH_BASE, dtype=np.uint64)
+        powers = np.concatenate((np.ones(1, dtype=np.uint64), np.cumprod(base)))  # wraps mod 2**64
+        relative = np.arange(len(data)) - np.repeat(starts, lengths)
+        terms = (data.astype(np.uint64) + np.uint64(1)) * powers[relative]
+        filled = lengths > 0
+        sums[filled] = np.add.reduceat(terms, starts[filled])
+    return mix64(sums ^ mix64(lengths.astype(np.uint64)))
