@@ -6,6 +6,7 @@ test_health_cli.py, and writing big CSVs here would only make the suite slow.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -114,19 +115,19 @@ def test_chi_squared_for_small_categorical_samples_and_few_valued_numbers() -> N
     assert 0 < by_name["x"].effect_size < 1  # Cramer's V
 
 
+def _same_distribution(seed: int, n: int = 1_000_000) -> dict[str, Any]:
+    """N rows of six columns; any two seeds give two samples of the same distributions."""
+    rng = np.random.default_rng(seed)
+    return {"normal": rng.normal(0, 1, n), "lognormal": rng.lognormal(0, 1, n),
+            "uniform": rng.uniform(0, 1, n), "bimodal": _bimodal(rng, n),
+            "category": rng.choice(["a", "b", "c", "d"], n, p=[0.4, 0.3, 0.2, 0.1]),
+            "small_int": rng.integers(0, 4, n)}
+
+
 @pytest.fixture(scope="module")
 def million() -> dict[str, Any]:
     """Reference and current tables of 1,000,000 rows drawn from the same distributions."""
-    n = 1_000_000
-
-    def table(seed: int) -> dict[str, Any]:
-        rng = np.random.default_rng(seed)
-        return {"normal": rng.normal(0, 1, n), "lognormal": rng.lognormal(0, 1, n),
-                "uniform": rng.uniform(0, 1, n), "bimodal": _bimodal(rng, n),
-                "category": rng.choice(["a", "b", "c", "d"], n, p=[0.4, 0.3, 0.2, 0.1]),
-                "small_int": rng.integers(0, 4, n)}
-
-    reference, current = table(1), table(2)
+    reference, current = _same_distribution(1), _same_distribution(2)
     return {"reference": profile_table(pa.table(reference)), "current": current,
             "current_profile": profile_table(pa.table(current))}
 
@@ -137,6 +138,15 @@ def test_no_column_flagged_on_a_million_rows_of_the_same_distribution(million: d
     assert result.issues == []
     assert result.ok
     assert max(c.score for c in result.columns) < 0.02  # far below the 0.1 thresholds
+
+
+@pytest.mark.slow  # 21 profiles of 1,000,000 rows
+def test_no_column_flagged_in_twenty_pairs_of_a_million_rows_of_one_distribution() -> None:
+    profiles = [profile_table(pa.table(_same_distribution(seed))) for seed in range(100, 121)]
+    for reference, current in itertools.pairwise(profiles):  # 20 pairs, each sample in at most two
+        result = check(current, reference)
+        assert result.drifted_columns == [] and result.issues == [] and result.ok
+        assert max(c.score for c in result.columns) < 0.02
 
 
 def test_mean_shift_of_a_fifth_std_is_flagged(million: dict[str, Any]) -> None:
@@ -170,6 +180,26 @@ def test_missing_share_growth_beyond_ten_points_fails() -> None:
     assert not check(_profile(x=cur), _profile(x=ref)).issues
     cur[:160] = np.nan  # 16%: 11 points more
     assert [i.rule for i in check(_profile(x=cur), _profile(x=ref)).issues] == ["missing_increase"]
+
+
+def test_p_values_are_adjusted_across_columns_unless_fdr_is_off() -> None:
+    base = np.arange(200) / 200
+    shift = 0.1375  # K-S p about 0.035 on 200 + 200 values: drift alone, not after adjusting for 2 tests
+    ref, cur = _profile(x=base, y=base), _profile(x=base + shift, y=base)
+    raw = ks_2samp(base, base + shift).pvalue
+    assert 0.025 < raw < 0.05
+    adjusted = _column_result(ref, cur)
+    assert adjusted.p_value == pytest.approx(raw, abs=1e-9)
+    assert adjusted.p_adjusted == pytest.approx(2 * raw, abs=1e-9) and not adjusted.drifted
+    unadjusted = _column_result(ref, cur, fdr=False)
+    assert unadjusted.p_adjusted == pytest.approx(raw, abs=1e-9) and unadjusted.drifted
+
+
+def test_new_categories_are_reported_only_when_the_reference_listed_all_its_values() -> None:
+    ref = _profile(x=np.array(["a", "b"] * 50), many=np.array([f"v{i % 30}" for i in range(100)]))
+    cur = _profile(x=np.array(["a", "b", "c", "b"] * 25), many=np.array([f"v{i % 31}" for i in range(100)]))
+    issues = [i for i in check(cur, ref).issues if i.rule == "new_categories"]
+    assert [(i.column, i.severity) for i in issues] == [("x", "warn")] and "'c'" in issues[0].message
 
 
 def test_benjamini_hochberg_matches_the_textbook_example() -> None:

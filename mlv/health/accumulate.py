@@ -16,6 +16,7 @@ from mlv.health.sketch import (
     hash_strings,
     mix64,
     sorted_counts,
+    sorted_unique,
 )
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 RAW_VALUES_MAX = 1000  # numeric columns this small keep every value: exact K-S from the profile
 TOP_K = 20
 SMALL_COUNTS_MAX = 20  # numeric columns keep exact value counts while they have this few values
+_SMALL_COUNTS_PROBE = 256  # more distinct values than that among these first ones: stop at once
 
 
 class Accumulator:
@@ -71,8 +73,9 @@ class NumericAccumulator(Accumulator):
 
         x = array.cast(pa.float64()).to_numpy(zero_copy_only=False)  # nulls become NaN
         finite = np.isfinite(x)
-        self.missing += int(len(x) - finite.sum()) - array.null_count  # NaN and +-inf
-        values = x[finite] + 0.0  # -0.0 becomes 0.0, so both hash alike
+        valid = int(finite.sum())
+        self.missing += len(x) - valid - array.null_count  # NaN and +-inf
+        values = x + 0.0 if valid == len(x) else x[finite] + 0.0  # a copy; -0.0 becomes 0.0, so both hash alike
         if not len(values):
             return
         self._moments(values)
@@ -93,6 +96,9 @@ class NumericAccumulator(Accumulator):
         self.maximum = max(self.maximum, float(values.max()))
 
     def _count_small(self, values: Any) -> None:
+        if len(sorted_unique(values[:_SMALL_COUNTS_PROBE])) > SMALL_COUNTS_MAX:
+            self.small_counts = None  # a continuous column, seen from a few values: skip the sort
+            return
         unique, counts = sorted_counts(values)
         merged = dict(self.small_counts or {})
         for value, count in zip(unique.tolist(), counts.tolist(), strict=True):

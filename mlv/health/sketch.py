@@ -226,10 +226,13 @@ def mix64(bits: HashArray) -> HashArray:
     """splitmix64's finaliser: a fast, well-spread 64-bit hash of 64-bit keys (wraps on purpose)."""
     import numpy as np
 
-    x = bits + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    x = bits + np.uint64(0x9E3779B97F4A7C15)  # a new array: the rest works in place on it
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
 
 
 def hash_strings(values: pa.Array) -> HashArray:
