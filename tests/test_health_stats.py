@@ -312,3 +312,9 @@ def test_frequent_items_match_a_plain_misra_gries_summary() -> None:
             counts = {v: c - cut for v, c in counts.items() if c > cut}
     assert items.error == error > 0
     assert items.top(50) == sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:50]
+
+
+def test_empty_strings_and_nulls_are_missing_in_text_columns() -> None:
+    column = _profile(c=pa.array(["a", "", None, "b", "a"])).column("c")
+    assert column is not None and column.categories is not None
+    assert (column.missing, column.distinct, column.categories.top) == (2, 2, [("a", 2), ("b", 1)])
