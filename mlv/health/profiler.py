@@ -128,7 +128,8 @@ class _Profiler:
     def result(self, source: dict[str, object]) -> Profile:
         self._feed()
         skipped = [{"column": name, "reason": "unsupported type"} for name, a in self.columns.items() if a is None]
-        return Profile(rows=self.rows, columns=[a.result() for a in self.columns.values() if a is not None],
+        summaries = [self.pool.submit(a.result) for a in self.columns.values() if a is not None]  # sorts, too
+        return Profile(rows=self.rows, columns=[summary.result() for summary in summaries],
                        source=source, skipped=skipped)
 
 
