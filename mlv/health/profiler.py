@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
     from mlv.health.accumulate import Accumulator
 
-_TABLE_BATCH = 65_536
 # Rows fed to the accumulators at once. Readers hand over small batches (small CSV blocks parse
 # faster: they stay in the CPU cache); each accumulator call has a fixed cost in Python and numpy
 # calls, so batches are joined to about this many rows first. Memory: 8 bytes x this x columns.
@@ -60,8 +59,8 @@ def profile_table(table: pa.Table | pa.RecordBatch) -> Profile:
 
     if isinstance(table, pa.RecordBatch):
         table = pa.Table.from_batches([table])
-    # Batches of the size the file readers produce: one huge batch would make every sketch sort it.
-    return profile_batches(table.to_batches(max_chunksize=_TABLE_BATCH), table.schema)
+    # Slices of what the profiler feeds at once: zero-copy, and no column is converted whole.
+    return profile_batches(table.to_batches(max_chunksize=FEED_ROWS), table.schema)
 
 
 def profile_batches(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> Profile:
