@@ -18,8 +18,10 @@ if TYPE_CHECKING:
 
 # Rows fed to the accumulators at once. Readers hand over small batches (small CSV blocks parse
 # faster: they stay in the CPU cache); each accumulator call has a fixed cost in Python and numpy
-# calls, so batches are joined to about this many rows first. Memory: 8 bytes x this x columns.
+# calls, so batches are joined to about this many rows first, or fewer when a wide table would
+# hold more than FEED_BYTES of Arrow data (memory stays bounded whatever the number of columns).
 FEED_ROWS = 131_072
+FEED_BYTES = 32 << 20
 _MAX_THREADS = 4
 _MAX_RESTARTS = 50  # each widens one CSV column to text; a file cannot need more than its columns
 
@@ -81,6 +83,7 @@ class _Profiler:
         self.first: str = ""
         self.pending: list[pa.RecordBatch] = []  # of one file's schema, fewer than FEED_ROWS rows
         self.pending_rows = 0
+        self.pending_bytes = 0
         # Columns are profiled side by side: numpy's sorts and pyarrow's kernels run without the
         # GIL, so the threads use the cores that the single-threaded CSV stream leaves idle.
         # Each accumulator gets one task per feed and feeds run one after another: no sharing.
@@ -109,13 +112,14 @@ class _Profiler:
         self.rows += batch.num_rows
         self.pending.append(batch)
         self.pending_rows += batch.num_rows
-        if self.pending_rows >= FEED_ROWS:
+        self.pending_bytes += batch.nbytes
+        if self.pending_rows >= FEED_ROWS or self.pending_bytes >= FEED_BYTES:
             self._feed()
 
     def _feed(self) -> None:
         if not self.pending:
             return
-        batches, self.pending, self.pending_rows = self.pending, [], 0
+        batches, self.pending, self.pending_rows, self.pending_bytes = self.pending, [], 0, 0
         tasks = []
         for index, name in enumerate(batches[0].schema.names):  # by name: files may order columns apart
             accumulator = self.columns[name]
