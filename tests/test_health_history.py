@@ -86,6 +86,9 @@ def test_check_and_profile_against_a_registered_model_version(experiment_repo: P
     assert proc.returncode == 1
     assert "against `data @ " in proc.stdout and "(churn@v0.0.1)`" in proc.stdout
     assert "| x1 | numeric | wasserstein |" in proc.stdout
+    actions.promote(experiment_repo, "churn", "v0.0.1", "prod")
+    staged = run(experiment_repo, "data", "check", "data", "--against", "churn#prod", "--json", check=False)
+    assert staged.returncode == 1 and json.loads(staged.stdout)["reference"].endswith("(churn#prod)")
 
 
 def test_a_commit_without_a_stored_profile_has_it_computed_from_the_dvc_remote(

@@ -6,8 +6,10 @@ test_health_cli.py, and writing big CSVs here would only make the suite slow.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,8 +21,8 @@ from scipy.stats import ks_2samp, wasserstein_distance
 from mlv.errors import ConfigError
 from mlv.health.check import check
 from mlv.health.model import Profile
-from mlv.health.profiler import profile_table
-from mlv.health.sketch import DistinctCounter, QuantileSketch, mix64
+from mlv.health.profiler import profile_dataset, profile_table
+from mlv.health.sketch import DistinctCounter, FrequentItems, QuantileSketch, hash_strings, mix64
 from mlv.health.stats import benjamini_hochberg
 from mlv.health.thresholds import Thresholds, thresholds_from_config
 
@@ -113,19 +115,19 @@ def test_chi_squared_for_small_categorical_samples_and_few_valued_numbers() -> N
     assert 0 < by_name["x"].effect_size < 1  # Cramer's V
 
 
+def _same_distribution(seed: int, n: int = 1_000_000) -> dict[str, Any]:
+    """N rows of six columns; any two seeds give two samples of the same distributions."""
+    rng = np.random.default_rng(seed)
+    return {"normal": rng.normal(0, 1, n), "lognormal": rng.lognormal(0, 1, n),
+            "uniform": rng.uniform(0, 1, n), "bimodal": _bimodal(rng, n),
+            "category": rng.choice(["a", "b", "c", "d"], n, p=[0.4, 0.3, 0.2, 0.1]),
+            "small_int": rng.integers(0, 4, n)}
+
+
 @pytest.fixture(scope="module")
 def million() -> dict[str, Any]:
     """Reference and current tables of 1,000,000 rows drawn from the same distributions."""
-    n = 1_000_000
-
-    def table(seed: int) -> dict[str, Any]:
-        rng = np.random.default_rng(seed)
-        return {"normal": rng.normal(0, 1, n), "lognormal": rng.lognormal(0, 1, n),
-                "uniform": rng.uniform(0, 1, n), "bimodal": _bimodal(rng, n),
-                "category": rng.choice(["a", "b", "c", "d"], n, p=[0.4, 0.3, 0.2, 0.1]),
-                "small_int": rng.integers(0, 4, n)}
-
-    reference, current = table(1), table(2)
+    reference, current = _same_distribution(1), _same_distribution(2)
     return {"reference": profile_table(pa.table(reference)), "current": current,
             "current_profile": profile_table(pa.table(current))}
 
@@ -136,6 +138,15 @@ def test_no_column_flagged_on_a_million_rows_of_the_same_distribution(million: d
     assert result.issues == []
     assert result.ok
     assert max(c.score for c in result.columns) < 0.02  # far below the 0.1 thresholds
+
+
+@pytest.mark.slow  # 21 profiles of 1,000,000 rows
+def test_no_column_flagged_in_twenty_pairs_of_a_million_rows_of_one_distribution() -> None:
+    profiles = [profile_table(pa.table(_same_distribution(seed))) for seed in range(100, 121)]
+    for reference, current in itertools.pairwise(profiles):  # 20 pairs, each sample in at most two
+        result = check(current, reference)
+        assert result.drifted_columns == [] and result.issues == [] and result.ok
+        assert max(c.score for c in result.columns) < 0.02
 
 
 def test_mean_shift_of_a_fifth_std_is_flagged(million: dict[str, Any]) -> None:
@@ -169,6 +180,26 @@ def test_missing_share_growth_beyond_ten_points_fails() -> None:
     assert not check(_profile(x=cur), _profile(x=ref)).issues
     cur[:160] = np.nan  # 16%: 11 points more
     assert [i.rule for i in check(_profile(x=cur), _profile(x=ref)).issues] == ["missing_increase"]
+
+
+def test_p_values_are_adjusted_across_columns_unless_fdr_is_off() -> None:
+    base = np.arange(200) / 200
+    shift = 0.1375  # K-S p about 0.035 on 200 + 200 values: drift alone, not after adjusting for 2 tests
+    ref, cur = _profile(x=base, y=base), _profile(x=base + shift, y=base)
+    raw = ks_2samp(base, base + shift).pvalue
+    assert 0.025 < raw < 0.05
+    adjusted = _column_result(ref, cur)
+    assert adjusted.p_value == pytest.approx(raw, abs=1e-9)
+    assert adjusted.p_adjusted == pytest.approx(2 * raw, abs=1e-9) and not adjusted.drifted
+    unadjusted = _column_result(ref, cur, fdr=False)
+    assert unadjusted.p_adjusted == pytest.approx(raw, abs=1e-9) and unadjusted.drifted
+
+
+def test_new_categories_are_reported_only_when_the_reference_listed_all_its_values() -> None:
+    ref = _profile(x=np.array(["a", "b"] * 50), many=np.array([f"v{i % 30}" for i in range(100)]))
+    cur = _profile(x=np.array(["a", "b", "c", "b"] * 25), many=np.array([f"v{i % 31}" for i in range(100)]))
+    issues = [i for i in check(cur, ref).issues if i.rule == "new_categories"]
+    assert [(i.column, i.severity) for i in issues] == [("x", "warn")] and "'c'" in issues[0].message
 
 
 def test_benjamini_hochberg_matches_the_textbook_example() -> None:
@@ -224,3 +255,66 @@ def test_psi_on_request() -> None:
     drift = _column_result(ref, cur, method="psi")
     assert drift.method == "psi" and drift.drifted
     assert not _column_result(ref, ref, method="psi").drifted
+
+
+def test_distinct_counter_keeps_the_k_smallest_distinct_hashes_despite_duplicates() -> None:
+    # Few distinct values repeated many times: the partition shortcut must not lose any of them.
+    hashes = mix64(np.random.default_rng(9).integers(0, 3000, 200_000).astype(np.uint64))
+    counter = DistinctCounter(k=1024)
+    for chunk in np.array_split(hashes, 7):
+        counter.add(chunk)
+    assert not counter.exact
+    assert list(counter._hashes) == list(np.unique(hashes)[:1024])
+
+
+def test_files_of_a_folder_may_list_their_columns_in_another_order(tmp_path: Path) -> None:
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "a.csv").write_text("x,label\n1.5,red\n2.5,blue\n")
+    (folder / "b.csv").write_text("label,x\ngreen,10.0\n")
+    profile = profile_dataset(folder)
+    x, label = profile.column("x"), profile.column("label")
+    assert profile.rows == 3 and x is not None and label is not None and x.numeric is not None
+    assert (x.numeric.minimum, x.numeric.maximum, x.distinct) == (1.5, 10.0, 3)
+    assert label.categories is not None and {v for v, _ in label.categories.top} == {"red", "blue", "green"}
+
+
+def _reference_string_hash(text: str) -> int:
+    """hash_strings' documented definition, one string at a time in plain Python."""
+    data, total = text.encode(), 0
+    for position, byte in enumerate(data):
+        total = (total + (byte + 1) * pow(0x100000001B3, position, 2**64)) % 2**64
+    length_hash = int(mix64(np.array([len(data)], dtype=np.uint64))[0])
+    return int(mix64(np.array([total ^ length_hash], dtype=np.uint64))[0])
+
+
+def test_string_hash_is_vectorised_yet_the_same_as_its_definition() -> None:
+    words = ["", "a", "ab", "ba", "a\x00", "é", "日本語", "a" * 300, "x"]
+    array = pa.array(["skipped", *words]).slice(1)  # a slice: offsets not starting at 0
+    assert [int(h) for h in hash_strings(array)] == [_reference_string_hash(w) for w in words]
+    many = pa.array([f"id-{i}" for i in range(200_000)])
+    assert len(np.unique(hash_strings(many))) == 200_000
+
+
+def test_frequent_items_match_a_plain_misra_gries_summary() -> None:
+    rng = np.random.default_rng(10)
+    batches = [rng.zipf(1.3, 5000).astype(str) for _ in range(6)]
+    items, error = FrequentItems(capacity=300), 0
+    counts: dict[str, int] = {}  # the reference: a dict
+    for batch in batches:
+        values, value_counts = np.unique(batch, return_counts=True)
+        items.add(pa.array(values), value_counts)
+        for value, count in zip(values.tolist(), value_counts.tolist(), strict=True):
+            counts[value] = counts.get(value, 0) + count
+        if len(counts) > 300:
+            cut = sorted(counts.values(), reverse=True)[300]
+            error += cut
+            counts = {v: c - cut for v, c in counts.items() if c > cut}
+    assert items.error == error > 0
+    assert items.top(50) == sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:50]
+
+
+def test_empty_strings_and_nulls_are_missing_in_text_columns() -> None:
+    column = _profile(c=pa.array(["a", "", None, "b", "a"])).column("c")
+    assert column is not None and column.categories is not None
+    assert (column.missing, column.distinct, column.categories.top) == (2, 2, [("a", 2), ("b", 1)])

@@ -16,6 +16,7 @@ from mlv.health.sketch import (
     hash_strings,
     mix64,
     sorted_counts,
+    sorted_unique,
 )
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 RAW_VALUES_MAX = 1000  # numeric columns this small keep every value: exact K-S from the profile
 TOP_K = 20
 SMALL_COUNTS_MAX = 20  # numeric columns keep exact value counts while they have this few values
+_SMALL_COUNTS_PROBE = 256  # more distinct values than that among these first ones: stop at once
 
 
 class Accumulator:
@@ -71,8 +73,9 @@ class NumericAccumulator(Accumulator):
 
         x = array.cast(pa.float64()).to_numpy(zero_copy_only=False)  # nulls become NaN
         finite = np.isfinite(x)
-        self.missing += int(len(x) - finite.sum()) - array.null_count  # NaN and +-inf
-        values = x[finite] + 0.0  # -0.0 becomes 0.0, so both hash alike
+        valid = int(finite.sum())
+        self.missing += len(x) - valid - array.null_count  # NaN and +-inf
+        values = x + 0.0 if valid == len(x) else x[finite] + 0.0  # a copy; -0.0 becomes 0.0, so both hash alike
         if not len(values):
             return
         self._moments(values)
@@ -93,6 +96,9 @@ class NumericAccumulator(Accumulator):
         self.maximum = max(self.maximum, float(values.max()))
 
     def _count_small(self, values: Any) -> None:
+        if len(sorted_unique(values[:_SMALL_COUNTS_PROBE])) > SMALL_COUNTS_MAX:
+            self.small_counts = None  # a continuous column, seen from a few values: skip the sort
+            return
         unique, counts = sorted_counts(values)
         merged = dict(self.small_counts or {})
         for value, count in zip(unique.tolist(), counts.tolist(), strict=True):
@@ -135,13 +141,13 @@ class CategoricalAccumulator(Accumulator):
         if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
             array = array.cast(pa.string())
         counted = pc.value_counts(array)
-        values = counted.field("values").to_pylist()
-        counts = counted.field("counts").to_numpy().tolist()
-        pairs = [(v, c) for v, c in zip(values, counts, strict=True) if v]  # "" and null are missing
-        self.missing += sum(c for v, c in zip(values, counts, strict=True) if v == "")
-        if pairs:
-            kept_values = [v for v, _ in pairs]
-            self.items.add(kept_values, [c for _, c in pairs])
+        values, counts = counted.field("values"), counted.field("counts").to_numpy()
+        empty = pc.fill_null(pc.equal(values, ""), False).to_numpy(zero_copy_only=False)
+        self.missing += int(counts[empty].sum())  # "" is missing; null was counted already
+        kept = ~empty & values.is_valid().to_numpy(zero_copy_only=False)
+        if kept.any():
+            kept_values = values.filter(pa.array(kept))
+            self.items.add(kept_values, counts[kept])
             self.distinct.add(hash_strings(kept_values))
 
     def _details(self) -> dict[str, Any]:

@@ -28,12 +28,14 @@ class MissingExtraError(DataHealthError):
         return self.message
 
 
-def require_extra() -> None:
+def require_extra(checking: bool = True) -> None:
     """Raise MissingExtraError unless the `data` extra's packages import (they are needed next
-    anyway, so importing them here costs nothing and also catches a broken install)."""
+    anyway, so importing them here costs nothing and also catches a broken install). Profiling
+    alone (CHECKING false) needs no scipy, whose import costs most of a second of CPU."""
     import importlib
 
-    for module in ("numpy", "pyarrow", "pyarrow.compute", "scipy.stats"):
+    modules = ("numpy", "pyarrow", "pyarrow.compute") + (("scipy.stats",) if checking else ())
+    for module in modules:
         try:
             importlib.import_module(module)
         except ImportError:

@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 
 CSV_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz", ".csv.bz2", ".csv.zst")
 PARQUET_SUFFIXES = (".parquet", ".pq")
-CSV_BLOCK = 8 << 20  # bytes per streamed CSV block: a few tens of thousands of rows
+# Bytes per streamed CSV block (pyarrow's own default): a block this small parses within the CPU
+# cache, measurably cheaper than 8 MB blocks; the profiler joins blocks before profiling them.
+CSV_BLOCK = 1 << 20
 INFER_BLOCK = 1 << 20  # bytes pyarrow infers the column types from (as its own default)
 PARQUET_BATCH = 65_536
 

@@ -14,15 +14,16 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+    import pyarrow as pa
 
     FloatArray = npt.NDArray[np.float64]
     HashArray = npt.NDArray[np.uint64]
+    IntArray = npt.NDArray[np.int64]
 
 QUANTILE_CAPACITY = 32_768
 DISTINCT_K = 16_384
@@ -40,9 +41,11 @@ class QuantileSketch:
 
     def add(self, values: FloatArray) -> None:
         """Add finite values (NaN and infinities must have been removed)."""
-        if len(values):
-            self.count += len(values)
-            self._push(0, values)
+        self.count += len(values)
+        # Pieces of at most `capacity`: sorting costs n log n, so a level-0 compaction of one
+        # capacity's worth at a time is cheaper than sorting a big batch whole.
+        for start in range(0, len(values), self.capacity):
+            self._push(0, values[start:start + self.capacity])
 
     def _push(self, level: int, values: FloatArray) -> None:
         if level == len(self._levels):
@@ -112,18 +115,31 @@ class DistinctCounter:
         import numpy as np
 
         self.k = k
-        self._hashes: HashArray = np.empty(0, dtype=np.uint64)  # sorted, at most k
+        self._hashes: HashArray = np.empty(0, dtype=np.uint64)  # sorted, unique, at most k
+        # Candidates not yet merged: merging (a sort) only when they outnumber k keeps the cost
+        # per batch at one comparison per value; the kept set is the same as merging every time.
+        self._pending: list[HashArray] = []
+        self._pending_size = 0
 
     def add(self, hashes: HashArray) -> None:
-        import numpy as np
-
         if len(self._hashes) >= self.k:
             hashes = hashes[hashes < self._hashes[-1]]  # most values cannot enter: skip the sort
         if len(hashes):
-            self._hashes = sorted_unique(np.concatenate((self._hashes, hashes)))[: self.k]
+            self._pending.append(hashes)
+            self._pending_size += len(hashes)
+            if self._pending_size > self.k:
+                self._merge()
+
+    def _merge(self) -> None:
+        import numpy as np
+
+        if self._pending:
+            self._hashes = smallest_unique(np.concatenate([self._hashes, *self._pending]), self.k)
+            self._pending, self._pending_size = [], 0
 
     @property
     def exact(self) -> bool:
+        self._merge()
         return len(self._hashes) < self.k
 
     def estimate(self) -> int:
@@ -133,21 +149,46 @@ class DistinctCounter:
 
 
 class FrequentItems:
+    """Kept as Arrow strings and numpy counts: merging a batch is one group-by, not a Python loop."""
+
     def __init__(self, capacity: int = FREQUENT_CAPACITY) -> None:
+        import numpy as np
+
         self.capacity = capacity
-        self.counts: dict[str, int] = {}
+        self.values: pa.Array | None = None  # distinct, large_string
+        self.counts: IntArray = np.empty(0, dtype=np.int64)
         self.error = 0
 
-    def add(self, values: list[str], counts: list[int]) -> None:
-        for value, count in zip(values, counts, strict=True):
-            self.counts[value] = self.counts.get(value, 0) + count
-        if len(self.counts) > self.capacity:
-            cut = sorted(self.counts.values(), reverse=True)[self.capacity]
+    def add(self, values: pa.Array, counts: IntArray) -> None:
+        """VALUES: distinct valid strings; COUNTS: how often each occurred."""
+        import numpy as np
+        import pyarrow as pa
+
+        values = values.cast(pa.large_string())
+        if self.values is not None:  # sum the counts of equal values: a dictionary encoding groups them
+            encoded = pa.concat_arrays([self.values, values]).dictionary_encode()
+            codes = encoded.indices.to_numpy()
+            weights = np.concatenate((self.counts, counts))
+            counts = np.bincount(codes, weights=weights, minlength=len(encoded.dictionary))
+            values, counts = encoded.dictionary, counts.astype(np.int64)
+        if len(counts) > self.capacity:  # Misra-Gries: lower all by the (capacity+1)-th largest count
+            cut = int(np.partition(counts, len(counts) - self.capacity - 1)[len(counts) - self.capacity - 1])
+            kept = counts > cut
             self.error += cut
-            self.counts = {v: c - cut for v, c in self.counts.items() if c > cut}
+            values, counts = values.filter(pa.array(kept)), counts[kept] - cut
+        self.values, self.counts = values, np.asarray(counts, dtype=np.int64)
 
     def top(self, k: int) -> list[tuple[str, int]]:
-        return sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))[:k]
+        """The K most frequent, ties by value (byte order of UTF-8 is code point order, as in Python)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if self.values is None:
+            return []
+        table = pa.table({"v": self.values, "c": self.counts})
+        order = pc.sort_indices(table, sort_keys=[("c", "descending"), ("v", "ascending")])
+        first = table.take(order[:k])
+        return list(zip(first["v"].to_pylist(), first["c"].to_pylist(), strict=True))
 
 
 def sorted_unique(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
@@ -158,6 +199,18 @@ def sorted_unique(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
     if len(ordered) < 2:
         return ordered
     return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+
+
+def smallest_unique(values: npt.NDArray[Any], k: int) -> npt.NDArray[Any]:
+    """The k smallest distinct VALUES, sorted. A partition first, so only about k values are sorted."""
+    import numpy as np
+
+    if len(values) > 2 * k:
+        cut = np.partition(values, k)[k]
+        head = sorted_unique(values[values <= cut])
+        if len(head) >= k:  # else duplicates hid some of the k smallest: sort them all below
+            return head[:k]
+    return sorted_unique(values)[:k]
 
 
 def sorted_counts(values: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
@@ -173,15 +226,50 @@ def mix64(bits: HashArray) -> HashArray:
     """splitmix64's finaliser: a fast, well-spread 64-bit hash of 64-bit keys (wraps on purpose)."""
     import numpy as np
 
-    x = bits + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    x = bits + np.uint64(0x9E3779B97F4A7C15)  # a new array: the rest works in place on it
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
 
 
-def hash_strings(values: list[str]) -> HashArray:
-    """A stable (unsalted, unlike `hash()`) 64-bit hash of each string."""
+def hash_strings(values: pa.Array) -> HashArray:
+    """A stable (unsalted, unlike `hash()`) 64-bit hash of each string of an Arrow string array
+    without nulls: a polynomial hash of its bytes (mod 2**64) finished by mix64, computed on
+    Arrow's buffers without making Python strings. Slices of about 1 MB bound the memory."""
+    import numpy as np
+    import pyarrow as pa
+
+    values = values.cast(pa.large_string())  # 64-bit offsets: one code path
+    total = max(1, values.nbytes)
+    rows = max(1, len(values) * _HASH_SLICE_BYTES // total)
+    parts = [_hash_slice(values.slice(start, rows)) for start in range(0, len(values), rows)]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
+
+
+_HASH_SLICE_BYTES = 1 << 20
+_HASH_BASE = 0x100000001B3  # FNV's 64-bit prime: odd, so no byte's weight vanishes mod 2**64
+
+
+def _hash_slice(values: pa.Array) -> HashArray:
     import numpy as np
 
-    return np.fromiter((int.from_bytes(hashlib.blake2b(v.encode(), digest_size=8).digest(), "little")
-                        for v in values), dtype=np.uint64, count=len(values))
+    count = len(values)
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int64)[values.offset:values.offset + count + 1]
+    data_buffer = values.buffers()[2]
+    data = (np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None
+            else np.empty(0, dtype=np.uint8))[offsets[0]:offsets[-1]]
+    lengths = np.diff(offsets)
+    starts = offsets[:-1] - offsets[0]
+    sums = np.zeros(count, dtype=np.uint64)
+    if len(data):
+        # Byte j of a string weighs base**j; (byte + 1) so that zero bytes count too.
+        base = np.full(int(lengths.max()) - 1, _HASH_BASE, dtype=np.uint64)
+        powers = np.concatenate((np.ones(1, dtype=np.uint64), np.cumprod(base)))  # wraps mod 2**64
+        relative = np.arange(len(data)) - np.repeat(starts, lengths)
+        terms = (data.astype(np.uint64) + np.uint64(1)) * powers[relative]
+        filled = lengths > 0
+        sums[filled] = np.add.reduceat(terms, starts[filled])
+    return mix64(sums ^ mix64(lengths.astype(np.uint64)))

@@ -162,7 +162,7 @@ def profile_from_cache(root: Path, pointer: dvc.Pointer, inside: str = "", fetch
     from mlv.health.errors import require_extra
     from mlv.health.profiler import profile_dataset
 
-    require_extra()  # before any fetch: without the extra, downloading would be wasted
+    require_extra(checking=False)  # before any fetch: without the extra, downloading would be wasted
     with cache_view(root, pointer, inside, fetch) as view:
         return profile_dataset(view)
 
