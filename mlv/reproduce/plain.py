@@ -1,0 +1,47 @@
+"""A commit without an mlv record (made with DVC alone), as `mlv reproduce` can re-run it.
+
+Nothing in such a commit claims a run, but a DVC pipeline's commit says a good deal: `dvc.yaml`
+declares the command (`dvc repro`), `dvc.lock` pins every stage output DVC computed, and the
+tree holds the metrics files. That is what a re-run is compared with. What is not known, the
+environment the pipeline ran in and its exit code, stays unknown: the verdict says so
+(`verdict.NO_RECORD`), and is never `reproduced`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlv.adapters import git
+from mlv.env.capture import Environment
+from mlv.errors import MlvError
+from mlv.record import tree as treecheck
+from mlv.record.history import Experiment
+from mlv.record.record import Record
+
+UNKNOWN = "unknown"
+
+
+def read_plain_experiment(root: Path, sha: str) -> Experiment | None:
+    """Commit SHA (without a record) as an experiment whose record holds only what its tree
+    says; None when it is neither an mlv nor a DVC project's commit. Raises when it has no
+    `dvc.yaml`, so nothing says which command made it."""
+    from mlv.pipeline import dvcfiles
+
+    plain = treecheck.read_plain_commit(root, sha, with_pointers=True, dvc_projects=True)
+    if plain is None:
+        return None
+    if git.read_blob(root, sha, dvcfiles.PIPELINE_FILE) is None:
+        raise MlvError(f"commit {sha[:10]} has no mlv record and no dvc.yaml, so there is no command to re-run",
+                       hint=f"Check it out (`mlv checkout {sha[:10]}`), record a run with "
+                            "`mlv snapshot --run COMMAND`, then reproduce that experiment.")
+    # Stage outputs are what the pipeline computes; `.dvc` files pin its inputs, lent as they are.
+    outputs = [p for p in plain.pointers if p.stage is not None]
+    data = [p for p in plain.pointers if p.stage is None]
+    lockfile = plain.lockfiles[0] if len(plain.lockfiles) == 1 else ""
+    env = plain.environment or Environment(UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN,
+                                           packages=None, lockfile=lockfile)
+    record = Record(created="", command=treecheck.PIPELINE_COMMAND, run_by_mlv=False, exit_code=None,
+                    started=None, duration_s=None, params=plain.params, metrics=plain.metrics,
+                    data=data, outputs=outputs, environment=env, mlv_version="")
+    message = git.commit_messages(root, [sha])[sha].strip()
+    return Experiment(sha, message, record, tree=treecheck.TreeFacts(data, outputs, plain.lockfiles))
