@@ -171,3 +171,89 @@ def test_an_unseeded_plain_pipeline_is_not_reproduced(plain_pipeline: Path) -> N
     assert "cause: no_record: the commit has no mlv record" in proc.stdout and "unseeded randomness" in proc.stdout
     assert "not recorded" in proc.stdout  # the environment row
     assert "no mlv record; running the pipeline dvc.yaml declares" in proc.stderr
+
+
+# -- a dvc.lock older than its commit's tree --------------------------------------------------------
+
+LOCK = """\
+schema: '2.0'
+stages:
+  prepare:
+    cmd: python src/prepare.py
+    deps:
+    - path: data/data.xml
+      hash: md5
+      md5: {data}
+      size: 1
+    - path: src/prepare.py
+      hash: md5
+      md5: bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
+      size: 1
+    outs:
+    - path: data/prepared
+      hash: md5
+      md5: {prepared}.dir
+      size: 1
+      nfiles: 1
+  train:
+    cmd: python src/train.py
+    deps:
+    - path: data/prepared
+      hash: md5
+      md5: {prepared}.dir
+      size: 1
+      nfiles: 1
+    - path: src/train.py
+      hash: md5
+      md5: {train}
+      size: 1
+    params:
+      params.yaml:
+        train.seed: {seed}
+    outs:
+    - path: model.pkl
+      hash: md5
+      md5: dddddddddddddddddddddddddddddddd
+      size: 1
+"""
+
+
+def _lock(data: str = "a" * 32, prepared: str = "c" * 32, train: str = "e" * 32, seed: int = 1) -> bytes:
+    # Hashes with letters: 32 bare digits are a YAML number (DVC would quote them).
+    return LOCK.format(data=data, prepared=prepared, train=train, seed=seed).encode()
+
+
+def test_a_lock_that_matches_the_rerun_is_not_stale() -> None:
+    from mlv.reproduce.plain import stale_inputs
+
+    # An intermediate output that differs is the re-run's own doing, not a stale lock.
+    assert stale_inputs(_lock(), _lock(prepared="ca" * 16), ["data/data.xml"]) == []
+    assert stale_inputs(None, _lock(), []) == [] and stale_inputs(_lock(), b"stages: [", []) == []
+
+
+def test_code_params_and_data_the_lock_pins_differently_are_named() -> None:
+    from mlv.reproduce.plain import stale_inputs
+
+    assert stale_inputs(_lock(), _lock(train="f" * 32, seed=2, data="ab" * 16), ["data/data.xml"]) == [
+        ("code", "params.yaml"), ("code", "src/train.py"), ("data", "data/data.xml")]
+
+
+def test_a_stale_lock_is_the_cause_not_the_unknown_environment() -> None:
+    from mlv.adapters.dvc import Pointer
+    from mlv.reproduce import verdict as v
+
+    outputs = v.compare_outputs([Pointer(path="model.pkl", md5="4" * 32, size=1)], {"model.pkl": "8" * 32})
+    exit_ok = v.compare_exit(None, 0)
+    code = v.decide(outputs, [], exit_ok, inputs=v.Inputs(no_record=True, stale_lock=(("code", "src/train.py"),)))
+    assert (code.verdict, code.cause) == (v.NOT_REPRODUCED, v.CODE_CHANGED)
+    assert "dvc.lock is out of date with its tree" in str(code.cause_detail)
+    assert "src/train.py" in str(code.cause_detail)
+    data = v.decide(outputs, [], exit_ok, inputs=v.Inputs(no_record=True, stale_lock=(("data", "data/data.xml"),)))
+    assert data.cause == v.DATA_CHANGED
+    unknown = v.decide(outputs, [], exit_ok, inputs=v.Inputs(no_record=True))
+    assert (unknown.verdict, unknown.cause) == (v.NOT_REPRODUCED, v.NO_RECORD)
+    same = v.compare_outputs([Pointer(path="model.pkl", md5="4" * 32, size=1)], {"model.pkl": "4" * 32})
+    matched = v.decide(same, [], exit_ok, inputs=v.Inputs(no_record=True))
+    assert (matched.verdict, matched.cause) == (v.UNVERIFIED, v.NO_RECORD)
+    failed = v.decide(same, [], v.compare_exit(None, 1), inputs=v.Inputs(no_record=True))
+    assert (failed.verdict, failed.cause) == (v.NOT_REPRODUCED, v.EXIT_CODE)

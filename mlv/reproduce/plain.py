@@ -45,3 +45,36 @@ def read_plain_experiment(root: Path, sha: str) -> Experiment | None:
                     data=data, outputs=outputs, environment=env, mlv_version="")
     message = git.commit_messages(root, [sha])[sha].strip()
     return Experiment(sha, message, record, tree=treecheck.TreeFacts(data, outputs, plain.lockfiles))
+
+
+def stale_inputs(committed_lock: bytes | None, rerun_lock: bytes | None,
+                 data_paths: list[str]) -> list[tuple[str, str]]:
+    """(kind, path) for each pipeline input whose hash in the commit's `dvc.lock` differs from the
+    re-run's: the committed outputs were then made from other data (kind "data": DATA_PATHS, the
+    paths `.dvc` files track) or other code (kind "code": any other input, params included).
+    Stage outputs passed from one stage to the next are left out: a difference there is the
+    re-run's own doing. [] when either lock is missing or cannot be read."""
+    from mlv.errors import DvcError
+    from mlv.pipeline import dvcfiles
+
+    if committed_lock is None or rerun_lock is None:
+        return []
+    try:
+        before, after = dvcfiles.parse_lock(committed_lock), dvcfiles.parse_lock(rerun_lock)
+    except DvcError:
+        return []
+    produced = {out.path for stage in after.values() for out in stage.outs}
+    found: dict[str, str] = {}
+    for name, stage in before.items():
+        rerun = after.get(name)
+        if rerun is None:
+            continue
+        now = {dep.path: dep.md5 for dep in rerun.deps}
+        for dep in stage.deps:
+            if dep.path not in produced and dep.path in now and now[dep.path] != dep.md5:
+                is_data = any(dep.path == p or dep.path.startswith(f"{p}/") for p in data_paths)
+                found.setdefault(dep.path, "data" if is_data else "code")
+        for params_file, values in stage.params.items():
+            if rerun.params.get(params_file, values) != values:
+                found.setdefault(params_file, "code")
+    return sorted((kind, path) for path, kind in found.items())

@@ -376,10 +376,29 @@ def _judge(tree: Path, plan_: ReproducePlan, options: ReproduceOptions, run: Run
                           verdict.compare_exit(rec.exit_code if rec.run_by_mlv else None, run.exit_code),
                           options.rtol, options.atol,
                           stdout=verdict.compare_stdout(recorded_stdout, run.stdout_sha256),
-                          inputs=_inputs(exp, mismatches, plan_.has_record))
+                          inputs=_inputs(exp, mismatches, plan_.has_record, _stale_lock(tree, plan_)))
 
 
-def _inputs(exp: Experiment, mismatches: list[check.Mismatch], has_record: bool = True) -> verdict.Inputs:
+def _stale_lock(tree: Path, plan_: ReproducePlan) -> tuple[tuple[str, str], ...]:
+    """Without a record, the inputs whose hashes the commit's dvc.lock pins differently from the
+    re-run's (see plain.stale_inputs); () for an experiment, whose record is checked otherwise."""
+    from mlv.pipeline import dvcfiles
+    from mlv.reproduce import plain
+
+    if plan_.has_record:
+        return ()
+    committed = git.read_blob(plan_.root, plan_.experiment.commit, dvcfiles.LOCK_FILE)
+    try:  # not through a symlink the command may have left there; over the cap, the parser refuses
+        fd = os.open(tree / dvcfiles.LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
+            rerun: bytes | None = handle.read(dvcfiles.MAX_PIPELINE_BYTES + 1)
+    except OSError:
+        rerun = None
+    return tuple(plain.stale_inputs(committed, rerun, [p.path for p in plan_.data]))
+
+
+def _inputs(exp: Experiment, mismatches: list[check.Mismatch], has_record: bool = True,
+            stale_lock: tuple[tuple[str, str], ...] = ()) -> verdict.Inputs:
     """What differed before the command ran: the causes a different result can have."""
     packages = tuple(f"{m.name} {m.recorded or '-'} -> {m.current or '-'}" for m in mismatches if m.kind == "package")
     # The platform string (kernel, libc build) differs between any two machines; it is listed
@@ -387,7 +406,7 @@ def _inputs(exp: Experiment, mismatches: list[check.Mismatch], has_record: bool 
     facts = tuple(f"{m.name} {m.recorded} -> {m.current}" for m in mismatches
                   if m.kind not in ("package", "platform"))
     return verdict.Inputs(tuple(sorted({d.kind for d in exp.differences})), packages, facts,
-                          no_record=not has_record)
+                          no_record=not has_record, stale_lock=stale_lock)
 
 
 def _inside(tree: Path, path: str) -> bool:

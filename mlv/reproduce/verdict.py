@@ -91,6 +91,9 @@ class Inputs:
     packages_changed: tuple[str, ...] = ()  # "name recorded -> current" for each package that differs
     platform_changed: tuple[str, ...] = ()  # python, os, ... that differ
     no_record: bool = False  # a commit without an mlv record: its environment and exit code are unknown
+    # Without a record: ("code" | "data", path) for each input whose hash in the commit's dvc.lock
+    # differs from the re-run's, so the committed outputs came from other inputs.
+    stale_lock: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -206,11 +209,9 @@ def find_cause(verdict: Verdict, inputs: Inputs) -> tuple[str, str]:
             exit_check.status == "not_recorded" and exit_check.reproduced != 0)):
         recorded = "-" if exit_check.recorded is None else exit_check.recorded
         return EXIT_CODE, f"the command exited {exit_check.reproduced}, the record says {recorded}"
-    if inputs.rewritten:
-        kinds = set(inputs.rewritten)
-        cause = DATA_CHANGED if kinds <= {"data", "output"} else CODE_CHANGED
-        return cause, (f"the record is rewritten ({', '.join(sorted(kinds))} differ from the commit's tree): "
-                       "the recorded metrics came from another tree")
+    other_inputs = _changed_inputs(inputs)
+    if other_inputs is not None:
+        return other_inputs
     missing = [o.path for o in verdict.outputs if o.status == "missing"]
     missing += [m.name for m in verdict.metrics if m.status == "missing"]
     if missing:
@@ -239,3 +240,20 @@ def _unrecorded_detail(verdict: Verdict) -> str:
         seen.append(f"{len(compared)} metric(s) {'equal to' if same else 'within tolerance of'} the commit's files")
     return (f"{' and '.join(seen) or 'nothing to compare'}, but the commit has no mlv record, so the environment "
             'it was made in is unknown; record a run with `mlv snapshot --run "dvc repro"` to make it checkable')
+
+
+def _changed_inputs(inputs: Inputs) -> tuple[str, str] | None:
+    """code_changed or data_changed when what was compared with came from other inputs than the
+    commit holds: a rewritten record, or (without a record) a dvc.lock older than its tree."""
+    if inputs.rewritten:
+        kinds = set(inputs.rewritten)
+        cause = DATA_CHANGED if kinds <= {"data", "output"} else CODE_CHANGED
+        return cause, (f"the record is rewritten ({', '.join(sorted(kinds))} differ from the commit's tree): "
+                       "the recorded metrics came from another tree")
+    if inputs.stale_lock:
+        stale = {kind for kind, _ in inputs.stale_lock}
+        paths = [path for _, path in inputs.stale_lock]
+        return (DATA_CHANGED if stale == {"data"} else CODE_CHANGED,
+                f"the commit's dvc.lock is out of date with its tree (it pins other hashes for "
+                f"{', '.join(paths[:5])}): its outputs came from other inputs than the commit holds")
+    return None
