@@ -141,8 +141,8 @@ def test_reproduce_of_a_plain_commit_asks_first(plain_pipeline: Path) -> None:
     assert "no mlv record; running the pipeline dvc.yaml declares" in proc.stderr
 
 
-def _verdict(repo: Path, rev: str, code: int) -> dict[str, object]:
-    proc = mlv(repo, "reproduce", rev, "--yes", "--json", check=False)
+def _verdict(repo: Path, rev: str, code: int, *args: str) -> dict[str, object]:
+    proc = mlv(repo, "reproduce", rev, "--yes", "--json", *args, check=False)
     assert proc.returncode == code, proc.stderr
     doc: dict[str, object] = json.loads(proc.stdout)
     jsonschema.validate(doc, VERDICT_SCHEMA)
@@ -151,7 +151,10 @@ def _verdict(repo: Path, rev: str, code: int) -> dict[str, object]:
 
 @pytest.mark.slow
 def test_a_matching_plain_pipeline_rerun_is_unverified_never_reproduced(plain_pipeline: Path) -> None:
-    doc = _verdict(plain_pipeline, "HEAD", 5)
+    # --keep restores the inputs from the user's DVC cache: the worktree's own cache is empty.
+    doc = _verdict(plain_pipeline, "HEAD", 5, "--keep")
+    kept = Path(str(doc["worktree"]))
+    assert (kept / "data/data.xml").read_bytes() == (plain_pipeline / "data/data.xml").read_bytes()
     assert doc["verdict"] == "unverified" and doc["cause"] == "no_record"
     assert doc["has_record"] is False and doc["command"] == "dvc repro"
     outputs = doc["outputs"]

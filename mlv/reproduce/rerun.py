@@ -23,7 +23,6 @@ from typing import Any
 
 from mlv import locking, revisions
 from mlv.adapters import dvc, git
-from mlv.data import restore
 from mlv.data.pathsafety import check_no_escaping_symlink
 from mlv.data.safe_write import SafeTree
 from mlv.env import capture as environment
@@ -330,7 +329,7 @@ def _data(plan_: ReproducePlan, tree: Path, keep: bool) -> Iterator[None]:
     """
     with contextlib.ExitStack() as stack:
         if keep:
-            restore.restore_paths(tree, plan_.data, fetch_missing=True)
+            datapool.restore_into(plan_.root, tree, plan_.data)
         else:
             stack.enter_context(datapool.lend_data(plan_.root, tree, plan_.data))
         yield
