@@ -1,5 +1,8 @@
 """`mlv checkout REV`: put an experiment's code and data into the working tree.
 
+A commit without an mlv record (made with DVC alone, or a revert) is checked out the same way,
+with the data its tree pins: every `.dvc` file and every cached stage output of its `dvc.lock`.
+
 Everything that could refuse runs before anything changes: the experiment is read, the working
 tree must be clean, the data restore is planned and checked (unsaved data, missing objects
 fetched from the DVC remote, cache objects verified, no symlink committed on a data path). Only
@@ -12,14 +15,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlv import locking, revisions
 from mlv.adapters import git
 from mlv.data import restore
 from mlv.data.track import ProgressSink
-from mlv.errors import GitError, MlvError
+from mlv.errors import GitError, MlvError, NotAnExperimentError
 from mlv.record import history
+from mlv.record import tree as treecheck
+from mlv.record.record import InvalidRecordError
+
+if TYPE_CHECKING:
+    from mlv.adapters.dvc import Pointer
 
 
 @dataclass
@@ -31,11 +39,14 @@ class CheckoutResult:
     unchanged: list[str] = field(default_factory=list)
     fetched: int = 0
     warnings: list[str] = field(default_factory=list)  # a rewritten record: the tree's data was restored
+    # False for a commit without an mlv record (a plain DVC commit): the data restored is what its
+    # tree pins, its `.dvc` files and its `dvc.lock`.
+    has_record: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {"commit": self.commit, "message": self.message, "branch": self.branch,
                 "restored": self.restored, "unchanged": self.unchanged, "fetched": self.fetched,
-                "warnings": self.warnings}
+                "warnings": self.warnings, "has_record": self.has_record}
 
 
 def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
@@ -43,15 +54,13 @@ def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
     root = git.find_root(cwd)
     with locking.repository_lock(root):  # a snapshot must not record a half-switched work tree
         rev = revisions.resolve(root, rev)  # a registry name becomes its commit
-        exp = history.show_experiment(root, rev)
+        target = _read_target(root, rev)
         if not force:
             _require_clean(root, rev)
-        # What the commit's tree pins (a rewritten record may name other data); paths were
-        # checked when the record and the pointer files were read.
-        pointers = [*exp.data, *exp.outputs]
         # Before downloading anything for it; the record's paths too, whatever the tree says.
-        restore.check_commit_paths(root, exp.commit, [*pointers, *exp.record.data, *exp.record.outputs])
-        prepared = restore.prepare_restore(root, pointers, fetch_missing=True, force=force, honour_links=True)
+        restore.check_commit_paths(root, target.commit, target.checked)
+        prepared = restore.prepare_restore(root, target.pointers, fetch_missing=True, force=force,
+                                           honour_links=True)
         before = _where_head_is(root)
         git.checkout(root, rev, force=force)
         try:
@@ -59,10 +68,43 @@ def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
         except (MlvError, OSError) as exc:
             raise _roll_back(root, before, prepared, exc, force=force) from None
     ref = git.head_ref(root)
+    return CheckoutResult(target.commit, target.message, ref.removeprefix("refs/heads/") if ref else None,
+                          report.restored, report.unchanged, report.fetched, target.warnings, target.has_record)
+
+
+@dataclass
+class _Target:
+    """The commit to check out and the data to restore with it."""
+
+    commit: str
+    message: str
+    pointers: list[Pointer]  # what the commit's tree pins
+    checked: list[Pointer]  # every path to check before anything is written: the record's too
+    warnings: list[str]
+    has_record: bool
+
+
+def _read_target(root: Path, rev: str) -> _Target:
+    """REV as an experiment; a commit without a record (a plain DVC commit, a revert in an mlv
+    project) by what its tree pins: its `.dvc` files and its `dvc.lock`'s stage outputs."""
+    try:
+        exp = history.show_experiment(root, rev)
+    except InvalidRecordError:
+        raise  # a record that cannot be read is not "no record": its commit claims a run
+    except NotAnExperimentError:
+        sha = git.resolve_commit(root, rev)
+        plain = treecheck.read_plain_commit(root, sha, with_pointers=True, dvc_projects=True)
+        if plain is None:
+            raise
+        message = git.commit_messages(root, [sha])[sha].strip()
+        return _Target(sha, message, plain.pointers, plain.pointers, [], has_record=False)
+    # What the commit's tree pins (a rewritten record may name other data); paths were checked
+    # when the record and the pointer files were read.
+    pointers = [*exp.data, *exp.outputs]
     warnings = [f"the record of {exp.commit[:10]} is rewritten ({'; '.join(d.describe() for d in exp.differences)}): "
                 "the data restored is what the commit's tree pins"] if exp.rewritten else []
-    return CheckoutResult(exp.commit, exp.message, ref.removeprefix("refs/heads/") if ref else None,
-                          report.restored, report.unchanged, report.fetched, warnings)
+    return _Target(exp.commit, exp.message, pointers, [*pointers, *exp.record.data, *exp.record.outputs],
+                   warnings, has_record=True)
 
 
 def _require_clean(root: Path, rev: str) -> None:

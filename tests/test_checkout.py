@@ -112,9 +112,13 @@ def test_unknown_revision(experiment_repo: Path) -> None:
     assert "unknown revision 'nope'" in _refused(experiment_repo, "nope")
 
 
-def test_not_an_experiment_commit(experiment_repo: Path) -> None:
+def test_a_commit_without_a_record_is_checked_out_by_its_tree(experiment_repo: Path) -> None:
+    # A commit without a record (a plain `git commit`, a revert) is restored as its tree pins it;
+    # a commit of neither mlv nor DVC is refused (tests/test_plain_dvc_commits.py).
     git(experiment_repo, "commit", "-q", "--allow-empty", "-m", "plain")
-    assert "not an mlv experiment commit" in _refused(experiment_repo, "HEAD")
+    result = json.loads(mlv(experiment_repo, "checkout", "HEAD", "--json").stdout)
+    assert result["has_record"] is False and result["message"] == "plain"
+    assert sorted(result["unchanged"]) == ["data", "models"]
 
 
 def test_missing_data_without_a_remote_changes_nothing(two_experiments: tuple) -> None:

@@ -1,46 +1,114 @@
 """End to end on a DVC tutorial-shaped pipeline, with no mlv configuration edited: init, two
-snapshots around a param change, diff, checkout, an honest reproduce, push, clone and pull.
-After every mlv command, `dvc status` and `dvc repro --dry` must agree with mlv."""
+snapshots around a param change, a `dvc exp run` experiment beside them, diff, checkout (of mlv's
+experiments and of DVC's), an honest reproduce, push, clone and pull. After every mlv command,
+`dvc status`, `dvc data status` and `dvc repro --dry` must agree with mlv."""
 
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import dvc, git, mlv
-from tests.test_pipelines import assert_dvc_clean, build_pipeline, record_of, set_param
+from tests.conftest import VENV_BIN, copy_template, derived_template, dvc, git, mlv, pinned
+from tests.test_pipelines import build_pipeline, record_of, set_param
 
 pytestmark = pytest.mark.slow
 
 
-def test_a_pipeline_project_end_to_end(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    build_pipeline(repo)
-    mlv(repo, "init")
-    mlv(repo, "snapshot", "--run", "dvc repro", "-m", "first")
-    assert_dvc_clean(repo)
-    first_model = (repo / "model.pkl").read_bytes()
+@pytest.fixture(scope="module")
+def _templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The pipeline repository, built once for this file, and a copy after `mlv init` and one
+    `dvc repro` snapshot (the end-to-end test checks DVC agrees right after it)."""
+    plain = tmp_path_factory.mktemp("interop") / "repo"
+    with pinned(tmp_path_factory.mktemp("interop-home")):
+        build_pipeline(plain)
+
+    def first_snapshot(root: Path) -> None:
+        mlv(root, "init")
+        mlv(root, "snapshot", "--run", "dvc repro", "-m", "first")
+
+    return {"plain": plain, "snapshotted": derived_template(tmp_path_factory, plain, first_snapshot)}
+
+
+# `dvc status`, `dvc data status` and `dvc repro --dry` in one process: the same calls DVC's CLI
+# makes (filtered as `dvc data status` filters them), for one DVC start-up instead of three.
+DVC_CHECKS = """
+import json, sys
+from dvc.repo import Repo
+with Repo(sys.argv[1]) as repo:
+    status = repo.status()
+    data = repo.data_status()
+    for shown_only_on_request in ("git", "unchanged", "untracked"):
+        data.pop(shown_only_on_request, None)
+    data = {k: v for k, v in data.items() if v and (not isinstance(v, dict) or any(v.values()))}
+    try:
+        dry = [str(stage) for stage in repo.reproduce(dry=True)]
+    except Exception as exc:
+        dry = [f"{type(exc).__name__}: {exc}"]
+print(json.dumps({"status": status, "data status": data, "repro --dry": dry}, default=str))
+"""
+
+
+def assert_dvc_agrees(root: Path) -> None:
+    """`dvc status`, `dvc data status` and `dvc repro --dry` all find nothing to do."""
+    proc = subprocess.run([str(Path(VENV_BIN) / "python"), "-c", DVC_CHECKS, str(root)], cwd=root,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout.splitlines()[-1])  # DVC logs its progress to stdout before it
+    assert found == {"status": {}, "data status": {}, "repro --dry": []}, proc.stdout
+
+
+def _model(root: Path) -> bytes:
+    return (root / "model.pkl").read_bytes()
+
+
+def test_a_pipeline_project_end_to_end(tmp_path: Path, _templates: dict[str, Path]) -> None:
+    repo = copy_template(_templates["snapshotted"], tmp_path / "repo")
+    assert_dvc_agrees(repo)
+    first_model = _model(repo)
 
     set_param(repo, "n_est: 5", "n_est: 7")
     mlv(repo, "snapshot", "--run", "dvc repro", "-m", "second")
-    assert_dvc_clean(repo)
+    assert_dvc_agrees(repo)
+    second_model = _model(repo)
+
+    # A DVC experiment beside mlv's: `dvc exp run` leaves its results in the work tree, and
+    # `dvc exp branch` makes a branch whose commit has no mlv record. mlv records the same results.
+    dvc(repo, "exp", "run", "-q", "-S", "train.n_est=9", "-n", "n9")
+    dvc(repo, "exp", "branch", "n9", "exp-n9")
+    n9_model = _model(repo)
+    mlv(repo, "snapshot", "-m", "n9 applied")
+    assert_dvc_agrees(repo)
+    log = json.loads(mlv(repo, "log", "--json").stdout)
+    assert [e["message"] for e in log] == ["n9 applied", "second", "first"]  # DVC's commit is no experiment
+    same = json.loads(mlv(repo, "diff", "exp-n9", "HEAD", "--json").stdout)
+    assert not same["data"]["changed"] and not same["params"]["changed"], same
 
     diff = json.loads(mlv(repo, "diff", "HEAD~1", "HEAD", "--json").stdout)
     assert "model.pkl" in json.dumps(diff["data"]) and "modified" in json.dumps(diff["data"])
-    assert_dvc_clean(repo)
+    assert [(p["key"], p["old"], p["new"]) for p in diff["params"]["entries"]] == [("train.n_est", 7, 9)]
+    assert_dvc_agrees(repo)
 
-    mlv(repo, "checkout", "HEAD~1")
-    assert (repo / "model.pkl").read_bytes() == first_model
-    assert_dvc_clean(repo)
+    mlv(repo, "checkout", "HEAD~2")
+    assert _model(repo) == first_model
+    assert_dvc_agrees(repo)
+    # DVC's experiment commit is checked out by what its tree pins.
+    checked = json.loads(mlv(repo, "checkout", "exp-n9", "--json").stdout)
+    assert checked["has_record"] is False
+    assert _model(repo) == n9_model
+    assert record_of(repo, "exp-n9")["status"] == "plain"
+    assert_dvc_agrees(repo)
     mlv(repo, "checkout", "main")
-    assert_dvc_clean(repo)
+    assert _model(repo) == n9_model != second_model
+    assert_dvc_agrees(repo)
 
-    # A seeded pipeline re-run in its own worktree reproduces; the user's work tree is untouched.
+    # A seeded pipeline re-run in its own worktree reproduces what `dvc exp run` made; the user's
+    # work tree is untouched.
     verdict = json.loads(mlv(repo, "reproduce", "HEAD", "--yes", "--json").stdout)
     assert verdict["verdict"] == "reproduced"
-    assert_dvc_clean(repo)
+    assert_dvc_agrees(repo)
 
     remote, store = tmp_path / "origin.git", tmp_path / "dvc-store"
     git(tmp_path, "init", "-q", "--bare", str(remote))
@@ -48,21 +116,20 @@ def test_a_pipeline_project_end_to_end(tmp_path: Path) -> None:
     dvc(repo, "remote", "add", "-d", "store", str(store))
     git(repo, "commit", "-qam", "remote")
     mlv(repo, "push")
-    assert_dvc_clean(repo)
+    assert_dvc_agrees(repo)
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(remote), str(clone))
     mlv(clone, "pull")
-    assert (clone / "model.pkl").read_bytes() == (repo / "model.pkl").read_bytes()
-    assert_dvc_clean(clone)
+    assert _model(clone) == _model(repo)
+    assert_dvc_agrees(clone)
     # Every object dvc.lock needs is on the remote: DVC itself finds nothing to push or fetch.
     assert "in sync" in dvc(clone, "status", "--cloud")
 
 
-def test_an_unseeded_stage_is_not_reproduced(tmp_path: Path) -> None:
+def test_an_unseeded_stage_is_not_reproduced(tmp_path: Path, _templates: dict[str, Path]) -> None:
     """The worktree used to share the DVC cache: the run-cache answered "Stage 'train' is cached -
     skipping run" and an unseeded pipeline got `reproduced`, a false verdict."""
-    repo = tmp_path / "repo"
-    build_pipeline(repo)
+    repo = copy_template(_templates["plain"], tmp_path / "repo")
     set_param(repo, "train:\n  seed: 20170428", "train:\n  seed: null")
     git(repo, "commit", "-qam", "unseeded")
     mlv(repo, "init")
@@ -72,5 +139,5 @@ def test_an_unseeded_stage_is_not_reproduced(tmp_path: Path) -> None:
     assert verdict["verdict"] == "not_reproduced", verdict
     assert "model.pkl" in json.dumps(verdict)
     assert proc.returncode == 1
-    assert_dvc_clean(repo)
+    assert_dvc_agrees(repo)
     assert record_of(repo)["outputs"]  # the record still describes the user's run

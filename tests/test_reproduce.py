@@ -328,7 +328,7 @@ def test_unknown_revision(experiment_repo: Path) -> None:
 def test_not_an_experiment_commit(experiment_repo: Path) -> None:
     git(experiment_repo, "commit", "-q", "--allow-empty", "-m", "plain commit")
     line = _refused(experiment_repo, "HEAD", "--yes")
-    assert "is not an mlv experiment commit" in line
+    assert "has no mlv record and no dvc.yaml, so there is no command to re-run" in line
 
 
 def test_newer_record_schema(experiment_repo: Path) -> None:

@@ -340,39 +340,91 @@ class PlainCommit:
                 "environment": self.environment.to_json(with_packages=True) if self.environment else None}
 
 
-def read_plain_commit(root: Path, sha: str, with_pointers: bool = False) -> PlainCommit | None:
-    """What SHA's tree says, for mlv diff and mlv show; None when it is not an mlv project's tree."""
+def read_plain_commit(root: Path, sha: str, with_pointers: bool = False,
+                      dvc_projects: bool = False) -> PlainCommit | None:
+    """What SHA's tree says, for mlv diff, show, checkout and reproduce; None when it is not an mlv
+    project's tree (with DVC_PROJECTS, nor a DVC project's).
+
+    With WITH_POINTERS, every readable `.dvc` file and every cached stage output its `dvc.lock`
+    pins. A DVC project's tree without `.mlv/config.yaml` is described by its `dvc.yaml`: the
+    params and metrics files the stages name, and `dvc repro` as the command.
+    """
     from mlv.project import config
 
     first = git.read_blobs(root, [f"{sha}:{config.CONFIG_FILE}", f"{sha}:{LOCKFILE_DIR}"])
     raw = first[f"{sha}:{config.CONFIG_FILE}"]
     if raw is None:
-        return None
+        return _read_plain_dvc_commit(root, sha, with_pointers) if dvc_projects else None
     try:
         cfg = config.parse(raw.decode("utf-8", errors="replace"))
     except MlvError:
         return None
     lockfiles = _lockfiles(first[f"{sha}:{LOCKFILE_DIR}"], len(sha))
     cfg.params, cfg.metrics = _safe_paths(cfg.params), _safe_paths(cfg.metrics)  # the commit's config is untrusted
-    files = [*cfg.params, *cfg.metrics, *lockfiles[:1]]
-    blobs = git.read_blobs(root, [f"{sha}:{name}" for name in files])
-    values: dict[str, dict[str, Any]] = {"params": {}, "metrics": {}}
-    for kind, names in (("params", cfg.params), ("metrics", cfg.metrics)):
-        for name in names:
-            data = blobs[f"{sha}:{name}"]
-            parsed = _parse_params(name, data) if data is not None else _UNREADABLE
-            if parsed is not _UNREADABLE and parsed is not None:
-                values[kind][name] = parsed
+    values, blobs = _read_values(root, sha, cfg.params, cfg.metrics, lockfiles[:1])
     env = None
     if len(lockfiles) == 1 and blobs[f"{sha}:{lockfiles[0]}"] is not None:
         env = _environment_from_lockfile(lockfiles[0], blobs[f"{sha}:{lockfiles[0]}"] or b"")
     plain = PlainCommit(cfg.command, values["params"], values["metrics"], lockfiles, env)
     if with_pointers:
-        names = git.ls_tree_paths(root, sha, ".dvc")
-        pointer_blobs = git.read_blobs(root, [f"{sha}:{name}" for name in names])
-        found = (_pointer(pointer_blobs[f"{sha}:{name}"], name) for name in names)
-        plain.pointers = [p for p in found if p is not None]
+        plain.pointers = tree_pointers(root, sha)
     return plain
+
+
+def _read_values(root: Path, sha: str, params: list[str], metrics: list[str],
+                 others: list[str]) -> tuple[dict[str, dict[str, Any]], dict[str, bytes | None]]:
+    """The readable params and metrics files at SHA by kind, and the blobs read (OTHERS too)."""
+    blobs = git.read_blobs(root, [f"{sha}:{name}" for name in [*params, *metrics, *others]])
+    values: dict[str, dict[str, Any]] = {"params": {}, "metrics": {}}
+    for kind, names in (("params", params), ("metrics", metrics)):
+        for name in names:
+            data = blobs[f"{sha}:{name}"]
+            parsed = _parse_params(name, data) if data is not None else _UNREADABLE
+            if parsed is not _UNREADABLE and parsed is not None:
+                values[kind][name] = parsed
+    return values, blobs
+
+
+def _read_plain_dvc_commit(root: Path, sha: str, with_pointers: bool) -> PlainCommit | None:
+    """A DVC project's commit without mlv's config: what its `dvc.yaml` names; None when the tree
+    holds nothing of DVC."""
+    from mlv.pipeline import dvcfiles
+
+    dvc_files = [f"{sha}:{dvcfiles.PIPELINE_FILE}", f"{sha}:{DVC_LOCK}", f"{sha}:.dvc/config"]
+    found = git.read_blobs(root, dvc_files)
+    pointer_files = git.ls_tree_paths(root, sha, ".dvc") if all(v is None for v in found.values()) else []
+    if all(v is None for v in found.values()) and not pointer_files:
+        return None
+    pipeline_data = found[f"{sha}:{dvcfiles.PIPELINE_FILE}"]
+    pipeline = dvcfiles.parse_pipeline(pipeline_data) if pipeline_data is not None else None
+    params, metrics = (pipeline.params, pipeline.metrics) if pipeline is not None else ([], [])
+    values, _ = _read_values(root, sha, params, metrics, [])
+    plain = PlainCommit(PIPELINE_COMMAND if pipeline is not None else None, values["params"], values["metrics"],
+                        [], None)
+    if with_pointers:
+        plain.pointers = tree_pointers(root, sha)
+    return plain
+
+
+PIPELINE_COMMAND = "dvc repro"  # what re-runs the pipeline a `dvc.yaml` declares
+
+
+def tree_pointers(root: Path, sha: str) -> list[Pointer]:
+    """Every readable `.dvc` file at SHA and every cached stage output its `dvc.lock` pins.
+
+    Raises DvcError for a `dvc.yaml` or `dvc.lock` that cannot be read: the outputs it pins are
+    then unknown, and leaving them out would pass for "none".
+    """
+    from mlv.pipeline import dvcfiles
+
+    names = git.ls_tree_paths(root, sha, ".dvc")
+    pipeline_files = [f"{sha}:{dvcfiles.PIPELINE_FILE}", f"{sha}:{DVC_LOCK}"]
+    blobs = git.read_blobs(root, [*(f"{sha}:{name}" for name in names), *pipeline_files])
+    found = (_pointer(blobs[f"{sha}:{name}"], name) for name in names)
+    pointers = {p.path: p for p in found if p is not None}
+    for out in dvcfiles.stage_outputs(*(blobs[f] for f in pipeline_files)):
+        pointers.setdefault(out.path, out)
+    return list(pointers.values())
 
 
 def _safe_paths(names: list[str]) -> list[str]:

@@ -42,7 +42,7 @@ def lend_data(root: Path, tree: Path, pointers: Sequence[dvc.Pointer]) -> Iterat
     pool = _pool_dir(root)
     with try_locked(pool.with_name("reproduce-data.lock")) as locked:
         if not locked:
-            restore.restore_paths(tree, pointers, fetch_missing=True)
+            restore_into(root, tree, pointers)
             yield
             return
         state = StateCache.load(pool.with_name("reproduce-data-state.json"))
@@ -61,6 +61,17 @@ def lend_data(root: Path, tree: Path, pointers: Sequence[dvc.Pointer]) -> Iterat
             for path in moved:
                 with contextlib.suppress(OSError):  # lost: the next reproduce restores it again
                     _move(tree / path, pool, path)
+
+
+def restore_into(root: Path, tree: Path, pointers: Sequence[dvc.Pointer]) -> None:
+    """Write POINTERS' data into worktree TREE from ROOT's DVC cache (and remote).
+
+    ROOT's, not the worktree's: a pipeline's worktree gets an empty DVC cache of its own, so its
+    stages must compute their outputs (see worktree.temporary_worktree).
+    """
+    from mlv.data.statecache import of_work_tree
+
+    restore.prepare_restore(root, pointers, fetch_missing=True, target=tree, state=of_work_tree(tree)).apply()
 
 
 def _clear_symlinks(pool: Path, pointers: Sequence[dvc.Pointer]) -> None:

@@ -7,6 +7,9 @@ Any failure before a verdict exists means the experiment could not be re-run: ex
 
 `plan` runs nothing from the repository, since the user has not agreed to anything yet: an
 interpreter that is repository content (`python: ./tools/py`) is only probed by `execute`.
+
+A commit without a record but with a `dvc.yaml` is re-run as `dvc repro` and compared with what
+its tree pins (see mlv.reproduce.plain); its verdict is at best "unverified".
 """
 
 from __future__ import annotations
@@ -20,16 +23,16 @@ from typing import Any
 
 from mlv import locking, revisions
 from mlv.adapters import dvc, git
-from mlv.data import restore
 from mlv.data.pathsafety import check_no_escaping_symlink
 from mlv.data.safe_write import SafeTree
 from mlv.env import capture as environment
 from mlv.env import check
 from mlv.env import fresh as freshenv
-from mlv.errors import EXIT_CANNOT_RUN, ConfigError, Interrupted, MlvError
+from mlv.errors import EXIT_CANNOT_RUN, ConfigError, Interrupted, MlvError, NotAnExperimentError
 from mlv.project import config, paramfiles
 from mlv.record import history
 from mlv.record.history import Experiment
+from mlv.record.record import InvalidRecordError
 from mlv.reproduce import datapool, verdict
 from mlv.reproduce.worktree import temporary_worktree, use_shared_cache
 from mlv.snapshot.runner import RunResult, run_command
@@ -66,6 +69,9 @@ class ReproducePlan:
     repository_interpreter: str | None = None
     lockfile_contents: freshenv.LockfileContents = field(default_factory=freshenv.LockfileContents)
     notes: list[str] = field(default_factory=list)  # said before running: a rewritten record, two lockfiles
+    # False for a commit without an mlv record: compared with its tree and dvc.lock, the
+    # environment unknown (mlv.reproduce.plain).
+    has_record: bool = True
 
 
 @dataclass
@@ -81,6 +87,7 @@ class ReproduceResult:
     saved_branch: str | None = None
     warnings: list[str] = field(default_factory=list)
     runs: RunsSummary | None = None  # with --runs N
+    has_record: bool = True  # False for a commit without an mlv record (a plain DVC commit)
 
     def to_json(self) -> dict[str, Any]:
         """The contract of `mlv reproduce --json` (docs/reference/verdict-json.md)."""
@@ -92,6 +99,7 @@ class ReproduceResult:
             "duration_s": self.run.duration_s, "worktree": self.worktree,
             "saved_commit": self.saved_commit, "saved_branch": self.saved_branch, "warnings": self.warnings,
             "runs": self.runs.to_json() if self.runs is not None else None,
+            "has_record": self.has_record,
         }
 
 
@@ -139,8 +147,12 @@ def plan(cwd: Path, options: ReproduceOptions) -> ReproducePlan:
         if options.rtol < 0 or options.atol < 0:
             raise MlvError("--rtol and --atol must not be negative")
         root = git.find_root(cwd)
-        exp = history.show_experiment(root, revisions.resolve(root, options.rev))
+        exp, has_record = _read_experiment(root, revisions.resolve(root, options.rev))
         rec = exp.record
+        if not has_record and options.save:
+            raise MlvError(f"--save records a re-run of an experiment, and commit {exp.commit[:10]} has no mlv record",
+                           hint=f"Check it out (`mlv checkout {exp.commit[:10]}`) and record a run with "
+                                '`mlv snapshot --run "dvc repro"` instead.')
         if not rec.command:
             raise MlvError(f"experiment {exp.commit[:10]} records no command, so there is nothing to re-run",
                            hint="Record experiments with `mlv snapshot --run COMMAND`.")
@@ -154,18 +166,37 @@ def plan(cwd: Path, options: ReproduceOptions) -> ReproducePlan:
         # Metrics read from the command's output have no file to read back.
         metrics_files = [] if rec.metrics_from == "stdout" else list(rec.metrics)
         lock_path = rec.environment.lockfile
-        blob = git.read_blob(root, exp.commit, lock_path)
+        blob = git.read_blob(root, exp.commit, lock_path) if lock_path else None
+        if blob is None and options.env == "fresh" and not has_record:
+            raise MlvError(f"commit {exp.commit[:10]} has no mlv record and no environment lockfile to build "
+                           "a fresh environment from", hint="Use --env current.")
         if blob is None and options.env == "fresh":
             raise MlvError(f"the lockfile {lock_path} named by the record is not in commit {exp.commit[:10]}",
                            hint="Use --env current.")
         lockfile = blob or b""
         interpreter = environment.resolve_interpreter(rec.command, _configured_python(root, exp.commit), root)
         mismatches: list[check.Mismatch] = []
-        if options.env == "current" and not interpreter.from_repository:
+        if options.env == "current" and not interpreter.from_repository and has_record:
             mismatches = _compare_current(root, exp, lockfile, interpreter.path)
         return ReproducePlan(root, exp, rec.command, data, metrics_files, lockfile, interpreter.path, mismatches,
                              interpreter.named if interpreter.from_repository else None,
-                             freshenv.read_lockfile(lockfile), _tree_notes(exp))
+                             freshenv.read_lockfile(lockfile), _tree_notes(exp), has_record)
+
+
+def _read_experiment(root: Path, rev: str) -> tuple[Experiment, bool]:
+    """REV as an experiment, and whether it has a record: a DVC pipeline's commit without one is
+    read from its tree (see mlv.reproduce.plain)."""
+    from mlv.reproduce import plain
+
+    try:
+        return history.show_experiment(root, rev), True
+    except InvalidRecordError:
+        raise  # a record that cannot be read claims a run all the same
+    except NotAnExperimentError:
+        exp = plain.read_plain_experiment(root, git.resolve_commit(root, rev))
+        if exp is None:
+            raise
+        return exp, False
 
 
 def _tree_notes(exp: Experiment) -> list[str]:
@@ -266,7 +297,8 @@ def _execute(plan_: ReproducePlan, options: ReproduceOptions,
             venv = freshenv.ensure_environment(plan_.lockfile, plan_.interpreter, notify)
             env_vars, command = freshenv.command_env(venv), freshenv.rewrite_command(plan_.command, venv)
             fresh = environment.capture(str(venv / "bin" / "python"), venv)
-            mismatches = check.compare(exp.record.environment, environment.parse_lockfile(plan_.lockfile), fresh)
+            mismatches = (check.compare(exp.record.environment, environment.parse_lockfile(plan_.lockfile), fresh)
+                          if plan_.has_record else [])
         pipeline = _is_pipeline(plan_)
         with temporary_worktree(plan_.root, exp.commit, keep=options.keep, private_cache=pipeline) as tree, \
                 _data(plan_, tree, options.keep):
@@ -278,7 +310,8 @@ def _execute(plan_: ReproducePlan, options: ReproduceOptions,
             # A private DVC cache is thrown away with the worktree: nothing is stored in it.
             result = ReproduceResult(exp.commit, command, options.env,
                                      _judge(tree, plan_, options, run, mismatches,
-                                            store=options.save and not pipeline), mismatches, run)
+                                            store=options.save and not pipeline), mismatches, run,
+                                     has_record=plan_.has_record)
             if options.save:
                 use_shared_cache(plan_.root, tree)
                 _save(plan_, options, tree, result, env_vars)
@@ -296,7 +329,7 @@ def _data(plan_: ReproducePlan, tree: Path, keep: bool) -> Iterator[None]:
     """
     with contextlib.ExitStack() as stack:
         if keep:
-            restore.restore_paths(tree, plan_.data, fetch_missing=True)
+            datapool.restore_into(plan_.root, tree, plan_.data)
         else:
             stack.enter_context(datapool.lend_data(plan_.root, tree, plan_.data))
         yield
@@ -342,17 +375,37 @@ def _judge(tree: Path, plan_: ReproducePlan, options: ReproduceOptions, run: Run
                           verdict.compare_exit(rec.exit_code if rec.run_by_mlv else None, run.exit_code),
                           options.rtol, options.atol,
                           stdout=verdict.compare_stdout(recorded_stdout, run.stdout_sha256),
-                          inputs=_inputs(exp, mismatches))
+                          inputs=_inputs(exp, mismatches, plan_.has_record, _stale_lock(tree, plan_)))
 
 
-def _inputs(exp: Experiment, mismatches: list[check.Mismatch]) -> verdict.Inputs:
+def _stale_lock(tree: Path, plan_: ReproducePlan) -> tuple[tuple[str, str], ...]:
+    """Without a record, the inputs whose hashes the commit's dvc.lock pins differently from the
+    re-run's (see plain.stale_inputs); () for an experiment, whose record is checked otherwise."""
+    from mlv.pipeline import dvcfiles
+    from mlv.reproduce import plain
+
+    if plan_.has_record:
+        return ()
+    committed = git.read_blob(plan_.root, plan_.experiment.commit, dvcfiles.LOCK_FILE)
+    try:  # not through a symlink the command may have left there; over the cap, the parser refuses
+        fd = os.open(tree / dvcfiles.LOCK_FILE, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as handle:
+            rerun: bytes | None = handle.read(dvcfiles.MAX_PIPELINE_BYTES + 1)
+    except OSError:
+        rerun = None
+    return tuple(plain.stale_inputs(committed, rerun, [p.path for p in plan_.data]))
+
+
+def _inputs(exp: Experiment, mismatches: list[check.Mismatch], has_record: bool = True,
+            stale_lock: tuple[tuple[str, str], ...] = ()) -> verdict.Inputs:
     """What differed before the command ran: the causes a different result can have."""
     packages = tuple(f"{m.name} {m.recorded or '-'} -> {m.current or '-'}" for m in mismatches if m.kind == "package")
     # The platform string (kernel, libc build) differs between any two machines; it is listed
     # with the mismatches but is not taken as a cause by itself.
     facts = tuple(f"{m.name} {m.recorded} -> {m.current}" for m in mismatches
                   if m.kind not in ("package", "platform"))
-    return verdict.Inputs(tuple(sorted({d.kind for d in exp.differences})), packages, facts)
+    return verdict.Inputs(tuple(sorted({d.kind for d in exp.differences})), packages, facts,
+                          no_record=not has_record, stale_lock=stale_lock)
 
 
 def _inside(tree: Path, path: str) -> bool:

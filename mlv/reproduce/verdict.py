@@ -9,6 +9,12 @@ The rules (docs/reference/verdict-json.md):
 - "unverified": the exit code matches but there was nothing else to compare (no output, no
   metric, no recorded standard output): the re-run ran, and proves nothing. Never "reproduced".
 
+A commit without an mlv record (a DVC pipeline's) is compared with its `dvc.lock` and metrics
+files, but the environment it ran in is unknown: it is never "reproduced" (nor within tolerance).
+Results that match are "unverified" with the cause "no_record"; results that differ are
+"not_reproduced", with "no_record" as the cause where it would otherwise be the environment or
+nondeterminism (neither can be told apart from an unknown environment).
+
 Every verdict but "reproduced" says why it is not: `cause`, one of CAUSES, from what differs in
 the run (exit code, a missing output) and in its inputs (the record rewritten, the environment).
 When the inputs were identical and the results still differ, the command is nondeterministic.
@@ -36,7 +42,8 @@ DATA_CHANGED = "data_changed"
 MISSING_OUTPUT = "missing_output"
 ENVIRONMENT_CHANGED = "environment_changed"
 NONDETERMINISTIC = "nondeterministic"
-CAUSES = (EXIT_CODE, CODE_CHANGED, DATA_CHANGED, MISSING_OUTPUT, ENVIRONMENT_CHANGED, NONDETERMINISTIC)
+NO_RECORD = "no_record"
+CAUSES = (EXIT_CODE, CODE_CHANGED, DATA_CHANGED, MISSING_OUTPUT, ENVIRONMENT_CHANGED, NO_RECORD, NONDETERMINISTIC)
 
 # The one line of configuration that gives a re-run something to compare.
 MAKE_CHECKABLE = ("declare what the command writes: `metrics: [metrics.json]` or `outputs: [model.pkl]` in "
@@ -83,6 +90,10 @@ class Inputs:
     rewritten: tuple[str, ...] = ()  # kinds in which the record disagrees with its tree (code, data, ...)
     packages_changed: tuple[str, ...] = ()  # "name recorded -> current" for each package that differs
     platform_changed: tuple[str, ...] = ()  # python, os, ... that differ
+    no_record: bool = False  # a commit without an mlv record: its environment and exit code are unknown
+    # Without a record: ("code" | "data", path) for each input whose hash in the commit's dvc.lock
+    # differs from the re-run's, so the committed outputs came from other inputs.
+    stale_lock: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -182,7 +193,9 @@ def decide(outputs: list[OutputCheck], metrics: list[MetricCheck], exit_check: E
     else:
         label = NOT_REPRODUCED
     verdict = Verdict(label, outputs, metrics, exit_check, rtol, atol, stdout=stdout)
-    if label == UNVERIFIED:
+    if inputs is not None and inputs.no_record and label != NOT_REPRODUCED:
+        verdict.verdict, verdict.cause, verdict.cause_detail = UNVERIFIED, NO_RECORD, _unrecorded_detail(verdict)
+    elif label == UNVERIFIED:
         verdict.cause_detail = f"nothing to compare but the exit code; to make it checkable, {MAKE_CHECKABLE}"
     elif label != REPRODUCED:
         verdict.cause, verdict.cause_detail = find_cause(verdict, inputs or Inputs())
@@ -196,15 +209,16 @@ def find_cause(verdict: Verdict, inputs: Inputs) -> tuple[str, str]:
             exit_check.status == "not_recorded" and exit_check.reproduced != 0)):
         recorded = "-" if exit_check.recorded is None else exit_check.recorded
         return EXIT_CODE, f"the command exited {exit_check.reproduced}, the record says {recorded}"
-    if inputs.rewritten:
-        kinds = set(inputs.rewritten)
-        cause = DATA_CHANGED if kinds <= {"data", "output"} else CODE_CHANGED
-        return cause, (f"the record is rewritten ({', '.join(sorted(kinds))} differ from the commit's tree): "
-                       "the recorded metrics came from another tree")
+    other_inputs = _changed_inputs(inputs)
+    if other_inputs is not None:
+        return other_inputs
     missing = [o.path for o in verdict.outputs if o.status == "missing"]
     missing += [m.name for m in verdict.metrics if m.status == "missing"]
     if missing:
         return MISSING_OUTPUT, f"the re-run did not produce {', '.join(missing[:5])}"
+    if inputs.no_record:
+        return NO_RECORD, ("the commit has no mlv record, so the environment its outputs were made in is unknown: "
+                           "the difference may come from it or from unseeded randomness")
     if inputs.packages_changed or inputs.platform_changed:
         changed = [*inputs.platform_changed, *inputs.packages_changed]
         more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
@@ -212,3 +226,34 @@ def find_cause(verdict: Verdict, inputs: Inputs) -> tuple[str, str]:
     return NONDETERMINISTIC, ("code, data, params and environment are identical and the results still "
                               "differ: look for unseeded randomness (random, numpy, torch seeds), "
                               "threads or the clock")
+
+
+def _unrecorded_detail(verdict: Verdict) -> str:
+    """What a re-run of a commit without a record showed, and why that is not "reproduced"."""
+    seen = []
+    if verdict.outputs:
+        same = all(o.status == "identical" for o in verdict.outputs)
+        seen.append(f"{len(verdict.outputs)} stage output(s) {'identical to' if same else 'differing from'} dvc.lock's")
+    compared = [m for m in verdict.metrics if m.status != "new"]
+    if compared:
+        same = all(m.status == "equal" for m in compared)
+        seen.append(f"{len(compared)} metric(s) {'equal to' if same else 'within tolerance of'} the commit's files")
+    return (f"{' and '.join(seen) or 'nothing to compare'}, but the commit has no mlv record, so the environment "
+            'it was made in is unknown; record a run with `mlv snapshot --run "dvc repro"` to make it checkable')
+
+
+def _changed_inputs(inputs: Inputs) -> tuple[str, str] | None:
+    """code_changed or data_changed when what was compared with came from other inputs than the
+    commit holds: a rewritten record, or (without a record) a dvc.lock older than its tree."""
+    if inputs.rewritten:
+        kinds = set(inputs.rewritten)
+        cause = DATA_CHANGED if kinds <= {"data", "output"} else CODE_CHANGED
+        return cause, (f"the record is rewritten ({', '.join(sorted(kinds))} differ from the commit's tree): "
+                       "the recorded metrics came from another tree")
+    if inputs.stale_lock:
+        stale = {kind for kind, _ in inputs.stale_lock}
+        paths = [path for _, path in inputs.stale_lock]
+        return (DATA_CHANGED if stale == {"data"} else CODE_CHANGED,
+                f"the commit's dvc.lock is out of date with its tree (it pins other hashes for "
+                f"{', '.join(paths[:5])}): its outputs came from other inputs than the commit holds")
+    return None

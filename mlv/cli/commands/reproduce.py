@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 def register(app: typer.Typer) -> None:
     @app.command("reproduce")
     def reproduce_command(
-        rev: Annotated[str, typer.Argument(help="The experiment commit to re-run: sha, short sha, branch, tag or HEAD~N.")],
+        rev: Annotated[str, typer.Argument(help="The commit to re-run (an experiment, or a plain DVC pipeline commit): sha, short sha, branch, tag or HEAD~N.")],
         yes: Annotated[bool, typer.Option("--yes", "-y", help="Run the recorded command without asking (required without a terminal).")] = False,
         env: Annotated[str, typer.Option("--env", help="'current': run in the current environment and list every difference from the recorded one; 'fresh': build (once, cached) a virtual environment from the commit's lockfile and run in it.")] = "current",
         rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance for metrics (0.01 = 1%).")] = 0.0,
@@ -29,9 +29,11 @@ def register(app: typer.Typer) -> None:
         Your work tree, index, HEAD, stash and untracked files are never touched. The data is
         restored from the DVC cache (fetched from the DVC remote if missing), the recorded command
         runs with its output live, and the outputs, metrics and exit code are compared with the
-        record; a verdict other than reproduced says its cause. Exit code: 0 reproduced (or within
-        tolerance), 1 not reproduced, 2 could not run, 5 unverified (nothing to compare but the
-        exit code), 130 interrupted.
+        record; a verdict other than reproduced says its cause. A commit without an mlv record
+        that has a dvc.yaml re-runs `dvc repro` and is compared with its dvc.lock and metrics
+        files; its environment is unknown, so it is at best unverified. Exit code: 0 reproduced
+        (or within tolerance), 1 not reproduced, 2 could not run, 5 unverified (nothing to
+        compare but the exit code, or no mlv record), 130 interrupted.
 
         Examples:
 
@@ -76,6 +78,9 @@ def _announce(plan: ReproducePlan, env_mode: str) -> None:
     exp = plan.experiment
     output.info(f"Reproducing {exp.commit[:10]} {exp.message.splitlines()[0] if exp.message else ''}".rstrip())
     output.info(f"  command: {plan.command}")
+    if not plan.has_record:
+        output.info("  no mlv record; running the pipeline dvc.yaml declares, compared with the commit's dvc.lock "
+                    "and metrics files (the environment it ran in was never recorded: at best `unverified`)")
     if env_mode == "fresh":
         output.info("  environment: fresh, built from the commit's lockfile")
         _announce_lockfile(plan)
@@ -156,9 +161,7 @@ def _render(result: ReproduceResult) -> None:
     if v.stdout is not None and v.stdout.status != "not_recorded":
         table.add_row("stdout sha256", lit((v.stdout.recorded or "-")[:12]), lit(v.stdout.reproduced[:12]),
                       v.stdout.status)
-    table.add_row("environment", result.env_mode,
-                  output.plural(len(result.mismatches), "difference") if result.mismatches else "same",
-                  "differs" if result.mismatches else "same")
+    table.add_row("environment", *_environment_cells(result))
     output.stdout().print(table)
     if v.rtol or v.atol:
         typer.echo(f"tolerance: rtol={v.rtol:g} atol={v.atol:g}")
@@ -171,6 +174,16 @@ def _render(result: ReproduceResult) -> None:
     typer.echo(f"verdict: {v.verdict}")
     if v.cause or v.cause_detail:
         typer.echo(output.visible(f"cause: {v.cause or '-'}: {v.cause_detail or ''}".rstrip(": ")))
+
+
+def _environment_cells(result: ReproduceResult) -> tuple[str, str, str]:
+    """Recorded, re-run and result of the environment row; a commit without a record has none."""
+    from mlv.cli import output
+
+    if not result.has_record:
+        return "not recorded", result.env_mode, "unknown"
+    differs = output.plural(len(result.mismatches), "difference") if result.mismatches else "same"
+    return result.env_mode, differs, "differs" if result.mismatches else "same"
 
 
 def _render_runs(result: ReproduceResult) -> None:

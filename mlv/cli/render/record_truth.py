@@ -9,14 +9,15 @@ import typer
 
 
 def show_plain_commit(root: object, rev: str, why: str, json_output: bool) -> bool:
-    """Show a commit without a record as its tree describes it; False when it is not an mlv tree."""
+    """Show a commit without a record as its tree describes it; False when it is neither an mlv
+    nor a DVC project's tree."""
     from mlv.adapters import git
     from mlv.cli import output
     from mlv.record import tree as treecheck
 
     assert isinstance(root, Path)  # noqa: S101
     sha = git.resolve_commit(root, rev)
-    plain = treecheck.read_plain_commit(root, sha, with_pointers=True)
+    plain = treecheck.read_plain_commit(root, sha, with_pointers=True, dvc_projects=True)
     if plain is None:
         return False
     message = git.commit_messages(root, [sha])[sha].strip()
