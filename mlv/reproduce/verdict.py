@@ -12,6 +12,8 @@ The rules (docs/reference/verdict-json.md):
 Every verdict but "reproduced" says why it is not: `cause`, one of CAUSES, from what differs in
 the run (exit code, a missing output) and in its inputs (the record rewritten, the environment).
 When the inputs were identical and the results still differ, the command is nondeterministic.
+A "reproduced" in an environment the user altered (`--env fresh` with lockfile lines skipped or
+substituted) carries the cause "environment_changed" too: it is not the recorded environment.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ class Inputs:
     rewritten: tuple[str, ...] = ()  # kinds in which the record disagrees with its tree (code, data, ...)
     packages_changed: tuple[str, ...] = ()  # "name recorded -> current" for each package that differs
     platform_changed: tuple[str, ...] = ()  # python, os, ... that differ
+    altered: tuple[str, ...] = ()  # --env fresh: lockfile lines the user skipped or substituted
 
 
 @dataclass
@@ -186,7 +189,14 @@ def decide(outputs: list[OutputCheck], metrics: list[MetricCheck], exit_check: E
         verdict.cause_detail = f"nothing to compare but the exit code; to make it checkable, {MAKE_CHECKABLE}"
     elif label != REPRODUCED:
         verdict.cause, verdict.cause_detail = find_cause(verdict, inputs or Inputs())
+    elif inputs is not None and inputs.altered:
+        # The results match, but not in the recorded environment: never an unqualified "reproduced".
+        verdict.cause, verdict.cause_detail = ENVIRONMENT_CHANGED, _altered_detail(inputs.altered)
     return verdict
+
+
+def _altered_detail(altered: tuple[str, ...]) -> str:
+    return f"the environment was altered on request, so it is not the recorded one: {'; '.join(altered)}"
 
 
 def find_cause(verdict: Verdict, inputs: Inputs) -> tuple[str, str]:
@@ -205,6 +215,8 @@ def find_cause(verdict: Verdict, inputs: Inputs) -> tuple[str, str]:
     missing += [m.name for m in verdict.metrics if m.status == "missing"]
     if missing:
         return MISSING_OUTPUT, f"the re-run did not produce {', '.join(missing[:5])}"
+    if inputs.altered:
+        return ENVIRONMENT_CHANGED, _altered_detail(inputs.altered)
     if inputs.packages_changed or inputs.platform_changed:
         changed = [*inputs.platform_changed, *inputs.packages_changed]
         more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
