@@ -244,6 +244,8 @@ def test_substitute_installs_your_path(local_line_experiment: tuple, tmp_path: P
     assert doc["environment_altered"] == [{"name": "mylib", "line": LOCAL_EDITABLE, "substitute": str(mine)}]
     assert doc["verdict"] == "reproduced" and doc["cause"] == "environment_changed"
     assert doc["environment_mismatches"] == []  # the same versions, from another source
+    human = mlv(repo, "reproduce", sha, "--env", "fresh", "--yes", "--substitute", f"mylib={mine}", env=env)
+    assert "1 line skipped or substituted" in human.stdout and "cause: environment_changed" in human.stdout
     (venv,) = _built_envs()
     assert list(next((venv / "lib").glob("python*/site-packages")).glob("mylib.py"))
 

@@ -214,9 +214,10 @@ def _render(result: ReproduceResult) -> None:
     if v.stdout is not None and v.stdout.status != "not_recorded":
         table.add_row("stdout sha256", lit((v.stdout.recorded or "-")[:12]), lit(v.stdout.reproduced[:12]),
                       v.stdout.status)
-    table.add_row("environment", result.env_mode,
-                  output.plural(len(result.mismatches), "difference") if result.mismatches else "same",
-                  "differs" if result.mismatches else "same")
+    changes = [output.plural(len(result.mismatches), "difference")] if result.mismatches else []
+    changes += [output.plural(len(result.environment_altered), "line")
+                + " skipped or substituted"] if result.environment_altered else []
+    table.add_row("environment", result.env_mode, "; ".join(changes) or "same", "differs" if changes else "same")
     output.stdout().print(table)
     if v.rtol or v.atol:
         typer.echo(f"tolerance: rtol={v.rtol:g} atol={v.atol:g}")
