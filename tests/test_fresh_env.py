@@ -12,10 +12,6 @@ import base64
 import hashlib
 import json
 import os
-import pty
-import select
-import subprocess
-import time
 import zipfile
 from pathlib import Path
 
@@ -24,8 +20,9 @@ import pytest
 from mlv.env import fresh
 from mlv.errors import EXIT_CANNOT_RUN, MlvError
 from mlv.reproduce import verdict
-from tests.conftest import VENV_BIN, copy_template, git, mlv, pinned
+from tests.conftest import copy_template, git, mlv, pinned
 from tests.reproduce_helpers import DETERMINISTIC_SCRIPT, craft_experiment, record_of, script_project
+from tests.terminal_helpers import on_a_terminal
 
 LOCAL_EDITABLE = "-e file:///nonexistent/src/mylib  # mylib==0.1.0"
 LOCAL_DIRECT = "otherlib @ file:///nonexistent/otherlib-2.0.tar.gz  # otherlib==2.0"
@@ -250,39 +247,12 @@ def test_substitute_installs_your_path(local_line_experiment: tuple, tmp_path: P
     assert list(next((venv / "lib").glob("python*/site-packages")).glob("mylib.py"))
 
 
-def _on_a_terminal(repo: Path, args: list[str], answers: list[bytes], env: dict[str, str]) -> tuple[int, str]:
-    """Run mlv with stdin and stderr on a terminal, typing each answer when a prompt appears."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen([str(Path(VENV_BIN) / "mlv"), *args], cwd=repo, stdin=slave, stderr=slave,
-                            stdout=subprocess.DEVNULL, env={**os.environ, **env, "COLUMNS": "120"})
-    os.close(slave)
-    seen, pending = b"", list(answers)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # the terminal closed: mlv is done
-                break
-            if not chunk:
-                break
-            seen += chunk
-            if pending and seen.rstrip().endswith((b"]:", b":", b"?")):
-                os.write(master, pending.pop(0))
-        elif proc.poll() is not None:
-            break
-    proc.wait(timeout=60)
-    os.close(master)
-    return proc.returncode, seen.decode(errors="replace")
-
-
 def test_on_a_terminal_each_local_line_is_asked_about(local_line_experiment: tuple) -> None:
     repo, sha, env = local_line_experiment
-    code, screen = _on_a_terminal(repo, ["reproduce", sha, "--env", "fresh"], [b"a\n"], env)
+    code, screen = on_a_terminal(repo, ["reproduce", sha, "--env", "fresh"], [b"a\n"], env)
     assert code == EXIT_CANNOT_RUN and "[s]kip it" in screen and "aborted; nothing was built" in screen
     assert _built_envs() == []
-    code, screen = _on_a_terminal(repo, ["reproduce", sha, "--env", "fresh", "--yes"], [b"s\n"], env)
+    code, screen = on_a_terminal(repo, ["reproduce", sha, "--env", "fresh", "--yes"], [b"s\n"], env)
     assert code == 0, screen
     assert "mylib skipped" in screen
     # The build showed its installer's step, the package count and the time, then a summary line.
@@ -292,7 +262,7 @@ def test_on_a_terminal_each_local_line_is_asked_about(local_line_experiment: tup
 
 def test_no_build_progress_under_json(local_line_experiment: tuple) -> None:
     repo, sha, env = local_line_experiment
-    code, screen = _on_a_terminal(repo, ["reproduce", sha, "--env", "fresh", "--yes", "--json", "--skip-local"],
+    code, screen = on_a_terminal(repo, ["reproduce", sha, "--env", "fresh", "--yes", "--json", "--skip-local"],
                                   [], env)
     assert code == 0, screen
     assert "Building a fresh environment" in screen and "uv: " not in screen and "environment built" not in screen

@@ -122,6 +122,7 @@ def prepare_restore(
     force: bool = False,
     target: Path | None = None,
     state: StateCache | None = None,
+    transfer: dvc.TransferProgress | None = None,
 ) -> PreparedRestore:
     """Plan and check a restore (fetching what is missing if allowed) without changing anything.
 
@@ -133,12 +134,12 @@ def prepare_restore(
     cache = dvc.cache_dir(root)
     checked = [(checked_path(target, p.path, "data path"), p) for p in pointers]
     fetched = _ensure_objects(root, cache, [(p.path, p.md5) for _, p in checked if p.is_dir],
-                              fetch_missing, remote)
+                              fetch_missing, remote, transfer)
     state = state or statecache.of_work_tree(root)
     plans = [_plan(target, cache, rel, p, state) for rel, p in checked]
     _check_nothing_unsaved(cache, plans, state, force)
     needed = {(key, plan.desired[key]) for plan in plans for key in plan.writes}
-    fetched += _ensure_objects(root, cache, sorted(needed), fetch_missing, remote)
+    fetched += _ensure_objects(root, cache, sorted(needed), fetch_missing, remote, transfer)
     trust = _trust(root)
     for key, md5 in sorted(needed):
         if not trust.verify(cache, md5):
@@ -155,9 +156,12 @@ def restore_paths(
     remote: str | None = None,
     force: bool = False,
     progress: ProgressSink | None = None,
+    transfer: dvc.TransferProgress | None = None,
 ) -> RestoreReport:
-    """Make each pointer's path under ROOT hold exactly the pointer's content."""
-    prepared = prepare_restore(root, pointers, fetch_missing=fetch_missing, remote=remote, force=force)
+    """Make each pointer's path under ROOT hold exactly the pointer's content (PROGRESS hears the
+    writing, TRANSFER the download of what the cache lacks)."""
+    prepared = prepare_restore(root, pointers, fetch_missing=fetch_missing, remote=remote, force=force,
+                               transfer=transfer)
     return prepared.apply(progress)
 
 
@@ -311,7 +315,7 @@ def _missing_error(path: str, md5: str, fetched: bool) -> DvcError:
 
 
 def _ensure_objects(root: Path, cache: Path, wanted: Sequence[tuple[str, str]], fetch_missing: bool,
-                    remote: str | None) -> int:
+                    remote: str | None, transfer: dvc.TransferProgress | None = None) -> int:
     """Make every (path, md5) object present in the cache, fetching if allowed; objects fetched."""
     missing = [(path, md5) for path, md5 in wanted if not os.path.exists(dvc.object_file(cache, md5))]
     if not missing:
@@ -319,7 +323,7 @@ def _ensure_objects(root: Path, cache: Path, wanted: Sequence[tuple[str, str]], 
     if not fetch_missing:
         raise _missing_error(*missing[0], fetched=False)
     try:
-        fetched = dvc.fetch_objects(root, sorted({md5 for _, md5 in missing}), remote)
+        fetched = dvc.fetch_objects(root, sorted({md5 for _, md5 in missing}), remote, transfer)
     except DvcError as exc:
         path, md5 = missing[0]
         raise DvcError(f"{path}: content {md5} is not in the local DVC cache and cannot be fetched: "
