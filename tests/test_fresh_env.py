@@ -266,3 +266,16 @@ def test_no_build_progress_under_json(local_line_experiment: tuple) -> None:
                                   [], env)
     assert code == 0, screen
     assert "Building a fresh environment" in screen and "uv: " not in screen and "environment built" not in screen
+
+
+def test_the_python_api_settles_local_lines_too(local_line_experiment: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlv import api
+
+    repo, sha, env = local_line_experiment
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(MlvError, match="--skip-local"):
+        api.reproduce(sha, env="fresh", path=repo)
+    result = api.reproduce(sha, env="fresh", path=repo, skip_local=True)
+    assert result.verdict.verdict == "reproduced" and result.verdict.cause == "environment_changed"
+    assert [a.name for a in result.environment_altered] == ["mylib"]

@@ -59,6 +59,8 @@ def register(app: typer.Typer) -> None:
                                                  skip_local=skip_local, substitutes=_substitutes(substitute or []))
             plan = reproduce.plan(Path.cwd(), options)
             _announce(plan, options.env)
+            if not yes:
+                _need_a_terminal()  # consent first: without it, nothing else needs deciding
             _ask_about_local_lines(plan, options)
             for alteration in reproduce.settle_local_lines(plan, options):
                 output.warn(f"the fresh environment will not be the recorded one: {alteration.describe()}")
@@ -174,15 +176,21 @@ def _printable(line: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
 
 
-def _confirm(plan: ReproducePlan) -> None:
+def _need_a_terminal() -> None:
     import sys
 
     from mlv.errors import EXIT_CANNOT_RUN, MlvError
-    from mlv.text import visible
 
     if not sys.stdin.isatty():
         raise MlvError("refusing to run the recorded command without confirmation: there is no terminal to ask",
                        hint="Read it with `mlv show REV`, then pass --yes.", exit_code=EXIT_CANNOT_RUN)
+
+
+def _confirm(plan: ReproducePlan) -> None:
+    from mlv.errors import EXIT_CANNOT_RUN, MlvError
+    from mlv.text import visible
+
+    _need_a_terminal()
     # The command is shown exactly as it will run: escapes in it must not redraw the prompt.
     if not typer.confirm(f"Run `{visible(plan.command)}` from commit {plan.experiment.commit[:10]}?", err=True):
         raise MlvError("not confirmed; nothing was run", exit_code=EXIT_CANNOT_RUN)
