@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import os
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -117,8 +118,12 @@ def test_pip_settings_reach_uv_and_the_lockfile_never_does(monkeypatch: pytest.M
     monkeypatch.setenv("PIP_INDEX_URL", "https://pypi.example/simple")
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("UV_NO_INDEX", "0")  # uv's own setting wins
+    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "https://extra.example/simple")
     env = fresh.installer_env("uv")
     assert env["UV_INDEX_URL"] == "https://pypi.example/simple" and env["UV_NO_INDEX"] == "0"
+    # pip takes the best version across its indexes; uv, told the same indexes, must too.
+    assert env["UV_EXTRA_INDEX_URL"] == "https://extra.example/simple"
+    assert env["UV_INDEX_STRATEGY"] == "unsafe-best-match"
     argv = fresh.install_command("uv", ["uv", "pip"], Path("/v/bin/python"), ["six==1.16.0"])
     assert argv == ["uv", "pip", "install", "--python", "/v/bin/python", "--no-deps", "--", "six==1.16.0"]
 
@@ -279,3 +284,19 @@ def test_the_python_api_settles_local_lines_too(local_line_experiment: tuple, mo
     result = api.reproduce(sha, env="fresh", path=repo, skip_local=True)
     assert result.verdict.verdict == "reproduced" and result.verdict.cause == "environment_changed"
     assert [a.name for a in result.environment_altered] == ["mylib"]
+
+
+def test_what_uv_cannot_install_is_built_with_pip(local_line_experiment: tuple, tmp_path: Path) -> None:
+    repo, sha, env = local_line_experiment
+    (tmp_path / "empty").mkdir()
+    # uv looks in an empty folder (its own setting wins over pip's), pip where tinypkg is.
+    env = {**env, "UV_FIND_LINKS": str(tmp_path / "empty"), "UV_NO_INDEX": "1"}
+    proc = mlv(repo, "reproduce", sha, "--env", "fresh", "--yes", "--json", "--skip-local", env=env)
+    assert "uv could not install the lockfile" in proc.stderr and "building with pip instead" in proc.stderr
+    assert json.loads(proc.stdout)["verdict"] == "reproduced"
+    for built in _built_envs():  # else the environment pip built is reused
+        shutil.rmtree(built)
+    refused = mlv(repo, "reproduce", sha, "--env", "fresh", "--yes", "--skip-local", check=False,
+                  env={**env, fresh.INSTALLER_ENV: "uv"})  # insisting on uv: no pip behind it
+    assert refused.returncode == EXIT_CANNOT_RUN and refused.stderr.count("error:") == 1
+    assert "cannot install the lockfile's packages for --env fresh (uv)" in refused.stderr

@@ -240,6 +240,8 @@ def installer_env(installer: str) -> dict[str, str]:
         for pip_name, uv_name in _PIP_TO_UV.items():
             if pip_name in env and uv_name not in env:
                 env[uv_name] = env[pip_name]
+                if pip_name == "PIP_EXTRA_INDEX_URL":  # pip picks the best version across all indexes
+                    env.setdefault("UV_INDEX_STRATEGY", "unsafe-best-match")
         env.setdefault("UV_NO_PROGRESS", "1")
     return env
 
@@ -309,19 +311,35 @@ def ensure_environment(lockfile: bytes, base_python: str, notify: Callable[[str]
         if notify:
             notify(f"Building a fresh environment from the lockfile in {venv} with {installer}"
                    + ("" if substituted else " (first time only)"))
-        shutil.rmtree(venv, ignore_errors=True)
-        # --without-pip: the environment must hold the lockfile's packages and nothing else (a
-        # lockfile that pins pip gets it installed like any other package), so the installer is
-        # driven from outside with `--python`.
-        _run([base_python, "-m", "venv", "--without-pip", str(venv)], "create the virtual environment")
-        (venv / "mlv-lockfile.txt").write_bytes(lockfile)  # for whoever inspects the folder
+        _create_venv(base_python, venv, lockfile)
         requirements = read_lockfile(lockfile).requirements
         requirements += [r for r in (a.requirement() for a in alterations) if r is not None]
         if requirements:
-            _install(installer, install_command(installer, base, venv / "bin" / "python", requirements),
-                     len(requirements), progress)
+            try:
+                _install(installer, install_command(installer, base, venv / "bin" / "python", requirements),
+                         len(requirements), progress)
+            except MlvError as exc:
+                # uv reads its own configuration, not pip.conf, and takes a package from the first
+                # index that has it: what pip installs may still be out of its reach.
+                if installer != "uv" or os.environ.get(INSTALLER_ENV, "").strip().lower() == "uv":
+                    raise
+                if notify:
+                    notify(f"uv could not install the lockfile ({exc.message.split(': ', 1)[-1]}); "
+                           f"building with pip instead (set {INSTALLER_ENV}=pip to skip uv)")
+                _create_venv(base_python, venv, lockfile)
+                _install("pip", install_command("pip", [sys.executable, "-m", "pip"], venv / "bin" / "python",
+                                                requirements), len(requirements), progress)
         (venv / _COMPLETE).write_text(version + "\n")
     return venv
+
+
+def _create_venv(base_python: str, venv: Path, lockfile: bytes) -> None:
+    shutil.rmtree(venv, ignore_errors=True)
+    # --without-pip: the environment must hold the lockfile's packages and nothing else (a
+    # lockfile that pins pip gets it installed like any other package), so the installer is
+    # driven from outside with `--python`.
+    _run([base_python, "-m", "venv", "--without-pip", str(venv)], "create the virtual environment")
+    (venv / "mlv-lockfile.txt").write_bytes(lockfile)  # for whoever inspects the folder
 
 
 def _install(installer: str, argv: list[str], total: int, progress: Callable[[BuildProgress], None] | None) -> None:
@@ -343,6 +361,7 @@ def _install(installer: str, argv: list[str], total: int, progress: Callable[[Bu
     if proc.returncode != 0:
         errors = [line for line in tail if re.match(r"\s*(error|ERROR)\b", line)]
         detail = (errors or list(tail) or [f"exit code {proc.returncode}"])[-1].strip()
+        detail = re.sub(r"^(error|ERROR):\s*", "", detail)  # one `error:` per line, mlv's own
         raise MlvError(f"cannot install the lockfile's packages for --env fresh ({installer}): {detail}",
                        hint="Check that the lockfile's packages are installable here, or use --env current.")
 
