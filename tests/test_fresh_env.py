@@ -16,12 +16,13 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from mlv.env import fresh
 from mlv.errors import EXIT_CANNOT_RUN, MlvError
 from mlv.reproduce import verdict
-from tests.conftest import copy_template, git, mlv, pinned
+from tests.conftest import REPO_ROOT, copy_template, git, mlv, pinned
 from tests.reproduce_helpers import DETERMINISTIC_SCRIPT, craft_experiment, record_of, script_project
 from tests.terminal_helpers import on_a_terminal
 
@@ -229,6 +230,7 @@ def test_skip_local_builds_without_them_and_qualifies_the_verdict(local_line_exp
     assert doc["cause"] == "environment_changed"  # ...in an environment that is not the recorded one
     assert "mylib skipped" in doc["cause_detail"]
     assert doc["environment_altered"] == [{"name": "mylib", "line": LOCAL_EDITABLE, "substitute": None}]
+    jsonschema.validate(doc, json.loads((REPO_ROOT / "mlv/schemas/verdict.schema.json").read_text()))
     assert any(m["name"] == "mylib" and m["current"] is None for m in doc["environment_mismatches"])
     (venv,) = _built_envs()
     site = next((venv / "lib").glob("python*/site-packages"))
