@@ -121,12 +121,15 @@ def diff(a: str | None = None, b: str | None = None, workspace: bool = False,
 
 
 def reproduce(rev: str, env: str = "current", rtol: float = 0.0, atol: float = 0.0, save: bool = False,
-              path: RepoLike = ".") -> ReproduceResult:
+              path: RepoLike = ".", skip_local: bool = False,
+              substitute: dict[str, str] | None = None) -> ReproduceResult:
     """Re-run experiment REV in a throwaway worktree and judge it (no confirmation prompt: calling
-    this is the confirmation); see `mlv reproduce --help`."""
+    this is the confirmation); see `mlv reproduce --help`. With env="fresh", SKIP_LOCAL and
+    SUBSTITUTE (package name -> path) settle the lockfile lines that install from a local path."""
     from mlv.reproduce import rerun as _reproduce
 
-    options = _reproduce.ReproduceOptions(rev=rev, env=env, rtol=rtol, atol=atol, save=save)
+    options = _reproduce.ReproduceOptions(rev=rev, env=env, rtol=rtol, atol=atol, save=save,
+                                          skip_local=skip_local, substitutes=dict(substitute or {}))
     plan = _reproduce.plan(_folder(path), options)
     return _reproduce.execute(plan, options)
 

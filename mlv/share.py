@@ -20,6 +20,7 @@ from mlv.data.restore import readable_pointer
 from mlv.errors import DvcError, GitError, MlvError
 
 if TYPE_CHECKING:
+    from mlv.adapters.dvc import TransferProgress
     from mlv.data.track import ProgressSink
 
 SKIP_HOOKS_ENV = {"MLV_SKIP_HOOKS": "1"}  # our own hooks would only repeat what we just did
@@ -125,7 +126,8 @@ def missing_on_local_remote(root: Path, md5s: set[str], dvc_remote: str | None) 
     return sum(1 for md5 in md5s if not dvc.has_object(local, md5))
 
 
-def push_data(root: Path, pointers: Sequence[dvc.Pointer], dvc_remote: str | None) -> PushOutcome:
+def push_data(root: Path, pointers: Sequence[dvc.Pointer], dvc_remote: str | None,
+              transfer: TransferProgress | None = None) -> PushOutcome:
     """Upload what the DVC remote lacks of POINTERS' content; DvcError when some cannot be sent."""
     wanted = objects_needed(root, pointers)
     cache = dvc.cache_dir(root)
@@ -135,7 +137,7 @@ def push_data(root: Path, pointers: Sequence[dvc.Pointer], dvc_remote: str | Non
     absent = sorted(m for m in wanted if not dvc.has_object(cache, m))
     paths = {p.md5: p.path for p in pointers}
     with dvc.quiet_dvc_logs():
-        report = dvc.push_objects(root, sorted(wanted), dvc_remote)
+        report = dvc.push_objects(root, sorted(wanted), dvc_remote, transfer)
         # DVC's `failed` mixes objects we lack with uploads the remote refused or dropped (a server
         # going down mid-push): those are in the cache, and the remote is the one at fault.
         unsent = sorted(m for m in report.failed if dvc.has_object(cache, m))
@@ -266,14 +268,16 @@ def _remote_branch(root: Path, branch: str, remote: str) -> str:
 # -- push ----------------------------------------------------------------------------------------
 
 
-def push(root: Path, remote: str | None = None, dvc_remote: str | None = None) -> PushResult:
-    """Upload the data of the commits the git remote lacks, then git push the current branch."""
+def push(root: Path, remote: str | None = None, dvc_remote: str | None = None,
+         transfer: TransferProgress | None = None) -> PushResult:
+    """Upload the data of the commits the git remote lacks (TRANSFER hears the upload), then git
+    push the current branch."""
     branch = _current_branch(root, "push")
     name = _git_remote(root, branch, remote)
     head = git.resolve_commit(root, "HEAD")
     commits = git.count_commits(root, head, not_on_remote=name)
     pointers = pointers_to_push(root, [head], name)
-    outcome = push_data(root, pointers, dvc_remote) if pointers else PushOutcome(0, 0)
+    outcome = push_data(root, pointers, dvc_remote, transfer) if pointers else PushOutcome(0, 0)
     warnings = [note] if pointers and (note := unshared_remote_config(root, dvc_remote)) else []
     target = _remote_branch(root, branch, name)
     try:
@@ -314,7 +318,7 @@ def worktree_pointers(root: Path) -> list[dvc.Pointer]:
     return pointers + dvcfiles.worktree_stage_outputs(root)
 
 
-def _prefetch(root: Path, target: str, dvc_remote: str | None) -> int:
+def _prefetch(root: Path, target: str, dvc_remote: str | None, transfer: TransferProgress | None) -> int:
     """Download what TARGET's pointers need and the cache lacks, before anything is changed."""
     from mlv.data import restore
 
@@ -324,7 +328,7 @@ def _prefetch(root: Path, target: str, dvc_remote: str | None) -> int:
         return 0
     try:
         with dvc.quiet_dvc_logs():
-            fetched = dvc.fetch_objects(root, sorted(missing), dvc_remote)
+            fetched = dvc.fetch_objects(root, sorted(missing), dvc_remote, transfer)
     except DvcError as exc:
         raise exc.with_context(suffix="; the branch was not moved") from None
     for md5, path in sorted(missing.items(), key=lambda item: item[1]):
@@ -335,13 +339,17 @@ def _prefetch(root: Path, target: str, dvc_remote: str | None) -> int:
 
 
 def pull(root: Path, remote: str | None = None, dvc_remote: str | None = None,
-         progress: ProgressSink | None = None) -> PullResult:
-    """Fast-forward the current branch from REMOTE and make the work tree's data match it."""
+         progress: ProgressSink | None = None, transfer: TransferProgress | None = None) -> PullResult:
+    """Fast-forward the current branch from REMOTE and make the work tree's data match it.
+
+    PROGRESS hears the data written into the work tree, TRANSFER each download from the DVC remote.
+    """
     with locking.repository_lock(root):  # no snapshot may commit while the branch and data move
-        return _pull(root, remote, dvc_remote, progress)
+        return _pull(root, remote, dvc_remote, progress, transfer)
 
 
-def _pull(root: Path, remote: str | None, dvc_remote: str | None, progress: ProgressSink | None) -> PullResult:
+def _pull(root: Path, remote: str | None, dvc_remote: str | None, progress: ProgressSink | None,
+          transfer: TransferProgress | None) -> PullResult:
     from mlv.data import restore
 
     branch = _current_branch(root, "pull")
@@ -362,7 +370,7 @@ def _pull(root: Path, remote: str | None, dvc_remote: str | None, progress: Prog
                            "so a fast-forward is impossible; nothing was changed",
                            hint="Merge or rebase with git (`git pull`), then run `mlv pull` again.")
         restore.check_commit_paths(root, new, restore.pointers_at(root, new))  # before the branch moves
-        fetched = _prefetch(root, new, dvc_remote)
+        fetched = _prefetch(root, new, dvc_remote, transfer)
         commits = git.count_commits(root, new, excluded=[old])
         try:
             git.fast_forward(root, new, env=SKIP_HOOKS_ENV)
@@ -372,7 +380,8 @@ def _pull(root: Path, remote: str | None, dvc_remote: str | None, progress: Prog
     try:
         with dvc.quiet_dvc_logs():
             report = restore.restore_paths(root, worktree_pointers(root), fetch_missing=True,
-                                            remote=dvc_remote, progress=progress, honour_links=True)
+                                            remote=dvc_remote, progress=progress, honour_links=True,
+                                            transfer=transfer)
     except MlvError as exc:
         moved = f"{branch} is now at {new[:10]}, but " if commits else ""
         raise exc.with_context(prefix=moved) from None

@@ -177,9 +177,9 @@ local @ file:///srv/pkg
 
 def test_lockfile_lines_are_sorted_into_requirements_and_ignored() -> None:
     contents = read_lockfile(HOSTILE_LOCKFILE.encode() + b"six==1.16.0\nnumpy==1.26.4 ; python_version >= '3.9'\n")
-    assert contents.requirements == ["local @ file:///srv/pkg", "six==1.16.0",
-                                     "numpy==1.26.4 ; python_version >= '3.9'"]
-    assert contents.outside_index == ["local @ file:///srv/pkg"]
+    assert contents.requirements == ["six==1.16.0", "numpy==1.26.4 ; python_version >= '3.9'"]
+    # A path of the recording machine is never passed either: the user skips or substitutes it.
+    assert contents.outside_index == [] and [line.name for line in contents.local] == ["local"]
     assert len(contents.ignored) == 7 and all(line.startswith(("-", "leak")) for line in contents.ignored)
 
 
@@ -207,7 +207,7 @@ def test_env_fresh_shows_the_hostile_lines_before_asking(tmp_path: Path) -> None
     for line in ("--index-url http://127.0.0.1:9/simple", "-e ./tools/evilpkg", "--trusted-host 127.0.0.1",
                  "-r ../outside.txt", "leak @ https://127.0.0.1:9/${HOME}"):
         assert line in shown
-    assert "install from a URL or a path" in shown and "local @ file:///srv/pkg" in shown
+    assert "install from a path of the machine" in shown and "local @ file:///srv/pkg" in shown
     assert not marker.exists()
 
 

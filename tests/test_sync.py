@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from tests.hooks_helpers import (
     remote_objects,
     run_git,
 )
+from tests.terminal_helpers import on_a_terminal
 
 
 def _shared(experiment_repo: Path, tmp_path: Path, dvc_remote: Path) -> Path:
@@ -208,3 +210,60 @@ def test_push_refuses_data_that_is_nowhere(experiment_repo: Path, tmp_path: Path
     assert line.startswith("error: 1 data object(s), e.g. ")
     assert "are neither in the local DVC cache nor on the DVC remote" in line
     assert run_git(bare, "rev-parse", "-q", "--verify", "main").returncode != 0  # commits not pushed
+
+
+def _files_done(screen: str, description: str) -> list[tuple[int, int]]:
+    """Every `DESCRIPTION ... n/N` frame a terminal showed of a transfer bar."""
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
+    return [(int(n), int(total)) for n, total in re.findall(rf"{description}\s+\S+\s+(\d+)/(\d+) files", plain)]
+
+
+@pytest.mark.slow
+def test_push_and_pull_show_transfer_progress_on_a_terminal_only(experiment_repo: Path, tmp_path: Path,
+                                                                 dvc_remote: Path) -> None:
+    bare = _shared(experiment_repo, tmp_path, dvc_remote)
+    code, screen = on_a_terminal(experiment_repo, ["push"])
+    assert code == 0, screen
+    uploads = _files_done(screen, "Uploading data")
+    assert uploads and max(n for n, _ in uploads) > 0, screen
+    clone = _clone(bare, tmp_path / "clone")
+    code, screen = on_a_terminal(clone, ["pull"])
+    assert code == 0, screen
+    downloads = _files_done(screen, "Downloading data")
+    # The bar moves as DVC downloads, up to every file, in binary units like the summary.
+    assert downloads and max(n for n, _ in downloads) == downloads[-1][1] > 0, screen
+    assert not re.search(r"\d ?(kB|MB)\b", screen), screen  # no decimal units (DVC's own bar) either
+    clone_json = _clone(bare, tmp_path / "clone-json")
+    code, screen = on_a_terminal(clone_json, ["pull", "--json"])
+    assert code == 0, screen
+    assert "Downloading data" not in screen and "Restoring data" not in screen and " files " not in screen
+
+
+def test_the_transfer_callback_reports_files_and_bytes_in_order() -> None:
+    """DVC sizes its callback with the total, then again per batch; files and bytes add up."""
+    from mlv.adapters import dvc as dvc_adapter
+
+    heard: list[tuple[str, int, int]] = []
+
+    class Sink:
+        def transfer_started(self, objects: int, description: str) -> None:
+            heard.append(("start", objects, 0))
+
+        def transfer_advanced(self, objects: int, nbytes: int) -> None:
+            heard.append(("advance", objects, nbytes))
+
+        def transfer_finished(self) -> None:
+            heard.append(("finish", 0, 0))
+
+    callback = dvc_adapter._sink_callback(Sink(), "Downloading data")
+    callback.set_size(3)  # transfer(): the total
+    callback.set_size(2)  # a folder's batch: not the total
+    for size in (1024, 3 * 1024 * 1024):
+        with callback.branched("remote/file", "cache/file") as child:
+            child.set_size(size)
+            child.relative_update(size // 2)
+            child.relative_update(size - size // 2)
+        callback.relative_update()
+    assert heard[0] == ("start", 3, 0) and not any(kind == "start" for kind, _, _ in heard[1:])
+    assert sum(n for kind, n, _ in heard if kind == "advance") == 2
+    assert sum(b for kind, _, b in heard if kind == "advance") == 1024 + 3 * 1024 * 1024

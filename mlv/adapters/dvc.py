@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -710,7 +710,80 @@ def _open_repo(root: Path) -> Iterator[Any]:
         yield repo
 
 
-def _cloud(root: Path, verb: str, md5s: Sequence[str], remote: str | None, failure: str) -> Any:
+class TransferProgress(Protocol):
+    """Hears a transfer to or from a DVC remote as it happens: objects (files) and bytes."""
+
+    def transfer_started(self, objects: int, description: str) -> None: ...
+    def transfer_advanced(self, objects: int, nbytes: int) -> None: ...
+    def transfer_finished(self) -> None: ...
+
+
+def _sink_callback(sink: TransferProgress, description: str) -> Any:
+    """An fsspec callback that tells SINK each object done and each byte moved.
+
+    DVC sizes its callback once with the objects to transfer, then again for every batch it
+    hands the file system (a folder's files, its manifest, the rest), so only the first size is
+    the total; the value counts objects across all batches. Each object's bytes arrive through
+    the callback it branches for that file.
+    """
+    from fsspec.callbacks import Callback  # type: ignore[import-untyped]
+
+    class _Bytes(Callback):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self._seen = 0
+
+        def call(self, *args: Any, **kwargs: Any) -> None:
+            if self.value > self._seen:
+                sink.transfer_advanced(0, self.value - self._seen)
+                self._seen = self.value
+
+    class _Objects(Callback):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self._total: int | None = None
+            self._done = 0
+
+        def set_size(self, size: int | None) -> None:
+            if self._total is None and size is not None:
+                self._total = size
+                sink.transfer_started(size, description)
+
+        def call(self, *args: Any, **kwargs: Any) -> None:
+            if self.value > self._done:
+                sink.transfer_advanced(self.value - self._done, 0)
+                self._done = self.value
+
+        def branched(self, path_1: Any, path_2: Any, **kwargs: Any) -> Callback:
+            return _Bytes()
+
+    return _Objects()
+
+
+def _transfer(repo: Any, verb: str, hash_infos: list[Any], remote: str | None, sink: TransferProgress) -> Any:
+    """`repo.cloud.pull/push` for md5 objects, as DVC does it, with SINK hearing the progress
+    (DVC's own methods make a tqdm bar of their own, in decimal units, and take no callback)."""
+    from dvc.data_cloud import get_index
+
+    odb = repo.cloud.get_remote_odb(remote, verb)
+    cache = repo.cache.local
+    if verb == "pull":
+        callback = _sink_callback(sink, "Downloading data")
+        try:
+            return repo.cloud.transfer(odb, cache, hash_infos, src_index=get_index(odb), cache_odb=cache,
+                                       verify=odb.verify, callback=callback)
+        finally:
+            sink.transfer_finished()
+    callback = _sink_callback(sink, "Uploading data")
+    try:
+        return repo.cloud.transfer(cache, odb, hash_infos, dest_index=get_index(odb), cache_odb=cache,
+                                   callback=callback)
+    finally:
+        sink.transfer_finished()
+
+
+def _cloud(root: Path, verb: str, md5s: Sequence[str], remote: str | None, failure: str,
+           progress: TransferProgress | None = None) -> Any:
     """DVC's `repo.cloud.VERB` (push, pull or status) on objects by hash, errors as DvcError."""
     from dvc.exceptions import DvcException
     from dvc_data.hashfile.hash_info import HashInfo
@@ -719,7 +792,10 @@ def _cloud(root: Path, verb: str, md5s: Sequence[str], remote: str | None, failu
         raise DvcError("no DVC remote is configured", hint="Add one with `dvc remote add -d NAME URL`.")
     try:
         with _open_repo(root) as repo:
-            return getattr(repo.cloud, verb)([HashInfo("md5", md5) for md5 in md5s], remote=remote)
+            hash_infos = [HashInfo("md5", md5) for md5 in md5s]
+            if progress is not None and verb in ("pull", "push"):
+                return _transfer(repo, verb, hash_infos, remote, progress)
+            return getattr(repo.cloud, verb)(hash_infos, remote=remote)
     except (DvcException, OSError) as exc:
         raise DvcError(
             f"{failure}: {_one_line(exc)}",
@@ -738,7 +814,8 @@ def _one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-def fetch_objects(root: Path, md5s: Sequence[str], remote: str | None) -> int:
+def fetch_objects(root: Path, md5s: Sequence[str], remote: str | None,
+                  progress: TransferProgress | None = None) -> int:
     """Download cache objects by hash from the DVC remote (a `.dir` brings its files); count fetched.
 
     Unlike `dvc fetch`, this needs no pointer file in the work tree, so it can fetch the data of
@@ -746,7 +823,7 @@ def fetch_objects(root: Path, md5s: Sequence[str], remote: str | None) -> int:
     """
     if not md5s:
         return 0
-    result = _cloud(root, "pull", md5s, remote, "dvc fetch failed")
+    result = _cloud(root, "pull", md5s, remote, "dvc fetch failed", progress)
     drop_corrupt_downloads(cache_dir(root), [h.value for h in result.transferred])
     return len(result.transferred)
 
@@ -778,7 +855,8 @@ class PushReport:
     failed: list[str]
 
 
-def push_objects(root: Path, md5s: Sequence[str], remote: str | None) -> PushReport:
+def push_objects(root: Path, md5s: Sequence[str], remote: str | None,
+                 progress: TransferProgress | None = None) -> PushReport:
     """Upload cache objects by hash to the DVC remote (a `.dir` sends its files); skip those there.
 
     Unlike `dvc push`, this needs no pointer file in the work tree, so the pre-push hook and
@@ -786,7 +864,7 @@ def push_objects(root: Path, md5s: Sequence[str], remote: str | None) -> PushRep
     """
     if not md5s:
         return PushReport(0, [])
-    result = _cloud(root, "push", md5s, remote, "dvc push failed")
+    result = _cloud(root, "push", md5s, remote, "dvc push failed", progress)
     return PushReport(len(result.transferred), sorted(h.value for h in result.failed))
 
 

@@ -129,6 +129,7 @@ def prepare_restore(
     target: Path | None = None,
     state: StateCache | None = None,
     honour_links: bool = False,
+    transfer: dvc.TransferProgress | None = None,
 ) -> PreparedRestore:
     """Plan and check a restore (fetching what is missing if allowed) without changing anything.
 
@@ -141,12 +142,12 @@ def prepare_restore(
     cache = dvc.cache_dir(root)
     checked = [(checked_path(target, p.path, "data path"), p) for p in pointers]
     fetched = _ensure_objects(root, cache, [(p.path, p.md5) for _, p in checked if p.is_dir],
-                              fetch_missing, remote)
+                              fetch_missing, remote, transfer)
     state = state or statecache.of_work_tree(root)
     plans = [_plan(target, cache, rel, p, state) for rel, p in checked]
     _check_nothing_unsaved(cache, plans, state, force)
     needed = {(key, plan.desired[key]) for plan in plans for key in plan.writes}
-    fetched += _ensure_objects(root, cache, sorted(needed), fetch_missing, remote)
+    fetched += _ensure_objects(root, cache, sorted(needed), fetch_missing, remote, transfer)
     trust = _trust(root)
     for key, md5 in sorted(needed):
         if not trust.verify(cache, md5):
@@ -180,11 +181,13 @@ def restore_paths(
     force: bool = False,
     progress: ProgressSink | None = None,
     honour_links: bool = False,
+    transfer: dvc.TransferProgress | None = None,
 ) -> RestoreReport:
     """Make each pointer's path under ROOT hold exactly the pointer's content (HONOUR_LINKS: as
-    DVC's `cache.type` asks, see `prepare_restore`)."""
+    DVC's `cache.type` asks, see `prepare_restore`; PROGRESS hears the writing, TRANSFER the
+    download of what the cache lacks)."""
     prepared = prepare_restore(root, pointers, fetch_missing=fetch_missing, remote=remote, force=force,
-                               honour_links=honour_links)
+                               honour_links=honour_links, transfer=transfer)
     return prepared.apply(progress)
 
 
@@ -338,7 +341,7 @@ def _missing_error(path: str, md5: str, fetched: bool) -> DvcError:
 
 
 def _ensure_objects(root: Path, cache: Path, wanted: Sequence[tuple[str, str]], fetch_missing: bool,
-                    remote: str | None) -> int:
+                    remote: str | None, transfer: dvc.TransferProgress | None = None) -> int:
     """Make every (path, md5) object present in the cache, fetching if allowed; objects fetched."""
     missing = [(path, md5) for path, md5 in wanted if not os.path.exists(dvc.object_file(cache, md5))]
     if not missing:
@@ -346,7 +349,7 @@ def _ensure_objects(root: Path, cache: Path, wanted: Sequence[tuple[str, str]], 
     if not fetch_missing:
         raise _missing_error(*missing[0], fetched=False)
     try:
-        fetched = dvc.fetch_objects(root, sorted({md5 for _, md5 in missing}), remote)
+        fetched = dvc.fetch_objects(root, sorted({md5 for _, md5 in missing}), remote, transfer)
     except DvcError as exc:
         path, md5 = missing[0]
         raise DvcError(f"{path}: content {md5} is not in the local DVC cache and cannot be fetched: "

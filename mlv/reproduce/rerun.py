@@ -50,6 +50,10 @@ class ReproduceOptions:
     save: bool = False
     stdout_to_stderr: bool = False  # with --json, the command's output must stay off stdout
     runs: int = 1  # --runs N: re-run N times and say whether the command is deterministic
+    # --env fresh and the lockfile's local lines (see freshenv.settle_local_lines)
+    skip_local: bool = False
+    substitutes: dict[str, str] = field(default_factory=dict)  # package name -> path installed instead
+    skipped: set[str] = field(default_factory=set)  # package names skipped one by one (the prompt)
 
 
 @dataclass
@@ -72,6 +76,7 @@ class ReproducePlan:
     # False for a commit without an mlv record: compared with its tree and dvc.lock, the
     # environment unknown (mlv.reproduce.plain).
     has_record: bool = True
+    alterations: list[freshenv.Alteration] = field(default_factory=list)  # --env fresh: local lines settled
 
 
 @dataclass
@@ -88,6 +93,7 @@ class ReproduceResult:
     warnings: list[str] = field(default_factory=list)
     runs: RunsSummary | None = None  # with --runs N
     has_record: bool = True  # False for a commit without an mlv record (a plain DVC commit)
+    environment_altered: list[freshenv.Alteration] = field(default_factory=list)  # local lines skipped or substituted
 
     def to_json(self) -> dict[str, Any]:
         """The contract of `mlv reproduce --json` (docs/reference/verdict-json.md)."""
@@ -100,6 +106,7 @@ class ReproduceResult:
             "saved_commit": self.saved_commit, "saved_branch": self.saved_branch, "warnings": self.warnings,
             "runs": self.runs.to_json() if self.runs is not None else None,
             "has_record": self.has_record,
+            "environment_altered": [a.to_json() for a in self.environment_altered],
         }
 
 
@@ -199,6 +206,19 @@ def _read_experiment(root: Path, rev: str) -> tuple[Experiment, bool]:
         return exp, False
 
 
+def settle_local_lines(plan_: ReproducePlan, options: ReproduceOptions) -> list[freshenv.Alteration]:
+    """With --env fresh, what happens to each lockfile line that installs from a local path
+    (kept in PLAN_); exit 2 naming them when the options do not say. Before anything is built."""
+    with could_not_run():
+        if options.env != "fresh":
+            if options.skip_local or options.substitutes or options.skipped:
+                raise MlvError("--skip-local and --substitute only apply with --env fresh")
+            return []
+        plan_.alterations = freshenv.settle_local_lines(plan_.lockfile_contents, options.skip_local,
+                                                        options.substitutes, options.skipped)
+        return plan_.alterations
+
+
 def _tree_notes(exp: Experiment) -> list[str]:
     from mlv.record import tree as treecheck
 
@@ -225,13 +245,15 @@ def _configured_python(root: Path, commit: str) -> str:
 
 
 def execute(plan_: ReproducePlan, options: ReproduceOptions,
-            notify: Callable[[str], None] | None = None) -> ReproduceResult:
+            notify: Callable[[str], None] | None = None,
+            build_progress: Callable[[freshenv.BuildProgress], None] | None = None) -> ReproduceResult:
     """Re-run PLAN_ in a fresh worktree and compare; the worktree goes away unless --keep.
 
     Called only once the user agreed to run the recorded command (or passed --yes). With
     `runs` > 1 the command is re-run that many times, each in a fresh worktree, and the result is
     the worst verdict, with whether the re-runs agreed and how the metrics spread.
     """
+    settle_local_lines(plan_, options)  # the CLI did already; an API caller may not have
     with contextlib.ExitStack() as stack:
         if options.save:  # it writes a branch and a commit: no other writing mlv command meanwhile
             with could_not_run():
@@ -240,7 +262,7 @@ def execute(plan_: ReproducePlan, options: ReproduceOptions,
         for number in range(options.runs):
             if notify and options.runs > 1:
                 notify(f"run {number + 1} of {options.runs}")
-            results.append(_execute(plan_, options, notify))
+            results.append(_execute(plan_, options, notify, build_progress))
     result = results[0] if len(results) == 1 else _combine(plan_, results)
     result.warnings[:0] = plan_.notes
     return result
@@ -282,8 +304,8 @@ def record_flatten(metrics: dict[str, Any]) -> dict[str, Any]:
     return flatten(metrics, single_root=len(metrics) == 1)
 
 
-def _execute(plan_: ReproducePlan, options: ReproduceOptions,
-             notify: Callable[[str], None] | None) -> ReproduceResult:
+def _execute(plan_: ReproducePlan, options: ReproduceOptions, notify: Callable[[str], None] | None,
+             build_progress: Callable[[freshenv.BuildProgress], None] | None = None) -> ReproduceResult:
     exp = plan_.experiment
     # Everything here happens before a verdict exists: any failure means it could not run (2).
     with could_not_run():
@@ -294,7 +316,8 @@ def _execute(plan_: ReproducePlan, options: ReproduceOptions,
                 if notify:
                     notify(f"  environment differs: {mismatch.describe()}")
         if options.env == "fresh":
-            venv = freshenv.ensure_environment(plan_.lockfile, plan_.interpreter, notify)
+            venv = freshenv.ensure_environment(plan_.lockfile, plan_.interpreter, notify, plan_.alterations,
+                                               build_progress)
             env_vars, command = freshenv.command_env(venv), freshenv.rewrite_command(plan_.command, venv)
             fresh = environment.capture(str(venv / "bin" / "python"), venv)
             mismatches = (check.compare(exp.record.environment, environment.parse_lockfile(plan_.lockfile), fresh)
@@ -311,7 +334,8 @@ def _execute(plan_: ReproducePlan, options: ReproduceOptions,
             result = ReproduceResult(exp.commit, command, options.env,
                                      _judge(tree, plan_, options, run, mismatches,
                                             store=options.save and not pipeline), mismatches, run,
-                                     has_record=plan_.has_record)
+                                     has_record=plan_.has_record,
+                                     environment_altered=list(plan_.alterations))
             if options.save:
                 use_shared_cache(plan_.root, tree)
                 _save(plan_, options, tree, result, env_vars)
@@ -375,7 +399,8 @@ def _judge(tree: Path, plan_: ReproducePlan, options: ReproduceOptions, run: Run
                           verdict.compare_exit(rec.exit_code if rec.run_by_mlv else None, run.exit_code),
                           options.rtol, options.atol,
                           stdout=verdict.compare_stdout(recorded_stdout, run.stdout_sha256),
-                          inputs=_inputs(exp, mismatches, plan_.has_record, _stale_lock(tree, plan_)))
+                          inputs=_inputs(exp, mismatches, plan_.alterations, plan_.has_record,
+                                         _stale_lock(tree, plan_)))
 
 
 def _stale_lock(tree: Path, plan_: ReproducePlan) -> tuple[tuple[str, str], ...]:
@@ -396,8 +421,8 @@ def _stale_lock(tree: Path, plan_: ReproducePlan) -> tuple[tuple[str, str], ...]
     return tuple(plain.stale_inputs(committed, rerun, [p.path for p in plan_.data]))
 
 
-def _inputs(exp: Experiment, mismatches: list[check.Mismatch], has_record: bool = True,
-            stale_lock: tuple[tuple[str, str], ...] = ()) -> verdict.Inputs:
+def _inputs(exp: Experiment, mismatches: list[check.Mismatch], alterations: list[freshenv.Alteration],
+            has_record: bool = True, stale_lock: tuple[tuple[str, str], ...] = ()) -> verdict.Inputs:
     """What differed before the command ran: the causes a different result can have."""
     packages = tuple(f"{m.name} {m.recorded or '-'} -> {m.current or '-'}" for m in mismatches if m.kind == "package")
     # The platform string (kernel, libc build) differs between any two machines; it is listed
@@ -405,7 +430,8 @@ def _inputs(exp: Experiment, mismatches: list[check.Mismatch], has_record: bool 
     facts = tuple(f"{m.name} {m.recorded} -> {m.current}" for m in mismatches
                   if m.kind not in ("package", "platform"))
     return verdict.Inputs(tuple(sorted({d.kind for d in exp.differences})), packages, facts,
-                          no_record=not has_record, stale_lock=stale_lock)
+                          no_record=not has_record, stale_lock=stale_lock,
+                          altered=tuple(a.describe() for a in alterations))
 
 
 def _inside(tree: Path, path: str) -> bool:

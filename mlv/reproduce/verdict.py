@@ -18,6 +18,8 @@ nondeterminism (neither can be told apart from an unknown environment).
 Every verdict but "reproduced" says why it is not: `cause`, one of CAUSES, from what differs in
 the run (exit code, a missing output) and in its inputs (the record rewritten, the environment).
 When the inputs were identical and the results still differ, the command is nondeterministic.
+A "reproduced" in an environment the user altered (`--env fresh` with lockfile lines skipped or
+substituted) carries the cause "environment_changed" too: it is not the recorded environment.
 """
 
 from __future__ import annotations
@@ -94,6 +96,7 @@ class Inputs:
     # Without a record: ("code" | "data", path) for each input whose hash in the commit's dvc.lock
     # differs from the re-run's, so the committed outputs came from other inputs.
     stale_lock: tuple[tuple[str, str], ...] = ()
+    altered: tuple[str, ...] = ()  # --env fresh: lockfile lines the user skipped or substituted
 
 
 @dataclass
@@ -199,7 +202,14 @@ def decide(outputs: list[OutputCheck], metrics: list[MetricCheck], exit_check: E
         verdict.cause_detail = f"nothing to compare but the exit code; to make it checkable, {MAKE_CHECKABLE}"
     elif label != REPRODUCED:
         verdict.cause, verdict.cause_detail = find_cause(verdict, inputs or Inputs())
+    elif inputs is not None and inputs.altered:
+        # The results match, but not in the recorded environment: never an unqualified "reproduced".
+        verdict.cause, verdict.cause_detail = ENVIRONMENT_CHANGED, _altered_detail(inputs.altered)
     return verdict
+
+
+def _altered_detail(altered: tuple[str, ...]) -> str:
+    return f"the environment was altered on request, so it is not the recorded one: {'; '.join(altered)}"
 
 
 def find_cause(verdict: Verdict, inputs: Inputs) -> tuple[str, str]:
@@ -219,13 +229,23 @@ def find_cause(verdict: Verdict, inputs: Inputs) -> tuple[str, str]:
     if inputs.no_record:
         return NO_RECORD, ("the commit has no mlv record, so the environment its outputs were made in is unknown: "
                            "the difference may come from it or from unseeded randomness")
+    environment = _environment_cause(inputs)
+    if environment is not None:
+        return environment
+    return NONDETERMINISTIC, ("code, data, params and environment are identical and the results still "
+                              "differ: look for unseeded randomness (random, numpy, torch seeds), "
+                              "threads or the clock")
+
+
+def _environment_cause(inputs: Inputs) -> tuple[str, str] | None:
+    """ENVIRONMENT_CHANGED and what changed, when the environment was altered on request or differs."""
+    if inputs.altered:
+        return ENVIRONMENT_CHANGED, _altered_detail(inputs.altered)
     if inputs.packages_changed or inputs.platform_changed:
         changed = [*inputs.platform_changed, *inputs.packages_changed]
         more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
         return ENVIRONMENT_CHANGED, f"the environment differs: {', '.join(changed[:5])}{more}"
-    return NONDETERMINISTIC, ("code, data, params and environment are identical and the results still "
-                              "differ: look for unseeded randomness (random, numpy, torch seeds), "
-                              "threads or the clock")
+    return None
 
 
 def _unrecorded_detail(verdict: Verdict) -> str:

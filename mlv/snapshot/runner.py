@@ -139,6 +139,8 @@ def run_command(
         received = signals.received
     # A background process the command left running may hold the pipe open: do not wait for it.
     reader.join(timeout=2.0)
+    if not reader.is_alive() and proc.stdout is not None:
+        proc.stdout.close()  # drained; while a reader still blocks on it, it stays open for it
     tee.close()
     if received is None and code in _DIED_OF_CTRL_C and _had_terminal():
         received = signal.SIGINT  # the terminal's Ctrl-C went to the command, which owned the terminal

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from mlv.reproduce.rerun import ReproducePlan, ReproduceResult
+    from mlv.reproduce.rerun import ReproduceOptions, ReproducePlan, ReproduceResult
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +23,8 @@ def register(app: typer.Typer) -> None:
         save: Annotated[bool, typer.Option("--save", help="Record the re-run as an experiment commit, on branch mlv/reproduced/<sha>, naming the commit it reproduces and the verdict.")] = False,
         json_output: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON (the command's own output goes to stderr).")] = False,
         runs: Annotated[int, typer.Option("--runs", help="Re-run N times (each in a fresh worktree): say whether the command is deterministic and how each metric spreads across the runs and the original.")] = 1,
+        skip_local: Annotated[bool, typer.Option("--skip-local", help="With --env fresh: leave out the lockfile lines that install from a path of the machine that recorded them (-e file:///..., NAME @ file:///...); the verdict then says the environment was altered.")] = False,
+        substitute: Annotated[list[str] | None, typer.Option("--substitute", metavar="NAME=PATH", help="With --env fresh: install PATH (a checkout, wheel or sdist of yours) instead of the lockfile's local line for package NAME. Repeatable; the verdict then says the environment was altered.", show_default=False)] = None,
     ) -> None:
         """Re-run an experiment in a separate worktree and say whether it reproduced.
 
@@ -44,20 +46,33 @@ def register(app: typer.Typer) -> None:
             mlv reproduce a1b2c3d --yes --save --json | jq -r .verdict
 
             mlv reproduce HEAD --yes --runs 3
+
+            mlv reproduce HEAD --env fresh --substitute mylib=../mylib
         """
         from mlv.cli import output
         from mlv.cli.errors import handle_errors
+        from mlv.cli.render.progress import BuildProgressLine
         from mlv.reproduce import rerun as reproduce
         from mlv.reproduce.verdict import EXIT_UNVERIFIED, UNVERIFIED
 
         with handle_errors():
             options = reproduce.ReproduceOptions(rev=rev, env=env, rtol=rtol, atol=atol, keep=keep,
-                                                 save=save, stdout_to_stderr=json_output, runs=runs)
+                                                 save=save, stdout_to_stderr=json_output, runs=runs,
+                                                 skip_local=skip_local, substitutes=_substitutes(substitute or []))
             plan = reproduce.plan(Path.cwd(), options)
             _announce(plan, options.env)
             if not yes:
+                _need_a_terminal()  # consent first: without it, nothing else needs deciding
+            _ask_about_local_lines(plan, options)
+            for alteration in reproduce.settle_local_lines(plan, options):
+                output.warn(f"the fresh environment will not be the recorded one: {alteration.describe()}")
+            if not yes:
                 _confirm(plan)
-            result = reproduce.execute(plan, options, notify=output.info)
+            building = BuildProgressLine(enabled=not json_output)
+            try:
+                result = reproduce.execute(plan, options, notify=output.info, build_progress=building)
+            finally:
+                building.close()
             for line in result.warnings:
                 if line not in plan.notes:  # those were said before the run
                     output.warn(line)
@@ -100,10 +115,16 @@ def _announce(plan: ReproducePlan, env_mode: str) -> None:
 def _announce_lockfile(plan: ReproducePlan) -> None:
     """The lockfile lines that are not plain package-index pins: they are the ones to read."""
     from mlv.cli import output
+    from mlv.env.fresh import find_installer
 
     contents = plan.lockfile_contents
-    output.info(f"  packages: {len(contents.requirements)} from the lockfile, installed with pip "
+    output.info(f"  packages: {len(contents.requirements)} from the lockfile, installed with {find_installer()[0]} "
                 "from your configured package index")
+    if contents.local:
+        output.warn(f"{output.plural(len(contents.local), 'lockfile line')} install from a path of the machine "
+                    "that recorded the experiment, which cannot be installed here; skip or substitute them:")
+        for local in contents.local:
+            output.info(f"  - {local.name}: {_printable(local.line)}")
     if contents.outside_index:
         output.warn(f"{output.plural(len(contents.outside_index), 'package')} in the lockfile install from a URL or a path, "
                     "not from the package index (pip may run their build code):")
@@ -116,20 +137,65 @@ def _announce_lockfile(plan: ReproducePlan) -> None:
             output.info(f"  - {_printable(line)}")
 
 
+def _substitutes(given: list[str]) -> dict[str, str]:
+    from mlv.errors import EXIT_CANNOT_RUN, MlvError
+
+    found = {}
+    for item in given:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise MlvError(f"--substitute {item!r}: expected NAME=PATH, e.g. --substitute mylib=../mylib",
+                           exit_code=EXIT_CANNOT_RUN)
+        found[name.strip()] = path.strip()
+    return found
+
+
+def _ask_about_local_lines(plan: ReproducePlan, options: ReproduceOptions) -> None:
+    """On a terminal, ask what to do with each local lockfile line the options leave open:
+    skip it, install a path instead, or abort. Without one, settle_local_lines refuses."""
+    import sys
+
+    from mlv.env.capture import normalize_name
+    from mlv.errors import EXIT_CANNOT_RUN, MlvError
+    from mlv.text import visible
+
+    if options.env != "fresh" or options.skip_local or not sys.stdin.isatty():
+        return
+    given = {normalize_name(name) for name in options.substitutes}
+    for local in plan.lockfile_contents.local:
+        if normalize_name(local.name) in given:
+            continue
+        answer = typer.prompt(f"{visible(local.name)}: [s]kip it, install a [p]ath of yours instead, or [a]bort?",
+                              default="a", err=True).strip().lower()
+        if answer.startswith("s"):
+            options.skipped.add(local.name)
+        elif answer.startswith("p"):
+            options.substitutes[local.name] = typer.prompt(f"path to install as {visible(local.name)}",
+                                                           err=True).strip()
+        else:
+            raise MlvError("aborted; nothing was built or run", exit_code=EXIT_CANNOT_RUN)
+
+
 def _printable(line: str) -> str:
     """A lockfile line as text: control characters could otherwise hide it on a terminal."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
 
 
-def _confirm(plan: ReproducePlan) -> None:
+def _need_a_terminal() -> None:
     import sys
 
     from mlv.errors import EXIT_CANNOT_RUN, MlvError
-    from mlv.text import visible
 
     if not sys.stdin.isatty():
         raise MlvError("refusing to run the recorded command without confirmation: there is no terminal to ask",
                        hint="Read it with `mlv show REV`, then pass --yes.", exit_code=EXIT_CANNOT_RUN)
+
+
+def _confirm(plan: ReproducePlan) -> None:
+    from mlv.errors import EXIT_CANNOT_RUN, MlvError
+    from mlv.text import visible
+
+    _need_a_terminal()
     # The command is shown exactly as it will run: escapes in it must not redraw the prompt.
     if not typer.confirm(f"Run `{visible(plan.command)}` from commit {plan.experiment.commit[:10]}?", err=True):
         raise MlvError("not confirmed; nothing was run", exit_code=EXIT_CANNOT_RUN)
@@ -182,8 +248,10 @@ def _environment_cells(result: ReproduceResult) -> tuple[str, str, str]:
 
     if not result.has_record:
         return "not recorded", result.env_mode, "unknown"
-    differs = output.plural(len(result.mismatches), "difference") if result.mismatches else "same"
-    return result.env_mode, differs, "differs" if result.mismatches else "same"
+    changes = [output.plural(len(result.mismatches), "difference")] if result.mismatches else []
+    changes += [output.plural(len(result.environment_altered), "line")
+                + " skipped or substituted"] if result.environment_altered else []
+    return result.env_mode, "; ".join(changes) or "same", "differs" if changes else "same"
 
 
 def _render_runs(result: ReproduceResult) -> None:

@@ -30,13 +30,14 @@ def register(app: typer.Typer) -> None:
         from mlv.adapters import git
         from mlv.cli import output
         from mlv.cli.errors import handle_errors
+        from mlv.cli.render.progress import TransferBar
         from mlv.snapshot import publish
 
         with handle_errors():
             root = git.find_root(Path.cwd())
             if note := publish.recover(root):
                 output.warn(note)
-            result = share.push(root, remote, dvc_remote)
+            result = share.push(root, remote, dvc_remote, TransferBar(enabled=not json_output))
             for note in result.warnings:
                 output.warn(note)
             if json_output:
@@ -68,13 +69,16 @@ def register(app: typer.Typer) -> None:
         from mlv.adapters import git
         from mlv.cli import output
         from mlv.cli.errors import handle_errors
+        from mlv.cli.render.progress import TransferBar
         from mlv.snapshot import publish
 
         with handle_errors():
             root = git.find_root(Path.cwd())
             if note := publish.recover(root):
                 output.warn(note)
-            result = share.pull(root, remote, dvc_remote, output.BarProgress())
+            # Progress on a terminal only, and never under --json: stdout is the document then.
+            result = share.pull(root, remote, dvc_remote, None if json_output else output.BarProgress(),
+                                TransferBar(enabled=not json_output))
             if json_output:
                 output.emit_json(result.to_json())
                 return
