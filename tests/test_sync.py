@@ -208,3 +208,45 @@ def test_push_refuses_data_that_is_nowhere(experiment_repo: Path, tmp_path: Path
     assert line.startswith("error: 1 data object(s), e.g. ")
     assert "are neither in the local DVC cache nor on the DVC remote" in line
     assert run_git(bare, "rev-parse", "-q", "--verify", "main").returncode != 0  # commits not pushed
+
+
+@pytest.mark.slow
+def test_push_warns_about_older_commits_data_that_is_nowhere(experiment_repo: Path, tmp_path: Path,
+                                                             dvc_remote: Path) -> None:
+    bare = _shared(experiment_repo, tmp_path, dvc_remote)
+    first_commit = git(experiment_repo, "log", "-1", "--format=%H", "--", "data.dvc")[:7]  # added data.dvc
+    old_data = pointer_md5s(experiment_repo)["data"]
+    new_experiment(experiment_repo, "second")  # a new data folder version; the old one is history
+    assert pointer_md5s(experiment_repo)["data"] != old_data
+    manifest = experiment_repo / ".dvc" / "cache" / "files" / "md5" / old_data[:2] / old_data[2:]
+    manifest.chmod(0o644)
+    manifest.unlink()  # the old folder's manifest is now in neither the cache nor the remote
+    result = mlv(experiment_repo, "push", check=False)
+    assert result.returncode == 0, result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line
+    assert line.startswith("warning: 1 data object(s) of older commits, e.g. data @ ")
+    assert f"data @ {first_commit}" in line
+    assert git(bare, "rev-parse", "main") == git(experiment_repo, "rev-parse", "HEAD")
+    assert set(pointer_md5s(experiment_repo).values()) <= remote_objects(dvc_remote)
+    assert old_data not in remote_objects(dvc_remote)
+
+
+@pytest.mark.slow
+def test_push_still_refuses_when_the_tip_needs_an_object_older_commits_share(
+        experiment_repo: Path, tmp_path: Path, dvc_remote: Path) -> None:
+    bare = _shared(experiment_repo, tmp_path, dvc_remote)
+    old_data = pointer_md5s(experiment_repo)["data"]
+    new_experiment(experiment_repo, "second")
+    cache = experiment_repo / ".dvc" / "cache" / "files" / "md5"
+    old_files = {e["md5"] for e in json.loads((cache / old_data[:2] / old_data[2:]).read_text())}
+    tip_data = pointer_md5s(experiment_repo)["data"]
+    shared = sorted(old_files & {e["md5"] for e in json.loads((cache / tip_data[:2] / tip_data[2:]).read_text())})
+    assert shared  # dataset.csv is in both versions of the folder
+    lost = cache / shared[0][:2] / shared[0][2:]
+    lost.chmod(0o644)
+    lost.unlink()
+    result = mlv(experiment_repo, "push", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error: 1 data object(s), e.g. ")
+    assert run_git(bare, "rev-parse", "-q", "--verify", "main").returncode != 0
