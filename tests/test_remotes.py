@@ -212,6 +212,21 @@ def test_pre_push_hook_uploads_the_data_of_a_plain_git_push(shared: tuple[Path, 
     assert git(bare, "rev-parse", "main") == git(root, "rev-parse", "HEAD")
 
 
+@pytest.mark.slow
+def test_model_get_in_a_fresh_clone_fetches_the_artifact_from_the_remote(shared: tuple[Path, Path, Remote],
+                                                                         tmp_path: Path) -> None:
+    root, bare, remote = shared
+    mlv(root, "model", "register", "churn")
+    assert json.loads(mlv(root, "push", "--json").stdout)["registry_tags"] == 1
+    clone = _clone(bare, tmp_path / "clone", remote)
+    assert not (clone / ".dvc" / "cache").exists()  # nothing local: the artifact must come over the network
+    out = tmp_path / "deploy"
+    got = json.loads(mlv(clone, "model", "get", "churn@v0.0.1", "-o", str(out), "--json").stdout)
+    assert got["files"] == 1 and got["fetched"] == 2  # the folder's manifest, then its file
+    assert (out / "models" / "model.joblib").read_bytes() == (root / "models" / "model.joblib").read_bytes()
+    assert not (clone / "models").exists()  # fetched into the cache, nothing checked out
+
+
 def test_strict_hook_refuses_a_push_while_the_server_is_down(shared: tuple[Path, Path, Remote]) -> None:
     root, bare, remote = shared
     mlv(root, "hooks", "install")
