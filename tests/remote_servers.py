@@ -7,7 +7,8 @@ authentication turned on once its one user exists, so wrong credentials are real
 Nothing listens on any address but 127.0.0.1.
 
 When a server cannot start, `ServerUnavailableError` says why in one line; the fixtures turn that into
-a visible skip. `.ci/run` installs what they need, so CI never skips.
+a visible skip, or into a failure under MLV_REQUIRE_REMOTE_SERVERS=1. `.ci/run` installs what they
+need and sets that variable, so CI runs them or fails, never skips.
 """
 
 from __future__ import annotations

@@ -8,12 +8,14 @@ its own (a folder for SSH, a key prefix in one bucket for S3). Credentials go wh
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import yaml
@@ -33,13 +35,23 @@ BUCKET = "mlv-test"
 OBJECT_NAME = re.compile(r"^[0-9a-f]{32}(\.dir)?$")
 
 
+REQUIRED_ENV = "MLV_REQUIRE_REMOTE_SERVERS"  # set by .ci/run: CI must run these tests, never skip them
+
+
+def _unavailable(reason: str) -> NoReturn:
+    """Skip, with the reason, the tests of a server that cannot start; fail them where it is required."""
+    if os.environ.get(REQUIRED_ENV) == "1":
+        pytest.fail(f"{reason} ({REQUIRED_ENV}=1: these tests must run here)", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def ssh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
     server = SshServer(tmp_path_factory.mktemp("sshd"))
     try:
         server.start()
     except ServerUnavailableError as exc:
-        pytest.skip(f"sshd could not start: {exc}")
+        _unavailable(f"sshd could not start: {exc}")
     yield server
     server.stop()
 
@@ -51,7 +63,7 @@ def s3_server() -> Iterator[S3Server]:
         server.start()
         server.new_bucket(BUCKET)
     except ServerUnavailableError as exc:
-        pytest.skip(f"the S3 server (moto) could not start: {exc}")
+        _unavailable(f"the S3 server (moto) could not start: {exc}")
     yield server
     server.stop()
 
