@@ -37,6 +37,7 @@ class PushOutcome:
 class DataToPush:
     """The pointers of the commits being pushed, and which of them the pushed tips themselves hold."""
 
+    tips: list[str]
     pointers: list[dvc.Pointer]
     at_tips: list[dvc.Pointer]
     sources: dict[str, str]  # md5 -> blob sha of an older pointer file (or dvc.lock) naming it
@@ -100,6 +101,7 @@ def data_to_push(root: Path, tips: Sequence[str], git_remote: str, excluded: Seq
     found = _read_pointers(specs, git.read_blobs(root, list(specs)))
     tip_specs = tuple(f"{tip}:" for tip in tips)
     return DataToPush(
+        tips=list(tips),
         pointers=[pointer for pointer, _ in found.values()],
         at_tips=[pointer for pointer, spec in found.values() if spec.startswith(tip_specs)],
         sources={pointer.md5: spec for pointer, spec in found.values() if not spec.startswith(tip_specs)},
@@ -357,7 +359,7 @@ def unavailable_note(root: Path, data: DataToPush, md5s: Sequence[str], named: i
         owner = owners.get(md5)
         if owner is None:
             continue
-        commit = git.first_commit_with_object(root, data.sources[owner.md5], "HEAD")
+        commit = git.first_commit_with_object(root, data.sources[owner.md5], data.tips)
         place = f"{owner.path} @ {commit[:7]}" if commit else owner.path
         if place not in places:
             places.append(place)

@@ -230,6 +230,14 @@ def test_push_warns_about_older_commits_data_that_is_nowhere(experiment_repo: Pa
     assert git(bare, "rev-parse", "main") == git(experiment_repo, "rev-parse", "HEAD")
     assert set(pointer_md5s(experiment_repo).values()) <= remote_objects(dvc_remote)
     assert old_data not in remote_objects(dvc_remote)
+    # The pre-push hook of a plain `git push` does the same, even with `hooks: {strict: true}`.
+    mlv(experiment_repo, "hooks", "install")
+    with (experiment_repo / ".mlv" / "config.yaml").open("a") as handle:
+        handle.write("hooks:\n  strict: true\n")
+    git(tmp_path, "init", "-q", "--bare", str(tmp_path / "backup.git"))
+    proc = run_git(experiment_repo, "push", "-q", str(tmp_path / "backup.git"), "main")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().startswith("mlv pre-push hook: warning: 1 data object(s) of older commits"), proc.stderr
 
 
 @pytest.mark.slow
