@@ -7,7 +7,10 @@ of its own on 127.0.0.1; nothing leaves the machine. Each round pushes the same 
 files to a fresh key prefix, three ways: `mlv push` (data, then the git branch to a bare repo),
 `dvc push` (the data only), and boto3 uploading the same cache files with a thread pool (no DVC,
 no git: the floor for this server). Then a fresh clone pulls them back: `mlv pull` and `dvc pull`
-(download and check out), and boto3 downloads the same keys. Medians of the rounds are printed.
+(download and check out), and boto3 downloads the same keys. Medians of the rounds are printed,
+with two figures the machine's load does not change: the S3 requests each command made (counted
+in the server's log) and the CPU seconds the command's processes used (the server's excluded).
+`--only push` skips the pulls.
 """
 
 from __future__ import annotations
@@ -15,12 +18,15 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -50,14 +56,36 @@ def _env(home: Path) -> dict[str, str]:
     return env
 
 
+REQUEST = re.compile(rb'"(GET|HEAD|PUT|POST|DELETE) /')  # a request line in moto's log
+
+
 class Bench:
-    def __init__(self, root: Path, endpoint: str) -> None:
+    def __init__(self, root: Path, endpoint: str, server_log: Path | None = None) -> None:
         self.root = root
         self.endpoint = endpoint
+        self.server_log = server_log
         self.env = _env(root / "home")
         for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
             os.environ[key] = self.env[key]  # for this process's own boto3 client
         self.round = 0
+        self.requests: dict[str, Counter[str]] = {}  # operation -> requests by method, last round
+        self.cpu: dict[str, float] = {}  # operation -> CPU seconds of its child processes, last round
+
+    def requests_so_far(self) -> Counter[str]:
+        if self.server_log is None:
+            return Counter()
+        return Counter(m.group(1).decode() for m in REQUEST.finditer(self.server_log.read_bytes()))
+
+    def measured(self, name: str, cwd: Path, *argv: str) -> float:
+        """`timed`, also recording the requests the server answered and the CPU the command used."""
+        requests = self.requests_so_far()
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        seconds = self.timed(cwd, *argv)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.cpu[name] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        time.sleep(0.5)  # moto logs a request after answering it
+        self.requests[name] = self.requests_so_far() - requests
+        return seconds
 
     def run(self, cwd: Path, *argv: str) -> str:
         proc = subprocess.run(list(argv), cwd=cwd, env=self.env, capture_output=True, text=True, check=False)
@@ -112,24 +140,26 @@ class Bench:
         self.set_remote(target, prefix)
         return target
 
-    def one_round(self, repo: Path) -> dict[str, float]:
+    def one_round(self, repo: Path, pulls: bool = True) -> dict[str, float]:
         self.round += 1
         tag = f"r{self.round}-{time.time_ns()}"
         times: dict[str, float] = {}
         self.fresh_origin(repo)
         self.set_remote(repo, f"mlv-{tag}")
-        times["mlv push"] = self.timed(repo, "mlv", "push")
+        times["mlv push"] = self.measured("mlv push", repo, "mlv", "push")
         self.set_remote(repo, f"dvc-{tag}")
-        times["dvc push"] = self.timed(repo, "dvc", "push", "-q")
+        times["dvc push"] = self.measured("dvc push", repo, "dvc", "push", "-q")
         cache = repo / ".dvc" / "cache" / "files" / "md5"
         files = [p for p in cache.rglob("*") if p.is_file()]
         times["boto3 upload"] = self._parallel(lambda s3, p: s3.upload_file(
             str(p), BUCKET, f"raw-{tag}/files/md5/{p.parent.name}/{p.name}"), files)
+        if not pulls:
+            return times
 
         clone = self.clone("clone-mlv", f"mlv-{tag}")
-        times["mlv pull"] = self.timed(clone, "mlv", "pull")
+        times["mlv pull"] = self.measured("mlv pull", clone, "mlv", "pull")
         clone = self.clone("clone-dvc", f"dvc-{tag}")
-        times["dvc pull"] = self.timed(clone, "dvc", "pull", "-q")
+        times["dvc pull"] = self.measured("dvc pull", clone, "dvc", "pull", "-q")
         target = self.root / "raw-download"
         shutil.rmtree(target, ignore_errors=True)
         keys = [f"raw-{tag}/files/md5/{p.parent.name}/{p.name}" for p in files]
@@ -154,21 +184,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=["push"], help="skip the pulls")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="mlv-bench-remotes-"))
     port = free_port()
-    server = moto_subprocess(port)
+    server = moto_subprocess(port, log=root / "moto.log")
     try:
-        bench = Bench(root, f"http://{LOOPBACK}:{port}")
+        bench = Bench(root, f"http://{LOOPBACK}:{port}", root / "moto.log")
         bench.s3().create_bucket(Bucket=BUCKET)
         repo = bench.make_repo(args.files)
         rounds = []
+        cpu: dict[str, list[float]] = {}
         for i in range(args.rounds):
-            rounds.append(bench.one_round(repo))
+            rounds.append(bench.one_round(repo, pulls=args.only != "push"))
+            for name, seconds in bench.cpu.items():
+                cpu.setdefault(name, []).append(seconds)
             print(f"round {i + 1}: " + ", ".join(f"{k} {v:.2f} s" for k, v in rounds[-1].items()), flush=True)
+            print("  requests: " + "; ".join(f"{k} {dict(sorted(v.items()))}" for k, v in bench.requests.items())
+                  + "\n  client CPU: " + ", ".join(f"{k} {v:.1f} s" for k, v in bench.cpu.items()), flush=True)
         print(f"\n{args.files} files, medians of {args.rounds} rounds (moto S3 on {LOOPBACK}):")
         for key in rounds[0]:
-            print(f"  {key:15s} {statistics.median(r[key] for r in rounds):7.2f} s")
+            extra = f"   client CPU {statistics.median(cpu[key]):6.2f} s" if key in cpu else ""
+            print(f"  {key:15s} {statistics.median(r[key] for r in rounds):7.2f} s{extra}")
     finally:
         server.terminate()
         server.wait(timeout=30)

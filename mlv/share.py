@@ -30,6 +30,18 @@ SKIP_HOOKS_ENV = {"MLV_SKIP_HOOKS": "1"}  # our own hooks would only repeat what
 class PushOutcome:
     uploaded: int  # objects sent to the DVC remote
     objects: int  # cache objects the pushed commits need (a folder counts its manifest and files)
+    # Objects only older commits need that are in neither the cache nor the remote: not uploaded.
+    unavailable: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DataToPush:
+    """The pointers of the commits being pushed, and which of them the pushed tips themselves hold."""
+
+    tips: list[str]
+    pointers: list[dvc.Pointer]
+    at_tips: list[dvc.Pointer]
+    sources: dict[str, str]  # md5 -> blob sha of an older pointer file (or dvc.lock) naming it
 
 
 @dataclass
@@ -72,6 +84,11 @@ def pointers_to_push(root: Path, tips: Sequence[str], git_remote: str,
     That is every pointer file version those commits introduced, plus every pointer at each tip
     (cheap, and it covers data an earlier push sent without its objects).
     """
+    return data_to_push(root, tips, git_remote, excluded).pointers
+
+
+def data_to_push(root: Path, tips: Sequence[str], git_remote: str, excluded: Sequence[str] = ()) -> DataToPush:
+    """`pointers_to_push`, telling the tips' own pointers apart from those only older commits hold."""
     from mlv.pipeline import dvcfiles
 
     specs: dict[str, str] = {}  # blob spec -> pointer file (or dvc.yaml / dvc.lock)
@@ -82,9 +99,26 @@ def pointers_to_push(root: Path, tips: Sequence[str], git_remote: str,
     for tip in tips:
         for path in [*git.ls_tree_paths(root, tip, ".dvc"), *pipeline_files]:
             specs[f"{tip}:{path}"] = path
-    blobs = git.read_blobs(root, list(specs))
-    found: dict[tuple[str, str], dvc.Pointer] = {}
-    locks: list[bytes] = []
+    found = _read_pointers(specs, git.read_blobs(root, list(specs)))
+    tip_specs = tuple(f"{tip}:" for tip in tips)
+    return DataToPush(
+        tips=list(tips),
+        pointers=[pointer for pointer, _ in found.values()],
+        at_tips=[pointer for pointer, spec in found.values() if spec.startswith(tip_specs)],
+        sources={pointer.md5: spec for pointer, spec in found.values() if not spec.startswith(tip_specs)},
+    )
+
+
+_Found = dict[tuple[str, str], tuple[dvc.Pointer, str]]  # (path, md5) -> (pointer, the spec it came from)
+
+
+def _read_pointers(specs: dict[str, str], blobs: dict[str, bytes | None]) -> _Found:
+    """(path, md5) -> (pointer, the blob spec it was read from) for the pointer files and
+    `dvc.lock` versions in SPECS (spec -> path)."""
+    from mlv.pipeline import dvcfiles
+
+    found: _Found = {}
+    locks: list[tuple[str, bytes]] = []
     # A `cache: false` output is in git, not in the DVC cache: left out of every dvc.lock version,
     # as any dvc.yaml version being pushed declares it.
     uncached: set[str] = set()
@@ -93,28 +127,43 @@ def pointers_to_push(root: Path, tips: Sequence[str], git_remote: str,
         if data is None:
             continue
         if path == dvcfiles.LOCK_FILE:
-            locks.append(data)
+            locks.append((spec, data))
         elif path == dvcfiles.PIPELINE_FILE:
             uncached |= dvcfiles.parse_pipeline(data).uncached
         elif (pointer := readable_pointer(data, path)) is not None:
-            found[(pointer.path, pointer.md5)] = pointer
-    for data in locks:
+            _keep(found, pointer, spec)
+    for spec, data in locks:
         for stage in dvcfiles.parse_lock(data).values():
-            found.update({(p.path, p.md5): p for p in stage.outs if p.path not in uncached})
-    return list(found.values())
+            for out in stage.outs:
+                if out.path not in uncached:
+                    _keep(found, out, spec)
+    return found
+
+
+def _keep(found: _Found, pointer: dvc.Pointer, spec: str) -> None:
+    """Remember POINTER read from SPEC; a tip's own copy (`TIP:PATH`, not a bare blob sha) wins."""
+    key = (pointer.path, pointer.md5)
+    if key not in found or ":" in spec:
+        found[key] = (pointer, spec)
 
 
 def objects_needed(root: Path, pointers: Sequence[dvc.Pointer]) -> set[str]:
     """The cache objects POINTERS' content consists of: each folder's manifest and its files."""
-    md5s = sorted({p.md5 for p in pointers})
+    return set(_object_owners(root, pointers))
+
+
+def _object_owners(root: Path, pointers: Sequence[dvc.Pointer]) -> dict[str, dvc.Pointer]:
+    """Each cache object of POINTERS' content -> a pointer whose content holds it."""
     # DVC compares a folder by its `.dir` object alone: list its files too, or only the manifest
     # would be sent. A manifest missing from the cache comes back as failed.
     cache = dvc.cache_dir(root)
-    wanted = set(md5s)
-    for md5 in md5s:
-        if md5.endswith(".dir"):
-            wanted.update(e.md5 for e in dvc.load_manifest(cache, md5) or [])
-    return wanted
+    owners: dict[str, dvc.Pointer] = {}
+    for pointer in sorted(pointers, key=lambda p: (p.md5, p.path)):
+        owners.setdefault(pointer.md5, pointer)
+        if pointer.md5.endswith(".dir"):
+            for md5 in (dvc.load_manifest_map(cache, pointer.md5) or {}).values():
+                owners.setdefault(md5, pointer)
+    return owners
 
 
 def missing_on_local_remote(root: Path, md5s: set[str], dvc_remote: str | None) -> int | None:
@@ -127,8 +176,13 @@ def missing_on_local_remote(root: Path, md5s: set[str], dvc_remote: str | None) 
 
 
 def push_data(root: Path, pointers: Sequence[dvc.Pointer], dvc_remote: str | None,
+              required: Sequence[dvc.Pointer] | None = None,
               transfer: TransferProgress | None = None) -> PushOutcome:
-    """Upload what the DVC remote lacks of POINTERS' content; DvcError when some cannot be sent."""
+    """Upload what the DVC remote lacks of POINTERS' content; DvcError when some cannot be sent.
+
+    Content that is in neither the cache nor the remote refuses the push when REQUIRED's pointers
+    (all of POINTERS when None) need it; otherwise it is left out and listed as `unavailable`.
+    """
     wanted = objects_needed(root, pointers)
     cache = dvc.cache_dir(root)
     local = _local_remote_dir(root, dvc_remote)
@@ -150,16 +204,18 @@ def push_data(root: Path, pointers: Sequence[dvc.Pointer], dvc_remote: str | Non
                      "what was uploaded stays there.",
             )
         # DVC skips, without failing, what is in neither place: ask about what we could not send.
-        lost = sorted({*report.failed, *dvc.missing_everywhere(root, absent, dvc_remote)})
-    if lost:
-        first = next((m for m in lost if m in paths), lost[0])
+        lost = {*report.failed, *dvc.missing_everywhere(root, absent, dvc_remote)}
+    needed = wanted if required is None else objects_needed(root, required)
+    if lost & needed:
+        lost_needed = sorted(lost & needed)
+        first = next((m for m in lost_needed if m in paths), lost_needed[0])
         where = f"{paths[first]} ({first})" if first in paths else first
         raise DvcError(
-            f"{len(lost)} data object(s), e.g. {where}, are neither in the local DVC cache "
+            f"{len(lost_needed)} data object(s), e.g. {where}, are neither in the local DVC cache "
             "nor on the DVC remote",
             hint="Push them from the machine that made them (`dvc push`), or `mlv pull` them first.",
         )
-    return PushOutcome(report.uploaded, len(wanted))
+    return PushOutcome(report.uploaded, len(wanted), sorted(lost))
 
 
 def _local_remote_dir(root: Path, dvc_remote: str | None) -> Path | None:
@@ -276,9 +332,12 @@ def push(root: Path, remote: str | None = None, dvc_remote: str | None = None,
     name = _git_remote(root, branch, remote)
     head = git.resolve_commit(root, "HEAD")
     commits = git.count_commits(root, head, not_on_remote=name)
-    pointers = pointers_to_push(root, [head], name)
-    outcome = push_data(root, pointers, dvc_remote, transfer) if pointers else PushOutcome(0, 0)
+    data = data_to_push(root, [head], name)
+    pointers = data.pointers
+    outcome = push_data(root, pointers, dvc_remote, data.at_tips, transfer) if pointers else PushOutcome(0, 0)
     warnings = [note] if pointers and (note := unshared_remote_config(root, dvc_remote)) else []
+    if outcome.unavailable:
+        warnings.append(unavailable_note(root, data, outcome.unavailable))
     target = _remote_branch(root, branch, name)
     try:
         git.push_refs(root, name, [f"refs/heads/{branch}:{target}"], env=SKIP_HOOKS_ENV,
@@ -289,6 +348,30 @@ def push(root: Path, remote: str | None = None, dvc_remote: str | None = None,
     if tags:  # after the branch: a tag never reaches the remote before the commit it names
         git.push_refs(root, name, [f"refs/tags/{t}" for t in tags], env=SKIP_HOOKS_ENV)
     return PushResult(name, branch, commits, outcome, len(tags), warnings)
+
+
+def unavailable_note(root: Path, data: DataToPush, md5s: Sequence[str], named: int = 3) -> str:
+    """One line on the older commits' data that is nowhere to upload from: how much, and where.
+
+    Like `dvc push`, which warns about such objects and uploads the rest: refusing would block
+    every push of the branch for good (an old import whose source is gone, a cache cleaned by
+    `dvc gc`), and the pushed tip has all of its data.
+    """
+    owners = _object_owners(root, [p for p in data.pointers if p.md5 in data.sources])
+    places: list[str] = []
+    for md5 in md5s:
+        owner = owners.get(md5)
+        if owner is None:
+            continue
+        commit = git.first_commit_with_object(root, data.sources[owner.md5], data.tips)
+        place = f"{owner.path} @ {commit[:7]}" if commit else owner.path
+        if place not in places:
+            places.append(place)
+        if len(places) == named:
+            break
+    return (f"{len(md5s)} data object(s) of older commits, e.g. {', '.join(places) or md5s[0]}, are neither in "
+            "the local DVC cache nor on the DVC remote, so they were not uploaded (those commits' data "
+            "cannot be checked out elsewhere); everything else was pushed")
 
 
 def registry_tags(root: Path) -> list[str]:

@@ -7,7 +7,8 @@ authentication turned on once its one user exists, so wrong credentials are real
 Nothing listens on any address but 127.0.0.1.
 
 When a server cannot start, `ServerUnavailableError` says why in one line; the fixtures turn that into
-a visible skip. `.ci/run` installs what they need, so CI never skips.
+a visible skip, or into a failure under MLV_REQUIRE_REMOTE_SERVERS=1. `.ci/run` installs what they
+need and sets that variable, so CI runs them or fails, never skips.
 """
 
 from __future__ import annotations
@@ -315,13 +316,16 @@ def stopped(server: SshServer | S3Server) -> Iterator[None]:
         server.start()
 
 
-def moto_subprocess(port: int) -> subprocess.Popen[bytes]:
-    """moto's standalone server as a process of its own (the benchmark: no GIL shared with it)."""
+def moto_subprocess(port: int, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """moto's standalone server as a process of its own (the benchmark: no GIL shared with it).
+
+    With LOG, its output goes there: one line per request it answered (`"PUT /bucket/key HTTP/1.1" 200`).
+    """
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ})
+    with open(log or os.devnull, "ab") as sink:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", LOOPBACK, "-p", str(port)],
+                                stdin=subprocess.DEVNULL, stdout=sink, stderr=sink, env={**os.environ})
     deadline = time.monotonic() + 30
     while not port_open(port):
         if proc.poll() is not None or time.monotonic() > deadline:

@@ -8,12 +8,14 @@ its own (a folder for SSH, a key prefix in one bucket for S3). Credentials go wh
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import yaml
@@ -33,13 +35,23 @@ BUCKET = "mlv-test"
 OBJECT_NAME = re.compile(r"^[0-9a-f]{32}(\.dir)?$")
 
 
+REQUIRED_ENV = "MLV_REQUIRE_REMOTE_SERVERS"  # set by .ci/run: CI must run these tests, never skip them
+
+
+def _unavailable(reason: str) -> NoReturn:
+    """Skip, with the reason, the tests of a server that cannot start; fail them where it is required."""
+    if os.environ.get(REQUIRED_ENV) == "1":
+        pytest.fail(f"{reason} ({REQUIRED_ENV}=1: these tests must run here)", pytrace=False)
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="session")
 def ssh_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
     server = SshServer(tmp_path_factory.mktemp("sshd"))
     try:
         server.start()
     except ServerUnavailableError as exc:
-        pytest.skip(f"sshd could not start: {exc}")
+        _unavailable(f"sshd could not start: {exc}")
     yield server
     server.stop()
 
@@ -51,7 +63,7 @@ def s3_server() -> Iterator[S3Server]:
         server.start()
         server.new_bucket(BUCKET)
     except ServerUnavailableError as exc:
-        pytest.skip(f"the S3 server (moto) could not start: {exc}")
+        _unavailable(f"the S3 server (moto) could not start: {exc}")
     yield server
     server.stop()
 
@@ -210,6 +222,21 @@ def test_pre_push_hook_uploads_the_data_of_a_plain_git_push(shared: tuple[Path, 
     assert "uploaded" in proc.stderr
     assert needed_objects(root) <= set(sound_objects(remote))
     assert git(bare, "rev-parse", "main") == git(root, "rev-parse", "HEAD")
+
+
+@pytest.mark.slow
+def test_model_get_in_a_fresh_clone_fetches_the_artifact_from_the_remote(shared: tuple[Path, Path, Remote],
+                                                                         tmp_path: Path) -> None:
+    root, bare, remote = shared
+    mlv(root, "model", "register", "churn")
+    assert json.loads(mlv(root, "push", "--json").stdout)["registry_tags"] == 1
+    clone = _clone(bare, tmp_path / "clone", remote)
+    assert not (clone / ".dvc" / "cache").exists()  # nothing local: the artifact must come over the network
+    out = tmp_path / "deploy"
+    got = json.loads(mlv(clone, "model", "get", "churn@v0.0.1", "-o", str(out), "--json").stdout)
+    assert got["files"] == 1 and got["fetched"] == 2  # the folder's manifest, then its file
+    assert (out / "models" / "model.joblib").read_bytes() == (root / "models" / "model.joblib").read_bytes()
+    assert not (clone / "models").exists()  # fetched into the cache, nothing checked out
 
 
 def test_strict_hook_refuses_a_push_while_the_server_is_down(shared: tuple[Path, Path, Remote]) -> None:

@@ -267,3 +267,53 @@ def test_the_transfer_callback_reports_files_and_bytes_in_order() -> None:
     assert heard[0] == ("start", 3, 0) and not any(kind == "start" for kind, _, _ in heard[1:])
     assert sum(n for kind, n, _ in heard if kind == "advance") == 2
     assert sum(b for kind, _, b in heard if kind == "advance") == 1024 + 3 * 1024 * 1024
+
+
+@pytest.mark.slow
+def test_push_warns_about_older_commits_data_that_is_nowhere(experiment_repo: Path, tmp_path: Path,
+                                                             dvc_remote: Path) -> None:
+    bare = _shared(experiment_repo, tmp_path, dvc_remote)
+    first_commit = git(experiment_repo, "log", "-1", "--format=%H", "--", "data.dvc")[:7]  # added data.dvc
+    old_data = pointer_md5s(experiment_repo)["data"]
+    new_experiment(experiment_repo, "second")  # a new data folder version; the old one is history
+    assert pointer_md5s(experiment_repo)["data"] != old_data
+    manifest = experiment_repo / ".dvc" / "cache" / "files" / "md5" / old_data[:2] / old_data[2:]
+    manifest.chmod(0o644)
+    manifest.unlink()  # the old folder's manifest is now in neither the cache nor the remote
+    result = mlv(experiment_repo, "push", check=False)
+    assert result.returncode == 0, result.stderr
+    line = result.stderr.strip()
+    assert "\n" not in line
+    assert line.startswith("warning: 1 data object(s) of older commits, e.g. data @ ")
+    assert f"data @ {first_commit}" in line
+    assert git(bare, "rev-parse", "main") == git(experiment_repo, "rev-parse", "HEAD")
+    assert set(pointer_md5s(experiment_repo).values()) <= remote_objects(dvc_remote)
+    assert old_data not in remote_objects(dvc_remote)
+    # The pre-push hook of a plain `git push` does the same, even with `hooks: {strict: true}`.
+    mlv(experiment_repo, "hooks", "install")
+    with (experiment_repo / ".mlv" / "config.yaml").open("a") as handle:
+        handle.write("hooks:\n  strict: true\n")
+    git(tmp_path, "init", "-q", "--bare", str(tmp_path / "backup.git"))
+    proc = run_git(experiment_repo, "push", "-q", str(tmp_path / "backup.git"), "main")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().startswith("mlv pre-push hook: warning: 1 data object(s) of older commits"), proc.stderr
+
+
+@pytest.mark.slow
+def test_push_still_refuses_when_the_tip_needs_an_object_older_commits_share(
+        experiment_repo: Path, tmp_path: Path, dvc_remote: Path) -> None:
+    bare = _shared(experiment_repo, tmp_path, dvc_remote)
+    old_data = pointer_md5s(experiment_repo)["data"]
+    new_experiment(experiment_repo, "second")
+    cache = experiment_repo / ".dvc" / "cache" / "files" / "md5"
+    old_files = {e["md5"] for e in json.loads((cache / old_data[:2] / old_data[2:]).read_text())}
+    tip_data = pointer_md5s(experiment_repo)["data"]
+    shared = sorted(old_files & {e["md5"] for e in json.loads((cache / tip_data[:2] / tip_data[2:]).read_text())})
+    assert shared  # dataset.csv is in both versions of the folder
+    lost = cache / shared[0][:2] / shared[0][2:]
+    lost.chmod(0o644)
+    lost.unlink()
+    result = mlv(experiment_repo, "push", check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error: 1 data object(s), e.g. ")
+    assert run_git(bare, "rev-parse", "-q", "--verify", "main").returncode != 0

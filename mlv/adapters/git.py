@@ -367,6 +367,12 @@ def log_shas(root: Path, rev: str | Sequence[str], grep: str, limit: int | None)
     return out([*args, *revs, "--"], root).split()
 
 
+def first_commit_with_object(root: Path, obj: str, revs: Sequence[str]) -> str | None:
+    """The oldest commit reachable from REVS that added the blob OBJ (`git log --find-object`)."""
+    shas = out(["log", "--format=%H", f"--find-object={obj}", *revs, "--"], root, check=False).split()
+    return shas[-1] if shas else None
+
+
 def commit_messages(root: Path, shas: Sequence[str]) -> dict[str, str]:
     """The message of each commit in SHAS, read in one git process."""
     objects = read_blobs(root, list(shas))

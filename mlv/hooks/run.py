@@ -541,12 +541,12 @@ def pre_push(root: str, args: list[str], updates: list[tuple[str, str, str, str]
     from mlv import share
 
     excluded = [r for _, _, _, r in updates if r != ZERO_SHA]
-    pointers = share.pointers_to_push(Path(root), tips, remote, excluded)
-    if not pointers:
+    data = share.data_to_push(Path(root), tips, remote, excluded)
+    if not data.pointers:
         return 0
     strict = share.hooks_strict(Path(root))
     try:
-        outcome = share.push_data(Path(root), pointers, None)
+        outcome = share.push_data(Path(root), data.pointers, None, data.at_tips)
     except MlvError as exc:
         if strict:
             _say(f"mlv pre-push hook: error: {exc.message.rstrip('.')}; the push was refused because "
@@ -555,6 +555,8 @@ def pre_push(root: str, args: list[str], updates: list[tuple[str, str, str, str]
         _say(f"mlv pre-push hook: warning: {exc.message.rstrip('.')}; pushing the commits without their "
              f"data. {exc.hint or ''}".rstrip())
         return 0
+    if outcome.unavailable:  # only older commits need those: as `mlv push`, warn and go on
+        _say(f"mlv pre-push hook: warning: {share.unavailable_note(Path(root), data, outcome.unavailable)}")
     if outcome.uploaded:
         _say(f"mlv: uploaded {outcome.uploaded} data objects to the DVC remote")
     return 0
