@@ -6,19 +6,26 @@ read the developer's configuration nor write outside its tmp_path.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
+from tests import forkserver
+from tests.forkserver import ForkServer
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PROJECT = REPO_ROOT / "sample_project"
+# The sample project's training script with numpy alone (same params, outputs and metrics): the
+# real one imports scikit-learn, a second per run. tests/test_tutorial.py runs the real one.
+FAST_TRAIN_SCRIPT = REPO_ROOT / "tests" / "assets" / "train.py"
 VENV_BIN = str(Path(sys.executable).parent)
 
 
@@ -55,10 +62,24 @@ def git(cwd: Path, *args: str) -> str:
                           text=True).stdout.strip()
 
 
+_FORK_SERVER = ForkServer()
+atexit.register(_FORK_SERVER.close)
+
+
+def run_program(program: str, args: Sequence[str], cwd: Path, env: dict[str, str] | None = None,
+                input_text: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """PROGRAM (`mlv` or `dvc`) with ARGS in CWD, in a process of its own: forked from the test
+    fork server (see tests/forkserver.py), or its executable when MLV_TEST_FORKSERVER=0."""
+    full_env = {**os.environ, **(env or {})}
+    if forkserver.enabled() and _FORK_SERVER.can_run(full_env):
+        return _FORK_SERVER.run(program, list(args), cwd, full_env, input_text, timeout)
+    return subprocess.run([str(Path(VENV_BIN) / program), *args], cwd=cwd, capture_output=True, text=True,
+                          env=full_env, input=input_text, timeout=timeout, check=False)
+
+
 def dvc(cwd: Path, *args: str) -> str:
-    """Run the real `dvc` executable (tests use it to set up remotes, push and check status)."""
-    proc = subprocess.run([str(Path(VENV_BIN) / "dvc"), *args], cwd=cwd, capture_output=True, text=True,
-                          check=False)
+    """Run DVC's command line (tests use it to set up remotes, push and check status)."""
+    proc = run_program("dvc", args, cwd)
     if proc.returncode != 0:
         raise AssertionError(f"dvc {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc.stdout
@@ -66,10 +87,8 @@ def dvc(cwd: Path, *args: str) -> str:
 
 def mlv(cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = None,
         input_text: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run the real `mlv` executable, as a user would, and return the finished process."""
-    proc = subprocess.run([str(Path(VENV_BIN) / "mlv"), *args], cwd=cwd, capture_output=True,
-                          text=True, env={**os.environ, **(env or {})}, input=input_text,
-                          timeout=timeout, check=False)
+    """Run mlv's command line, as a user would, and return the finished process."""
+    proc = run_program("mlv", args, cwd, env, input_text, timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"mlv {' '.join(args)} exited {proc.returncode}\n"
                              f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
@@ -100,10 +119,22 @@ def spawned(argv: list[str], cwd: Path, **kwargs: object) -> Iterator[subprocess
     try:
         yield proc
     finally:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        kill_session(proc.pid)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.communicate(timeout=30)
+
+
+def kill_session(sid: int) -> None:
+    """SIGKILL every process of session SID: the group `spawned` made, and the groups mlv made
+    inside it for the commands it runs (those outlive a killed mlv and hold its pipes open)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended meanwhile
+        if len(fields) > 3 and int(fields[3]) == sid:  # state, ppid, pgrp, session
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(stat.parent.name), signal.SIGKILL)
 
 
 @pytest.fixture
@@ -128,20 +159,26 @@ def pinned(home: Path) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def _templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Built once per session and copied per test: training the sample model costs ~1.5 s."""
+    """Built once per session and copied per test."""
     base = tmp_path_factory.mktemp("templates")
     sample = base / "sample"
     experiment = base / "experiment"
     with pinned(tmp_path_factory.mktemp("template-home")):
         sample.mkdir()
         git(sample, "init", "-q")
-        for name in ("generate_data.py", "train.py", "params.yaml"):
-            shutil.copy(SAMPLE_PROJECT / name, sample / name)
-        subprocess.run([sys.executable, "generate_data.py"], cwd=sample, check=True, capture_output=True)
+        copy_sample_project(sample)
         mlv(sample, "init")
         shutil.copytree(sample, experiment, symlinks=True)
         mlv(experiment, "snapshot", "--run", "python train.py", "-m", "baseline")
     return {"sample": sample, "experiment": experiment}
+
+
+def copy_sample_project(repo: Path) -> None:
+    """The sample project's files into REPO, its data generated, with the fast training script."""
+    for name in ("generate_data.py", "params.yaml"):
+        shutil.copy(SAMPLE_PROJECT / name, repo / name)
+    shutil.copy(FAST_TRAIN_SCRIPT, repo / "train.py")
+    subprocess.run([sys.executable, "generate_data.py"], cwd=repo, check=True, capture_output=True)
 
 
 def derived_template(factory: pytest.TempPathFactory, source: Path, build: Callable[[Path], None]) -> Path:
@@ -191,17 +228,22 @@ def tree_fingerprint(root: Path, include_dvc_cache: bool = True) -> dict[str, tu
     objects there change nothing a user sees (like git's loose objects).
     """
     found: dict[str, tuple[str, bytes]] = {}
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        if rel == ".git" or rel.startswith(".git/"):
-            continue
-        if not include_dvc_cache and rel.startswith((".dvc/cache/", ".dvc/tmp/")):
-            continue
-        if path.is_symlink():
-            found[rel] = ("link", os.readlink(path).encode())
-        elif path.is_file():
-            found[rel] = (oct(path.stat().st_mode), path.read_bytes())
-    return found
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        if here == root:
+            # Never entered: git's own files, and mlv's reproduce trash that a background
+            # `rm -rf` may be deleting while this walks.
+            dirs[:] = [d for d in dirs if d != ".git"]
+        for name in [*files, *(d for d in dirs if (here / d).is_symlink())]:
+            path = here / name
+            rel = path.relative_to(root).as_posix()
+            if not include_dvc_cache and rel.startswith((".dvc/cache/", ".dvc/tmp/")):
+                continue
+            if path.is_symlink():
+                found[rel] = ("link", os.readlink(path).encode())
+            elif path.is_file():
+                found[rel] = (oct(path.stat().st_mode), path.read_bytes())
+    return dict(sorted(found.items()))
 
 
 @pytest.fixture

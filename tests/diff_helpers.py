@@ -10,13 +10,12 @@ import contextlib
 import json
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SAMPLE_PROJECT, VENV_BIN, git, mlv, pinned
+from tests.conftest import VENV_BIN, copy_sample_project, git, mlv, pinned
 
 SCHEMA = Path(__file__).resolve().parent.parent / "mlv" / "schemas" / "diff.schema.json"
 
@@ -30,9 +29,7 @@ def build_two_runs(repo: Path) -> None:
     """The sample project, trained twice: params, code, data and outputs all differ."""
     repo.mkdir()
     git(repo, "init", "-q")
-    for name in ("generate_data.py", "train.py", "params.yaml"):
-        shutil.copy(SAMPLE_PROJECT / name, repo / name)
-    subprocess.run([sys.executable, "generate_data.py"], cwd=repo, check=True, capture_output=True)
+    copy_sample_project(repo)
     mlv(repo, "init")
     mlv(repo, "snapshot", "--run", "python train.py", "-m", "baseline")
     params = repo / "params.yaml"

@@ -55,7 +55,7 @@ def _refused(repo: Path, *args: str, code: int = 2) -> str:
 # -- verdicts ------------------------------------------------------------------------------------
 
 
-def test_deterministic_sample_project_is_reproduced(experiment_repo: Path) -> None:
+def test_a_deterministic_experiment_is_reproduced(experiment_repo: Path) -> None:
     doc = _reproduce_json(experiment_repo, "HEAD")
     recorded = record_of(experiment_repo)
     assert doc["verdict"] == "reproduced"
