@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from mlv.adapters import dvc as dvc_adapter
-from tests.conftest import VENV_BIN, git, mlv
+from tests.conftest import VENV_BIN, git, mlv, spawned
 
 
 def _start(repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
@@ -77,11 +77,13 @@ def test_a_second_command_refuses_after_a_short_wait_naming_the_first(experiment
 
 def test_a_killed_holder_leaves_no_lock(experiment_repo: Path) -> None:
     repo = experiment_repo
-    proc = _start(repo, "snapshot", "--run", "sleep 30")
-    time.sleep(1.5)
-    proc.kill()
-    proc.communicate(timeout=60)
-    assert mlv(repo, "snapshot", "-m", "next", env={"MLV_LOCK_WAIT": "0"}).returncode == 0
+    with spawned([str(Path(VENV_BIN) / "mlv"), "snapshot", "--run", "sleep 30"], repo,
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        time.sleep(1.5)
+        proc.kill()  # mlv alone: its command, in a process group of its own, lives on
+        proc.wait(timeout=60)
+        # The lock died with mlv, though the command it started still runs (it holds no lock).
+        assert mlv(repo, "snapshot", "-m", "next", env={"MLV_LOCK_WAIT": "0"}).returncode == 0
 
 
 def test_recovery_leaves_a_live_journal_alone(experiment_repo: Path) -> None:
