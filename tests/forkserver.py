@@ -1,0 +1,201 @@
+"""Run `mlv` and `dvc` in processes forked from one that has imported them already.
+
+Most of a short command's time is the interpreter starting and importing typer, rich and DVC;
+the suite runs about two thousand such commands. A fork server (one per pytest worker) pays that
+once: each command is still a process of its own, with its own argv, working directory,
+environment, standard streams and exit code, running the same entry point as the console script
+(`mlv.cli.app:main`, `dvc.cli:main`), from a clean, single-threaded interpreter that has run
+nothing but imports.
+
+What a fork does not give, and where the tests therefore start the real executables: an import
+measured by the command itself (`--help` staying light, tests/test_cli_meta.py), a terminal
+(tests/terminal_helpers.py), signals to a process group (conftest.spawned) and git hooks.
+`MLV_TEST_FORKSERVER=0` turns the server off: every command then starts its executable.
+
+Protocol, over a socket pair: a request is a pickled `(program, argv, cwd, env, stdin, timeout)`
+with a 4-byte length; the answer a pickled `(returncode, stdout, stderr)`.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+ENTRY_POINTS = {"mlv": ("mlv.cli.app", "main"), "dvc": ("dvc.cli", "main")}
+_PRELOAD = ("mlv.cli.app", "dvc.cli", "dvc.repo", "dvc_data.hashfile", "rich.table", "yaml")
+
+
+def _send(sock: socket.socket, obj: Any) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    sock.sendall(struct.pack("!I", len(data)) + data)
+
+
+def _receive(sock: socket.socket) -> Any:
+    header = _read_exactly(sock, 4)
+    if header is None:
+        return None
+    body = _read_exactly(sock, struct.unpack("!I", header)[0])
+    return pickle.loads(body) if body is not None else None  # noqa: S301 - our own pipe
+
+
+def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
+    chunks, left = [], size
+    while left:
+        chunk = sock.recv(min(left, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+class ForkServer:
+    """The client: one server process per pytest worker, started at the first command."""
+
+    def __init__(self) -> None:
+        self._sock: socket.socket | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        self._startup_env: dict[str, str] = {}
+
+    def can_run(self, env: dict[str, str]) -> bool:
+        """False when ENV sets what only an interpreter's start-up reads (PYTHONPATH, import
+        profiling, the locale of the standard streams) otherwise than the server's own start did:
+        such a command needs its executable."""
+        started_with = self._startup_env if self._sock is not None else _startup_settings(dict(os.environ))
+        return _startup_settings(env) == started_with
+
+    def run(self, program: str, argv: list[str], cwd: Path, env: dict[str, str],
+            stdin: str | None, timeout: float) -> subprocess.CompletedProcess[str]:
+        with self._lock:
+            sock = self._connect()
+            _send(sock, (program, argv, str(cwd), env, stdin, timeout))
+            answer = _receive(sock)
+        if answer is None:
+            self.close()
+            raise RuntimeError("the test fork server died; rerun with MLV_TEST_FORKSERVER=0 to see why")
+        code, out, err = answer
+        if code is None:
+            raise subprocess.TimeoutExpired([program, *argv], timeout, out, err)
+        return subprocess.CompletedProcess([program, *argv], code, out, err)
+
+    def _connect(self) -> socket.socket:
+        if self._sock is None:
+            ours, theirs = socket.socketpair()
+            self._proc = subprocess.Popen([sys.executable, "-m", "tests.forkserver", str(theirs.fileno())],
+                                          pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                                          cwd=Path(__file__).resolve().parent.parent)
+            theirs.close()
+            self._sock = ours
+            self._startup_env = _startup_settings(dict(os.environ))
+        return self._sock
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+
+
+def _startup_settings(env: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k.startswith("PYTHON") or k in ("LANG", "LC_ALL", "LC_CTYPE")}
+
+
+def enabled() -> bool:
+    return os.environ.get("MLV_TEST_FORKSERVER", "1") != "0"
+
+
+# -- the server -----------------------------------------------------------------------------------
+
+def serve(sock: socket.socket) -> None:
+    for name in _PRELOAD:
+        __import__(name)
+    while (request := _receive(sock)) is not None:
+        _send(sock, _answer(*request))
+
+
+def _answer(program: str, argv: list[str], cwd: str, env: dict[str, str], stdin: str | None,
+            timeout: float) -> tuple[int | None, str, str]:
+    with tempfile.TemporaryFile() as inp, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        inp.write((stdin or "").encode())
+        inp.seek(0)
+        pid = os.fork()
+        if pid == 0:
+            _child(program, argv, cwd, env, (inp.fileno(), out.fileno(), err.fileno()))
+        code = _wait(pid, timeout)
+        out.seek(0)
+        err.seek(0)
+        return code, _text(out.read()), _text(err.read())
+
+
+def _text(data: bytes) -> str:
+    # As subprocess.run(text=True) decodes, with universal newlines.
+    return data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _child(program: str, argv: list[str], cwd: str, env: dict[str, str], fds: tuple[int, int, int]) -> None:
+    """Become the command; never returns (its SystemExit ends the process as a script's does)."""
+    code = 1
+    try:
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+        os.chdir(cwd)
+        os.environ.clear()
+        os.environ.update(env)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if program == "mlv":
+            # Importing DVC (done by the server, by mlv only when a command needs it) wraps the
+            # standard streams in colorama's; mlv starts with the interpreter's own.
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        module, function = ENTRY_POINTS[program]
+        sys.argv = [program, *argv]
+        entry = getattr(__import__(module, fromlist=[function]), function)
+        code = entry()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if exc.code is not None and not isinstance(exc.code, int):
+            sys.stderr.write(f"{exc.code}\n")
+    except BaseException:  # noqa: BLE001 - as the interpreter would: a traceback, exit 1
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:  # what an interpreter's shutdown does that the command may rely on
+            import atexit
+
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code if isinstance(code, int) else 0)
+
+
+def _wait(pid: int, timeout: float) -> int | None:
+    """The child's return code as subprocess gives it (-N for signal N); None after TIMEOUT (killed)."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        ready, _, _ = select.select([pidfd], [], [], timeout)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(pidfd)
+    return os.waitstatus_to_exitcode(status) if ready else None
+
+
+if __name__ == "__main__":
+    serve(socket.socket(fileno=int(sys.argv[1])))
