@@ -7,6 +7,7 @@ place that turns exceptions into exit codes (docs/reference/exit-codes.md).
 
 from __future__ import annotations
 
+import copy
 import sys
 from typing import Annotated, Any
 
@@ -118,9 +119,30 @@ for _command in COMMANDS:
 _use_plain_metavars(app)
 
 
+def _command_name(info: Any) -> str | None:
+    if info.name:
+        return str(info.name)
+    return typer.main.get_command_name(info.callback.__name__) if info.callback else None
+
+
+def app_for(argv: list[str]) -> typer.Typer:
+    """The app with only the command ARGV names (`mlv snapshot ...`: snapshot alone), else the whole
+    app. typer inspects every command's parameters each time it builds the command line, about
+    80 ms for all of them; a command needs only its own. Help, completion and a mistyped command
+    get the whole app, so they list or suggest every command."""
+    name = next((arg for arg in argv if not arg.startswith("-")), None)
+    commands = [info for info in app.registered_commands if _command_name(info) == name]
+    groups = [info for info in app.registered_groups if info.name == name]
+    if not commands and not groups:
+        return app
+    slim = copy.copy(app)
+    slim.registered_commands, slim.registered_groups = commands, groups
+    return slim
+
+
 def main() -> None:
     try:
-        code = app(prog_name="mlv", standalone_mode=False)
+        code = app_for(sys.argv[1:])(prog_name="mlv", standalone_mode=False)
     except click_errors.NoArgsIsHelpError as exc:  # plain `mlv` or `mlv model`: the help, as asked
         sys.stdout.write(exc.format_message() + "\n")
         sys.exit(0)
