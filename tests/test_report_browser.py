@@ -1,8 +1,10 @@
 """The report in a real headless Chromium (Debian's `chromium`), driven with playwright: what a
-person sees and does. Skipped, with the reason, when the browser cannot be started."""
+person sees and does. Skipped, with the reason, when the browser cannot be started; a failure
+instead under MLV_REQUIRE_BROWSER=1, which `.ci/run` sets after installing chromium."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,19 +18,25 @@ CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = REPO_ROOT / "docs" / "images" / "report.png"
 
 
+def _unavailable(reason: str) -> None:
+    if os.environ.get("MLV_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"MLV_REQUIRE_BROWSER=1, and {reason}")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="module", name="browser")
 def browser_fixture() -> Iterator[Any]:
     try:
         from playwright.sync_api import Error, sync_playwright
     except ImportError:
-        pytest.skip("the playwright package is not installed (pip install playwright; it is in the dev extra)")
+        _unavailable("the playwright package is not installed (pip install playwright; it is in the dev extra)")
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
+        _unavailable(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
     with sync_playwright() as driver:
         try:
             browser = driver.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         except Error as exc:
-            pytest.skip(f"chromium could not be started: {str(exc).splitlines()[0]}")
+            _unavailable(f"chromium could not be started: {str(exc).splitlines()[0]}")
         yield browser
         browser.close()
 
