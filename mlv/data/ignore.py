@@ -8,8 +8,11 @@ everything below that folder. DVC matches them with pathspec's gitignore pattern
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False  # typing and collections.abc cost milliseconds to import; the walker imports this
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 IGNORE_FILE = ".dvcignore"
 
@@ -48,7 +51,19 @@ def dvcignore_filter(root: str) -> Callable[[str, bool], bool] | None:
         suffix = "/" if is_folder else ""
         return any(spec.match_file(path[offset:] + suffix) for offset, spec in active)
 
-    return ignored
+    return IgnoreFilter(ignored, lambda folder: bool(chain(folder)))
+
+
+class IgnoreFilter:
+    """The predicate, and whether any pattern applies to the entries of a folder at all: a walker
+    asks once per folder and skips the per-file question in the usual case (no patterns)."""
+
+    def __init__(self, ignored: Callable[[str, bool], bool], applies_in: Callable[[str], bool]) -> None:
+        self._ignored = ignored
+        self.applies_in = applies_in
+
+    def __call__(self, path: str, is_folder: bool) -> bool:
+        return self._ignored(path, is_folder)
 
 
 def _load(path: str) -> Any:

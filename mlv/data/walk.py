@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import stat
 
+from mlv.data.ignore import IgnoreFilter
 from mlv.errors import MlvError
 
 TYPE_CHECKING = False  # typing and collections.abc cost milliseconds to import; mypy reads the block
@@ -74,6 +75,13 @@ def _top(root: str, path: str, base: str, follow_links: bool,
     return (os.stat(base) if stat.S_ISLNK(st.st_mode) else st), real_root
 
 
+def _check_in(ignored: Callable[[str, bool], bool] | None, folder: str) -> Callable[[str, bool], bool] | None:
+    """IGNORED for the entries of FOLDER (repository-relative), or None when no pattern applies there."""
+    if isinstance(ignored, IgnoreFilter) and not ignored.applies_in(folder):
+        return None
+    return ignored
+
+
 def walk(root: str, path: str, *, follow_links: bool = True, folders: bool = False,
          also_inside: tuple[str, ...] = (),
          ignored: Callable[[str, bool], bool] | None = None) -> Iterator[tuple[str, str, os.stat_result]]:
@@ -101,11 +109,12 @@ def walk(root: str, path: str, *, follow_links: bool = True, folders: bool = Fal
     stack = [(base, "")]
     while stack:
         folder, prefix = stack.pop()
+        check = _check_in(ignored, f"{path}/{prefix}".rstrip("/") if path else prefix.rstrip("/"))
         with os.scandir(folder) as entries:
             for entry in entries:
                 rel = prefix + entry.name
-                if ignored is not None and ignored(f"{path}/{rel}" if path else rel,
-                                                   entry.is_dir(follow_symlinks=False)):
+                if check is not None and check(f"{path}/{rel}" if path else rel,
+                                               entry.is_dir(follow_symlinks=False)):
                     continue
                 if entry.is_dir(follow_symlinks=False):
                     stack.append((entry.path, rel + "/"))
