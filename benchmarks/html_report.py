@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         failed = False
         print(f"{'command (median of ' + str(args.runs) + ')':<38} {'wall':>9} {'cpu':>9}  target (wall)")
         for label, command, target in rows:
-            wall, cpu = median_time(command, repo) if args.runs == 5 else _times(command, repo, args.runs)
+            wall, cpu = median_time(command, repo, args.runs)
             verdict = "" if target is None else ("ok" if wall <= target else "MISSED")
             failed |= verdict == "MISSED"
             print(f"{label:<38} {wall:>7.3f} s {cpu:>7.3f} s  {f'<= {target:.1f} s {verdict}' if target else ''}")
@@ -122,21 +122,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if failed else 0
     finally:
         shutil.rmtree(base, ignore_errors=True)
-
-
-def _times(command: list[str], cwd: Path, runs: int) -> tuple[float, float]:
-    import resource
-    import subprocess
-
-    walls, cpus = [], []
-    for _ in range(runs):
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        subprocess.run(command, cwd=cwd, check=True, capture_output=True)
-        walls.append(time.perf_counter() - start)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
-    return statistics.median(walls), statistics.median(cpus)
 
 
 if __name__ == "__main__":

@@ -98,11 +98,11 @@ def _tag(name: str, mark: int, when: int, message: str) -> bytes:
             + _data(message))
 
 
-def median_time(args: list[str], cwd: Path) -> tuple[float, float]:
+def median_time(args: list[str], cwd: Path, runs: int = RUNS) -> tuple[float, float]:
     """Median wall time and median CPU time (user + sys of the child) over RUNS runs. On a shared,
     loaded machine the CPU time is the steadier figure; the target is on wall time."""
     walls, cpus = [], []
-    for _ in range(RUNS):
+    for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run(args, cwd=cwd, check=True, capture_output=True)

@@ -145,8 +145,8 @@ def record_of(root: Path, rev: str = "HEAD") -> dict[str, Any]:
     return doc
 
 
-@pytest.fixture(scope="session")
-def _pipeline_templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+@pytest.fixture(scope="session", name="_pipeline_templates")
+def pipeline_templates_fixture(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A pipeline repository (plain DVC), and a copy after `mlv init` and one `dvc repro` snapshot."""
     base = tmp_path_factory.mktemp("pipeline-templates")
     plain = base / "plain"

@@ -11,25 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import VENV_BIN, copy_template, derived_template, dvc, git, mlv, pinned
-from tests.test_pipelines import build_pipeline, record_of, set_param
+from tests.conftest import VENV_BIN, copy_template, dvc, git, mlv
+from tests.test_pipelines import pipeline_templates_fixture, record_of, set_param  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def _templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The pipeline repository, built once for this file, and a copy after `mlv init` and one
-    `dvc repro` snapshot (the end-to-end test checks DVC agrees right after it)."""
-    plain = tmp_path_factory.mktemp("interop") / "repo"
-    with pinned(tmp_path_factory.mktemp("interop-home")):
-        build_pipeline(plain)
-
-    def first_snapshot(root: Path) -> None:
-        mlv(root, "init")
-        mlv(root, "snapshot", "--run", "dvc repro", "-m", "first")
-
-    return {"plain": plain, "snapshotted": derived_template(tmp_path_factory, plain, first_snapshot)}
 
 
 # `dvc status`, `dvc data status` and `dvc repro --dry` in one process: the same calls DVC's CLI
@@ -64,8 +49,8 @@ def _model(root: Path) -> bytes:
     return (root / "model.pkl").read_bytes()
 
 
-def test_a_pipeline_project_end_to_end(tmp_path: Path, _templates: dict[str, Path]) -> None:
-    repo = copy_template(_templates["snapshotted"], tmp_path / "repo")
+def test_a_pipeline_project_end_to_end(tmp_path: Path, _pipeline_templates: dict[str, Path]) -> None:
+    repo = copy_template(_pipeline_templates["snapshotted"], tmp_path / "repo")
     assert_dvc_agrees(repo)
     first_model = _model(repo)
 
@@ -126,10 +111,10 @@ def test_a_pipeline_project_end_to_end(tmp_path: Path, _templates: dict[str, Pat
     assert "in sync" in dvc(clone, "status", "--cloud")
 
 
-def test_an_unseeded_stage_is_not_reproduced(tmp_path: Path, _templates: dict[str, Path]) -> None:
+def test_an_unseeded_stage_is_not_reproduced(tmp_path: Path, _pipeline_templates: dict[str, Path]) -> None:
     """The worktree used to share the DVC cache: the run-cache answered "Stage 'train' is cached -
     skipping run" and an unseeded pipeline got `reproduced`, a false verdict."""
-    repo = copy_template(_templates["plain"], tmp_path / "repo")
+    repo = copy_template(_pipeline_templates["plain"], tmp_path / "repo")
     set_param(repo, "train:\n  seed: 20170428", "train:\n  seed: null")
     git(repo, "commit", "-qam", "unseeded")
     mlv(repo, "init")
