@@ -91,12 +91,18 @@ def _clone(remote: Path, target: Path, *args: str) -> Path:
     return target
 
 
-@pytest.mark.slow
-def test_the_loop_in_ci(experiment_repo: Path, tmp_path: Path) -> None:
-    team = experiment_repo
+def _new_remotes(team: Path, tmp_path: Path) -> Path:
+    """A bare git remote with `main` (returned), and a DVC remote set as TEAM's default (not committed yet)."""
     remote, store = tmp_path / "remote.git", tmp_path / "dvc-store"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
     dvc(team, "remote", "add", "-q", "-d", "store", str(store))
+    return remote
+
+
+@pytest.mark.slow
+def test_the_loop_in_ci(experiment_repo: Path, tmp_path: Path) -> None:
+    team = experiment_repo
+    remote = _new_remotes(team, tmp_path)
     config = yaml.safe_load((team / ".mlv/config.yaml").read_text())
     config["gate"] = {"metrics": {"r2": {"min": 0.95}, "mse": {"max_drop_rel": 0.5}}}
     (team / ".mlv/config.yaml").write_text(yaml.safe_dump(config))
@@ -160,9 +166,7 @@ def test_the_loop_in_ci(experiment_repo: Path, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_the_pull_request_recipe_in_a_shallow_clone(experiment_repo: Path, tmp_path: Path) -> None:
     team = experiment_repo
-    remote, store = tmp_path / "remote.git", tmp_path / "dvc-store"
-    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(remote))
-    dvc(team, "remote", "add", "-q", "-d", "store", str(store))
+    remote = _new_remotes(team, tmp_path)
     git(team, "add", ".dvc/config")
     git(team, "commit", "-q", "-m", "the DVC remote")
     git(team, "branch", "-M", "main")

@@ -145,6 +145,18 @@ def record_of(root: Path, rev: str = "HEAD") -> dict[str, Any]:
     return doc
 
 
+def push_to_new_remotes(repo: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A bare git remote `origin` and a default DVC remote `store` in TMP_PATH, the DVC config
+    committed, then `mlv push`; returns both."""
+    remote, store = tmp_path / "origin.git", tmp_path / "dvc-store"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    dvc(repo, "remote", "add", "-d", "store", str(store))
+    git(repo, "commit", "-qam", "remote")
+    mlv(repo, "push")
+    return remote, store
+
+
 @pytest.fixture(scope="session", name="_pipeline_templates")
 def pipeline_templates_fixture(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A pipeline repository (plain DVC), and a copy after `mlv init` and one `dvc repro` snapshot."""
@@ -402,12 +414,7 @@ def test_the_post_checkout_hook_restores_stage_outputs(pipeline_experiment: Path
 def test_push_sends_every_object_dvc_lock_needs_and_a_clone_pulls_them(
         pipeline_experiment: Path, tmp_path: Path) -> None:
     """Push used to upload none of the stage outputs, so a teammate's pull got no model."""
-    remote, store = tmp_path / "origin.git", tmp_path / "dvc-store"
-    git(tmp_path, "init", "-q", "--bare", str(remote))
-    git(pipeline_experiment, "remote", "add", "origin", str(remote))
-    dvc(pipeline_experiment, "remote", "add", "-d", "store", str(store))
-    git(pipeline_experiment, "commit", "-qam", "remote")
-    mlv(pipeline_experiment, "push")
+    remote, _store = push_to_new_remotes(pipeline_experiment, tmp_path)
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(remote), str(clone))
     assert not (clone / "model.pkl").exists()

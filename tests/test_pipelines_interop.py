@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import VENV_BIN, copy_template, dvc, git, mlv
-from tests.test_pipelines import pipeline_templates_fixture, record_of, set_param  # noqa: F401 - the fixture
+from tests.test_pipelines import (  # noqa: F401 - pipeline_templates_fixture is the fixture
+    pipeline_templates_fixture,
+    push_to_new_remotes,
+    record_of,
+    set_param,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -95,12 +100,7 @@ def test_a_pipeline_project_end_to_end(tmp_path: Path, _pipeline_templates: dict
     assert verdict["verdict"] == "reproduced"
     assert_dvc_agrees(repo)
 
-    remote, store = tmp_path / "origin.git", tmp_path / "dvc-store"
-    git(tmp_path, "init", "-q", "--bare", str(remote))
-    git(repo, "remote", "add", "origin", str(remote))
-    dvc(repo, "remote", "add", "-d", "store", str(store))
-    git(repo, "commit", "-qam", "remote")
-    mlv(repo, "push")
+    remote, _store = push_to_new_remotes(repo, tmp_path)
     assert_dvc_agrees(repo)
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(remote), str(clone))
