@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.workspace import dvc_exe, mlv_exe
+from benchmarks.workspace import calling_environment, dvc_exe, mlv_exe
 
 BUDGET_S = 0.3
 DVC_YAML = """\
@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=7, help="timed no-op snapshots")
     parser.add_argument("--dir", type=Path, default=None, help="where to build (default: a temporary folder)")
     args = parser.parse_args(argv)
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@example.com",
+    env = {**calling_environment(), "DVC_NO_ANALYTICS": "1",
+           "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@example.com",
            "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "b@example.com",
            "PATH": f"{Path(mlv_exe()).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # the stage's python
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:

@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.workspace import calling_environment
 from mlv.adapters.dvc import Pointer
 from mlv.env.capture import Environment
 from mlv.record.record import Record, render_message
@@ -105,7 +106,7 @@ def median_time(args: list[str], cwd: Path, runs: int = RUNS) -> tuple[float, fl
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        subprocess.run(args, cwd=cwd, check=True, capture_output=True)
+        subprocess.run(args, cwd=cwd, env=calling_environment(), check=True, capture_output=True)
         walls.append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)

@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from benchmarks.workspace import calling_environment
 from tests.remote_servers import LOOPBACK, free_port, moto_subprocess
 
 VENV_BIN = Path(sys.executable).parent
@@ -42,7 +43,7 @@ THREADS = 16  # boto3's floor: enough parallel requests to keep the server busy
 def _env(home: Path) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     (home / ".gitconfig").write_text("[init]\n\tdefaultBranch = main\n[gc]\n\tauto = 0\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "DVC_", "AWS_"))}
+    env = {k: v for k, v in calling_environment().items() if not k.startswith("AWS_")}
     env.update({
         "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
         "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.com",

@@ -47,9 +47,7 @@ class Workspace:
         )
 
     def env(self, repo: Path | None = None) -> dict[str, str]:
-        # PYTHON* settings of the calling shell go too: PYTHONDONTWRITEBYTECODE, say, would make
-        # every run recompile whatever module changed since its bytecode was cached.
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "DVC_", "PYTHON"))}
+        env = calling_environment()
         env.update({
             "HOME": str(self.home),
             "XDG_CONFIG_HOME": str(self.home / ".config"),
@@ -75,6 +73,15 @@ class Workspace:
         proc = subprocess.run(list(argv), cwd=cwd, env=self.env(cwd), input=stdin,
                               capture_output=True, check=True)
         return proc.stdout.decode().strip()
+
+
+def calling_environment() -> dict[str, str]:
+    """The calling shell's environment without its git, DVC and Python settings.
+
+    PYTHON* settings go too: PYTHONDONTWRITEBYTECODE, say, would make every run recompile
+    whatever module changed since its bytecode was cached, which no installed mlv does.
+    """
+    return {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "DVC_", "PYTHON"))}
 
 
 def site_cache(repo: Path) -> Path:

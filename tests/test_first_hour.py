@@ -141,7 +141,7 @@ def test_oversized_config_is_refused_before_parsing(sample_repo: Path) -> None:
 # -- 4. no git identity -----------------------------------------------------------------------------------
 
 
-def test_missing_git_identity_is_found_before_the_command_runs(sample_repo: Path, tmp_path: Path) -> None:
+def _without_identity(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "nobody"
     home.mkdir()
     # No name or email anywhere, and no guessing from the host name (which may succeed on some machines).
@@ -150,13 +150,33 @@ def test_missing_git_identity_is_found_before_the_command_runs(sample_repo: Path
            if k not in ("GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
                         "EMAIL")}
     env.update(HOME=str(home), GIT_CONFIG_GLOBAL=str(home / ".gitconfig"))
+    return env
+
+
+def test_missing_git_identity_is_found_before_the_command_runs(sample_repo: Path, tmp_path: Path) -> None:
     proc = subprocess.run([str(Path(VENV_BIN) / "mlv"), "snapshot", "--run", "touch ran"], cwd=sample_repo,
-                          env=env, capture_output=True, text=True, check=False)
+                          env=_without_identity(tmp_path), capture_output=True, text=True, check=False)
     assert proc.returncode == 1
     line = _one_line(proc)
     assert "git does not know who you are" in line and "nothing was run" in line
     assert 'git config --global user.email "you@example.com"' in line
     assert not (sample_repo / "ran").exists()
+
+
+def test_missing_git_identity_refuses_a_snapshot_without_run_and_commits_nothing(
+        experiment_repo: Path, tmp_path: Path) -> None:
+    head = git(experiment_repo, "rev-parse", "HEAD")
+    env = _without_identity(tmp_path)
+    noop = subprocess.run([str(Path(VENV_BIN) / "mlv"), "snapshot"], cwd=experiment_repo, env=env,
+                          capture_output=True, text=True, check=False)
+    assert noop.returncode == 0 and "nothing changed" in noop.stdout  # no commit, so no identity needed
+    (experiment_repo / "notes.txt").write_text("new\n")
+    proc = subprocess.run([str(Path(VENV_BIN) / "mlv"), "snapshot", "-m", "x"], cwd=experiment_repo, env=env,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 1
+    assert "git does not know who you are" in _one_line(proc)
+    assert git(experiment_repo, "rev-parse", "HEAD") == head
+    assert git(experiment_repo, "status", "--porcelain") == "?? notes.txt"
 
 
 # -- 5. signals ---------------------------------------------------------------------------------------------

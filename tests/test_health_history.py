@@ -62,6 +62,25 @@ def test_snapshot_commits_the_profile_by_md5_and_a_no_op_snapshot_neither_recomp
     assert git(experiment_repo, "ls-tree", "--name-only", "HEAD", ".mlv/profiles/") == rel
 
 
+def test_a_folder_without_tables_is_listed_once_and_gets_a_profile_when_a_table_arrives(repo: Path) -> None:
+    (repo / "images").mkdir()
+    (repo / "images/a.png").write_bytes(b"\x89PNG not a table")
+    (repo / "params.yaml").write_text("lr: 0.1\n")
+    mlv(repo, "init")
+    config = repo / ".mlv/config.yaml"
+    config.write_text(config.read_text().replace("data: []", "data:\n- images"))
+    mlv(repo, "snapshot", "-m", "images")
+    md5 = show_experiment(repo, "HEAD").record.data[0].md5
+    skipped = repo / ".git/mlv/profile-skipped.txt"
+    assert skipped.read_text().split() == [md5]  # no CSV or Parquet in it: its listing is not read again
+    mlv(repo, "snapshot", "-m", "again", "--allow-empty")
+    assert skipped.read_text().split() == [md5]
+    (repo / "images/labels.csv").write_text("name,label\na.png,1\n")
+    mlv(repo, "snapshot", "-m", "labels")
+    new = show_experiment(repo, "HEAD").record.data[0].md5
+    assert git(repo, "ls-tree", "--name-only", "HEAD", ".mlv/profiles/") == f".mlv/profiles/{new}.json"
+
+
 def test_check_against_the_latest_experiment_passes_on_its_data_and_fails_on_shifted_data(
         experiment_repo: Path) -> None:
     proc = run(experiment_repo, "data", "check")

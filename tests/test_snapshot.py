@@ -112,6 +112,39 @@ def test_nothing_changed_snapshot_makes_no_commit(experiment_repo: Path) -> None
     assert doc["created"] is False and doc["commit"] == head
 
 
+def _amend_message(repo: Path, edit: tuple[str, str]) -> None:
+    """Amend HEAD's message with one replacement, keeping its tree (a hand-edited record)."""
+    message = git(repo, "log", "-1", "--format=%B")
+    assert edit[0] in message
+    git(repo, "commit", "-q", "--amend", "-m", message.replace(*edit))
+
+
+def test_a_record_claiming_other_data_is_recorded_again_though_the_tree_is_the_same(experiment_repo: Path) -> None:
+    record = _show(experiment_repo)
+    md5 = record["data"][0]["md5"]  # type: ignore[index]
+    _amend_message(experiment_repo, (md5, "0" * 32))
+    head = git(experiment_repo, "rev-parse", "HEAD")
+    mlv(experiment_repo, "snapshot", "-m", "true again")
+    assert git(experiment_repo, "rev-parse", "HEAD~1") == head
+    assert _show(experiment_repo)["data"][0]["md5"] == md5  # type: ignore[index]
+
+
+def test_a_record_carried_to_another_tree_is_recorded_again(experiment_repo: Path) -> None:
+    (experiment_repo / "notes.txt").write_text("amended in\n")
+    git(experiment_repo, "add", "notes.txt")
+    git(experiment_repo, "commit", "-q", "--amend", "--no-edit")  # the record now sits on another tree
+    head = git(experiment_repo, "rev-parse", "HEAD")
+    mlv(experiment_repo, "snapshot", "-m", "true again")
+    assert git(experiment_repo, "rev-parse", "HEAD~1") == head
+
+
+def test_a_plain_commit_on_top_is_recorded_though_nothing_changed(experiment_repo: Path) -> None:
+    git(experiment_repo, "commit", "-q", "--allow-empty", "-m", "plain")
+    head = git(experiment_repo, "rev-parse", "HEAD")
+    mlv(experiment_repo, "snapshot", "-m", "recorded")
+    assert git(experiment_repo, "rev-parse", "HEAD~1") == head
+
+
 def test_allow_empty_snapshot_makes_a_new_commit_and_keeps_tree(experiment_repo: Path) -> None:
     tree_before = git(experiment_repo, "rev-parse", "HEAD^{tree}")
     mlv(experiment_repo, "snapshot", "-m", "again", "--allow-empty")

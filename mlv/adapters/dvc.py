@@ -18,7 +18,6 @@ import os
 import posixpath
 import re
 import stat
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -468,6 +467,8 @@ def _atomic_store(cache: Path, md5: str, write: Callable[[Any], None]) -> None:
         return
     target.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_temps(cache)
+    import tempfile  # only when an object is written: a no-op snapshot writes none
+
     fd, tmp = tempfile.mkstemp(dir=objects_dir(cache), prefix=cache_temp_prefix())
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -520,6 +521,8 @@ def hash_and_store_file(path: Path, cache: Path, progress: Progress | None = Non
     parent = objects_dir(cache)
     parent.mkdir(parents=True, exist_ok=True)
     sweep_stale_temps(cache)
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=cache_temp_prefix())
     try:
         with os.fdopen(fd, "r+b") as dst, open(path, "rb") as src:

@@ -379,6 +379,19 @@ def commit_messages(root: Path, shas: Sequence[str]) -> dict[str, str]:
     return {sha: message_of(objects[sha] or b"") for sha in shas}
 
 
+def commit_tree_and_message(root: Path, sha: str) -> tuple[str | None, str]:
+    """The tree and the message of commit SHA, read in one git process."""
+    commit_object = read_blobs(root, [sha])[sha] or b""
+    return tree_of_commit_object(commit_object), message_of(commit_object)
+
+
+def tree_of_commit_object(commit_object: bytes | None) -> str | None:
+    """The tree sha from a raw commit object's first header line."""
+    if not commit_object or not commit_object.startswith(b"tree "):
+        return None
+    return commit_object[5:commit_object.index(b"\n")].decode("ascii", errors="replace")
+
+
 def message_of(commit_object: bytes) -> str:
     """The message of a raw commit object (headers, a blank line, then the message)."""
     text = commit_object.decode("utf-8", errors="replace")

@@ -9,16 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
+from mlv import toml
 from mlv.env.capture import PROJECT_LOCKFILE_PATTERNS, normalize_name
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
 
 _REQ_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*==\s*([^\s;#\\]+)")
 
@@ -40,14 +35,14 @@ def pinned_versions(path: Path) -> dict[str, str]:
         if name.endswith(".txt"):
             return _requirements(path.read_text("utf-8", errors="replace"))
         if name in ("uv.lock", "poetry.lock", "pylock.toml"):
-            doc = tomllib.loads(path.read_text("utf-8"))
+            doc = toml.loads(path.read_text("utf-8"))
             key = "packages" if name == "pylock.toml" else "package"
             return {normalize_name(p["name"]): str(p["version"]) for p in doc.get(key, [])
                     if "name" in p and "version" in p}
         if name == "Pipfile.lock":
             doc = json.loads(path.read_text("utf-8"))
             return _pipfile(doc)
-    except (OSError, ValueError, tomllib.TOMLDecodeError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError):
         return {}
     return {}
 

@@ -19,6 +19,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import overload
 
 from mlv.adapters import dvc, git
 from mlv.errors import DvcError, MlvError
@@ -28,9 +29,10 @@ from mlv.health.reader import CSV_SUFFIXES, PARQUET_SUFFIXES
 
 PROFILES_DIR = ".mlv/profiles"
 MAX_PROFILE_BYTES = 16 << 20  # a real profile is a few kB per column; refuse anything absurd
-# Local notes (never committed): dataset versions that could not be profiled, so a snapshot does
-# not retry them every time, and whether the missing-extra line was shown once already.
-_FAILED = "mlv/profile-failures.txt"
+# Local notes (never committed): dataset versions that get no profile (they could not be profiled,
+# or are folders without a CSV/Parquet file, whose manifest a snapshot would otherwise read each
+# time), and whether the missing-extra line was shown once already.
+_SKIPPED = "mlv/profile-skipped.txt"
 _NO_EXTRA_SHOWN = "mlv/profile-no-extra-shown"
 
 
@@ -56,8 +58,14 @@ def profiles_for_snapshot(root: Path, data_paths: Sequence[str], pointers: Seque
     if not new:
         return {}
     cache = dvc.cache_dir(root)
-    failed = _failed_before(root)
-    todo = [p for p in new if p.md5 not in failed and is_tabular(cache, p, when_unknown=False)]
+    skipped = _skipped_before(root)
+    todo = []
+    for pointer in (p for p in new if p.md5 not in skipped):
+        tabular = is_tabular(cache, pointer, when_unknown=None)
+        if tabular:
+            todo.append(pointer)
+        elif tabular is False and pointer.is_dir:  # a folder's md5 names its listing: the answer holds
+            _remember_skipped(root, pointer.md5)
     if not todo:
         return {}
     written: dict[str, bytes] = {}
@@ -69,20 +77,25 @@ def profiles_for_snapshot(root: Path, data_paths: Sequence[str], pointers: Seque
             return written
         except (MlvError, OSError) as exc:
             reason = exc.one_line() if isinstance(exc, MlvError) else str(exc)
-            _remember_failure(root, pointer.md5)
+            _remember_skipped(root, pointer.md5)
             _info(f"no data profile for {pointer.path}: {reason}")
     return written
 
 
-def is_tabular(cache: Path, pointer: dvc.Pointer, *, when_unknown: bool) -> bool:
+@overload
+def is_tabular(cache: Path, pointer: dvc.Pointer, *, when_unknown: bool) -> bool: ...
+@overload
+def is_tabular(cache: Path, pointer: dvc.Pointer, *, when_unknown: None) -> bool | None: ...
+def is_tabular(cache: Path, pointer: dvc.Pointer, *, when_unknown: bool | None) -> bool | None:
     """Whether POINTER's data is a CSV/Parquet file or a folder holding some; WHEN_UNKNOWN for a
-    folder whose manifest is not in the cache (its data was never pulled)."""
+    folder whose manifest is not in the cache (its data was never pulled) or is damaged (None:
+    no answer)."""
     if not pointer.is_dir:
         return is_tabular_name(pointer.path)
     try:
         listing = dvc.load_manifest_map(cache, pointer.md5)
-    except DvcError:
-        return False
+    except DvcError:  # a damaged manifest: no answer to remember (it may be fetched again)
+        return None if when_unknown is None else False
     return when_unknown if listing is None else any(is_tabular_name(rel) for rel in listing)
 
 
@@ -104,16 +117,16 @@ def _note_missing_extra_once(root: Path) -> None:
         marker.touch()
 
 
-def _failed_before(root: Path) -> set[str]:
+def _skipped_before(root: Path) -> set[str]:
     try:
-        return set((git.git_dir(root) / _FAILED).read_text("utf-8").split())
+        return set((git.git_dir(root) / _SKIPPED).read_text("utf-8").split())
     except (OSError, UnicodeDecodeError):
         return set()
 
 
-def _remember_failure(root: Path, md5: str) -> None:
+def _remember_skipped(root: Path, md5: str) -> None:
     with contextlib.suppress(OSError):
-        path = git.git_dir(root) / _FAILED
+        path = git.git_dir(root) / _SKIPPED
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as handle:
             handle.write(md5 + "\n")

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from mlv import toml
 from mlv.adapters import dvc
 from mlv.errors import ConfigError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
-
 
 MAX_FILE_BYTES = 4 * 1024 * 1024  # params and metrics are small; a bigger file is not one
 
@@ -26,7 +20,7 @@ def _parse(path: Path, text: str) -> Any:
     if suffix == ".json":
         return json.loads(text)
     if suffix == ".toml":
-        return tomllib.loads(text)
+        return toml.loads(text)
     # Without aliases: a few hundred bytes of nested aliases in a cloned file expand into billions.
     return dvc.load_untrusted_yaml(text.encode("utf-8", "surrogateescape"), limit=MAX_FILE_BYTES)
 
@@ -35,7 +29,7 @@ def parse_text(rel: str, text: str) -> Any:
     """The parsed content of a params or metrics file named REL (from git, not disk)."""
     try:
         return _parse(Path(rel), text)
-    except (ValueError, yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+    except (ValueError, yaml.YAMLError) as exc:
         raise ConfigError(f"{rel!r} cannot be parsed: {exc.__class__.__name__}") from None
 
 
@@ -58,7 +52,7 @@ def read_file(root: Path, rel: str, kind: str, required: bool) -> Any:
         raise ConfigError(f"{kind} file {rel!r} is not UTF-8 text") from None
     try:
         return _parse(path, text)
-    except (ValueError, yaml.YAMLError, tomllib.TOMLDecodeError, RecursionError) as exc:
+    except (ValueError, yaml.YAMLError, RecursionError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
         raise ConfigError(f"{kind} file {rel!r} cannot be parsed: {first}",
                           hint="Fix the file and run the command again.") from None

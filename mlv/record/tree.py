@@ -106,7 +106,7 @@ def _other_pointer_files(root: Path, records: list[tuple[str, Record]],
     for sha, rec in records:
         if all(found.get(f"{sha}:{item.path}.dvc") is not None for item in (*rec.data, *rec.outputs)):
             continue
-        tree = _tree_of(found.get(sha))
+        tree = git.tree_of_commit_object(found.get(sha))
         if tree is not None:
             tree_of_commit[sha] = tree
     if not tree_of_commit:
@@ -168,7 +168,7 @@ def _check(sha: str, rec: Record, objects: dict[str, bytes | None],
 
     differences: list[Difference] = []
     recorded_tree = rec.tree
-    actual_tree = _tree_of(objects.get(sha))
+    actual_tree = git.tree_of_commit_object(objects.get(sha))
     if recorded_tree is not None and actual_tree is not None and recorded_tree != actual_tree:
         differences.append(Difference("code", None, recorded_tree, actual_tree))
     lock_blob = blob(DVC_LOCK)
@@ -198,13 +198,6 @@ def _check(sha: str, rec: Record, objects: dict[str, bytes | None],
         differences += _params_differences(rec, blob, memo)
     facts.differences = differences
     return facts
-
-
-def _tree_of(commit_object: bytes | None) -> str | None:
-    """The tree sha from a raw commit object's first header line."""
-    if not commit_object or not commit_object.startswith(b"tree "):
-        return None
-    return commit_object[5:commit_object.index(b"\n")].decode("ascii", errors="replace")
 
 
 def _pointer(data: bytes | None, pointer_file: str) -> Pointer | None:

@@ -15,7 +15,6 @@ from mlv.data.pathsafety import check_no_symlink
 from mlv.env import capture as environment
 from mlv.env import project_lockfiles as projectlocks
 from mlv.errors import CommandFailedError, GitError, MlvError
-from mlv.health import store as data_profiles
 from mlv.pipeline import dvcfiles
 from mlv.pipeline import project as dvcproject
 from mlv.project import config, paramfiles, undeclared
@@ -93,7 +92,8 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
     dvcproject.refuse_taken_paths(root, cfg.data, cfg.outputs, pipeline)  # before anything runs
     ref = check_can_commit(root)
     head = git.head_sha(root)
-    check_identity(root)
+    if options.run is not None:
+        check_identity(root)  # before the command runs: a run that could not be committed is wasted
     config.check_before_run(root, cfg, will_run=options.run is not None)
 
     command = options.run or (options.completed_run.command if options.completed_run else cfg.command)
@@ -141,7 +141,8 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
     skip_if_same = head is not None and run is None and not options.allow_empty
     try:
         prepared, changed = _prepare_commit(root, cfg, ref, head, pointers, lockfile, record, message,
-                                            options.verify, [p.path for p in stage_outputs], skip_if_same)
+                                            options.verify, [p.path for p in stage_outputs], skip_if_same,
+                                            identity_checked=options.run is not None)
     except _NothingChangedError:
         assert head is not None  # noqa: S101 - only raised with a HEAD to compare with
         return SnapshotResult(head, message, record, warnings, 0, made=False)
@@ -271,6 +272,7 @@ def _prepare_commit(
     verify: bool,
     stage_outputs: list[str],
     skip_if_same: bool = False,
+    identity_checked: bool = False,
 ) -> tuple[PreparedCommit, int]:
     """Build the commit's objects in a private index; the user's index and files are untouched."""
     index = git.new_temp_index(root)
@@ -288,15 +290,17 @@ def _prepare_commit(
         for p in pointers
     }
     contents.update(track.gitignore_updates(root, cfg.tracked))
-    contents.update(data_profiles.profiles_for_snapshot(root, cfg.data, pointers))  # new dataset versions only
+    contents.update(_profiles(root, cfg.data, pointers))
     lock_rel = record.environment.lockfile
     contents[lock_rel] = lockfile
     writes = dict(zip(contents, git.hash_objects(root, list(contents.values())), strict=True))
     git.stage_blobs(index, writes)
 
     changed = git.staged_paths_vs(index, head)
-    if skip_if_same and not changed and _is_experiment(root, head):
+    if skip_if_same and not changed and _head_repeats(root, head, record):
         raise _NothingChangedError
+    if not identity_checked:
+        check_identity(root)
     _refuse_large_files(root, changed, set(writes))
     if verify:
         _run_commit_hooks(root, index, message)
@@ -308,6 +312,13 @@ def _prepare_commit(
     return PreparedCommit(commit, ref, head, index.path, writes, deletes, contents, base), len(changed)
 
 
+def _profiles(root: Path, data_paths: list[str], pointers: list[dvc.Pointer]) -> dict[str, bytes]:
+    """Profile files of the new dataset versions (imported here: most snapshots have none)."""
+    from mlv.health import store
+
+    return store.profiles_for_snapshot(root, data_paths, pointers)
+
+
 def _changes_for_git(root: Path, excluded: list[str]) -> list[str]:
     """The changed and untracked files the commit would take into git (what `git add -A` would hash)."""
     prefixes = tuple(p.rstrip("/") + "/" for p in excluded)
@@ -315,18 +326,31 @@ def _changes_for_git(root: Path, excluded: list[str]) -> list[str]:
             if p.rstrip("/") not in excluded and not p.startswith(prefixes)]
 
 
-def _is_experiment(root: Path, sha: str | None) -> bool:
-    """Whether SHA is an experiment whose record is true to its tree: a plain commit, an invalid
-    record or a rewritten one is worth recording again even when the tree is unchanged."""
+def _head_repeats(root: Path, head: str | None, fresh: Record) -> bool:
+    """Whether HEAD is an experiment whose record, made with HEAD's tree, claims what FRESH claims.
+
+    Called when the prepared tree is HEAD's tree, so FRESH (read from the files just staged) is
+    true to HEAD's tree: a record claiming the same data, outputs and lockfile is true to it too.
+    A plain commit, an invalid record or a rewritten one is worth recording again.
+    """
     from mlv.record import history
 
-    if sha is None:
+    if head is None:
         return False
-    found = history.read_commit(sha, git.commit_messages(root, [sha])[sha])
+    tree, message = git.commit_tree_and_message(root, head)
+    found = history.read_commit(head, message)
     if not isinstance(found, history.Experiment):
         return False
-    history.check_trees(root, [found])
-    return not found.rewritten
+    if found.record.tree is None:  # a record older than the tree field: check it against the tree
+        history.check_trees(root, [found])
+        return not found.rewritten
+    return found.record.tree == tree and _claims(found.record) == _claims(fresh)
+
+
+def _claims(rec: Record) -> tuple[object, ...]:
+    """What a record pins that the tree can contradict (as the record's tree check compares)."""
+    return ({(p.path, p.md5) for p in rec.data}, {(p.path, p.md5) for p in rec.outputs},
+            rec.environment.lockfile, rec.environment.lockfile_sha256)
 
 
 def _read_if_exists(path: Path) -> bytes | None:
