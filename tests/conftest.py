@@ -21,6 +21,12 @@ import pytest
 from tests import forkserver
 from tests.forkserver import ForkServer
 
+# The processes the tests start (mlv, dvc, git hooks, xdist workers) keep compiled bytecode, as an
+# installed package has it: with PYTHONDONTWRITEBYTECODE, which some images set, each of them would
+# compile mlv from source again (a quarter of the suite's time).
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PROJECT = REPO_ROOT / "sample_project"
 # The sample project's training script with numpy alone (same params, outputs and metrics): the
