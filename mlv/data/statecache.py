@@ -1,20 +1,27 @@
 """Remembers (inode, mtime, size) -> md5 so unchanged data is never hashed twice.
 
-Kept per work tree in `.git/mlv/state.json` (git's folder, so it is never committed, and a linked
-worktree gets its own). A file whose stat triple is unchanged is taken to be unchanged, the same
-bet git's index and DVC's state database make.
+Kept per work tree in git's folder (so it is never committed, and a linked worktree gets its
+own), in two files:
+
+- `.git/mlv/state.json`: each tracked path's md5 and size with the StatChecksum of what was
+  walked to compute it. A path (file or folder) whose checksum is unchanged is unchanged, so a
+  snapshot of unchanged data reads only this small file.
+- `.git/mlv/state-files.marshal`: each file's (inode, mtime, size) -> md5, read only when
+  something changed. A file whose stat triple is unchanged is taken to be unchanged, the same bet
+  git's index and DVC's state database make.
+
+The two are written separately; either one missing, stale or damaged only costs a re-hash.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from mlv import cachefile
 from mlv.adapters import git
 
-_VERSION = 1
+_VERSION = 2  # tracked paths carry a StatChecksum; version 1 kept file entries and folders in one file
 
 
 class FileStat(Protocol):
@@ -28,28 +35,52 @@ class FileStat(Protocol):
     def st_size(self) -> int: ...
 
 
-@dataclass
 class StateCache:
-    path: Path
-    entries: dict[str, list[int | str]] = field(default_factory=dict)
-    # Tracked folder -> [md5, size, nfiles] as last computed. Valid while every file in it still
-    # matches `entries` and their number is unchanged: `prune` keeps the folder's entries
-    # exactly the files last seen, so an equal count of matching files is the same set.
-    folders: dict[str, list[int | str]] = field(default_factory=dict)
-    dirty: bool = False
+    def __init__(self, path: Path, tracked: dict[str, list[int | str]] | None = None,
+                 entries: dict[str, list[int | str]] | None = None) -> None:
+        self.path = path
+        # Tracked path -> [md5, size, StatChecksum of its walk when the md5 was computed].
+        self.tracked: dict[str, list[int | str]] = tracked or {}
+        self._entries = entries  # file key -> [inode, mtime_ns, size, md5, stored]; None until read
+        self._tracked_dirty = False
+        self._entries_dirty = False
 
     @classmethod
     def load(cls, path: Path) -> StateCache:
         doc = cachefile.read(path, _VERSION)  # a missing or damaged cache only costs a re-hash
-        entries, folders = (doc or {}).get("entries"), (doc or {}).get("folders", {})
-        if isinstance(entries, dict) and isinstance(folders, dict):
-            return cls(path, entries, folders)
-        return cls(path)
+        if doc is None:
+            return cls._upgraded(path)
+        tracked = doc.get("tracked")
+        return cls(path, tracked if isinstance(tracked, dict) else {})
+
+    @classmethod
+    def _upgraded(cls, path: Path) -> StateCache:
+        """The file entries of a version-1 cache, kept: re-hashing every dataset once after an
+        upgrade would cost minutes on large data."""
+        old = cachefile.read(path, 1)
+        entries = (old or {}).get("entries")
+        if not isinstance(entries, dict):
+            return cls(path)
+        state = cls(path, {}, entries)
+        state._entries_dirty = True
+        return state
+
+    @property
+    def files_path(self) -> Path:
+        return path_of_files(self.path)
+
+    @property
+    def entries(self) -> dict[str, list[int | str]]:
+        if self._entries is None:
+            doc = cachefile.read(self.files_path, _VERSION, "marshal")
+            entries = (doc or {}).get("entries")
+            self._entries = entries if isinstance(entries, dict) else {}
+        return self._entries
 
     def lookup(self, key: str, st: FileStat, need_stored: bool) -> str | None:
         """The remembered md5 of KEY when its stat matches (and, if asked, it is in the cache)."""
         entry = self.entries.get(key)
-        if entry is None or entry[:3] != [st.st_ino, st.st_mtime_ns, st.st_size]:
+        if entry is None or entry[0] != st.st_ino or entry[1] != st.st_mtime_ns or entry[2] != st.st_size:
             return None
         if need_stored and not entry[4]:
             return None
@@ -59,30 +90,42 @@ class StateCache:
         self.set_entry(key, [st.st_ino, st.st_mtime_ns, st.st_size, md5, int(stored)])
 
     def set_entry(self, key: str, entry: list[int | str]) -> None:
-        """Record KEY; a folder remembered around it is no longer known to be unchanged."""
+        """Record KEY; a tracked path holding it is no longer known to be unchanged."""
         self.entries[key] = entry
-        for folder in [f for f in self.folders if key.startswith(f + "/")]:
-            del self.folders[folder]
-        self.dirty = True
+        self._entries_dirty = True
+        for path in [p for p in self.tracked if key == p or key.startswith(p + "/")]:
+            del self.tracked[path]
+            self._tracked_dirty = True
 
-    def folder(self, path: str, nfiles: int) -> tuple[str, int] | None:
-        """(md5, size) remembered for folder PATH if it held NFILES files (caller: all matched)."""
-        entry = self.folders.get(path)
-        if entry is None or entry[2] != nfiles:
+    def unchanged(self, path: str, checksum: str) -> tuple[str, int] | None:
+        """(md5, size) remembered for tracked PATH when its walk's StatChecksum is still CHECKSUM."""
+        entry = self.tracked.get(path)
+        if entry is None or len(entry) != 3 or entry[2] != checksum:
             return None
         return str(entry[0]), int(entry[1])
 
-    def remember_folder(self, path: str, md5: str, size: int, keys: set[str]) -> None:
-        """Remember folder PATH's hash, and forget entries under it that are no longer there."""
+    def remember_tracked(self, path: str, md5: str, size: int, keys: set[str], checksum: str) -> None:
+        """Remember tracked PATH's hash, and forget entries under it that are no longer there."""
         prefix = path + "/"
-        for key in [k for k in self.entries if k.startswith(prefix) and k not in keys]:
+        stale = [k for k in self.entries if k.startswith(prefix) and k not in keys]
+        for key in stale:
             del self.entries[key]
-        self.folders[path] = [md5, size, len(keys)]
-        self.dirty = True
+        self._entries_dirty = self._entries_dirty or bool(stale)
+        self.tracked[path] = [md5, size, checksum]
+        self._tracked_dirty = True
 
     def save(self) -> None:
-        if self.dirty and cachefile.write(self.path, {"entries": self.entries, "folders": self.folders}, _VERSION):
-            self.dirty = False
+        # Files first: a path remembered without its files only costs a lookup, never a wrong md5.
+        if self._entries_dirty and self._entries is not None and cachefile.write(
+                self.files_path, {"entries": self._entries}, _VERSION, "marshal"):
+            self._entries_dirty = False
+        if self._tracked_dirty and cachefile.write(self.path, {"tracked": self.tracked}, _VERSION):
+            self._tracked_dirty = False
+
+
+def path_of_files(state_path: Path) -> Path:
+    """Where the file entries of the state cache at STATE_PATH are kept."""
+    return state_path.with_name(f"{state_path.stem}-files.marshal")
 
 
 def of_work_tree(root: Path) -> StateCache:

@@ -7,6 +7,7 @@ them are read, and they are hashed and copied into the cache in the same pass.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple, Protocol
@@ -15,7 +16,7 @@ from mlv.adapters import dvc
 from mlv.adapters.paths import repo_path_problem
 from mlv.data.ignore import dvcignore_filter
 from mlv.data.statecache import StateCache
-from mlv.data.walk import walk
+from mlv.data.walk import StatChecksum, walk
 from mlv.errors import ConfigError, MlvError
 
 
@@ -56,11 +57,23 @@ class _FileStat(NamedTuple):
     stat: _Stat
 
 
-def _walk(root: Path, path: str, cache: Path, ignored: Callable[[str, bool], bool] | None) -> list[_FileStat]:
+class _Listing(NamedTuple):
+    """The files of one tracked path, and the StatChecksum of everything walked to list them."""
+
+    files: list[_FileStat]
+    checksum: str
+
+
+def _walk(root: Path, path: str, cache: Path, ignored: Callable[[str, bool], bool] | None) -> _Listing:
+    files: list[_FileStat] = []
+    checksum = StatChecksum()
     # Symlinks into the DVC cache (`cache.type = symlink`) are data even when the cache is elsewhere.
-    return [_FileStat(rel, abspath, _Stat(st.st_ino, st.st_mtime_ns, st.st_size))
-            for rel, abspath, st in walk(os.fspath(root), path, also_inside=(os.path.realpath(cache),),
-                                         ignored=ignored)]
+    for rel, abspath, st in walk(os.fspath(root), path, folders=True, also_inside=(os.path.realpath(cache),),
+                                 ignored=ignored):
+        checksum.add(st)
+        if not stat.S_ISDIR(st.st_mode):
+            files.append(_FileStat(rel, abspath, _Stat(st.st_ino, st.st_mtime_ns, st.st_size)))
+    return _Listing(files, checksum.digest())
 
 
 def _key(path: str, relpath: str) -> str:
@@ -77,24 +90,16 @@ def track_paths(
     """Pointers for PATHS (relative to ROOT) as they are now, their content stored in the cache."""
     sink = progress or NoProgress()
     cache = dvc.cache_dir(root)
-    ignored = dvcignore_filter(os.fspath(root))
-    listings: dict[str, list[_FileStat]] = {}
-    for path in paths:
-        problem = repo_path_problem(path)
-        if problem:  # e.g. `.git` or `.dvc/config.local` in a cloned project's config: never data
-            raise ConfigError(f"data path {path!r} {problem}; refusing to track it",
-                              hint="Fix `data`/`outputs` in .mlv/config.yaml.")
-        try:
-            listings[path] = _walk(root, path, cache, ignored)
-        except FileNotFoundError:
-            raise ConfigError(
-                f"data path {path!r} does not exist",
-                hint="Create it, or remove it from `data`/`outputs` in .mlv/config.yaml.",
-            ) from None
+    listings = _listings(root, paths, cache)
+    # A path whose walk is unchanged since its md5 was computed needs no look at its files.
+    unchanged = {path: remembered for path, listing in listings.items()
+                 if (remembered := _unchanged(cache, state, path, listing.checksum, store)) is not None}
     known: dict[str, str] = {}
     todo: list[tuple[str, _FileStat]] = []
-    for path, files in listings.items():
-        for f in files:
+    for path, listing in listings.items():
+        if path in unchanged:
+            continue
+        for f in listing.files:
             key = _key(path, f.relpath)
             md5 = state.lookup(key, f.stat, need_stored=store)
             if md5 is None:
@@ -107,33 +112,59 @@ def track_paths(
             state.remember(key, f.stat, md5, stored=store)
             known[key] = md5
         sink.finish()
-    changed = {_owner(key, paths) for key, _ in todo}
-    return [_pointer(cache, path, listings[path], known, state, store, path in changed) for path in paths]
+    pointers = []
+    for path, listing in listings.items():
+        if path in unchanged:
+            md5, size = unchanged[path]
+            nfiles = None if _is_file(listing) else len(listing.files)
+            pointers.append(dvc.Pointer(path=path, md5=md5, size=size, nfiles=nfiles))
+        else:
+            pointers.append(_pointer(cache, path, listing, known, state, store))
+    return pointers
 
 
-def _owner(key: str, paths: Sequence[str]) -> str:
-    """The tracked path a stat-cache key belongs to."""
+def _listings(root: Path, paths: Sequence[str], cache: Path) -> dict[str, _Listing]:
+    ignored = dvcignore_filter(os.fspath(root))
+    listings: dict[str, _Listing] = {}
     for path in paths:
-        if key == path or key.startswith(path + "/"):
-            return path
-    return key
+        problem = repo_path_problem(path)
+        if problem:  # e.g. `.git` or `.dvc/config.local` in a cloned project's config: never data
+            raise ConfigError(f"data path {path!r} {problem}; refusing to track it",
+                              hint="Fix `data`/`outputs` in .mlv/config.yaml.")
+        try:
+            listings[path] = _walk(root, path, cache, ignored)
+        except FileNotFoundError:
+            raise ConfigError(
+                f"data path {path!r} does not exist",
+                hint="Create it, or remove it from `data`/`outputs` in .mlv/config.yaml.",
+            ) from None
+    return listings
 
 
-def _pointer(
-    cache: Path, path: str, files: list[_FileStat], known: dict[str, str], state: StateCache, store: bool,
-    changed: bool,
-) -> dvc.Pointer:
-    if len(files) == 1 and files[0].relpath == "":
+def _is_file(listing: _Listing) -> bool:
+    return len(listing.files) == 1 and listing.files[0].relpath == ""
+
+
+def _unchanged(cache: Path, state: StateCache, path: str, checksum: str, store: bool) -> tuple[str, int] | None:
+    """(md5, size) of PATH when its walk is as it was (and, if STORE, its object or manifest is cached)."""
+    remembered = state.unchanged(path, checksum)
+    if remembered is None or (store and not dvc.has_object(cache, remembered[0], legacy=False)):
+        return None
+    return remembered
+
+
+def _pointer(cache: Path, path: str, listing: _Listing, known: dict[str, str], state: StateCache,
+             store: bool) -> dvc.Pointer:
+    files = listing.files
+    if _is_file(listing):
+        state.remember_tracked(path, known[path], files[0].stat.st_size, {path}, listing.checksum)
         return dvc.Pointer(path=path, md5=known[path], size=files[0].stat.st_size)
-    remembered = None if changed else state.folder(path, len(files))
-    if remembered is not None and (not store or dvc.has_object(cache, remembered[0], legacy=False)):
-        return dvc.Pointer(path=path, md5=remembered[0], size=remembered[1], nfiles=len(files))
     size = sum(f.stat.st_size for f in files)
     entries = [dvc.ManifestEntry(f.relpath, known[_key(path, f.relpath)]) for f in files]
     dir_md5, manifest = dvc.dir_hash(entries)
     if store:
         dvc.store_manifest(cache, dir_md5, manifest)
-    state.remember_folder(path, dir_md5, size, {_key(path, f.relpath) for f in files})
+    state.remember_tracked(path, dir_md5, size, {_key(path, f.relpath) for f in files}, listing.checksum)
     return dvc.Pointer(path=path, md5=dir_md5, size=size, nfiles=len(files))
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import os
 import stat
+import zlib
+from array import array
 
 from mlv.data.ignore import IgnoreFilter
 from mlv.errors import MlvError
@@ -24,6 +26,26 @@ from mlv.errors import MlvError
 TYPE_CHECKING = False  # typing and collections.abc cost milliseconds to import; mypy reads the block
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+
+
+class StatChecksum:
+    """A checksum of the (inode, mtime, size) of every file and folder a walk yields: equal
+    checksums mean nothing walked changed (the bet git's index and DVC's state database make on
+    the same fields). Folder mtimes make a rename or a deleted file change it too.
+
+    A change detector, not a content hash: two independent 32-bit checksums (zlib, builtin) and the
+    count. A change confined to 32 consecutive bits (a new mtime within four seconds) always
+    changes the CRC."""
+
+    def __init__(self) -> None:
+        self._values = array("q")
+
+    def add(self, st: os.stat_result) -> None:
+        self._values.extend((st.st_ino, st.st_mtime_ns, st.st_size))
+
+    def digest(self) -> str:
+        raw = self._values.tobytes()
+        return f"{zlib.crc32(raw):08x}{zlib.adler32(raw):08x}-{len(self._values)}"
 
 
 class EscapingSymlinkError(MlvError):

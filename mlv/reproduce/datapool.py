@@ -110,5 +110,4 @@ def _share_state(pool_state: StateCache, tree: Path, paths: list[str]) -> None:
     for key, entry in pool_state.entries.items():
         if any(key == p or key.startswith(f"{p}/") for p in paths):
             tree_state.set_entry(key, entry)
-    tree_state.dirty = True
     tree_state.save()
