@@ -33,7 +33,15 @@ from pathlib import Path
 from typing import Any
 
 ENTRY_POINTS = {"mlv": ("mlv.cli.app", "main"), "dvc": ("dvc.cli", "main")}
-_PRELOAD = ("mlv.cli.app", "dvc.cli", "dvc.repo", "dvc_data.hashfile", "rich.table", "yaml")
+# What DVC's commands import on first use (measured: dulwich, pygit2, networkx, ruamel, its command
+# modules...), about 0.1-0.25 s that each forked `dvc` call would otherwise pay again.
+_PRELOAD = ("mlv.cli.app", "dvc.cli", "dvc.cli.parser", "dvc.repo", "dvc.repo.index", "dvc.repo.graph",
+            "dvc.repo.trie", "dvc.repo.stage", "dvc.repo.plots", "dvc.repo.brancher", "dvc.repo.experiments",
+            "dvc.repo.worktree", "dvc.repo.open_repo", "dvc.scm", "dvc.dirs", "dvc.data_cloud", "dvc.cachemgr",
+            "dvc.rwlock", "dvc.ui.table", "dvc.utils.strictyaml", "dvc_data.hashfile", "dvc_data.hashfile.status",
+            "dvc_data.index.checkout", "dvc_data.index.push", "dvc_data.index.fetch", "dvc_render",
+            "scmrepo.git.backend.dulwich", "scmrepo.git.backend.pygit2", "dulwich.porcelain", "dulwich.worktree",
+            "pygit2", "networkx", "ruamel.yaml", "configobj", "rich.table", "rich.live", "rich.status", "yaml")
 
 
 def _send(sock: socket.socket, obj: Any) -> None:
