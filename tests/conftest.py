@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -163,20 +164,44 @@ def pinned(home: Path) -> Iterator[None]:
         yield
 
 
+def shared_template(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """The template NAME, made by BUILD(folder) once per test session: under xdist the first worker
+    that needs it builds it, and the others wait for it and use the same one (tests only ever copy
+    a template, with copy_template)."""
+    own = factory.getbasetemp()
+    folder = (own.parent if os.environ.get("PYTEST_XDIST_WORKER") else own) / "shared-templates"
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+    target = folder / safe
+    with open(folder / f"{safe}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.exists():
+            building = folder / f"{safe}.building-{os.getpid()}"
+            build(building)
+            building.rename(target)  # whole or absent: a worker that failed leaves no half template
+    return target
+
+
 @pytest.fixture(scope="session")
 def _templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Built once per session and copied per test."""
-    base = tmp_path_factory.mktemp("templates")
-    sample = base / "sample"
-    experiment = base / "experiment"
-    with pinned(tmp_path_factory.mktemp("template-home")):
-        sample.mkdir()
-        git(sample, "init", "-q")
-        copy_sample_project(sample)
-        mlv(sample, "init")
-        shutil.copytree(sample, experiment, symlinks=True)
-        mlv(experiment, "snapshot", "--run", "python train.py", "-m", "baseline")
-    return {"sample": sample, "experiment": experiment}
+    home = tmp_path_factory.mktemp("template-home")
+
+    def build_sample(folder: Path) -> None:
+        folder.mkdir()
+        with pinned(home):
+            git(folder, "init", "-q")
+            copy_sample_project(folder)
+            mlv(folder, "init")
+
+    sample = shared_template(tmp_path_factory, "sample", build_sample)
+
+    def build_experiment(folder: Path) -> None:
+        shutil.copytree(sample, folder, symlinks=True)
+        with pinned(home):
+            mlv(folder, "snapshot", "--run", "python train.py", "-m", "baseline")
+
+    return {"sample": sample, "experiment": shared_template(tmp_path_factory, "experiment", build_experiment)}
 
 
 def copy_sample_project(repo: Path) -> None:
@@ -190,12 +215,13 @@ def copy_sample_project(repo: Path) -> None:
 def derived_template(factory: pytest.TempPathFactory, source: Path, build: Callable[[Path], None]) -> Path:
     """A copy of the template SOURCE changed by BUILD, for a session-scoped fixture to hand to
     copy_template per test: the expensive steps (training, snapshots) then run once per session
-    (once per xdist worker) instead of once per test."""
-    target = factory.mktemp("template") / "repo"
-    copy_template(source, target)
-    with pinned(factory.mktemp("template-home")):
-        build(target)
-    return target
+    instead of once per test."""
+    def make(folder: Path) -> None:
+        copy_template(source, folder)
+        with pinned(factory.mktemp("template-home")):
+            build(folder)
+
+    return shared_template(factory, f"{build.__module__}.{build.__qualname__}", make)
 
 
 def copy_template(source: Path, target: Path) -> Path:
@@ -208,7 +234,8 @@ def copy_template(source: Path, target: Path) -> Path:
     """
     shutil.copytree(source, target, symlinks=True)
     # Copies get new inodes: drop the stat cache so nothing trusts the template's stats.
-    (target / ".git/mlv/state.json").unlink(missing_ok=True)
+    for name in ("state.json", "state-files.marshal"):
+        (target / ".git/mlv" / name).unlink(missing_ok=True)
     return target
 
 

@@ -19,7 +19,7 @@ import pytest
 from mlv.adapters.dvc import Pointer
 from mlv.errors import DvcError
 from mlv.pipeline import dvcfiles
-from tests.conftest import copy_template, derived_template, dvc, git, mlv, pinned
+from tests.conftest import copy_template, derived_template, dvc, git, mlv, pinned, shared_template
 
 FILES = {
     "params.yaml": """\
@@ -157,13 +157,19 @@ def push_to_new_remotes(repo: Path, tmp_path: Path) -> tuple[Path, Path]:
     return remote, store
 
 
+def plain_pipeline_template(factory: pytest.TempPathFactory) -> Path:
+    """build_pipeline's repository, built once per session."""
+    def build(folder: Path) -> None:
+        with pinned(factory.mktemp("pipeline-home")):
+            build_pipeline(folder)
+
+    return shared_template(factory, "plain-pipeline", build)
+
+
 @pytest.fixture(scope="session", name="_pipeline_templates")
 def pipeline_templates_fixture(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A pipeline repository (plain DVC), and a copy after `mlv init` and one `dvc repro` snapshot."""
-    base = tmp_path_factory.mktemp("pipeline-templates")
-    plain = base / "plain"
-    with pinned(tmp_path_factory.mktemp("pipeline-home")):
-        build_pipeline(plain)
+    plain = plain_pipeline_template(tmp_path_factory)
 
     def first_snapshot(root: Path) -> None:
         mlv(root, "init")

@@ -14,9 +14,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.conftest import REPO_ROOT, copy_template, derived_template, dvc, git, mlv, pinned
+from tests.conftest import REPO_ROOT, copy_template, derived_template, dvc, git, mlv
 from tests.diff_helpers import build_plain_dvc, shared_repo
-from tests.test_pipelines import build_pipeline, set_param
+from tests.test_pipelines import plain_pipeline_template, set_param
 
 VERDICT_SCHEMA = json.loads((REPO_ROOT / "mlv" / "schemas" / "verdict.schema.json").read_text())
 EXPERIMENT_SCHEMA = json.loads((REPO_ROOT / "mlv" / "schemas" / "experiment.schema.json").read_text())
@@ -42,10 +42,7 @@ def _run_pipeline(root: Path) -> None:
 
 @pytest.fixture(scope="session")
 def _plain_pipeline_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    plain = tmp_path_factory.mktemp("plain-pipeline") / "repo"
-    with pinned(tmp_path_factory.mktemp("plain-pipeline-home")):
-        build_pipeline(plain)
-    return derived_template(tmp_path_factory, plain, _run_pipeline)
+    return derived_template(tmp_path_factory, plain_pipeline_template(tmp_path_factory), _run_pipeline)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ import pytest
 
 from mlv.adapters import dvc as dvc_adapter
 from mlv.errors import DvcError
-from tests.conftest import git, mlv, pinned_env
+from tests.conftest import copy_template, git, mlv, pinned_env
 from tests.hooks_helpers import add_dvc_remote, add_git_remote, install_hooks, remote_objects
 
 SECRET = b"TOP-SECRET-5f1d2c: never to be stored or uploaded\n"
@@ -47,9 +47,7 @@ def _base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def project(_base: Path, tmp_path: Path) -> Path:
     root = tmp_path / "repo"
-    shutil.copytree(_base, root, symlinks=True)
-    (root / ".git" / "mlv" / "state.json").unlink(missing_ok=True)  # copies have new inodes
-    return root
+    return copy_template(_base, root)
 
 
 def run(cwd: Path, *argv: str, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
