@@ -81,6 +81,24 @@ def test_a_folder_without_tables_is_listed_once_and_gets_a_profile_when_a_table_
     assert git(repo, "ls-tree", "--name-only", "HEAD", ".mlv/profiles/") == f".mlv/profiles/{new}.json"
 
 
+def test_a_folder_of_many_tables_is_profiled_on_demand_not_at_every_snapshot(repo: Path) -> None:
+    from mlv.health.store import SNAPSHOT_MAX_FILES
+
+    (repo / "shards").mkdir()
+    for i in range(SNAPSHOT_MAX_FILES + 1):
+        (repo / f"shards/part{i:03d}.csv").write_text(f"x,y\n{i},{i * 2}\n")
+    (repo / "params.yaml").write_text("lr: 0.1\n")
+    mlv(repo, "init")
+    config = repo / ".mlv/config.yaml"
+    config.write_text(config.read_text().replace("data: []", "data:\n- shards"))
+    mlv(repo, "snapshot", "-m", "shards")
+    md5 = show_experiment(repo, "HEAD").record.data[0].md5
+    assert git(repo, "ls-tree", "--name-only", "HEAD", ".mlv/profiles/") == ""
+    assert (repo / ".git/mlv/profile-skipped.txt").read_text().split() == [md5]
+    doc = json.loads(run(repo, "data", "profile", "shards", "--json").stdout)  # computed when asked
+    assert doc["rows"] == SNAPSHOT_MAX_FILES + 1
+
+
 def test_check_against_the_latest_experiment_passes_on_its_data_and_fails_on_shifted_data(
         experiment_repo: Path) -> None:
     proc = run(experiment_repo, "data", "check")

@@ -19,7 +19,6 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import overload
 
 from mlv.adapters import dvc, git
 from mlv.errors import DvcError, MlvError
@@ -28,6 +27,7 @@ from mlv.health.model import Profile
 from mlv.health.reader import CSV_SUFFIXES, PARQUET_SUFFIXES
 
 PROFILES_DIR = ".mlv/profiles"
+SNAPSHOT_MAX_FILES = 100  # CSV/Parquet files in one data folder that a snapshot still profiles
 MAX_PROFILE_BYTES = 16 << 20  # a real profile is a few kB per column; refuse anything absurd
 # Local notes (never committed): dataset versions that get no profile (they could not be profiled,
 # or are folders without a CSV/Parquet file, whose manifest a snapshot would otherwise read each
@@ -52,7 +52,11 @@ def profiles_for_snapshot(root: Path, data_paths: Sequence[str], pointers: Seque
                           ) -> dict[str, bytes]:
     """Path -> bytes of the profile files to add to the experiment commit: one per tabular data
     path whose md5 has no profile in the work tree yet. Never raises for the data's sake: a
-    dataset that cannot be profiled, or a missing `mlv[data]` extra, only leaves the profile out."""
+    dataset that cannot be profiled, or a missing `mlv[data]` extra, only leaves the profile out.
+
+    A folder of more than SNAPSHOT_MAX_FILES CSV/Parquet files (a sharded table) is left to
+    `mlv data profile` and `mlv data check`, which profile it from the cache when asked: a whole
+    profile at every snapshot would read every shard again after a change to one of them."""
     wanted = set(data_paths)
     new = [p for p in pointers if p.path in wanted and not os.path.exists(root / profile_path(p.md5))]
     if not new:
@@ -61,10 +65,13 @@ def profiles_for_snapshot(root: Path, data_paths: Sequence[str], pointers: Seque
     skipped = _skipped_before(root)
     todo = []
     for pointer in (p for p in new if p.md5 not in skipped):
-        tabular = is_tabular(cache, pointer, when_unknown=None)
-        if tabular:
+        try:
+            count = tabular_files(cache, pointer)
+        except DvcError:
+            continue  # a damaged manifest: no answer to remember (it may be fetched again)
+        if count is not None and 0 < count <= SNAPSHOT_MAX_FILES:
             todo.append(pointer)
-        elif tabular is False and pointer.is_dir:  # a folder's md5 names its listing: the answer holds
+        elif count is not None and pointer.is_dir:  # a folder's md5 names its listing: the answer holds
             _remember_skipped(root, pointer.md5)
     if not todo:
         return {}
@@ -82,21 +89,23 @@ def profiles_for_snapshot(root: Path, data_paths: Sequence[str], pointers: Seque
     return written
 
 
-@overload
-def is_tabular(cache: Path, pointer: dvc.Pointer, *, when_unknown: bool) -> bool: ...
-@overload
-def is_tabular(cache: Path, pointer: dvc.Pointer, *, when_unknown: None) -> bool | None: ...
-def is_tabular(cache: Path, pointer: dvc.Pointer, *, when_unknown: bool | None) -> bool | None:
-    """Whether POINTER's data is a CSV/Parquet file or a folder holding some; WHEN_UNKNOWN for a
-    folder whose manifest is not in the cache (its data was never pulled) or is damaged (None:
-    no answer)."""
+def tabular_files(cache: Path, pointer: dvc.Pointer) -> int | None:
+    """How many CSV/Parquet files POINTER's data holds (a file: 1 or 0); None for a folder whose
+    manifest is not in the cache (its data was never pulled). Raises DvcError for a damaged one."""
     if not pointer.is_dir:
-        return is_tabular_name(pointer.path)
+        return int(is_tabular_name(pointer.path))
+    listing = dvc.load_manifest_map(cache, pointer.md5)
+    return None if listing is None else sum(1 for rel in listing if is_tabular_name(rel))
+
+
+def is_tabular(cache: Path, pointer: dvc.Pointer, *, when_unknown: bool) -> bool:
+    """Whether POINTER's data is a CSV/Parquet file or a folder holding some; WHEN_UNKNOWN for a
+    folder whose manifest is not in the cache (its data was never pulled)."""
     try:
-        listing = dvc.load_manifest_map(cache, pointer.md5)
-    except DvcError:  # a damaged manifest: no answer to remember (it may be fetched again)
-        return None if when_unknown is None else False
-    return when_unknown if listing is None else any(is_tabular_name(rel) for rel in listing)
+        count = tabular_files(cache, pointer)
+    except DvcError:
+        return False
+    return when_unknown if count is None else count > 0
 
 
 def _info(line: str) -> None:
