@@ -15,6 +15,7 @@ from mlv.data.pathsafety import check_no_symlink
 from mlv.env import capture as environment
 from mlv.env import project_lockfiles as projectlocks
 from mlv.errors import CommandFailedError, GitError, MlvError
+from mlv.health import store as data_profiles
 from mlv.pipeline import dvcfiles
 from mlv.pipeline import project as dvcproject
 from mlv.project import config, paramfiles, undeclared
@@ -290,7 +291,7 @@ def _prepare_commit(
         for p in pointers
     }
     contents.update(track.gitignore_updates(root, cfg.tracked))
-    contents.update(_profiles(root, cfg.data, pointers))
+    contents.update(data_profiles.profiles_for_snapshot(root, cfg.data, pointers))  # new dataset versions only
     lock_rel = record.environment.lockfile
     contents[lock_rel] = lockfile
     writes = dict(zip(contents, git.hash_objects(root, list(contents.values())), strict=True))
@@ -310,13 +311,6 @@ def _prepare_commit(
     record.tree = tree  # so a reader can tell when the record travels to another tree (cherry-pick)
     commit = git.commit_tree(root, tree, head, render_message(message, record))
     return PreparedCommit(commit, ref, head, index.path, writes, deletes, contents, base), len(changed)
-
-
-def _profiles(root: Path, data_paths: list[str], pointers: list[dvc.Pointer]) -> dict[str, bytes]:
-    """Profile files of the new dataset versions (imported here: most snapshots have none)."""
-    from mlv.health import store
-
-    return store.profiles_for_snapshot(root, data_paths, pointers)
 
 
 def _changes_for_git(root: Path, excluded: list[str]) -> list[str]:
