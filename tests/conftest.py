@@ -215,7 +215,8 @@ def copy_sample_project(repo: Path) -> None:
 def derived_template(factory: pytest.TempPathFactory, source: Path, build: Callable[[Path], None]) -> Path:
     """A copy of the template SOURCE changed by BUILD, for a session-scoped fixture to hand to
     copy_template per test: the expensive steps (training, snapshots) then run once per session
-    instead of once per test."""
+    instead of once per test. BUILD runs in whichever worker needs the template first, so all it
+    makes must be in the folder (nothing collected on the side)."""
     def make(folder: Path) -> None:
         copy_template(source, folder)
         with pinned(factory.mktemp("template-home")):
@@ -285,3 +286,10 @@ def dvc_remote(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "dvc-remote"
     path.mkdir()
     yield path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `slow` end-to-end cases first (in their order), then the rest: pytest-xdist hands tests
+    out in this order, so the long ones start early and the short ones fill both workers at the
+    end, instead of one worker finishing a long test alone while the other waits."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -19,18 +19,14 @@ TwoExperiments = tuple[Path, dict[str, dict[str, bytes]], dict[str, dict[str, by
 @pytest.fixture(scope="session")
 def _two_experiments_template(_templates: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> TwoExperiments:
     """Built once per session (training runs twice): each test gets a copy."""
-    found: list[dict[str, dict[str, bytes]]] = []
-
     def build(repo: Path) -> None:
-        found.append(_files(repo))
         with (repo / "data" / "dataset.csv").open("a") as handle:
             handle.write("0.1,0.2,0.3,0.4,9.0\n")
         (repo / "params.yaml").write_text((repo / "params.yaml").read_text().replace("0.25", "0.3"))
         mlv(repo, "snapshot", "--run", "python train.py", "-m", "second")
-        found.append(_files(repo))
 
     template = derived_template(tmp_path_factory, _templates["experiment"], build)
-    first, second = found
+    first, second = _files(_templates["experiment"]), _files(template)
     assert first != second and first["data"] != second["data"]
     return template, first, second
 
