@@ -62,15 +62,22 @@ def test_snapshot_commits_the_profile_by_md5_and_a_no_op_snapshot_neither_recomp
     assert git(experiment_repo, "ls-tree", "--name-only", "HEAD", ".mlv/profiles/") == rel
 
 
-def test_a_folder_without_tables_is_listed_once_and_gets_a_profile_when_a_table_arrives(repo: Path) -> None:
-    (repo / "images").mkdir()
-    (repo / "images/a.png").write_bytes(b"\x89PNG not a table")
+def _snapshot_of_folder(repo: Path, folder: str, files: dict[str, str]) -> str:
+    """`mlv init` and a first snapshot of REPO with FOLDER (holding FILES) as its one data path;
+    the folder's md5."""
+    (repo / folder).mkdir()
+    for name, text in files.items():
+        (repo / folder / name).write_text(text)
     (repo / "params.yaml").write_text("lr: 0.1\n")
     mlv(repo, "init")
     config = repo / ".mlv/config.yaml"
-    config.write_text(config.read_text().replace("data: []", "data:\n- images"))
-    mlv(repo, "snapshot", "-m", "images")
-    md5 = show_experiment(repo, "HEAD").record.data[0].md5
+    config.write_text(config.read_text().replace("data: []", f"data:\n- {folder}"))
+    mlv(repo, "snapshot", "-m", folder)
+    return show_experiment(repo, "HEAD").record.data[0].md5
+
+
+def test_a_folder_without_tables_is_listed_once_and_gets_a_profile_when_a_table_arrives(repo: Path) -> None:
+    md5 = _snapshot_of_folder(repo, "images", {"a.png": "\x89PNG not a table"})
     skipped = repo / ".git/mlv/profile-skipped.txt"
     assert skipped.read_text().split() == [md5]  # no CSV or Parquet in it: its listing is not read again
     mlv(repo, "snapshot", "-m", "again", "--allow-empty")
@@ -84,15 +91,8 @@ def test_a_folder_without_tables_is_listed_once_and_gets_a_profile_when_a_table_
 def test_a_folder_of_many_tables_is_profiled_on_demand_not_at_every_snapshot(repo: Path) -> None:
     from mlv.health.store import SNAPSHOT_MAX_FILES
 
-    (repo / "shards").mkdir()
-    for i in range(SNAPSHOT_MAX_FILES + 1):
-        (repo / f"shards/part{i:03d}.csv").write_text(f"x,y\n{i},{i * 2}\n")
-    (repo / "params.yaml").write_text("lr: 0.1\n")
-    mlv(repo, "init")
-    config = repo / ".mlv/config.yaml"
-    config.write_text(config.read_text().replace("data: []", "data:\n- shards"))
-    mlv(repo, "snapshot", "-m", "shards")
-    md5 = show_experiment(repo, "HEAD").record.data[0].md5
+    md5 = _snapshot_of_folder(repo, "shards", {f"part{i:03d}.csv": f"x,y\n{i},{i * 2}\n"
+                                               for i in range(SNAPSHOT_MAX_FILES + 1)})
     assert git(repo, "ls-tree", "--name-only", "HEAD", ".mlv/profiles/") == ""
     assert (repo / ".git/mlv/profile-skipped.txt").read_text().split() == [md5]
     doc = json.loads(run(repo, "data", "profile", "shards", "--json").stdout)  # computed when asked

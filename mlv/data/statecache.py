@@ -66,13 +66,9 @@ class StateCache:
         return state
 
     @property
-    def files_path(self) -> Path:
-        return path_of_files(self.path)
-
-    @property
     def entries(self) -> dict[str, list[int | str]]:
         if self._entries is None:
-            doc = cachefile.read(self.files_path, _VERSION, "marshal")
+            doc = cachefile.read(path_of_files(self.path), _VERSION, "marshal")
             entries = (doc or {}).get("entries")
             self._entries = entries if isinstance(entries, dict) else {}
         return self._entries
@@ -117,7 +113,7 @@ class StateCache:
     def save(self) -> None:
         # Files first: a path remembered without its files only costs a lookup, never a wrong md5.
         if self._entries_dirty and self._entries is not None and cachefile.write(
-                self.files_path, {"entries": self._entries}, _VERSION, "marshal"):
+                path_of_files(self.path), {"entries": self._entries}, _VERSION, "marshal"):
             self._entries_dirty = False
         if self._tracked_dirty and cachefile.write(self.path, {"tracked": self.tracked}, _VERSION):
             self._tracked_dirty = False
