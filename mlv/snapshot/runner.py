@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import os
 import re
+import select
 import shlex
 import shutil
 import signal
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -217,13 +218,42 @@ def _wait_unless_signalled(proc: subprocess.Popen[bytes], signals: _ForwardedSig
     """The command's exit code; on a signal to mlv, its group is stopped before returning."""
     if signals.received is not None:  # arrived before the group existed to forward it to
         _signal_group(proc.pid, signals.received)
-    while signals.received is None:
-        try:
-            return proc.wait(timeout=0.2)
-        except subprocess.TimeoutExpired:
-            continue
+    with _exit_notice(proc) as ended_within:
+        while signals.received is None:
+            if ended_within(0.2):
+                return proc.wait()
     _stop(proc)
     return proc.wait()
+
+
+@contextlib.contextmanager
+def _exit_notice(proc: subprocess.Popen[bytes]) -> Iterator[Callable[[float], bool]]:
+    """A function telling whether PROC ended within a number of seconds.
+
+    Where the kernel offers a pidfd (Linux 5.3+), the wait ends the moment the command exits;
+    elsewhere subprocess polls, with sleeps of up to 50 ms, which a short command pays each time.
+    """
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # not Linux, an older kernel, or a sandbox refusing it
+        def polled(seconds: float) -> bool:
+            try:
+                proc.wait(timeout=seconds)
+            except subprocess.TimeoutExpired:
+                return False
+            return True
+
+        yield polled
+        return
+
+    def notified(seconds: float) -> bool:
+        select.select([pidfd], [], [], seconds)  # (a signal to mlv is forwarded by its handler meanwhile)
+        return proc.poll() is not None
+
+    try:
+        yield notified
+    finally:
+        os.close(pidfd)
 
 
 def _signal_group(group: int, sig: int) -> None:
