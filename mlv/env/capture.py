@@ -34,13 +34,25 @@ try:
     import importlib.metadata as md
 except ImportError:
     md = None
+def headers(dist):
+    # What dist.metadata["Name"] and dist.version give, without parsing the whole file (a long
+    # description included) as an email message, twice, for each of a few hundred distributions.
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or dist.read_text("") or ""
+    found = {}
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        key, colon, value = line.partition(":")
+        if colon and not line[0].isspace():
+            found.setdefault(key.strip().lower(), value.strip())
+    return found.get("name"), found.get("version")
 packages, paths = [], sorted({p for p in sys.path if p})
 for dist in (md.distributions() if md else []):
-    name = dist.metadata["Name"]
+    name, version = headers(dist)
     if not name:
         continue
     direct = dist.read_text("direct_url.json")
-    packages.append({"name": name, "version": dist.version,
+    packages.append({"name": name, "version": version,
                      "direct_url": json.loads(direct) if direct else None})
 print(json.dumps({
     "python": platform.python_version(),

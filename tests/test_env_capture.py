@@ -1,0 +1,54 @@
+"""The environment probe reads each installed distribution as importlib.metadata does."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from mlv.env import capture
+
+# Headers end at the first blank line; a description that looks like headers changes nothing,
+# nor does a folded header whose continuation line looks like one.
+TRICKY_METADATA = """Metadata-Version: 2.1
+name: Odd.Case_Name
+VERSION:  2.0rc1
+Summary: a summary folded
+ Version: 9.9
+Description-Content-Type: text/markdown
+
+Name: impostor
+Version: 0.0.1
+"""
+
+
+def _venv_with_distributions(folder: Path) -> Path:
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    python = folder / "bin" / "python"
+    site = Path(subprocess.run([str(python), "-I", "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                               capture_output=True, text=True, check=True).stdout.strip())
+    wheel_style = site / "odd.case_name-2.0rc1.dist-info"
+    wheel_style.mkdir()
+    (wheel_style / "METADATA").write_text(TRICKY_METADATA)
+    (wheel_style / "direct_url.json").write_text(json.dumps({"url": "file:///src/odd", "dir_info": {"editable": True}}))
+    egg_style = site / "plain-1.0.egg-info"
+    egg_style.mkdir()
+    (egg_style / "PKG-INFO").write_text("Metadata-Version: 1.0\nName: plain\nVersion: 1.0\n")
+    (site / "nameless-1.0.dist-info").mkdir()  # no metadata at all: left out, as before
+    return python
+
+
+def test_the_probe_reads_names_and_versions_as_importlib_metadata_does(tmp_path: Path) -> None:
+    python = _venv_with_distributions(tmp_path / "venv")
+    packages = capture.capture(str(python), None).packages or []
+    found = {p.name: p for p in packages}
+    assert set(found) == {"Odd.Case_Name", "plain"}
+    assert found["Odd.Case_Name"].version == "2.0rc1" and found["Odd.Case_Name"].editable
+    assert found["Odd.Case_Name"].source == "file:///src/odd"
+    assert found["plain"].version == "1.0" and found["plain"].source is None
+    listing = ("import importlib.metadata as md, json; print(json.dumps(sorted("
+               "[d.metadata['Name'], d.version] for d in md.distributions() if d.metadata['Name'])))")
+    expected = subprocess.run([str(python), "-I", "-c", listing], capture_output=True, text=True,
+                              check=True).stdout
+    assert sorted([p.name, p.version] for p in packages) == json.loads(expected)
