@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.workspace import calling_environment, dvc_exe, mlv_exe
+from benchmarks.workspace import VENV_BIN, calling_environment, dvc_exe, mlv_exe
 
 BUDGET_S = 0.3
 DVC_YAML = """\
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {**calling_environment(), "DVC_NO_ANALYTICS": "1",
            "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "b@example.com",
            "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "b@example.com",
-           "PATH": f"{Path(mlv_exe()).parent}{os.pathsep}{os.environ.get('PATH', '')}"}  # the stage's python
+           "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}  # the stage's python
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         root = Path(tmp) / "repo"
         root.mkdir()

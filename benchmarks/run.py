@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchmarks import datasets, ops_compare, ops_snapshot, ops_worktree, plot, report
 from benchmarks.context import FULL, SMOKE, Bench, Case, Profile, Scenario
-from benchmarks.workspace import REPO_ROOT, Workspace, available_mlv_commands, versions
+from benchmarks.workspace import REPO_ROOT, Workspace, available_mlv_commands, measure_executables_in, versions
 
 OPTIONAL_COMMANDS = ["diff", "checkout", "reproduce", "hooks"]
 
@@ -34,6 +34,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="where datasets and repositories go (default: $MLV_BENCH_DIR or benchmarks/.work)")
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for benchmarks.md/.png (default: docs/ for --full, WORK/smoke for --smoke)")
+    parser.add_argument("--bin", type=Path, default=None,
+                        help="folder whose `mlv` and `dvc` are measured, to compare another build "
+                             "(default: the ones next to this Python)")
     parser.add_argument("--report-only", action="store_true", help="re-render the report from the results file")
     parser.add_argument("--results", type=Path, default=None,
                         help="raw results file (default: WORK/results-full.json, or OUT/results.json for --smoke)")
@@ -50,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         doc = json.loads(results.read_text())
         write_report([Case.from_dict(c) for c in doc["cases"]], profile, doc["info"], out)
         return 0
+    if args.bin is not None:
+        measure_executables_in(args.bin.resolve())
     ws = Workspace(work / profile.name)
     if ws.runs.exists():
         print(f"removing the previous run's repositories in {ws.runs}", file=sys.stderr, flush=True)

@@ -59,7 +59,8 @@ class Workspace:
             "DVC_GLOBAL_CONFIG_DIR": str(self.home / ".dvc-global"),
             "DVC_SYSTEM_CONFIG_DIR": str(self.home / ".dvc-system"),
             "DVC_SITE_CACHE_DIR": str(site_cache(repo) if repo else self.home / ".dvc-site"),
-            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            # The measured mlv and dvc first (git hooks call them by name), then this Python's.
+            "PATH": os.pathsep.join(dict.fromkeys([str(_measured_bin), str(VENV_BIN), os.environ.get("PATH", "")])),
             "COLUMNS": "160",
             "LC_ALL": "C.UTF-8",
         })
@@ -96,12 +97,21 @@ def remove_repo(repo: Path) -> None:
             shutil.rmtree(path)
 
 
+# Where the measured `mlv` and `dvc` are: next to this interpreter unless `--bin` says otherwise.
+_measured_bin = VENV_BIN
+
+
+def measure_executables_in(folder: Path) -> None:
+    global _measured_bin  # noqa: PLW0603 - one setting for the whole run, made by its entry point
+    _measured_bin = folder
+
+
 def mlv_exe() -> str:
-    return str(VENV_BIN / "mlv")
+    return str(_measured_bin / "mlv")
 
 
 def dvc_exe() -> str:
-    return str(VENV_BIN / "dvc")
+    return str(_measured_bin / "dvc")
 
 
 def python_exe() -> str:

@@ -14,14 +14,21 @@ measured by the command itself (`--help` staying light, tests/test_cli_meta.py),
 
 Protocol, over a socket pair: a request is a pickled `(program, argv, cwd, env, stdin, timeout)`
 with a 4-byte length; the answer a pickled `(returncode, stdout, stderr)`.
+
+For code that starts executables itself (the benchmark harness), `executables()` serves the same
+forks through a Unix socket and writes `mlv` and `dvc` launchers: each is a short script that
+hands the server its argv, working directory, environment and its three standard streams
+themselves (file descriptors passed over the socket), then exits with the command's exit code.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import pickle
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -29,6 +36,8 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +134,46 @@ class ForkServer:
             self._proc = None
 
 
+# A launcher: the interpreter without site (a few milliseconds), the standard library alone.
+_LAUNCHER = """#!{python} -S
+import os, pickle, socket, struct, sys
+request = pickle.dumps(({program!r}, sys.argv[1:], os.getcwd(), dict(os.environ)))
+with socket.socket(socket.AF_UNIX) as server:
+    server.connect({socket_path!r})
+    socket.send_fds(server, [struct.pack("!I", len(request)) + request], [0, 1, 2])
+    reply = server.recv(4)
+os._exit(struct.unpack("!i", reply)[0] if len(reply) == 4 else 1)
+"""
+
+
+@contextlib.contextmanager
+def executables(folder: Path) -> Iterator[Path]:
+    """FOLDER with `mlv` and `dvc` launchers served by a fork server of their own, for the
+    block's length (see the module's docstring)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    # A socket's path must be short (108 bytes on Linux), which a pytest tmp_path may not be.
+    socket_dir = Path(tempfile.mkdtemp(prefix="mlv-forks-"))
+    socket_path = socket_dir / "server.sock"
+    proc = subprocess.Popen([sys.executable, "-m", "tests.forkserver", "--listen", str(socket_path)],
+                            stdin=subprocess.DEVNULL, cwd=Path(__file__).resolve().parent.parent)
+    try:
+        for program in ENTRY_POINTS:
+            launcher = folder / program
+            launcher.write_text(_LAUNCHER.format(python=sys.executable, program=program,
+                                                 socket_path=str(socket_path)))
+            launcher.chmod(0o755)
+        deadline = time.monotonic() + 60
+        while not socket_path.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the launchers' fork server did not start")
+            time.sleep(0.05)
+        yield folder
+    finally:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(socket_dir, ignore_errors=True)
+
+
 def _startup_settings(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k.startswith("PYTHON") or k in ("LANG", "LC_ALL", "LC_CTYPE")}
 
@@ -135,15 +184,54 @@ def enabled() -> bool:
 
 # -- the server -----------------------------------------------------------------------------------
 
-def serve(sock: socket.socket) -> None:
+def _preload() -> None:
     for name in _PRELOAD:
         __import__(name)
     _import_all_of_mlv()
     # What was imported never changes: out of the collector's sight, a child's collections do not
     # touch (and so copy) the pages of the tens of megabytes every child shares with the server.
     gc.freeze()
+
+
+def serve(sock: socket.socket) -> None:
+    _preload()
     while (request := _receive(sock)) is not None:
         _send(sock, _answer(*request))
+
+
+def serve_launchers(socket_path: str) -> None:
+    """Fork a command per connection, on the launcher's own streams; the command itself reports
+    its exit code on the connection (none: it was killed). Commands may overlap."""
+    _preload()
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(socket_path + ".new")
+    listener.listen(16)
+    os.rename(socket_path + ".new", socket_path)  # the launchers' client waits for this name
+    listener.settimeout(1.0)
+    while True:
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        try:
+            conn, _ = listener.accept()
+        except TimeoutError:
+            continue
+        conn.settimeout(None)
+        request, fds = _receive_with_fds(conn)
+        if os.fork() == 0:
+            program, argv, cwd, env = request
+            _child(program, argv, cwd, env, (fds[0], fds[1], fds[2]),
+                   report=lambda code: conn.sendall(struct.pack("!i", code)))
+        for fd in fds:
+            os.close(fd)
+        conn.close()
+
+
+def _receive_with_fds(conn: socket.socket) -> tuple[Any, list[int]]:
+    first, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 3)
+    size = struct.unpack("!I", first[:4])[0]
+    rest = _read_exactly(conn, size - (len(first) - 4)) if len(first) - 4 < size else b""
+    return pickle.loads(first[4:] + (rest or b"")), fds  # noqa: S301 - our own launchers
 
 
 def _import_all_of_mlv() -> None:
@@ -175,8 +263,10 @@ def _text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace").replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _child(program: str, argv: list[str], cwd: str, env: dict[str, str], fds: tuple[int, int, int]) -> None:
-    """Become the command; never returns (its SystemExit ends the process as a script's does)."""
+def _child(program: str, argv: list[str], cwd: str, env: dict[str, str], fds: tuple[int, int, int],
+           report: Callable[[int], None] | None = None) -> None:
+    """Become the command; never returns (its SystemExit ends the process as a script's does).
+    REPORT, if given, is told the exit code just before the process ends."""
     code = 1
     try:
         for target, fd in enumerate(fds):
@@ -210,7 +300,11 @@ def _child(program: str, argv: list[str], cwd: str, env: dict[str, str], fds: tu
             sys.stdout.flush()
             sys.stderr.flush()
         finally:
-            os._exit(code if isinstance(code, int) else 0)
+            final = code if isinstance(code, int) else 0
+            if report is not None:
+                with contextlib.suppress(OSError):
+                    report(final)
+            os._exit(final)
 
 
 def _wait(pid: int, timeout: float) -> int | None:
@@ -227,4 +321,7 @@ def _wait(pid: int, timeout: float) -> int | None:
 
 
 if __name__ == "__main__":
-    serve(socket.socket(fileno=int(sys.argv[1])))
+    if sys.argv[1] == "--listen":
+        serve_launchers(sys.argv[2])
+    else:
+        serve(socket.socket(fileno=int(sys.argv[1])))
