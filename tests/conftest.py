@@ -288,6 +288,15 @@ def dvc_remote(tmp_path: Path) -> Iterator[Path]:
     yield path
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Each process that runs tests starts its fork server before collecting them; the xdist
+    controller, which runs none, starts none."""
+    controller = bool(getattr(session.config.option, "numprocesses", None)) and not hasattr(session.config,
+                                                                                           "workerinput")
+    if forkserver.enabled() and not controller:
+        _FORK_SERVER.start()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The `slow` end-to-end cases first (in their order), then the rest: pytest-xdist hands tests
     out in this order, so the long ones start early and the short ones fill both workers at the

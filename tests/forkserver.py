@@ -84,7 +84,8 @@ def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
 
 
 class ForkServer:
-    """The client: one server process per pytest worker, started at the first command."""
+    """The client: one server process per pytest worker, started with the session (or at the
+    first command)."""
 
     def __init__(self) -> None:
         self._sock: socket.socket | None = None
@@ -112,6 +113,12 @@ class ForkServer:
         if code is None:
             raise subprocess.TimeoutExpired([program, *argv], timeout, out, err)
         return subprocess.CompletedProcess([program, *argv], code, out, err)
+
+    def start(self) -> None:
+        """Start the server now, so that its imports overlap with whatever comes before the
+        first command (pytest collecting the tests)."""
+        with self._lock:
+            self._connect()
 
     def _connect(self) -> socket.socket:
         if self._sock is None:
@@ -220,11 +227,14 @@ def serve_launchers(socket_path: str) -> None:
         request, fds = _receive_with_fds(conn)
         if os.fork() == 0:
             program, argv, cwd, env = request
-            _child(program, argv, cwd, env, (fds[0], fds[1], fds[2]),
-                   report=lambda code: conn.sendall(struct.pack("!i", code)))
+            _child(program, argv, cwd, env, (fds[0], fds[1], fds[2]), report=_reporter(conn))
         for fd in fds:
             os.close(fd)
         conn.close()
+
+
+def _reporter(conn: socket.socket) -> Callable[[int], None]:
+    return lambda code: conn.sendall(struct.pack("!i", code))
 
 
 def _receive_with_fds(conn: socket.socket) -> tuple[Any, list[int]]:
