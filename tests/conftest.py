@@ -84,6 +84,12 @@ def run_program(program: str, args: Sequence[str], cwd: Path, env: dict[str, str
                           env=full_env, input=input_text, timeout=timeout, check=False)
 
 
+def forked_launchers() -> Path | None:
+    """A folder whose `mlv` and `dvc` are launchers of this worker's fork server, for code that
+    starts them by name or path itself (see tests/forkserver.py); None when the server is off."""
+    return _FORK_SERVER.launchers() if forkserver.enabled() else None
+
+
 def dvc(cwd: Path, *args: str) -> str:
     """Run DVC's command line (tests use it to set up remotes, push and check status)."""
     proc = run_program("dvc", args, cwd)

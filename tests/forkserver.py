@@ -12,13 +12,16 @@ measured by the command itself (`--help` staying light, tests/test_cli_meta.py),
 (tests/terminal_helpers.py), signals to a process group (conftest.spawned) and git hooks.
 `MLV_TEST_FORKSERVER=0` turns the server off: every command then starts its executable.
 
-Protocol, over a socket pair: a request is a pickled `(program, argv, cwd, env, stdin, timeout)`
-with a 4-byte length; the answer a pickled `(returncode, stdout, stderr)`.
+The test's own calls (conftest.run_program) go over a socket pair: a request is a pickled
+`(program, argv, cwd, env, stdin, timeout)` with a 4-byte length; the answer a pickled
+`(returncode, stdout, stderr)`. Code that starts executables itself (the benchmark harness, a
+CI workflow's shell steps) can use `ForkServer.launchers()` instead: a folder with `mlv` and `dvc`
+launchers, short scripts that connect to the server's Unix socket, hand it their argv, working
+directory, environment and their own three standard streams (passed as file descriptors), and
+exit with the command's exit code. The server serves both, and commands may overlap (a command may
+start a launcher).
 
-For code that starts executables itself (the benchmark harness), `executables()` serves the same
-forks through a Unix socket and writes `mlv` and `dvc` launchers: each is a short script that
-hands the server its argv, working directory, environment and its three standard streams
-themselves (file descriptors passed over the socket), then exits with the command's exit code.
+`python` runs `python -c CODE ARGS...` the same way, for a test's own probes that import DVC.
 """
 
 from __future__ import annotations
@@ -37,11 +40,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 ENTRY_POINTS = {"mlv": ("mlv.cli.app", "main"), "dvc": ("dvc.cli", "main")}
+LAUNCHED = ("mlv", "dvc")
 # What DVC's commands import on first use (measured: dulwich, pygit2, networkx, ruamel, its command
 # modules...), about 0.1-0.25 s that each forked `dvc` call would otherwise pay again.
 _PRELOAD = ("mlv.cli.app", "dvc.cli", "dvc.cli.parser", "dvc.repo", "dvc.repo.index", "dvc.repo.graph",
@@ -83,6 +88,18 @@ def _read_exactly(sock: socket.socket, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
+# A launcher: the interpreter without site (a few milliseconds), the standard library alone.
+_LAUNCHER = """#!{python} -S
+import os, pickle, socket, struct, sys
+request = pickle.dumps(({program!r}, sys.argv[1:], os.getcwd(), dict(os.environ)))
+with socket.socket(socket.AF_UNIX) as server:
+    server.connect({socket_path!r})
+    socket.send_fds(server, [struct.pack("!I", len(request)) + request], [0, 1, 2])
+    reply = server.recv(4)
+os._exit(struct.unpack("!i", reply)[0] if len(reply) == 4 else 1)
+"""
+
+
 class ForkServer:
     """The client: one server process per pytest worker, started with the session (or at the
     first command)."""
@@ -90,6 +107,7 @@ class ForkServer:
     def __init__(self) -> None:
         self._sock: socket.socket | None = None
         self._proc: subprocess.Popen[bytes] | None = None
+        self._folder: Path | None = None
         self._lock = threading.Lock()
         self._startup_env: dict[str, str] = {}
 
@@ -120,13 +138,33 @@ class ForkServer:
         with self._lock:
             self._connect()
 
+    def launchers(self) -> Path:
+        """The folder of this server's `mlv` and `dvc` launchers (see the module's docstring)."""
+        with self._lock:
+            self._connect()
+            assert self._folder is not None
+            return self._folder
+
     def _connect(self) -> socket.socket:
         if self._sock is None:
+            # The socket's path must be short (108 bytes on Linux), which a pytest tmp_path may
+            # not be. It listens before the server starts: a launcher never finds it missing.
+            self._folder = Path(tempfile.mkdtemp(prefix="mlv-forks-"))
+            listener = socket.socket(socket.AF_UNIX)
+            listener.bind(str(self._folder / "server.sock"))
+            listener.listen(64)
             ours, theirs = socket.socketpair()
-            self._proc = subprocess.Popen([sys.executable, "-m", "tests.forkserver", str(theirs.fileno())],
-                                          pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+            fds = [theirs.fileno(), listener.fileno()]
+            self._proc = subprocess.Popen([sys.executable, "-m", "tests.forkserver", *map(str, fds)],
+                                          pass_fds=fds, stdin=subprocess.DEVNULL,
                                           cwd=Path(__file__).resolve().parent.parent)
             theirs.close()
+            listener.close()
+            for program in LAUNCHED:
+                launcher = self._folder / program
+                launcher.write_text(_LAUNCHER.format(python=sys.executable, program=program,
+                                                     socket_path=str(self._folder / "server.sock")))
+                launcher.chmod(0o755)
             self._sock = ours
             self._startup_env = _startup_settings(dict(os.environ))
         return self._sock
@@ -139,46 +177,9 @@ class ForkServer:
             self._proc.kill()
             self._proc.wait()
             self._proc = None
-
-
-# A launcher: the interpreter without site (a few milliseconds), the standard library alone.
-_LAUNCHER = """#!{python} -S
-import os, pickle, socket, struct, sys
-request = pickle.dumps(({program!r}, sys.argv[1:], os.getcwd(), dict(os.environ)))
-with socket.socket(socket.AF_UNIX) as server:
-    server.connect({socket_path!r})
-    socket.send_fds(server, [struct.pack("!I", len(request)) + request], [0, 1, 2])
-    reply = server.recv(4)
-os._exit(struct.unpack("!i", reply)[0] if len(reply) == 4 else 1)
-"""
-
-
-@contextlib.contextmanager
-def executables(folder: Path) -> Iterator[Path]:
-    """FOLDER with `mlv` and `dvc` launchers served by a fork server of their own, for the
-    block's length (see the module's docstring)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    # A socket's path must be short (108 bytes on Linux), which a pytest tmp_path may not be.
-    socket_dir = Path(tempfile.mkdtemp(prefix="mlv-forks-"))
-    socket_path = socket_dir / "server.sock"
-    proc = subprocess.Popen([sys.executable, "-m", "tests.forkserver", "--listen", str(socket_path)],
-                            stdin=subprocess.DEVNULL, cwd=Path(__file__).resolve().parent.parent)
-    try:
-        for program in ENTRY_POINTS:
-            launcher = folder / program
-            launcher.write_text(_LAUNCHER.format(python=sys.executable, program=program,
-                                                 socket_path=str(socket_path)))
-            launcher.chmod(0o755)
-        deadline = time.monotonic() + 60
-        while not socket_path.exists():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the launchers' fork server did not start")
-            time.sleep(0.05)
-        yield folder
-    finally:
-        proc.kill()
-        proc.wait()
-        shutil.rmtree(socket_dir, ignore_errors=True)
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
 
 
 def _startup_settings(env: dict[str, str]) -> dict[str, str]:
@@ -200,50 +201,6 @@ def _preload() -> None:
     gc.freeze()
 
 
-def serve(sock: socket.socket) -> None:
-    _preload()
-    while (request := _receive(sock)) is not None:
-        _send(sock, _answer(*request))
-
-
-def serve_launchers(socket_path: str) -> None:
-    """Fork a command per connection, on the launcher's own streams; the command itself reports
-    its exit code on the connection (none: it was killed). Commands may overlap."""
-    _preload()
-    listener = socket.socket(socket.AF_UNIX)
-    listener.bind(socket_path + ".new")
-    listener.listen(16)
-    os.rename(socket_path + ".new", socket_path)  # the launchers' client waits for this name
-    listener.settimeout(1.0)
-    while True:
-        with contextlib.suppress(ChildProcessError):
-            while os.waitpid(-1, os.WNOHANG)[0]:
-                pass
-        try:
-            conn, _ = listener.accept()
-        except TimeoutError:
-            continue
-        conn.settimeout(None)
-        request, fds = _receive_with_fds(conn)
-        if os.fork() == 0:
-            program, argv, cwd, env = request
-            _child(program, argv, cwd, env, (fds[0], fds[1], fds[2]), report=_reporter(conn))
-        for fd in fds:
-            os.close(fd)
-        conn.close()
-
-
-def _reporter(conn: socket.socket) -> Callable[[int], None]:
-    return lambda code: conn.sendall(struct.pack("!i", code))
-
-
-def _receive_with_fds(conn: socket.socket) -> tuple[Any, list[int]]:
-    first, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 3)
-    size = struct.unpack("!I", first[:4])[0]
-    rest = _read_exactly(conn, size - (len(first) - 4)) if len(first) - 4 < size else b""
-    return pickle.loads(first[4:] + (rest or b"")), fds  # noqa: S301 - our own launchers
-
-
 def _import_all_of_mlv() -> None:
     """Every module of mlv (each would otherwise be imported again by every command using it)."""
     import pkgutil
@@ -254,18 +211,85 @@ def _import_all_of_mlv() -> None:
         __import__(info.name)
 
 
-def _answer(program: str, argv: list[str], cwd: str, env: dict[str, str], stdin: str | None,
-            timeout: float) -> tuple[int | None, str, str]:
-    with tempfile.TemporaryFile() as inp, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+@dataclass
+class _Requested:
+    """A command the test asked for over the socket pair: its output files, until it ends."""
+
+    pid: int
+    out: IO[bytes]
+    err: IO[bytes]
+    deadline: float
+
+
+def serve(requests: socket.socket, listener: socket.socket) -> None:
+    """Until the test's end of REQUESTS closes: fork a command per request and per launcher
+    connection on LISTENER; answer a request when its command ends (or is killed at its timeout)."""
+    _preload()
+    requested: dict[int, _Requested] = {}  # pidfd -> the one command a test waits for
+    launched: dict[int, int] = {}  # pidfd -> pid: commands that report on their own connection
+    while True:
+        deadline = min((job.deadline for job in requested.values()), default=None)
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        watched: list[socket.socket | int] = [requests, listener, *requested, *launched]
+        ready, _, _ = select.select(watched, [], [], wait)
+        for pidfd in [fd for fd, job in requested.items() if fd in ready or job.deadline <= time.monotonic()]:
+            _send(requests, _answer(requested.pop(pidfd), timed_out=pidfd not in ready))
+            os.close(pidfd)
+        for pidfd in [fd for fd in launched if fd in ready]:
+            os.waitpid(launched.pop(pidfd), 0)
+            os.close(pidfd)
+        server_fds = [requests.fileno(), listener.fileno(), *requested, *launched]
+        if requests in ready:
+            request = _receive(requests)
+            if request is None:
+                return
+            pidfd, job = _start_requested(server_fds, *request)
+            requested[pidfd] = job
+        if listener in ready:
+            pid = _start_launched(listener, server_fds)
+            launched[os.pidfd_open(pid)] = pid
+
+
+def _start_requested(server_fds: list[int], program: str, argv: list[str], cwd: str, env: dict[str, str],
+                     stdin: str | None, timeout: float) -> tuple[int, _Requested]:
+    with tempfile.TemporaryFile() as inp:
         inp.write((stdin or "").encode())
         inp.seek(0)
+        out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 - _answer closes them
         pid = os.fork()
         if pid == 0:
-            _child(program, argv, cwd, env, (inp.fileno(), out.fileno(), err.fileno()))
-        code = _wait(pid, timeout)
-        out.seek(0)
-        err.seek(0)
-        return code, _text(out.read()), _text(err.read())
+            _child(program, argv, cwd, env, (inp.fileno(), out.fileno(), err.fileno()), server_fds)
+    return os.pidfd_open(pid), _Requested(pid, out, err, time.monotonic() + timeout)
+
+
+def _answer(job: _Requested, timed_out: bool) -> tuple[int | None, str, str]:
+    """The ended command's return code as subprocess gives it (-N for signal N; None: killed at
+    its timeout), and its output."""
+    if timed_out:
+        os.kill(job.pid, signal.SIGKILL)
+    _, status = os.waitpid(job.pid, 0)
+    with job.out, job.err:
+        job.out.seek(0)
+        job.err.seek(0)
+        return (None if timed_out else os.waitstatus_to_exitcode(status)), _text(job.out.read()), \
+            _text(job.err.read())
+
+
+def _start_launched(listener: socket.socket, server_fds: list[int]) -> int:
+    conn, _ = listener.accept()
+    with conn:
+        first, fds, _flags, _addr = socket.recv_fds(conn, 1 << 16, 3)
+        body, size = first[4:], struct.unpack("!I", first[:4])[0]
+        if len(body) < size:
+            body += _read_exactly(conn, size - len(body)) or b""
+        program, argv, cwd, env = pickle.loads(body)  # noqa: S301 - our own launchers
+        pid = os.fork()
+        if pid == 0:
+            _child(program, argv, cwd, env, (fds[0], fds[1], fds[2]), server_fds,
+                   report=lambda code: conn.sendall(struct.pack("!i", code)))
+        for fd in fds:
+            os.close(fd)
+    return pid
 
 
 def _text(data: bytes) -> str:
@@ -274,25 +298,24 @@ def _text(data: bytes) -> str:
 
 
 def _child(program: str, argv: list[str], cwd: str, env: dict[str, str], fds: tuple[int, int, int],
-           report: Callable[[int], None] | None = None) -> None:
+           server_fds: list[int], report: Callable[[int], None] | None = None) -> None:
     """Become the command; never returns (its SystemExit ends the process as a script's does).
     REPORT, if given, is told the exit code just before the process ends."""
     code = 1
     try:
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
+        for fd in server_fds:  # the server's own sockets and pidfds are none of the command's
+            os.close(fd)
         os.chdir(cwd)
         os.environ.clear()
         os.environ.update(env)
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        if program == "mlv":
+        if program != "dvc":
             # Importing DVC (done by the server, by mlv only when a command needs it) wraps the
             # standard streams in colorama's; mlv starts with the interpreter's own.
             sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-        module, function = ENTRY_POINTS[program]
-        sys.argv = [program, *argv]
-        entry = getattr(__import__(module, fromlist=[function]), function)
-        code = entry()
+        code = _run_python_c(argv) if program == "python" else _run_entry_point(program, argv)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if exc.code is not None and not isinstance(exc.code, int):
@@ -317,21 +340,19 @@ def _child(program: str, argv: list[str], cwd: str, env: dict[str, str], fds: tu
             os._exit(final)
 
 
-def _wait(pid: int, timeout: float) -> int | None:
-    """The child's return code as subprocess gives it (-N for signal N); None after TIMEOUT (killed)."""
-    pidfd = os.pidfd_open(pid)
-    try:
-        ready, _, _ = select.select([pidfd], [], [], timeout)
-        if not ready:
-            os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-    finally:
-        os.close(pidfd)
-    return os.waitstatus_to_exitcode(status) if ready else None
+def _run_entry_point(program: str, argv: list[str]) -> Any:
+    module, function = ENTRY_POINTS[program]
+    sys.argv = [program, *argv]
+    return getattr(__import__(module, fromlist=[function]), function)()
+
+
+def _run_python_c(argv: list[str]) -> int:
+    if len(argv) < 2 or argv[0] != "-c":
+        raise SystemExit("the fork server runs `python -c CODE [ARG...]` only")
+    sys.argv = ["-c", *argv[2:]]
+    exec(compile(argv[1], "<string>", "exec"), {"__name__": "__main__"})  # noqa: S102 - the test's own code
+    return 0
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "--listen":
-        serve_launchers(sys.argv[2])
-    else:
-        serve(socket.socket(fileno=int(sys.argv[1])))
+    serve(socket.socket(fileno=int(sys.argv[1])), socket.socket(fileno=int(sys.argv[2])))

@@ -6,7 +6,6 @@ the harness from rotting as mlv's commands change.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.targets import TARGETS, TITLES
-from tests import forkserver
+from tests.conftest import forked_launchers
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,11 +24,10 @@ def test_smoke_run_reports_every_operation(tmp_path: Path) -> None:
     work = tmp_path / "bench"
     # The measured mlv and dvc are forked from a server that imported them once (tests/forkserver.py):
     # the same commands, without a second of interpreter start-up each (no time is asserted here).
-    with contextlib.ExitStack() as stack:
-        measured = ["--bin", str(stack.enter_context(forkserver.executables(tmp_path / "bin")))] \
-            if forkserver.enabled() else []
-        proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--smoke", "--work-dir", str(work), *measured],
-                              cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False)
+    launchers = forked_launchers()
+    measured = ["--bin", str(launchers)] if launchers else []
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--smoke", "--work-dir", str(work), *measured],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     report = (work / "smoke" / "benchmarks.md").read_text()

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import VENV_BIN, dvc, git, mlv
+from tests.conftest import VENV_BIN, dvc, forked_launchers, git, mlv
 
 DOCS_CI = Path(__file__).resolve().parent.parent / "docs" / "ci"
 _EXPR = re.compile(r"\$\{\{\s*steps\.(\w+)\.outputs\.(\w+)\s*\}\}")
@@ -51,13 +51,16 @@ def _write_data(path: Path, seed: int, shift: float, noise: float) -> None:
 
 class Workflow:
     """The mlv steps of one GitHub Actions recipe, run in order as `bash -e` scripts in a clone,
-    with the workflow's env, $GITHUB_OUTPUT, and the `if: steps.X.outputs.Y == 'v'` conditions."""
+    with the workflow's env, $GITHUB_OUTPUT, and the `if: steps.X.outputs.Y == 'v'` conditions.
+    The steps' `mlv` and `dvc` are the fork server's launchers (tests/forkserver.py)."""
 
     def __init__(self, name: str, clone: Path, env: dict[str, str]):
         doc = yaml.safe_load((DOCS_CI / name).read_text())
         self.steps = {s["id"]: s for job in doc["jobs"].values() for s in job["steps"] if "id" in s}
         self.clone = clone
         self.env = {**os.environ, **{k: str(v) for k, v in (doc.get("env") or {}).items()}, **env}
+        if launchers := forked_launchers():
+            self.env["PATH"] = f"{launchers}{os.pathsep}{self.env['PATH']}"
         self.outputs: dict[str, dict[str, str]] = {}
         self.scripts: list[str] = []
 

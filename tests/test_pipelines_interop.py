@@ -6,12 +6,11 @@ experiments and of DVC's), an honest reproduce, push, clone and pull. After ever
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import VENV_BIN, copy_template, dvc, git, mlv
+from tests.conftest import copy_template, dvc, git, mlv, run_program
 from tests.test_pipelines import (  # noqa: F401 - pipeline_templates_fixture is the fixture
     pipeline_templates_fixture,
     push_to_new_remotes,
@@ -43,8 +42,7 @@ print(json.dumps({"status": status, "data status": data, "repro --dry": dry}, de
 
 def assert_dvc_agrees(root: Path) -> None:
     """`dvc status`, `dvc data status` and `dvc repro --dry` all find nothing to do."""
-    proc = subprocess.run([str(Path(VENV_BIN) / "python"), "-c", DVC_CHECKS, str(root)], cwd=root,
-                          capture_output=True, text=True, check=False)
+    proc = run_program("python", ["-c", DVC_CHECKS, str(root)], root)
     assert proc.returncode == 0, proc.stderr
     found = json.loads(proc.stdout.splitlines()[-1])  # DVC logs its progress to stdout before it
     assert found == {"status": {}, "data status": {}, "repro --dry": []}, proc.stdout
