@@ -216,8 +216,11 @@ def _bare_venv(path: Path, wheelhouse: Path, six: str) -> Path:
 
 
 def _pip_install(venv: Path, wheelhouse: Path, six: str) -> None:
-    subprocess.run([str(Path(VENV_BIN) / "python"), "-m", "pip", "--python", str(venv / "bin" / "python"),
-                    "install", "--quiet", "--no-index", "--find-links", str(wheelhouse), f"six=={six}"], check=True)
+    # uv when installed (the dev extra has it): a fiftieth of pip's half second; the same install.
+    uv = shutil.which("uv", path=VENV_BIN) or shutil.which("uv")
+    installer = [uv, "pip"] if uv else [str(Path(VENV_BIN) / "python"), "-m", "pip"]
+    subprocess.run([*installer, "install", "--python", str(venv / "bin" / "python"), "--quiet", "--no-index",
+                    "--find-links", str(wheelhouse), f"six=={six}"], check=True)
 
 
 def _with_venv(venv: Path) -> dict[str, str]:
