@@ -10,11 +10,14 @@ import time
 from pathlib import Path
 
 from mlv.adapters import dvc as dvc_adapter
-from tests.conftest import VENV_BIN, git, mlv, spawned
+from tests.conftest import VENV_BIN, forked_launchers, git, mlv, spawned
 
 
-def _start(repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen([str(Path(VENV_BIN) / "mlv"), *args], cwd=repo, stdout=subprocess.PIPE,
+def _start(repo: Path, *args: str, env: dict[str, str] | None = None, forked: bool = False) -> subprocess.Popen[str]:
+    """mlv ARGS in the background: the executable, or with FORKED a launcher of the fork server
+    (a process of its own all the same, whose pid is not the launcher's)."""
+    folder = (forked_launchers() if forked else None) or Path(VENV_BIN)
+    return subprocess.Popen([str(folder / "mlv"), *args], cwd=repo, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
 
 
@@ -40,7 +43,7 @@ def test_concurrent_snapshots_never_interleave(experiment_repo: Path) -> None:
     # Each run changes the data, so a record that took the other run's pointers would show.
     command = f"{sys.executable} -c \"import os; open('data/run.txt', 'w').write(str(os.getpid()))\" && python train.py"
     for _ in range(5):
-        procs = [_start(repo, "snapshot", "--run", command) for _ in range(2)]
+        procs = [_start(repo, "snapshot", "--run", command, forked=True) for _ in range(2)]
         for proc in procs:
             _, stderr = proc.communicate(timeout=300)
             assert proc.returncode in (0, 1), stderr
