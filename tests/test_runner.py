@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import resource
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,21 @@ def test_exit_code_and_output_of_a_command_that_outlives_several_polls(
     assert result.exit_code == 3 and result.duration_s >= 0.5
     assert dict(result.stdout_metrics) == {"loss": 0.5}
     assert capfd.readouterr().out == "loss=0.5\n"
+
+
+def test_a_caller_holding_over_a_thousand_file_descriptors_can_run_a_command(tmp_path: Path) -> None:
+    """select() cannot watch a descriptor numbered 1024 or more; the runner's wait must not care."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1100
+    if soft < wanted + 50:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+    held: list[int] = []
+    try:
+        while len(held) < wanted:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        assert max(held) >= 1024
+        assert runner.run_command("exit 4", cwd=tmp_path).exit_code == 4
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

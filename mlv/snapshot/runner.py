@@ -246,8 +246,12 @@ def _exit_notice(proc: subprocess.Popen[bytes]) -> Iterator[Callable[[float], bo
         yield polled
         return
 
+    # poll, not select: a library caller may hold more than select's 1024 file descriptors.
+    exits = select.poll()
+    exits.register(pidfd, select.POLLIN)
+
     def notified(seconds: float) -> bool:
-        select.select([pidfd], [], [], seconds)  # (a signal to mlv is forwarded by its handler meanwhile)
+        exits.poll(seconds * 1000)  # (a signal to mlv is forwarded by its handler meanwhile)
         return proc.poll() is not None
 
     try:
