@@ -147,9 +147,10 @@ class ForkServer:
 
     def _connect(self) -> socket.socket:
         if self._sock is None:
-            # The socket's path must be short (108 bytes on Linux), which a pytest tmp_path may
-            # not be. It listens before the server starts: a launcher never finds it missing.
-            self._folder = Path(tempfile.mkdtemp(prefix="mlv-forks-"))
+            # The socket's path must be short (108 bytes on Linux), which a pytest tmp_path or a
+            # TMPDIR may not be. It listens before the server starts: a launcher never finds it
+            # missing.
+            self._folder = Path(tempfile.mkdtemp(prefix="mlv-forks-", dir="/tmp" if os.path.isdir("/tmp") else None))
             listener = socket.socket(socket.AF_UNIX)
             listener.bind(str(self._folder / "server.sock"))
             listener.listen(64)
