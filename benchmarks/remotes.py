@@ -23,7 +23,6 @@ import resource
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -32,10 +31,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from benchmarks.workspace import calling_environment
+from benchmarks.workspace import VENV_BIN, calling_environment
 from tests.remote_servers import LOOPBACK, free_port, moto_subprocess
 
-VENV_BIN = Path(sys.executable).parent
 BUCKET = "bench"
 THREADS = 16  # boto3's floor: enough parallel requests to keep the server busy
 

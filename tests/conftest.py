@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from mlv.data import statecache
 from tests import forkserver
 from tests.forkserver import ForkServer
 
@@ -241,12 +242,10 @@ def copy_template(source: Path, target: Path) -> Path:
     """
     shutil.copytree(source, target, symlinks=True)
     # Copies get new inodes: drop the stat cache so nothing trusts the template's stats.
-    for name in ("state.json", "state-files.marshal"):
-        (target / ".git/mlv" / name).unlink(missing_ok=True)
+    state = target / ".git" / "mlv" / "state.json"
+    for path in (state, statecache.path_of_files(state)):
+        path.unlink(missing_ok=True)
     return target
-
-
-_copy_template = copy_template  # the older private name, kept for tests that may use it
 
 
 @pytest.fixture

@@ -46,7 +46,6 @@ from pathlib import Path
 from typing import IO, Any
 
 ENTRY_POINTS = {"mlv": ("mlv.cli.app", "main"), "dvc": ("dvc.cli", "main")}
-LAUNCHED = ("mlv", "dvc")
 # What DVC's commands import on first use (measured: dulwich, pygit2, networkx, ruamel, its command
 # modules...), about 0.1-0.25 s that each forked `dvc` call would otherwise pay again.
 _PRELOAD = ("mlv.cli.app", "dvc.cli", "dvc.cli.parser", "dvc.repo", "dvc.repo.index", "dvc.repo.graph",
@@ -161,7 +160,7 @@ class ForkServer:
                                           cwd=Path(__file__).resolve().parent.parent)
             theirs.close()
             listener.close()
-            for program in LAUNCHED:
+            for program in ENTRY_POINTS:
                 launcher = self._folder / program
                 launcher.write_text(_LAUNCHER.format(python=sys.executable, program=program,
                                                      socket_path=str(self._folder / "server.sock")))
