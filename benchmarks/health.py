@@ -5,7 +5,7 @@ temporary folder, then runs each step in its own child process and reports its t
 inside the child, after imports) and its peak RSS (the child's own `ru_maxrss`, read with wait4):
 
 - read: pyarrow's plain `pyarrow.csv.read_csv` of the whole file (the floor for any profiler);
-- profile: `mlv.health.profile_dataset`, which also writes the profile JSON for the next step;
+- profile: `mlv.datahealth.profile_dataset`, which also writes the profile JSON for the next step;
 - check: `profile_dataset` of the same file plus `check` against the stored profile.
 
 - evidently: Evidently's `DataDriftPreset` on the same file as reference and current (pandas reads
@@ -83,9 +83,9 @@ def step(name: str, csv: Path, stored: Path) -> tuple[float, float]:
     """Run one step in this (child) process; its wall and CPU seconds (all threads), imports excluded."""
     import pyarrow.csv as pacsv
 
-    from mlv.health.check import check
-    from mlv.health.model import Profile
-    from mlv.health.profiler import profile_dataset
+    from mlv.datahealth.check import check
+    from mlv.datahealth.model import Profile
+    from mlv.datahealth.profiler import profile_dataset
 
     start, cpu = time.perf_counter(), time.process_time()
     if name == "read":

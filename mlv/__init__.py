@@ -16,9 +16,9 @@ name, so a top-level function of that name would not stay a function.
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # not `from typing import ...`: the git hooks import this package, builtins only
+from mlv._version import __version__
 
-__version__ = "0.1.0"
+TYPE_CHECKING = False  # not `from typing import ...`: the git hooks import this package, builtins only
 
 __all__ = ["Experiment", "__version__", "api", "init", "log", "log_metric", "log_metrics", "show", "status"]
 

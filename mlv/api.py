@@ -25,10 +25,10 @@ if TYPE_CHECKING:
 
     import git as gitpython
 
-    from mlv.checkout import CheckoutResult
+    from mlv.checkout.checkout import CheckoutResult
     from mlv.diff.compare import DiffResult
-    from mlv.repo_status import StatusReport
     from mlv.reproduce.rerun import ReproduceResult
+    from mlv.status.status import StatusReport
 
     # A folder inside the repository, or a GitPython repository object.
     RepoLike: TypeAlias = str | os.PathLike[str] | gitpython.Repo
@@ -106,7 +106,7 @@ def log(limit: int | None = None, rev: str = "HEAD", path: RepoLike = ".", *, al
 
 
 def show(rev: str = "HEAD", path: RepoLike = ".") -> Experiment:
-    from mlv import revisions
+    from mlv.registry import revisions
 
     root = git.find_root(_folder(path))
     return _experiment(history.show_experiment(root, revisions.resolve(root, rev)), root)
@@ -136,7 +136,7 @@ def reproduce(rev: str, env: str = "current", rtol: float = 0.0, atol: float = 0
 
 def checkout(rev: str, force: bool = False, path: RepoLike = ".") -> CheckoutResult:
     """Put experiment REV's code and data in the work tree; see `mlv checkout --help`."""
-    from mlv import checkout as _checkout
+    from mlv.checkout import checkout as _checkout
 
     return _checkout.checkout_experiment(_folder(path), rev, force=force)
 
@@ -144,6 +144,6 @@ def checkout(rev: str, force: bool = False, path: RepoLike = ".") -> CheckoutRes
 def status(path: RepoLike = ".") -> StatusReport:
     """What changed since the latest experiment, what is not pushed, whether hooks are installed;
     see `mlv status --help`."""
-    from mlv import repo_status
+    from mlv.status import status as repo_status
 
     return repo_status.status(git.find_root(_folder(path)))

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from mlv.health.model import Profile
+from mlv.datahealth.model import Profile
 from mlv.record.history import show_experiment
 from tests.conftest import REPO_ROOT, dvc, git, mlv
 from tests.test_health_cli import SCHEMA, run
@@ -56,7 +56,7 @@ def test_snapshot_commits_the_profile_by_md5_and_a_no_op_snapshot_neither_recomp
     before = os.stat(experiment_repo / rel)
     proc = mlv(experiment_repo, "snapshot", "-m", "nothing changed", env={"PYTHONPROFILEIMPORTTIME": "1"})
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "import time:" in line}
-    assert "mlv.health.store" in imported and not {m for m in imported if m.startswith(("pyarrow", "numpy"))}
+    assert "mlv.datahealth.store" in imported and not {m for m in imported if m.startswith(("pyarrow", "numpy"))}
     after = os.stat(experiment_repo / rel)
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     assert git(experiment_repo, "ls-tree", "--name-only", "HEAD", ".mlv/profiles/") == rel
@@ -89,7 +89,7 @@ def test_a_folder_without_tables_is_listed_once_and_gets_a_profile_when_a_table_
 
 
 def test_a_folder_of_many_tables_is_profiled_on_demand_not_at_every_snapshot(repo: Path) -> None:
-    from mlv.health.store import SNAPSHOT_MAX_FILES
+    from mlv.datahealth.store import SNAPSHOT_MAX_FILES
 
     md5 = _snapshot_of_folder(repo, "shards", {f"part{i:03d}.csv": f"x,y\n{i},{i * 2}\n"
                                                for i in range(SNAPSHOT_MAX_FILES + 1)})

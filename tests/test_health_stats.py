@@ -1,4 +1,4 @@
-"""The statistics of mlv.health against scipy on raw data, and the false-alarm rate at 1,000,000 rows.
+"""The statistics of mlv.datahealth against scipy on raw data, and the false-alarm rate at 1,000,000 rows.
 
 Profiles are built from Arrow tables in memory (profile_table): the CSV reader is tested in
 test_health_cli.py, and writing big CSVs here would only make the suite slow.
@@ -18,13 +18,13 @@ import pytest
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import ks_2samp, wasserstein_distance
 
+from mlv.datahealth.check import check
+from mlv.datahealth.model import Profile
+from mlv.datahealth.profiler import profile_dataset, profile_table
+from mlv.datahealth.sketch import DistinctCounter, FrequentItems, QuantileSketch, hash_strings, mix64
+from mlv.datahealth.stats import benjamini_hochberg
+from mlv.datahealth.thresholds import Thresholds, thresholds_from_config
 from mlv.errors import ConfigError
-from mlv.health.check import check
-from mlv.health.model import Profile
-from mlv.health.profiler import profile_dataset, profile_table
-from mlv.health.sketch import DistinctCounter, FrequentItems, QuantileSketch, hash_strings, mix64
-from mlv.health.stats import benjamini_hochberg
-from mlv.health.thresholds import Thresholds, thresholds_from_config
 
 # Wasserstein-1 from two profiles vs scipy on the raw values, as a share of the reference std.
 # Measured worst case over the distributions below (20k to 1M rows) is 1.7e-4 (lognormal, where

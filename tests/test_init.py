@@ -67,8 +67,8 @@ def test_init_rejects_malformed_existing_config(sample_repo: Path) -> None:
 
 
 def test_hooks_strict_is_read_from_the_configuration(sample_repo: Path) -> None:
-    from mlv import share
     from mlv.project import config
+    from mlv.share import share
 
     path = sample_repo / ".mlv/config.yaml"
     assert share.hooks_strict(sample_repo) is False

@@ -12,11 +12,10 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from typer._click import exceptions as click_errors  # typer's own copy of click: its exceptions
-from typer._click.core import Context as ClickContext
 from typer.core import TyperArgument, TyperCommand
+from typer.exceptions import TyperException  # the public base of click's errors in typer's own click
 
-from mlv import __version__
+from mlv._version import __version__
 from mlv.cli.commands import (
     checkout,
     data,
@@ -29,14 +28,14 @@ from mlv.cli.commands import (
     registry,
     report,
     reproduce,
+    share,
     snapshot,
     status,
-    sync,
 )
 from mlv.cli.errors import handle_errors, show_tracebacks
 from mlv.errors import EXIT_INTERRUPTED, EXIT_USAGE
 
-COMMANDS = (checkout, data, diff, gate, hooks, init, log, model, registry, report, reproduce, snapshot, status, sync)
+COMMANDS = (checkout, data, diff, gate, hooks, init, log, model, registry, report, reproduce, snapshot, status, share)
 
 app = typer.Typer(
     name="mlv",
@@ -92,7 +91,7 @@ class _Command(TyperCommand):
             if isinstance(param, TyperArgument) and param.metavar is None and param.name:
                 param.metavar = param.name.upper()  # also names it in "Missing argument 'REV'"
 
-    def collect_usage_pieces(self, ctx: ClickContext) -> list[str]:
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:  # click's Context: a typer-private type
         pieces = [self.options_metavar] if self.options_metavar else []
         for param in self.get_params(ctx):
             if isinstance(param, TyperArgument) and param.metavar:
@@ -140,19 +139,27 @@ def app_for(argv: list[str]) -> typer.Typer:
     return slim
 
 
-def main() -> None:
-    try:
-        code = app_for(sys.argv[1:])(prog_name="mlv", standalone_mode=False)
-    except click_errors.NoArgsIsHelpError as exc:  # plain `mlv` or `mlv model`: the help, as asked
+def _exit_for_command_line_error(exc: Any) -> None:
+    """Plain `mlv` or `mlv model`: the help, as asked (exit 0). A wrong option or argument: one
+    line and exit 64, never click's 2 (see exit-codes.md). Anything else click says: as click says it.
+    typer exposes only the base class of its click's errors, so the kind is read off the instance."""
+    kind = type(exc).__name__
+    if kind == "NoArgsIsHelpError":
         sys.stdout.write(exc.format_message() + "\n")
         sys.exit(0)
-    except click_errors.UsageError as exc:  # a wrong option or argument: exit 64, never 2 (see exit-codes.md)
+    if hasattr(exc, "ctx") and exc.exit_code == 2:  # UsageError and its subclasses
         where = exc.ctx.command_path if exc.ctx else "mlv"
         sys.stderr.write(f"error: {exc.format_message().rstrip('.')}. See `{where} -h`.\n")
         sys.exit(EXIT_USAGE)
-    except click_errors.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+    exc.show()
+    sys.exit(exc.exit_code)
+
+
+def main() -> None:
+    try:
+        code = app_for(sys.argv[1:])(prog_name="mlv", standalone_mode=False)
+    except TyperException as exc:
+        _exit_for_command_line_error(exc)
     except (KeyboardInterrupt, typer.Abort):  # Ctrl-C outside a command body (while parsing)
         sys.stderr.write("error: interrupted.\n")
         sys.exit(EXIT_INTERRUPTED)

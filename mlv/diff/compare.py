@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlv import revisions
 from mlv.adapters import git
 from mlv.diff import code as diff_code
 from mlv.diff import data as diff_data
@@ -24,6 +23,7 @@ from mlv.diff import values
 from mlv.diff.sides import Named, Side, load_commits, load_workspace
 from mlv.errors import MlvError
 from mlv.record import history, record
+from mlv.registry import revisions
 
 JSON_SCHEMA_VERSION = 1
 SECTIONS = ("code", "data", "environment", "params", "metrics", "command")

@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlv import __version__
+from mlv._version import __version__
 from mlv.adapters import git
 from mlv.errors import MlvError
 
@@ -84,9 +84,7 @@ def is_mlv_hook(path: Path) -> bool:
 
 def _python_path() -> list[str]:
     """The import path the hook needs, found now so the hook can skip site start-up (~20 ms)."""
-    import mlv
-
-    package_parent = str(Path(mlv.__file__).resolve().parent.parent)
+    package_parent = str(Path(__file__).resolve().parents[2])  # the folder that holds mlv/
     # Not the current folder nor the folder of the `mlv` script: neither is a library folder.
     skip = {os.getcwd(), os.path.dirname(os.path.abspath(sys.argv[0] or ".")),
             os.path.dirname(sys.executable)}

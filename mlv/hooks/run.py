@@ -528,7 +528,7 @@ def pre_push(root: str, args: list[str], updates: list[tuple[str, str, str, str]
         return 0  # only deletions
     from pathlib import Path
 
-    from mlv import share
+    from mlv.share import share
 
     excluded = [r for _, _, _, r in updates if r != ZERO_SHA]
     data = share.data_to_push(Path(root), tips, remote, excluded)

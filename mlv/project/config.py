@@ -45,7 +45,7 @@ class ProjectConfig:
     models: dict[str, Any] = field(default_factory=dict)
     # `gate: {metrics, reproduced, data_check}`, kept raw here: mlv.gates.ci reads it.
     gate: dict[str, Any] | None = None
-    # `data_check: {p_value: 0.01, ...}`, kept raw here: mlv.health.thresholds_from_config reads it.
+    # `data_check: {p_value: 0.01, ...}`, kept raw here: mlv.datahealth.thresholds_from_config reads it.
     data_check: Any = None  # validated where it is used, so a typo fails `mlv data check` only
     version: int = CONFIG_VERSION
 

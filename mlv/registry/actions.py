@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlv import __version__
+from mlv._version import __version__
 from mlv.adapters import git
 from mlv.errors import EXIT_USER_ERROR, MlvError
 from mlv.gates import Facts, RuleResult, evaluate, failed

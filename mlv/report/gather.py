@@ -28,7 +28,7 @@ from mlv.record.history import Experiment, InvalidExperiment
 
 if TYPE_CHECKING:
     from mlv.adapters.dvc import Pointer
-    from mlv.health.model import Profile
+    from mlv.datahealth.model import Profile
 
 SCHEMA_VERSION = 1
 MAX_MODELS = 200  # models shown with their versions and history; a hostile tag flood is cut here
@@ -160,9 +160,9 @@ def _health(root: Path, experiments: list[Experiment]) -> tuple[list[dict[str, A
 
 def _check(root: Path, latest: Experiment, pointer: Pointer, reference: Experiment,
            old: Pointer) -> dict[str, Any] | None:
-    from mlv.health.check import check
-    from mlv.health.store import stored_profile
-    from mlv.health.thresholds import thresholds_from_config
+    from mlv.datahealth.check import check
+    from mlv.datahealth.store import stored_profile
+    from mlv.datahealth.thresholds import thresholds_from_config
     from mlv.project import config
 
     current = stored_profile(root, pointer.md5, [latest.commit])

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlv import locking, revisions
+from mlv import locking
 from mlv.adapters import dvc, git
 from mlv.data.pathsafety import check_no_escaping_symlink
 from mlv.data.safe_write import SafeTree
@@ -33,6 +33,7 @@ from mlv.project import config, paramfiles
 from mlv.record import history
 from mlv.record.history import Experiment
 from mlv.record.record import InvalidRecordError
+from mlv.registry import revisions
 from mlv.reproduce import datapool, verdict
 from mlv.reproduce.worktree import temporary_worktree, use_shared_cache
 from mlv.snapshot.runner import RunResult, run_command

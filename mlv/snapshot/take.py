@@ -8,14 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlv import __version__, locking
+from mlv import locking
+from mlv._version import __version__
 from mlv.adapters import dvc, git
 from mlv.data import statecache, track
 from mlv.data.pathsafety import check_no_symlink
+from mlv.datahealth import store as data_profiles
 from mlv.env import capture as environment
 from mlv.env import project_lockfiles as projectlocks
 from mlv.errors import CommandFailedError, GitError, MlvError
-from mlv.health import store as data_profiles
 from mlv.pipeline import dvcfiles
 from mlv.pipeline import project as dvcproject
 from mlv.project import config, paramfiles, undeclared

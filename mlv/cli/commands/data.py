@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from mlv.health.history import Revision, Side
-    from mlv.health.model import Profile
-    from mlv.health.thresholds import Thresholds
+    from mlv.datahealth.history import Revision, Side
+    from mlv.datahealth.model import Profile
+    from mlv.datahealth.thresholds import Thresholds
 
 data_app = typer.Typer(name="data", help="Profile a tabular dataset, and check its health and drift against another version.\n\nExample: mlv data check data --against churn@v1.0.0",
                        no_args_is_help=True, rich_markup_mode=None)
@@ -25,8 +25,8 @@ def register(app: typer.Typer) -> None:
 @contextmanager
 def _could_not_run() -> Iterator[None]:
     """Any failure before a result exists means the check could not run: exit code 2."""
+    from mlv.datahealth.errors import DataHealthError
     from mlv.errors import EXIT_CANNOT_RUN, MlvError
-    from mlv.health.errors import DataHealthError
 
     try:
         yield
@@ -75,14 +75,14 @@ def profile_command(
 
 def _profile_side(path: Path | None, rev: str | None) -> Side:
     from mlv.adapters import git
-    from mlv.health import history
-    from mlv.health.history import Side
+    from mlv.datahealth import history
+    from mlv.datahealth.history import Side
 
     root = git.find_root(Path.cwd())
     if rev is None:  # no PATH: the project's tabular data path, as it is in the work tree
         import os
 
-        from mlv.health.profiler import profile_dataset
+        from mlv.datahealth.profiler import profile_dataset
 
         rel = _default_work_tree_path(root)
         return Side(profile_dataset(Path(os.path.relpath(root / rel))), f"{rel} (work tree)")
@@ -93,8 +93,8 @@ def _profile_side(path: Path | None, rev: str | None) -> Side:
 
 
 def _default_work_tree_path(root: Path) -> str:
-    from mlv.health.errors import DataHealthError
-    from mlv.health.reader import find_dataset
+    from mlv.datahealth.errors import DataHealthError
+    from mlv.datahealth.reader import find_dataset
     from mlv.project import config
 
     tabular = []
@@ -152,8 +152,8 @@ def check_command(
                 from dataclasses import replace
 
                 thresholds = replace(thresholds, method="psi")
-            from mlv.health.check import check
-            from mlv.health.errors import require_extra
+            from mlv.datahealth.check import check
+            from mlv.datahealth.errors import require_extra
 
             require_extra()
             result = check(current.profile, ref_side.profile, thresholds)
@@ -183,8 +183,8 @@ def check_command(
 def _sides(path: Path | None, against: str | None, against_file: Path | None, rev: str | None,
            on_drift: str | None) -> tuple[Side, Side, Thresholds, Revision | None]:
     """The current and reference sides, the thresholds, and the reference revision (if any)."""
+    from mlv.datahealth.history import Side
     from mlv.errors import MlvError
-    from mlv.health.history import Side
 
     if against is not None and against_file is not None:
         raise MlvError("--against and --against-file cannot be combined", hint="Pick one reference.")
@@ -201,17 +201,17 @@ def _sides_from_history(path: Path | None, against: str | None, against_file: Pa
     import os
 
     from mlv.adapters import git
-    from mlv.health import history
-    from mlv.health.errors import DataHealthError
-    from mlv.health.history import Side
-    from mlv.health.profiler import profile_dataset
+    from mlv.datahealth import history
+    from mlv.datahealth.errors import DataHealthError
+    from mlv.datahealth.history import Side
+    from mlv.datahealth.profiler import profile_dataset
 
     root = git.find_root(Path.cwd())
     thresholds = _thresholds(root)
     reference = None if against_file is not None else (
         history.resolve(root, against) if against is not None else history.latest_experiment(root))
     if on_drift is not None:
-        from mlv.health.revalidate import check_can_revalidate
+        from mlv.datahealth.revalidate import check_can_revalidate
 
         check_can_revalidate(reference, rev)
     current_rev = history.resolve(root, rev) if rev is not None else None
@@ -239,8 +239,8 @@ def _sides_from_history(path: Path | None, against: str | None, against_file: Pa
 def _thresholds(root: Path | None) -> Thresholds:
     """`data_check:` of the project's configuration; the defaults outside a project."""
     from mlv.adapters import git
+    from mlv.datahealth.thresholds import thresholds_from_config
     from mlv.errors import MlvError
-    from mlv.health.thresholds import thresholds_from_config
     from mlv.project import config
 
     if root is None:
@@ -257,7 +257,7 @@ def _revalidate(reference: Revision, summary: str, json_output: bool) -> dict[st
     """Run the reference experiment's command on the work tree's data; what was recorded."""
     from mlv.adapters import git
     from mlv.cli import output
-    from mlv.health.revalidate import check_can_revalidate, revalidate
+    from mlv.datahealth.revalidate import check_can_revalidate, revalidate
 
     command = check_can_revalidate(reference, None)
     output.info(f"drift detected: re-running `{command}` on the work tree's data (mlv snapshot --run)")
@@ -273,10 +273,10 @@ def _revalidate(reference: Revision, summary: str, json_output: bool) -> dict[st
 
 def _load(path: Path) -> Profile:
     """A saved profile (.json) as it is; anything else profiled now."""
-    from mlv.health.profiler import profile_dataset
+    from mlv.datahealth.profiler import profile_dataset
 
     if path.suffix.lower() == ".json" and path.is_file():
-        from mlv.health.store import MAX_PROFILE_BYTES, parse_profile
+        from mlv.datahealth.store import MAX_PROFILE_BYTES, parse_profile
 
         with path.open("rb") as handle:
             return parse_profile(handle.read(MAX_PROFILE_BYTES + 1), str(path))

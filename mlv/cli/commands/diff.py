@@ -20,54 +20,56 @@ _MAX_PACKAGES = 10  # rows per kind of package change in the terminal
 _MAX_CODE_FILES = 40
 
 
+def diff_command(
+    revisions: Annotated[list[str] | None, typer.Argument(metavar="[A] [B] [C...]", help="None: the latest experiment against the one before it (against HEAD when HEAD is a later commit without a record, such as a revert). One: that revision against the latest experiment. Two: A against B. Three or more: one table of their params and metrics.", show_default=False)] = None,
+    workspace: Annotated[bool, typer.Option("--workspace", "-w", help="Compare the revision (default: HEAD, the latest experiment or a commit made since, such as a revert) with the work tree, uncommitted changes included.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document (keys code, data, environment, params, metrics, command).")] = False,
+    markdown: Annotated[bool, typer.Option("--md", help="Print Markdown tables, ready to paste into a pull request.")] = False,
+) -> None:
+    """Compare two experiments: code, data, environment, params, metrics and command.
+
+    Sections in which nothing changed are left out. Nothing is checked out: commits are read
+    from git objects and the DVC cache, and the work tree and index are never written.
+
+    Examples:
+
+        mlv diff                      # latest experiment vs the one before it
+
+        mlv diff HEAD~3               # HEAD~3 vs the latest experiment
+
+        mlv diff baseline main --md   # for a pull request description
+
+        mlv diff --workspace          # latest experiment vs uncommitted changes
+
+        mlv diff --json | jq .metrics
+
+        mlv diff HEAD~2 HEAD~1 HEAD   # three experiments: one table of params and metrics
+    """
+    from mlv.adapters import git
+    from mlv.cli import output
+    from mlv.cli.errors import handle_errors
+    from mlv.diff import compare as diff
+    from mlv.errors import MlvError
+
+    with handle_errors():
+        if json_output and markdown:
+            raise MlvError("--json and --md cannot be combined", hint="Pick one output format.")
+        if revisions and len(revisions) > 2:
+            _many(git.find_root(Path.cwd()), revisions, workspace, json_output, markdown)
+            return
+        result = diff.diff(git.find_root(Path.cwd()), revisions or [], workspace)
+        if json_output:
+            output.emit_json(result.to_json())
+        elif markdown:
+            from mlv.cli.render.diff_md import render
+
+            typer.echo(render(result), nl=False)
+        else:
+            _render(result, output.stdout())
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("diff")
-    def diff_command(
-        revisions: Annotated[list[str] | None, typer.Argument(metavar="[A] [B] [C...]", help="None: the latest experiment against the one before it (against HEAD when HEAD is a later commit without a record, such as a revert). One: that revision against the latest experiment. Two: A against B. Three or more: one table of their params and metrics.", show_default=False)] = None,
-        workspace: Annotated[bool, typer.Option("--workspace", "-w", help="Compare the revision (default: HEAD, the latest experiment or a commit made since, such as a revert) with the work tree, uncommitted changes included.")] = False,
-        json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document (keys code, data, environment, params, metrics, command).")] = False,
-        markdown: Annotated[bool, typer.Option("--md", help="Print Markdown tables, ready to paste into a pull request.")] = False,
-    ) -> None:
-        """Compare two experiments: code, data, environment, params, metrics and command.
-
-        Sections in which nothing changed are left out. Nothing is checked out: commits are read
-        from git objects and the DVC cache, and the work tree and index are never written.
-
-        Examples:
-
-            mlv diff                      # latest experiment vs the one before it
-
-            mlv diff HEAD~3               # HEAD~3 vs the latest experiment
-
-            mlv diff baseline main --md   # for a pull request description
-
-            mlv diff --workspace          # latest experiment vs uncommitted changes
-
-            mlv diff --json | jq .metrics
-
-            mlv diff HEAD~2 HEAD~1 HEAD   # three experiments: one table of params and metrics
-        """
-        from mlv.adapters import git
-        from mlv.cli import output
-        from mlv.cli.errors import handle_errors
-        from mlv.diff import compare as diff
-        from mlv.errors import MlvError
-
-        with handle_errors():
-            if json_output and markdown:
-                raise MlvError("--json and --md cannot be combined", hint="Pick one output format.")
-            if revisions and len(revisions) > 2:
-                _many(git.find_root(Path.cwd()), revisions, workspace, json_output, markdown)
-                return
-            result = diff.diff(git.find_root(Path.cwd()), revisions or [], workspace)
-            if json_output:
-                output.emit_json(result.to_json())
-            elif markdown:
-                from mlv.cli.render.diff_md import render
-
-                typer.echo(render(result), nl=False)
-            else:
-                _render(result, output.stdout())
+    app.command("diff")(diff_command)
 
 
 def _many(root: Path, revisions: list[str], workspace: bool, json_output: bool, markdown: bool) -> None:

@@ -12,110 +12,112 @@ if TYPE_CHECKING:
     pass
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("log")
-    def log_command(
-        number: Annotated[int | None, typer.Option("-n", "--max-count", min=1, help="Show at most N experiments (after --filter and --sort).")] = None,
-        rev: Annotated[str, typer.Argument(help="List experiments reachable from this revision.")] = "HEAD",
-        all_branches: Annotated[bool, typer.Option("--all", help="List the experiments of every branch (not REV). Example: mlv log --all")] = False,
-        sort: Annotated[str | None, typer.Option("--sort", metavar="NAME", help="Sort by a metric (or param), smallest first; `-NAME` for largest first. Example: --sort mse, --sort=-r2")] = None,
-        filters: Annotated[list[str] | None, typer.Option("--filter", metavar="COND", help="Keep experiments where NAME OP NUMBER holds (ops < <= > >= == !=); commas or repeats mean AND. Example: --filter 'mse<0.1,r2>=0.9'")] = None,
-        params: Annotated[list[str] | None, typer.Option("--params", metavar="NAMES", help="The params to show as columns (comma list or repeated). Example: --params train.seed,test_size")] = None,
-        metrics: Annotated[list[str] | None, typer.Option("--metrics", metavar="NAMES", help="The metrics to show as columns (comma list or repeated). Example: --metrics mse")] = None,
-        json_output: Annotated[bool, typer.Option("--json", help="Print the experiments as a JSON list.")] = False,
-    ) -> None:
-        """List the experiment commits of the current branch, newest first.
+def log_command(
+    number: Annotated[int | None, typer.Option("-n", "--max-count", min=1, help="Show at most N experiments (after --filter and --sort).")] = None,
+    rev: Annotated[str, typer.Argument(help="List experiments reachable from this revision.")] = "HEAD",
+    all_branches: Annotated[bool, typer.Option("--all", help="List the experiments of every branch (not REV). Example: mlv log --all")] = False,
+    sort: Annotated[str | None, typer.Option("--sort", metavar="NAME", help="Sort by a metric (or param), smallest first; `-NAME` for largest first. Example: --sort mse, --sort=-r2")] = None,
+    filters: Annotated[list[str] | None, typer.Option("--filter", metavar="COND", help="Keep experiments where NAME OP NUMBER holds (ops < <= > >= == !=); commas or repeats mean AND. Example: --filter 'mse<0.1,r2>=0.9'")] = None,
+    params: Annotated[list[str] | None, typer.Option("--params", metavar="NAMES", help="The params to show as columns (comma list or repeated). Example: --params train.seed,test_size")] = None,
+    metrics: Annotated[list[str] | None, typer.Option("--metrics", metavar="NAMES", help="The metrics to show as columns (comma list or repeated). Example: --metrics mse")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the experiments as a JSON list.")] = False,
+) -> None:
+    """List the experiment commits of the current branch, newest first.
 
-        The status column says what happened to an experiment: failed (a non-zero exit kept with
-        --allow-failure), not_run_by_mlv (recorded as found), rewritten, and the verdict of a
-        saved `mlv reproduce --save`. Tags are the git tags on the commit (registry tags too).
-        Piped, the table is printed as tab-separated lines with every param and metric, never
-        cut or wrapped.
+    The status column says what happened to an experiment: failed (a non-zero exit kept with
+    --allow-failure), not_run_by_mlv (recorded as found), rewritten, and the verdict of a
+    saved `mlv reproduce --save`. Tags are the git tags on the commit (registry tags too).
+    Piped, the table is printed as tab-separated lines with every param and metric, never
+    cut or wrapped.
 
-        Examples:
+    Examples:
 
-            mlv log -n 10
+        mlv log -n 10
 
-            mlv log --all --sort mse --filter 'r2>0.9'
+        mlv log --all --sort mse --filter 'r2>0.9'
 
-            mlv log --sort=-r2 --metrics r2,mse --params test_size
+        mlv log --sort=-r2 --metrics r2,mse --params test_size
 
-            mlv log | column -t -s $'\\t'
+        mlv log | column -t -s $'\\t'
 
-            mlv log --json | jq '.[0].metrics'
-        """
-        from mlv.adapters import git
-        from mlv.cli import output
-        from mlv.cli.errors import handle_errors
-        from mlv.errors import MlvError
-        from mlv.record import history, listing
+        mlv log --json | jq '.[0].metrics'
+    """
+    from mlv.adapters import git
+    from mlv.cli import output
+    from mlv.cli.errors import handle_errors
+    from mlv.errors import MlvError
+    from mlv.record import history, listing
 
-        with handle_errors():
-            if all_branches and rev != "HEAD":
-                raise MlvError("--all lists every branch; it cannot be combined with a revision",
-                               hint="Drop the revision, or drop --all.")
-            conditions = listing.parse_filters(filters or [])  # a typo fails before any git work
-            root = git.find_root(Path.cwd())
-            selecting = bool(conditions or sort)
-            experiments = history.list_experiments(root, rev, None if selecting else number,
-                                                   with_packages=json_output, all_branches=all_branches)
-            listing.annotate(root, experiments)
-            if experiments:
-                experiments = listing.select(experiments, conditions, sort, number)
-            if json_output:
-                output.emit_json([e.to_json() for e in experiments])
-                return
-            if not experiments:
-                output.info("no experiment matches the filter" if conditions else
-                            "no experiment commits yet; create one with `mlv snapshot`")
-                return
-            chosen = (listing.columns(experiments, params, "params") if params else None,
-                      listing.columns(experiments, metrics, "metrics") if metrics else None)
-            if output.stdout().is_terminal:
-                _render_table(experiments, *chosen)
-            else:
-                _render_plain(experiments, *chosen)
+    with handle_errors():
+        if all_branches and rev != "HEAD":
+            raise MlvError("--all lists every branch; it cannot be combined with a revision",
+                           hint="Drop the revision, or drop --all.")
+        conditions = listing.parse_filters(filters or [])  # a typo fails before any git work
+        root = git.find_root(Path.cwd())
+        selecting = bool(conditions or sort)
+        experiments = history.list_experiments(root, rev, None if selecting else number,
+                                               with_packages=json_output, all_branches=all_branches)
+        listing.annotate(root, experiments)
+        if experiments:
+            experiments = listing.select(experiments, conditions, sort, number)
+        if json_output:
+            output.emit_json([e.to_json() for e in experiments])
+            return
+        if not experiments:
+            output.info("no experiment matches the filter" if conditions else
+                        "no experiment commits yet; create one with `mlv snapshot`")
+            return
+        chosen = (listing.columns(experiments, params, "params") if params else None,
+                  listing.columns(experiments, metrics, "metrics") if metrics else None)
+        if output.stdout().is_terminal:
+            _render_table(experiments, *chosen)
+        else:
+            _render_plain(experiments, *chosen)
 
-    @app.command("show")
-    def show_command(
-        rev: Annotated[str | None, typer.Argument(help="The experiment commit (sha, branch, tag, HEAD~N, or a registry name such as churn#prod); default: HEAD.", show_default=False)] = None,
-        json_output: Annotated[bool, typer.Option("--json", help="Print the full record as JSON.")] = False,
-    ) -> None:
-        """Print one experiment's full record (default: HEAD). A commit without a record (a revert, a
-        merge) is shown as its tree describes it; a record that disagrees with its tree is marked
-        rewritten.
+def show_command(
+    rev: Annotated[str | None, typer.Argument(help="The experiment commit (sha, branch, tag, HEAD~N, or a registry name such as churn#prod); default: HEAD.", show_default=False)] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the full record as JSON.")] = False,
+) -> None:
+    """Print one experiment's full record (default: HEAD). A commit without a record (a revert, a
+    merge) is shown as its tree describes it; a record that disagrees with its tree is marked
+    rewritten.
 
-        Examples:
+    Examples:
 
-            mlv show
+        mlv show
 
-            mlv show HEAD~2 --json
-        """
-        from mlv import revisions
-        from mlv.adapters import git
-        from mlv.cli import output
-        from mlv.cli.errors import handle_errors
-        from mlv.cli.render import record_truth as truth
-        from mlv.errors import NotAnExperimentError
-        from mlv.record import history
-        from mlv.record.record import InvalidRecordError
+        mlv show HEAD~2 --json
+    """
+    from mlv.adapters import git
+    from mlv.cli import output
+    from mlv.cli.errors import handle_errors
+    from mlv.cli.render import record_truth as truth
+    from mlv.errors import NotAnExperimentError
+    from mlv.record import history
+    from mlv.record.record import InvalidRecordError
+    from mlv.registry import revisions
 
-        with handle_errors():
-            root = git.find_root(Path.cwd())
-            target = revisions.resolve(root, rev or "HEAD")
-            try:
-                exp = history.show_experiment(root, target)
-            except InvalidRecordError:
+    with handle_errors():
+        root = git.find_root(Path.cwd())
+        target = revisions.resolve(root, rev or "HEAD")
+        try:
+            exp = history.show_experiment(root, target)
+        except InvalidRecordError:
+            raise
+        except NotAnExperimentError as exc:
+            # A revert or a merge has no record: what its tree holds is still worth showing.
+            if not truth.show_plain_commit(root, target, exc.message, json_output):
                 raise
-            except NotAnExperimentError as exc:
-                # A revert or a merge has no record: what its tree holds is still worth showing.
-                if not truth.show_plain_commit(root, target, exc.message, json_output):
-                    raise
-                return
-            if json_output:
-                output.emit_json(exp.to_json())
-                return
-            _render_record(exp)
+            return
+        if json_output:
+            output.emit_json(exp.to_json())
+            return
+        _render_record(exp)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("log")(log_command)
+    app.command("show")(show_command)
 
 
 def _status_cell(exp: object) -> str:

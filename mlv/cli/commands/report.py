@@ -8,41 +8,43 @@ from typing import Annotated
 import typer
 
 
+def report_command(
+    out: Annotated[Path, typer.Option("-o", "--out", help="The HTML file to write (replaced whole, atomically). Example: -o public/report.html")] = Path("report.html"),
+    rev: Annotated[str, typer.Option("--rev", metavar="RANGE", help="The experiments reachable from this revision, or a range A..B (those of B not in A). Example: --rev main~50..main")] = "HEAD",
+    all_branches: Annotated[bool, typer.Option("--all", help="The experiments of every branch (not --rev). Example: mlv report --all")] = False,
+) -> None:
+    """Write one HTML page of the experiments: a sortable, filterable table; each metric over time
+    with registered versions marked; any two runs compared; the model registry; and the data
+    health of the newest experiment's datasets.
+
+    The page is one file with nothing fetched at view time (styles, script and charts are inline),
+    so a CI job can keep it as an artifact and anyone can open it with a double-click. Its data
+    is the same JSON that `mlv log --json`, `mlv model ... --json` and `mlv data check --json` print.
+
+    Examples:
+
+        mlv report
+
+        mlv report -o public/report.html --all
+
+        mlv report --rev main~100..main
+    """
+    from mlv.adapters import git
+    from mlv.cli import output
+    from mlv.cli.errors import handle_errors
+    from mlv.errors import MlvError
+    from mlv.report.build import write_report
+    from mlv.report.gather import Selection
+
+    with handle_errors():
+        if all_branches and rev != "HEAD":
+            raise MlvError("--all reports every branch; it cannot be combined with --rev",
+                           hint="Drop --rev, or drop --all.")
+        root = git.find_root(Path.cwd())
+        written = write_report(root, out, Selection(rev, all_branches))
+        invalid = f" ({written.invalid} with an unreadable record)" if written.invalid else ""
+        output.info(f"wrote {written.path}: {output.plural(written.experiments, 'experiment')}{invalid}")
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("report")
-    def report_command(
-        out: Annotated[Path, typer.Option("-o", "--out", help="The HTML file to write (replaced whole, atomically). Example: -o public/report.html")] = Path("report.html"),
-        rev: Annotated[str, typer.Option("--rev", metavar="RANGE", help="The experiments reachable from this revision, or a range A..B (those of B not in A). Example: --rev main~50..main")] = "HEAD",
-        all_branches: Annotated[bool, typer.Option("--all", help="The experiments of every branch (not --rev). Example: mlv report --all")] = False,
-    ) -> None:
-        """Write one HTML page of the experiments: a sortable, filterable table; each metric over time
-        with registered versions marked; any two runs compared; the model registry; and the data
-        health of the newest experiment's datasets.
-
-        The page is one file with nothing fetched at view time (styles, script and charts are inline),
-        so a CI job can keep it as an artifact and anyone can open it with a double-click. Its data
-        is the same JSON that `mlv log --json`, `mlv model ... --json` and `mlv data check --json` print.
-
-        Examples:
-
-            mlv report
-
-            mlv report -o public/report.html --all
-
-            mlv report --rev main~100..main
-        """
-        from mlv.adapters import git
-        from mlv.cli import output
-        from mlv.cli.errors import handle_errors
-        from mlv.errors import MlvError
-        from mlv.report.build import write_report
-        from mlv.report.gather import Selection
-
-        with handle_errors():
-            if all_branches and rev != "HEAD":
-                raise MlvError("--all reports every branch; it cannot be combined with --rev",
-                               hint="Drop --rev, or drop --all.")
-            root = git.find_root(Path.cwd())
-            written = write_report(root, out, Selection(rev, all_branches))
-            invalid = f" ({written.invalid} with an unreadable record)" if written.invalid else ""
-            output.info(f"wrote {written.path}: {output.plural(written.experiments, 'experiment')}{invalid}")
+    app.command("report")(report_command)

@@ -11,79 +11,81 @@ if TYPE_CHECKING:
     from mlv.reproduce.rerun import ReproduceOptions, ReproducePlan, ReproduceResult
 
 
+def reproduce_command(
+    rev: Annotated[str, typer.Argument(help="The commit to re-run (an experiment, or a plain DVC pipeline commit): sha, short sha, branch, tag or HEAD~N.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Run the recorded command without asking (required without a terminal).")] = False,
+    env: Annotated[str, typer.Option("--env", help="'current': run in the current environment and list every difference from the recorded one; 'fresh': build (once, cached) a virtual environment from the commit's lockfile and run in it.")] = "current",
+    rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance for metrics (0.01 = 1%).")] = 0.0,
+    atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance for metrics.")] = 0.0,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the worktree the command ran in (its path is printed).")] = False,
+    save: Annotated[bool, typer.Option("--save", help="Record the re-run as an experiment commit, on branch mlv/reproduced/<sha>, naming the commit it reproduces and the verdict.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON (the command's own output goes to stderr).")] = False,
+    runs: Annotated[int, typer.Option("--runs", help="Re-run N times (each in a fresh worktree): say whether the command is deterministic and how each metric spreads across the runs and the original.")] = 1,
+    skip_local: Annotated[bool, typer.Option("--skip-local", help="With --env fresh: leave out the lockfile lines that install from a path of the machine that recorded them (-e file:///..., NAME @ file:///...); the verdict then says the environment was altered.")] = False,
+    substitute: Annotated[list[str] | None, typer.Option("--substitute", metavar="NAME=PATH", help="With --env fresh: install PATH (a checkout, wheel or sdist of yours) instead of the lockfile's local line for package NAME. Repeatable; the verdict then says the environment was altered.", show_default=False)] = None,
+) -> None:
+    """Re-run an experiment in a separate worktree and say whether it reproduced.
+
+    Your work tree, index, HEAD, stash and untracked files are never touched. The data is
+    restored from the DVC cache (fetched from the DVC remote if missing), the recorded command
+    runs with its output live, and the outputs, metrics and exit code are compared with the
+    record; a verdict other than reproduced says its cause. A commit without an mlv record
+    that has a dvc.yaml re-runs `dvc repro` and is compared with its dvc.lock and metrics
+    files; its environment is unknown, so it is at best unverified. Exit code: 0 reproduced
+    (or within tolerance), 1 not reproduced, 2 could not run, 5 unverified (nothing to
+    compare but the exit code, or no mlv record), 130 interrupted.
+
+    Examples:
+
+        mlv reproduce HEAD~1 --yes
+
+        mlv reproduce baseline --env fresh --rtol 1e-6
+
+        mlv reproduce a1b2c3d --yes --save --json | jq -r .verdict
+
+        mlv reproduce HEAD --yes --runs 3
+
+        mlv reproduce HEAD --env fresh --substitute mylib=../mylib
+    """
+    from mlv.cli import output
+    from mlv.cli.errors import handle_errors
+    from mlv.cli.render.progress import BuildProgressLine
+    from mlv.reproduce import rerun as reproduce
+    from mlv.reproduce.verdict import EXIT_UNVERIFIED, UNVERIFIED
+
+    with handle_errors():
+        options = reproduce.ReproduceOptions(rev=rev, env=env, rtol=rtol, atol=atol, keep=keep,
+                                             save=save, stdout_to_stderr=json_output, runs=runs,
+                                             skip_local=skip_local, substitutes=_substitutes(substitute or []))
+        plan = reproduce.plan(Path.cwd(), options)
+        _announce(plan, options.env)
+        if not yes:
+            _need_a_terminal()  # consent first: without it, nothing else needs deciding
+        _ask_about_local_lines(plan, options)
+        for alteration in reproduce.settle_local_lines(plan, options):
+            output.warn(f"the fresh environment will not be the recorded one: {alteration.describe()}")
+        if not yes:
+            _confirm(plan)
+        building = BuildProgressLine(enabled=not json_output)
+        try:
+            result = reproduce.execute(plan, options, notify=output.info, build_progress=building)
+        finally:
+            building.close()
+        for line in result.warnings:
+            if line not in plan.notes:  # those were said before the run
+                output.warn(line)
+        if json_output:
+            output.emit_json(result.to_json())
+        else:
+            _render(result)
+        if result.verdict.verdict == UNVERIFIED:
+            raise typer.Exit(EXIT_UNVERIFIED)
+        if not result.verdict.succeeded:
+            raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("reproduce")
-    def reproduce_command(
-        rev: Annotated[str, typer.Argument(help="The commit to re-run (an experiment, or a plain DVC pipeline commit): sha, short sha, branch, tag or HEAD~N.")],
-        yes: Annotated[bool, typer.Option("--yes", "-y", help="Run the recorded command without asking (required without a terminal).")] = False,
-        env: Annotated[str, typer.Option("--env", help="'current': run in the current environment and list every difference from the recorded one; 'fresh': build (once, cached) a virtual environment from the commit's lockfile and run in it.")] = "current",
-        rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance for metrics (0.01 = 1%).")] = 0.0,
-        atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance for metrics.")] = 0.0,
-        keep: Annotated[bool, typer.Option("--keep", help="Keep the worktree the command ran in (its path is printed).")] = False,
-        save: Annotated[bool, typer.Option("--save", help="Record the re-run as an experiment commit, on branch mlv/reproduced/<sha>, naming the commit it reproduces and the verdict.")] = False,
-        json_output: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON (the command's own output goes to stderr).")] = False,
-        runs: Annotated[int, typer.Option("--runs", help="Re-run N times (each in a fresh worktree): say whether the command is deterministic and how each metric spreads across the runs and the original.")] = 1,
-        skip_local: Annotated[bool, typer.Option("--skip-local", help="With --env fresh: leave out the lockfile lines that install from a path of the machine that recorded them (-e file:///..., NAME @ file:///...); the verdict then says the environment was altered.")] = False,
-        substitute: Annotated[list[str] | None, typer.Option("--substitute", metavar="NAME=PATH", help="With --env fresh: install PATH (a checkout, wheel or sdist of yours) instead of the lockfile's local line for package NAME. Repeatable; the verdict then says the environment was altered.", show_default=False)] = None,
-    ) -> None:
-        """Re-run an experiment in a separate worktree and say whether it reproduced.
-
-        Your work tree, index, HEAD, stash and untracked files are never touched. The data is
-        restored from the DVC cache (fetched from the DVC remote if missing), the recorded command
-        runs with its output live, and the outputs, metrics and exit code are compared with the
-        record; a verdict other than reproduced says its cause. A commit without an mlv record
-        that has a dvc.yaml re-runs `dvc repro` and is compared with its dvc.lock and metrics
-        files; its environment is unknown, so it is at best unverified. Exit code: 0 reproduced
-        (or within tolerance), 1 not reproduced, 2 could not run, 5 unverified (nothing to
-        compare but the exit code, or no mlv record), 130 interrupted.
-
-        Examples:
-
-            mlv reproduce HEAD~1 --yes
-
-            mlv reproduce baseline --env fresh --rtol 1e-6
-
-            mlv reproduce a1b2c3d --yes --save --json | jq -r .verdict
-
-            mlv reproduce HEAD --yes --runs 3
-
-            mlv reproduce HEAD --env fresh --substitute mylib=../mylib
-        """
-        from mlv.cli import output
-        from mlv.cli.errors import handle_errors
-        from mlv.cli.render.progress import BuildProgressLine
-        from mlv.reproduce import rerun as reproduce
-        from mlv.reproduce.verdict import EXIT_UNVERIFIED, UNVERIFIED
-
-        with handle_errors():
-            options = reproduce.ReproduceOptions(rev=rev, env=env, rtol=rtol, atol=atol, keep=keep,
-                                                 save=save, stdout_to_stderr=json_output, runs=runs,
-                                                 skip_local=skip_local, substitutes=_substitutes(substitute or []))
-            plan = reproduce.plan(Path.cwd(), options)
-            _announce(plan, options.env)
-            if not yes:
-                _need_a_terminal()  # consent first: without it, nothing else needs deciding
-            _ask_about_local_lines(plan, options)
-            for alteration in reproduce.settle_local_lines(plan, options):
-                output.warn(f"the fresh environment will not be the recorded one: {alteration.describe()}")
-            if not yes:
-                _confirm(plan)
-            building = BuildProgressLine(enabled=not json_output)
-            try:
-                result = reproduce.execute(plan, options, notify=output.info, build_progress=building)
-            finally:
-                building.close()
-            for line in result.warnings:
-                if line not in plan.notes:  # those were said before the run
-                    output.warn(line)
-            if json_output:
-                output.emit_json(result.to_json())
-            else:
-                _render(result)
-            if result.verdict.verdict == UNVERIFIED:
-                raise typer.Exit(EXIT_UNVERIFIED)
-            if not result.verdict.succeeded:
-                raise typer.Exit(1)
+    app.command("reproduce")(reproduce_command)
 
 
 def _announce(plan: ReproducePlan, env_mode: str) -> None:

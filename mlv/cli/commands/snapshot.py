@@ -8,57 +8,59 @@ from typing import Annotated
 import typer
 
 
-def register(app: typer.Typer) -> None:
-    @app.command("snapshot")
-    def snapshot_command(
-        message: Annotated[str | None, typer.Option("-m", "--message", help="The commit message (default: 'Experiment: COMMAND').")] = None,
-        run: Annotated[str | None, typer.Option("--run", help="Run this command first (through the shell, output live) and record it.")] = None,
-        allow_failure: Annotated[bool, typer.Option("--allow-failure", help="Record the run even when the command exits non-zero.")] = False,
-        no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the repository's pre-commit and commit-msg hooks.")] = False,
-        json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON (the command's own output goes to stderr).")] = False,
-        allow_empty: Annotated[bool, typer.Option("--allow-empty", help="Make a commit even when nothing changed since the last experiment and nothing ran.")] = False,
-    ) -> None:
-        """Record code, data, environment, command, params and metrics as one experiment commit.
+def snapshot_command(
+    message: Annotated[str | None, typer.Option("-m", "--message", help="The commit message (default: 'Experiment: COMMAND').")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Run this command first (through the shell, output live) and record it.")] = None,
+    allow_failure: Annotated[bool, typer.Option("--allow-failure", help="Record the run even when the command exits non-zero.")] = False,
+    no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the repository's pre-commit and commit-msg hooks.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON (the command's own output goes to stderr).")] = False,
+    allow_empty: Annotated[bool, typer.Option("--allow-empty", help="Make a commit even when nothing changed since the last experiment and nothing ran.")] = False,
+) -> None:
+    """Record code, data, environment, command, params and metrics as one experiment commit.
 
-        With --run, the command runs first; a failing command makes no commit unless
-        --allow-failure. Without --run nothing is run: the current state is recorded with the
-        configured default command, marked as not run by mlv; when nothing changed since HEAD's
-        experiment, no commit is made (exit 0) unless --allow-empty.
+    With --run, the command runs first; a failing command makes no commit unless
+    --allow-failure. Without --run nothing is run: the current state is recorded with the
+    configured default command, marked as not run by mlv; when nothing changed since HEAD's
+    experiment, no commit is made (exit 0) unless --allow-empty.
 
-        Examples:
+    Examples:
 
-            mlv snapshot --run "python train.py" -m "baseline"
+        mlv snapshot --run "python train.py" -m "baseline"
 
-            mlv snapshot -m "record what is on disk now"
+        mlv snapshot -m "record what is on disk now"
 
-            mlv snapshot --run "python train.py" --json | jq -r .commit
-        """
-        from mlv.cli import output
-        from mlv.cli.errors import handle_errors
-        from mlv.snapshot import take as snapshot
+        mlv snapshot --run "python train.py" --json | jq -r .commit
+    """
+    from mlv.cli import output
+    from mlv.cli.errors import handle_errors
+    from mlv.snapshot import take as snapshot
 
-        with handle_errors():
-            options = snapshot.SnapshotOptions(message=message, run=run, allow_failure=allow_failure,
-                                               verify=not no_verify, json_output=json_output,
-                                               allow_empty=allow_empty)
-            result = snapshot.take_snapshot(Path.cwd(), options, output.BarProgress())
-            for line in result.warnings:
-                output.warn(line)
-            if not result.made:
-                note = (f"nothing changed since {result.commit[:10]}; no commit was made "
-                        "(--allow-empty makes one anyway)")
-                if json_output:
-                    output.info(note)
-                else:
-                    typer.echo(note)
+    with handle_errors():
+        options = snapshot.SnapshotOptions(message=message, run=run, allow_failure=allow_failure,
+                                           verify=not no_verify, json_output=json_output,
+                                           allow_empty=allow_empty)
+        result = snapshot.take_snapshot(Path.cwd(), options, output.BarProgress())
+        for line in result.warnings:
+            output.warn(line)
+        if not result.made:
+            note = (f"nothing changed since {result.commit[:10]}; no commit was made "
+                    "(--allow-empty makes one anyway)")
             if json_output:
-                output.emit_json({"commit": result.commit, "message": result.message,
-                                  "warnings": result.warnings, "record": result.record.to_json(),
-                                  "created": result.made})
-                return
-            if not result.made:
-                return
-            _render(result)
+                output.info(note)
+            else:
+                typer.echo(note)
+        if json_output:
+            output.emit_json({"commit": result.commit, "message": result.message,
+                              "warnings": result.warnings, "record": result.record.to_json(),
+                              "created": result.made})
+            return
+        if not result.made:
+            return
+        _render(result)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("snapshot")(snapshot_command)
 
 
 def _render(result: object) -> None:

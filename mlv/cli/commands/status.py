@@ -9,40 +9,42 @@ import typer
 
 if TYPE_CHECKING:
     from mlv.diff.compare import DiffResult
-    from mlv.repo_status import StatusReport
+    from mlv.status.status import StatusReport
 
 _MAX_NAMES = 5  # names per line before "and N more"
 
 
+def status_command(
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document (schema: mlv/schemas/status.schema.json).")] = False,
+) -> None:
+    """Show what changed since the latest experiment, what is not pushed, and whether hooks are installed.
+
+    Changes are those of `mlv diff --workspace` against the latest experiment (code, data,
+    params, metrics, environment, command). Not pushed: commits the git remote lacks, and the
+    data objects a folder DVC remote lacks ("unknown" for a cloud remote: ask it with
+    `dvc status --cloud`). Nothing is written but mlv's stat cache.
+
+    Examples:
+
+        mlv status
+
+        mlv status --json | jq .unshared
+    """
+    from mlv.adapters import git
+    from mlv.cli import output
+    from mlv.cli.errors import handle_errors
+    from mlv.status.status import status
+
+    with handle_errors():
+        report = status(git.find_root(Path.cwd()))
+        if json_output:
+            output.emit_json(report.to_json())
+            return
+        typer.echo("\n".join(output.visible(line) for line in status_lines(report)))
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("status")
-    def status_command(
-        json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document (schema: mlv/schemas/status.schema.json).")] = False,
-    ) -> None:
-        """Show what changed since the latest experiment, what is not pushed, and whether hooks are installed.
-
-        Changes are those of `mlv diff --workspace` against the latest experiment (code, data,
-        params, metrics, environment, command). Not pushed: commits the git remote lacks, and the
-        data objects a folder DVC remote lacks ("unknown" for a cloud remote: ask it with
-        `dvc status --cloud`). Nothing is written but mlv's stat cache.
-
-        Examples:
-
-            mlv status
-
-            mlv status --json | jq .unshared
-        """
-        from mlv.adapters import git
-        from mlv.cli import output
-        from mlv.cli.errors import handle_errors
-        from mlv.repo_status import status
-
-        with handle_errors():
-            report = status(git.find_root(Path.cwd()))
-            if json_output:
-                output.emit_json(report.to_json())
-                return
-            typer.echo("\n".join(output.visible(line) for line in status_lines(report)))
+    app.command("status")(status_command)
 
 
 def status_lines(report: StatusReport) -> list[str]:

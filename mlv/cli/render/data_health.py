@@ -9,8 +9,8 @@ from mlv.cli.output import plural
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mlv.health.check import CheckResult, ColumnDrift
-    from mlv.health.model import ColumnProfile, Profile
+    from mlv.datahealth.check import CheckResult, ColumnDrift
+    from mlv.datahealth.model import ColumnProfile, Profile
 
 
 def render_profile(profile: Profile, console: Console, label: str | None = None) -> None:

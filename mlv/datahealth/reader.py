@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlv.health.errors import DataHealthError
+from mlv.datahealth.errors import DataHealthError
 
 if TYPE_CHECKING:
     import pyarrow as pa

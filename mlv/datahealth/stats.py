@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from mlv.health.model import CategorySummary, NumericSummary
+from mlv.datahealth.model import CategorySummary, NumericSummary
 
 if TYPE_CHECKING:
     import numpy as np

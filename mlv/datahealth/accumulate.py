@@ -1,6 +1,6 @@
 """One accumulator per column: fed Arrow arrays batch by batch, it returns a ColumnProfile.
 
-Memory per column is bounded by the sketches in mlv.health.sketch, whatever the number of rows.
+Memory per column is bounded by the sketches in mlv.datahealth.sketch, whatever the number of rows.
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from mlv.health.model import CategorySummary, ColumnProfile, NumericSummary
-from mlv.health.sketch import (
+from mlv.datahealth.model import CategorySummary, ColumnProfile, NumericSummary
+from mlv.datahealth.sketch import (
     DistinctCounter,
     FrequentItems,
     QuantileSketch,

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlv.adapters import dvc, git
+from mlv.datahealth.errors import DataHealthError
+from mlv.datahealth.model import Profile
+from mlv.datahealth.store import is_tabular, parse_profile, profile_from_cache, stored_profile
 from mlv.errors import MlvError
-from mlv.health.errors import DataHealthError
-from mlv.health.model import Profile
-from mlv.health.store import is_tabular, parse_profile, profile_from_cache, stored_profile
 
 
 @dataclass(frozen=True)

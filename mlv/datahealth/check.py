@@ -17,9 +17,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from mlv.health import stats
-from mlv.health.model import ColumnProfile, Profile
-from mlv.health.thresholds import Thresholds
+from mlv.datahealth import stats
+from mlv.datahealth.model import ColumnProfile, Profile
+from mlv.datahealth.thresholds import Thresholds
 
 SCHEMA_VERSION = 1
 _NEW_CATEGORIES_SHOWN = 5

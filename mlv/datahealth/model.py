@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from mlv.health.errors import DataHealthError
+from mlv.datahealth.errors import DataHealthError
 
 FORMAT_VERSION = 1
 DTYPES = ("numeric", "categorical", "boolean", "datetime")

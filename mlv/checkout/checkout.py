@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from mlv import locking, revisions
+from mlv import locking
 from mlv.adapters import git
 from mlv.data import restore
 from mlv.data.track import ProgressSink
@@ -25,6 +25,7 @@ from mlv.errors import GitError, MlvError, NotAnExperimentError
 from mlv.record import history
 from mlv.record import tree as treecheck
 from mlv.record.record import InvalidRecordError
+from mlv.registry import revisions
 
 if TYPE_CHECKING:
     from mlv.adapters.dvc import Pointer

@@ -115,7 +115,7 @@ def _changes(root: Path, experiment: history.Experiment) -> tuple[DiffResult | N
 
 
 def _unshared(root: Path, branch: str | None, head: str | None) -> Unshared:
-    from mlv import share
+    from mlv.share import share
 
     result = Unshared()
     if head is None or branch is None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mlv.health.errors import DataHealthError
-from mlv.health.history import Revision
+from mlv.datahealth.errors import DataHealthError
+from mlv.datahealth.history import Revision
 from mlv.snapshot.take import SnapshotOptions, SnapshotResult, take_snapshot
 
 ON_DRIFT_ACTIONS = ("reproduce",)

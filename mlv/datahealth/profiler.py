@@ -8,13 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlv.health.errors import DataHealthError, require_extra
-from mlv.health.model import Profile
+from mlv.datahealth.errors import DataHealthError, require_extra
+from mlv.datahealth.model import Profile
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from mlv.health.accumulate import Accumulator
+    from mlv.datahealth.accumulate import Accumulator
 
 # Rows fed to the accumulators at once. Readers hand over small batches (small CSV blocks parse
 # faster: they stay in the CPU cache); each accumulator call has a fixed cost in Python and numpy
@@ -30,7 +30,7 @@ def profile_dataset(path: Path) -> Profile:
     """The profile of the CSV or Parquet file at PATH, or of every such file under a folder
     (which must all have the same columns, with the same kinds of values)."""
     require_extra(checking=False)
-    from mlv.health.reader import WidenColumn, find_dataset
+    from mlv.datahealth.reader import WidenColumn, find_dataset
 
     dataset = find_dataset(path)
     csv_types: dict[str, pa.DataType] = {}
@@ -43,7 +43,7 @@ def profile_dataset(path: Path) -> Profile:
 
 
 def _profile_files(files: list[Path], fmt: str, csv_types: dict[str, pa.DataType]) -> Profile:
-    from mlv.health.reader import read_file
+    from mlv.datahealth.reader import read_file
 
     with _Profiler() as profiler:
         for file in files:
@@ -97,7 +97,7 @@ class _Profiler:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
     def start_schema(self, schema: pa.Schema, where: str) -> None:
-        from mlv.health.accumulate import accumulator_for
+        from mlv.datahealth.accumulate import accumulator_for
 
         self._feed()  # files of a folder may differ in physical types: never join their batches
         kinds = {f.name: _kind_name(accumulator_for(f.name, f.type)) for f in schema}

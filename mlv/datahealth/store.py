@@ -21,10 +21,10 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from mlv.adapters import dvc, git
+from mlv.datahealth.errors import DataHealthError, MissingExtraError
+from mlv.datahealth.model import Profile
+from mlv.datahealth.reader import CSV_SUFFIXES, PARQUET_SUFFIXES
 from mlv.errors import DvcError, MlvError
-from mlv.health.errors import DataHealthError, MissingExtraError
-from mlv.health.model import Profile
-from mlv.health.reader import CSV_SUFFIXES, PARQUET_SUFFIXES
 
 PROFILES_DIR = ".mlv/profiles"
 SNAPSHOT_MAX_FILES = 100  # CSV/Parquet files in one data folder that a snapshot still profiles
@@ -181,8 +181,8 @@ def profile_from_cache(root: Path, pointer: dvc.Pointer, inside: str = "", fetch
     tracked folder). With FETCH (data of an older commit), missing objects are fetched from the
     DVC remote and every object is verified against its hash before it is read; without, the
     objects are the ones a snapshot has just hashed into the cache."""
-    from mlv.health.errors import require_extra
-    from mlv.health.profiler import profile_dataset
+    from mlv.datahealth.errors import require_extra
+    from mlv.datahealth.profiler import profile_dataset
 
     require_extra(checking=False)  # before any fetch: without the extra, downloading would be wasted
     with cache_view(root, pointer, inside, fetch) as view:

@@ -1,0 +1,1 @@
+"""`mlv checkout`."""
