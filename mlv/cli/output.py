@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TextIO, cast
 
 from mlv.text import visible
 
@@ -26,7 +27,50 @@ if TYPE_CHECKING:
 def stdout() -> Console:
     from rich.console import Console
 
-    return Console(soft_wrap=False, highlight=False, emoji=False)  # `:smile:` in a message stays text
+    # Piped (a CI log, grep): no width at all, so no line is ever wrapped or cut; on a terminal,
+    # the terminal's width. `:smile:` in a message stays text.
+    width = None if sys.stdout.isatty() else _NO_LIMIT
+    stream = cast("IO[str]", _TrailingSpaceTrimmer())
+    return Console(file=stream, soft_wrap=False, highlight=False, emoji=False, width=width)
+
+
+_NO_LIMIT = 1 << 20
+
+
+class _TrailingSpaceTrimmer:
+    """A text stream that drops the spaces rich pads a table's last cell with, so no line ends in
+    spaces (diffs of logs, `grep 'DRIFT$'`). Styles closing a line are kept."""
+
+    _PADDING = re.compile(r" +((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
+
+    def __init__(self) -> None:
+        self._pending = ""
+
+    @property
+    def _stream(self) -> TextIO:
+        return sys.stdout  # looked up at each write, as rich does: a caller may replace sys.stdout
+
+    def write(self, text: str) -> int:
+        head, newline, self._pending = (self._pending + text).rpartition("\n")
+        if newline:
+            self._stream.write(self._PADDING.sub(r"\1", head) + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._stream.write(self._PADDING.sub(r"\1", self._pending))
+            self._pending = ""
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return self._stream.encoding
 
 
 @cache

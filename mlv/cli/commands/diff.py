@@ -96,8 +96,10 @@ def _many(root: Path, revisions: list[str], workspace: bool, json_output: bool, 
     from rich.table import Table
 
     table = Table(box=None, pad_edge=False, header_style="bold", show_edge=False)
-    for column in header:
-        table.add_column(_esc(column), overflow="fold", justify="left" if column in header[:2] else "right")
+    # The experiment whole; values never split across lines (shortened with an ellipsis at most).
+    for index, column in enumerate(header):
+        table.add_column(_esc(column), no_wrap=index != 1, overflow="ellipsis" if index else "fold",
+                         justify="left" if index < 2 else "right", min_width=len(column) if index else None)
     best = {k: result.best(k) for k in metrics}
     for index, line in enumerate(cells):
         styled = [_esc(c) for c in line]
@@ -147,9 +149,12 @@ def _table(console: Console, title: str, *columns: str) -> Table:
 
     console.print(f"\n[bold]{title}[/bold]")
     table = Table(box=None, pad_edge=False, header_style="dim", show_edge=False)
-    for column in columns:
+    # The first column names the row (a file, path, package, param or metric): kept whole. Values
+    # are never split across lines; on a narrow terminal they are shortened with an ellipsis.
+    for index, column in enumerate(columns):
         justify = "right" if column in {"+", "-", "old", "new", "change"} else "left"
-        table.add_column(column, justify=justify, overflow="fold")  # type: ignore[arg-type]
+        table.add_column(column, justify=justify, no_wrap=True,  # type: ignore[arg-type]
+                         overflow="fold" if index == 0 else "ellipsis")
     return table
 
 

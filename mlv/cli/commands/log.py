@@ -131,50 +131,51 @@ def _status_cell(exp: object) -> str:
 
 
 def _render_table(experiments: Sequence[object], params: list[str] | None, metrics: list[str] | None) -> None:
-    from rich.table import Table
-
+    """The terminal table: the commit whole, then metrics, message and params; on a narrow
+    terminal the command, date, status and tags are shortened or left out first."""
     from mlv.cli import output
+    from mlv.cli.render.table import Column, render, terminal_width
     from mlv.record.history import Experiment, InvalidExperiment
     from mlv.record.listing import values_of
 
     valid = [e for e in experiments if isinstance(e, Experiment)]
     shown = params if params is not None else _key_params([values_of(e)["params"] for e in valid])
-    wide = output.stdout().width >= 110  # the date column only where there is room for it
     with_status = any(_status_cell(e) != "-" for e in experiments)
     with_tags = any(e.tags for e in valid)
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("commit", no_wrap=True, style="yellow")
-    if wide:
-        table.add_column("date", no_wrap=True, max_width=10)
-    if with_status:
-        table.add_column("status", overflow="fold", max_width=16)
-    if with_tags:
-        table.add_column("tags", overflow="fold", max_width=20, style="cyan")
-    table.add_column("message", overflow="ellipsis", no_wrap=True, max_width=28 if wide else 18)
-    table.add_column("command", overflow="ellipsis", no_wrap=True, max_width=20 if wide else 14)
-    table.add_column("params", overflow="fold", min_width=14)
-    table.add_column("metrics", overflow="fold", min_width=14)
-    # Every cell quotes the repository: literal() shows control characters and markup as written.
-    lit = output.literal
+    columns = [Column("commit", key=True), Column("date", drop=6)]
+    columns += [Column("status", drop=3)] * with_status + [Column("tags", drop=4)] * with_tags
+    columns += [Column("message", shorten=True, min_width=12, drop=2), Column("command", shorten=True, drop=5),
+                Column("params", drop=1), Column("metrics")]
+    # Every cell quotes the repository: visible() shows control characters as escapes.
+    show = output.visible
+    rows: list[list[str]] = []
     for exp in experiments:
-        cells: list[str] = [lit(exp.commit[:10])]  # type: ignore[attr-defined]
+        cells = [exp.commit[:10]]  # type: ignore[attr-defined]
         if isinstance(exp, InvalidExperiment):
             # Marked, not hidden: the reason goes where the params would be.
-            cells += [""] * wide + [_status_cell(exp)] * with_status + [""] * with_tags
-            cells += [lit(_first_line(exp.message)), "", lit(exp.error), ""]
+            cells += [""] + [_status_cell(exp)] * with_status + [""] * with_tags
+            cells += [show(_first_line(exp.message)), "", show(exp.error), ""]
         elif isinstance(exp, Experiment):
             rec = exp.record
             values = values_of(exp)
             keys = metrics if metrics is not None else list(values["metrics"])[:4]
-            cells += [lit(rec.created[:10])] * wide + [lit(_status_cell(exp))] * with_status
-            cells += [lit(", ".join(exp.tags or []))] * with_tags
+            cells += [rec.created[:10]] + [show(_status_cell(exp))] * with_status
+            cells += [show(_tags_cell(exp.tags or []))] * with_tags
             cells += [
-                lit(_first_line(exp.message)), lit(rec.command or "-"),
-                "\n".join(lit(f"{k}={output.fmt_value(values['params'][k])}") for k in shown if k in values["params"]),
-                "\n".join(lit(f"{k}={output.fmt_value(values['metrics'][k])}") for k in keys if k in values["metrics"]),
+                show(_first_line(exp.message)), show(rec.command or "-"),
+                "\n".join(show(f"{k}={output.fmt_value(values['params'][k])}") for k in shown if k in values["params"]),
+                "\n".join(show(f"{k}={output.fmt_value(values['metrics'][k])}") for k in keys if k in values["metrics"]),
             ]
-        table.add_row(*cells)
-    output.stdout().print(table)
+        rows.append(cells)
+    typer.echo("\n".join(render(columns, rows, terminal_width())))
+
+
+def _tags_cell(tags: list[str]) -> str:
+    """A version tag and how many more (`churn@v1.2.0 +2`): a row's tags can outnumber its fields."""
+    if len(tags) <= 1:
+        return "".join(tags)
+    first = next((t for t in tags if "@v" in t), tags[0])
+    return f"{first} +{len(tags) - 1}"
 
 
 def _render_plain(experiments: Sequence[object], params: list[str] | None, metrics: list[str] | None) -> None:

@@ -14,9 +14,9 @@ if TYPE_CHECKING:
 
 
 def render_profile(profile: Profile, console: Console, label: str | None = None) -> None:
-    from rich.table import Table
-
     from mlv.cli.output import literal as escape  # data and paths come from the repository
+    from mlv.cli.render.table import Column, render, terminal_width
+    from mlv.text import visible
 
     if label is not None:
         console.print(f"[bold]mlv data profile[/bold] {escape(label)}")
@@ -24,13 +24,13 @@ def render_profile(profile: Profile, console: Console, label: str | None = None)
     files = plural(int(source.get("files", 0)), "file")
     console.print(f"[bold]{profile.rows:,} rows[/bold], {len(profile.columns)} columns "
                   f"[dim]({source.get('format', '?')}, {files})[/dim]")
-    table = Table(box=None, pad_edge=False, header_style="dim", show_edge=False)
-    for name in ("column", "type", "missing", "distinct", "summary"):
-        table.add_column(name, justify="right" if name in {"missing", "distinct"} else "left", overflow="fold")
+    columns = [Column("column", key=True), Column("type"), Column("missing", right=True),
+               Column("distinct", right=True, drop=1), Column("summary", wrap=True)]
+    rows = []
     for column in profile.columns:
         distinct = f"{column.distinct:,}" + ("" if column.distinct_exact else " ~")
-        table.add_row(escape(column.name), column.dtype, f"{column.missing:,}", distinct, escape(_summary(column)))
-    console.print(table)
+        rows.append([visible(column.name), column.dtype, f"{column.missing:,}", distinct, visible(_summary(column))])
+    console.out("\n".join(render(columns, rows, terminal_width())), highlight=False)
     for skipped in profile.skipped:
         console.print(f"[dim]skipped {escape(skipped['column'])}: {escape(skipped['reason'])}[/dim]")
 
@@ -67,28 +67,30 @@ def _row(drift: ColumnDrift) -> list[str]:
 
 
 _HEADERS = ["column", "kind", "test", "score", "p adj.", "effect", "drift when", "result"]
+_RIGHT = {"score", "p adj."}
+_DROP = {"drift when": 3, "p adj.": 2, "test": 1}  # left out first on a narrow terminal, in this order
 _EFFECT_LABELS = {"ks_statistic": "D", "cramers_v": "V", "wasserstein_over_std": "W/std",
                   "jensen_shannon": "JS", "psi": "PSI"}
 
 
 def render_check(result: CheckResult, current: str, reference: str, console: Console) -> None:
-    from rich.table import Table
-
     from mlv.cli.output import literal as escape  # data and paths come from the repository
+    from mlv.cli.render.table import Column, Styled, render, terminal_width
+    from mlv.text import visible
 
     style = "green" if result.ok else "red"
     console.print(f"[bold]mlv data check[/bold] {escape(current)} [dim]against[/dim] {escape(reference)}")
     console.print(f"[{style}]{escape(verdict(result))}[/{style}]")
     console.print(f"[dim]rows: {result.rows_reference:,} -> {result.rows_current:,}[/dim]")
     if result.columns:
-        table = Table(box=None, pad_edge=False, header_style="dim", show_edge=False)
-        for name in _HEADERS:
-            table.add_column(name, overflow="fold", no_wrap=name != "column")
+        columns = [Column(name, key=name == "column", right=name in _RIGHT, drop=_DROP.get(name, 0))
+                   for name in _HEADERS]
+        rows: list[list[str | Styled]] = []
         for drift in result.columns:
-            cells = [escape(c) for c in _row(drift)]
-            cells[-1] = f"[red]{cells[-1]}[/red]" if drift.drifted else cells[-1]
-            table.add_row(*cells)
-        console.print(table)
+            cells: list[str | Styled] = [visible(c) for c in _row(drift)]
+            cells[-1] = Styled("DRIFT", "31") if drift.drifted else cells[-1]
+            rows.append(cells)
+        console.out("\n".join(render(columns, rows, terminal_width())), highlight=False)
     for issue in result.issues:
         colour = "red" if issue.severity == "fail" else "yellow"
         console.print(f"[{colour}]{issue.severity}[/{colour}] {escape(issue.message)}")

@@ -17,13 +17,17 @@ def when(unix: int) -> str:
 
 
 def columns(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
-    return "\n".join(lines)
+    """Aligned columns: the first (the model, the time) whole; metrics wrap between values and
+    a message is shortened on a narrow terminal; a pipe gets every value on one line."""
+    from mlv.cli.render.table import Column, render, terminal_width
+
+    specs = [Column(name, key=index == 0, wrap=name == "metrics", shorten=name == "message", min_width=16,
+                    drop=2 if name == "who" else 0) for index, name in enumerate(header)]
+    return "\n".join(render(specs, rows, terminal_width()))
 
 
 def _metrics(metrics: dict[str, Any], limit: int = 3) -> str:
-    return ", ".join(f"{k}={fmt_value(v)}" for k, v in list(metrics.items())[:limit]) or "-"
+    return "  ".join(f"{k}={fmt_value(v)}" for k, v in list(metrics.items())[:limit]) or "-"
 
 
 def model_list(rows: list[dict[str, Any]]) -> str:
