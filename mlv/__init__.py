@@ -16,8 +16,6 @@ name, so a top-level function of that name would not stay a function.
 
 from __future__ import annotations
 
-from mlv._version import __version__
-
 TYPE_CHECKING = False  # not `from typing import ...`: the git hooks import this package, builtins only
 
 __all__ = ["Experiment", "__version__", "api", "init", "log", "log_metric", "log_metrics", "show", "status"]
@@ -25,11 +23,13 @@ __all__ = ["Experiment", "__version__", "api", "init", "log", "log_metric", "log
 # name -> the module that defines it
 _API = dict.fromkeys(("Experiment", "init", "log", "show", "status"), "mlv.api")
 _API.update(dict.fromkeys(("log_metric", "log_metrics"), "mlv.metrics_file"))
+_API["__version__"] = "mlv._version"
 
 if TYPE_CHECKING:
     from typing import Any
 
     from mlv import api
+    from mlv._version import __version__
     from mlv.api import Experiment, init, log, show, status
     from mlv.metrics_file import log_metric, log_metrics
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import numbers
 import os
 import tempfile
@@ -27,8 +28,10 @@ MAX_BYTES = 16 * 1024 * 1024  # a metrics file is small; a huge one is a mistake
 def log_metric(name: str, value: Any, path: str | os.PathLike[str] = DEFAULT_PATH) -> dict[str, Any]:
     """Set metric NAME to VALUE in the JSON file PATH (created when missing); returns the whole file.
 
-    VALUE is a number (int, float, or anything with `__float__`, such as a numpy scalar), or a
-    dict of them for a group. Other keys in the file are kept as they are.
+    VALUE is a finite number (int, float, or anything with `__float__`, such as a numpy scalar),
+    or a dict of them for a group; anything else raises `MetricTypeError` (a `TypeError`), and NaN
+    or an infinity `MetricValueError` (a `ValueError`), before the file is touched. Other keys in
+    the file are kept as they are.
     """
     return log_metrics({name: value}, path)
 
@@ -45,23 +48,42 @@ def log_metrics(metrics: Mapping[str, Any], path: str | os.PathLike[str] = DEFAU
     return doc
 
 
+class MetricTypeError(MlvError, TypeError):
+    """A metric value that is not a number (a string, a list, None, a bool)."""
+
+
+class MetricValueError(MlvError, ValueError):
+    """A metric value that is a number but not a finite one (NaN, an infinity)."""
+
+
 def _plain(value: Any, name: str) -> Any:
-    """VALUE as JSON can hold it: numpy scalars and the like become int or float."""
-    if isinstance(value, bool) or value is None:
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
+    """VALUE as JSON can hold it: numpy scalars and the like become int or float; anything that
+    is not a finite number is refused, so the file stays JSON every parser reads."""
     if isinstance(value, Mapping):
         return {str(k): _plain(v, f"{name}.{k}") for k, v in value.items()}
-    if isinstance(value, (numbers.Real, float)) or hasattr(value, "__float__"):
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            pass
-        else:
-            return number  # NaN is kept (JSON's `NaN`, which mlv reads): a diverged run is a result
-    raise MlvError(f"metric {name!r} must be a number, not {type(value).__name__}",
-                   hint="Pass an int or a float (or a dict of them for a group).")
+    if isinstance(value, bool) or value is None:  # a bool is an int to Python, not a metric
+        raise MetricTypeError(f"metric {name!r} must be a number, not {value!r}",
+                              hint="Pass an int or a float (or a dict of them for a group).")
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    number = _as_float(value)
+    if number is None:
+        raise MetricTypeError(f"metric {name!r} must be a number, not {type(value).__name__}",
+                              hint="Pass an int or a float (or a dict of them for a group).")
+    if not math.isfinite(number):
+        raise MetricValueError(f"metric {name!r} is {number}, which JSON cannot hold; the file was not changed",
+                               hint="A diverged run is a result: log a flag of your own (e.g. diverged=1) "
+                                    "or leave the metric out.")
+    return number
+
+
+def _as_float(value: Any) -> float | None:
+    if not (isinstance(value, numbers.Real) or hasattr(value, "__float__")):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _read(target: Path) -> dict[str, Any]:
@@ -89,7 +111,7 @@ def _read(target: Path) -> dict[str, Any]:
 def _write_atomically(target: Path, doc: dict[str, Any]) -> None:
     folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(doc, indent=2) + "\n"
+    text = json.dumps(_finite(doc), indent=2, allow_nan=False) + "\n"
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -102,6 +124,17 @@ def _write_atomically(target: Path, doc: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temp)
         raise
+
+
+def _finite(value: Any) -> Any:
+    """DOC with the non-finite numbers an older file may hold (bare `NaN`) written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _umask() -> int:

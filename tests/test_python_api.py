@@ -58,11 +58,28 @@ def test_an_unreadable_metrics_file_is_refused_and_left_alone(tmp_path: Path, co
     assert target.read_text() == content
 
 
-@pytest.mark.parametrize("value", ["0.1", [0.1], object()])
-def test_a_value_that_is_not_a_number_is_refused(tmp_path: Path, value: object) -> None:
-    with pytest.raises(MlvError, match="must be a number"):
+@pytest.mark.parametrize("value", ["0.1", [0.1], object(), None, True, False, {"val": None}])
+def test_a_value_that_is_not_a_number_is_a_type_error(tmp_path: Path, value: object) -> None:
+    with pytest.raises(TypeError, match="must be a number"):
         mlv.log_metric("mse", value, path=tmp_path / "metrics.json")
     assert not (tmp_path / "metrics.json").exists()
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), {"val": float("nan")}])
+def test_a_number_json_cannot_hold_is_a_value_error_and_the_file_stays_json(tmp_path: Path, value: object) -> None:
+    target = tmp_path / "metrics.json"
+    mlv.log_metric("r2", 0.5, path=target)
+    with pytest.raises(ValueError, match="JSON cannot hold"):
+        mlv.log_metric("mse", value, path=target)
+    assert json.loads(target.read_text()) == {"r2": 0.5}
+
+
+def test_a_bare_nan_left_by_an_older_file_is_written_back_as_null(tmp_path: Path) -> None:
+    target = tmp_path / "metrics.json"
+    target.write_text('{"loss": NaN}')
+    mlv.log_metric("mse", 0.1, path=target)
+    assert json.loads(target.read_text(), parse_constant=lambda name: pytest.fail(f"{name} written")) == {
+        "loss": None, "mse": 0.1}
 
 
 def test_a_training_script_logs_metrics_and_snapshot_records_them(experiment_repo: Path) -> None:
