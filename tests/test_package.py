@@ -88,11 +88,24 @@ def test_registry_event(registered: Path, tmp_path: Path) -> None:
     assert event("refs/tags/sample#prod#1") == {"event": "assign", "name": "sample", "version": "v0.0.1",
                                                 "stage": "prod", "counter": 1, "tag": "sample#prod#1"}
     assert event("sample@v0.0.1")["event"] == "register"
-    assert event("sample#prod!#5")["event"] == "unassign"
-    outside = event("refs/tags/sample#prod#1", tmp_path)  # no repository: the tag name alone
-    assert (outside["event"], outside["stage"], outside["version"]) == ("assign", "prod", None)
+    outside = event("refs/tags/sample@v0.0.1", tmp_path)  # no repository: the tag name alone
+    assert (outside["event"], outside["version"]) == ("register", "v0.0.1")
     for unrelated in ("refs/tags/v1.2.0", "release-2024", "refs/heads/main"):
         doc = event(unrelated)
         assert doc["event"] is None  # exit 0: a deploy job skips it instead of failing
     assert mlv(registered, "registry", "event", "v1.2.0").stdout == "v1.2.0: not a registry tag\n"
     assert mlv(registered, "registry", "event", "sample#prod#1").stdout == "assign sample v0.0.1 stage prod\n"
+
+
+@pytest.mark.parametrize("ref", ["refs/tags/sample#prod#5", "sample@v9.9.9", "sample#prod!#5"])
+def test_registry_event_of_a_tag_that_does_not_exist_exits_1(registered: Path, ref: str) -> None:
+    proc = mlv(registered, "registry", "event", ref, "--json", check=False)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert proc.stderr.startswith("error: tag ") and "not in this repository" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_registry_event_of_a_stage_outside_the_repository_exits_1_instead_of_a_null_version(tmp_path: Path) -> None:
+    proc = mlv(tmp_path, "registry", "event", "refs/tags/sample#prod#1", "--json", check=False)
+    assert (proc.returncode, proc.stdout) == (1, "")
+    assert "version sample#prod#1 assigns is unknown" in proc.stderr

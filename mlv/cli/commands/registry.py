@@ -22,15 +22,23 @@ def register(app: typer.Typer) -> None:
 def event_of(ref: str, root: Path | None) -> dict[str, Any]:
     """{event, name, version, stage, counter, tag}; event None for a tag that is not the registry's.
     The version of a stage event is read from the registry when the tag is in ROOT's repository."""
+    from mlv.adapters import git
     from mlv.registry import names
+    from mlv.registry.names import RegistryError
 
     tag = ref.removeprefix("refs/tags/")
     parsed = names.parse_tag(tag)
     if parsed is None:
         return {"event": None, "name": None, "version": None, "stage": None, "counter": None, "tag": tag}
+    if root is not None and git.ref_sha(root, f"refs/tags/{tag}") is None:
+        raise RegistryError(f"tag {tag} is not in this repository",
+                            hint="Fetch tags first (`git fetch --tags`), or check the name.")
     version = parsed.version
     if version is None and root is not None and parsed.stage is not None:
         version = _stage_version(root, parsed.model, tag)
+    if version is None and parsed.action == "assign":  # a deploy step must never build NAME@null
+        raise RegistryError(f"the version {tag} assigns is unknown outside the repository that has the tag",
+                            hint="Run it inside a clone with the tag (`git fetch --tags` in CI).")
     return {"event": parsed.action, "name": parsed.model, "version": version, "stage": parsed.stage,
             "counter": parsed.counter, "tag": tag}
 
@@ -52,11 +60,12 @@ def event_command(
     """Parse a pushed tag into a registry event: register, deregister, assign, unassign, deprecate.
 
     A tag that is not a registry tag is not an error: exit 0 with event null, so a deploy job can
-    skip it. Run inside the repository to also get the version a stage tag assigns.
+    skip it. A registry tag that is not in the repository, or a stage assignment whose version
+    cannot be read (outside the repository), exits 1: a deploy must never act on a guess.
 
     Examples:
 
-        mlv registry event refs/tags/churn#prod#3 --json
+        mlv registry event "refs/tags/$(git tag --list '*#*' | tail -n 1)" --json
 
         [ "$(mlv registry event "$GITHUB_REF" --json | jq -r .stage)" = prod ] && ./deploy.sh
     """
