@@ -235,3 +235,25 @@ def test_data_check_rule_runs_mlv_data_check_against_the_base(gated: Path) -> No
     drifted = mlv(gated, "gate", "--against", "main", check=False)
     assert drifted.returncode == 1, drifted.stdout + drifted.stderr
     assert "FAIL  data_check" in drifted.stdout and "data drifted" in drifted.stdout
+
+
+def test_a_gate_against_itself_passes_with_a_warning(gated: Path) -> None:
+    git(gated, "checkout", "-q", "main")
+    proc = mlv(gated, "gate", "--against", "main")
+    warning = next(line for line in proc.stdout.splitlines() if line.startswith("warning: "))
+    assert warning.startswith("warning: main is ") and warning.endswith("compares the run with itself")
+    doc = json.loads(mlv(gated, "gate", "--against", "main", "--json").stdout)
+    assert any("compares the run with itself" in note for note in doc["notes"])
+
+
+def test_a_gate_against_another_run_has_no_such_warning(gated: Path) -> None:
+    assert "itself" not in mlv(gated, "gate", "--against", "main").stdout
+
+
+def test_a_drop_rule_with_nothing_to_compare_says_skip_and_why(gated: Path) -> None:
+    _configure(gated, {"metrics": {"mse": {"max": 10, "max_drop_rel": 0.1}}})
+    proc = mlv(gated, "gate")
+    assert "SKIP  mse: max_drop_rel not checked (no base to compare with)" in proc.stdout
+    assert "PASS  mse" in proc.stdout
+    rules = json.loads(mlv(gated, "gate", "--json").stdout)["rules"]
+    assert [r["skipped"] for r in rules] == [False, True]

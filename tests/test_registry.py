@@ -279,3 +279,14 @@ def test_push_shares_registry_tags_and_pull_fetches_them(registered: Path, tmp_p
     mlv(clone, "pull")
     assert git(clone, "tag", "--list").splitlines() == ["churn#prod#1", "churn@v0.0.1"]
     assert resolve_registry_rev(clone, "churn#prod") == git(registered, "rev-parse", "churn@v0.0.1^{commit}")
+
+
+def test_a_drop_rule_with_nothing_in_the_stage_yet_says_it_was_skipped_and_why(registered: Path) -> None:
+    config = registered / ".mlv/config.yaml"
+    text = config.read_text()
+    config.write_text(text[: text.index("\nmodels:") + 1]
+                      + "models:\n  churn:\n    gates:\n      prod:\n        metrics:\n"
+                        "          mse: {max_drop_rel: 0.05}\n")
+    proc = mlv(registered, "model", "promote", "churn", "v0.0.1", "prod")
+    assert "skipped: mse: max_drop_rel not checked" in proc.stderr
+    assert "promoted churn v0.0.1 to prod" in proc.stdout

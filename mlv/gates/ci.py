@@ -189,7 +189,11 @@ def run_gate(root: Path, rev: str | None, against: str | None) -> GateReport:
                                  hint="Pass --against BASE.")
         outcome, detail = data_check(root, config.load(root).data, base)
         facts = replace(facts, data_check=outcome, data_check_detail=detail)
-    return GateReport(candidate, base, evaluate(policy, facts), default_note)
+    report = GateReport(candidate, base, evaluate(policy, facts), default_note)
+    if base is not None and base.experiment.commit == candidate.experiment.commit:
+        report.notes.append(f"{base.label} is {candidate.label} itself ({candidate.experiment.commit[:10]}): "
+                            "every rule against the base compares the run with itself")
+    return report
 
 
 def _candidate(root: Path, rev: str | None) -> Side:

@@ -35,6 +35,7 @@ class RuleResult:
     value: Any = None
     threshold: Any = None
     base: Any = None
+    skipped: bool = False  # not checked (nothing to compare with): passed, and says why in message
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,7 +89,7 @@ def _metric(rule: MetricRule, facts: Facts) -> list[RuleResult]:
             limit = getattr(rule, key)
             if limit is not None:
                 results.append(RuleResult(key, True, f"{name}: {key} not checked ({why})", metric=name,
-                                          value=value, threshold=limit))
+                                          value=value, threshold=limit, skipped=True))
         return results
     drop = (base - value) if rule.higher_is_better else (value - base)  # > 0: worse than the base
     if rule.max_drop_abs is not None:

@@ -127,7 +127,9 @@ def promote_command(
                 output.info(f"refused: {failure.message}")
             raise typer.Exit(exc.exit_code) from None
         for result in written.gates:
-            if not result.passed:
+            if result.skipped:
+                output.info(f"skipped: {result.message}")
+            elif not result.passed:
                 output.warn(f"forced past: {result.message}")
         _report(written, json_output, f"promoted {name} {version} to {stage}")
 

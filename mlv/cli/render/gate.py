@@ -29,11 +29,16 @@ def lines(report: GateReport) -> list[str]:
            + (f" against {report.base.label}" if report.base else " (no base)")]
     if report.default_rule:
         out.append(report.default_rule)
-    out += [f"{'PASS' if r.passed else 'FAIL'}  {r.message}" for r in report.results]
+    out += [f"warning: {note}" for note in report.notes]
+    out += [f"{_word(r)}  {r.message}" for r in report.results]
     failed = sum(not r.passed for r in report.results)
     total = len(report.results)
     out.append(f"gate passed: {total} rule(s)" if not failed else f"gate failed: {failed} of {total} rule(s)")
     return [visible(line) for line in out]
+
+
+def _word(result: RuleResult) -> str:
+    return "SKIP" if result.skipped else "PASS" if result.passed else "FAIL"
 
 
 def _cell(text: str) -> str:
@@ -47,11 +52,13 @@ def markdown(report: GateReport, diff_md: str | None) -> str:
     head += f" against `{_cell(report.base.label)}`" if report.base else ""
     rows = ["| result | rule | metric | value | base | threshold |", "|---|---|---|---:|---:|---|"]
     for r in report.results:
-        rows.append(f"| {'pass' if r.passed else '**FAIL**'} | {_cell(r.rule)} | {_cell(r.metric or '')} | "
+        word = "skipped" if r.skipped else "pass" if r.passed else "**FAIL**"
+        rows.append(f"| {word} | {_cell(r.rule)} | {_cell(r.metric or '')} | "
                     f"{_cell(_value(r.value))} | {_cell(_value(r.base))} | {_cell(_threshold(r))} |")
     parts = [head, ""]
     if report.default_rule:
         parts += [f"_{_cell(report.default_rule)}_", ""]
+    parts += [f"> **warning:** {_cell(note)}" for note in report.notes] + [""] * bool(report.notes)
     parts += [*rows, ""]
     if diff_md:
         parts += [diff_md.rstrip("\n"), ""]
