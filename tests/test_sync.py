@@ -317,3 +317,37 @@ def test_push_still_refuses_when_the_tip_needs_an_object_older_commits_share(
     assert result.returncode == 1
     assert result.stderr.strip().startswith("error: 1 data object(s), e.g. ")
     assert run_git(bare, "rev-parse", "-q", "--verify", "main").returncode != 0
+
+
+def _bare_with_git_defaults(experiment_repo: Path, tmp_path: Path, dvc_remote: Path) -> Path:
+    """A bare remote whose HEAD is git's default `master`, while the team pushes `main`."""
+    add_dvc_remote(experiment_repo, dvc_remote)
+    bare = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", "--initial-branch=master", str(bare))
+    git(experiment_repo, "remote", "add", "origin", str(bare))
+    mlv(experiment_repo, "push")
+    return bare
+
+
+def test_pull_in_a_clone_that_checked_out_nothing_starts_from_the_remote_branch(
+        experiment_repo: Path, tmp_path: Path, dvc_remote: Path) -> None:
+    bare = _bare_with_git_defaults(experiment_repo, tmp_path, dvc_remote)
+    clone = _clone(bare, tmp_path / "clone")
+    assert not (clone / "train.py").exists()  # git checked out nothing: HEAD is an unborn master
+    proc = mlv(clone, "pull")
+    assert proc.stdout.startswith("main from origin: checked out at ")
+    assert git(clone, "rev-parse", "--abbrev-ref", "HEAD@{upstream}") == "origin/main"
+    assert (clone / "data/dataset.csv").read_bytes() == (experiment_repo / "data/dataset.csv").read_bytes()
+    assert mlv(clone, "log", "--json").stdout.count('"commit"') == 1
+
+
+def test_pull_in_such_a_clone_with_several_branches_names_the_git_command(
+        experiment_repo: Path, tmp_path: Path, dvc_remote: Path) -> None:
+    bare = _bare_with_git_defaults(experiment_repo, tmp_path, dvc_remote)
+    git(experiment_repo, "push", "-q", "origin", "main:feature")
+    clone = _clone(bare, tmp_path / "clone")
+    proc = mlv(clone, "pull", check=False)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.startswith("error: this clone has no commit yet and origin has several branches")
+    assert "git checkout feature" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -57,6 +57,13 @@ def test_every_command_block_of_the_tutorial_runs_in_a_fresh_home(tmp_path: Path
     script.append(f"echo '{MARKER} end'")
     env = {**os.environ, "HOME": str(tmp_path / "home")}  # isolated_env already made it fresh
     env.pop("MLV_SRC", None)
+    # git's own defaults, as a new user has them: no init.defaultBranch (a bare remote's HEAD is
+    # `master`), no advice settings. Only the identity comes from the environment.
+    defaults = tmp_path / "git-defaults"
+    defaults.write_text("")
+    env["GIT_CONFIG_GLOBAL"] = str(defaults)
+    assert subprocess.run(["git", "config", "init.defaultBranch"], env=env, check=False,
+                          capture_output=True).returncode == 1
     proc = subprocess.run(["bash", "-c", "\n".join(script)], cwd=work, env=env, capture_output=True,
                           text=True, timeout=900, check=False)
     parts = re.split(rf"^{MARKER} (\S+)\n", proc.stdout, flags=re.MULTILINE)

@@ -68,10 +68,12 @@ class PullResult:
     commits: int  # commits the branch moved forward by
     restored: list[str] = field(default_factory=list)
     fetched: int = 0
+    started: bool = False  # a clone with no commit yet was switched to the remote's branch
 
     def to_json(self) -> dict[str, object]:
         return {"remote": self.remote, "branch": self.branch, "old": self.old, "new": self.new,
-                "commits": self.commits, "restored": self.restored, "fetched": self.fetched}
+                "commits": self.commits, "restored": self.restored, "fetched": self.fetched,
+                "started": self.started}
 
 
 # -- which data a push needs ---------------------------------------------------------------------
@@ -313,6 +315,29 @@ def _git_remote(root: Path, branch: str, given: str | None) -> str:
                    hint="Name one: `mlv push REMOTE` (add it first with `git remote add NAME URL`).")
 
 
+def _start_from_remote(root: Path, given: str | None) -> None:
+    """In a clone whose branch has no commit (a bare remote whose HEAD names a branch nobody
+    pushed: git's default `master` while the team pushed `main`), switch to the branch the remote
+    has, tracking it, as `git checkout BRANCH` would: the remote's default branch, else the
+    unborn branch's own name, else its only branch."""
+    unborn = (git.head_ref(root) or "").removeprefix("refs/heads/")
+    name = _git_remote(root, unborn, given)
+    git.fetch(root, name, f"+refs/heads/*:refs/remotes/{name}/*")
+    prefix = f"refs/remotes/{name}/"
+    branches = [ref.removeprefix(prefix) for ref in git.out(["for-each-ref", "--format=%(refname)", prefix], root)
+                .splitlines() if ref != f"{prefix}HEAD"]
+    symref = git.out(["ls-remote", "--symref", name, "HEAD"], root, check=False)
+    default = next((line.split()[1].removeprefix("refs/heads/") for line in symref.splitlines()
+                    if line.startswith("ref: ")), None)
+    choice = next((b for b in (default, unborn) if b in branches), branches[0] if len(branches) == 1 else None)
+    if choice is None or choice.startswith("-"):
+        raise GitError(f"this clone has no commit yet and {name} has no branch to start from"
+                       if not branches else f"this clone has no commit yet and {name} has several branches",
+                       hint=f"Pick one with git: `git checkout {branches[0] if branches else 'BRANCH'}`, "
+                            "then `mlv pull`.")
+    git.run(["checkout", "--quiet", "-b", choice, "--track", f"{name}/{choice}"], root, env=SKIP_HOOKS_ENV)
+
+
 def _remote_branch(root: Path, branch: str, remote: str) -> str:
     if git.config_get(root, f"branch.{branch}.remote") == remote:
         merge = git.config_get(root, f"branch.{branch}.merge")
@@ -435,6 +460,9 @@ def _pull(root: Path, remote: str | None, dvc_remote: str | None, progress: Prog
           transfer: TransferProgress | None) -> PullResult:
     from mlv.data import restore
 
+    started = git.current_branch(root) is None and git.head_ref(root) is not None  # a clone with no commit yet
+    if started:
+        _start_from_remote(root, remote)
     branch = _current_branch(root, "pull")
     name = _git_remote(root, branch, remote)
     source = _remote_branch(root, branch, name)
@@ -469,4 +497,4 @@ def _pull(root: Path, remote: str | None, dvc_remote: str | None, progress: Prog
         moved = f"{branch} is now at {new[:10]}, but " if commits else ""
         raise exc.with_context(prefix=moved) from None
     head = git.resolve_commit(root, "HEAD")
-    return PullResult(name, branch, old, head, commits, report.restored, fetched + report.fetched)
+    return PullResult(name, branch, old, head, commits, report.restored, fetched + report.fetched, started)

@@ -54,7 +54,9 @@ def pull_command(
 
     Downloads the data the new HEAD needs before moving the branch (a DVC remote that lacks it
     refuses the pull with nothing changed), then makes DVC-tracked data match the new HEAD.
-    Never overwrites data that is saved nowhere. In a fresh clone it fetches the data of HEAD.
+    Never overwrites data that is saved nowhere. In a fresh clone it fetches the data of HEAD; in
+    a clone that checked out nothing (the remote's HEAD names a branch nobody pushed, such as
+    git's default `master` beside a pushed `main`), it first checks out the remote's branch.
 
     Examples:
 
@@ -80,6 +82,7 @@ def pull_command(
             output.emit_json(result.to_json())
             return
         moved = (f"{result.old[:10]}..{result.new[:10]} ({output.plural(result.commits, 'commit')})" if result.commits
+                 else f"checked out at {result.new[:10]}, tracking {result.remote}/{result.branch}" if result.started
                  else "already up to date")
         # Branch, remote and paths come from the repository: control characters are shown.
         typer.echo(output.visible(f"{result.branch} from {result.remote}: {moved}"))
