@@ -15,11 +15,14 @@ def snapshot_command(
     no_verify: Annotated[bool, typer.Option("--no-verify", help="Skip the repository's pre-commit and commit-msg hooks.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON (the command's own output goes to stderr).")] = False,
     allow_empty: Annotated[bool, typer.Option("--allow-empty", help="Make a commit even when nothing changed since the last experiment and nothing ran.")] = False,
+    set_params: Annotated[list[str] | None, typer.Option("-S", "--set-param", metavar="[FILE:]KEY=VALUE[,VALUE...]", help="Set a param for this run only, as `dvc exp run -S` does; a comma list, or several -S, run one experiment per combination (a sweep). The params file is put back afterwards.", show_default=False)] = None,
 ) -> None:
     """Record code, data, environment, command, params and metrics as one experiment commit.
 
     With --run, the command runs first; a failing command makes no commit unless
-    --allow-failure. Without --run nothing is run: the current state is recorded with the
+    --allow-failure. -S sets params for the run (the commit records them; the work tree's params
+    file is put back as it was); comma lists and several -S make a sweep, one experiment commit
+    per combination, run one after another, stopping at the first failure. Without --run nothing is run: the current state is recorded with the
     configured default command, marked as not run by mlv; when nothing changed since HEAD's
     experiment, no commit is made (exit 0) unless --allow-empty.
 
@@ -30,6 +33,8 @@ def snapshot_command(
         mlv snapshot -m "record what is on disk now"
 
         mlv snapshot --run "python train.py" --json | jq -r .commit
+
+        mlv snapshot --run "python train.py" -S train.test_size=0.2,0.3 -S train.seed=1,2
     """
     from mlv.cli import output
     from mlv.cli.errors import handle_errors
@@ -39,6 +44,9 @@ def snapshot_command(
         options = snapshot.SnapshotOptions(message=message, run=run, allow_failure=allow_failure,
                                            verify=not no_verify, json_output=json_output,
                                            allow_empty=allow_empty)
+        if set_params:
+            _sweep(set_params, options)
+            return
         result = snapshot.take_snapshot(Path.cwd(), options, output.BarProgress())
         for line in result.warnings:
             output.warn(line)
@@ -57,6 +65,33 @@ def snapshot_command(
         if not result.made:
             return
         _render(result)
+
+
+def _sweep(specs: list[str], options: object) -> None:
+    """One experiment per combination of -S values: a line each as it starts (stderr), then the
+    commits, and the `mlv diff` that compares them."""
+    from mlv.cli import output
+    from mlv.snapshot.take import SnapshotOptions
+    from mlv.sweep import sweep
+
+    assert isinstance(options, SnapshotOptions)  # noqa: S101
+
+    def announce(index: int, total: int, setting: str) -> None:
+        if total > 1:
+            output.info(f"[{index}/{total}] {setting}")
+
+    done = sweep.run(Path.cwd(), specs, options, output.BarProgress(), announce)
+    if options.json_output:
+        output.emit_json(done.to_json())
+        return
+    for setting, result in zip(done.settings, done.results, strict=True):
+        if result.made:
+            _render(result)
+        else:
+            typer.echo(output.visible(f"{setting}: nothing changed, no commit"))
+    commits = [r.commit[:10] for r in done.results if r.made]
+    if len(commits) > 1:
+        typer.echo(f"compare them: mlv diff {' '.join(commits)}")
 
 
 def register(app: typer.Typer) -> None:
