@@ -27,8 +27,7 @@ def test_every_command_and_option_has_help_and_every_command_an_example() -> Non
     assert len(found) >= 4
     for path, command in found:
         assert command.help, f"mlv {' '.join(path)} has no help"
-        if not hasattr(command, "commands"):
-            assert "Example" in command.help, f"mlv {' '.join(path)} --help has no example"
+        assert "Example" in command.help, f"mlv {' '.join(path)} --help has no example"  # groups too
         for param in command.params:
             if param.param_type_name == "option":
                 assert getattr(param, "help", None), f"mlv {' '.join(path)} {param.opts[0]} has no help"

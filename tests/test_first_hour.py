@@ -328,6 +328,9 @@ def test_usage_error_exits_64_in_one_line(tmp_path: Path) -> None:
     assert proc.stderr == "error: No such option: --no-such-option. See `mlv log -h`.\n"
     missing = mlv(tmp_path, "checkout", check=False)
     assert missing.returncode == 64 and missing.stderr == "error: Missing argument 'REV'. See `mlv checkout -h`.\n"
+    typo = mlv(tmp_path, "snapshto", check=False)  # click's question keeps its own mark: no "?."
+    assert typo.returncode == 64
+    assert typo.stderr == "error: No such command 'snapshto'. Did you mean 'snapshot'? See `mlv -h`.\n"
 
 
 def test_arguments_print_as_uppercase_names(tmp_path: Path) -> None:

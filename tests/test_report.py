@@ -95,7 +95,7 @@ def test_bad_input_is_one_line(report_repo: Path) -> None:
         (["--all", "--rev", "main"], 1, "cannot be combined"),
         (["-o", ".git/report.html"], 1, "git directory"),
         (["-o", "data"], 1, "is a folder"),
-        (["-o", "missing/report.html"], 1, "does not exist"),
+        (["-o", "data/dataset.csv/report.html"], 1, "cannot create the folder"),
     ]
     for args, code, words in cases:
         proc = mlv(report_repo, "report", *args, check=False)
@@ -103,6 +103,11 @@ def test_bad_input_is_one_line(report_repo: Path) -> None:
         assert proc.stderr.startswith("error: ") and words in proc.stderr and proc.stderr.count("\n") <= 2, proc.stderr
         assert "Traceback" not in proc.stderr
     assert not (report_repo / ".git/report.html").exists()
+
+
+def test_a_missing_folder_is_made(report_repo: Path) -> None:
+    mlv(report_repo, "report", "-o", "public/pages/report.html")
+    assert (report_repo / "public/pages/report.html").read_text().startswith("<!DOCTYPE html>")
 
 
 def test_outside_a_repository(tmp_path: Path) -> None:

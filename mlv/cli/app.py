@@ -149,7 +149,8 @@ def _exit_for_command_line_error(exc: Any) -> None:
         sys.exit(0)
     if hasattr(exc, "ctx") and exc.exit_code == 2:  # UsageError and its subclasses
         where = exc.ctx.command_path if exc.ctx else "mlv"
-        sys.stderr.write(f"error: {exc.format_message().rstrip('.')}. See `{where} -h`.\n")
+        text = exc.format_message().rstrip(".")
+        sys.stderr.write(f"error: {text}{'' if text.endswith('?') else '.'} See `{where} -h`.\n")
         sys.exit(EXIT_USAGE)
     exc.show()
     sys.exit(exc.exit_code)

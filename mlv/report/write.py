@@ -12,7 +12,8 @@ _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def check_target(target: Path, git_dirs: list[Path]) -> Path:
-    """TARGET made absolute, or an MlvError when it is a folder or inside a git directory."""
+    """TARGET made absolute (its folder created when missing), or an MlvError when it is a folder
+    or inside a git directory."""
     path = Path(os.path.abspath(target))
     folder = path.parent.resolve()
     for git_dir in git_dirs:
@@ -21,8 +22,12 @@ def check_target(target: Path, git_dirs: list[Path]) -> Path:
                            hint="Pick another path, e.g. -o report.html.")
     if path.is_dir() and not path.is_symlink():
         raise MlvError(f"{target} is a folder", hint="Give a file name, e.g. -o report.html.")
-    if not folder.is_dir():
-        raise MlvError(f"the folder of {target} does not exist", hint="Create it, or pick another path.")
+    if not folder.is_dir():  # `-o public/report.html` in a fresh CI job: make the folder, as a user would
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MlvError(f"cannot create the folder of {target}: {exc.strerror or exc.__class__.__name__}",
+                           hint="Pick another path, or create the folder first.") from None
     return folder / path.name
 
 

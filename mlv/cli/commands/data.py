@@ -134,7 +134,7 @@ def check_command(
 
         mlv data check
 
-        mlv data check data --against churn#production --md >> report.md
+        mlv data check data --against churn#prod --md >> report.md
 
         mlv data check data/current.csv --against-file reference-profile.json
 

@@ -11,7 +11,8 @@ HOOK_NAMES_HELP = "Hooks to act on (pre-commit, post-checkout, post-merge, pre-p
 
 
 hooks_app = typer.Typer(
-    help="Install, remove or inspect mlv's git hooks (pre-commit, post-checkout, post-merge, pre-push).",
+    help="Install, remove or inspect mlv's git hooks (pre-commit, post-checkout, post-merge, pre-push).\n\n"
+         "Example: mlv hooks install && mlv hooks status",
     no_args_is_help=True,
 )
 

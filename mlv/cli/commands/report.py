@@ -27,7 +27,7 @@ def report_command(
 
         mlv report -o public/report.html --all
 
-        mlv report --rev main~100..main
+        mlv report --rev HEAD~1..HEAD -o build/latest.html
     """
     from mlv.adapters import git
     from mlv.cli import output
