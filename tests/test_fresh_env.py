@@ -302,3 +302,35 @@ def test_what_uv_cannot_install_is_built_with_pip(local_line_experiment: tuple, 
                   env={**env, fresh.INSTALLER_ENV: "uv"})  # insisting on uv: no pip behind it
     assert refused.returncode == EXIT_CANNOT_RUN and refused.stderr.count("error:") == 1
     assert "cannot install the lockfile's packages for --env fresh (uv)" in refused.stderr
+
+
+def test_a_local_line_whose_path_exists_here_is_installed_from_it(tmp_path: Path) -> None:
+    (tmp_path / "mylib").mkdir()
+    contents = fresh.read_lockfile(f"-e {(tmp_path / 'mylib').as_uri()}  # mylib==0.1.0\n{LOCAL_DIRECT}\n".encode())
+    assert contents.local[0].path_here() == str(tmp_path / "mylib")
+    assert contents.local[1].path_here() is None
+    with pytest.raises(MlvError, match=r"installs otherlib from a path"):  # only the missing one is a choice
+        fresh.settle_local_lines(contents, skip_local=False, substitutes={})
+    settled = fresh.settle_local_lines(contents, skip_local=False, substitutes={}, skipped={"otherlib"})
+    assert [(a.name, a.substitute) for a in settled] == [("mylib", str(tmp_path / "mylib")), ("otherlib", None)]
+    assert all(a.substitute is None for a in fresh.settle_local_lines(contents, skip_local=True, substitutes={}))
+
+
+def test_uv_is_given_the_package_index_pip_is_configured_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mirror = tmp_path / "mirror" / "simple"
+    mirror.mkdir(parents=True)
+    conf = tmp_path / "pip.conf"
+    conf.write_text(f"[global]\nindex-url = {mirror.as_uri()}\n"
+                    "extra-index-url = file:///nonexistent/simple https://mirror.example/simple\n"
+                    "[install]\nfind-links = /nonexistent/wheels\n")
+    for name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX", "UV_INDEX_URL",
+                 "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS", "UV_NO_INDEX"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))
+    env = fresh.installer_env("uv")
+    assert env["UV_INDEX_URL"] == mirror.as_uri()
+    assert env["UV_EXTRA_INDEX_URL"] == "https://mirror.example/simple"  # a missing local index is dropped
+    assert "UV_FIND_LINKS" not in env
+    monkeypatch.setenv("PIP_INDEX_URL", "https://other.example/simple")  # the environment wins, as for pip
+    assert fresh.installer_env("uv")["UV_INDEX_URL"] == "https://other.example/simple"
+    assert "UV_INDEX_URL" not in fresh.installer_env("pip")

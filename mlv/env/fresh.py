@@ -63,9 +63,20 @@ class LocalLine:
     name: str  # the package it installs
     line: str  # as written in the lockfile
     editable: bool
+    target: str = ""  # the path or file: URL it names
+
+    def path_here(self) -> str | None:
+        """The line's own path when it exists on this machine (the same checkout, or a shared
+        disk): installing from it needs no choice of the user's."""
+        path = self.target.split("#")[0]
+        if path.startswith("file:"):
+            from urllib.parse import unquote, urlsplit
+
+            path = unquote(urlsplit(path).path)
+        return path if path.startswith("/") and os.path.exists(path) else None
 
     def to_json(self) -> dict[str, object]:
-        return {"name": self.name, "line": self.line, "editable": self.editable}
+        return {"name": self.name, "line": self.line, "editable": self.editable, "path_here": self.path_here()}
 
 
 @dataclass(frozen=True)
@@ -115,10 +126,10 @@ def _local_line(raw: str, line: str) -> LocalLine | None:
         target = editable.group(1)
         named = _PIN_COMMENT.search(raw) or _EGG.search(target)
         name = named.group(1) if named else os.path.basename(target.split("#")[0].rstrip("/")) or target
-        return LocalLine(name, raw, editable=True)
+        return LocalLine(name, raw, editable=True, target=target)
     direct = _DIRECT.fullmatch(line)
     if direct and re.search(r"(^|\s)-", line) is None and _is_local_target(direct.group(2)):
-        return LocalLine(direct.group(1).split("[")[0], raw, editable=False)
+        return LocalLine(direct.group(1).split("[")[0], raw, editable=False, target=direct.group(2))
     return None
 
 
@@ -151,8 +162,8 @@ CHOICE_OPTIONS = "--skip-local, or --substitute NAME=PATH for each"
 def settle_local_lines(contents: LockfileContents, skip_local: bool, substitutes: dict[str, str],
                        skipped: Collection[str] = ()) -> list[Alteration]:
     """What happens to each local line: substituted by SUBSTITUTES (name -> path), else skipped
-    with SKIP_LOCAL or when SKIPPED names it; a line with none refuses the run (exit 2), naming it
-    and the options."""
+    with SKIP_LOCAL or when SKIPPED names it, else installed from its own path when that exists
+    here; a line with none of these refuses the run (exit 2), naming it and the options."""
     by_name = {normalize_name(local.name): local for local in contents.local}
     for name, path in substitutes.items():
         if normalize_name(name) not in by_name:
@@ -165,6 +176,10 @@ def settle_local_lines(contents: LockfileContents, skip_local: bool, substitutes
                            exit_code=EXIT_CANNOT_RUN)
     wanted = {normalize_name(name): os.path.abspath(path) for name, path in substitutes.items()}
     skip = {normalize_name(name) for name in skipped}
+    for key, local in by_name.items():
+        here = local.path_here()
+        if here is not None and key not in skip and not skip_local:
+            wanted.setdefault(key, here)
     unsettled = [local for key, local in by_name.items() if key not in wanted and key not in skip and not skip_local]
     if unsettled:
         names = ", ".join(local.name for local in unsettled)
@@ -237,13 +252,52 @@ def installer_env(installer: str) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONUNBUFFERED"] = "1"  # pip's lines as they happen, for the progress
     if installer == "uv":
-        for pip_name, uv_name in _PIP_TO_UV.items():
-            if pip_name in env and uv_name not in env:
-                env[uv_name] = env[pip_name]
+        for pip_name, value in pip_index_settings().items():
+            uv_name = _PIP_TO_UV[pip_name]
+            if uv_name not in env:
+                env[uv_name] = value
                 if pip_name == "PIP_EXTRA_INDEX_URL":  # pip picks the best version across all indexes
                     env.setdefault("UV_INDEX_STRATEGY", "unsafe-best-match")
         env.setdefault("UV_NO_PROGRESS", "1")
     return env
+
+
+def pip_index_settings() -> dict[str, str]:
+    """Where pip would look for packages, as PIP_* names: pip's own configuration files (`pip
+    config list`: pip.conf of the user, the site and the system) under the environment's PIP_*
+    variables, which win as they do for pip. uv reads none of pip's files, so without this a
+    machine whose pip uses a mirror sends uv to an index it cannot reach. Local indexes and
+    find-links folders that do not exist are dropped, as pip skips them with a warning."""
+    found: dict[str, str] = {}
+    proc = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
+                          check=False, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}, timeout=60)
+    for line in proc.stdout.splitlines():
+        name, equals, quoted = line.partition("=")
+        option = name.rpartition(".")[2]
+        section = name.rpartition(".")[0]
+        pip_name = f"PIP_{option.upper().replace('-', '_')}"
+        if equals and pip_name in _PIP_TO_UV and section in ("global", "install", ":env:"):
+            found[pip_name] = quoted.strip().strip("'\"")  # later lines (install, env) override
+    for pip_name in _PIP_TO_UV:
+        if pip_name in os.environ:
+            found[pip_name] = os.environ[pip_name]
+    for pip_name in ("PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_INDEX_URL"):
+        if pip_name in found:
+            kept = " ".join(item for item in found[pip_name].split() if _reachable_location(item))
+            if kept:
+                found[pip_name] = kept
+            else:
+                del found[pip_name]
+    return found
+
+
+def _reachable_location(item: str) -> bool:
+    """A URL, or a local folder or file: URL that exists."""
+    if item.startswith("file:"):
+        from urllib.parse import unquote, urlsplit
+
+        return os.path.exists(unquote(urlsplit(item).path))
+    return "://" in item or os.path.exists(item)
 
 
 class _StepReader:

@@ -165,7 +165,7 @@ def _ask_about_local_lines(plan: ReproducePlan, options: ReproduceOptions) -> No
         return
     given = {normalize_name(name) for name in options.substitutes}
     for local in plan.lockfile_contents.local:
-        if normalize_name(local.name) in given:
+        if normalize_name(local.name) in given or local.path_here() is not None:  # installed from there
             continue
         answer = typer.prompt(f"{visible(local.name)}: [s]kip it, install a [p]ath of yours instead, or [a]bort?",
                               default="a", err=True).strip().lower()
