@@ -10,7 +10,9 @@ real git, on file names that are hard to parse (spaces, tabs, newlines, non-UTF-
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
+import pkgutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +22,8 @@ import pytest
 
 from mlv.adapters import dvc as dvc_adapter
 from mlv.adapters import git as git_adapter
-from mlv.adapters.git import FileChange, _parse_diff_tokens
+from mlv.adapters.git import FileChange, refs
+from mlv.adapters.git.refs import _parse_diff_tokens
 from mlv.errors import DvcError, GitError
 from tests.conftest import dvc, git
 
@@ -43,11 +46,17 @@ class FakeGit:
         return subprocess.CompletedProcess(["git", *args], self.returncode, self.stdout, b"")
 
 
+GIT_MODULES = [importlib.import_module(f"mlv.adapters.git.{info.name}")
+               for info in pkgutil.iter_modules(git_adapter.__path__)]
+
+
 @pytest.fixture
 def fake_git(monkeypatch: pytest.MonkeyPatch) -> Any:
     def install(stdout: bytes, returncode: int = 0) -> FakeGit:
         fake = FakeGit(stdout, returncode)
-        monkeypatch.setattr(git_adapter, "run", fake)
+        for module in GIT_MODULES:  # each imports `run` from the one that defines it
+            if hasattr(module, "run"):
+                monkeypatch.setattr(module, "run", fake)
         return fake
 
     return install
@@ -243,7 +252,7 @@ def test_read_blobs_against_real_git(repo: Path) -> None:
 
 
 def test_repo_paths_resolves_relative_git_dirs(fake_git: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(git_adapter, "_PATHS_CACHE", {})
+    monkeypatch.setattr(refs, "_PATHS_CACHE", {})
     start = tmp_path / "w"
     start.mkdir()
     fake_git(f"{start}\n{start}/.git\n.git\n.git/hooks\n".encode())
@@ -254,7 +263,7 @@ def test_repo_paths_resolves_relative_git_dirs(fake_git: Any, tmp_path: Path, mo
 
 def test_repo_paths_outside_a_repository_is_a_git_error(fake_git: Any, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(git_adapter, "_PATHS_CACHE", {})
+    monkeypatch.setattr(refs, "_PATHS_CACHE", {})
     fake_git(b"", returncode=128)
     with pytest.raises(GitError, match="is not inside a git repository"):
         git_adapter.repo_paths(tmp_path)
