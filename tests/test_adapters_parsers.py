@@ -22,8 +22,8 @@ import pytest
 
 from mlv.adapters import dvc as dvc_adapter
 from mlv.adapters import git as git_adapter
-from mlv.adapters.git import FileChange, refs
-from mlv.adapters.git.refs import _parse_diff_tokens
+from mlv.adapters.git import FileChange, process
+from mlv.adapters.git.worktree import _parse_diff_tokens
 from mlv.errors import DvcError, GitError
 from tests.conftest import dvc, git
 
@@ -252,7 +252,7 @@ def test_read_blobs_against_real_git(repo: Path) -> None:
 
 
 def test_repo_paths_resolves_relative_git_dirs(fake_git: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(refs, "_PATHS_CACHE", {})
+    monkeypatch.setattr(process, "_PATHS_CACHE", {})
     start = tmp_path / "w"
     start.mkdir()
     fake_git(f"{start}\n{start}/.git\n.git\n.git/hooks\n".encode())
@@ -263,7 +263,7 @@ def test_repo_paths_resolves_relative_git_dirs(fake_git: Any, tmp_path: Path, mo
 
 def test_repo_paths_outside_a_repository_is_a_git_error(fake_git: Any, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(refs, "_PATHS_CACHE", {})
+    monkeypatch.setattr(process, "_PATHS_CACHE", {})
     fake_git(b"", returncode=128)
     with pytest.raises(GitError, match="is not inside a git repository"):
         git_adapter.repo_paths(tmp_path)

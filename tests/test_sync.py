@@ -241,7 +241,7 @@ def test_push_and_pull_show_transfer_progress_on_a_terminal_only(experiment_repo
 
 def test_the_transfer_callback_reports_files_and_bytes_in_order() -> None:
     """DVC sizes its callback with the total, then again per batch; files and bytes add up."""
-    from mlv.adapters.dvc import cache
+    from mlv.adapters.dvc import remote
 
     heard: list[tuple[str, int, int]] = []
 
@@ -255,7 +255,7 @@ def test_the_transfer_callback_reports_files_and_bytes_in_order() -> None:
         def transfer_finished(self) -> None:
             heard.append(("finish", 0, 0))
 
-    callback = cache._sink_callback(Sink(), "Downloading data")
+    callback = remote._sink_callback(Sink(), "Downloading data")
     callback.set_size(3)  # transfer(): the total
     callback.set_size(2)  # a folder's batch: not the total
     for size in (1024, 3 * 1024 * 1024):

@@ -1,0 +1,201 @@
+"""DVC's own API, imported lazily (it costs ~0.4 s): `dvc init`, and transfers to and from a DVC remote."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from mlv.adapters.dvc.cache import drop_corrupt_downloads
+from mlv.adapters.dvc.config import cache_dir, default_remote
+from mlv.errors import DvcError
+
+
+def init_dvc(root: Path) -> None:
+    """`dvc init` in ROOT (which must be a git repository)."""
+    import contextlib
+    import io
+
+    from dvc.repo import Repo
+
+    try:
+        # DVC's welcome banner goes through its logging (to the stdout it saw at import) and print.
+        with quiet_dvc_logs(), contextlib.redirect_stdout(io.StringIO()):
+            Repo.init(str(root))
+    except Exception as exc:  # noqa: BLE001 - DVC raises many types; all mean the same to the user
+        raise DvcError(f"dvc init failed: {exc}") from None
+
+
+@contextlib.contextmanager
+def quiet_dvc_logs() -> Iterator[None]:
+    """Mute DVC's multi-line WARNING/ERROR log blocks: mlv reports each failure in one line."""
+    import logging
+
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)  # process-wide: DVC logs through many child loggers
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
+@contextlib.contextmanager
+def _open_repo(root: Path) -> Iterator[Any]:
+    """DVC's Repo for ROOT, with its logging muted for as long as it is open."""
+    from dvc.repo import Repo
+
+    with quiet_dvc_logs(), Repo(str(root)) as repo:
+        yield repo
+
+
+class TransferProgress(Protocol):
+    """Hears a transfer to or from a DVC remote as it happens: objects (files) and bytes."""
+
+    def transfer_started(self, objects: int, description: str) -> None: ...
+    def transfer_advanced(self, objects: int, nbytes: int) -> None: ...
+    def transfer_finished(self) -> None: ...
+
+
+def _sink_callback(sink: TransferProgress, description: str) -> Any:
+    """An fsspec callback that tells SINK each object done and each byte moved.
+
+    DVC sizes its callback once with the objects to transfer, then again for every batch it
+    hands the file system (a folder's files, its manifest, the rest), so only the first size is
+    the total; the value counts objects across all batches. Each object's bytes arrive through
+    the callback it branches for that file.
+    """
+    from fsspec.callbacks import Callback  # type: ignore[import-untyped]
+
+    class _Bytes(Callback):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self._seen = 0
+
+        def call(self, *args: Any, **kwargs: Any) -> None:
+            if self.value > self._seen:
+                sink.transfer_advanced(0, self.value - self._seen)
+                self._seen = self.value
+
+    class _Objects(Callback):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self._total: int | None = None
+            self._done = 0
+
+        def set_size(self, size: int | None) -> None:
+            if self._total is None and size is not None:
+                self._total = size
+                sink.transfer_started(size, description)
+
+        def call(self, *args: Any, **kwargs: Any) -> None:
+            if self.value > self._done:
+                sink.transfer_advanced(self.value - self._done, 0)
+                self._done = self.value
+
+        def branched(self, path_1: Any, path_2: Any, **kwargs: Any) -> Callback:
+            return _Bytes()
+
+    return _Objects()
+
+
+def _transfer(repo: Any, verb: str, hash_infos: list[Any], remote: str | None, sink: TransferProgress) -> Any:
+    """`repo.cloud.pull/push` for md5 objects, as DVC does it, with SINK hearing the progress
+    (DVC's own methods make a tqdm bar of their own, in decimal units, and take no callback)."""
+    from dvc.data_cloud import get_index
+
+    odb = repo.cloud.get_remote_odb(remote, verb)
+    cache = repo.cache.local
+    if verb == "pull":
+        callback = _sink_callback(sink, "Downloading data")
+        try:
+            return repo.cloud.transfer(odb, cache, hash_infos, src_index=get_index(odb), cache_odb=cache,
+                                       verify=odb.verify, callback=callback)
+        finally:
+            sink.transfer_finished()
+    callback = _sink_callback(sink, "Uploading data")
+    try:
+        return repo.cloud.transfer(cache, odb, hash_infos, dest_index=get_index(odb), cache_odb=cache,
+                                   callback=callback)
+    finally:
+        sink.transfer_finished()
+
+
+def _cloud(root: Path, verb: str, md5s: Sequence[str], remote: str | None, failure: str,
+           progress: TransferProgress | None = None) -> Any:
+    """DVC's `repo.cloud.VERB` (push, pull or status) on objects by hash, errors as DvcError."""
+    from dvc.exceptions import DvcException
+    from dvc_data.hashfile.hash_info import HashInfo
+
+    if remote is None and default_remote(root) is None:
+        raise DvcError("no DVC remote is configured", hint="Add one with `dvc remote add -d NAME URL`.")
+    try:
+        with _open_repo(root) as repo:
+            hash_infos = [HashInfo("md5", md5) for md5 in md5s]
+            if progress is not None and verb in ("pull", "push"):
+                return _transfer(repo, verb, hash_infos, remote, progress)
+            return getattr(repo.cloud, verb)(hash_infos, remote=remote)
+    except (DvcException, OSError) as exc:
+        raise DvcError(
+            f"{failure}: {_one_line(exc)}",
+            hint="Check the DVC remote with `dvc remote list` and that it is reachable.",
+        ) from None
+    except Exception as exc:  # noqa: BLE001 - each remote's client library raises its own types
+        # (botocore's EndpointConnectionError, asyncssh's PermissionDenied, ...), none of them OSError.
+        raise DvcError(
+            f"{failure}: {type(exc).__name__}: {_one_line(exc)}",
+            hint="Check the DVC remote with `dvc remote list` and that it is reachable.",
+        ) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def fetch_objects(root: Path, md5s: Sequence[str], remote: str | None,
+                  progress: TransferProgress | None = None) -> int:
+    """Download cache objects by hash from the DVC remote (a `.dir` brings its files); count fetched.
+
+    Unlike `dvc fetch`, this needs no pointer file in the work tree, so it can fetch the data of
+    any revision (`mlv reproduce`, `mlv checkout`, the git hooks).
+    """
+    if not md5s:
+        return 0
+    result = _cloud(root, "pull", md5s, remote, "dvc fetch failed", progress)
+    drop_corrupt_downloads(cache_dir(root), [h.value for h in result.transferred])
+    return len(result.transferred)
+
+
+@dataclass(frozen=True)
+class PushReport:
+    """What `push_objects` did: objects uploaded, and those it could not (absent from the cache)."""
+
+    uploaded: int
+    failed: list[str]
+
+
+def push_objects(root: Path, md5s: Sequence[str], remote: str | None,
+                 progress: TransferProgress | None = None) -> PushReport:
+    """Upload cache objects by hash to the DVC remote (a `.dir` sends its files); skip those there.
+
+    Unlike `dvc push`, this needs no pointer file in the work tree, so the pre-push hook and
+    `mlv push` can send the data of every commit being pushed, not only of the checked-out one.
+    """
+    if not md5s:
+        return PushReport(0, [])
+    result = _cloud(root, "push", md5s, remote, "dvc push failed", progress)
+    return PushReport(len(result.transferred), sorted(h.value for h in result.failed))
+
+
+def missing_everywhere(root: Path, md5s: Sequence[str], remote: str | None) -> list[str]:
+    """Which of MD5S (objects the local cache lacks) the DVC remote lacks too.
+
+    DVC's push skips an object that is in neither place without counting it as failed, so a
+    caller that must know the remote is complete asks this for the objects it could not send.
+    """
+    if not md5s:
+        return []
+    status = _cloud(root, "status", md5s, remote, "cannot query the DVC remote")
+    return sorted(h.value for h in status.missing)
