@@ -14,6 +14,7 @@ from mlv.errors import ConfigError
 from mlv.gates import Facts, GatePolicy, evaluate
 from mlv.gates.ci import GateInputError, default_rules, parse_config
 from tests.conftest import REPO_ROOT, copy_template, derived_template, git, mlv
+from tests.test_registry_helpers import GATE_DROP_BOUNDARIES, fake_experiment
 
 
 def _set_metrics(repo: Path, **changes: object) -> None:
@@ -85,6 +86,17 @@ def test_direction_override_keeps_the_default_rule(gated: Path) -> None:
     _configure(gated, {"metrics": {"mse": {"higher_is_better": True}}})
     proc = mlv(gated, "gate", "--against", "main")
     assert "mse higher is better" in proc.stdout  # overridden: a larger mse now counts as better
+
+
+@pytest.mark.parametrize(("base", "new", "bound", "passes"), GATE_DROP_BOUNDARIES)
+def test_drop_boundaries(gated: Path, base: float, new: float, bound: dict[str, float], passes: bool) -> None:
+    base_commit = fake_experiment(gated, "base", {"score": base})
+    fake_experiment(gated, "candidate", {"score": new})
+    _configure(gated, {"metrics": {"score": {"higher_is_better": True, **bound}}})
+    proc = mlv(gated, "gate", "--against", base_commit, "--json", check=False)
+    assert proc.returncode == (0 if passes else 1), proc.stderr
+    [rule] = json.loads(proc.stdout)["rules"]
+    assert (rule["metric"], rule["rule"], rule["passed"]) == ("score", *bound, passes)
 
 
 def test_min_rule_without_a_base(gated: Path) -> None:

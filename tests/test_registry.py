@@ -14,7 +14,14 @@ from mlv.registry import actions, resolve_registry_rev
 from mlv.registry.names import RegistryError
 from tests.conftest import git, mlv
 from tests.hooks_helpers import add_dvc_remote, add_git_remote
-from tests.test_registry_helpers import fake_experiment, tag_block, tag_message, tags, write_models_config
+from tests.test_registry_helpers import (
+    GATE_DROP_BOUNDARIES,
+    fake_experiment,
+    tag_block,
+    tag_message,
+    tags,
+    write_models_config,
+)
 
 
 @pytest.fixture
@@ -206,6 +213,30 @@ def test_max_drop_compares_with_the_version_in_the_stage(registered: Path) -> No
                               "          r2: {max_drop_abs: 0.05}\n        branches: [main]\n")
     lines = _fails_lines(repo, "model", "promote", "churn", "v0.0.2", "prod")
     assert len(lines) == 1 and "mse 0.2 vs prod v0.0.1 0.098433" in lines[0], lines
+
+
+@pytest.mark.parametrize(("base", "new", "bound", "passes"), GATE_DROP_BOUNDARIES)
+def test_promotion_gates_at_the_drop_boundaries(registered: Path, base: float, new: float,
+                                                bound: dict[str, float], passes: bool) -> None:
+    """The same boundaries as `mlv gate`'s, against the version in the stage."""
+    repo = registered
+    fake_experiment(repo, "base", {"score": base})
+    actions.register(repo, "churn")  # v0.0.2
+    actions.promote(repo, "churn", "v0.0.2", "prod")
+    fake_experiment(repo, "candidate", {"score": new})
+    actions.register(repo, "churn")  # v0.0.3
+    [(key, limit)] = bound.items()
+    write_models_config(repo, "    gates:\n      prod:\n        metrics:\n"
+                              f"          score: {{higher_is_better: true, {key}: {limit}}}\n")
+    result = mlv(repo, "model", "promote", "churn", "v0.0.3", "prod", check=False)
+    if passes:
+        assert result.returncode == 0, result.stderr
+        assert "churn#prod#2" in tags(repo)
+    else:
+        assert result.returncode == 4, result.stderr
+        [line] = result.stderr.splitlines()
+        assert key in line and "score -1.2 vs prod v0.0.2 -1" in line, line
+        assert "churn#prod#2" not in tags(repo)
 
 
 def test_get_writes_the_verified_artifact_and_never_through_a_symlink(registered: Path, tmp_path: Path) -> None:

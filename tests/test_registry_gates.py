@@ -6,6 +6,7 @@ import pytest
 
 from mlv.errors import ConfigError
 from mlv.gates import Facts, evaluate, failed, lower_is_better_by_name, parse_policy
+from tests.test_registry_helpers import GATE_DROP_BOUNDARIES
 
 
 @pytest.mark.parametrize(("name", "lower"), [
@@ -34,6 +35,18 @@ def test_direction_override_and_no_base() -> None:
     assert failed(evaluate(policy, Facts({"loss": 2.0}, {"loss": 1.0}))) == []
     assert failed(evaluate(policy, Facts({"loss": 0.5}, {"loss": 1.0})))[0].rule == "max_drop_abs"
     assert failed(evaluate(policy, Facts({"loss": 0.5}, None))) == []  # nothing to compare with
+
+
+@pytest.mark.parametrize(("base", "new", "bound", "passes"), GATE_DROP_BOUNDARIES)
+@pytest.mark.parametrize("higher_is_better", [True, False])
+def test_drop_boundaries_either_way_round(base: float, new: float, bound: dict[str, float], passes: bool,
+                                          higher_is_better: bool) -> None:
+    """Lower-is-better mirrors higher-is-better: the same change in the worse direction."""
+    if not higher_is_better:
+        base, new = -base, -new
+    policy = parse_policy({"metrics": {"score": {"higher_is_better": higher_is_better, **bound}}}, "g")
+    [result] = evaluate(policy, Facts({"score": new}, {"score": base}))
+    assert (result.rule, result.passed) == (*bound, passes)
 
 
 def test_nested_metric_names_and_missing_metric() -> None:

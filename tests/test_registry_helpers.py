@@ -13,7 +13,17 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import git
+
+# The boundaries of the gates' drop arithmetic, as (base, new, bound, passes) for a higher-is-better
+# metric, tried through `mlv gate`, the promotion gates and the engine: a negative base (the relative
+# drop divides by |base|), and no change at all under a zero allowance (a drop of 0 is within 0).
+GATE_DROP_BOUNDARIES = [
+    pytest.param(-1.0, -1.2, {"max_drop_rel": 0.1}, False, id="20% worse than a negative base"),
+    pytest.param(-1.2, -1.2, {"max_drop_abs": 0}, True, id="unchanged under max_drop_abs 0"),
+]
 
 _BLOCK = re.compile(r"(--- mlv experiment record v\d+ ---\n)(.*)(\n--- end mlv experiment record ---)", re.DOTALL)
 
