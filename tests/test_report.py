@@ -13,6 +13,7 @@ import pytest
 
 from mlv.report.page import embedded_json
 from tests.conftest import REPO_ROOT, git, mlv
+from tests.permission_helpers import mlv_denied_writes
 from tests.report_helpers import HOSTILE, report_repo_fixture, report_template_fixture  # noqa: F401 - fixtures
 
 
@@ -126,6 +127,23 @@ def test_write_is_atomic_and_replaces_a_symlink_not_its_target(report_repo: Path
 
 
 def test_unwritable_folder_is_one_line(report_repo: Path) -> None:
+    """A folder mlv may not write to: one line naming the file, exit 1, nothing left behind.
+
+    The folder is made unwritable by an audit hook, not by permission bits, which root (CI) writes
+    through: so this fails as root too when the error path breaks.
+    """
+    folder = report_repo / "ro"
+    folder.mkdir()
+    proc = mlv_denied_writes(report_repo, folder, "report", "-o", "ro/report.html")
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith(f"error: cannot write {folder / 'report.html'}: Permission denied"), proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert proc.stdout == "" and list(folder.iterdir()) == []
+
+
+def test_unwritable_folder_by_permission_bits(report_repo: Path) -> None:
+    """The same with real permission bits: refused for an ordinary user (`.ci/run` runs this file as
+    one), written anyway by root."""
     folder = report_repo / "ro"
     folder.mkdir()
     folder.chmod(0o500)
@@ -137,6 +155,7 @@ def test_unwritable_folder_is_one_line(report_repo: Path) -> None:
         assert proc.returncode == 0 and (folder / "report.html").exists()
     else:
         assert proc.returncode == 1 and proc.stderr.startswith("error: cannot write"), proc.stderr
+        assert proc.stderr.count("\n") == 1 and list(folder.iterdir()) == []
 
 
 @pytest.mark.slow

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -11,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from mlv.errors import EXIT_USER_ERROR, failure
 from tests.conftest import VENV_BIN, git, mlv, spawned, tree_fingerprint
+from tests.permission_helpers import mlv_denied_writes
 
 
 def _state(repo: Path) -> tuple[str, str, dict[str, tuple[str, bytes]], str]:
@@ -149,6 +153,29 @@ def test_unexpected_error_exits_3_with_traceback_hint(experiment_repo: Path) -> 
     verbose = mlv(experiment_repo, "--traceback", "snapshot", check=False)
     assert verbose.returncode == 3
     assert "Traceback (most recent call last)" in verbose.stderr
+
+
+def test_a_cache_mlv_may_not_write_is_one_line_naming_it(experiment_repo: Path) -> None:
+    """EACCES from the machine (a shared DVC cache owned by someone else) is not a bug in mlv:
+    exit 1 and one line that names the path and says what to do. An audit hook refuses the writes,
+    so the test holds as root (which writes through permission bits)."""
+    repo = experiment_repo
+    cache = repo / ".dvc/cache"
+    (repo / "data/more.csv").write_text("x1,x2,x3,x4,y\n1,2,3,4,5\n")
+    before = _state(repo)
+    result = mlv_denied_writes(repo, cache, "snapshot", "-m", "refused")
+    assert result.returncode == 1, result.stderr
+    assert re.fullmatch(rf"error: Permission denied: {re.escape(str(cache))}/files/md5/[0-9a-f]{{2}}\. "
+                        r"Check the permissions of that path, then run the command again\.\n", result.stderr)
+    assert _state(repo) == before
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EPERM])
+def test_permission_errors_are_one_line_with_the_path(code: int) -> None:
+    exc = PermissionError(code, os.strerror(code), "/srv/shared/cache")
+    assert failure(exc, "rerun with --traceback") == (
+        EXIT_USER_ERROR, f"error: {os.strerror(code)}: /srv/shared/cache. "
+                         "Check the permissions of that path, then run the command again.")
 
 
 def test_ctrl_c_during_the_run_leaves_no_commit(experiment_repo: Path) -> None:
