@@ -47,8 +47,10 @@ typecheck: $(STAMP)
 	@echo "==> [2/4] types: mypy --strict (mlv/, and tests/ a little less strictly)"
 	$(BIN)/mypy
 
-docs: $(STAMP)  ## regenerate docs/reference/cli.md from the app
+docs: $(STAMP)  ## regenerate docs/reference/cli.md from the app, and docs/images/report.png (needs chromium)
 	$(BIN)/python scripts/gen_cli_docs.py > docs/reference/cli.md
+	MLV_REQUIRE_BROWSER=1 MLV_REPORT_SCREENSHOT="$(CURDIR)/docs/images/report.png" \
+		$(BIN)/python -m pytest -q -n 0 tests/test_report_browser.py -k test_report_in_a_browser
 
 check-docs: $(STAMP)  ## fail when docs/reference/cli.md is out of date
 	@echo "==> [3/4] docs check: docs/reference/cli.md matches the CLI"
