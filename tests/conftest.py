@@ -14,7 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -28,6 +28,34 @@ from tests.forkserver import ForkServer
 # compile mlv from source again (a quarter of the suite's time).
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 sys.dont_write_bytecode = False
+
+# What mlv, git, rich and typer print depends on these variables, so the caller's values must not
+# reach a test (`TERM=dumb` from an editor's shell, a narrow `COLUMNS`, `FORCE_COLOR` or
+# `GITHUB_ACTIONS` on a CI runner, `GIT_DIR` when the suite runs inside a git hook, a French
+# locale). They are pinned here, before the fork server and the xdist workers start, and again
+# for every test by `isolated_env`. A test that needs a terminal sets its own TERM, COLUMNS and
+# NO_COLOR (tests/terminal_helpers.py: TERMINAL_ENV).
+OUTPUT_ENV = {"TERM": "dumb", "COLUMNS": "80", "LANG": "C.UTF-8", "TZ": "UTC"}
+_OUTPUT_ENV_UNSET = (
+    "LINES", "NO_COLOR", "FORCE_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "PY_COLORS", "COLORTERM", "TTY_COMPATIBLE",
+    "TTY_INTERACTIVE", "TERMINAL_WIDTH", "JUPYTER_COLUMNS", "JUPYTER_LINES", "GITHUB_ACTIONS", "TYPER_USE_RICH",
+    "_TYPER_FORCE_DISABLE_TERMINAL", "PAGER", "LESS", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "LC_NUMERIC",
+    "LC_TIME", "LANGUAGE", "MLV_DEBUG", "MLV_HOOK_TRACEBACK", "MLV_LOCK_WAIT", "MLV_SKIP_HOOKS", "MLV_INSTALLER",
+)
+# Every GIT_* variable (repository, index, config, pager, editor, dates, trace) but where git lives
+# and which certificates it trusts.
+_GIT_ENV_KEPT = ("GIT_EXEC_PATH", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH")
+
+
+def output_env_unset(environ: Mapping[str, str]) -> list[str]:
+    """The variables of ENVIRON that `OUTPUT_ENV` and the test fixtures leave out."""
+    return [key for key in environ
+            if key in _OUTPUT_ENV_UNSET or (key.startswith("GIT_") and key not in _GIT_ENV_KEPT)]
+
+
+for _key in output_env_unset(os.environ):
+    del os.environ[_key]
+os.environ.update(OUTPUT_ENV)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PROJECT = REPO_ROOT / "sample_project"
@@ -60,7 +88,9 @@ def pinned_env(home: Path) -> dict[str, str]:
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in pinned_env(tmp_path_factory.mktemp("home")).items():
+    for key in output_env_unset(os.environ):
+        monkeypatch.delenv(key)
+    for key, value in {**OUTPUT_ENV, **pinned_env(tmp_path_factory.mktemp("home"))}.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("MLV_TEST_CRASH_AT", raising=False)
 

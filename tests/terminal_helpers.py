@@ -11,6 +11,16 @@ from pathlib import Path
 
 from tests.conftest import VENV_BIN
 
+# A colour terminal 120 columns wide, whatever the caller's environment says (the suite pins TERM=dumb
+# for everything else: tests/conftest.py). An empty NO_COLOR means colours on (no-color.org).
+TERMINAL_ENV = {"TERM": "xterm-256color", "COLUMNS": "120", "NO_COLOR": ""}
+
+
+def terminal_stdout(columns: int) -> dict[str, str]:
+    """The environment that makes mlv print to a pipe what a colour terminal COLUMNS wide gets
+    (rich's TTY_COMPATIBLE): for tests that read the tables themselves."""
+    return {**TERMINAL_ENV, "TTY_COMPATIBLE": "1", "COLUMNS": str(columns)}
+
 
 def on_a_terminal(repo: Path, args: list[str], answers: list[bytes] | None = None,
                   env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -18,7 +28,7 @@ def on_a_terminal(repo: Path, args: list[str], answers: list[bytes] | None = Non
     its exit code and everything the terminal showed."""
     master, slave = pty.openpty()
     proc = subprocess.Popen([str(Path(VENV_BIN) / "mlv"), *args], cwd=repo, stdin=slave, stderr=slave,
-                            stdout=subprocess.DEVNULL, env={**os.environ, **(env or {}), "COLUMNS": "120"})
+                            stdout=subprocess.DEVNULL, env={**os.environ, **TERMINAL_ENV, **(env or {})})
     os.close(slave)
     seen, pending = b"", list(answers or [])
     deadline = time.monotonic() + 120

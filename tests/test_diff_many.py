@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_template, derived_template, git, mlv
+from tests.terminal_helpers import terminal_stdout
 
 
 def _four(repo: Path) -> None:
@@ -55,7 +56,7 @@ def test_piped_table_has_a_row_per_experiment_and_a_column_per_changed_param(fou
 
 
 def test_the_terminal_table_marks_the_best_metric_and_lists_what_is_the_same(four: Path) -> None:
-    out = mlv(four, "diff", "HEAD~3", "HEAD~2", "HEAD~1", env={"TTY_COMPATIBLE": "1", "COLUMNS": "160"}).stdout
+    out = mlv(four, "diff", "HEAD~3", "HEAD~2", "HEAD~1", env=terminal_stdout(160)).stdout
     assert "\x1b[1;32m0.05" in out  # the lowest mse, in bold green
     assert "same in all: train.seed=42" in re.sub(r"\x1b\[[0-9;]*m", "", out)
 

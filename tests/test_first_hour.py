@@ -15,6 +15,7 @@ import pytest
 
 from mlv.cli.output import fmt_value, plural
 from tests.conftest import VENV_BIN, git, mlv, spawned, tree_fingerprint
+from tests.terminal_helpers import TERMINAL_ENV
 
 
 def _one_line(proc: subprocess.CompletedProcess[str]) -> str:
@@ -226,7 +227,8 @@ def _in_a_terminal(repo: Path, command: str, keys: bytes) -> tuple[int, str]:
     if pid == 0:  # the child: a new session whose controlling terminal is the pty
         try:
             os.chdir(repo)
-            os.execv(str(Path(VENV_BIN) / "mlv"), ["mlv", "snapshot", "--run", command, "-m", "tty"])  # noqa: S606 - our own executable
+            os.execve(str(Path(VENV_BIN) / "mlv"), ["mlv", "snapshot", "--run", command, "-m", "tty"],  # noqa: S606 - our own executable
+                      {**os.environ, **TERMINAL_ENV})
         finally:
             os._exit(127)
     shown = b""

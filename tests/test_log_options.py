@@ -14,6 +14,7 @@ from mlv import api
 from mlv.record import listing
 from mlv.record.tree import Difference, TreeFacts
 from tests.conftest import REPO_ROOT, copy_template, derived_template, git, mlv
+from tests.terminal_helpers import terminal_stdout
 
 SCHEMA = json.loads((REPO_ROOT / "mlv/schemas/experiment.schema.json").read_text())
 LONG_MESSAGE = "a long message " + "word " * 40
@@ -122,7 +123,7 @@ def test_params_and_metrics_choose_the_columns_and_a_pipe_gets_whole_values(hist
 
 
 def test_a_terminal_gets_a_table_with_status_and_tags(history_repo: Path) -> None:
-    shown = mlv(history_repo, "log", env={"TTY_COMPATIBLE": "1", "COLUMNS": "160"}).stdout
+    shown = mlv(history_repo, "log", env=terminal_stdout(160)).stdout
     out = re.sub(r"\x1b\[[0-9;]*m", "", shown)  # rich styles the header
     header = out.splitlines()[0].split()
     assert header[:4] == ["commit", "date", "status", "tags"]

@@ -10,6 +10,7 @@ import pytest
 
 from mlv import api
 from tests.conftest import REPO_ROOT, copy_template, derived_template, git, mlv
+from tests.terminal_helpers import terminal_stdout
 
 SCHEMA = json.loads((REPO_ROOT / "mlv/schemas/experiment.schema.json").read_text())
 
@@ -50,7 +51,7 @@ def test_log_limit(three_experiments: Path) -> None:
 
 
 def test_log_table_shows_sha_message_command_params_and_metrics(three_experiments: Path) -> None:
-    out = mlv(three_experiments, "log", env={"COLUMNS": "200", "TTY_COMPATIBLE": "1"}).stdout  # the table
+    out = mlv(three_experiments, "log", env=terminal_stdout(200)).stdout  # the table
     head = git(three_experiments, "rev-parse", "--short=10", "HEAD")
     assert head in out
     assert "hold out 30%" in out and "baseline" in out and "docs only" not in out

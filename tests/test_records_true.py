@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import copy_template, derived_template, dvc, git, mlv
+from tests.terminal_helpers import terminal_stdout
 
 TRAIN = "python train.py"
 Refs = dict[str, str]
@@ -184,13 +185,13 @@ def test_a_record_naming_a_lockfile_not_in_the_tree_is_rewritten(histories: Path
 def test_log_marks_rewritten_records(histories: Path) -> None:
     items = json.loads(mlv(histories, "log", "picked", "--json").stdout)
     assert [i["status"] for i in items] == ["rewritten", "ok", "ok"]
-    table = mlv(histories, "log", "picked", env={"TTY_COMPATIBLE": "1", "COLUMNS": "160"}).stdout
+    table = mlv(histories, "log", "picked", env=terminal_stdout(160)).stdout
     assert "status" in table.splitlines()[0]
     assert "rewritten" in table
 
 
 def test_log_of_true_records_has_no_status_column(histories: Path) -> None:
-    table = mlv(histories, "log", env={"TTY_COMPATIBLE": "1", "COLUMNS": "160"}).stdout  # the table, not TSV
+    table = mlv(histories, "log", env=terminal_stdout(160)).stdout  # the table, not TSV
     assert "status" not in table.splitlines()[0]
 
 

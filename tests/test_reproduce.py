@@ -28,6 +28,7 @@ from tests.reproduce_helpers import (
     script_project,
     worktrees,
 )
+from tests.terminal_helpers import TERMINAL_ENV
 
 SCHEMA = json.loads((REPO_ROOT / "mlv" / "schemas" / "verdict.schema.json").read_text())
 
@@ -303,7 +304,8 @@ def test_interactive_confirmation(experiment_repo: Path) -> None:
         before = repo_state(experiment_repo)
         primary, secondary = pty.openpty()
         proc = subprocess.Popen([str(Path(VENV_BIN) / "mlv"), "reproduce", "HEAD"], cwd=experiment_repo,
-                                stdin=secondary, stdout=subprocess.PIPE, stderr=secondary, text=True)
+                                stdin=secondary, stdout=subprocess.PIPE, stderr=secondary, text=True,
+                                env={**os.environ, **TERMINAL_ENV})
         os.close(secondary)
         seen = b""
         while b"[y/N]" not in seen:

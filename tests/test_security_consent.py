@@ -21,6 +21,7 @@ from mlv.env import capture
 from mlv.env.fresh import read_lockfile
 from tests.conftest import VENV_BIN, git, mlv
 from tests.reproduce_helpers import DETERMINISTIC_SCRIPT, craft_experiment, record_of, script_project
+from tests.terminal_helpers import TERMINAL_ENV
 
 
 def _hostile_repo(tmp_path: Path) -> tuple[Path, Path]:
@@ -47,7 +48,8 @@ def _with_tty(repo: Path, args: list[str], answer: bytes) -> tuple[int, str]:
     try:
         os.write(master, answer)
         proc = subprocess.run([str(Path(VENV_BIN) / "mlv"), *args], cwd=repo, stdin=slave,
-                              capture_output=True, text=True, timeout=120, check=False)
+                              capture_output=True, text=True, timeout=120, check=False,
+                              env={**os.environ, **TERMINAL_ENV})
     finally:
         os.close(slave)
         os.close(master)

@@ -20,6 +20,7 @@ import pytest
 
 from mlv.record import record
 from tests.conftest import VENV_BIN, git, mlv
+from tests.terminal_helpers import TERMINAL_ENV, terminal_stdout
 
 ESC = "\x1b"
 # Saves the cursor, draws a harmless command over the real one, restores, clears the rest.
@@ -80,7 +81,7 @@ def test_show_json_stays_exact(hostile_repo: Path) -> None:
 
 def test_log_table_shows_escapes_and_markup_literally(hostile_repo: Path) -> None:
     _no_raw_controls(mlv(hostile_repo, "log"))  # piped: tab-separated, escaped too
-    proc = mlv(hostile_repo, "log", env={"COLUMNS": "250", "TTY_COMPATIBLE": "1"})  # the table, as a terminal gets it
+    proc = mlv(hostile_repo, "log", env=terminal_stdout(250))  # the table, as a terminal gets it
     # The table's own colours are SGR sequences; the repository's `\x1b[2J`, OSC and BEL would not
     # be removed by this, so what is left must hold no control character at all.
     proc.stdout = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
@@ -104,7 +105,8 @@ def test_diff_terminal_and_markdown(hostile_repo: Path) -> None:
 def test_reproduce_prompt_shows_the_real_command(hostile_repo: Path) -> None:
     primary, secondary = pty.openpty()
     proc = subprocess.Popen([str(Path(VENV_BIN) / "mlv"), "reproduce", "HEAD"], cwd=hostile_repo,
-                            stdin=secondary, stdout=subprocess.PIPE, stderr=secondary, text=True)
+                            stdin=secondary, stdout=subprocess.PIPE, stderr=secondary, text=True,
+                            env={**os.environ, **TERMINAL_ENV})
     os.close(secondary)
     seen = b""
     try:
