@@ -126,29 +126,29 @@ def test_write_is_atomic_and_replaces_a_symlink_not_its_target(report_repo: Path
     assert not [p for p in report_repo.iterdir() if ".mlv-tmp-" in p.name]
 
 
-def test_unwritable_folder_is_one_line(report_repo: Path) -> None:
+def test_unwritable_folder_is_one_line(experiment_repo: Path) -> None:
     """A folder mlv may not write to: one line naming the file, exit 1, nothing left behind.
 
     The folder is made unwritable by an audit hook, not by permission bits, which root (CI) writes
     through: so this fails as root too when the error path breaks.
     """
-    folder = report_repo / "ro"
+    folder = experiment_repo / "ro"
     folder.mkdir()
-    proc = mlv_denied_writes(report_repo, folder, "report", "-o", "ro/report.html")
+    proc = mlv_denied_writes(experiment_repo, folder, "report", "-o", "ro/report.html")
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.startswith(f"error: cannot write {folder / 'report.html'}: Permission denied"), proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
     assert proc.stdout == "" and list(folder.iterdir()) == []
 
 
-def test_unwritable_folder_by_permission_bits(report_repo: Path) -> None:
-    """The same with real permission bits: refused for an ordinary user (`.ci/run` runs this file as
+def test_unwritable_folder_by_permission_bits(experiment_repo: Path) -> None:
+    """The same with real permission bits: refused for an ordinary user (`.ci/run` runs this test as
     one), written anyway by root."""
-    folder = report_repo / "ro"
+    folder = experiment_repo / "ro"
     folder.mkdir()
     folder.chmod(0o500)
     try:
-        proc = mlv(report_repo, "report", "-o", "ro/report.html", check=False)
+        proc = mlv(experiment_repo, "report", "-o", "ro/report.html", check=False)
     finally:
         folder.chmod(0o700)
     if os.geteuid() == 0:  # root writes anyway; then the page must simply be there
