@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from mlv.errors import ConfigError
+from mlv.gate.gate import GateInputError, default_rules, parse_config
 from mlv.gates import Facts, GatePolicy, evaluate
-from mlv.gates.ci import GateInputError, default_rules, parse_config
 from tests.conftest import REPO_ROOT, copy_template, derived_template, git, mlv
 from tests.test_registry_helpers import GATE_DROP_BOUNDARIES, fake_experiment
 

@@ -4,17 +4,25 @@
   mlv.cli, typer, rich or click: it returns data and raises MlvError; only the CLI renders.
 - An adapter (mlv/adapters/*) imports nothing of mlv but mlv.errors and the other adapters.
 - No import cycle between mlv modules, counting imports inside functions too.
+- No cycle between folders (`mlv.snapshot`, `mlv.data`, ...; a top-level module is its own node):
+  the folder graph is acyclic, so each folder can be read, tested and moved with what lies below.
+- The folders' layers (`LAYERS`): package root -> front ends -> features -> domain -> adapters -> base. An import
+  points to a lower layer, or within features or within domain (acyclic, as above).
 - The git hooks' runtime (mlv/hooks/run.py) imports only builtin modules at module level,
   directly or through the mlv modules it loads, so a hook with nothing to do starts fast.
 
 Imports under `if TYPE_CHECKING:` are never executed: they count for the layer rules (a type is a
-dependency too) but not for cycles or start-up cost.
+dependency too) but not for cycles or start-up cost. Imports the `import` statement does not show
+count too: `importlib.import_module("mlv.x")` with a literal name, and, in a module with a PEP 562
+`__getattr__` (mlv/__init__.py), every string literal that names an mlv module (the lazy imports
+it answers with); both run inside a function, so they are not module-level.
 """
 
 from __future__ import annotations
 
 import _imp
 import ast
+import itertools
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -24,6 +32,21 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "mlv"
 HOOK_RUNTIME = "mlv.hooks.run"
 FRONT_END = ("mlv.cli", "typer", "rich", "click")
+
+# Each mlv folder (or top-level module) and its layer, top to bottom. Features are what a user
+# runs (one command or a group), domain folders the concepts they share; docs/architecture.md.
+LAYERS: dict[str, tuple[str, ...]] = {
+    "package": ("mlv",),  # mlv/__init__.py: the Python API, imported lazily from mlv.api
+    "front": ("mlv.cli", "mlv.api"),
+    "features": ("mlv.snapshot", "mlv.reproduce", "mlv.diff", "mlv.checkout", "mlv.share", "mlv.status",
+                 "mlv.hooks", "mlv.gate", "mlv.report"),
+    "domain": ("mlv.record", "mlv.project", "mlv.env", "mlv.data", "mlv.pipeline", "mlv.registry",
+               "mlv.gates", "mlv.datahealth", "mlv.locking", "mlv.metrics_file"),
+    "adapters": ("mlv.adapters",),
+    "base": ("mlv.errors", "mlv.text", "mlv._version", "mlv.cachefile", "mlv.toml"),
+}
+# Layers whose folders may import each other (the folder graph stays acyclic).
+OPEN_LAYERS = ("features", "domain")
 
 
 @dataclass(frozen=True)
@@ -51,8 +74,16 @@ class _Collector(ast.NodeVisitor):
         self._function_depth = 0
         self._type_checking_depth = 0
 
-    def _add(self, target: str, node: ast.stmt) -> None:
+    def _add(self, target: str, node: ast.stmt | ast.expr) -> None:
         self.found.append(Import(target, node.lineno, self._function_depth == 0, self._type_checking_depth > 0))
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        if called == "import_module" and node.args and isinstance(node.args[0], ast.Constant) \
+                and isinstance(node.args[0].value, str):
+            self._add(node.args[0].value, node)
+        self.generic_visit(node)
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         self._function_body(node)
@@ -95,12 +126,22 @@ class _Collector(ast.NodeVisitor):
             self._add(target, node)
 
 
+def _lazy_imports(tree: ast.Module) -> list[Import]:
+    """In a module with a PEP 562 `__getattr__`, the mlv modules it names in string literals: what
+    its `__getattr__` may import on first use of an attribute."""
+    if not any(isinstance(node, ast.FunctionDef) and node.name == "__getattr__" for node in tree.body):
+        return []
+    return [Import(node.value, node.lineno, module_level=False, type_only=False) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in modules()]
+
+
 @cache
 def imports_of(name: str) -> tuple[Import, ...]:
     path = modules()[name]
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     collector = _Collector(name, path.name == "__init__.py")
-    collector.visit(ast.parse(path.read_text(encoding="utf-8"), str(path)))
-    return tuple(collector.found)
+    collector.visit(tree)
+    return (*collector.found, *_lazy_imports(tree))
 
 
 def _within(target: str, prefixes: tuple[str, ...] | str) -> bool:
@@ -161,6 +202,75 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 def test_no_import_cycles() -> None:
     cycle = find_cycle(_import_graph())
     assert cycle is None, "import cycle (module-level and function-level imports): " + " -> ".join(cycle or [])
+
+
+def folder_of(name: str) -> str:
+    """The folder a module belongs to (`mlv.data.walk` -> `mlv.data`); a top-level module is its own."""
+    return ".".join(name.split(".")[:2])
+
+
+def _folder_edges() -> dict[tuple[str, str], str]:
+    """(folder, folder) -> where the first import that links them is, for every executed import
+    between two different folders."""
+    edges: dict[tuple[str, str], str] = {}
+    for name in modules():
+        for imp in imports_of(name):
+            if not imp.type_only and imp.target in modules() and folder_of(imp.target) != folder_of(name):
+                edges.setdefault((folder_of(name), folder_of(imp.target)), _where(name, imp))
+    return edges
+
+
+def describe_cycle(cycle: list[str], edges: dict[tuple[str, str], str]) -> str:
+    """Each edge of CYCLE (A, B, ..., A) with the import that makes it."""
+    return "\n".join(f"{a} -> {b}: {edges[(a, b)]}" for a, b in itertools.pairwise(cycle))
+
+
+def test_no_cycle_between_folders() -> None:
+    edges = _folder_edges()
+    graph: dict[str, set[str]] = {}
+    for a, b in edges:
+        graph.setdefault(a, set()).add(b)
+    cycle = find_cycle(graph)
+    assert cycle is None, ("import cycle between folders; move the module that orchestrates above the one "
+                           "it uses, or pass a function in:\n" + describe_cycle(cycle or [], edges))
+
+
+def _layer_of(name: str) -> str | None:
+    return next((layer for layer, folders in LAYERS.items() if folder_of(name) in folders), None)
+
+
+def test_every_folder_has_a_layer() -> None:
+    missing = sorted({folder_of(name) for name in modules() if _layer_of(name) is None})
+    assert not missing, f"give these folders a layer in LAYERS (and docs/architecture.md): {missing}"
+
+
+def test_imports_point_down_the_layers() -> None:
+    order = list(LAYERS)
+    broken = []
+    for name in modules():
+        for imp in imports_of(name):
+            low, high = _layer_of(imp.target), _layer_of(name)
+            if imp.target not in modules() or low is None or high is None:
+                continue
+            if order.index(low) < order.index(high) or (low == high and low not in OPEN_LAYERS
+                                                        and folder_of(name) != folder_of(imp.target)):
+                broken.append(f"{_where(name, imp)} ({high} -> {low})")
+    assert not broken, f"imports must point down the layers {' -> '.join(order)}:\n" + "\n".join(broken)
+
+
+def test_lazy_and_importlib_imports_are_seen() -> None:
+    package = {imp.target for imp in imports_of("mlv") if not imp.type_only}
+    assert {"mlv.api", "mlv.metrics_file"} <= package  # the PEP 562 __getattr__ of mlv/__init__.py
+    tree = ast.parse("import importlib\ndef f():\n    importlib.import_module('mlv.api')\n")
+    collector = _Collector("mlv.x", is_package=False)
+    collector.visit(tree)
+    assert [(i.target, i.module_level) for i in collector.found] == [("importlib", True), ("mlv.api", False)]
+
+
+def test_a_folder_cycle_is_named_edge_by_edge() -> None:
+    edges = {("mlv.a", "mlv.b"): "mlv/a/x.py:3 imports mlv.b.y", ("mlv.b", "mlv.a"): "mlv/b/y.py:9 imports mlv.a.z"}
+    assert describe_cycle(["mlv.a", "mlv.b", "mlv.a"], edges) == (
+        "mlv.a -> mlv.b: mlv/a/x.py:3 imports mlv.b.y\nmlv.b -> mlv.a: mlv/b/y.py:9 imports mlv.a.z")
 
 
 def test_find_cycle_reports_the_loop() -> None:

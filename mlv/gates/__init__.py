@@ -3,8 +3,9 @@ caller. `mlv model promote` checks them per model and stage; `mlv gate` (CI) che
 rules of the configuration with the same engine.
 
 `rules` and `evaluate` are pure logic: no git, no files. Callers gather the facts (`Facts`) and get
-one `RuleResult` per rule. `ci` is `mlv gate`'s caller: it reads the experiments, resolves (and in
-a shallow clone fetches) the base, and runs the data check. It is imported on use only.
+one `RuleResult` per rule: `mlv.registry.actions` for promotion, `mlv.gate.gate` for `mlv gate`
+(it reads the experiments, resolves and in a shallow clone fetches the base, and runs the data
+check).
 """
 
 from mlv.gates.evaluate import Facts, RuleResult, evaluate, failed

@@ -43,7 +43,7 @@ class ProjectConfig:
     hooks_strict: bool = False  # `hooks: {strict: true}`: pre-push refuses what it cannot upload
     # `models: {NAME: {path, stages, gates}}`, kept raw here: mlv.registry.settings reads it.
     models: dict[str, Any] = field(default_factory=dict)
-    # `gate: {metrics, reproduced, data_check}`, kept raw here: mlv.gates.ci reads it.
+    # `gate: {metrics, reproduced, data_check}`, kept raw here: mlv.gate.gate reads it.
     gate: dict[str, Any] | None = None
     # `data_check: {p_value: 0.01, ...}`, kept raw here: mlv.datahealth.thresholds_from_config reads it.
     data_check: Any = None  # validated where it is used, so a typo fails `mlv data check` only

@@ -8,8 +8,7 @@ from pathlib import Path
 from mlv.adapters import dvc, git
 from mlv.errors import GitError
 from mlv.pipeline import dvcfiles
-from mlv.pipeline import project as dvcproject
-from mlv.project import config
+from mlv.project import config, dvcproject
 
 
 @dataclass

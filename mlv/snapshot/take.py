@@ -18,8 +18,7 @@ from mlv.env import capture as environment
 from mlv.env import project_lockfiles as projectlocks
 from mlv.errors import CommandFailedError, GitError, MlvError
 from mlv.pipeline import dvcfiles
-from mlv.pipeline import project as dvcproject
-from mlv.project import config, paramfiles, undeclared
+from mlv.project import config, dvcproject, paramfiles, undeclared
 from mlv.record.record import Record, render_message
 from mlv.snapshot import runner
 from mlv.snapshot.publish import PreparedCommit, crash_point, publish, recover

@@ -211,7 +211,7 @@ def _sides_from_history(path: Path | None, against: str | None, against_file: Pa
     reference = None if against_file is not None else (
         history.resolve(root, against) if against is not None else history.latest_experiment(root))
     if on_drift is not None:
-        from mlv.datahealth.revalidate import check_can_revalidate
+        from mlv.snapshot.revalidate import check_can_revalidate
 
         check_can_revalidate(reference, rev)
     current_rev = history.resolve(root, rev) if rev is not None else None
@@ -257,7 +257,7 @@ def _revalidate(reference: Revision, summary: str, json_output: bool) -> dict[st
     """Run the reference experiment's command on the work tree's data; what was recorded."""
     from mlv.adapters import git
     from mlv.cli import output
-    from mlv.datahealth.revalidate import check_can_revalidate, revalidate
+    from mlv.snapshot.revalidate import check_can_revalidate, revalidate
 
     command = check_can_revalidate(reference, None)
     output.info(f"drift detected: re-running `{command}` on the work tree's data (mlv snapshot --run)")

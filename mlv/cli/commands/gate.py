@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from mlv.gates.ci import GateReport
+    from mlv.gate.gate import GateReport
 
 
 def gate_command(
@@ -38,11 +38,11 @@ def gate_command(
 
     with handle_errors():
         from mlv.adapters import git
-        from mlv.gates import ci
+        from mlv.gate import gate
 
         root = git.find_root(Path.cwd())
         try:
-            report = ci.run_gate(root, rev, against)
+            report = gate.run_gate(root, rev, against)
             markdown = _markdown(root, report) if md_file is not None else None
         except MlvError as exc:
             # Whatever stopped the gate (config, git, a record), CI must tell it from a failed rule.

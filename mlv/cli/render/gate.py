@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlv.gates.ci import GateReport
+from mlv.gate.gate import GateReport
 from mlv.gates.evaluate import RuleResult
 from mlv.text import visible
 
