@@ -24,7 +24,7 @@ from pathlib import Path
 
 from benchmarks.workspace import calling_environment
 from mlv.adapters.dvc import Pointer
-from mlv.env.capture import Environment
+from mlv.env.environment import Environment
 from mlv.record.record import Record, render_message
 from mlv.registry import metadata
 

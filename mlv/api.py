@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 
 from mlv.adapters import git
 from mlv.errors import MlvError
-from mlv.project import init as project
+from mlv.project.init import InitResult, init_project
 from mlv.record import history
-from mlv.snapshot import take as _snapshot
+from mlv.snapshot import take
 
 if TYPE_CHECKING:
     from typing import TypeAlias
 
-    import git as gitpython
+    import git as gitpython  # GitPython; `git` is mlv's adapter here
 
     from mlv.checkout.checkout import CheckoutResult
     from mlv.diff.compare import DiffResult
@@ -48,7 +48,7 @@ class Experiment(history.Experiment):
         commit's own fields (message, author, dates, parents, tree) already read. To go further
         (tree contents, diffs), pass a `git.Repo` you keep open and close.
         """
-        import git as gitpython
+        import git as gitpython  # GitPython; `git` is mlv's adapter here
 
         if repo is not None:
             return repo.commit(self.commit)
@@ -75,14 +75,14 @@ def _experiment(found: history.Experiment, root: Path) -> Experiment:
     return Experiment(**{f.name: getattr(found, f.name) for f in fields(found)}, root=root)
 
 
-def init(path: RepoLike = ".", git: bool = False) -> project.InitResult:
-    return project.init_project(_folder(path), run_git_init=git)
+def init(path: RepoLike = ".", git: bool = False) -> InitResult:
+    return init_project(_folder(path), run_git_init=git)
 
 
 def snapshot(message: str | None = None, run: str | None = None, allow_failure: bool = False,
-             path: RepoLike = ".") -> _snapshot.SnapshotResult:
-    options = _snapshot.SnapshotOptions(message=message, run=run, allow_failure=allow_failure)
-    return _snapshot.take_snapshot(_folder(path), options)
+             path: RepoLike = ".") -> take.SnapshotResult:
+    options = take.SnapshotOptions(message=message, run=run, allow_failure=allow_failure)
+    return take.take_snapshot(_folder(path), options)
 
 
 def log(limit: int | None = None, rev: str = "HEAD", path: RepoLike = ".", *, all_branches: bool = False,
@@ -115,9 +115,9 @@ def show(rev: str = "HEAD", path: RepoLike = ".") -> Experiment:
 def diff(a: str | None = None, b: str | None = None, workspace: bool = False,
          path: RepoLike = ".") -> DiffResult:
     """Compare two experiments (or one with the work tree); see `mlv diff --help`."""
-    from mlv.diff import compare as _diff
+    from mlv.diff import compare
 
-    return _diff.diff(git.find_root(_folder(path)), [r for r in (a, b) if r], workspace)
+    return compare.diff(git.find_root(_folder(path)), [r for r in (a, b) if r], workspace)
 
 
 def reproduce(rev: str, env: str = "current", rtol: float = 0.0, atol: float = 0.0, save: bool = False,
@@ -126,17 +126,17 @@ def reproduce(rev: str, env: str = "current", rtol: float = 0.0, atol: float = 0
     """Re-run experiment REV in a throwaway worktree and judge it (no confirmation prompt: calling
     this is the confirmation); see `mlv reproduce --help`. With env="fresh", SKIP_LOCAL and
     SUBSTITUTE (package name -> path) settle the lockfile lines that install from a local path."""
-    from mlv.reproduce import rerun as _reproduce
+    from mlv.reproduce import rerun
 
-    options = _reproduce.ReproduceOptions(rev=rev, env=env, rtol=rtol, atol=atol, save=save,
+    options = rerun.ReproduceOptions(rev=rev, env=env, rtol=rtol, atol=atol, save=save,
                                           skip_local=skip_local, substitutes=dict(substitute or {}))
-    plan = _reproduce.plan(_folder(path), options)
-    return _reproduce.execute(plan, options)
+    plan = rerun.plan(_folder(path), options)
+    return rerun.execute(plan, options)
 
 
 def checkout(rev: str, force: bool = False, path: RepoLike = ".") -> CheckoutResult:
     """Put experiment REV's code and data in the work tree; see `mlv checkout --help`."""
-    from mlv.checkout import checkout as _checkout
+    from mlv.checkout import checkout as _checkout  # `checkout` is this function
 
     return _checkout.checkout_experiment(_folder(path), rev, force=force)
 
@@ -144,6 +144,6 @@ def checkout(rev: str, force: bool = False, path: RepoLike = ".") -> CheckoutRes
 def status(path: RepoLike = ".") -> StatusReport:
     """What changed since the latest experiment, what is not pushed, whether hooks are installed;
     see `mlv status --help`."""
-    from mlv.status import status as repo_status
+    from mlv.status import status as repo_status  # `status` is this function
 
     return repo_status.status(git.find_root(_folder(path)))

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlv.adapters import dvc as dvc_adapter
-from mlv.data import track as datatrack
+from mlv.adapters import dvc as dvc_adapter  # `dvc` is the helper that runs DVC (tests.conftest)
+from mlv.data import track as datatrack  # `track` is the helper below
 from mlv.data.statecache import StateCache
 from tests.conftest import dvc, git, mlv, tree_fingerprint
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from mlv.adapters import dvc as dvc_adapter
+from mlv.adapters import dvc as dvc_adapter  # `dvc` and `git` are the helpers that run them (tests.conftest)
 from mlv.adapters import git as git_adapter
 from mlv.adapters.git import FileChange, process
 from mlv.adapters.git.worktree import _parse_diff_tokens

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import git as gitpython
+import git as gitpython  # GitPython; `git` is the helper that runs git (tests.conftest)
 import pytest
 
 from mlv import api

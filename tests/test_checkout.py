@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mlv.adapters import dvc as dvc_adapter
+from mlv.adapters import dvc as dvc_adapter  # `dvc` is the helper that runs DVC (tests.conftest)
 from tests.conftest import copy_template, derived_template, dvc, git, mlv, tree_fingerprint
 from tests.reproduce_helpers import add_remote, read_all, repo_state
 

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from mlv.adapters import dvc as dvc_adapter
+from mlv.adapters import dvc
 from tests.conftest import VENV_BIN, forked_launchers, git, mlv, spawned
 
 
@@ -30,9 +30,9 @@ def _assert_commit_consistent(repo: Path, sha: str) -> None:
     """The record of SHA describes SHA's own tree: its pointers and its lockfile."""
     rec = _record(repo, sha)
     for item in [*rec["data"], *rec["outputs"]]:  # type: ignore[misc]
-        pointer_file = dvc_adapter.pointer_path(item["path"])
+        pointer_file = dvc.pointer_path(item["path"])
         blob = git(repo, "show", f"{sha}:{pointer_file}")
-        assert dvc_adapter.parse_pointer(blob.encode(), pointer_file).md5 == item["md5"], (sha, item["path"])
+        assert dvc.parse_pointer(blob.encode(), pointer_file).md5 == item["md5"], (sha, item["path"])
     lockfile = rec["environment"]["lockfile"]  # type: ignore[index]
     assert git(repo, "cat-file", "-t", f"{sha}:{lockfile}") == "blob", sha
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from mlv.diff import compare as diff
+from mlv.diff import compare
 from mlv.diff.data import NOT_IN_CACHE
 from tests.conftest import git, mlv, tree_fingerprint
 from tests.diff_helpers import SCHEMA, build_two_runs, copy_repo, diff_json, shared_repo
@@ -34,7 +34,7 @@ def _by_path(items: Sequence[object], key: str = "path") -> dict[str, object]:
 
 
 def test_code_section_counts_lines_and_leaves_out_pointers_and_mlv_files(two_runs: Path) -> None:
-    result = diff.diff(two_runs)
+    result = compare.diff(two_runs)
     files = _by_path(result.code.files)
     assert set(files) == {"train.py", "utils.py", "logo.bin"}  # no .dvc, .mlv/, params or metrics files
     train, utils, logo = files["train.py"], files["utils.py"], files["logo.bin"]
@@ -44,7 +44,7 @@ def test_code_section_counts_lines_and_leaves_out_pointers_and_mlv_files(two_run
 
 
 def test_data_section_names_files_inside_a_changed_folder(two_runs: Path) -> None:
-    result = diff.diff(two_runs)
+    result = compare.diff(two_runs)
     entries = _by_path(result.data.entries)
     data, models = entries["data"], entries["models"]
     assert data.kind == "data" and data.status == "modified"  # type: ignore[attr-defined]
@@ -56,7 +56,7 @@ def test_data_section_names_files_inside_a_changed_folder(two_runs: Path) -> Non
 
 
 def test_params_and_metrics_sections(two_runs: Path) -> None:
-    result = diff.diff(two_runs)
+    result = compare.diff(two_runs)
     params = {c.key: c for c in result.params.entries}
     assert list(params) == ["train.test_size"]
     assert (params["train.test_size"].old, params["train.test_size"].new) == (0.25, 0.3)
@@ -68,7 +68,7 @@ def test_params_and_metrics_sections(two_runs: Path) -> None:
 
 
 def test_unchanged_sections_are_left_out(two_runs: Path) -> None:
-    result = diff.diff(two_runs)
+    result = compare.diff(two_runs)
     assert result.environment.available and not result.environment.changed
     assert not result.command.changed
     out = mlv(two_runs, "diff").stdout
@@ -197,7 +197,7 @@ def test_json_output_matches_its_schema(two_runs: Path) -> None:
     for args in ([], ["HEAD"], ["HEAD", "HEAD~1"]):
         doc = diff_json(two_runs, *args)
         jsonschema.validate(doc, schema)
-        assert set(diff.SECTIONS) <= set(doc)
+        assert set(compare.SECTIONS) <= set(doc)
 
 
 def test_markdown_is_a_set_of_tables(two_runs: Path) -> None:

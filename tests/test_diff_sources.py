@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from mlv.diff.values import NO_RECORD
-from mlv.env import capture as environment
+from mlv.env import environment
 from mlv.record import record
 from tests.conftest import git, mlv, tree_fingerprint
 from tests.diff_helpers import SCHEMA, build_plain_dvc, build_two_runs, copy_repo, diff_json, shared_repo

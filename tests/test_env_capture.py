@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlv.env import capture
+from mlv.env import environment
 
 # Headers end at the first blank line; a description that looks like headers changes nothing,
 # nor does a folded header whose continuation line looks like one.
@@ -41,7 +41,7 @@ def _venv_with_distributions(folder: Path) -> Path:
 
 def test_the_probe_reads_names_and_versions_as_importlib_metadata_does(tmp_path: Path) -> None:
     python = _venv_with_distributions(tmp_path / "venv")
-    packages = capture.capture(str(python), None).packages or []
+    packages = environment.capture(str(python), None).packages or []
     found = {p.name: p for p in packages}
     assert set(found) == {"Odd.Case_Name", "plain"}
     assert found["Odd.Case_Name"].version == "2.0rc1" and found["Odd.Case_Name"].editable

@@ -8,7 +8,7 @@ import stat
 import sys
 from pathlib import Path
 
-from mlv.hooks import install as hooks
+from mlv.hooks import hooks
 from tests.conftest import git, mlv
 from tests.hooks_helpers import append_row, run_git
 

@@ -68,15 +68,15 @@ def test_init_rejects_malformed_existing_config(sample_repo: Path) -> None:
 
 def test_hooks_strict_is_read_from_the_configuration(sample_repo: Path) -> None:
     from mlv.project import config
-    from mlv.share import share
+    from mlv.share import push
 
     path = sample_repo / ".mlv/config.yaml"
-    assert share.hooks_strict(sample_repo) is False
+    assert push.hooks_strict(sample_repo) is False
     path.write_text(path.read_text() + "hooks:\n  strict: true\n")
     assert config.load(sample_repo).hooks_strict is True
-    assert share.hooks_strict(sample_repo) is True
+    assert push.hooks_strict(sample_repo) is True
     path.write_text(path.read_text().replace("strict: true", "strict: maybe"))
     result = mlv(sample_repo, "snapshot", check=False)
     assert result.returncode == 1
     assert "`hooks` must be a mapping like `{strict: true}`" in result.stderr
-    assert share.hooks_strict(sample_repo) is False  # a broken file never blocks a push
+    assert push.hooks_strict(sample_repo) is False  # a broken file never blocks a push

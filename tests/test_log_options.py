@@ -12,7 +12,7 @@ import pytest
 
 from mlv import api
 from mlv.record import listing
-from mlv.record.tree import Difference, TreeFacts
+from mlv.record.treecheck import Difference, TreeFacts
 from tests.conftest import REPO_ROOT, copy_template, derived_template, git, mlv
 from tests.terminal_helpers import terminal_stdout
 

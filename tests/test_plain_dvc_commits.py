@@ -240,20 +240,22 @@ def test_code_params_and_data_the_lock_pins_differently_are_named() -> None:
 
 def test_a_stale_lock_is_the_cause_not_the_unknown_environment() -> None:
     from mlv.adapters.dvc import Pointer
-    from mlv.reproduce import verdict as v
+    from mlv.reproduce import verdict
 
-    outputs = v.compare_outputs([Pointer(path="model.pkl", md5="4" * 32, size=1)], {"model.pkl": "8" * 32})
-    exit_ok = v.compare_exit(None, 0)
-    code = v.decide(outputs, [], exit_ok, inputs=v.Inputs(no_record=True, stale_lock=(("code", "src/train.py"),)))
-    assert (code.verdict, code.cause) == (v.NOT_REPRODUCED, v.CODE_CHANGED)
+    outputs = verdict.compare_outputs([Pointer(path="model.pkl", md5="4" * 32, size=1)], {"model.pkl": "8" * 32})
+    exit_ok = verdict.compare_exit(None, 0)
+    code = verdict.decide(outputs, [], exit_ok,
+                          inputs=verdict.Inputs(no_record=True, stale_lock=(("code", "src/train.py"),)))
+    assert (code.verdict, code.cause) == (verdict.NOT_REPRODUCED, verdict.CODE_CHANGED)
     assert "dvc.lock is out of date with its tree" in str(code.cause_detail)
     assert "src/train.py" in str(code.cause_detail)
-    data = v.decide(outputs, [], exit_ok, inputs=v.Inputs(no_record=True, stale_lock=(("data", "data/data.xml"),)))
-    assert data.cause == v.DATA_CHANGED
-    unknown = v.decide(outputs, [], exit_ok, inputs=v.Inputs(no_record=True))
-    assert (unknown.verdict, unknown.cause) == (v.NOT_REPRODUCED, v.NO_RECORD)
-    same = v.compare_outputs([Pointer(path="model.pkl", md5="4" * 32, size=1)], {"model.pkl": "4" * 32})
-    matched = v.decide(same, [], exit_ok, inputs=v.Inputs(no_record=True))
-    assert (matched.verdict, matched.cause) == (v.UNVERIFIED, v.NO_RECORD)
-    failed = v.decide(same, [], v.compare_exit(None, 1), inputs=v.Inputs(no_record=True))
-    assert (failed.verdict, failed.cause) == (v.NOT_REPRODUCED, v.EXIT_CODE)
+    data = verdict.decide(outputs, [], exit_ok,
+                          inputs=verdict.Inputs(no_record=True, stale_lock=(("data", "data/data.xml"),)))
+    assert data.cause == verdict.DATA_CHANGED
+    unknown = verdict.decide(outputs, [], exit_ok, inputs=verdict.Inputs(no_record=True))
+    assert (unknown.verdict, unknown.cause) == (verdict.NOT_REPRODUCED, verdict.NO_RECORD)
+    same = verdict.compare_outputs([Pointer(path="model.pkl", md5="4" * 32, size=1)], {"model.pkl": "4" * 32})
+    matched = verdict.decide(same, [], exit_ok, inputs=verdict.Inputs(no_record=True))
+    assert (matched.verdict, matched.cause) == (verdict.UNVERIFIED, verdict.NO_RECORD)
+    failed = verdict.decide(same, [], verdict.compare_exit(None, 1), inputs=verdict.Inputs(no_record=True))
+    assert (failed.verdict, failed.cause) == (verdict.NOT_REPRODUCED, verdict.EXIT_CODE)

@@ -15,7 +15,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from mlv.adapters import dvc as dvc_adapter
+from mlv.adapters import dvc as dvc_adapter  # `dvc` is the helper that runs DVC (tests.conftest)
 from tests.conftest import REPO_ROOT, VENV_BIN, dvc, git, mlv, spawned
 from tests.reproduce_helpers import (
     DETERMINISTIC_SCRIPT,

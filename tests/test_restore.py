@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlv.adapters import dvc as dvc_adapter
+from mlv.adapters import dvc as dvc_adapter  # `dvc` is the helper that runs DVC (tests.conftest)
 from mlv.data import restore
 from mlv.data.statecache import StateCache
 from mlv.errors import MlvError

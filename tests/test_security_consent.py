@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from mlv.env import capture
+from mlv.env import environment
 from mlv.env.fresh import read_lockfile
 from tests.conftest import VENV_BIN, git, mlv
 from tests.reproduce_helpers import DETERMINISTIC_SCRIPT, craft_experiment, record_of, script_project
@@ -158,7 +158,7 @@ def test_which_interpreters_are_repository_content(tmp_path: Path, monkeypatch: 
              "LINK_OUTSIDE_TO_INSIDE": str(link)}.get(named, named)
     # Even a PATH leading into the repository (a project venv, activated) is the user's choice.
     monkeypatch.setenv("PATH", f"{root / 'tools'}{os.pathsep}{os.environ['PATH']}")
-    found = capture.resolve_interpreter(None, named, root)
+    found = environment.resolve_interpreter(None, named, root)
     assert found.from_repository is inside
 
 

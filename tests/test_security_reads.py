@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from mlv.adapters import dvc as dvc_adapter
+from mlv.adapters import dvc
 from mlv.errors import DvcError
 from tests.conftest import copy_template, git, mlv, pinned_env
 from tests.hooks_helpers import add_dvc_remote, add_git_remote, install_hooks, remote_objects
@@ -119,9 +119,9 @@ def test_symlinks_inside_the_repository_are_kept_and_folder_links_skipped_as_dvc
     (project / "data" / "alias.csv").symlink_to("a.csv")  # a file link inside: followed
     (project / "data" / "loop").symlink_to(".")  # a folder link: skipped, so no endless walk
     run(project, "mlv", "snapshot", "-m", "links").check_returncode()
-    md5 = dvc_adapter.parse_pointer((project / "data.dvc").read_bytes(), "data.dvc").md5
-    cache = dvc_adapter.cache_dir(project)
-    listing = dvc_adapter.load_manifest_map(cache, md5)
+    md5 = dvc.parse_pointer((project / "data.dvc").read_bytes(), "data.dvc").md5
+    cache = dvc.cache_dir(project)
+    listing = dvc.load_manifest_map(cache, md5)
     assert listing is not None and sorted(listing) == ["a.csv", "alias.csv", "b.csv"]
     assert listing["alias.csv"] == listing["a.csv"]
 
@@ -199,11 +199,11 @@ def test_yaml_alias_bomb_pointer_fails_fast_in_the_hook_and_in_push(project: Pat
 
 def test_oversized_and_deeply_nested_pointer_files_are_refused() -> None:
     with pytest.raises(DvcError, match="larger than 64 KiB"):
-        dvc_adapter.parse_pointer(b"outs: []\n" + b"#" * 70_000, "big.dvc")
+        dvc.parse_pointer(b"outs: []\n" + b"#" * 70_000, "big.dvc")
     with pytest.raises(DvcError, match=r"big\.dvc"):
-        dvc_adapter.parse_pointer(b"[" * 60_000, "big.dvc")
+        dvc.parse_pointer(b"[" * 60_000, "big.dvc")
     with pytest.raises(DvcError, match="anchors and aliases"):
-        dvc_adapter.parse_pointer(b"outs: &x\n- {md5: 0123456789abcdef0123456789abcdef, path: d}\n", "a.dvc")
+        dvc.parse_pointer(b"outs: &x\n- {md5: 0123456789abcdef0123456789abcdef, path: d}\n", "a.dvc")
 
 
 # -- manifests changed after they were written ---------------------------------------------------
@@ -223,7 +223,7 @@ def _append_to_manifest(objects: Path, dir_md5: str, injected: bytes) -> None:
 
 
 def _data_md5(root: Path, rev: str = "HEAD") -> str:
-    return dvc_adapter.parse_pointer(git(root, "show", f"{rev}:data.dvc").encode(), "data.dvc").md5
+    return dvc.parse_pointer(git(root, "show", f"{rev}:data.dvc").encode(), "data.dvc").md5
 
 
 def test_manifest_appended_to_in_the_cache_is_refused(project: Path) -> None:
@@ -274,7 +274,7 @@ def writer(project: Path) -> Iterator[Path]:
 
 
 def test_file_changing_while_hashed_is_refused_or_stored_as_hashed(project: Path, writer: Path) -> None:
-    cache = dvc_adapter.cache_dir(project)
+    cache = dvc.cache_dir(project)
     refused = 0
     for attempt in range(4):
         proc = run(project, "mlv", "snapshot", "-m", f"attempt {attempt}")
@@ -285,5 +285,5 @@ def test_file_changing_while_hashed_is_refused_or_stored_as_hashed(project: Path
         for obj in (cache / "files" / "md5").rglob("*"):
             if obj.is_file() and not obj.name.startswith("."):
                 name = obj.parent.name + obj.name
-                assert dvc_adapter.verify_object(cache, name), f"{name} does not hash to its name"
+                assert dvc.verify_object(cache, name), f"{name} does not hash to its name"
     assert refused > 0  # a file rewritten every few milliseconds cannot go unnoticed four times

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from mlv.adapters import dvc as dvc_adapter
+from mlv.adapters import dvc
 from tests.conftest import git, mlv
 
 RECORD_START = "--- mlv experiment record v1 ---"
@@ -78,8 +78,8 @@ def _pointer(path: str, md5: str, size: int = 1) -> bytes:
 def _a_file_object(repo: Path) -> tuple[str, str]:
     """(md5 of a data file in the cache, md5 of the outputs folder manifest): payloads to write."""
     record = _record(repo)
-    cache = dvc_adapter.cache_dir(repo)
-    entries = dvc_adapter.load_manifest(cache, record["data"][0]["md5"])
+    cache = dvc.cache_dir(repo)
+    entries = dvc.load_manifest(cache, record["data"][0]["md5"])
     assert entries
     return entries[0].md5, record["outputs"][0]["md5"]
 
@@ -240,7 +240,7 @@ def test_record_or_pointer_path_inside_git_or_dvc(experiment_repo: Path, outside
                        data=[{"path": path, "md5": file_md5, "size": 1, "nfiles": None}])
 
     _refused_everywhere(repo, outside, tmp_path, make, (repr(path), f"inside {owner}", "refusing"))
-    payload = dvc_adapter.object_path(dvc_adapter.cache_dir(repo), file_md5).read_bytes()
+    payload = dvc.object_path(dvc.cache_dir(repo), file_md5).read_bytes()
     hook = repo / ".git" / "hooks" / "pre-commit"  # `mlv hooks install` wrote mlv's own
     assert not hook.exists() or hook.read_bytes() != payload
     assert not (repo / ".dvc" / "config.local").exists()
@@ -250,9 +250,9 @@ def test_manifest_entry_inside_a_nested_dot_git_is_refused(experiment_repo: Path
     """A folder manifest is committed data too: an entry `sub/.git/config` is refused like a path."""
     repo = experiment_repo
     file_md5, _ = _a_file_object(repo)
-    entries = [dvc_adapter.ManifestEntry(".git/config", file_md5)]
-    md5, raw = dvc_adapter.dir_hash(entries)
-    dvc_adapter.store_manifest(dvc_adapter.cache_dir(repo), md5, raw)
+    entries = [dvc.ManifestEntry(".git/config", file_md5)]
+    md5, raw = dvc.dir_hash(entries)
+    dvc.store_manifest(dvc.cache_dir(repo), md5, raw)
     hostile_commit(repo, files={"data.dvc": _pointer("data", md5)},
                    data=[{"path": "data", "md5": md5, "size": 1, "nfiles": 1}])
     proc = mlv(repo, "checkout", "evil", "--force", check=False)
@@ -270,7 +270,7 @@ def test_write_time_check_catches_a_symlink_planted_after_planning(experiment_re
 
     repo = experiment_repo
     _, folder_md5 = _a_file_object(repo)
-    pointer = dvc_adapter.Pointer(path="data", md5=folder_md5, size=1, nfiles=1)
+    pointer = dvc.Pointer(path="data", md5=folder_md5, size=1, nfiles=1)
     prepared = restore.prepare_restore(repo, [pointer], force=True)
     shutil.rmtree(repo / "data")
     (repo / "data").symlink_to(outside)  # what a post-plan `git checkout` of a hostile commit does
@@ -286,7 +286,7 @@ def test_write_time_check_catches_a_symlink_planted_after_planning(experiment_re
 
 def test_stale_cache_temp_files_of_dead_writers_are_removed_on_the_next_write(experiment_repo: Path) -> None:
     repo = experiment_repo
-    objects = dvc_adapter.objects_dir(dvc_adapter.cache_dir(repo))
+    objects = dvc.objects_dir(dvc.cache_dir(repo))
     dead = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True, check=True).stdout.strip()
     old = time.time() - 600
     stale = objects / f".mlv-tmp-{dead}-abc"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mlv.adapters import dvc as dvc_adapter
-from mlv.env import capture as environment
+from mlv.adapters import dvc
+from mlv.env import environment
 from tests.conftest import git, mlv
 
 
@@ -47,10 +47,10 @@ def test_commit_pins_data_through_dvc_pointers(experiment_repo: Path) -> None:
     record = _show(experiment_repo)
     data = record["data"]
     assert isinstance(data, list)
-    pointer = dvc_adapter.parse_pointer(git(experiment_repo, "show", "HEAD:data.dvc").encode(), "data.dvc")
+    pointer = dvc.parse_pointer(git(experiment_repo, "show", "HEAD:data.dvc").encode(), "data.dvc")
     assert data == [{"path": "data", "md5": pointer.md5, "size": pointer.size, "nfiles": 1}]
     cache = experiment_repo / ".dvc/cache"
-    assert dvc_adapter.has_object(cache, pointer.md5)
+    assert dvc.has_object(cache, pointer.md5)
     assert git(experiment_repo, "status", "--porcelain") == ""
 
 
@@ -68,13 +68,13 @@ def test_mlv_hashes_match_dvc_add(sample_repo: Path, tmp_path: Path) -> None:
     (sample_repo / "data/sub dir").mkdir()
     (sample_repo / "data/sub dir/ünï cödé.csv").write_text("a,b\n1,2\n")
     mlv(sample_repo, "snapshot", "--run", "python train.py")
-    ours = dvc_adapter.parse_pointer((sample_repo / "data.dvc").read_bytes(), "data.dvc")
+    ours = dvc.parse_pointer((sample_repo / "data.dvc").read_bytes(), "data.dvc")
     twin = tmp_path / "twin"
     subprocess.run(["git", "clone", "-q", str(sample_repo), str(twin)], check=True)
     subprocess.run(["cp", "-r", str(sample_repo / "data"), str(twin / "data")], check=True)
     (twin / "data.dvc").unlink()
     subprocess.run(["dvc", "add", "-q", "data"], cwd=twin, check=True)
-    theirs = dvc_adapter.parse_pointer((twin / "data.dvc").read_bytes(), "data.dvc")
+    theirs = dvc.parse_pointer((twin / "data.dvc").read_bytes(), "data.dvc")
     assert (ours.md5, ours.size, ours.nfiles) == (theirs.md5, theirs.size, theirs.nfiles)
     assert (sample_repo / "data.dvc").read_bytes() == (twin / "data.dvc").read_bytes()
 
@@ -289,7 +289,7 @@ def test_folder_hash_follows_files_swapped_by_checkout(experiment_repo: Path) ->
     data = experiment_repo / "data"
     (data / "extra_a.csv").write_text("a\n1\n")
     mlv(experiment_repo, "snapshot", "-m", "with a")
-    with_a = dvc_adapter.parse_pointer((experiment_repo / "data.dvc").read_bytes(), "data.dvc")
+    with_a = dvc.parse_pointer((experiment_repo / "data.dvc").read_bytes(), "data.dvc")
     (data / "extra_a.csv").unlink()
     (data / "extra_b.csv").write_text("b\n2\n")
     mlv(experiment_repo, "snapshot", "-m", "with b")
@@ -297,8 +297,8 @@ def test_folder_hash_follows_files_swapped_by_checkout(experiment_repo: Path) ->
     assert sorted(p.name for p in data.iterdir()) == ["dataset.csv", "extra_a.csv"]
     git(experiment_repo, "switch", "-q", "-c", "again")
     mlv(experiment_repo, "snapshot", "-m", "a again")
-    again = dvc_adapter.parse_pointer((experiment_repo / "data.dvc").read_bytes(), "data.dvc")
+    again = dvc.parse_pointer((experiment_repo / "data.dvc").read_bytes(), "data.dvc")
     assert (again.md5, again.nfiles) == (with_a.md5, 2)
     (data / "extra_a.csv").write_text("a\n1\nchanged\n")
     mlv(experiment_repo, "snapshot", "-m", "edited")
-    assert dvc_adapter.parse_pointer((experiment_repo / "data.dvc").read_bytes(), "data.dvc").md5 != with_a.md5
+    assert dvc.parse_pointer((experiment_repo / "data.dvc").read_bytes(), "data.dvc").md5 != with_a.md5

@@ -22,8 +22,7 @@ from mlv.adapters import git
 from mlv.data import restore
 from mlv.data.track import ProgressSink
 from mlv.errors import GitError, MlvError, NotAnExperimentError
-from mlv.record import history
-from mlv.record import tree as treecheck
+from mlv.record import history, treecheck
 from mlv.record.record import InvalidRecordError
 from mlv.registry import revisions
 

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlv.adapters import dvc, git
-from mlv.data import objects as materialize
-from mlv.data import statecache
+from mlv.data import objects, statecache
 from mlv.data.ignore import dvcignore_filter
 from mlv.data.pathsafety import UnsafePathError, checked_path, data_path, safe_relpath
 from mlv.data.safe_write import TEMP_MARK, SafeTree
@@ -63,8 +62,8 @@ class _Plan:
         return bool(self.writes or self.deletes)
 
 
-def _trust(root: Path) -> materialize.ObjectTrust:
-    return materialize.ObjectTrust.load(git.common_dir(root) / "mlv" / "verified-objects.json")
+def _trust(root: Path) -> objects.ObjectTrust:
+    return objects.ObjectTrust.load(git.common_dir(root) / "mlv" / "verified-objects.json")
 
 
 @dataclass
@@ -77,7 +76,7 @@ class PreparedRestore:
     state: StateCache
     fetched: int
     done: set[str] = field(default_factory=set)  # keys `apply` wrote or deleted: what `undo` reverts
-    linker: materialize.Linker = field(default_factory=materialize.Linker)
+    linker: objects.Linker = field(default_factory=objects.Linker)
 
     def apply(self, progress: ProgressSink | None = None) -> RestoreReport:
         _apply(self.root, self.cache, self.plans, self.state, progress or NoProgress(), self.done,
@@ -151,20 +150,20 @@ def prepare_restore(
     trust = _trust(root)
     for key, md5 in sorted(needed):
         if not trust.verify(cache, md5):
-            raise materialize.corrupt_object_error(cache, md5, key)
+            raise objects.corrupt_object_error(cache, md5, key)
     trust.save()
     linker = _linker(root, target, cache, needed, honour_links)
     return PreparedRestore(target, cache, plans, state, fetched, linker=linker)
 
 
 def _linker(root: Path, target: Path, cache: Path, needed: set[tuple[str, str]],
-            honour_links: bool) -> materialize.Linker:
+            honour_links: bool) -> objects.Linker:
     """How the files are written. Without `copy` among the types, the ones that work here are
     found before anything is written (as DVC tests them), so a refusal changes nothing; with it,
     something always works, and a type that fails is simply dropped at the first file."""
     if not honour_links:
-        return materialize.Linker()
-    linker = materialize.Linker(dvc.cache_link_types(root))
+        return objects.Linker()
+    linker = objects.Linker(dvc.cache_link_types(root))
     if needed and "copy" not in linker.kinds:
         sample = max((md5 for _, md5 in needed), key=lambda md5: os.stat(dvc.object_file(cache, md5)).st_size)
         with SafeTree(target) as tree:
@@ -368,7 +367,7 @@ _WRITERS = 4
 
 
 def _apply(root: Path, cache: Path, plans: list[_Plan], state: StateCache, progress: ProgressSink,
-           done: set[str], linker: materialize.Linker) -> None:
+           done: set[str], linker: objects.Linker) -> None:
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     with SafeTree(root) as tree:
@@ -412,7 +411,7 @@ def _batches(jobs: list[tuple[str, str]]) -> list[tuple[str, list[tuple[str, str
 
 
 def _write_files(tree: SafeTree, cache: Path, folder: str, batch: list[tuple[str, str]],
-                 done: set[str], linker: materialize.Linker) -> list[tuple[str, str, os.stat_result]]:
+                 done: set[str], linker: objects.Linker) -> list[tuple[str, str, os.stat_result]]:
     """Write each (key, md5) of BATCH, all in FOLDER, opened once (created, never via a symlink);
     each key is added to DONE as soon as it is written (set.add is atomic: the writers share it)."""
     fd = tree.open_dir(folder, create=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mlv.adapters import git
-from mlv.diff import code as diff_code
+from mlv.diff import code as diff_code  # `code` and `data` are DiffResult's fields
 from mlv.diff import data as diff_data
 from mlv.diff import values
 from mlv.diff.sides import Named, Side, load_commits, load_workspace

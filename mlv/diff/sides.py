@@ -17,8 +17,8 @@ from typing import Any
 from mlv.adapters import dvc, git
 from mlv.data.restore import readable_pointer
 from mlv.data.statecache import StateCache
-from mlv.env import capture as environment
-from mlv.env.capture import Environment
+from mlv.env import environment
+from mlv.env.environment import Environment
 from mlv.errors import MlvError
 from mlv.pipeline import dvcfiles
 from mlv.project import config
@@ -116,7 +116,7 @@ def load_commits(root: Path, commits: list[Named]) -> list[Side]:
 
 def _describe_by_tree(root: Path, side: Side) -> None:
     """Fill a record-less commit's side from what its tree holds (nothing there is a claim)."""
-    from mlv.record import tree as treecheck
+    from mlv.record import treecheck
 
     assert side.commit is not None  # noqa: S101
     plain = treecheck.read_plain_commit(root, side.commit)
@@ -134,7 +134,7 @@ def _note_tree_truth(root: Path, sides: list[Side], records: dict[str, record.Re
     The data compared is always the tree's (its pointer files); the notes say when the record's
     params and metrics therefore describe another tree.
     """
-    from mlv.record import tree as treecheck
+    from mlv.record import treecheck
 
     facts = treecheck.check_all(root, list(records.items()))
     plain = [s.commit for s in sides if s.commit is not None and s.commit not in facts]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from mlv.env.capture import Environment
+from mlv.env.environment import Environment
 
 # Platform facts compared one by one; `platform` (kernel and libc) changes between machines more
 # often than it matters, but a reader deciding whether to trust a verdict wants to see it.

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from mlv.env.capture import normalize_name
+from mlv.env.environment import normalize_name
 from mlv.errors import EXIT_CANNOT_RUN, MlvError
 from mlv.locking import locked
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlv import toml
-from mlv.env.capture import PROJECT_LOCKFILE_PATTERNS, normalize_name
+from mlv.env.environment import PROJECT_LOCKFILE_PATTERNS, normalize_name
 
 _REQ_PIN = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?\s*==\s*([^\s;#\\]+)")
 

@@ -363,7 +363,7 @@ def _current_lockfile(gdir: str, interpreter: str, cache: HookCache) -> str:
     import subprocess
     from pathlib import Path
 
-    from mlv.env import capture as environment
+    from mlv.env import environment
 
     env = environment.capture(interpreter, Path(gdir) / "mlv")
     current = environment.lockfile_path(environment.render_lockfile(env))
@@ -391,7 +391,7 @@ def _interpreter(root: str, cache: HookCache) -> tuple[str, str | None]:
         return str(known["path"]), (str(repository) if repository is not None else None)
     from pathlib import Path
 
-    from mlv.env import capture as environment
+    from mlv.env import environment
     from mlv.project import config
 
     cfg = config.load(Path(root))
@@ -528,15 +528,15 @@ def pre_push(root: str, args: list[str], updates: list[tuple[str, str, str, str]
         return 0  # only deletions
     from pathlib import Path
 
-    from mlv.share import share
+    from mlv.share import push
 
     excluded = [r for _, _, _, r in updates if r != ZERO_SHA]
-    data = share.data_to_push(Path(root), tips, remote, excluded)
+    data = push.data_to_push(Path(root), tips, remote, excluded)
     if not data.pointers:
         return 0
-    strict = share.hooks_strict(Path(root))
+    strict = push.hooks_strict(Path(root))
     try:
-        outcome = share.push_data(Path(root), data.pointers, None, data.at_tips)
+        outcome = push.push_data(Path(root), data.pointers, None, data.at_tips)
     except MlvError as exc:
         if strict:
             _say(f"mlv pre-push hook: error: {exc.message.rstrip('.')}; the push was refused because "
@@ -546,7 +546,7 @@ def pre_push(root: str, args: list[str], updates: list[tuple[str, str, str, str]
              f"data. {exc.hint or ''}".rstrip())
         return 0
     if outcome.unavailable:  # only older commits need those: as `mlv push`, warn and go on
-        _say(f"mlv pre-push hook: warning: {share.unavailable_note(Path(root), data, outcome.unavailable)}")
+        _say(f"mlv pre-push hook: warning: {push.unavailable_note(Path(root), data, outcome.unavailable)}")
     if outcome.uploaded:
         _say(f"mlv: uploaded {outcome.uploaded} data objects to the DVC remote")
     return 0

@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlv.adapters import git
-from mlv.env import capture as environment
+from mlv.env import environment
 from mlv.errors import MlvError
-from mlv.record import record
-from mlv.record import tree as treecheck
+from mlv.record import record, treecheck
 from mlv.record.record import InvalidRecordError, Record
-from mlv.record.tree import REWRITTEN, Difference, TreeFacts
+from mlv.record.treecheck import REWRITTEN, Difference, TreeFacts
 
 if TYPE_CHECKING:
     from mlv.adapters.dvc import Pointer

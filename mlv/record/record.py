@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlv.data.pathsafety import UnsafePathError, data_path
-from mlv.env.capture import Environment
+from mlv.env.environment import Environment
 from mlv.errors import MlvError, NotAnExperimentError
 from mlv.record import validate
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from mlv.adapters import git
-from mlv.env.capture import Environment
+from mlv.env.environment import Environment
 from mlv.errors import MlvError
-from mlv.record import tree as treecheck
+from mlv.record import treecheck
 from mlv.record.history import Experiment
 from mlv.record.record import Record
 

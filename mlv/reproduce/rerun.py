@@ -25,9 +25,7 @@ from mlv import locking
 from mlv.adapters import dvc, git
 from mlv.data.pathsafety import check_no_escaping_symlink
 from mlv.data.safe_write import SafeTree
-from mlv.env import capture as environment
-from mlv.env import check
-from mlv.env import fresh as freshenv
+from mlv.env import check, environment, fresh
 from mlv.errors import EXIT_CANNOT_RUN, ConfigError, Interrupted, MlvError, NotAnExperimentError
 from mlv.project import config, paramfiles
 from mlv.record import history
@@ -51,7 +49,7 @@ class ReproduceOptions:
     save: bool = False
     stdout_to_stderr: bool = False  # with --json, the command's output must stay off stdout
     runs: int = 1  # --runs N: re-run N times and say whether the command is deterministic
-    # --env fresh and the lockfile's local lines (see freshenv.settle_local_lines)
+    # --env fresh and the lockfile's local lines (see fresh.settle_local_lines)
     skip_local: bool = False
     substitutes: dict[str, str] = field(default_factory=dict)  # package name -> path installed instead
     skipped: set[str] = field(default_factory=set)  # package names skipped one by one (the prompt)
@@ -72,12 +70,12 @@ class ReproducePlan:
     # The interpreter as named, when it is repository content: `execute` compares the environment
     # then, after consent, and `mismatches` is empty until it does.
     repository_interpreter: str | None = None
-    lockfile_contents: freshenv.LockfileContents = field(default_factory=freshenv.LockfileContents)
+    lockfile_contents: fresh.LockfileContents = field(default_factory=fresh.LockfileContents)
     notes: list[str] = field(default_factory=list)  # said before running: a rewritten record, two lockfiles
     # False for a commit without an mlv record: compared with its tree and dvc.lock, the
     # environment unknown (mlv.reproduce.plain).
     has_record: bool = True
-    alterations: list[freshenv.Alteration] = field(default_factory=list)  # --env fresh: local lines settled
+    alterations: list[fresh.Alteration] = field(default_factory=list)  # --env fresh: local lines settled
 
 
 @dataclass
@@ -94,7 +92,7 @@ class ReproduceResult:
     warnings: list[str] = field(default_factory=list)
     runs: RunsSummary | None = None  # with --runs N
     has_record: bool = True  # False for a commit without an mlv record (a plain DVC commit)
-    environment_altered: list[freshenv.Alteration] = field(default_factory=list)  # local lines skipped or substituted
+    environment_altered: list[fresh.Alteration] = field(default_factory=list)  # local lines skipped or substituted
 
     def to_json(self) -> dict[str, Any]:
         """The contract of `mlv reproduce --json` (docs/reference/verdict-json.md)."""
@@ -188,7 +186,7 @@ def plan(cwd: Path, options: ReproduceOptions) -> ReproducePlan:
             mismatches = _compare_current(root, exp, lockfile, interpreter.path)
         return ReproducePlan(root, exp, rec.command, data, metrics_files, lockfile, interpreter.path, mismatches,
                              interpreter.named if interpreter.from_repository else None,
-                             freshenv.read_lockfile(lockfile), _tree_notes(exp), has_record)
+                             fresh.read_lockfile(lockfile), _tree_notes(exp), has_record)
 
 
 def _read_experiment(root: Path, rev: str) -> tuple[Experiment, bool]:
@@ -207,7 +205,7 @@ def _read_experiment(root: Path, rev: str) -> tuple[Experiment, bool]:
         return exp, False
 
 
-def settle_local_lines(plan_: ReproducePlan, options: ReproduceOptions) -> list[freshenv.Alteration]:
+def settle_local_lines(plan_: ReproducePlan, options: ReproduceOptions) -> list[fresh.Alteration]:
     """With --env fresh, what happens to each lockfile line that installs from a local path
     (kept in PLAN_); exit 2 naming them when the options do not say. Before anything is built."""
     with could_not_run():
@@ -215,13 +213,13 @@ def settle_local_lines(plan_: ReproducePlan, options: ReproduceOptions) -> list[
             if options.skip_local or options.substitutes or options.skipped:
                 raise MlvError("--skip-local and --substitute only apply with --env fresh")
             return []
-        plan_.alterations = freshenv.settle_local_lines(plan_.lockfile_contents, options.skip_local,
+        plan_.alterations = fresh.settle_local_lines(plan_.lockfile_contents, options.skip_local,
                                                         options.substitutes, options.skipped)
         return plan_.alterations
 
 
 def _tree_notes(exp: Experiment) -> list[str]:
-    from mlv.record import tree as treecheck
+    from mlv.record import treecheck
 
     notes = []
     if exp.rewritten:
@@ -247,7 +245,7 @@ def _configured_python(root: Path, commit: str) -> str:
 
 def execute(plan_: ReproducePlan, options: ReproduceOptions,
             notify: Callable[[str], None] | None = None,
-            build_progress: Callable[[freshenv.BuildProgress], None] | None = None) -> ReproduceResult:
+            build_progress: Callable[[fresh.BuildProgress], None] | None = None) -> ReproduceResult:
     """Re-run PLAN_ in a fresh worktree and compare; the worktree goes away unless --keep.
 
     Called only once the user agreed to run the recorded command (or passed --yes). With
@@ -306,7 +304,7 @@ def record_flatten(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def _execute(plan_: ReproducePlan, options: ReproduceOptions, notify: Callable[[str], None] | None,
-             build_progress: Callable[[freshenv.BuildProgress], None] | None = None) -> ReproduceResult:
+             build_progress: Callable[[fresh.BuildProgress], None] | None = None) -> ReproduceResult:
     exp = plan_.experiment
     # Everything here happens before a verdict exists: any failure means it could not run (2).
     with could_not_run():
@@ -317,11 +315,11 @@ def _execute(plan_: ReproducePlan, options: ReproduceOptions, notify: Callable[[
                 if notify:
                     notify(f"  environment differs: {mismatch.describe()}")
         if options.env == "fresh":
-            venv = freshenv.ensure_environment(plan_.lockfile, plan_.interpreter, notify, plan_.alterations,
-                                               build_progress)
-            env_vars, command = freshenv.command_env(venv), freshenv.rewrite_command(plan_.command, venv)
-            fresh = environment.capture(str(venv / "bin" / "python"), venv)
-            mismatches = (check.compare(exp.record.environment, environment.parse_lockfile(plan_.lockfile), fresh)
+            venv = fresh.ensure_environment(plan_.lockfile, plan_.interpreter, notify, plan_.alterations,
+                                            build_progress)
+            env_vars, command = fresh.command_env(venv), fresh.rewrite_command(plan_.command, venv)
+            built = environment.capture(str(venv / "bin" / "python"), venv)
+            mismatches = (check.compare(exp.record.environment, environment.parse_lockfile(plan_.lockfile), built)
                           if plan_.has_record else [])
         pipeline = _is_pipeline(plan_)
         with temporary_worktree(plan_.root, exp.commit, keep=options.keep, private_cache=pipeline) as tree, \
@@ -422,7 +420,7 @@ def _stale_lock(tree: Path, plan_: ReproducePlan) -> tuple[tuple[str, str], ...]
     return tuple(plain.stale_inputs(committed, rerun, [p.path for p in plan_.data]))
 
 
-def _inputs(exp: Experiment, mismatches: list[check.Mismatch], alterations: list[freshenv.Alteration],
+def _inputs(exp: Experiment, mismatches: list[check.Mismatch], alterations: list[fresh.Alteration],
             has_record: bool = True, stale_lock: tuple[tuple[str, str], ...] = ()) -> verdict.Inputs:
     """What differed before the command ran: the causes a different result can have."""
     packages = tuple(f"{m.name} {m.recorded or '-'} -> {m.current or '-'}" for m in mismatches if m.kind == "package")

@@ -13,9 +13,8 @@ from mlv._version import __version__
 from mlv.adapters import dvc, git
 from mlv.data import statecache, track
 from mlv.data.pathsafety import check_no_symlink
-from mlv.datahealth import store as data_profiles
-from mlv.env import capture as environment
-from mlv.env import project_lockfiles as projectlocks
+from mlv.datahealth import store
+from mlv.env import environment, project_lockfiles
 from mlv.errors import CommandFailedError, GitError, MlvError
 from mlv.pipeline import dvcfiles
 from mlv.project import config, dvcproject, paramfiles, undeclared
@@ -157,10 +156,10 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
 def _environment(root: Path, interpreter: environment.Interpreter, may_probe: bool,
                  warnings: list[str]) -> tuple[environment.Environment, bytes, dict[str, str]]:
     """The environment to record, its lockfile and the project's own lockfiles (notes go to WARNINGS)."""
-    project_locks = projectlocks.find(root)
+    project_locks = project_lockfiles.find(root)
     if may_probe:
         env = environment.capture(interpreter.path, git.git_dir(root) / "mlv")
-        warnings += projectlocks.disagreements(root, project_locks, env.package_versions())
+        warnings += project_lockfiles.disagreements(root, project_locks, env.package_versions())
         return env, environment.render_lockfile(env), project_locks
     env, lockfile, note = _uncaptured_environment(root, interpreter)
     warnings.append(note)
@@ -291,7 +290,7 @@ def _prepare_commit(
         for p in pointers
     }
     contents.update(track.gitignore_updates(root, cfg.tracked))
-    contents.update(data_profiles.profiles_for_snapshot(root, cfg.data, pointers))  # new dataset versions only
+    contents.update(store.profiles_for_snapshot(root, cfg.data, pointers))  # new dataset versions only
     lock_rel = record.environment.lockfile
     contents[lock_rel] = lockfile
     writes = dict(zip(contents, git.hash_objects(root, list(contents.values())), strict=True))

@@ -25,7 +25,7 @@ from mlv.record import history
 
 if TYPE_CHECKING:
     from mlv.diff.compare import DiffResult
-    from mlv.hooks.install import HookStatus
+    from mlv.hooks.hooks import HookStatus
 
 JSON_SCHEMA_VERSION = 1
 
@@ -115,14 +115,14 @@ def _changes(root: Path, experiment: history.Experiment) -> tuple[DiffResult | N
 
 
 def _unshared(root: Path, branch: str | None, head: str | None) -> Unshared:
-    from mlv.share import share
+    from mlv.share import push, remotes
 
     result = Unshared()
     if head is None or branch is None:
         result.commits_reason = "no commits yet" if head is None else "HEAD is detached (not on a branch)"
         result.data_reason = result.commits_reason
         return result
-    result.git_remote = share.default_git_remote(root, branch)
+    result.git_remote = remotes.default_git_remote(root, branch)
     if result.git_remote is None:
         result.commits_reason = "no git remote (add one with `git remote add origin URL`)"
     else:
@@ -132,8 +132,8 @@ def _unshared(root: Path, branch: str | None, head: str | None) -> Unshared:
         if result.dvc_remote is None:
             result.data_reason = "no default DVC remote (add one with `dvc remote add -d NAME URL`)"
             return result
-        needed = share.objects_needed(root, share.pointers_to_push(root, [head], result.git_remote or ""))
-        result.data_objects = share.missing_on_local_remote(root, needed, None)
+        needed = push.objects_needed(root, push.pointers_to_push(root, [head], result.git_remote or ""))
+        result.data_objects = push.missing_on_local_remote(root, needed, None)
     except MlvError as exc:
         result.data_reason = exc.one_line()
         return result
@@ -143,12 +143,12 @@ def _unshared(root: Path, branch: str | None, head: str | None) -> Unshared:
 
 
 def _hooks(root: Path) -> HooksState:
-    from mlv.hooks import install
+    from mlv.hooks import hooks
 
     try:
-        hooks = install.status(root)
+        hook_states = hooks.status(root)
     except MlvError as exc:  # core.hooksPath set: mlv does not manage those hooks
         return HooksState("unknown", reason=exc.message)
-    ours = [h for h in hooks if h.state in {"mlv", "chained"} and h.interpreter_ok]
-    state = "installed" if len(ours) == len(hooks) else "partial" if ours else "absent"
-    return HooksState(state, hooks)
+    ours = [h for h in hook_states if h.state in {"mlv", "chained"} and h.interpreter_ok]
+    state = "installed" if len(ours) == len(hook_states) else "partial" if ours else "absent"
+    return HooksState(state, hook_states)

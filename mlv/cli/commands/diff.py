@@ -48,7 +48,7 @@ def diff_command(
     from mlv.adapters import git
     from mlv.cli import output
     from mlv.cli.errors import handle_errors
-    from mlv.diff import compare as diff
+    from mlv.diff import compare
     from mlv.errors import MlvError
 
     with handle_errors():
@@ -57,7 +57,7 @@ def diff_command(
         if revisions and len(revisions) > 2:
             _many(git.find_root(Path.cwd()), revisions, workspace, json_output, markdown)
             return
-        result = diff.diff(git.find_root(Path.cwd()), revisions or [], workspace)
+        result = compare.diff(git.find_root(Path.cwd()), revisions or [], workspace)
         if json_output:
             output.emit_json(result.to_json())
         elif markdown:
@@ -115,25 +115,25 @@ def _many(root: Path, revisions: list[str], workspace: bool, json_output: bool, 
 
 
 def _cell(values: dict[str, object], key: str) -> str:
-    from mlv.cli.render import diff_format as fmt
+    from mlv.cli.render import diff_format
 
-    return fmt.value(values[key]) if key in values else "-"
+    return diff_format.value(values[key]) if key in values else "-"
 
 
 def _render(result: DiffResult, console: Console) -> None:
-    from mlv.cli.render import diff_format as fmt
+    from mlv.cli.render import diff_format
 
-    console.print(f"[bold]mlv diff[/bold] {_esc(fmt.side_title(result.old))} [dim]\u2192[/dim] "
-                  f"{_esc(fmt.side_title(result.new))}")
+    console.print(f"[bold]mlv diff[/bold] {_esc(diff_format.side_title(result.old))} [dim]\u2192[/dim] "
+                  f"{_esc(diff_format.side_title(result.new))}")
     for side in (result.old, result.new):
         for note in side.notes:  # the tree is the truth: say when a record or a merge disagrees
-            console.print(f"[yellow]warning:[/yellow] {_esc(fmt.side_title(side))}: {_esc(note)}")
+            console.print(f"[yellow]warning:[/yellow] {_esc(diff_format.side_title(side))}: {_esc(note)}")
     if result.identical:
         console.print("no differences")
     else:
         for part in (_code, _data, _environment, _params, _metrics, _command):
             part(result, console)
-    for names, reason in fmt.unavailable(result):
+    for names, reason in diff_format.unavailable(result):
         console.print(f"\n[dim]{names}: {_esc(reason)}[/dim]")
 
 
@@ -164,13 +164,13 @@ def _styled(text: str, status: str) -> str:
 
 
 def _code(result: DiffResult, console: Console) -> None:
-    from mlv.cli.render import diff_format as fmt
+    from mlv.cli import output
 
     code = result.code
     if not code.changed:
         return
     totals = code.totals()
-    table = _table(console, f"Code  [dim]{fmt.plural(totals['files'], 'file')}, +{totals['added_lines']} "
+    table = _table(console, f"Code  [dim]{output.plural(totals['files'], 'file')}, +{totals['added_lines']} "
                             f"-{totals['removed_lines']} lines[/dim]", "file", "status", "+", "-")
     for f in code.files[:_MAX_CODE_FILES]:  # keep one screen; --json lists them all
         name = f"{f.old_path} \u2192 {f.path}" if f.old_path else f.path
@@ -184,15 +184,15 @@ def _code(result: DiffResult, console: Console) -> None:
 def _data(result: DiffResult, console: Console) -> None:
     from rich.table import Table
 
-    from mlv.cli.render import diff_format as fmt
+    from mlv.cli.render import diff_format
 
     if not result.data.changed:
         return
     table = _table(console, "Data", "path", "kind", "status", "size", "files")
     changed = [e for e in result.data.entries if e.status != "unchanged"]
     for e in changed:
-        table.add_row(_esc(e.path), _esc(e.kind), _styled(e.status, e.status), fmt.data_size(e),
-                      _esc(fmt.data_details(e)) if not e.note else "[yellow]unknown[/yellow]")
+        table.add_row(_esc(e.path), _esc(e.kind), _styled(e.status, e.status), diff_format.data_size(e),
+                      _esc(diff_format.data_details(e)) if not e.note else "[yellow]unknown[/yellow]")
     console.print(table)
     # Notes and file names go below the table, in a grid that keeps wrapped names indented.
     names = Table.grid(padding=(0, 1))
@@ -202,8 +202,8 @@ def _data(result: DiffResult, console: Console) -> None:
         if e.note:
             names.add_row(f"  {_esc(e.path)}:", f"[yellow]{_esc(e.note)}[/yellow]")
         if e.folder is not None:
-            for kind, first, extra in fmt.folder_names(e.folder):
-                names.add_row(f"  {_esc(e.path)}/ {_styled(kind, kind)}:", _esc(", ".join(first)) + fmt.more(extra))
+            for kind, first, extra in diff_format.folder_names(e.folder):
+                names.add_row(f"  {_esc(e.path)}/ {_styled(kind, kind)}:", _esc(", ".join(first)) + diff_format.more(extra))
     if names.row_count:
         console.print(names)
     unchanged = [e.path for e in result.data.entries if e.status == "unchanged"]
@@ -212,18 +212,18 @@ def _data(result: DiffResult, console: Console) -> None:
 
 
 def _environment(result: DiffResult, console: Console) -> None:
-    from mlv.cli.render import diff_format as fmt
+    from mlv.cli.render import diff_format
 
     env = result.environment
     if not env.changed:
         return
     table = _table(console, "Environment", "package", "change", "old", "new")
     shown: dict[str, int] = {}
-    for label, item in fmt.package_rows(env):
+    for label, item in diff_format.package_rows(env):
         shown[label] = shown.get(label, 0) + 1
         if shown[label] <= _MAX_PACKAGES:  # keep one screen; --json lists them all
-            table.add_row(_esc(item.name), _styled(label, label), _esc(fmt.value(item.old)),
-                          _esc(fmt.value(item.new)))
+            table.add_row(_esc(item.name), _styled(label, label), _esc(diff_format.value(item.old)),
+                          _esc(diff_format.value(item.new)))
     for label, count in shown.items():
         if count > _MAX_PACKAGES:
             table.add_row(f"[dim]\u2026 {count - _MAX_PACKAGES} more[/dim]", _styled(label, label), "", "")
@@ -234,27 +234,27 @@ def _environment(result: DiffResult, console: Console) -> None:
 
 
 def _params(result: DiffResult, console: Console) -> None:
-    from mlv.cli.render import diff_format as fmt
+    from mlv.cli.render import diff_format
 
     if not result.params.changed:
         return
     table = _table(console, "Params", "param", "old", "new")
     for c in result.params.entries:
-        table.add_row(_esc(c.key), _esc(fmt.value(c.old)), _styled(fmt.value(c.new), c.status))
+        table.add_row(_esc(c.key), _esc(diff_format.value(c.old)), _styled(diff_format.value(c.new), c.status))
     console.print(table)
 
 
 def _metrics(result: DiffResult, console: Console) -> None:
-    from mlv.cli.render import diff_format as fmt
+    from mlv.cli.render import diff_format
 
     if not result.metrics.changed:
         return
     table = _table(console, "Metrics", "metric", "old", "new", "change")
     for c in result.metrics.entries:
-        style = _VERDICT_STYLE[fmt.metric_verdict(c)]
+        style = _VERDICT_STYLE[diff_format.metric_verdict(c)]
         arrow = {"up": "\u25b2 ", "down": "\u25bc "}.get(c.direction or "", "")
-        change = f"[{style}]{arrow}{_esc(fmt.metric_change(c))}[/{style}]" if c.direction else c.status
-        table.add_row(_esc(c.key), _esc(fmt.value(c.old)), _esc(fmt.value(c.new)), change)
+        change = f"[{style}]{arrow}{_esc(diff_format.metric_change(c))}[/{style}]" if c.direction else c.status
+        table.add_row(_esc(c.key), _esc(diff_format.value(c.old)), _esc(diff_format.value(c.new)), change)
     console.print(table)
 
 

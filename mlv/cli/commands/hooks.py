@@ -38,7 +38,7 @@ def install_command(
     from mlv.adapters import git
     from mlv.cli import output
     from mlv.cli.errors import handle_errors
-    from mlv.hooks import install as hooks
+    from mlv.hooks import hooks
 
     with handle_errors():
         root = git.find_root(Path.cwd())
@@ -70,7 +70,7 @@ def uninstall_command(
     from mlv.adapters import git
     from mlv.cli import output
     from mlv.cli.errors import handle_errors
-    from mlv.hooks import install as hooks
+    from mlv.hooks import hooks
 
     with handle_errors():
         changes = hooks.uninstall(git.find_root(Path.cwd()), names)
@@ -100,7 +100,7 @@ def status_command(
     from mlv.adapters import git
     from mlv.cli import output
     from mlv.cli.errors import handle_errors
-    from mlv.hooks import install as hooks
+    from mlv.hooks import hooks
 
     with handle_errors():
         states = hooks.status(git.find_root(Path.cwd()))
@@ -131,9 +131,9 @@ def run_command(
 
         mlv hooks run post-checkout OLD_SHA NEW_SHA 1
     """
-    from mlv.hooks import run as hookrun
+    from mlv.hooks import run
 
-    raise typer.Exit(hookrun.main([hook, *(args or [])]))
+    raise typer.Exit(run.main([hook, *(args or [])]))
 
 
 def register(app: typer.Typer) -> None:

@@ -26,11 +26,10 @@ def init_command(
     """
     from mlv.cli import output
     from mlv.cli.errors import handle_errors
-    from mlv.project import init as project
-    from mlv.project import undeclared
+    from mlv.project import init, undeclared
 
     with handle_errors():
-        result = project.init_project(Path.cwd(), run_git_init=git)
+        result = init.init_project(Path.cwd(), run_git_init=git)
         cfg = result.config
         if json_output:
             output.emit_json({"root": str(result.root), "created_config": result.created_config,

@@ -91,7 +91,7 @@ def show_command(
     from mlv.adapters import git
     from mlv.cli import output
     from mlv.cli.errors import handle_errors
-    from mlv.cli.render import record_truth as truth
+    from mlv.cli.render import record_truth
     from mlv.errors import NotAnExperimentError
     from mlv.record import history
     from mlv.record.record import InvalidRecordError
@@ -106,7 +106,7 @@ def show_command(
             raise
         except NotAnExperimentError as exc:
             # A revert or a merge has no record: what its tree holds is still worth showing.
-            if not truth.show_plain_commit(root, target, exc.message, json_output):
+            if not record_truth.show_plain_commit(root, target, exc.message, json_output):
                 raise
             return
         if json_output:
@@ -225,7 +225,7 @@ def _key_params(params: list[dict[str, Any]], limit: int = 4) -> list[str]:
 
 def _render_record(exp: object) -> None:
     from mlv.cli import output
-    from mlv.cli.render import record_truth as truth
+    from mlv.cli.render import record_truth
     from mlv.record.history import Experiment
     from mlv.record.record import flatten
 
@@ -239,7 +239,7 @@ def _render_record(exp: object) -> None:
         "run       " + (f"by mlv, exit {rec.exit_code}, {rec.duration_s:.2f}s, started {rec.started}"
                         if rec.run_by_mlv else "not run by mlv (state recorded as found)"),
     ]
-    lines += truth.tree_truth_lines(exp)
+    lines += record_truth.tree_truth_lines(exp)
     if rec.reproduces:
         lines.append(f"reproduces {rec.reproduces.get('commit', '')[:10]}: {rec.reproduces.get('verdict')}")
     for title, items, in_tree in (("data", rec.data, exp.data), ("outputs", rec.outputs, exp.outputs)):

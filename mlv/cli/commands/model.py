@@ -47,9 +47,9 @@ def _read(query: Callable[[Path], Any], json_output: bool, view: str, empty: str
         elif empty and not answer:
             output.info(empty)
         else:
-            from mlv.cli.render import registry as views
+            from mlv.cli.render import registry
 
-            typer.echo(getattr(views, view)(answer))
+            typer.echo(getattr(registry, view)(answer))
 
 
 def _report(written: Written, json_output: bool, verb: str) -> None:

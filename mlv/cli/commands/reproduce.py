@@ -50,25 +50,25 @@ def reproduce_command(
     from mlv.cli import output
     from mlv.cli.errors import handle_errors
     from mlv.cli.render.progress import BuildProgressLine
-    from mlv.reproduce import rerun as reproduce
+    from mlv.reproduce import rerun
     from mlv.reproduce.verdict import EXIT_UNVERIFIED, UNVERIFIED
 
     with handle_errors():
-        options = reproduce.ReproduceOptions(rev=rev, env=env, rtol=rtol, atol=atol, keep=keep,
+        options = rerun.ReproduceOptions(rev=rev, env=env, rtol=rtol, atol=atol, keep=keep,
                                              save=save, stdout_to_stderr=json_output, runs=runs,
                                              skip_local=skip_local, substitutes=_substitutes(substitute or []))
-        plan = reproduce.plan(Path.cwd(), options)
+        plan = rerun.plan(Path.cwd(), options)
         _announce(plan, options.env)
         if not yes:
             _need_a_terminal()  # consent first: without it, nothing else needs deciding
         _ask_about_local_lines(plan, options)
-        for alteration in reproduce.settle_local_lines(plan, options):
+        for alteration in rerun.settle_local_lines(plan, options):
             output.warn(f"the fresh environment will not be the recorded one: {alteration.describe()}")
         if not yes:
             _confirm(plan)
         building = BuildProgressLine(enabled=not json_output)
         try:
-            result = reproduce.execute(plan, options, notify=output.info, build_progress=building)
+            result = rerun.execute(plan, options, notify=output.info, build_progress=building)
         finally:
             building.close()
         for line in result.warnings:
@@ -157,7 +157,7 @@ def _ask_about_local_lines(plan: ReproducePlan, options: ReproduceOptions) -> No
     skip it, install a path instead, or abort. Without one, settle_local_lines refuses."""
     import sys
 
-    from mlv.env.capture import normalize_name
+    from mlv.env.environment import normalize_name
     from mlv.errors import EXIT_CANNOT_RUN, MlvError
     from mlv.text import visible
 

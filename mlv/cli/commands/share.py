@@ -28,14 +28,14 @@ def push_command(
     from mlv.cli import output
     from mlv.cli.errors import handle_errors
     from mlv.cli.render.progress import TransferBar
-    from mlv.share import share
+    from mlv.share import push
     from mlv.snapshot import publish
 
     with handle_errors():
         root = git.find_root(Path.cwd())
         if note := publish.recover(root):
             output.warn(note)
-        result = share.push(root, remote, dvc_remote, TransferBar(enabled=not json_output))
+        result = push.push(root, remote, dvc_remote, TransferBar(enabled=not json_output))
         for note in result.warnings:
             output.warn(note)
         if json_output:
@@ -68,7 +68,7 @@ def pull_command(
     from mlv.cli import output
     from mlv.cli.errors import handle_errors
     from mlv.cli.render.progress import TransferBar
-    from mlv.share import share
+    from mlv.share import pull
     from mlv.snapshot import publish
 
     with handle_errors():
@@ -76,8 +76,8 @@ def pull_command(
         if note := publish.recover(root):
             output.warn(note)
         # Progress on a terminal only, and never under --json: stdout is the document then.
-        result = share.pull(root, remote, dvc_remote, None if json_output else output.BarProgress(),
-                            TransferBar(enabled=not json_output))
+        result = pull.pull(root, remote, dvc_remote, None if json_output else output.BarProgress(),
+                           TransferBar(enabled=not json_output))
         if json_output:
             output.emit_json(result.to_json())
             return

@@ -38,16 +38,16 @@ def snapshot_command(
     """
     from mlv.cli import output
     from mlv.cli.errors import handle_errors
-    from mlv.snapshot import take as snapshot
+    from mlv.snapshot import take
 
     with handle_errors():
-        options = snapshot.SnapshotOptions(message=message, run=run, allow_failure=allow_failure,
+        options = take.SnapshotOptions(message=message, run=run, allow_failure=allow_failure,
                                            verify=not no_verify, json_output=json_output,
                                            allow_empty=allow_empty)
         if set_params:
             _sweep(set_params, options)
             return
-        result = snapshot.take_snapshot(Path.cwd(), options, output.BarProgress())
+        result = take.take_snapshot(Path.cwd(), options, output.BarProgress())
         for line in result.warnings:
             output.warn(line)
         if not result.made:

@@ -14,12 +14,12 @@ if TYPE_CHECKING:
 
 
 def render_profile(profile: Profile, console: Console, label: str | None = None) -> None:
-    from mlv.cli.output import literal as escape  # data and paths come from the repository
+    from mlv.cli.output import literal  # data and paths come from the repository
     from mlv.cli.render.table import Column, render, terminal_width
     from mlv.text import visible
 
     if label is not None:
-        console.print(f"[bold]mlv data profile[/bold] {escape(label)}")
+        console.print(f"[bold]mlv data profile[/bold] {literal(label)}")
     source = profile.source
     files = plural(int(source.get("files", 0)), "file")
     console.print(f"[bold]{profile.rows:,} rows[/bold], {len(profile.columns)} columns "
@@ -32,7 +32,7 @@ def render_profile(profile: Profile, console: Console, label: str | None = None)
         rows.append([visible(column.name), column.dtype, f"{column.missing:,}", distinct, visible(_summary(column))])
     console.out("\n".join(render(columns, rows, terminal_width())), highlight=False)
     for skipped in profile.skipped:
-        console.print(f"[dim]skipped {escape(skipped['column'])}: {escape(skipped['reason'])}[/dim]")
+        console.print(f"[dim]skipped {literal(skipped['column'])}: {literal(skipped['reason'])}[/dim]")
 
 
 def _summary(column: ColumnProfile) -> str:
@@ -74,13 +74,13 @@ _EFFECT_LABELS = {"ks_statistic": "D", "cramers_v": "V", "wasserstein_over_std":
 
 
 def render_check(result: CheckResult, current: str, reference: str, console: Console) -> None:
-    from mlv.cli.output import literal as escape  # data and paths come from the repository
+    from mlv.cli.output import literal  # data and paths come from the repository
     from mlv.cli.render.table import Column, Styled, render, terminal_width
     from mlv.text import visible
 
     style = "green" if result.ok else "red"
-    console.print(f"[bold]mlv data check[/bold] {escape(current)} [dim]against[/dim] {escape(reference)}")
-    console.print(f"[{style}]{escape(verdict(result))}[/{style}]")
+    console.print(f"[bold]mlv data check[/bold] {literal(current)} [dim]against[/dim] {literal(reference)}")
+    console.print(f"[{style}]{literal(verdict(result))}[/{style}]")
     console.print(f"[dim]rows: {result.rows_reference:,} -> {result.rows_current:,}[/dim]")
     if result.columns:
         columns = [Column(name, key=name == "column", right=name in _RIGHT, drop=_DROP.get(name, 0))
@@ -93,9 +93,9 @@ def render_check(result: CheckResult, current: str, reference: str, console: Con
         console.out("\n".join(render(columns, rows, terminal_width())), highlight=False)
     for issue in result.issues:
         colour = "red" if issue.severity == "fail" else "yellow"
-        console.print(f"[{colour}]{issue.severity}[/{colour}] {escape(issue.message)}")
+        console.print(f"[{colour}]{issue.severity}[/{colour}] {literal(issue.message)}")
     for skipped in result.skipped:
-        console.print(f"[dim]not tested: {escape(skipped['column'])} ({escape(skipped['reason'])})[/dim]")
+        console.print(f"[dim]not tested: {literal(skipped['column'])} ({literal(skipped['reason'])})[/dim]")
 
 
 def markdown_check(result: CheckResult, current: str, reference: str) -> str:

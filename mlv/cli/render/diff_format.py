@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from mlv.cli.output import fmt_size, fmt_value
-from mlv.cli.output import plural as output_plural
 from mlv.diff.compare import DiffResult
 from mlv.diff.data import DataEntry, FolderChanges
 from mlv.diff.sides import Side
@@ -20,9 +19,6 @@ def side_title(side: Side) -> str:
     short = (side.commit or "")[:10]
     name = short if side.label == short else f"{side.label} ({short})"
     return f"{name} \u201c{side.message}\u201d" if side.message else name
-
-
-plural = output_plural  # the one helper (mlv.cli.output.plural), kept under the name renderers use
 
 
 def value(v: Any) -> str:

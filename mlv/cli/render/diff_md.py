@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mlv.cli.render import diff_format as fmt
+from mlv.cli.output import plural
+from mlv.cli.render import diff_format
 from mlv.diff.compare import DiffResult
 from mlv.text import visible
 
@@ -29,9 +30,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence
 
 
 def render(result: DiffResult) -> str:
-    lines = [f"### mlv diff: {_cell(fmt.side_title(result.old))} \u2192 {_cell(fmt.side_title(result.new))}", ""]
+    old, new = _cell(diff_format.side_title(result.old)), _cell(diff_format.side_title(result.new))
+    lines = [f"### mlv diff: {old} \u2192 {new}", ""]
     for side in (result.old, result.new):
-        lines += [f"> **Warning:** {_cell(fmt.side_title(side))}: {_cell(note)}\n" for note in side.notes]
+        lines += [f"> **Warning:** {_cell(diff_format.side_title(side))}: {_cell(note)}\n" for note in side.notes]
     if result.identical:
         lines += [f"_{NO_DIFFERENCES}_", ""]
     for part in (_code_section, _data_section, _env_section, _params_section, _metrics_section,
@@ -39,7 +41,7 @@ def render(result: DiffResult) -> str:
         block = part(result)
         if block:
             lines += [*block, ""]
-    for names, reason in fmt.unavailable(result):
+    for names, reason in diff_format.unavailable(result):
         lines += [f"_Not compared ({names}): {_cell(reason)}._", ""]
     # Printed on a terminal as often as pasted: control characters from the repository (in the
     # folder notes too, which are not cells) are shown, the document's own line breaks kept.
@@ -56,7 +58,7 @@ def _code_section(result: DiffResult) -> list[str]:
         plus, minus = ("binary", "") if f.binary else (f"+{f.added_lines}", f"-{f.removed_lines}")
         rows.append([name, f.status, plus, minus])
     totals = code.totals()
-    head = f"**Code**: {fmt.plural(totals['files'], 'file')}, +{totals['added_lines']} -{totals['removed_lines']} lines"
+    head = f"**Code**: {plural(totals['files'], 'file')}, +{totals['added_lines']} -{totals['removed_lines']} lines"
     table = _table(["file", "status", "+", "-"], rows, right=(2, 3))
     if len(rows) > _FOLD_ROWS:
         return [head, "", "<details><summary>changed files</summary>", "", *table, "", "</details>"]
@@ -69,10 +71,10 @@ def _data_section(result: DiffResult) -> list[str]:
     rows, notes = [], []
     unchanged = [e.path for e in result.data.entries if e.status == "unchanged"]
     for e in (e for e in result.data.entries if e.status != "unchanged"):
-        rows.append([_code(e.path), e.kind, e.status, fmt.data_size(e), fmt.data_details(e)])
+        rows.append([_code(e.path), e.kind, e.status, diff_format.data_size(e), diff_format.data_details(e)])
         if e.folder is not None:
-            notes += [f"- `{e.path}` {kind}: " + ", ".join(_code(n) for n in names) + fmt.more(extra)
-                      for kind, names, extra in fmt.folder_names(e.folder)]
+            notes += [f"- `{e.path}` {kind}: " + ", ".join(_code(n) for n in names) + diff_format.more(extra)
+                      for kind, names, extra in diff_format.folder_names(e.folder)]
     block = ["**Data**", "", *_table(["path", "kind", "status", "size", "files"], rows)]
     if unchanged:
         notes.append("- unchanged: " + ", ".join(f"`{p}`" for p in unchanged))
@@ -83,8 +85,8 @@ def _env_section(result: DiffResult) -> list[str]:
     env = result.environment
     if not env.changed:
         return []
-    rows = [[_code(item.name), label, fmt.value(item.old), fmt.value(item.new)]
-            for label, item in fmt.package_rows(env)]
+    rows = [[_code(item.name), label, diff_format.value(item.old), diff_format.value(item.new)]
+            for label, item in diff_format.package_rows(env)]
     block = ["**Environment**", ""]
     if len(rows) > _FOLD_ROWS:  # a long package list folds away so the rest of the PR stays readable
         block += [f"<details><summary>{len(rows)} packages changed</summary>", "",
@@ -99,7 +101,7 @@ def _env_section(result: DiffResult) -> list[str]:
 def _params_section(result: DiffResult) -> list[str]:
     if not result.params.changed:
         return []
-    rows = [[_code(c.key), fmt.value(c.old), fmt.value(c.new)] for c in result.params.entries]
+    rows = [[_code(c.key), diff_format.value(c.old), diff_format.value(c.new)] for c in result.params.entries]
     return ["**Params**", "", *_table(["param", "old", "new"], rows)]
 
 
@@ -112,8 +114,9 @@ def _metrics_section(result: DiffResult) -> list[str]:
         return []
     rows = []
     for c in result.metrics.entries:
-        mark = _VERDICT[fmt.metric_verdict(c)] + _ARROW[c.direction]
-        rows.append([_code(c.key), fmt.value(c.old), fmt.value(c.new), mark + fmt.metric_change(c)])
+        mark = _VERDICT[diff_format.metric_verdict(c)] + _ARROW[c.direction]
+        rows.append([_code(c.key), diff_format.value(c.old), diff_format.value(c.new),
+                     mark + diff_format.metric_change(c)])
     return ["**Metrics**", "", *_table(["metric", "old", "new", "change"], rows, right=(1, 2, 3))]
 
 

@@ -13,7 +13,7 @@ def show_plain_commit(root: object, rev: str, why: str, json_output: bool) -> bo
     nor a DVC project's tree."""
     from mlv.adapters import git
     from mlv.cli import output
-    from mlv.record import tree as treecheck
+    from mlv.record import treecheck
 
     assert isinstance(root, Path)  # noqa: S101
     sha = git.resolve_commit(root, rev)
@@ -49,7 +49,7 @@ def flatten_values(values: dict[str, object]) -> dict[str, object]:
 
 def tree_truth_lines(exp: object) -> list[str]:
     """The status line of a record that disagrees with its commit's tree, and a merged environment."""
-    from mlv.record import tree as treecheck
+    from mlv.record import treecheck
     from mlv.record.history import Experiment
 
     assert isinstance(exp, Experiment)  # noqa: S101

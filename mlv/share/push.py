@@ -1,10 +1,8 @@
-"""`mlv push` and `mlv pull`: share experiment commits together with their DVC data.
+"""`mlv push`: share experiment commits together with their DVC data.
 
-Push uploads the data first and pushes the commits second, so a commit never reaches the git
-remote before its data reaches the DVC remote. Pull fetches the commits, downloads the data the new
-HEAD needs *before* moving the branch (a remote that lacks it refuses the pull with nothing
-changed), fast-forwards, then makes the work tree's data match the new HEAD through
-`restore.restore_paths`, which never overwrites data that is saved nowhere.
+The data goes first and the commits second, so a commit never reaches the git remote before its
+data reaches the DVC remote. The pre-push hook and `mlv status` use the same reading of which data
+a push needs.
 """
 
 from __future__ import annotations
@@ -14,16 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlv import locking
 from mlv.adapters import dvc, git
 from mlv.data.restore import readable_pointer
-from mlv.errors import DvcError, GitError, MlvError
+from mlv.errors import DvcError, GitError
+from mlv.share.remotes import SKIP_HOOKS_ENV, choose_git_remote, current_branch, remote_branch, unshared_remote_config
 
 if TYPE_CHECKING:
     from mlv.adapters.dvc import TransferProgress
-    from mlv.data.track import ProgressSink
-
-SKIP_HOOKS_ENV = {"MLV_SKIP_HOOKS": "1"}  # our own hooks would only repeat what we just did
 
 
 @dataclass
@@ -57,23 +52,6 @@ class PushResult:
         return {"remote": self.remote, "branch": self.branch, "commits": self.commits,
                 "data_objects": self.data.objects, "uploaded": self.data.uploaded,
                 "registry_tags": self.registry_tags, "warnings": self.warnings}
-
-
-@dataclass
-class PullResult:
-    remote: str
-    branch: str
-    old: str
-    new: str
-    commits: int  # commits the branch moved forward by
-    restored: list[str] = field(default_factory=list)
-    fetched: int = 0
-    started: bool = False  # a clone with no commit yet was switched to the remote's branch
-
-    def to_json(self) -> dict[str, object]:
-        return {"remote": self.remote, "branch": self.branch, "old": self.old, "new": self.new,
-                "commits": self.commits, "restored": self.restored, "fetched": self.fetched,
-                "started": self.started}
 
 
 # -- which data a push needs ---------------------------------------------------------------------
@@ -242,110 +220,6 @@ def hooks_strict(root: Path) -> bool:
         return False
 
 
-# -- branch and remote ---------------------------------------------------------------------------
-
-
-def _current_branch(root: Path, verb: str) -> str:
-    """The branch to push or pull; otherwise an error that says what to do for VERB."""
-    branch = git.current_branch(root)
-    if branch is not None:
-        return branch
-    if git.head_ref(root) is not None:  # on a branch that has no commit yet
-        if verb == "pull":
-            raise GitError("this branch has no commits yet, so there is nothing to pull into",
-                           hint="To start from a shared repository, `git clone` it; or make a first "
-                                "commit, then `mlv pull`.")
-        raise GitError("this branch has no commits yet, so there is nothing to push",
-                       hint="Record an experiment with `mlv snapshot` first.")
-    raise GitError(f"HEAD is detached (after `mlv checkout` of an older experiment), so there is no branch "
-                   f"to {verb}",
-                   hint=f"Switch to a branch first (`mlv checkout main`, or `git switch -c NAME` to keep "
-                        f"this commit), then `mlv {verb}`.")
-
-
-def default_git_remote(root: Path, branch: str) -> str | None:
-    """The git remote `mlv push` would use for BRANCH, or None when it would ask for one."""
-    try:
-        return _git_remote(root, branch, None)
-    except GitError:
-        return None
-
-
-def unshared_remote_config(root: Path, dvc_remote: str | None) -> str | None:
-    """Why a teammate's clone would not know the DVC remote, or None when HEAD's `.dvc/config` has it.
-
-    A remote added with `dvc remote add` lives in `.dvc/config` (or `.dvc/config.local` with
-    --local), and only the committed file reaches a clone.
-    """
-    import configparser
-
-    name = dvc_remote or dvc.default_remote(root)
-    if not name:
-        return None
-    committed = configparser.ConfigParser(interpolation=None)
-    try:
-        committed.read_string((git.read_blob(root, "HEAD", ".dvc/config") or b"").decode("utf-8", "replace"))
-    except configparser.Error:
-        return None  # DVC itself will complain about a broken config
-    sections = (f"'remote \"{name}\"'", f'remote "{name}"')
-    has_url = any(committed.has_option(section, "url") for section in sections)
-    is_default = dvc_remote is not None or committed.get("core", "remote", fallback="").strip() == name
-    if has_url and is_default:
-        return None
-    return (f"the DVC remote {name!r} is not in the committed .dvc/config (only in .dvc/config.local or "
-            "in uncommitted changes), so a teammate who clones will not have it; commit it: "
-            "`git add .dvc/config && git commit -m 'DVC remote'` (a --local remote: add it again without --local)")
-
-
-def _git_remote(root: Path, branch: str, given: str | None) -> str:
-    remotes = git.remote_names(root)
-    if given:
-        if given not in remotes:
-            raise GitError(f"no git remote named {given!r}",
-                           hint=f"Known remotes: {', '.join(remotes) or 'none'}; add one with `git remote add`.")
-        return given
-    upstream = git.config_get(root, f"branch.{branch}.remote")
-    if upstream and upstream in remotes:
-        return upstream
-    if "origin" in remotes:
-        return "origin"
-    if len(remotes) == 1:
-        return remotes[0]
-    raise GitError("no git remote to share with" if not remotes else "several git remotes and no upstream",
-                   hint="Name one: `mlv push REMOTE` (add it first with `git remote add NAME URL`).")
-
-
-def _start_from_remote(root: Path, given: str | None) -> None:
-    """In a clone whose branch has no commit (a bare remote whose HEAD names a branch nobody
-    pushed: git's default `master` while the team pushed `main`), switch to the branch the remote
-    has, tracking it, as `git checkout BRANCH` would: the remote's default branch, else the
-    unborn branch's own name, else its only branch."""
-    unborn = (git.head_ref(root) or "").removeprefix("refs/heads/")
-    name = _git_remote(root, unborn, given)
-    git.fetch(root, name, f"+refs/heads/*:refs/remotes/{name}/*")
-    prefix = f"refs/remotes/{name}/"
-    branches = [ref.removeprefix(prefix) for ref in git.out(["for-each-ref", "--format=%(refname)", prefix], root)
-                .splitlines() if ref != f"{prefix}HEAD"]
-    symref = git.out(["ls-remote", "--symref", name, "HEAD"], root, check=False)
-    default = next((line.split()[1].removeprefix("refs/heads/") for line in symref.splitlines()
-                    if line.startswith("ref: ")), None)
-    choice = next((b for b in (default, unborn) if b in branches), branches[0] if len(branches) == 1 else None)
-    if choice is None or choice.startswith("-"):
-        raise GitError(f"this clone has no commit yet and {name} has no branch to start from"
-                       if not branches else f"this clone has no commit yet and {name} has several branches",
-                       hint=f"Pick one with git: `git checkout {branches[0] if branches else 'BRANCH'}`, "
-                            "then `mlv pull`.")
-    git.run(["checkout", "--quiet", "-b", choice, "--track", f"{name}/{choice}"], root, env=SKIP_HOOKS_ENV)
-
-
-def _remote_branch(root: Path, branch: str, remote: str) -> str:
-    if git.config_get(root, f"branch.{branch}.remote") == remote:
-        merge = git.config_get(root, f"branch.{branch}.merge")
-        if merge:
-            return merge
-    return f"refs/heads/{branch}"
-
-
 # -- push ----------------------------------------------------------------------------------------
 
 
@@ -353,8 +227,8 @@ def push(root: Path, remote: str | None = None, dvc_remote: str | None = None,
          transfer: TransferProgress | None = None) -> PushResult:
     """Upload the data of the commits the git remote lacks (TRANSFER hears the upload), then git
     push the current branch."""
-    branch = _current_branch(root, "push")
-    name = _git_remote(root, branch, remote)
+    branch = current_branch(root, "push")
+    name = choose_git_remote(root, branch, remote)
     head = git.resolve_commit(root, "HEAD")
     commits = git.count_commits(root, head, not_on_remote=name)
     data = data_to_push(root, [head], name)
@@ -363,7 +237,7 @@ def push(root: Path, remote: str | None = None, dvc_remote: str | None = None,
     warnings = [note] if pointers and (note := unshared_remote_config(root, dvc_remote)) else []
     if outcome.unavailable:
         warnings.append(unavailable_note(root, data, outcome.unavailable))
-    target = _remote_branch(root, branch, name)
+    target = remote_branch(root, branch, name)
     try:
         git.push_refs(root, name, [f"refs/heads/{branch}:{target}"], env=SKIP_HOOKS_ENV,
                       set_upstream=git.config_get(root, f"branch.{branch}.remote") is None)
@@ -404,97 +278,3 @@ def registry_tags(root: Path) -> list[str]:
     from mlv.registry.names import parse_tag
 
     return [t for t in git.tag_names(root) if parse_tag(t) is not None]
-
-
-# -- pull ----------------------------------------------------------------------------------------
-
-
-def worktree_pointers(root: Path) -> list[dvc.Pointer]:
-    """The pointers of the pointer files HEAD tracks, as they are in the work tree, and the
-    stage outputs the work tree's `dvc.lock` pins."""
-    from mlv.pipeline import dvcfiles
-
-    pointers = []
-    for rel in git.ls_tree_paths(root, "HEAD", ".dvc"):
-        try:
-            data = (root / rel).read_bytes()
-        except FileNotFoundError:
-            continue
-        pointer = readable_pointer(data, rel)
-        if pointer is not None:
-            pointers.append(pointer)
-    return pointers + dvcfiles.worktree_stage_outputs(root)
-
-
-def _prefetch(root: Path, target: str, dvc_remote: str | None, transfer: TransferProgress | None) -> int:
-    """Download what TARGET's pointers need and the cache lacks, before anything is changed."""
-    from mlv.data import restore
-
-    cache = dvc.cache_dir(root)
-    missing = {p.md5: p.path for p in restore.pointers_at(root, target) if not dvc.has_object(cache, p.md5)}
-    if not missing:
-        return 0
-    try:
-        with dvc.quiet_dvc_logs():
-            fetched = dvc.fetch_objects(root, sorted(missing), dvc_remote, transfer)
-    except DvcError as exc:
-        raise exc.with_context(suffix="; the branch was not moved") from None
-    for md5, path in sorted(missing.items(), key=lambda item: item[1]):
-        if not dvc.has_object(cache, md5):
-            raise DvcError(f"{path} of {target[:10]} ({md5}) is not on the DVC remote; the branch was not moved",
-                           hint="Ask whoever pushed it to run `mlv push` (or `dvc push`), then pull again.")
-    return fetched
-
-
-def pull(root: Path, remote: str | None = None, dvc_remote: str | None = None,
-         progress: ProgressSink | None = None, transfer: TransferProgress | None = None) -> PullResult:
-    """Fast-forward the current branch from REMOTE and make the work tree's data match it.
-
-    PROGRESS hears the data written into the work tree, TRANSFER each download from the DVC remote.
-    """
-    with locking.repository_lock(root):  # no snapshot may commit while the branch and data move
-        return _pull(root, remote, dvc_remote, progress, transfer)
-
-
-def _pull(root: Path, remote: str | None, dvc_remote: str | None, progress: ProgressSink | None,
-          transfer: TransferProgress | None) -> PullResult:
-    from mlv.data import restore
-
-    started = git.current_branch(root) is None and git.head_ref(root) is not None  # a clone with no commit yet
-    if started:
-        _start_from_remote(root, remote)
-    branch = _current_branch(root, "pull")
-    name = _git_remote(root, branch, remote)
-    source = _remote_branch(root, branch, name)
-    tracking = f"refs/remotes/{name}/{source.removeprefix('refs/heads/')}"
-    git.fetch(root, name, f"+{source}:{tracking}")
-    # The model registry lives in tags: fetch them too (a tag that differs locally is never
-    # overwritten; git refuses it and names it).
-    git.fetch(root, name, "refs/tags/*:refs/tags/*")
-    old = git.resolve_commit(root, "HEAD")
-    new = git.resolve_commit(root, tracking)
-    fetched = 0
-    commits = 0
-    if old != new and not git.is_ancestor(root, new, old):
-        if not git.is_ancestor(root, old, new):
-            raise GitError(f"{branch} and {name}/{source.removeprefix('refs/heads/')} have diverged, "
-                           "so a fast-forward is impossible; nothing was changed",
-                           hint="Merge or rebase with git (`git pull`), then run `mlv pull` again.")
-        restore.check_commit_paths(root, new, restore.pointers_at(root, new))  # before the branch moves
-        fetched = _prefetch(root, new, dvc_remote, transfer)
-        commits = git.count_commits(root, new, excluded=[old])
-        try:
-            git.fast_forward(root, new, env=SKIP_HOOKS_ENV)
-        except GitError as exc:
-            raise exc.with_context(prefix=f"{branch}: ",
-                                   hint="Commit or stash your changes, then run `mlv pull` again.") from None
-    try:
-        with dvc.quiet_dvc_logs():
-            report = restore.restore_paths(root, worktree_pointers(root), fetch_missing=True,
-                                            remote=dvc_remote, progress=progress, honour_links=True,
-                                            transfer=transfer)
-    except MlvError as exc:
-        moved = f"{branch} is now at {new[:10]}, but " if commits else ""
-        raise exc.with_context(prefix=moved) from None
-    head = git.resolve_commit(root, "HEAD")
-    return PullResult(name, branch, old, head, commits, report.restored, fetched + report.fetched, started)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlv.adapters import git
-from mlv.env.capture import Environment
+from mlv.env.environment import Environment
 from mlv.errors import MlvError
 from mlv.record.record import Record
 
@@ -439,7 +439,7 @@ def _environment_from_lockfile(path: str, data: bytes) -> Environment:
     """The environment a lockfile pins: its packages, and the facts its header lines give."""
     import hashlib
 
-    from mlv.env import capture as environment
+    from mlv.env import environment
 
     text = data[:4096].decode("utf-8", errors="replace")
     match = _HEADER.search(text)
