@@ -18,7 +18,6 @@ EXIT_CANNOT_RUN = 2
 EXIT_UNEXPECTED = 3
 EXIT_USAGE = 64  # sysexits.h EX_USAGE: a wrong option or argument; click's own 2 is `reproduce could not run`
 EXIT_INTERRUPTED = 130
-EXIT_TERMINATED = 143  # 128 + SIGTERM
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what git and shells report when the reader goes away
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mlv.errors import MlvError
+from mlv.finite import nan_to_null
 
 DEFAULT_PATH = "metrics.json"
 MAX_BYTES = 16 * 1024 * 1024  # a metrics file is small; a huge one is a mistake, not data to merge
@@ -111,7 +112,7 @@ def _read(target: Path) -> dict[str, Any]:
 def _write_atomically(target: Path, doc: dict[str, Any]) -> None:
     folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(_finite(doc), indent=2, allow_nan=False) + "\n"
+    text = json.dumps(nan_to_null(doc), indent=2, allow_nan=False)  # an older file may hold a bare NaN + "\n"
     fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -125,16 +126,6 @@ def _write_atomically(target: Path, doc: dict[str, Any]) -> None:
             os.unlink(temp)
         raise
 
-
-def _finite(value: Any) -> Any:
-    """DOC with the non-finite numbers an older file may hold (bare `NaN`) written as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _umask() -> int:

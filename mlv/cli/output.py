@@ -10,12 +10,12 @@ encoder escapes control characters itself.
 from __future__ import annotations
 
 import json
-import math
 import re
 import sys
 from functools import cache
 from typing import IO, TYPE_CHECKING, Any, TextIO, cast
 
+from mlv.finite import nan_to_null
 from mlv.text import visible
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ def literal(text: str) -> str:
 def emit_json(doc: Any) -> None:
     """One JSON document on stdout. NaN and infinities (a diverged loss) become null: JSON has
     no way to write them, and `NaN` would make the whole document unreadable to jq."""
-    text = json.dumps(_finite(doc), indent=2, ensure_ascii=False, default=str, allow_nan=False)
+    text = json.dumps(nan_to_null(doc), indent=2, ensure_ascii=False, default=str, allow_nan=False)
     # json escapes C0 controls but, with ensure_ascii off, writes DEL, C1 controls and bidi marks
     # raw; they can only stand inside strings, where \uXXXX is the same data, and safe to print.
     sys.stdout.write(text.translate(_JSON_ESCAPES) + "\n")
@@ -102,16 +102,6 @@ def emit_json(doc: Any) -> None:
 
 _JSON_ESCAPES = {code: f"\\u{code:04x}" for code in (*range(0x7F, 0xA0), 0x061C, *range(0x200B, 0x2010),
                                                     *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0xFEFF)}
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
 
 
 def warn(message: str) -> None:

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlv.datahealth.errors import DataHealthError
+from mlv.finite import nan_to_null
 
 FORMAT_VERSION = 1
 DTYPES = ("numeric", "categorical", "boolean", "datetime")
@@ -85,7 +86,7 @@ class Profile:
         for column in doc["columns"]:
             if column["categories"] is not None:
                 column["categories"]["top"] = [list(pair) for pair in column["categories"]["top"]]
-        return _finite(doc)  # type: ignore[no-any-return]
+        return nan_to_null(doc)  # type: ignore[no-any-return]
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=1, allow_nan=False) + "\n"
@@ -120,14 +121,4 @@ def _nan_if_none(key: str, value: Any) -> Any:
     """JSON has no NaN: a column with no valid value stores null moments; read them back as NaN."""
     if value is None and key in {"minimum", "maximum", "mean", "std"}:
         return math.nan
-    return value
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
     return value

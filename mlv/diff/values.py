@@ -6,12 +6,12 @@ each of them "not available" with the reason, rather than a guess.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlv.diff.sides import Side
+from mlv.finite import is_finite_number
 from mlv.record.record import flatten
 
 NO_RECORD = "no experiment record"
@@ -72,10 +72,6 @@ def _flat_pair(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, Any]
     return flatten(old, single_root=single), flatten(new, single_root=single)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def compare_values(old: Side, new: Side, kind: str) -> ValuesSection:
     reason = _unavailable_reason(old, new)
     if reason:
@@ -89,7 +85,7 @@ def compare_values(old: Side, new: Side, kind: str) -> ValuesSection:
             entries.append(Change(key, "added", None, after[key]))
         elif before[key] != after[key]:
             change = Change(key, "modified", before[key], after[key])
-            if kind == "metrics" and _is_number(before[key]) and _is_number(after[key]):
+            if kind == "metrics" and is_finite_number(before[key]) and is_finite_number(after[key]):
                 delta = after[key] - before[key]
                 change.abs_change = delta
                 change.rel_change = delta / abs(before[key]) if before[key] else None

@@ -139,13 +139,9 @@ class Interpreter:
                 f"the repository, and {what} runs nothing from a repository without your consent")
 
 
-def interpreter_for(command: str | None, configured: str, cwd: Path) -> str:
-    """The interpreter COMMAND runs under (when it starts with python), else CONFIGURED."""
-    return resolve_interpreter(command, configured, cwd).path
-
-
 def resolve_interpreter(command: str | None, configured: str, cwd: Path) -> Interpreter:
-    """`interpreter_for`, and whether the interpreter is repository content (see `_from_repository`)."""
+    """The interpreter COMMAND runs under (when it starts with python), else CONFIGURED, and whether
+    it is repository content (see `_from_repository`)."""
     candidate = configured
     if command:
         try:
@@ -310,5 +306,3 @@ def parse_lockfile(data: bytes) -> dict[str, str]:
 def lockfile_path(data: bytes) -> str:
     """Content-addressed, so two branches that change the environment never conflict on merge."""
     return f"{LOCKFILE_DIR}/requirements-{hashlib.sha256(data).hexdigest()[:12]}.txt"
-
-

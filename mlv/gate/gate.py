@@ -27,6 +27,7 @@ from typing import Any
 
 from mlv.adapters import git
 from mlv.errors import EXIT_CANNOT_RUN, GitError, MlvError
+from mlv.finite import is_finite_number
 from mlv.gates.evaluate import Facts, RuleResult, evaluate
 from mlv.gates.rules import GatePolicy, MetricRule, lower_is_better_by_name, parse_policy
 from mlv.record import history
@@ -73,12 +74,6 @@ def parse_config(doc: Any, where: str = ".mlv/config.yaml: gate") -> GateConfig:
     return GateConfig(replace(policy, metrics=bounded, data_check=data_check == "pass"), directions)
 
 
-def _finite(value: Any) -> bool:
-    import math
-
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-
-
 def _find(metrics: dict[str, Any], name: str) -> tuple[bool, Any]:
     """(present, value) of NAME: an exact dotted key, else the one key ending in `.NAME`."""
     if name in metrics:
@@ -91,7 +86,7 @@ def default_rules(metrics: dict[str, Any], base: dict[str, Any], directions: dic
     """The default: every numeric metric both sides record, at most 5 % worse than the base."""
     rules = []
     for name in sorted(metrics):
-        if name in base and _finite(metrics[name]) and _finite(base[name]):
+        if name in base and is_finite_number(metrics[name]) and is_finite_number(base[name]):
             given = [h for key, h in directions.items() if name == key or name.endswith("." + key)]
             higher = given[0] if given else not lower_is_better_by_name(name)
             rules.append(MetricRule(name, max_drop_rel=DEFAULT_MAX_DROP_REL, higher_is_better=higher))
@@ -107,13 +102,13 @@ def check_rules(policy: GatePolicy, metrics: dict[str, Any], base: dict[str, Any
             known = ", ".join(sorted(metrics)) or "none"
             raise GateInputError(f"gate rule names metric {rule.metric!r}, which {label} does not record "
                                  f"(its metrics: {known})", hint="Fix `gate.metrics` in .mlv/config.yaml.")
-        if not _finite(value):
+        if not is_finite_number(value):
             raise GateInputError(f"metric {rule.metric!r} of {label} is {value!r}, not a finite number, but its gate "
                                  "rule compares numbers", hint="Fix the metric or remove its rule from `gate.metrics`.")
         needs_base = rule.max_drop_abs is not None or rule.max_drop_rel is not None
         if base is not None and needs_base:
             present, value = _find(base, rule.metric)
-            if present and not _finite(value):
+            if present and not is_finite_number(value):
                 raise GateInputError(f"metric {rule.metric!r} of the base {base_label} is {value!r}, not a finite "
                                      "number, but its gate rule compares numbers",
                                      hint="Compare with another base (--against).")

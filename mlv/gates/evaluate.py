@@ -7,6 +7,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from mlv.finite import is_finite_number
 from mlv.gates.rules import GatePolicy, MetricRule
 
 
@@ -55,9 +56,7 @@ def lookup(metrics: dict[str, Any], name: str) -> Any:
 
 
 def _num(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
+    return float(value) if is_finite_number(value) else None
 
 
 def _fmt(value: float) -> str:

@@ -12,11 +12,11 @@ branches: [main]
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from mlv.errors import ConfigError
+from mlv.finite import is_finite_number
 
 # Metric names whose smaller values are better, unless a rule says `higher_is_better`.
 _LOWER_IS_BETTER = ("loss", "error", "mse", "rmse", "mae", "log_loss")
@@ -60,7 +60,7 @@ class GatePolicy:
 
 
 def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not is_finite_number(value):
         raise ConfigError(f"{where} must be a finite number, not {value!r}")
     return float(value)
 

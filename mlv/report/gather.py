@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from mlv.adapters import git
 from mlv.diff.code import is_code
 from mlv.errors import MlvError
+from mlv.finite import nan_to_null
 from mlv.record import history, listing, record
 from mlv.record.history import Experiment, InvalidExperiment
 
@@ -63,7 +63,7 @@ def gather(root: Path, selection: Selection) -> dict[str, Any]:
         "models": _models(root),
     }
     doc["health"], doc["health_notes"] = _health(root, valid)
-    safe: dict[str, Any] = finite(doc)
+    safe: dict[str, Any] = nan_to_null(doc)
     return safe
 
 
@@ -186,14 +186,3 @@ def _missing_share(profile: Profile, name: str) -> float | None:
     if column is None:
         return None
     return column.missing / column.count if column.count else 0.0
-
-
-def finite(value: Any) -> Any:
-    """NaN and infinities as null, as `mlv ... --json` prints them: JSON cannot write them."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite(v) for v in value]
-    return value

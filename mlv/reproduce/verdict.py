@@ -34,7 +34,6 @@ REPRODUCED = "reproduced"
 WITHIN_TOLERANCE = "reproduced_within_tolerance"
 NOT_REPRODUCED = "not_reproduced"
 UNVERIFIED = "unverified"
-VERDICTS = (REPRODUCED, WITHIN_TOLERANCE, NOT_REPRODUCED, UNVERIFIED)
 EXIT_UNVERIFIED = 5  # `mlv reproduce` exit code for "unverified" (docs/reference/exit-codes.md)
 
 # Why a re-run did not reproduce, most telling first (docs/reference/verdict-json.md).

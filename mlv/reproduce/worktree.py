@@ -18,6 +18,7 @@ from pathlib import Path
 
 from mlv.adapters import dvc, git
 from mlv.data.pathsafety import check_no_symlink
+from mlv.process import is_alive
 
 
 @contextmanager
@@ -73,18 +74,8 @@ def _remove_abandoned(root: Path, base: Path) -> None:
             pid = int((parent / OWNER_FILE).read_text())
         except (OSError, ValueError):
             continue  # kept with --keep, or being deleted in the background
-        if not _alive(pid):
+        if not is_alive(pid):
             _remove(root, parent, parent / "worktree")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _remove(root: Path, parent: Path, path: Path) -> None:

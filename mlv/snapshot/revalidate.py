@@ -15,8 +15,6 @@ from mlv.datahealth.errors import DataHealthError
 from mlv.datahealth.history import Revision
 from mlv.snapshot.take import SnapshotOptions, SnapshotResult, take_snapshot
 
-ON_DRIFT_ACTIONS = ("reproduce",)
-
 
 def check_can_revalidate(reference: Revision | None, current_rev: str | None) -> str:
     """The command to re-run, or a DataHealthError saying why there is none (before any check)."""

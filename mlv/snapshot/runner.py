@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mlv.errors import CommandFailedError, Interrupted
+from mlv.process import is_alive
 
 COMMAND_NOT_FOUND = 127  # what POSIX shells return when the command does not exist
 
@@ -265,16 +266,6 @@ def _signal_group(group: int, sig: int) -> None:
         os.killpg(group, sig)
 
 
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     """The command's group got the signal; give it a moment to exit, then make sure all of it does."""
     for sig, grace in ((None, 5.0), (signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):
@@ -282,7 +273,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             _signal_group(proc.pid, sig)
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
-            if proc.poll() is not None and not _group_alive(proc.pid):
+            if proc.poll() is not None and not is_alive(proc.pid, group=True):
                 return
             time.sleep(0.05)
 
