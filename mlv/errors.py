@@ -10,6 +10,7 @@ This module imports nothing beyond builtins: the hooks load it on every commit.
 from __future__ import annotations
 
 import errno
+import os
 
 # Documented exit codes (docs/reference/exit-codes.md).
 EXIT_OK = 0
@@ -19,6 +20,14 @@ EXIT_UNEXPECTED = 3
 EXIT_USAGE = 64  # sysexits.h EX_USAGE: a wrong option or argument; click's own 2 is `reproduce could not run`
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what git and shells report when the reader goes away
+
+DEBUG_VARIABLE = "MLV_DEBUG"
+
+
+def debugging() -> bool:
+    """`MLV_DEBUG=1`: an unexpected error (a bug in mlv) also shows its traceback, in the CLI and
+    in the git hooks alike."""
+    return os.environ.get(DEBUG_VARIABLE) == "1"
 
 
 class MlvError(Exception):
@@ -78,11 +87,12 @@ class Interrupted(MlvError):  # noqa: N818 - reads naturally at raise sites: `ra
     exit_code = EXIT_INTERRUPTED
 
 
-def failure(exc: BaseException, debug_hint: str) -> tuple[int, str]:
+def failure(exc: BaseException) -> tuple[int, str]:
     """The exit code and the one line (without a prefix) that report EXC.
 
-    `debug_hint` says how to see the traceback of an unexpected error (it differs between the CLI
-    and the hooks). A disk that is full or read-only is not a bug: it gets one line naming the path.
+    Anything that is not an MlvError, Ctrl-C or a fault of the machine is a bug in mlv (exit 3),
+    whose line says how to see the traceback. A disk that is full or read-only is not a bug: it
+    gets one line naming the path.
     """
     if isinstance(exc, MlvError):
         return exc.exit_code, f"error: {exc.one_line()}"
@@ -94,7 +104,7 @@ def failure(exc: BaseException, debug_hint: str) -> tuple[int, str]:
         return EXIT_USER_ERROR, f"error: {what}{where}. {_ENVIRONMENT_ERRNOS[exc.errno]}"
     first = (str(exc).splitlines() or [""])[0]
     return EXIT_UNEXPECTED, (f"error: unexpected {exc.__class__.__name__}: {first} "
-                             f"(a bug in mlv; {debug_hint} and report it).")
+                             f"(a bug in mlv; rerun with {DEBUG_VARIABLE}=1 to see the traceback, and report it).")
 
 
 # OS failures that come from the machine, not from mlv: errno -> what to do.

@@ -329,6 +329,18 @@ def test_skip_variable_turns_mlvs_part_off(experiment_repo: Path) -> None:
     assert (commit.returncode, commit.stderr) == (0, "")
 
 
+def test_an_unexpected_error_is_one_line_and_its_traceback_shows_under_mlv_debug(experiment_repo: Path) -> None:
+    install_hooks(experiment_repo)
+    # A publish journal mlv never wrote: the hook's recovery meets a fault no message anticipates.
+    (experiment_repo / ".git" / "mlv" / "publish-journal.json").write_text("[]")
+    quiet = run_git(experiment_repo, "commit", "-q", "--allow-empty", "-m", "x")
+    assert quiet.returncode != 0  # git reports a failed hook as its own exit 1
+    assert quiet.stderr.startswith("mlv pre-commit hook: error: unexpected ")
+    assert "rerun with MLV_DEBUG=1" in quiet.stderr and "Traceback" not in quiet.stderr
+    debug = run_git(experiment_repo, "commit", "-q", "--allow-empty", "-m", "x", env={"MLV_DEBUG": "1"})
+    assert debug.returncode != 0 and "Traceback (most recent call last)" in debug.stderr
+
+
 def test_run_refuses_an_unknown_hook(experiment_repo: Path) -> None:
     result = mlv(experiment_repo, "hooks", "run", "post-commit", check=False)
     assert result.returncode == 2

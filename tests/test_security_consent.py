@@ -116,6 +116,20 @@ def test_snapshot_without_run_and_no_earlier_record_records_unknown(tmp_path: Pa
     assert record_of(repo)["environment"]["python"] == "unknown"
 
 
+def test_snapshot_without_run_refuses_a_corrupt_head_record(tmp_path: Path) -> None:
+    # HEAD's environment is repeated only from a record that reads; a damaged one is named, not
+    # taken for "no record" (which would record the environment as unknown and hide the damage).
+    repo, marker = _hostile_repo(tmp_path)
+    damaged = craft_experiment(repo, lambda doc: doc.update(environment="not an environment"))
+    git(repo, "reset", "-q", "--soft", damaged)
+    (repo / "notes.md").write_text("notes\n")
+    proc = mlv(repo, "snapshot", "-m", "notes", check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert f"commit {damaged[:10]} is not a valid experiment" in proc.stderr
+    assert "Traceback" not in proc.stderr and not marker.exists()
+    assert git(repo, "rev-parse", "HEAD") == damaged  # no experiment commit was made
+
+
 def test_git_commit_with_hooks_runs_nothing(tmp_path: Path) -> None:
     repo, marker = _hostile_repo(tmp_path)
     mlv(repo, "hooks", "install")

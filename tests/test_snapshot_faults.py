@@ -148,11 +148,14 @@ def test_unexpected_error_exits_3_with_traceback_hint(experiment_repo: Path) -> 
     state.write_text("in the way\n")
     result = mlv(experiment_repo, "snapshot", check=False)
     assert result.returncode == 3
-    assert "rerun with `mlv --traceback" in result.stderr
+    assert "a bug in mlv; rerun with MLV_DEBUG=1 to see the traceback" in result.stderr
     assert "Traceback" not in result.stderr
     verbose = mlv(experiment_repo, "--traceback", "snapshot", check=False)
     assert verbose.returncode == 3
     assert "Traceback (most recent call last)" in verbose.stderr
+    debug = mlv(experiment_repo, "snapshot", check=False, env={"MLV_DEBUG": "1"})
+    assert debug.returncode == 3
+    assert "Traceback (most recent call last)" in debug.stderr and "a bug in mlv" in debug.stderr
 
 
 def test_a_cache_mlv_may_not_write_is_one_line_naming_it(experiment_repo: Path) -> None:

@@ -60,7 +60,7 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    traceback_: Annotated[bool, typer.Option("--traceback", help="Print the full traceback of an unexpected error.")] = False,
+    traceback_: Annotated[bool, typer.Option("--traceback", help="Print the full traceback of an unexpected error (as MLV_DEBUG=1 does).")] = False,
     version: Annotated[bool, typer.Option("--version", "-V", callback=_version, is_eager=True,
                                           help="Print mlv's version and exit.")] = False,
 ) -> None:

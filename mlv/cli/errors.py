@@ -1,7 +1,8 @@
 """The one place the command line turns an exception into a line on stderr and an exit code.
 
 The mapping itself is `mlv.errors.failure`, shared with the git hooks; this module only adds what
-is particular to a terminal: `--traceback`, and a reader that went away (`mlv log | head`).
+is particular to a terminal: the traceback of a bug (`MLV_DEBUG=1` or `--traceback`), and a reader
+that went away (`mlv log | head`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 
 import typer
 
-from mlv.errors import EXIT_BROKEN_PIPE, failure
+from mlv.errors import EXIT_BROKEN_PIPE, debugging, failure
 from mlv.text import visible
 
 _show_traceback = False
@@ -38,9 +39,9 @@ def handle_errors() -> Iterator[None]:
     except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - the last line of defence
         from mlv.errors import MlvError
 
-        if _show_traceback and not isinstance(exc, (MlvError, KeyboardInterrupt)):
+        if (_show_traceback or debugging()) and not isinstance(exc, (MlvError, KeyboardInterrupt)):
             traceback.print_exc()
-        code, line = failure(exc, "rerun with `mlv --traceback ...`")
+        code, line = failure(exc)
         typer.echo(visible(line), err=True)  # messages quote paths, revisions and commands
         raise typer.Exit(code) from None
 

@@ -20,7 +20,7 @@ import os
 import sys
 
 from mlv import cachefile
-from mlv.errors import MlvError, failure
+from mlv.errors import MlvError, debugging, failure
 from mlv.text import visible
 
 TYPE_CHECKING = False  # typing costs ~10 ms to import; mypy still reads the block below
@@ -47,9 +47,9 @@ def main(argv: list[str]) -> int:
     try:
         return _run(hook, argv[1:])
     except (Exception, KeyboardInterrupt) as exc:  # a hook must never throw a traceback at the user
-        if os.environ.get("MLV_HOOK_TRACEBACK") == "1" and not isinstance(exc, (MlvError, KeyboardInterrupt)):
+        if debugging() and not isinstance(exc, (MlvError, KeyboardInterrupt)):
             raise
-        code, line = failure(exc, "rerun with MLV_HOOK_TRACEBACK=1")
+        code, line = failure(exc)
         _say(f"mlv {hook} hook: {line}")
         # Only pre-commit and pre-push can stop anything (see _restore); Ctrl-C always stops.
         return code if blocking or isinstance(exc, KeyboardInterrupt) else 0

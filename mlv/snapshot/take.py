@@ -15,10 +15,10 @@ from mlv.data import statecache, track
 from mlv.data.pathsafety import check_no_symlink
 from mlv.datahealth import store
 from mlv.env import environment, project_lockfiles
-from mlv.errors import CommandFailedError, GitError, MlvError
+from mlv.errors import CommandFailedError, GitError, MlvError, NotAnExperimentError
 from mlv.pipeline import dvcfiles
 from mlv.project import config, dvcproject, paramfiles, undeclared
-from mlv.record.record import Record, render_message
+from mlv.record.record import InvalidRecordError, Record, render_message
 from mlv.snapshot import runner
 from mlv.snapshot.publish import PreparedCommit, crash_point, publish, recover
 from mlv.snapshot.runner import RunResult, now_iso, run_command
@@ -198,16 +198,10 @@ def _uncaptured_environment(
     Repeating the last recorded environment keeps its lockfile in the tree (no change shows up
     in the diff for an environment nobody looked at); without one, every fact is "unknown".
     """
-    from mlv.record import history
-
     why = interpreter.why_not_run("`mlv snapshot` without --run")
     hint = "Run it with `mlv snapshot --run COMMAND`, or name an interpreter on PATH in `python:`."
-    facts, lockfile = None, None
-    try:
-        facts = history.show_experiment(root, "HEAD").record.environment
-        lockfile = git.read_blob(root, "HEAD", facts.lockfile)
-    except MlvError:
-        pass  # no commit yet, or HEAD is not an experiment
+    facts = _head_environment(root)
+    lockfile = git.read_blob(root, "HEAD", facts.lockfile) if facts is not None else None
     if facts is not None and lockfile is not None:
         env = environment.Environment(facts.python, facts.implementation, facts.os, facts.platform,
                                       facts.machine, facts.interpreter)
@@ -216,6 +210,21 @@ def _uncaptured_environment(
     lockfile = (f"# mlv environment lockfile: not captured (the interpreter {interpreter.named} is inside "
                 "the repository)\n").encode()
     return env, lockfile, f"{why}; it is recorded as unknown. {hint}"
+
+
+def _head_environment(root: Path) -> environment.Environment | None:
+    """The environment HEAD's record holds; None when there is no commit yet or HEAD is an ordinary
+    commit. A record that cannot be read is an error, never taken for no record."""
+    from mlv.record import history
+
+    if git.head_sha(root) is None:
+        return None
+    try:
+        return history.show_experiment(root, "HEAD").record.environment
+    except InvalidRecordError:
+        raise
+    except NotAnExperimentError:
+        return None
 
 
 def _default_message(command: str | None) -> str:
