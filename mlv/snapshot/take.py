@@ -89,47 +89,18 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
     warnings = [note] if (note := recover(root)) else []
     cfg = config.load(root)
     pipeline = dvcfiles.read_pipeline(root)
-    dvcproject.refuse_taken_paths(root, cfg.data, cfg.outputs, pipeline)  # before anything runs
-    ref = check_can_commit(root)
-    head = git.head_sha(root)
-    if options.run is not None:
-        check_identity(root)  # before the command runs: a run that could not be committed is wasted
-    config.check_before_run(root, cfg, will_run=options.run is not None)
+    ref, head = _check_before_run(root, cfg, pipeline, options)
 
     command = options.run or (options.completed_run.command if options.completed_run else cfg.command)
     interpreter = environment.resolve_interpreter(command, cfg.python, root)
     # Running a command (--run, or reproduce's confirmed re-run) is consent to run the repository's
     # code; without one, an interpreter that is repository content is never started.
     may_probe = not interpreter.from_repository or options.run is not None or options.completed_run is not None
-    run: RunResult | None = options.completed_run
-    before: dict[str, runner.Fingerprint | None] = {}
-    if options.run:
-        before = runner.fingerprints(root, [*cfg.metrics, *cfg.outputs])  # to record only what the run wrote
-        run = run_command(options.run, root, stdout_to_stderr=options.json_output)
-        if run.exit_code != 0 and not options.allow_failure:
-            raise CommandFailedError(
-                f"the command exited with code {run.exit_code}; no experiment commit was made",
-                hint="Fix it, or pass --allow-failure to record the failed run.",
-            )
-
-    params, metrics = _params_and_metrics(root, cfg, pipeline)
-    stale = runner.not_written_by_run(root, before)
-    if stale:
-        warnings.append(f"left out of the record: {', '.join(stale)} (not written by this run; "
-                        "they hold the results of an earlier one)")
-        metrics = {name: content for name, content in metrics.items() if name not in stale}
-    metrics = metrics or runner.stdout_metrics(run, cfg.metrics)
+    run, before = _run(root, cfg, options)
+    params, metrics, stale = _results(root, cfg, pipeline, run, before, warnings)
     env, lockfile, project_locks = _environment(root, interpreter, may_probe, warnings)
-
-    # Before anything is hashed into git or the cache: a refused file must leave no objects behind.
-    code_changes = _changes_for_git(root, [*cfg.tracked, environment.LOCKFILE_DIR])
-    _refuse_large_files(root, code_changes, set())
-    warnings += [hint.message() for hint in undeclared.hints(root, cfg, code_changes)]
-
-    state = statecache.of_work_tree(root)
-    pointers = track.track_paths(root, cfg.tracked, state, progress)
-    stage_outputs = dvcproject.recorded_stage_outputs(root, pipeline, state, progress) if pipeline is not None else []
-    state.save()  # the cache objects exist now; remembering them is safe whatever happens next
+    _check_code(root, cfg, warnings)
+    pointers, stage_outputs = _hash_data(root, cfg, pipeline, progress)
 
     record = _build_record(cfg, command, run, params, metrics, [*pointers, *stage_outputs], env, lockfile,
                            project_locks, options.reproduces)
@@ -151,6 +122,69 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
     if options.verify:
         git.run_hook(root, "post-commit", [], {})
     return SnapshotResult(prepared.commit, message, record, warnings, changed)
+
+
+def _check_before_run(root: Path, cfg: config.ProjectConfig, pipeline: dvcfiles.Pipeline | None,
+                      options: SnapshotOptions) -> tuple[str, str | None]:
+    """The branch ref to commit on and HEAD (None before the first commit), once every check that
+    must pass before the command runs has."""
+    dvcproject.refuse_taken_paths(root, cfg.data, cfg.outputs, pipeline)  # before anything runs
+    ref = check_can_commit(root)
+    head = git.head_sha(root)
+    if options.run is not None:
+        check_identity(root)  # before the command runs: a run that could not be committed is wasted
+    config.check_before_run(root, cfg, will_run=options.run is not None)
+    return ref, head
+
+
+def _run(root: Path, cfg: config.ProjectConfig,
+         options: SnapshotOptions) -> tuple[RunResult | None, dict[str, runner.Fingerprint | None]]:
+    """The run to record (--run's, or one made elsewhere) and the fingerprints of the metrics and
+    outputs files before it, to record only what the run wrote."""
+    run: RunResult | None = options.completed_run
+    before: dict[str, runner.Fingerprint | None] = {}
+    if options.run:
+        before = runner.fingerprints(root, [*cfg.metrics, *cfg.outputs])
+        run = run_command(options.run, root, stdout_to_stderr=options.json_output)
+        if run.exit_code != 0 and not options.allow_failure:
+            raise CommandFailedError(
+                f"the command exited with code {run.exit_code}; no experiment commit was made",
+                hint="Fix it, or pass --allow-failure to record the failed run.",
+            )
+    return run, before
+
+
+def _results(root: Path, cfg: config.ProjectConfig, pipeline: dvcfiles.Pipeline | None, run: RunResult | None,
+             before: dict[str, runner.Fingerprint | None],
+             warnings: list[str]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """Params, metrics (from the files the run wrote, else its stdout) and the files left out of
+    the record because the run did not write them (a note goes to WARNINGS)."""
+    params, metrics = _params_and_metrics(root, cfg, pipeline)
+    stale = runner.not_written_by_run(root, before)
+    if stale:
+        warnings.append(f"left out of the record: {', '.join(stale)} (not written by this run; "
+                        "they hold the results of an earlier one)")
+        metrics = {name: content for name, content in metrics.items() if name not in stale}
+    metrics = metrics or runner.stdout_metrics(run, cfg.metrics)
+    return params, metrics, stale
+
+
+def _check_code(root: Path, cfg: config.ProjectConfig, warnings: list[str]) -> None:
+    """Refuse a file too large for git among the code changes, and note undeclared data in WARNINGS.
+    Before anything is hashed into git or the cache: a refused file must leave no objects behind."""
+    code_changes = _changes_for_git(root, [*cfg.tracked, environment.LOCKFILE_DIR])
+    _refuse_large_files(root, code_changes, set())
+    warnings += [hint.message() for hint in undeclared.hints(root, cfg, code_changes)]
+
+
+def _hash_data(root: Path, cfg: config.ProjectConfig, pipeline: dvcfiles.Pipeline | None,
+               progress: track.ProgressSink | None) -> tuple[list[dvc.Pointer], list[dvc.Pointer]]:
+    """The pointers of the tracked paths and of the stage outputs `dvc.lock` pins, hashed into the cache."""
+    state = statecache.of_work_tree(root)
+    pointers = track.track_paths(root, cfg.tracked, state, progress)
+    stage_outputs = dvcproject.recorded_stage_outputs(root, pipeline, state, progress) if pipeline is not None else []
+    state.save()  # the cache objects exist now; remembering them is safe whatever happens next
+    return pointers, stage_outputs
 
 
 def _environment(root: Path, interpreter: environment.Interpreter, may_probe: bool,
