@@ -6,9 +6,12 @@ import json
 import re
 import shutil
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
+from mlv.adapters import dvc
+from mlv.errors import DvcError, failure
 from tests.conftest import git, mlv, tree_fingerprint
 from tests.hooks_helpers import (
     add_dvc_remote,
@@ -351,3 +354,26 @@ def test_pull_in_such_a_clone_with_several_branches_names_the_git_command(
     assert proc.stderr.startswith("error: this clone has no commit yet and origin has several branches")
     assert "git checkout feature" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_bug_on_the_way_to_the_remote_is_exit_3_not_check_the_remote(experiment_repo: Path,
+                                                                       dvc_remote: Path) -> None:
+    # A progress sink without its methods stands for a bug in mlv's code that DVC calls back into
+    # while it uploads: it must read as a bug, not as a remote to check.
+    add_dvc_remote(experiment_repo, dvc_remote)
+    md5s = sorted(pointer_md5s(experiment_repo).values())
+    with pytest.raises(AttributeError) as raised:
+        dvc.push_objects(experiment_repo, md5s, None, cast(Any, object()))
+    code, line = failure(raised.value)
+    assert code == 3 and "a bug in mlv" in line and "remote" not in line
+
+
+def test_what_the_remote_raises_stays_a_dvc_error(experiment_repo: Path, dvc_remote: Path) -> None:
+    add_dvc_remote(experiment_repo, dvc_remote)
+    shutil.rmtree(dvc_remote, ignore_errors=True)
+    dvc_remote.write_text("a file where the remote's folder should be\n")
+    with pytest.raises(DvcError) as refused:
+        dvc.push_objects(experiment_repo, sorted(pointer_md5s(experiment_repo).values()), None)
+    assert failure(refused.value)[0] == 1
+    assert refused.value.message.startswith("dvc push failed: ")
+    assert "Check the DVC remote" in (refused.value.hint or "")

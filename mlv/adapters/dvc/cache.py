@@ -22,6 +22,7 @@ from typing import Any
 
 from mlv.adapters.dvc.pointers import ManifestEntry
 from mlv.errors import DvcError
+from mlv.process import is_alive
 
 CHUNK = 1024 * 1024
 CACHE_FILE_MODE = 0o444  # DVC protects cache objects read-only; so do we.
@@ -88,21 +89,12 @@ def sweep_stale_temps(cache: Path) -> list[str]:
         if not stat.S_ISREG(st.st_mode) or pid == os.getpid():
             continue
         age = now - st.st_mtime
-        if age > _ABANDONED_AFTER or (age > _STALE_AFTER and not _process_alive(pid)):
+        if age > _ABANDONED_AFTER or (age > _STALE_AFTER and not is_alive(pid)):
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
                 removed.append(entry.name)
     return removed
 
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, owned by someone else
-    return True
 
 
 def has_object(cache: Path, md5: str, *, legacy: bool = True) -> bool:

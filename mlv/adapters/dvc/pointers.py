@@ -19,13 +19,7 @@ from mlv.errors import DvcError
 # or written, so both are checked where they are parsed: a hash like `../../../../dev/zero` once
 # made checkout and the hooks read forever, and `path: /usr` made the pre-commit hook hash /usr.
 
-_MD5 = re.compile(r"[0-9a-f]{32}")
 _OBJECT_HASH = re.compile(r"[0-9a-f]{32}(\.dir)?")
-
-
-def is_file_hash(value: object) -> bool:
-    """True for a file's md5 as DVC writes it: 32 lowercase hex digits."""
-    return isinstance(value, str) and _MD5.fullmatch(value) is not None
 
 
 def is_object_hash(value: object) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,9 @@ def init_dvc(root: Path) -> None:
         # DVC's welcome banner goes through its logging (to the stdout it saw at import) and print.
         with quiet_dvc_logs(), contextlib.redirect_stdout(io.StringIO()):
             Repo.init(str(root))
-    except Exception as exc:  # noqa: BLE001 - DVC raises many types; all mean the same to the user
+    except Exception as exc:
+        if not _raised_by_dvc_or_a_remote(exc):
+            raise
         raise DvcError(f"dvc init failed: {exc}") from None
 
 
@@ -141,12 +144,26 @@ def _cloud(root: Path, verb: str, md5s: Sequence[str], remote: str | None, failu
             f"{failure}: {_one_line(exc)}",
             hint="Check the DVC remote with `dvc remote list` and that it is reachable.",
         ) from None
-    except Exception as exc:  # noqa: BLE001 - each remote's client library raises its own types
-        # (botocore's EndpointConnectionError, asyncssh's PermissionDenied, ...), none of them OSError.
+    except Exception as exc:
+        # Each remote's client library raises its own types (botocore's EndpointConnectionError,
+        # asyncssh's PermissionDenied, ...), none of them OSError.
+        if not _raised_by_dvc_or_a_remote(exc):
+            raise
         raise DvcError(
             f"{failure}: {type(exc).__name__}: {_one_line(exc)}",
             hint="Check the DVC remote with `dvc remote list` and that it is reachable.",
         ) from None
+
+
+def _raised_by_dvc_or_a_remote(exc: BaseException) -> bool:
+    """EXC comes from DVC or a remote: an OSError (a connection, a timeout, a file), or the type of a
+    package outside the standard library and mlv (DVC, dvc-data, fsspec, a remote's client library).
+    Anything else, a TypeError of mlv's or of a DVC API that changed, is a bug in mlv (exit 3), and
+    must not read as "check the remote"; an MlvError is already the right error."""
+    if isinstance(exc, OSError):
+        return True
+    package = type(exc).__module__.partition(".")[0]
+    return package not in sys.stdlib_module_names and package not in ("builtins", "mlv")
 
 
 def _one_line(exc: BaseException) -> str:
