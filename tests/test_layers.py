@@ -39,7 +39,7 @@ FRONT_END = ("mlv.cli", "typer", "rich", "click")
 LAYERS: dict[str, tuple[str, ...]] = {
     "package": ("mlv",),  # mlv/__init__.py: the Python API, imported lazily from mlv.api
     "front": ("mlv.cli", "mlv.api"),
-    "features": ("mlv.snapshot", "mlv.reproduce", "mlv.diff", "mlv.checkout", "mlv.share", "mlv.status",
+    "features": ("mlv.snapshot", "mlv.sweep", "mlv.reproduce", "mlv.diff", "mlv.checkout", "mlv.share", "mlv.status",
                  "mlv.hooks", "mlv.gate", "mlv.report"),
     "domain": ("mlv.record", "mlv.project", "mlv.env", "mlv.data", "mlv.pipeline", "mlv.registry",
                "mlv.gates", "mlv.datahealth", "mlv.locking", "mlv.metrics_file"),
