@@ -205,6 +205,14 @@ def test_no_import_cycles() -> None:
     assert cycle is None, "import cycle (module-level and function-level imports): " + " -> ".join(cycle or [])
 
 
+def test_nothing_inside_the_package_imports_its_top_level() -> None:
+    # mlv/__init__.py imports mlv.api on first use, which imports the features: a module that
+    # imported `mlv` itself (`from mlv import __version__`) would close that loop.
+    broken = [_where(name, imp) for name in modules() if name != "mlv"
+              for imp in imports_of(name) if imp.target == "mlv" and not imp.type_only]
+    assert not broken, "import from the module that defines the name, not from `mlv`:\n" + "\n".join(broken)
+
+
 def folder_of(name: str) -> str:
     """The folder a module belongs to (`mlv.data.walk` -> `mlv.data`); a top-level module is its own."""
     return ".".join(name.split(".")[:2])
