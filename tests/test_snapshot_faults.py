@@ -176,7 +176,7 @@ def test_a_cache_mlv_may_not_write_is_one_line_naming_it(experiment_repo: Path) 
 @pytest.mark.parametrize("code", [errno.EACCES, errno.EPERM])
 def test_permission_errors_are_one_line_with_the_path(code: int) -> None:
     exc = PermissionError(code, os.strerror(code), "/srv/shared/cache")
-    assert failure(exc, "rerun with --traceback") == (
+    assert failure(exc) == (
         EXIT_USER_ERROR, f"error: {os.strerror(code)}: /srv/shared/cache. "
                          "Check the permissions of that path, then run the command again.")
 
