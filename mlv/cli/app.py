@@ -25,6 +25,7 @@ from mlv.cli.commands import (
     init,
     log,
     model,
+    monitor,
     registry,
     report,
     reproduce,
@@ -35,7 +36,8 @@ from mlv.cli.commands import (
 from mlv.cli.errors import handle_errors, show_tracebacks
 from mlv.errors import EXIT_INTERRUPTED, EXIT_USAGE
 
-COMMANDS = (checkout, data, diff, gate, hooks, init, log, model, registry, report, reproduce, snapshot, status, share)
+COMMANDS = (checkout, data, diff, gate, hooks, init, log, model, monitor, registry, report, reproduce, snapshot, status,
+            share)
 
 app = typer.Typer(
     name="mlv",

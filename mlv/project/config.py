@@ -17,7 +17,7 @@ CONFIG_FILE = ".mlv/config.yaml"
 CONFIG_VERSION = 1
 MAX_CONFIG_BYTES = 256 * 1024  # a real configuration is a few hundred bytes, a big registry a few KiB
 KNOWN_KEYS = ("version", "data", "outputs", "params", "metrics", "command", "python", "hooks", "models", "gate",
-              "data_check")
+              "data_check", "monitor")
 _HEADER = """\
 # mlv project configuration. Edit freely; `mlv init` never overwrites it.
 #   data:     datasets tracked through DVC (files or folders)
@@ -29,6 +29,7 @@ _HEADER = """\
 #   models:   the model registry (`mlv model`): artifact path, stages and promotion gates per model
 #   gate:     the rules `mlv gate` checks in CI (metrics, reproduced, data_check)
 #   data_check: thresholds of `mlv data check` (docs/how-to/data-health.md)
+#   monitor:  rules of `mlv monitor` on the prediction log (docs/reference/configuration.md)
 """
 
 
@@ -47,6 +48,9 @@ class ProjectConfig:
     gate: dict[str, Any] | None = None
     # `data_check: {p_value: 0.01, ...}`, kept raw here: mlv.datahealth.thresholds_from_config reads it.
     data_check: Any = None  # validated where it is used, so a typo fails `mlv data check` only
+    # `monitor: {min_rows: 500, latency_p99_ms: {max: 50}, ...}`: a mapping checked here, its rules
+    # by mlv.monitor.rules when `mlv monitor` runs.
+    monitor: dict[str, Any] | None = None
     version: int = CONFIG_VERSION
 
     @property
@@ -66,6 +70,8 @@ class ProjectConfig:
             ordered["gate"] = self.gate
         if self.data_check is not None:
             ordered["data_check"] = self.data_check
+        if self.monitor is not None:
+            ordered["monitor"] = self.monitor
         return _HEADER + yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True)
 
 
@@ -139,6 +145,9 @@ def parse(text: str) -> ProjectConfig:
     gate = doc.get("gate")
     if gate is not None and not isinstance(gate, dict):
         raise ConfigError(f"{CONFIG_FILE}: `gate` must be a mapping like `{{metrics: {{r2: {{min: 0.7}}}}}}`")
+    monitor = doc.get("monitor")
+    if monitor is not None and not isinstance(monitor, dict):
+        raise ConfigError(f"{CONFIG_FILE}: `monitor` must be a mapping like `{{latency_p99_ms: {{max: 50}}}}`")
     config = ProjectConfig(
         data=_str_list(doc, "data"),
         outputs=_str_list(doc, "outputs"),
@@ -150,6 +159,7 @@ def parse(text: str) -> ProjectConfig:
         models={str(k): v for k, v in models.items()},
         gate=gate,
         data_check=doc.get("data_check"),
+        monitor=monitor,
     )
     _check_overlaps(config.tracked)
     return config

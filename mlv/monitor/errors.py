@@ -1,0 +1,25 @@
+"""Errors of `mlv monitor`: each one means the monitor could not run (exit code 2).
+
+A degraded service is a *result* (exit code 1), not an error.
+"""
+
+from __future__ import annotations
+
+from mlv.errors import EXIT_CANNOT_RUN, MlvError
+
+EXTRA_HINT = "pip install 'mlv[data]'"
+
+
+class MonitorError(MlvError):
+    """The log, the labels, the configuration or the served version's lineage cannot be read."""
+
+    exit_code = EXIT_CANNOT_RUN
+
+
+def require_pyarrow() -> None:
+    """Raise MonitorError unless pyarrow imports (reading the log needs it)."""
+    try:
+        import pyarrow
+        import pyarrow.dataset  # noqa: F401
+    except ImportError:
+        raise MonitorError(f"reading the prediction log needs the optional extra: {EXTRA_HINT}") from None

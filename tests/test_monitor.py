@@ -1,0 +1,171 @@
+"""`mlv monitor` on real prediction logs (segments written with pyarrow per the log's contract)
+against a real registered model: its stored training-data profile and recorded metrics.
+
+Commands run in-process (tests.test_health_cli.run); the repository is the sample project with one
+experiment, registered as churn@v0.0.1 and promoted to prod.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from mlv.registry import actions
+from tests.monitor_helpers import Traffic, segment_path, write_labels_csv, write_traffic
+from tests.test_health_cli import run
+
+
+@pytest.fixture
+def served(experiment_repo: Path) -> Path:
+    actions.register(experiment_repo, "churn", version="v0.0.1")
+    actions.promote(experiment_repo, "churn", "v0.0.1", "prod")
+    return experiment_repo
+
+
+def _config(repo: Path, monitor_yaml: str) -> None:
+    path = repo / ".mlv" / "config.yaml"
+    path.write_text(path.read_text() + monitor_yaml)
+
+
+def _monitor(repo: Path, *args: str) -> tuple[int, dict]:
+    result = run(repo, "monitor", "churn#prod", "--log", str(repo / "predictions"), "--json", *args, check=False)
+    return result.returncode, (json.loads(result.stdout) if result.stdout.strip() else {})
+
+
+def _log(repo: Path) -> Path:
+    return repo / "predictions"
+
+
+def test_healthy_traffic_exits_0_with_data_health_checked_against_the_training_profile(served: Path) -> None:
+    write_traffic(_log(served), "web-1-aaaa", 1, Traffic(rows=600, seed=1))
+    write_traffic(_log(served), "web-1-aaaa", 2, Traffic(rows=600, seed=2), errors={"422": 3}, dropped=1)
+    code, doc = _monitor(served)
+    assert code == 0, doc["failures"]
+    assert doc["status"] == "healthy" and doc["segments"]["read"] == 2
+    (version,) = doc["versions"]
+    assert (version["model"], version["version"]) == ("churn", "v0.0.1")
+    assert version["data_health"]["data_path"] == "data"
+    assert {c["column"] for c in version["data_health"]["columns"]} == {"x1", "x2", "x3", "x4"}
+    assert version["data_health"]["drifted_columns"] == []
+    system = version["system"]
+    assert system["rows"] == 1200 and system["requests"] == 1203 and system["dropped"] == 1
+    assert system["errors"] == {"422": 3} and system["error_rate"] == pytest.approx(3 / 1203)
+    assert 1.5 < system["latency_p50_ms"] < 2.5 < system["latency_p99_ms"] < 6
+
+
+def test_a_shifted_input_column_is_flagged_and_fails_under_the_data_check_thresholds(served: Path) -> None:
+    write_traffic(_log(served), "web-1-aaaa", 1, Traffic(rows=1000, seed=3, shift={"x3": 1.0}))
+    code, doc = _monitor(served)
+    assert doc["versions"][0]["data_health"]["drifted_columns"] == ["x3"]
+    assert code == 0  # one column of four: below data_check's drift_share (0.5), as `mlv data check` says
+    _config(served, "data_check:\n  drift_share: 0.25\n")
+    code, doc = _monitor(served)
+    assert code == 1 and doc["status"] == "degraded"
+    assert doc["failures"] == ["churn@v0.0.1: data_health: fail (inputs vs data of churn@v0.0.1): "
+                               "drift in x3 (25% of columns)"]
+
+
+def test_a_latency_rule_fails_with_one_line_naming_its_values(served: Path) -> None:
+    _config(served, "monitor:\n  latency_p99_ms: {max: 1}\n  error_rate: {max: 0.5}\n")
+    write_traffic(_log(served), "web-1-aaaa", 1, Traffic(rows=600, seed=4, latency_s=0.004))
+    result = run(served, "monitor", "--log", str(_log(served)), check=False)
+    assert result.returncode == 1
+    fails = [line for line in result.stdout.splitlines() if line.strip().startswith("FAIL")]
+    assert len(fails) == 1 and fails[0].strip().startswith("FAIL  latency_p99_ms ") and fails[0].endswith("> max 1")
+    assert "PASS  error_rate 0 <= max 0.5" in result.stdout
+
+
+def test_min_rows_is_a_rule_and_a_bad_monitor_section_cannot_run(served: Path) -> None:
+    write_traffic(_log(served), "web-1-aaaa", 1, Traffic(rows=100, seed=5))
+    _config(served, "monitor:\n  min_rows: 500\n")
+    code, doc = _monitor(served)
+    assert code == 1 and doc["failures"] == ["churn@v0.0.1: rows 100 < min_rows 500"]
+    assert doc["versions"][0]["data_health"] is None  # not tested on so few rows
+    assert "drift not tested: 100 rows < min_rows 500" in doc["versions"][0]["notes"][0]
+    path = served / ".mlv" / "config.yaml"
+    path.write_text(path.read_text() + "  latency_p99: {max: 3}\n")
+    result = run(served, "monitor", "--log", str(_log(served)), check=False)
+    assert result.returncode == 2 and "unknown key monitor.latency_p99" in result.stderr
+
+
+def test_could_not_run_exits_2_with_one_line(served: Path, tmp_path: Path) -> None:
+    result = run(served, "monitor", "--log", str(tmp_path / "nowhere"), check=False)
+    assert result.returncode == 2 and result.stderr.startswith("error: no logged predictions in ")
+    assert len(result.stderr.strip().splitlines()) == 1
+    write_traffic(_log(served), "web-1-aaaa", 1, Traffic(rows=50, version="v9.9.9"))
+    result = run(served, "monitor", "--log", str(_log(served)), check=False)
+    assert result.returncode == 2 and "predictions of churn@v9.9.9" in result.stderr
+    result = run(served, "monitor", "--log", str(_log(served)), "--window", "24h", "--since", "2026-01-01", check=False)
+    assert result.returncode == 2 and "cannot be combined" in result.stderr
+    result = run(served, "monitor", "--log", str(_log(served)), "--window", "yesterday", check=False)
+    assert result.returncode == 2 and "not a duration" in result.stderr
+
+
+def test_a_corrupt_segment_is_skipped_and_reported(served: Path) -> None:
+    write_traffic(_log(served), "web-1-aaaa", 1, Traffic(rows=600, seed=6))
+    corrupt = segment_path(_log(served), "web-1-aaaa", 2, datetime.now(UTC).strftime("%Y-%m-%d"))
+    corrupt.write_bytes(b"PAR1" + bytes(range(256)) * 8 + b"PAR1")
+    code, doc = _monitor(served)
+    assert code == 0 and doc["segments"]["read"] == 1 and doc["versions"][0]["system"]["rows"] == 600
+    (skipped,) = doc["segments"]["skipped"]
+    assert skipped["segment"].endswith("web-1-aaaa-00000002.parquet") and "unreadable Parquet" in skipped["reason"]
+    assert doc["segments"]["lost"] == 0  # it exists: skipped, not lost
+
+
+def test_a_partial_segment_is_skipped_and_a_sequence_gap_is_reported_as_lost(served: Path) -> None:
+    write_traffic(_log(served), "web-1-aaaa", 1, Traffic(rows=400, seed=7))
+    whole, _, _ = write_traffic(_log(served), "web-1-aaaa", 2, Traffic(rows=400, seed=8))
+    whole.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])  # a copy cut short
+    write_traffic(_log(served), "web-1-aaaa", 5, Traffic(rows=400, seed=9))
+    result = run(served, "monitor", "--log", str(_log(served)), check=False)
+    assert result.returncode == 0
+    assert "segments: 2 read, 1 skipped, 2 possibly lost" in result.stdout
+    assert "web-1-aaaa-00000002.parquet: unreadable Parquet" in result.stdout
+    assert "lost: writer web-1-aaaa is missing segment(s) 3, 4" in result.stdout
+
+
+def test_window_filtering_by_window_and_by_since_until(served: Path) -> None:
+    now = datetime.now(UTC)
+    old = now - timedelta(days=3)
+    write_traffic(_log(served), "web-1-aaaa", 1, Traffic(rows=300, seed=10, start=old))
+    write_traffic(_log(served), "web-1-aaaa", 2, Traffic(rows=200, seed=11, start=now - timedelta(hours=1)))
+    _, recent = _monitor(served, "--window", "24h")
+    assert recent["versions"][0]["system"]["rows"] == 200
+    assert recent["segments"]["read"] == 1  # the old day's partition is not even opened
+    since, until = (old - timedelta(minutes=1)).isoformat(), (old + timedelta(seconds=1.5)).isoformat()
+    _, cut = _monitor(served, "--since", since, "--until", until)
+    assert cut["versions"][0]["system"]["rows"] == 150  # 10 ms apart: 1.5 s of the old segment's rows
+
+
+def test_labels_with_unknown_ids_are_counted_and_performance_is_judged_on_the_known_ones(served: Path) -> None:
+    _, table, y = write_traffic(_log(served), "web-1-aaaa", 1, Traffic(rows=1000, seed=12))
+    ids = table.column("request_id").to_pylist()
+    labels = write_labels_csv(served / "outcomes.csv", [*ids[:300], "nobody-1", "nobody-2"],
+                              [*y[:300], 1.0, 2.0])
+    result = run(served, "monitor", "labels", "--log", str(_log(served)), str(labels), "--json")
+    doc = json.loads(result.stdout)
+    assert (doc["rows"], doc["matched_ids"], doc["unknown_ids"]) == (302, 300, 2)
+    again = json.loads(run(served, "monitor", "labels", "--log", str(_log(served)), str(labels), "--json").stdout)
+    assert again["files"][0]["stored"] == doc["files"][0]["stored"]  # the same file is stored once
+    _config(served, "monitor:\n  mse: {max_drop_rel: 0.5}\n  min_labels: 100\n")
+    code, report = _monitor(served)
+    performance = report["versions"][0]["performance"]
+    assert performance["labelled_rows"] == 300 and 0.05 < performance["mse"] < 0.15  # noise of std 0.3
+    (rule,) = [r for r in report["versions"][0]["rules"] if r["metric"] == "mse"]
+    assert rule["rule"] == "max_drop_rel" and rule["base"] == pytest.approx(0.0886, abs=0.03)
+    assert rule["passed"] and code == 0, report["failures"]
+    _config(served, "  r2: {min: 0.999}\n")
+    code, report = _monitor(served)
+    assert code == 1 and any(f.startswith("churn@v0.0.1: r2 0.99") and "< min 0.999" in f for f in report["failures"])
+
+
+def test_labels_bad_input_cannot_run(served: Path) -> None:
+    wrong = served / "wrong.csv"
+    wrong.write_text("id,label\na,1\n")
+    result = run(served, "monitor", "labels", "--log", str(_log(served)), str(wrong), check=False)
+    assert result.returncode == 2 and "has no column 'request_id'" in result.stderr
+    result = run(served, "monitor", "labels", "--log", str(_log(served)), str(served / "missing.csv"), check=False)
+    assert result.returncode == 2 and "does not exist" in result.stderr
