@@ -169,3 +169,83 @@ def test_labels_bad_input_cannot_run(served: Path) -> None:
     assert result.returncode == 2 and "has no column 'request_id'" in result.stderr
     result = run(served, "monitor", "labels", "--log", str(_log(served)), str(served / "missing.csv"), check=False)
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def _package_with_reference(repo: Path, predictions: list[float]) -> Path:
+    """`mlv model package` of churn#prod plus reference predictions, listed in its manifest as the
+    package step lists them (docs/reference/prediction-log.md: reference-predictions.parquet)."""
+    import hashlib
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mlv.registry.package import package
+
+    folder = package(repo, "churn#prod", repo.parent / "pkg").path
+    reference = pa.table({"prediction": pa.array(predictions, pa.float64())})
+    pq.write_table(reference, folder / "reference-predictions.parquet")
+    digest = hashlib.sha256((folder / "reference-predictions.parquet").read_bytes()).hexdigest()
+    with (folder / "SHA256SUMS").open("a") as handle:
+        handle.write(f"{digest}  reference-predictions.parquet\n")
+    return folder
+
+
+def test_prediction_drift_against_the_packages_reference_predictions(served: Path) -> None:
+    import numpy as np
+
+    from tests.monitor_helpers import INTERCEPT, WEIGHTS
+
+    x = np.random.default_rng(40).normal(size=(2000, 4))
+    folder = _package_with_reference(served, list(x @ np.array(WEIGHTS) + INTERCEPT))
+    write_traffic(_log(served), "web-1-aaaa", 1, Traffic(rows=1000, seed=41))
+    code, doc = _monitor(served, "--package", str(folder))
+    assert code == 0 and doc["versions"][0]["prediction_drift"]["drifted_columns"] == []
+    write_traffic(_log(served), "web-1-aaaa", 2, Traffic(rows=3000, seed=42, shift={"x4": 1.5}))
+    code, doc = _monitor(served, "--package", str(folder))
+    assert code == 1 and doc["versions"][0]["prediction_drift"]["drifted_columns"] == ["prediction"]
+    assert any(f.startswith("churn@v0.0.1: prediction_drift: fail") for f in doc["failures"])
+    (folder / "reference-predictions.parquet").write_bytes(b"tampered")
+    result = run(served, "monitor", "--log", str(_log(served)), "--package", str(folder), check=False)
+    assert result.returncode == 2 and "does not verify" in result.stderr
+
+
+def test_export_then_snapshot_records_the_provenance(served: Path) -> None:
+    from mlv.record.history import show_experiment
+    from tests.conftest import mlv
+
+    _, table, y = write_traffic(_log(served), "web-1-aaaa", 1, Traffic(rows=600, seed=43))
+    ids = table.column("request_id").to_pylist()
+    labels = write_labels_csv(served / "outcomes.csv", ids[:250], y[:250])
+    run(served, "monitor", "labels", "--log", str(_log(served)), str(labels))
+    out = served / "data" / "production.csv"
+    doc = json.loads(run(served, "monitor", "export", "churn#prod", "--log", str(_log(served)), "-o", str(out),
+                         "--json").stdout)
+    assert doc["rows"] == 250 and doc["label_column"] == "y"  # the training data's name for its target
+    assert out.read_text().splitlines()[0] == '"x1","x2","x3","x4","y"'
+    sidecar = json.loads((served / "data" / "production.csv.mlv-lineage.json").read_text())
+    assert sidecar["source"]["models"][0]["version"] == "v0.0.1" and sidecar["source"]["rows"] == 250
+    mlv(served, "snapshot", "-m", "production rows")
+    record = show_experiment(served, "HEAD").record
+    (entry,) = record.lineage or []
+    assert entry["path"] == "data/production.csv" and entry["source"]["kind"] == "prediction-log"
+    assert entry["source"]["models"][0]["commit"] == show_experiment(served, "churn@v0.0.1").commit
+    user_file = served / "mine.csv"
+    user_file.write_text("keep me\n")
+    result = run(served, "monitor", "export", "--log", str(_log(served)), "-o", str(user_file), check=False)
+    assert result.returncode == 2 and "not an earlier export" in result.stderr and user_file.read_text() == "keep me\n"
+
+
+def test_a_changed_export_gets_no_lineage(served: Path) -> None:
+    from mlv.record.history import show_experiment
+    from tests.conftest import mlv
+
+    _, table, y = write_traffic(_log(served), "web-1-aaaa", 1, Traffic(rows=600, seed=44))
+    labels = write_labels_csv(served / "outcomes.csv", table.column("request_id").to_pylist()[:50], y[:50])
+    run(served, "monitor", "labels", "--log", str(_log(served)), str(labels))
+    out = served / "data" / "production.csv"
+    run(served, "monitor", "export", "--log", str(_log(served)), "-o", str(out))
+    with out.open("a") as handle:
+        handle.write("1,2,3,4,5\n")
+    proc = mlv(served, "snapshot", "-m", "edited production rows")
+    assert "changed since its lineage was written" in proc.stderr
+    assert show_experiment(served, "HEAD").record.lineage is None

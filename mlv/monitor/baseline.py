@@ -68,6 +68,21 @@ def with_training_profile(root: Path, baseline: Baseline, features: list[str]) -
     return replace(baseline, data_path=best[1], training=replace(profile, columns=columns))
 
 
+def training_columns(root: Path, baseline: Baseline, features: list[str]) -> list[str]:
+    """Every column of the training data path that holds FEATURES (the inputs and the target)."""
+    from mlv.health import history
+
+    revision = history.resolve(root, f"{baseline.model}@{baseline.version}")
+    for pointer in revision.data:
+        try:
+            profile = history.profile_at(root, revision, pointer.path).profile
+        except MlvError:
+            continue
+        if all(profile.column(f) is not None for f in features):
+            return [c.name for c in profile.columns]
+    return []
+
+
 def reference_predictions(package: Path, model: str, version: str) -> Profile:
     """The profile of the package's reference predictions; the package must verify and be of
     MODEL@VERSION (its own files say which)."""

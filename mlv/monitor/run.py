@@ -157,7 +157,7 @@ def monitor(root: Path | None, options: MonitorOptions, policy: MonitorPolicy, t
     from mlv.monitor.segments import list_segments, read_segments
 
     store = open_log(options.log, root)
-    wanted = _target(root, options.target)
+    wanted = resolve_target(root, options.target)
     listing = list_segments(store, options.window)
     labels, labels_skipped = load_labels(store)
     scans: dict[tuple[str, str], _Scan] = {}
@@ -175,7 +175,7 @@ def monitor(root: Path | None, options: MonitorOptions, policy: MonitorPolicy, t
     return MonitorReport(store.url, options.window, listing, reports, labels_skipped)
 
 
-def _target(root: Path | None, target: str | None) -> tuple[str, str | None] | None:
+def resolve_target(root: Path | None, target: str | None) -> tuple[str, str | None] | None:
     """(model, version or None for all) that TARGET names; None: every model of the log."""
     if target is None:
         return None

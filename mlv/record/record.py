@@ -77,6 +77,8 @@ class Record:
     tree: str | None = None
     stdout: dict[str, Any] | None = None  # {"sha256", "bytes", "tail": [last lines, capped]}
     metrics_from: str | None = None
+    # Where data files came from, when a tool that wrote them said so (mlv/record/lineage.py).
+    lineage: list[dict[str, Any]] | None = None
 
     def to_json(self, with_packages: bool = False) -> dict[str, Any]:
         """The record as written to the commit (key order included); WITH_PACKAGES adds the
@@ -93,7 +95,8 @@ class Record:
 
     def _optional_json(self) -> dict[str, Any]:
         """The optional fields that are set: a record without them reads and writes as before."""
-        optional = {"tree": self.tree, "stdout": self.stdout, "metrics_from": self.metrics_from}
+        optional = {"tree": self.tree, "stdout": self.stdout, "metrics_from": self.metrics_from,
+                    "lineage": self.lineage}
         return {key: value for key, value in optional.items() if value is not None}
 
     @classmethod
@@ -118,6 +121,7 @@ class Record:
             mlv_version=doc["mlv_version"], reproduces=doc.get("reproduces"), schema=doc["schema"],
             tree=_checked_tree(doc.get("tree")), stdout=doc.get("stdout"),
             metrics_from=_checked_metrics_from(doc.get("metrics_from")),
+            lineage=_checked_lineage(doc.get("lineage")),
         )
 
 
@@ -299,6 +303,16 @@ def _checked_metrics_from(value: str | None) -> str | None:
     if value not in (None, "stdout"):
         raise _UnreadableError(f"its metrics_from is not 'stdout': {str(value)[:80]!r}")
     return value
+
+
+def _checked_lineage(entries: list[dict[str, Any]] | None) -> list[dict[str, Any]] | None:
+    if entries is None:
+        return None
+    for entry in entries:
+        _checked_path(entry["path"], "lineage path")
+        if not _MD5.fullmatch(entry["md5"]):
+            raise _UnreadableError(f"its lineage entry has an md5 that is not one: {entry['md5'][:40]!r}")
+    return entries
 
 
 def _checked_keys(files: dict[str, Any], what: str) -> dict[str, Any]:

@@ -105,6 +105,7 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
     record = _build_record(cfg, command, run, params, metrics, [*pointers, *stage_outputs], env, lockfile,
                            project_locks, options.reproduces)
     record.outputs = [p for p in record.outputs if p.path not in stale]
+    record.lineage = _lineage(root, record.data, warnings)
     if run is not None:
         record.stdout = run.stdout_evidence()
         record.metrics_from = "stdout" if "stdout" in metrics and not cfg.metrics else None
@@ -259,6 +260,15 @@ def _head_environment(root: Path) -> environment.Environment | None:
         raise
     except NotAnExperimentError:
         return None
+
+
+def _lineage(root: Path, data: list[dvc.Pointer], warnings: list[str]) -> list[dict[str, object]] | None:
+    """The provenance sidecars of the data (mlv/record/lineage.py), checked against their files."""
+    from mlv.record import lineage
+
+    found = lineage.for_snapshot(root, dvc.cache_dir(root), data)
+    warnings += found.warnings
+    return found.entries or None
 
 
 def _default_message(command: str | None) -> str:

@@ -145,6 +145,53 @@ def labels_command(
                    f"{added.unknown_ids:,} unknown id(s)")
 
 
+@monitor_app.command("export")
+def export_command(
+    out: Annotated[Path, typer.Option("--output", "-o", metavar="PATH", help="The dataset to write: .csv or .parquet (the suffix picks the format). An earlier export there is replaced.", show_default=False)],
+    target: Annotated[str | None, typer.Argument(metavar="[NAME#STAGE]", help="Only rows served by this version (NAME#STAGE, NAME@vX.Y.Z) or model (NAME); default: every version in the window.", show_default=False)] = None,
+    log: LogOption = None,
+    window: WindowOption = None,
+    since: SinceOption = None,
+    until: UntilOption = None,
+    label_column: Annotated[str | None, typer.Option("--label-column", metavar="NAME", help="Name of the label column (default: the training data's one non-input column, else label).", show_default=False)] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document: path, rows, versions, lineage file.")] = False,
+) -> None:
+    """Export the labelled production rows of a window as a dataset the training command can read.
+
+    Columns: the served version's inputs and the label (named as in its training data). Beside the
+    file goes PATH.mlv-lineage.json: the log, the window, the versions that served the rows, the
+    row count and a hash of the segments read; `mlv snapshot` records it in the experiment record
+    (`lineage`), so the next model says it learned from the predictions of NAME@vX. Exit 0:
+    written; 2: no labels, no labelled rows in the window, or the log cannot be read.
+
+    Examples:
+
+        mlv monitor export churn#prod --window 7d -o data/production.csv
+
+        mlv monitor export --since 2026-12-01 -o data/production.parquet --json
+    """
+    from mlv.cli import output
+    from mlv.cli.errors import handle_errors
+
+    with handle_errors():
+        with _could_not_run():
+            from mlv.monitor.export import export
+            from mlv.monitor.logstore import open_log
+            from mlv.monitor.run import resolve_target
+
+            root, policy, _ = _project()
+            done = export(root, open_log(_log(log, policy), root), _window(window, since, until, policy),
+                          resolve_target(root, target), out, label_column)
+        if json_output:
+            output.emit_json(done.to_json())
+            return
+        for item in done.skipped[:20]:
+            output.warn(f"skipped {item['segment']}: {item['reason']}")
+        served = ", ".join(f"{name} ({v['rows']:,})" for name, v in done.versions.items())
+        typer.echo(f"exported {done.rows:,} labelled row(s) from {done.segments} segment(s) to {done.path} "
+                   f"(served by {served}); lineage: {done.sidecar}")
+
+
 def _could_not_run() -> Any:
     """Any failure before a report exists means the monitor could not run: exit code 2."""
     from contextlib import contextmanager
