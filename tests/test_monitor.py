@@ -8,6 +8,7 @@ experiment, registered as churn@v0.0.1 and promoted to prod.
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,9 @@ import pytest
 
 from mlv.registry import actions
 from tests.monitor_helpers import Traffic, segment_path, write_labels_csv, write_traffic
+from tests.remote_servers import S3Server
 from tests.test_health_cli import run
+from tests.test_remotes import BUCKET, s3_server  # noqa: F401 - the moto S3 fixture
 
 
 @pytest.fixture
@@ -249,3 +252,34 @@ def test_a_changed_export_gets_no_lineage(served: Path) -> None:
     proc = mlv(served, "snapshot", "-m", "edited production rows")
     assert "changed since its lineage was written" in proc.stderr
     assert show_experiment(served, "HEAD").record.lineage is None
+
+
+def test_two_writers_under_one_s3_prefix_are_read_together_with_dvcs_credentials(
+        served: Path, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Two servers (writers) put segments under one prefix of a moto S3 on loopback; the monitor
+    reaches it with the endpoint and keys of the project's DVC remote on that bucket."""
+    from tests.conftest import dvc
+
+    s3: S3Server = request.getfixturevalue("s3_server")  # tests/test_remotes.py's moto server
+
+    prefix = f"monitor-{uuid.uuid4().hex[:8]}"
+    dvc(served, "remote", "add", "store", f"s3://{BUCKET}/dvc-{prefix}")
+    dvc(served, "remote", "modify", "store", "endpointurl", s3.endpoint)
+    dvc(served, "remote", "modify", "--local", "store", "access_key_id", s3.access_key)
+    dvc(served, "remote", "modify", "--local", "store", "secret_access_key", s3.secret_key)
+    staging = tmp_path / "staging"
+    for writer, seed in (("web-1-aaaa", 50), ("web-2-bbbb", 51)):
+        for seq in (1, 2):
+            path, _, _ = write_traffic(staging, writer, seq, Traffic(rows=300, seed=seed * 10 + seq))
+            key = f"{prefix}/{path.relative_to(staging).as_posix()}"
+            s3.put(BUCKET, key, path.read_bytes())  # one PUT per segment, as the logger does
+    code, doc = _monitor_at(served, f"s3://{BUCKET}/{prefix}")
+    assert code == 0, doc.get("failures")
+    assert doc["segments"]["read"] == 4 and doc["versions"][0]["system"]["rows"] == 1200
+    assert doc["log"] == f"s3://{BUCKET}/{prefix}"
+
+
+def _monitor_at(repo: Path, log: str) -> tuple[int, dict]:
+    result = run(repo, "monitor", "churn#prod", "--log", log, "--json", check=False)
+    assert result.returncode != 3, result.stderr
+    return result.returncode, (json.loads(result.stdout) if result.stdout.strip() else {"failures": result.stderr})
