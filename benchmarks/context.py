@@ -27,12 +27,13 @@ class Profile:
     diff_files: int  # files that differ between the two experiments of `diff`
     large_first_runs: int  # first snapshot of the largest dataset: ~40 s a run for DVC
     large_incremental: bool  # every incremental operation on the largest dataset too
+    monitor_rows: int = 1_000_000  # rows of the prediction log `mlv monitor` reads
 
 
 FULL = Profile("full", GIB, 10_000, 100_000, 1000, runs=5, warmup=1, diff_files=10, large_first_runs=1,
                large_incremental=True)
 SMOKE = Profile("smoke", 1024**2, 50, 120, 20, runs=1, warmup=0, diff_files=3, large_first_runs=1,
-                large_incremental=False)
+                large_incremental=False, monitor_rows=20_000)
 
 
 @dataclass

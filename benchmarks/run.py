@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks import datasets, ops_compare, ops_snapshot, ops_worktree, plot, report
+from benchmarks import datasets, monitor, ops_compare, ops_snapshot, ops_worktree, plot, report
 from benchmarks.context import FULL, SMOKE, Bench, Case, Profile, Scenario
 from benchmarks.workspace import REPO_ROOT, Workspace, available_mlv_commands, measure_executables_in, versions
 
@@ -153,6 +153,7 @@ def run_all(bench: Bench, info: dict[str, object]) -> None:
         if key == "10k":
             step(ops_worktree.reproduce, bench, sc)
             step(ops_worktree.hooks, bench, sc)
+    step(monitor.bench_monitor, bench)
 
 
 def _stepper(bench: Bench, info: dict[str, object]) -> Callable[..., None]:

@@ -205,9 +205,10 @@ def _by_version(table: pa.Table) -> list[tuple[tuple[str, str], pa.Table]]:
 
     if not table.num_rows:
         return []
+    models, versions = pc.unique(table.column("model")), pc.unique(table.column("version"))
+    if len(models) == 1 and len(versions) == 1:  # the usual segment: one writer served one version
+        return [((str(models[0]), str(versions[0])), table)]
     pairs = table.select(["model", "version"]).group_by(["model", "version"], use_threads=False).aggregate([])
-    if pairs.num_rows == 1:
-        return [((str(pairs.column(0)[0]), str(pairs.column(1)[0])), table)]
     groups = []
     for model, version in zip(pairs.column(0).to_pylist(), pairs.column(1).to_pylist(), strict=True):
         keep = pc.and_(pc.equal(table.column("model"), model), pc.equal(table.column("version"), version))

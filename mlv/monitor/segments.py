@@ -196,27 +196,50 @@ def _errors(kv: dict[str, str]) -> dict[str, int]:
 def read_segments(store: LogStore, listing: Listing, columns: list[str] | None, window: Window
                   ) -> Iterator[tuple[Segment, pa.Table]]:
     """Each segment's rows inside WINDOW (COLUMNS only; None: all), one segment at a time. A
-    segment that fails to read is moved to `listing.skipped` and yields nothing."""
+    segment that fails to read is moved to `listing.skipped` and yields nothing.
+
+    The next segment is read on a thread while the caller works on this one (pyarrow reads and
+    decodes without the GIL): at most two segments are in memory."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pending = list(listing.segments)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlv-monitor-read") as pool:
+        ahead = pool.submit(_read_one, store, pending[0], columns, window) if pending else None
+        for index, segment in enumerate(pending):
+            assert ahead is not None  # noqa: S101 - submitted for every segment
+            table, error = ahead.result()
+            ahead = pool.submit(_read_one, store, pending[index + 1], columns, window) \
+                if index + 1 < len(pending) else None
+            if table is None:
+                listing.segments.remove(segment)
+                listing.skipped.append({"segment": segment.name, "reason": f"unreadable rows ({error})"})
+                continue
+            yield segment, table
+
+
+def _read_one(store: LogStore, segment: Segment, columns: list[str] | None, window: Window
+              ) -> tuple[pa.Table | None, str]:
+    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    for segment in list(listing.segments):
-        try:
-            with store.fs.open_input_file(segment.path) as handle:
-                table = pq.read_table(handle, columns=columns, use_threads=True)
-        except Exception as exc:  # noqa: BLE001 - a foreign file's failure of any kind: skip it
-            listing.segments.remove(segment)
-            listing.skipped.append({"segment": segment.name, "reason": f"unreadable rows ({describe_error(exc)})"})
-            continue
-        if window.since is not None or window.until is not None:
-            import pyarrow as pa
-
-            ts = table.column("ts")
-            keep = None
-            if window.since is not None:
-                keep = pc.greater_equal(ts, pa.scalar(window.since, type=ts.type))
-            if window.until is not None:
-                before = pc.less(ts, pa.scalar(window.until, type=ts.type))
-                keep = before if keep is None else pc.and_(keep, before)
-            table = table.filter(keep)
-        yield segment, table
+    try:
+        with store.fs.open_input_file(segment.path) as handle:
+            # ParquetFile.read, not read_table: no dataset is built per file (a third of the CPU).
+            table = pq.ParquetFile(handle).read(columns=columns, use_threads=True)
+    except Exception as exc:  # noqa: BLE001 - a foreign file's failure of any kind: skip it
+        return None, describe_error(exc)
+    if window.since is None and window.until is None:
+        return table, ""
+    ts = table.column("ts")
+    bounds = pc.min_max(ts).as_py()
+    if bounds["min"] is None or ((window.since is None or bounds["min"] >= window.since)
+                                 and (window.until is None or bounds["max"] < window.until)):
+        return table, ""  # all inside (the usual case): no copy
+    keep = None
+    if window.since is not None:
+        keep = pc.greater_equal(ts, pa.scalar(window.since, type=ts.type))
+    if window.until is not None:
+        before = pc.less(ts, pa.scalar(window.until, type=ts.type))
+        keep = before if keep is None else pc.and_(keep, before)
+    return table.filter(keep), ""

@@ -22,6 +22,7 @@ _GROWTH = 1.01
 _LOWEST_S = 1e-6
 _BUCKETS = 1600  # 1e-6 * 1.01**1600 is about 8,700 s
 TIMELINE_STEP_S = 60  # rows and latency per minute, for the report's charts
+_DENSE_MINUTES = 7 * 24 * 60
 
 
 @dataclass
@@ -34,7 +35,7 @@ class SystemStats:
     first_ts: float | None = None  # seconds since the epoch
     last_ts: float | None = None
     histogram: np.ndarray | None = None
-    # minute (epoch seconds // 60) -> [rows, latency sum, latency max]
+    # minute (epoch seconds // 60) -> [rows, latency sum]
     timeline: dict[int, list[float]] = field(default_factory=dict)
 
     def add_segment(self, segment: Segment) -> None:
@@ -71,16 +72,17 @@ class SystemStats:
         import numpy as np
 
         minutes = (seconds // TIMELINE_STEP_S).astype("int64")
-        keys, inverse = np.unique(minutes, return_inverse=True)
-        rows = np.bincount(inverse)
-        sums = np.bincount(inverse, weights=lat)
-        maxes = np.full(len(keys), -np.inf)
-        np.maximum.at(maxes, inverse, lat)
-        for key, n, total, top in zip(keys.tolist(), rows.tolist(), sums.tolist(), maxes.tolist(), strict=True):
-            entry = self.timeline.setdefault(int(key), [0, 0.0, 0.0])
-            entry[0] += n
-            entry[1] += total
-            entry[2] = max(entry[2], top)
+        first = int(minutes.min())
+        if int(minutes.max()) - first <= _DENSE_MINUTES:  # a segment spans minutes: small dense bins
+            keys, index = None, minutes - first
+        else:  # a segment whose rows lie far apart: only the minutes that occur
+            keys, index = np.unique(minutes, return_inverse=True)
+        rows = np.bincount(index)
+        sums = np.bincount(index, weights=lat)
+        for slot in np.flatnonzero(rows).tolist():
+            entry = self.timeline.setdefault(first + slot if keys is None else int(keys[slot]), [0, 0.0])
+            entry[0] += int(rows[slot])
+            entry[1] += float(sums[slot])
 
     def latency_quantile(self, q: float) -> float | None:
         """The Q-quantile of latency in seconds (the upper edge of its 1 % bucket); None: no rows."""
@@ -123,8 +125,8 @@ class SystemStats:
                 "first": _iso(self.first_ts), "last": _iso(self.last_ts)}
 
     def timeline_json(self) -> list[dict[str, Any]]:
-        return [{"minute": _iso(float(key * TIMELINE_STEP_S)), "rows": int(n), "latency_mean_ms": total / n * 1000,
-                 "latency_max_ms": top * 1000} for key, (n, total, top) in sorted(self.timeline.items()) if n]
+        return [{"minute": _iso(float(key * TIMELINE_STEP_S)), "rows": int(n), "latency_mean_ms": total / n * 1000}
+                for key, (n, total) in sorted(self.timeline.items()) if n]
 
 
 def _iso(seconds: float | None) -> str | None:
