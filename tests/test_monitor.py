@@ -283,3 +283,23 @@ def _monitor_at(repo: Path, log: str) -> tuple[int, dict]:
     result = run(repo, "monitor", "churn#prod", "--log", log, "--json", check=False)
     assert result.returncode != 3, result.stderr
     return result.returncode, (json.loads(result.stdout) if result.stdout.strip() else {"failures": result.stderr})
+
+
+def test_report_gains_a_production_section_from_the_log(served: Path) -> None:
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    write_traffic(_log(served), "web-1-aaaa", 1, Traffic(rows=1000, seed=60, start=midnight - timedelta(hours=12)))
+    write_traffic(_log(served), "web-1-aaaa", 2, Traffic(rows=600, seed=61, shift={"x1": 2.0, "x2": 2.0},
+                                                         start=midnight + timedelta(seconds=1)))
+    plain = served / "plain.html"
+    run(served, "report", "-o", str(plain))
+    assert 'id="production"' not in plain.read_text()  # no log given or configured: no section
+    _config(served, f"monitor:\n  log: {_log(served)}\n")
+    page = served / "report.html"
+    run(served, "report", "-o", str(page))
+    html = page.read_text()
+    section = html[html.index('<section id="production">'):]
+    section = section[: section.index("</section>")]
+    assert "rows per hour" in section and "mean latency per hour (ms)" in section
+    assert section.count("<tr><td>") == 2  # one row per day with predictions
+    assert "50.0%" in section and "<strong>degraded</strong>" in section  # yesterday fine, today drifted
+    assert "data_health: fail" in section

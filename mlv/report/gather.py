@@ -9,6 +9,8 @@
 - `models`: `mlv model list --json`, `mlv model show NAME --json` and `mlv model history NAME --json`.
 - `health`: per dataset of the newest experiment, `mlv data check --json` of its version against
   the previous version in the listed experiments, from the stored profiles (no data is read).
+- `production`: with a prediction log (`--log`, or `monitor.log` in the configuration), `mlv
+  monitor` per day of the last week (mlv/report/production.py); null without one.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Selection:
 
     rev: str = "HEAD"
     all_branches: bool = False
+    log: str | None = None  # the prediction log for the Production section (None: monitor.log, if set)
 
     def describe(self) -> str:
         return "every branch" if self.all_branches else self.rev
@@ -63,8 +66,23 @@ def gather(root: Path, selection: Selection) -> dict[str, Any]:
         "models": _models(root),
     }
     doc["health"], doc["health_notes"] = _health(root, valid)
+    doc["production"] = _production(root, selection.log)
     safe: dict[str, Any] = nan_to_null(doc)
     return safe
+
+
+def _production(root: Path, log: str | None) -> dict[str, Any] | None:
+    """The Production section's data, when a prediction log is given or configured."""
+    from mlv.project import config
+
+    if log is None and config.exists(root):
+        configured = (config.load(root).monitor or {}).get("log")
+        log = configured if isinstance(configured, str) and configured else None
+    if log is None:
+        return None
+    from mlv.report.production import production
+
+    return production(root, log)
 
 
 def list_selected(root: Path, selection: Selection) -> list[Experiment | InvalidExperiment]:

@@ -63,12 +63,14 @@ def render(doc: dict[str, Any]) -> str:
         f"written {text(doc['generated'])} by <code>mlv report</code>. Nothing on this page is fetched "
         "from the network.</p><nav><a href=\"#experiments-section\">Experiments</a> "
         "<a href=\"#metrics\">Metrics</a> <a href=\"#compare\">Compare</a> <a href=\"#models\">Models</a> "
-        "<a href=\"#health\">Data health</a></nav></header>",
+        "<a href=\"#health\">Data health</a>"
+        + (" <a href=\"#production\">Production</a>" if doc.get("production") else "") + "</nav></header>",
         _experiments(doc, values, params, metrics),
         _metric_charts(doc, values, metrics),
         _compare(doc),
         _models(doc),
         _health(doc),
+        _production(doc),
         f'<script type="application/json" id="mlv-data">{embedded_json(doc)}</script>',
         f"<script>{script}</script></body></html>\n",
     ])
@@ -272,6 +274,50 @@ def _health(doc: dict[str, Any]) -> str:
         parts.append("<p>No tracked data in these experiments.</p>")
     parts.append("</section>")
     return "".join(parts)
+
+
+def _production(doc: dict[str, Any]) -> str:
+    """Latency and throughput over time, drift per day, and performance once labels exist."""
+    found = doc.get("production")
+    if not found:
+        return ""
+    parts = [f'<section id="production"><h2>Production</h2><p>The prediction log <code>{text(found["log"])}'
+             f'</code>, one <code>mlv monitor</code> window per UTC day of the last {found["days"]} days.</p>']
+    hours = found["hourly"]
+    if hours:
+        rows = [charts.Point(i, float(h["rows"]), "", f"{h['hour']}: {h['rows']} rows") for i, h in enumerate(hours)]
+        latency = [charts.Point(i, float(h["latency_mean_ms"]), "", f"{h['hour']}: mean latency (ms)")
+                   for i, h in enumerate(hours)]
+        parts.append('<div class="charts">'
+                     f'<figure>{charts.metric_chart("rows per hour", rows, len(hours))}'
+                     '<figcaption>throughput: logged rows per hour</figcaption></figure>'
+                     f'<figure>{charts.metric_chart("mean latency per hour (ms)", latency, len(hours))}'
+                     '<figcaption>latency: mean per hour (ms)</figcaption></figure></div>')
+    table_rows = []
+    for w in found["windows"]:
+        perf = w["performance"]
+        shown = ", ".join(f"{k} {charts.fmt(v)}" for k, v in perf.items() if k != "labelled_rows")
+        labelled = f"{perf['labelled_rows']} labelled: {shown}" if perf["labelled_rows"] else "no labels"
+        table_rows.append([text(w["day"]), text(f"{w['model']}@{w['version']}"), "healthy" if w["healthy"] else
+                           "<strong>degraded</strong>", str(w["rows"]), _ms(w["latency_p50_ms"]),
+                           _ms(w["latency_p95_ms"]), _ms(w["latency_p99_ms"]), _share(w["error_rate"]),
+                           _share(w["data_drift_share"]), {None: "-", True: "yes", False: "no"}[w["prediction_drift"]],
+                           text(labelled)])
+    if table_rows:
+        parts.append(_table(["day", "version", "status", "rows", "p50", "p95", "p99", "error rate",
+                             "inputs drifted", "predictions drifted", "performance"], table_rows))
+        failures = [f"{w['day']} {w['model']}@{w['version']}: {f}" for w in found["windows"] for f in w["failures"]]
+        if failures:
+            parts.append("<ul>" + "".join(f"<li>{text(f)}</li>" for f in failures) + "</ul>")
+    else:
+        parts.append("<p>No logged predictions in these days.</p>")
+    parts += [f"<p>{text(note)}</p>" for note in found["notes"]]
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g} ms"
 
 
 def _when(value: object) -> str:

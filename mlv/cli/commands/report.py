@@ -12,10 +12,13 @@ def report_command(
     out: Annotated[Path, typer.Option("-o", "--out", help="The HTML file to write (replaced whole, atomically). Example: -o public/report.html")] = Path("report.html"),
     rev: Annotated[str, typer.Option("--rev", metavar="RANGE", help="The experiments reachable from this revision, or a range A..B (those of B not in A). Example: --rev main~50..main")] = "HEAD",
     all_branches: Annotated[bool, typer.Option("--all", help="The experiments of every branch (not --rev). Example: mlv report --all")] = False,
+    log: Annotated[str | None, typer.Option("--log", metavar="URL", help="Add a Production section from this prediction log (a folder or an fsspec URL; default: monitor.log in .mlv/config.yaml, else none). Example: --log predictions", show_default=False)] = None,
 ) -> None:
     """Write one HTML page of the experiments: a sortable, filterable table; each metric over time
     with registered versions marked; any two runs compared; the model registry; and the data
-    health of the newest experiment's datasets.
+    health of the newest experiment's datasets; with a prediction log (--log or monitor.log), a
+    Production section: latency and throughput over time, drift per day, performance once labels
+    exist (`mlv monitor` per day of the last week).
 
     The page is one file with nothing fetched at view time (styles, script and charts are inline),
     so a CI job can keep it as an artifact and anyone can open it with a double-click. Its data
@@ -41,7 +44,7 @@ def report_command(
             raise MlvError("--all reports every branch; it cannot be combined with --rev",
                            hint="Drop --rev, or drop --all.")
         root = git.find_root(Path.cwd())
-        written = write_report(root, out, Selection(rev, all_branches))
+        written = write_report(root, out, Selection(rev, all_branches, log))
         invalid = f" ({written.invalid} with an unreadable record)" if written.invalid else ""
         output.info(f"wrote {written.path}: {output.plural(written.experiments, 'experiment')}{invalid}")
 
