@@ -70,7 +70,7 @@ def with_training_profile(root: Path, baseline: Baseline, features: list[str]) -
 
 def training_columns(root: Path, baseline: Baseline, features: list[str]) -> list[str]:
     """Every column of the training data path that holds FEATURES (the inputs and the target)."""
-    from mlv.health import history
+    from mlv.datahealth import history
 
     revision = history.resolve(root, f"{baseline.model}@{baseline.version}")
     for pointer in revision.data:

@@ -311,8 +311,9 @@ def _rules(report: VersionReport, baseline: Baseline | None, policy: MonitorPoli
             continue
         value = report.quality.value(metric)
         if report.quality.rows < max(policy.min_labels, 1) or value is None:
-            results.append(RuleResult("not_checked", True, f"{rule.metric}: not checked ({report.quality.rows} "
-                                      f"labelled rows; needs {max(policy.min_labels, 1)})", metric=rule.metric))
+            results.append(RuleResult("min_labels", True, f"{rule.metric}: not checked ({report.quality.rows} "
+                                      f"labelled rows; needs {max(policy.min_labels, 1)})", metric=rule.metric,
+                                      skipped=True))
             continue
         measures[rule.metric] = value
         kept.append(rule)

@@ -18,7 +18,7 @@ DAYS = 7
 
 
 def production(root: Path, log: str, days: int = DAYS, now: datetime | None = None) -> dict[str, Any]:
-    from mlv.health.thresholds import thresholds_from_config
+    from mlv.datahealth.thresholds import thresholds_from_config
     from mlv.monitor.rules import parse_monitor
     from mlv.monitor.run import MonitorOptions, monitor
     from mlv.monitor.window import Window

@@ -215,8 +215,8 @@ def _could_not_run() -> Any:
 def _project() -> tuple[Path | None, MonitorPolicy, Any]:
     """The repository (None outside one), the `monitor:` policy and the `data_check:` thresholds."""
     from mlv.adapters import git
-    from mlv.errors import MlvError
     from mlv.datahealth.thresholds import thresholds_from_config
+    from mlv.errors import MlvError
     from mlv.monitor.rules import parse_monitor
     from mlv.project import config
 

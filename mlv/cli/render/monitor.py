@@ -54,8 +54,12 @@ def lines(report: MonitorReport) -> list[str]:
         out += ["  " + line for line in (_check_line(f"data health vs {v.data_path}", v.data),
                                          _check_line("prediction drift", v.predictions)) if line]
         out += [f"  note: {n}" for n in v.notes]
-        out += [f"  {'PASS' if r.passed else 'FAIL'}  {r.message}" for r in v.rules]
+        out += [f"  {_verdict(r)}  {r.message}" for r in v.rules]
     return [visible(line) for line in out]
+
+
+def _verdict(rule: Any) -> str:
+    return "SKIP" if rule.skipped else ("PASS" if rule.passed else "FAIL")
 
 
 def _seqs(missing: list[int]) -> str:
@@ -81,8 +85,8 @@ def markdown(report: MonitorReport) -> str:
                 parts.append(f"- {_cell(line)}")
         parts += [f"- note: {_cell(n)}" for n in v.notes]
         parts += ["", "| result | rule | value | threshold |", "|---|---|---:|---:|"]
-        parts += [f"| {'pass' if r.passed else '**FAIL**'} | {_cell(r.message)} | {_cell(_value(r.value))} | "
-                  f"{_cell(_value(r.threshold))} |" for r in v.rules]
+        parts += [f"| {_verdict(r).lower() if r.passed else '**FAIL**'} | {_cell(r.message)} | "
+                  f"{_cell(_value(r.value))} | {_cell(_value(r.threshold))} |" for r in v.rules]
         parts.append("")
     return visible("\n".join(parts), newlines=True) + "\n"
 
