@@ -33,9 +33,18 @@ def _config(repo: Path, monitor_yaml: str) -> None:
     path.write_text(path.read_text() + monitor_yaml)
 
 
+SCHEMA = Path(__file__).resolve().parent.parent / "mlv" / "schemas" / "monitor.schema.json"
+
+
 def _monitor(repo: Path, *args: str) -> tuple[int, dict]:
+    """`mlv monitor churn#prod --json`: exit code and the document, checked against its schema."""
+    import jsonschema
+
     result = run(repo, "monitor", "churn#prod", "--log", str(repo / "predictions"), "--json", *args, check=False)
-    return result.returncode, (json.loads(result.stdout) if result.stdout.strip() else {})
+    doc = json.loads(result.stdout) if result.stdout.strip() else {}
+    if doc:
+        jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+    return result.returncode, doc
 
 
 def _log(repo: Path) -> Path:
@@ -79,6 +88,17 @@ def test_a_latency_rule_fails_with_one_line_naming_its_values(served: Path) -> N
     fails = [line for line in result.stdout.splitlines() if line.strip().startswith("FAIL")]
     assert len(fails) == 1 and fails[0].strip().startswith("FAIL  latency_p99_ms ") and fails[0].endswith("> max 1")
     assert "PASS  error_rate 0 <= max 0.5" in result.stdout
+
+
+def test_a_monitor_section_that_is_not_a_mapping_is_refused_when_the_config_loads(served: Path) -> None:
+    _config(served, "monitor: [latency_p99_ms]\n")
+    result = run(served, "monitor", "--log", str(_log(served)), check=False)
+    assert result.returncode == 2 and "`monitor` must be a mapping" in result.stderr
+    from mlv.errors import ConfigError
+    from mlv.project import config
+
+    with pytest.raises(ConfigError, match="`monitor` must be a mapping"):
+        config.load(served)  # checked when the configuration loads, whichever command reads it
 
 
 def test_min_rows_is_a_rule_and_a_bad_monitor_section_cannot_run(served: Path) -> None:
