@@ -288,15 +288,28 @@ def test_two_writers_under_one_s3_prefix_are_read_together_with_dvcs_credentials
     dvc(served, "remote", "modify", "--local", "store", "access_key_id", s3.access_key)
     dvc(served, "remote", "modify", "--local", "store", "secret_access_key", s3.secret_key)
     staging = tmp_path / "staging"
+    ids, truth = [], []
     for writer, seed in (("web-1-aaaa", 50), ("web-2-bbbb", 51)):
         for seq in (1, 2):
-            path, _, _ = write_traffic(staging, writer, seq, Traffic(rows=300, seed=seed * 10 + seq))
+            path, table, y = write_traffic(staging, writer, seq, Traffic(rows=300, seed=seed * 10 + seq))
             key = f"{prefix}/{path.relative_to(staging).as_posix()}"
             s3.put(BUCKET, key, path.read_bytes())  # one PUT per segment, as the logger does
-    code, doc = _monitor_at(served, f"s3://{BUCKET}/{prefix}")
+            ids += table.column("request_id").to_pylist()[:50]
+            truth += list(y[:50])
+    log = f"s3://{BUCKET}/{prefix}"
+    labels = write_labels_csv(tmp_path / "outcomes.csv", ids, truth)
+    added = json.loads(run(served, "monitor", "labels", "--log", log, str(labels), "--json").stdout)
+    assert (added["matched_ids"], added["unknown_ids"]) == (200, 0)  # every writer's segments were searched
+    assert any(key.startswith(f"{prefix}/labels/") for key in _keys(s3, prefix))
+    code, doc = _monitor_at(served, log)
     assert code == 0, doc.get("failures")
     assert doc["segments"]["read"] == 4 and doc["versions"][0]["system"]["rows"] == 1200
-    assert doc["log"] == f"s3://{BUCKET}/{prefix}"
+    assert doc["log"] == log and doc["versions"][0]["performance"]["labelled_rows"] == 200
+
+
+def _keys(s3: S3Server, prefix: str) -> list[str]:
+    listed = s3.client().list_objects_v2(Bucket=BUCKET, Prefix=prefix)
+    return [item["Key"] for item in listed.get("Contents", [])]
 
 
 def _monitor_at(repo: Path, log: str) -> tuple[int, dict]:
