@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from mlv.registry import actions
-from tests.monitor_helpers import Traffic, segment_path, write_labels_csv, write_traffic
+from tests.monitor_helpers import Traffic, segment_path, write_labels_csv, write_segment, write_traffic
+from tests.monitor_helpers import rows as rows_of
 from tests.remote_servers import S3Server
 from tests.test_health_cli import run
 from tests.test_remotes import BUCKET, s3_server  # noqa: F401 - the moto S3 fixture
@@ -336,3 +337,29 @@ def test_report_gains_a_production_section_from_the_log(served: Path) -> None:
     assert section.count("<tr><td>") == 2  # one row per day with predictions
     assert "50.0%" in section and "<strong>degraded</strong>" in section  # yesterday fine, today drifted
     assert "data_health: fail" in section
+
+
+def test_a_classifier_with_string_labels_gets_accuracy_and_boundaries_hold(served: Path) -> None:
+    import pyarrow as pa
+
+    table, _ = rows_of(Traffic(rows=1000, seed=12))
+    classes = ["yes" if v > 0.5 else "no" for v in table.column("prediction").to_pylist()]
+    table = table.set_column(table.schema.get_field_index("prediction"), "prediction", pa.array(classes, pa.string()))
+    write_segment(_log(served), table, "web-1-aaaa", 1)
+    ids = table.column("request_id").to_pylist()[:200]
+    truth = classes[:150] + ["maybe"] * 50  # 150 of 200 right: accuracy 0.75 exactly
+    labels = served / "outcomes.csv"
+    labels.write_text("request_id,label\n" + "".join(f"{i},{c}\n" for i, c in zip(ids, truth, strict=True)))
+    run(served, "monitor", "labels", "--log", str(_log(served)), str(labels))
+    _config(served, "monitor:\n  accuracy: {min: 0.75}\n  min_labels: 200\n")
+    code, doc = _monitor(served)
+    assert doc["versions"][0]["performance"] == {"labelled_rows": 200, "accuracy": 0.75}
+    assert code == 0, doc["failures"]  # 0.75 >= min 0.75: the boundary passes
+    _config(served, "  min_rows: 1001\n")
+    code, doc = _monitor(served)
+    assert code == 1 and doc["failures"] == ["churn@v0.0.1: rows 1000 < min_rows 1001"]
+    path = served / ".mlv" / "config.yaml"
+    path.write_text(path.read_text().replace("min_labels: 200", "min_labels: 201").replace("  min_rows: 1001\n", ""))
+    code, doc = _monitor(served)
+    (rule,) = [r for r in doc["versions"][0]["rules"] if r["metric"] == "accuracy"]
+    assert code == 0 and rule["skipped"] and rule["message"] == "accuracy: not checked (200 labelled rows; needs 201)"
