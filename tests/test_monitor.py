@@ -363,3 +363,22 @@ def test_a_classifier_with_string_labels_gets_accuracy_and_boundaries_hold(serve
     code, doc = _monitor(served)
     (rule,) = [r for r in doc["versions"][0]["rules"] if r["metric"] == "accuracy"]
     assert code == 0 and rule["skipped"] and rule["message"] == "accuracy: not checked (200 labelled rows; needs 201)"
+
+
+def test_a_segment_across_a_version_swap_reports_both_versions_and_counts_its_metadata_once(served: Path) -> None:
+    import pyarrow as pa
+
+    from tests.conftest import mlv
+
+    mlv(served, "snapshot", "-m", "same model, next version", "--allow-empty")
+    actions.register(served, "churn", version="v0.0.2")
+    old, _ = rows_of(Traffic(rows=700, seed=90))
+    new, _ = rows_of(Traffic(rows=300, seed=91, version="v0.0.2", start=datetime.now(UTC) - timedelta(seconds=30)))
+    write_segment(_log(served), pa.concat_tables([old, new]), "web-1-aaaa", 1, errors={"500": 4})
+    result = run(served, "monitor", "churn", "--log", str(_log(served)), "--json", check=False)
+    assert result.stdout, result.stderr
+    doc = json.loads(result.stdout)
+    found = {v["version"]: v["system"] for v in doc["versions"]}
+    assert (found["v0.0.1"]["rows"], found["v0.0.2"]["rows"]) == (700, 300)
+    assert (found["v0.0.1"]["errors"], found["v0.0.2"]["errors"]) == ({"500": 4}, {})
+    assert doc["failures"] == ["churn@v0.0.2: rows 300 < min_rows 500"] and result.returncode == 1

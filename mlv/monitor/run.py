@@ -105,13 +105,14 @@ class _Scan:
         self.features: list[str] = []
         self.last_segment: str | None = None
 
-    def add(self, segment: Segment, rows: pa.Table, labels: pa.Table | None, listing: Listing) -> None:
+    def add(self, segment: Segment, rows: pa.Table, labels: pa.Table | None, listing: Listing,
+            counts: bool = True) -> None:
         profiled = self._profiled(rows)
         if profiled is None:
             listing.skipped.append({"segment": segment.name, "reason": "its input columns differ from earlier "
                                     f"segments of {self.report.name}"})
             return
-        if self.last_segment != segment.path:
+        if counts and self.last_segment != segment.path:
             self.report.system.add_segment(segment)
             self.last_segment = segment.path
         self.report.system.add_rows(rows.column("ts"), rows.column("latency_s"))
@@ -162,13 +163,17 @@ def monitor(root: Path | None, options: MonitorOptions, policy: MonitorPolicy, t
     labels, labels_skipped = load_labels(store)
     scans: dict[tuple[str, str], _Scan] = {}
     for segment, table in read_segments(store, listing, None, options.window):
-        for (model, version), rows in _by_version(table):
+        groups = _by_version(table)
+        # A segment's request, error and drop counts go to the version that served most of its rows
+        # (a segment holds two versions only across a --follow swap).
+        owner = max(groups, key=lambda g: g[1].num_rows)[0] if groups else None
+        for (model, version), rows in groups:
             if wanted is not None and (model != wanted[0] or (wanted[1] is not None and version != wanted[1])):
                 continue
             scan = scans.get((model, version))
             if scan is None:
                 scan = scans[(model, version)] = _Scan(VersionReport(model, version))
-            scan.add(segment, rows, labels, listing)
+            scan.add(segment, rows, labels, listing, counts=(model, version) == owner)
     if not scans:
         raise MonitorError(_nothing_read(store, options, listing), hint=_nothing_hint(listing))
     reports = [_judge(root, scan, options, policy, thresholds, listing, store) for _, scan in sorted(scans.items())]
@@ -179,8 +184,14 @@ def resolve_target(root: Path | None, target: str | None) -> tuple[str, str | No
     """(model, version or None for all) that TARGET names; None: every model of the log."""
     if target is None:
         return None
+    from mlv.errors import MlvError
     from mlv.registry import names, queries, state
 
+    if "@" not in target and "#" not in target:  # a bare NAME: every version of that model
+        try:
+            return names.check_name(target), None
+        except MlvError as exc:
+            raise MonitorError(exc.message, hint=exc.hint) from None
     ref = names.parse_reference(target, bare_means_latest=False)
     if ref is None:
         raise MonitorError(f"{target!r} is not a registry reference", hint="Write NAME#STAGE, NAME@vX.Y.Z or NAME.")
@@ -190,14 +201,8 @@ def resolve_target(root: Path | None, target: str | None) -> tuple[str, str | No
         raise MonitorError(f"{target} names a registry version: run mlv monitor inside the project repository")
     try:
         return ref.model, queries.resolve(state.load(root), target).version.version
-    except MonitorError:
-        raise
-    except Exception as exc:
-        from mlv.errors import MlvError
-
-        if isinstance(exc, MlvError):
-            raise MonitorError(exc.message, hint=exc.hint) from None
-        raise
+    except MlvError as exc:
+        raise MonitorError(exc.message, hint=exc.hint) from None
 
 
 def _by_version(table: pa.Table) -> list[tuple[tuple[str, str], pa.Table]]:
