@@ -233,6 +233,7 @@ def test_prediction_drift_against_the_packages_reference_predictions(served: Pat
     assert result.returncode == 2 and "does not verify" in result.stderr
 
 
+@pytest.mark.slow
 def test_export_then_snapshot_records_the_provenance(served: Path) -> None:
     from mlv.record.history import show_experiment
     from tests.conftest import mlv
@@ -259,6 +260,7 @@ def test_export_then_snapshot_records_the_provenance(served: Path) -> None:
     assert result.returncode == 2 and "not an earlier export" in result.stderr and user_file.read_text() == "keep me\n"
 
 
+@pytest.mark.slow
 def test_a_changed_export_gets_no_lineage(served: Path) -> None:
     from mlv.record.history import show_experiment
     from tests.conftest import mlv
@@ -275,6 +277,7 @@ def test_a_changed_export_gets_no_lineage(served: Path) -> None:
     assert show_experiment(served, "HEAD").record.lineage is None
 
 
+@pytest.mark.slow
 def test_two_writers_under_one_s3_prefix_are_read_together_with_dvcs_credentials(
         served: Path, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     """Two servers (writers) put segments under one prefix of a moto S3 on loopback; the monitor
