@@ -385,3 +385,27 @@ def test_a_segment_across_a_version_swap_reports_both_versions_and_counts_its_me
     assert (found["v0.0.1"]["rows"], found["v0.0.2"]["rows"]) == (700, 300)
     assert (found["v0.0.1"]["errors"], found["v0.0.2"]["errors"]) == ({"500": 4}, {})
     assert doc["failures"] == ["churn@v0.0.2: rows 300 < min_rows 500"] and result.returncode == 1
+
+
+def test_export_skips_a_segment_whose_inputs_differ_and_writes_parquet(served: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    first, y1 = rows_of(Traffic(rows=100, seed=95))
+    other, y2 = rows_of(Traffic(rows=100, seed=96))
+    other = other.add_column(6, "input.x0", pa.array([1.0] * 100))  # a feature this version never had
+    write_segment(_log(served), first, "web-1-aaaa", 1)
+    write_segment(_log(served), other, "web-1-aaaa", 2)
+    ids = first.column("request_id").to_pylist()[:40] + other.column("request_id").to_pylist()[:40]
+    labels = write_labels_csv(served / "outcomes.csv", ids, [*y1[:40], *y2[:40]])
+    run(served, "monitor", "labels", "--log", str(_log(served)), str(labels))
+    out = served / "exports" / "production.parquet"
+    doc = json.loads(run(served, "monitor", "export", "--log", str(_log(served)), "-o", str(out), "--json").stdout)
+    assert doc["rows"] == 40 and doc["segments"] == 1
+    (skipped,) = doc["skipped"]
+    assert skipped["segment"].endswith("-00000002.parquet") and "input columns differ" in skipped["reason"]
+    assert pq.read_table(out).column_names == ["x1", "x2", "x3", "x4", "y"]
+    empty = served / "exports" / "none.csv"
+    result = run(served, "monitor", "export", "--log", str(_log(served)), "--since", "2020-01-01", "--until",
+                 "2020-01-02", "-o", str(empty), check=False)
+    assert result.returncode == 2 and "no labelled production rows" in result.stderr and not empty.exists()

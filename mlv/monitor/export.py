@@ -48,6 +48,8 @@ class Exported:
 
 def export(root: Path | None, store: LogStore, window: Window, target: tuple[str, str | None] | None, out: Path,
            label_column: str | None = None) -> Exported:
+    import pyarrow as pa
+
     from mlv.monitor.labels import load_labels
     from mlv.monitor.segments import list_segments, read_segments
 
@@ -68,10 +70,15 @@ def export(root: Path | None, store: LogStore, window: Window, target: tuple[str
             rows = _labelled(_selected(table, target), labels)
             if rows is None:
                 continue
-            segment_names.append(segment.name)
             if result.rows == 0:
                 result.label_column = label_column or _target_column(root, rows, labels)
-            writer.write(_dataset(rows, result.label_column))
+            try:
+                writer.write(_dataset(rows, result.label_column))
+            except (KeyError, ValueError, pa.ArrowNotImplementedError):  # ArrowInvalid is a ValueError
+                listing.skipped.append({"segment": segment.name, "reason": "its input columns differ from the "
+                                        "first exported segment's"})
+                continue
+            segment_names.append(segment.name)
             _count(result, rows)
         writer.close()
         if not result.rows:

@@ -80,7 +80,7 @@ def _read_labels_file(file: Path, column: str) -> tuple[pa.Table, int]:
         keep = pc.and_(keep, pc.invert(pc.is_nan(labels)))
     rows = pa.table({"request_id": ids, "label": labels}).filter(keep)
     now = pa.scalar(datetime.now(UTC), pa.timestamp("us", tz="UTC"))
-    rows = rows.append_column("ts", pa.array([now.as_py()] * rows.num_rows, pa.timestamp("us", tz="UTC")))
+    rows = rows.append_column("ts", pa.repeat(now, rows.num_rows))
     return rows, table.num_rows - rows.num_rows
 
 

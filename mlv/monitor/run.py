@@ -135,7 +135,7 @@ class _Scan:
             return table
         try:
             return table.select(self.profile.schema.names).cast(self.profile.schema)
-        except (KeyError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        except (KeyError, ValueError, pa.ArrowNotImplementedError):  # ArrowInvalid is a ValueError
             return None
 
 
