@@ -409,3 +409,13 @@ def test_export_skips_a_segment_whose_inputs_differ_and_writes_parquet(served: P
     result = run(served, "monitor", "export", "--log", str(_log(served)), "--since", "2020-01-01", "--until",
                  "2020-01-02", "-o", str(empty), check=False)
     assert result.returncode == 2 and "no labelled production rows" in result.stderr and not empty.exists()
+
+
+def test_monitor_log_in_the_configuration_is_relative_to_the_repository_root(served: Path) -> None:
+    write_traffic(_log(served), "web-1-aaaa", 1, Traffic(rows=600, seed=6))
+    _config(served, "monitor:\n  log: predictions\n  window: 2h\n")
+    sub = served / "src"
+    sub.mkdir()
+    result = run(sub, "monitor", "--json", check=False)
+    doc = json.loads(result.stdout)
+    assert result.returncode == 0 and doc["log"] == str(_log(served)) and doc["versions"][0]["system"]["rows"] == 600

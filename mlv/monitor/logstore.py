@@ -44,6 +44,11 @@ class LogStore:
         return posixpath.join(self.base, *parts)
 
 
+def is_url(text: str) -> bool:
+    """Whether TEXT is an fsspec URL (`s3://...`) rather than a folder."""
+    return _URL.match(text) is not None
+
+
 def open_log(url: str, root: Path | None = None) -> LogStore:
     """The log at URL (a folder, relative to the current one, or an fsspec URL). ROOT, the
     repository, supplies DVC's S3 settings."""

@@ -78,6 +78,8 @@ def _production(root: Path, log: str | None) -> dict[str, Any] | None:
     if log is None and config.exists(root):
         configured = (config.load(root).monitor or {}).get("log")
         log = configured if isinstance(configured, str) and configured else None
+        if log is not None and "://" not in log and not Path(log).is_absolute():
+            log = str(root / log)  # a folder in the configuration is relative to the repository root
     if log is None:
         return None
     from mlv.report.production import production

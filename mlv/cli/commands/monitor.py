@@ -87,7 +87,7 @@ def monitor_command(
             from mlv.monitor.run import MonitorOptions, monitor
 
             root, policy, thresholds = _project()
-            options = MonitorOptions(log=_log(log, policy), window=_window(window, since, until, policy),
+            options = MonitorOptions(log=_log(log, policy, root), window=_window(window, since, until, policy),
                                      target=target, package=package)
             report = monitor(root, options, policy, thresholds)
         if json_output:
@@ -134,7 +134,7 @@ def labels_command(
             from mlv.monitor.logstore import open_log
 
             root, policy, _ = _project()
-            added = add_labels(open_log(_log(log, policy), root), files, column)
+            added = add_labels(open_log(_log(log, policy, root), root), files, column)
         if json_output:
             output.emit_json(added.to_json())
             return
@@ -180,7 +180,7 @@ def export_command(
             from mlv.monitor.run import resolve_target
 
             root, policy, _ = _project()
-            done = export(root, open_log(_log(log, policy), root), _window(window, since, until, policy),
+            done = export(root, open_log(_log(log, policy, root), root), _window(window, since, until, policy),
                           resolve_target(root, target), out, label_column)
         if json_output:
             output.emit_json(done.to_json())
@@ -230,10 +230,16 @@ def _project() -> tuple[Path | None, MonitorPolicy, Any]:
     return root, parse_monitor(loaded.monitor), thresholds_from_config(loaded.data_check)
 
 
-def _log(log: str | None, policy: MonitorPolicy) -> str:
-    from mlv.monitor.logstore import DEFAULT_LOG
+def _log(log: str | None, policy: MonitorPolicy, root: Path | None) -> str:
+    """--log as typed (relative to the current folder), else monitor.log (a folder there is
+    relative to the repository root, as every path of the configuration), else predictions/."""
+    from mlv.monitor.logstore import DEFAULT_LOG, is_url
 
-    return log or policy.log or DEFAULT_LOG
+    if log:
+        return log
+    if policy.log and root is not None and not is_url(policy.log) and not Path(policy.log).is_absolute():
+        return str(root / policy.log)
+    return policy.log or DEFAULT_LOG
 
 
 def _window(window: str | None, since: str | None, until: str | None, policy: MonitorPolicy) -> Window:
