@@ -419,3 +419,14 @@ def test_monitor_log_in_the_configuration_is_relative_to_the_repository_root(ser
     result = run(sub, "monitor", "--json", check=False)
     doc = json.loads(result.stdout)
     assert result.returncode == 0 and doc["log"] == str(_log(served)) and doc["versions"][0]["system"]["rows"] == 600
+
+
+def test_a_log_of_many_segments_shows_progress_on_a_terminal_only(served: Path) -> None:
+    from tests.terminal_helpers import on_a_terminal
+
+    for seq in range(1, 26):
+        write_traffic(_log(served), "web-1-aaaa", seq, Traffic(rows=30, seed=100 + seq))
+    code, screen = on_a_terminal(served, ["monitor", "--log", str(_log(served))])
+    assert code == 0 and "reading segments" in screen and "/25" in screen, screen
+    piped = run(served, "monitor", "--log", str(_log(served)), check=False)
+    assert "reading segments" not in piped.stderr

@@ -8,6 +8,7 @@ predictions), performance on labelled rows (against the recorded metric) and sys
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -152,7 +153,9 @@ def _join_labels(quality: Quality, rows: pa.Table, labels: pa.Table) -> None:
     quality.add(predictions, found)
 
 
-def monitor(root: Path | None, options: MonitorOptions, policy: MonitorPolicy, thresholds: Thresholds) -> MonitorReport:
+def monitor(root: Path | None, options: MonitorOptions, policy: MonitorPolicy, thresholds: Thresholds,
+            progress: Callable[[int, int], None] | None = None) -> MonitorReport:
+    """The report of OPTIONS' window; PROGRESS, if given, is called with (segments read, segments)."""
     from mlv.monitor.labels import load_labels
     from mlv.monitor.logstore import open_log
     from mlv.monitor.segments import list_segments, read_segments
@@ -162,7 +165,10 @@ def monitor(root: Path | None, options: MonitorOptions, policy: MonitorPolicy, t
     listing = list_segments(store, options.window)
     labels, labels_skipped = load_labels(store)
     scans: dict[tuple[str, str], _Scan] = {}
-    for segment, table in read_segments(store, listing, None, options.window):
+    total = len(listing.segments)
+    for done, (segment, table) in enumerate(read_segments(store, listing, None, options.window), 1):
+        if progress is not None:
+            progress(done, total)
         groups = _by_version(table)
         # A segment's request, error and drop counts go to the version that served most of its rows
         # (a segment holds two versions only across a --follow swap).

@@ -89,7 +89,13 @@ def monitor_command(
             root, policy, thresholds = _project()
             options = MonitorOptions(log=_log(log, policy, root), window=_window(window, since, until, policy),
                                      target=target, package=package)
-            report = monitor(root, options, policy, thresholds)
+            from mlv.cli.render.progress import SegmentsBar
+
+            bar = SegmentsBar()
+            try:
+                report = monitor(root, options, policy, thresholds, progress=bar)
+            finally:
+                bar.close()
         if json_output:
             output.emit_json(report.to_json())
         elif markdown:

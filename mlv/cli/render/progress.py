@@ -106,3 +106,38 @@ class TransferBar:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+
+class SegmentsBar:
+    """`reading segments ━━━━ 40/100 0:00:03` while `mlv monitor` reads a log of many segments.
+
+    Called with (segments read, segments in the window). On stderr, only on a terminal; a log of a
+    few segments reads too fast for a bar to be worth drawing.
+    """
+
+    MIN_SEGMENTS = 20
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total < self.MIN_SEGMENTS:
+            return
+        if self._progress is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            from mlv.cli import output
+
+            self._progress = Progress(TextColumn("reading segments"), BarColumn(), MofNCompleteColumn(),
+                                      TimeElapsedColumn(), console=output.stderr(), transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task("", total=total)
+        assert self._task is not None  # noqa: S101 - set with the progress
+        self._progress.update(self._task, completed=done)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
