@@ -430,3 +430,21 @@ def test_a_log_of_many_segments_shows_progress_on_a_terminal_only(served: Path) 
     assert code == 0 and "reading segments" in screen and "/25" in screen, screen
     piped = run(served, "monitor", "--log", str(_log(served)), check=False)
     assert "reading segments" not in piped.stderr
+
+
+def test_segments_without_rows_carry_their_writers_drops_and_errors(served: Path) -> None:
+    """A writer with only drops or errors to report writes a segment with no rows; its counts belong
+    to the version that writer served, whether its rows come before or after."""
+    from tests.monitor_helpers import schema
+
+    empty = schema().empty_table()
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    write_segment(_log(served), empty, "web-1-aaaa", 1, day=day, errors={"503": 5}, dropped=7, requests=5)
+    write_traffic(_log(served), "web-1-aaaa", 2, Traffic(rows=600, seed=6))
+    write_segment(_log(served), empty, "web-1-aaaa", 3, day=day, errors={"400": 2}, requests=2)
+    write_segment(_log(served), empty, "web-2-bbbb", 1, day=day, dropped=3, requests=0)  # never served a row
+    code, doc = _monitor(served)
+    system = doc["versions"][0]["system"]
+    assert code == 0 and doc["segments"]["read"] == 4 and system["rows"] == 600
+    assert system["errors"] == {"400": 2, "503": 5} and system["dropped"] == 10  # the one version takes web-2's too
+    assert system["requests"] == 607

@@ -140,6 +140,38 @@ class _Scan:
             return None
 
 
+class _Counts:
+    """Segments without rows (a writer had only drops or errors to report) belong to the version
+    their writer served: the one of its segments with rows, before or after them in the window."""
+
+    def __init__(self) -> None:
+        self.owners: dict[str, tuple[str, str]] = {}
+        self.pending: dict[str, list[Segment]] = {}
+
+    def carried(self, segment: Segment, scans: dict[tuple[str, str], _Scan]) -> None:
+        owner = self.owners.get(segment.writer)
+        if owner is None:
+            self.pending.setdefault(segment.writer, []).append(segment)
+        elif owner in scans:  # else a version this report does not cover
+            scans[owner].report.system.add_segment(segment)
+
+    def served(self, writer: str, owner: tuple[str, str], scans: dict[tuple[str, str], _Scan]) -> None:
+        self.owners[writer] = owner
+        for segment in self.pending.pop(writer, []):
+            if owner in scans:
+                scans[owner].report.system.add_segment(segment)
+
+    def finish(self, scans: dict[tuple[str, str], _Scan]) -> int:
+        """Give what is left to the one version there is; the count of segments left unattributed."""
+        left = [segment for segments in self.pending.values() for segment in segments]
+        if len(scans) == 1:
+            (scan,) = scans.values()
+            for segment in left:
+                scan.report.system.add_segment(segment)
+            return 0
+        return len(left)
+
+
 def _join_labels(quality: Quality, rows: pa.Table, labels: pa.Table) -> None:
     import pyarrow.compute as pc
 
@@ -165,14 +197,19 @@ def monitor(root: Path | None, options: MonitorOptions, policy: MonitorPolicy, t
     listing = list_segments(store, options.window)
     labels, labels_skipped = load_labels(store)
     scans: dict[tuple[str, str], _Scan] = {}
+    counts = _Counts()
     total = len(listing.segments)
     for done, (segment, table) in enumerate(read_segments(store, listing, None, options.window), 1):
         if progress is not None:
             progress(done, total)
         groups = _by_version(table)
+        if not groups:
+            if not segment.rows:  # it only carries its writer's counts (drops, errors)
+                counts.carried(segment, scans)
+            continue
         # A segment's request, error and drop counts go to the version that served most of its rows
         # (a segment holds two versions only across a --follow swap).
-        owner = max(groups, key=lambda g: g[1].num_rows)[0] if groups else None
+        owner = max(groups, key=lambda g: g[1].num_rows)[0]
         for (model, version), rows in groups:
             if wanted is not None and (model != wanted[0] or (wanted[1] is not None and version != wanted[1])):
                 continue
@@ -180,9 +217,15 @@ def monitor(root: Path | None, options: MonitorOptions, policy: MonitorPolicy, t
             if scan is None:
                 scan = scans[(model, version)] = _Scan(VersionReport(model, version))
             scan.add(segment, rows, labels, listing, counts=(model, version) == owner)
+        counts.served(segment.writer, owner, scans)
     if not scans:
         raise MonitorError(_nothing_read(store, options, listing), hint=_nothing_hint(listing))
+    unattributed = counts.finish(scans)
     reports = [_judge(root, scan, options, policy, thresholds, listing, store) for _, scan in sorted(scans.items())]
+    if unattributed:
+        for report in reports:
+            report.notes.append(f"{unattributed} segment(s) without rows carry counts (errors, drops) of a writer "
+                                "whose version is not known in this window; they are counted nowhere")
     return MonitorReport(store.url, options.window, listing, reports, labels_skipped)
 
 
