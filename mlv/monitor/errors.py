@@ -17,9 +17,10 @@ class MonitorError(MlvError):
 
 
 def require_pyarrow() -> None:
-    """Raise MonitorError unless pyarrow imports (reading the log needs it)."""
+    """Raise MonitorError unless pyarrow and numpy import (reading the log and profiling need them;
+    scipy, for small samples' p-values, is imported only when a check needs it)."""
     try:
-        import pyarrow
-        import pyarrow.dataset  # noqa: F401
+        import numpy  # noqa: F401
+        import pyarrow  # noqa: F401
     except ImportError:
         raise MonitorError(f"reading the prediction log needs the optional extra: {EXTRA_HINT}") from None
