@@ -40,7 +40,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "package": ("mlv",),  # mlv/__init__.py: the Python API, imported lazily from mlv.api
     "front": ("mlv.cli", "mlv.api"),
     "features": ("mlv.snapshot", "mlv.sweep", "mlv.reproduce", "mlv.diff", "mlv.checkout", "mlv.share", "mlv.status",
-                 "mlv.hooks", "mlv.gate", "mlv.report"),
+                 "mlv.hooks", "mlv.gate", "mlv.report", "mlv.monitor", "mlv.serve"),
     "domain": ("mlv.record", "mlv.project", "mlv.env", "mlv.data", "mlv.pipeline", "mlv.registry",
                "mlv.gates", "mlv.datahealth", "mlv.locking", "mlv.metrics_file"),
     "adapters": ("mlv.adapters",),
