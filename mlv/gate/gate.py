@@ -228,6 +228,9 @@ def resolve_base(root: Path, text: str) -> Side:
     if commit is None:
         raise _unresolvable(text, remote, git.is_shallow(root), None)
     if is_registry:
+        from mlv.registry import queries
+
+        queries.resolve_trusted(root, text, "gate against")  # UntrustedVersionError: exit 6
         try:
             return Side(text, history.show_experiment(root, commit))
         except MlvError as exc:

@@ -16,7 +16,7 @@ from mlv.errors import EXIT_USER_ERROR, MlvError
 from mlv.gates import Facts, RuleResult, evaluate, failed
 from mlv.record import history
 from mlv.record.record import flatten
-from mlv.registry import lineage, metadata, names, settings, state
+from mlv.registry import lineage, metadata, names, settings, state, trust
 from mlv.registry.names import RegistryError
 
 EXIT_GATE_REFUSED = 4
@@ -117,13 +117,11 @@ def _short(value: Any) -> str:
 
 
 def metrics_of(root: Path, version: state.Version) -> dict[str, Any]:
-    """A version's flat metrics: from its tag's block, else from its experiment commit's record."""
-    raw = (version.meta or {}).get("metrics")
-    if not isinstance(raw, dict):
-        try:
-            raw = history.show_experiment(root, version.commit).record.metrics
-        except MlvError:
-            raw = {}
+    """A version's flat metrics, from its experiment commit's record: never from its tag's text."""
+    try:
+        raw = history.show_experiment(root, version.commit).record.metrics
+    except MlvError:
+        raw = {}
     return flatten(raw, single_root=True)
 
 
@@ -134,6 +132,7 @@ def promote(root: Path, name: str, version: str, stage: str, message: str | None
         raise RegistryError("--force needs --reason TEXT", hint="Say why the gates are overridden; it is recorded.")
     model = _model(state.load(root), name)
     target = _version(model, version)
+    trust.require(root, model, target, f"promote to {stage}")
     conf = settings.model_settings(root, name)
     if conf.stages is not None and stage not in conf.stages:
         raise RegistryError(f"stage {stage!r} is not allowed for {name} (stages: {', '.join(conf.stages)})",

@@ -15,7 +15,7 @@ from mlv.adapters import dvc
 from mlv.data import objects, pathsafety
 from mlv.data.safe_write import SafeTree
 from mlv.errors import EXIT_CANNOT_RUN, DvcError
-from mlv.registry import metadata, queries, state
+from mlv.registry import metadata, queries, trust
 from mlv.registry.names import RegistryError
 
 
@@ -66,17 +66,26 @@ def _write(tree: SafeTree, cache: Path, md5: str, rel: str) -> None:
 
 
 def get(root: Path, text: str, out_dir: Path) -> Got:
-    found = queries.resolve(state.load(root), text)
-    artifact = metadata.dict_field(found.version.meta, "artifact")
-    path, md5 = artifact.get("path"), artifact.get("md5")
-    if not isinstance(path, str) or not isinstance(md5, str) or not path:
+    found, exp = queries.resolve_trusted(root, text, "fetch")
+    claimed = metadata.dict_field(found.version.meta, "artifact").get("path")
+    truth = trust.record_artifact(root, exp, claimed) if exp is not None and isinstance(claimed, str) else None
+    if truth is None:
         raise RegistryError(f"{found.model.name} {found.version.version} has no mlv metadata naming its artifact",
                             hint="Only versions registered by `mlv model register` can be fetched.")
+    cache = dvc.cache_dir(root)
+    fetched = 0
+    if truth["md5"] is None:  # a file inside an output folder whose manifest was not here
+        fetched = _ensure(root, cache, [truth["folder_md5"]])
+        truth = trust.record_artifact(root, exp, claimed) if exp is not None and isinstance(claimed, str) else None
+        if truth is None or truth["md5"] != metadata.dict_field(found.version.meta, "artifact").get("md5"):
+            raise trust.UntrustedVersionError(
+                f"refusing to fetch {found.model.name} {found.version.version}: it is invalid, its tag's "
+                "artifact md5 is not the record's", hint="Deregister it and register again.")
+    path, md5 = str(truth["path"]), str(truth["md5"])  # the record's: the tag only says which output
     name = pathsafety.safe_relpath(path, "artifact path").rsplit("/", 1)[-1]
     out_dir = out_dir.absolute()
     out_dir.mkdir(parents=True, exist_ok=True)
-    cache = dvc.cache_dir(root)
-    fetched = _ensure(root, cache, [md5])
+    fetched += _ensure(root, cache, [md5])
     if not md5.endswith(".dir"):
         with SafeTree(out_dir) as tree:
             _write(tree, cache, md5, name)

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlv.errors import MlvError
 from mlv.record.record import flatten
-from mlv.registry import metadata, names, state
+from mlv.registry import metadata, names, state, trust
 from mlv.registry.names import RegistryError
+
+if TYPE_CHECKING:
+    from mlv.record.history import Experiment
 
 
 def _version_json(version: state.Version) -> dict[str, Any]:
@@ -22,17 +25,29 @@ def _version_json(version: state.Version) -> dict[str, Any]:
 
 
 def list_models(root: Path) -> list[dict[str, Any]]:
-    """Every model: latest version, the version in each stage, the latest version's key metrics."""
+    """Every model: latest version, the version in each stage, the latest version's key metrics
+    (from its record), and the standing of each version shown (`invalid`, `untrusted`)."""
+    policy = trust.allowed_signers(root)
     rows = []
     for name, model in sorted(state.load(root).items()):
         latest = model.latest()
+        stages = model.stages()
+        exp = trust.experiment_of(root, latest.commit) if latest else None
+        standings = {}
+        if latest is not None:
+            standings[latest.version] = trust.standing(root, latest, policy=policy, exp=exp).to_json()
+        for stage, version in stages.items():
+            found = trust.standing(root, version, trust.stage_event(version, stage), policy)
+            if found.status != trust.VALID or version.version not in standings:
+                standings[version.version] = found.to_json()
         rows.append({
             "model": name, "deprecated": model.deprecated,
             "latest": latest.version if latest else None,
-            "stages": {stage: v.version for stage, v in model.stages().items()},
-            "metrics": flatten(metadata.dict_field(latest.meta if latest else None, "metrics"), single_root=True),
+            "stages": {stage: v.version for stage, v in stages.items()},
+            "metrics": flatten(exp.record.metrics, single_root=True) if exp else {},
             "has_metadata": bool(latest and latest.meta is not None),
             "versions": len([v for v in model.versions.values() if names.VERSION_RE.match(v.version)]),
+            "standing": standings,
         })
     return rows
 
@@ -41,6 +56,7 @@ def list_models(root: Path) -> list[dict[str, Any]]:
 class Resolved:
     model: state.Model
     version: state.Version
+    stage: str | None = None  # set when the reference named a stage (NAME#STAGE)
 
 
 def resolve(models: dict[str, state.Model], text: str) -> Resolved:
@@ -57,7 +73,7 @@ def resolve(models: dict[str, state.Model], text: str) -> Resolved:
         if found is None:
             raise RegistryError(f"{ref.model} has no version in stage {ref.stage}",
                                 hint=f"`mlv model show {ref.model}` lists its stages.")
-        return Resolved(model, found)
+        return Resolved(model, found, ref.stage)
     if ref.version == "latest":
         latest = model.latest()
         if latest is None:
@@ -86,6 +102,14 @@ def resolve_registry_rev(root: Path, text: str) -> str | None:
     return resolve(models, text).version.commit
 
 
+def resolve_trusted(root: Path, text: str, what: str) -> tuple[Resolved, Experiment | None]:
+    """TEXT resolved, and checked before the caller acts on it (WHAT it does, for the message):
+    its tags against its record, and against the signing policy. UntrustedVersionError else."""
+    found = resolve(state.load(root), text)
+    exp = trust.require(root, found.model, found.version, what, trust.stage_event(found.version, found.stage))
+    return found, exp
+
+
 def show(root: Path, text: str) -> dict[str, Any]:
     """One version with its lineage (experiment, data, params, metrics, lockfile, verdicts)."""
     from mlv.record import history  # here, not above: `list` and `history` need neither
@@ -98,6 +122,7 @@ def show(root: Path, text: str) -> dict[str, Any]:
                            "versions": [_version_json(v) for v in sorted(
                                model.versions.values(), key=lambda v: names.semver_key(v.version), reverse=True)],
                            "stages_now": {s: v.version for s, v in model.stages().items()}}
+    exp: Experiment | None = None
     try:
         exp = history.show_experiment(root, version.commit)
     except MlvError as exc:
@@ -105,6 +130,7 @@ def show(root: Path, text: str) -> dict[str, Any]:
         doc["experiment_error"] = exc.message
     else:
         env = exp.record.environment
+        doc["metrics"] = flatten(exp.record.metrics, single_root=True)  # the record's, never the tag's
         doc["experiment"] = {
             "commit": exp.commit, "message": exp.message, "command": exp.record.command,
             "created": exp.record.created, "data": [p.to_json() for p in exp.record.data],
@@ -112,6 +138,8 @@ def show(root: Path, text: str) -> dict[str, Any]:
             "params": exp.record.params, "metrics": exp.record.metrics,
             "lockfile": {"path": env.lockfile, "sha256": env.lockfile_sha256, "packages": len(exp.packages or {})},
         }
+    doc["standing"] = trust.standing(root, version, trust.stage_event(version, found.stage),
+                                     trust.allowed_signers(root), exp).to_json()
     doc["reproduce_verdicts"] = lineage.reproduce_verdicts(root, version.commit)
     return doc
 
@@ -122,4 +150,27 @@ def model_history(root: Path, name: str) -> list[dict[str, Any]]:
     models = state.load(root)
     if name not in models:
         raise RegistryError(f"unknown model {name!r}", hint="`mlv model list` lists the models.")
-    return [e.to_json() for e in models[name].events]
+    model = models[name]
+    policy = trust.allowed_signers(root)
+    standings = {v.version: trust.standing(root, v) for v in model.versions.values() if v.event is not None}
+    rows = []
+    for event in model.events:
+        row = event.to_json()
+        found = standings.get(event.version or "") if event.action == names.REGISTER else None
+        if found is None or found.status == trust.VALID:
+            found = _signature_standing(root, event, policy) or found
+        row["standing"] = (found or trust.Standing(trust.VALID)).to_json()
+        rows.append(row)
+    return rows
+
+
+def _signature_standing(root: Path, event: state.Event, policy: Path | None) -> trust.Standing | None:
+    """UNTRUSTED when a POLICY is set and EVENT's tag is not signed by an allowed signer."""
+    from mlv.adapters import git
+
+    if policy is None:
+        return None
+    ok, why = git.verify_signature(root, "tag", event.tag, policy)
+    if ok:
+        return None
+    return trust.Standing(trust.UNTRUSTED, (f"tag {event.tag} is not signed by an allowed signer: {why}",))

@@ -80,6 +80,7 @@ from mlv.adapters.git.remote import (
     push_refs,
     remote_names,
 )
+from mlv.adapters.git.signing import signing_key, verify_signature
 from mlv.adapters.git.worktree import (
     FileChange,
     attach_head,
@@ -153,6 +154,7 @@ __all__ = [
     "revision_exists",
     "run",
     "run_hook",
+    "signing_key",
     "stage_all_except",
     "stage_blobs",
     "staged_listing",
@@ -163,6 +165,7 @@ __all__ = [
     "tree_of_commit_object",
     "untracked_files",
     "update_index_entries",
+    "verify_signature",
     "worktree_add",
     "worktree_remove",
     "write_tree",

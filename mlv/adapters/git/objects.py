@@ -82,8 +82,8 @@ def ls_tree_paths(root: Path, rev: str, pattern_suffix: str = "") -> list[str]:
     return [n for n in names if n.endswith(pattern_suffix)]
 
 
-def commit_tree(root: Path, tree: str, parent: str | None, message: str) -> str:
-    args = ["commit-tree", tree]
+def commit_tree(root: Path, tree: str, parent: str | None, message: str, *, sign: bool = False) -> str:
+    args = ["commit-tree", *(["-S"] if sign else []), tree]
     if parent:
         args += ["-p", parent]
     return out([*args, "-F", "-"], root, input_bytes=message.encode())

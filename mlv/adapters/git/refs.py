@@ -153,14 +153,15 @@ def check_tag_name(root: Path, name: str) -> bool:
     return run(["check-ref-format", f"refs/tags/{name}"], root, check=False).returncode == 0
 
 
-def create_annotated_tag(root: Path, name: str, commit: str, message: str) -> None:
-    """Create the annotated tag NAME on COMMIT; refuses (GitError) when it exists already.
+def create_annotated_tag(root: Path, name: str, commit: str, message: str, *, sign: bool = False) -> None:
+    """Create the annotated tag NAME on COMMIT, signed with the user's key when SIGN (`git tag -s`);
+    refuses (GitError) when it exists already.
 
     `git tag` without -f never moves an existing tag, so two writers racing for one name cannot
     both succeed: the loser gets the error.
     """
-    proc = run(["tag", "-a", "--no-sign", "-F", "-", "--", name, commit], root, input_bytes=message.encode(),
-               check=False)
+    proc = run(["tag", "-s" if sign else "-a", *([] if sign else ["--no-sign"]), "-F", "-", "--", name, commit],
+               root, input_bytes=message.encode(), check=False)
     if proc.returncode != 0:
         detail = proc.stderr.decode(errors="replace").strip().splitlines()
         raise GitError(f"git refused the tag {name!r}: {detail[-1] if detail else 'unknown error'}")

@@ -45,6 +45,10 @@ def gate_command(
             report = gate.run_gate(root, rev, against)
             markdown = _markdown(root, report) if md_file is not None else None
         except MlvError as exc:
+            from mlv.registry.trust import UntrustedVersionError
+
+            if isinstance(exc, UntrustedVersionError):
+                raise  # its own code: the base is not a version anyone should compare with
             # Whatever stopped the gate (config, git, a record), CI must tell it from a failed rule.
             clone = exc.with_context()
             clone.exit_code = EXIT_CANNOT_RUN

@@ -21,7 +21,10 @@ def register(app: typer.Typer) -> None:
 
 def event_of(ref: str, root: Path | None) -> dict[str, Any]:
     """{event, name, version, stage, counter, tag}; event None for a tag that is not the registry's.
-    The version of a stage event is read from the registry when the tag is in ROOT's repository."""
+
+    In ROOT's repository, a register or assign tag is checked before a deploy job acts on it: its
+    version is read from the registry, and a version whose tag disagrees with its record, or that
+    the signing policy does not trust, raises UntrustedVersionError."""
     from mlv.adapters import git
     from mlv.registry import names
     from mlv.registry.names import RegistryError
@@ -34,8 +37,8 @@ def event_of(ref: str, root: Path | None) -> dict[str, Any]:
         raise RegistryError(f"tag {tag} is not in this repository",
                             hint="Fetch tags first (`git fetch --tags`), or check the name.")
     version = parsed.version
-    if version is None and root is not None and parsed.stage is not None:
-        version = _stage_version(root, parsed.model, tag)
+    if root is not None and parsed.action in (names.REGISTER, names.ASSIGN):
+        version = _checked_version(root, parsed.model, tag) or version
     if version is None and parsed.action == "assign":  # a deploy step must never build NAME@null
         raise RegistryError(f"the version {tag} assigns is unknown outside the repository that has the tag",
                             hint="Run it inside a clone with the tag (`git fetch --tags` in CI).")
@@ -43,13 +46,17 @@ def event_of(ref: str, root: Path | None) -> dict[str, Any]:
             "counter": parsed.counter, "tag": tag}
 
 
-def _stage_version(root: Path, model: str, tag: str) -> str | None:
-    from mlv.registry import state
+def _checked_version(root: Path, model: str, tag: str) -> str | None:
+    from mlv.registry import state, trust
 
     found = state.load(root).get(model)
-    if found is None:
+    event = next((e for e in found.events if e.tag == tag), None) if found is not None else None
+    if found is None or event is None or event.version not in found.versions:
         return None
-    return next((e.version for e in found.events if e.tag == tag), None)
+    version = found.versions[event.version]
+    stage_events = (event,) if event is not version.event else ()
+    trust.require(root, found, version, f"act on {tag}", stage_events)
+    return version.version
 
 
 @registry_app.command("event")

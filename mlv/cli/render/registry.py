@@ -30,13 +30,26 @@ def _metrics(metrics: dict[str, Any], limit: int = 3) -> str:
     return "  ".join(f"{k}={fmt_value(v)}" for k, v in list(metrics.items())[:limit]) or "-"
 
 
+def _standing(standing: dict[str, Any] | None) -> str:
+    """"" for a valid version; " (invalid: artifact, metrics)" or " (untrusted)" else."""
+    if not standing or standing["status"] == "valid":
+        return ""
+    fields = f": {', '.join(standing['fields'])}" if standing["fields"] else ""
+    return f" ({standing['status']}{fields})"
+
+
+def _labelled(version: str | None, standings: dict[str, Any]) -> str:
+    return f"{version}{_standing(standings.get(version))}" if version else "-"
+
+
 def model_list(rows: list[dict[str, Any]]) -> str:
     stages = sorted({s for r in rows for s in r["stages"]})
     table = []
     for r in rows:
         name = r["model"] + (" (deprecated)" if r["deprecated"] else "")
         metrics = _metrics(r["metrics"]) if r["has_metadata"] else "no mlv metadata"
-        table.append([name, r["latest"] or "-", *[r["stages"].get(s, "-") for s in stages], metrics])
+        table.append([name, _labelled(r["latest"], r["standing"]),
+                      *[_labelled(r["stages"].get(s), r["standing"]) for s in stages], metrics])
     return columns(["model", "latest", *[f"#{s}" for s in stages], "metrics"], table)
 
 
@@ -52,6 +65,9 @@ def model_show(doc: dict[str, Any]) -> str:
              f"version   {doc['version']}{'' if doc['registered'] else ' (deregistered)'}  stages: {stages}",
              f"tag       {doc['tag']}  {when(doc['time'])}",
              f"commit    {doc['commit']}"]
+    standing = doc.get("standing") or {"status": "valid", "problems": []}
+    lines.append(f"standing  {standing['status']}")
+    lines += [f"          {problem}" for problem in standing["problems"]]
     artifact = doc.get("artifact")
     if artifact:
         lines.append(f"artifact  {artifact.get('path')}  md5 {artifact.get('md5')}")
@@ -84,5 +100,6 @@ def model_history(events: list[dict[str, Any]]) -> str:
     for e in events:
         what = " ".join(x for x in (e["version"], (f"#{e['stage']}" if e["stage"] else None)) if x)
         message = e["message"].splitlines()[0] if e["message"] else ""
-        rows.append([when(e["time"]), e["event"] + (" (forced)" if e["forced"] else ""), what, e["tagger"], message])
+        event = e["event"] + (" (forced)" if e["forced"] else "") + _standing(e.get("standing"))
+        rows.append([when(e["time"]), event, what, e["tagger"], message])
     return columns(["time", "event", "version/stage", "who", "message"], rows)

@@ -1,0 +1,113 @@
+"""A registry tag is a claim: hand-made tags that contradict their experiment's record are
+`invalid` everywhere they are shown, and refused (exit 6, nothing written) wherever they are acted on."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlv.registry import actions
+from tests.conftest import git, mlv
+from tests.test_registry_helpers import tag_block, tags, write_models_config
+
+
+@pytest.fixture
+def registered(experiment_repo: Path) -> Path:
+    actions.register(experiment_repo, "churn")
+    return experiment_repo
+
+
+def forge(repo: Path, tag: str, edit: dict[str, Any], source: str = "churn@v0.0.1") -> None:
+    """An annotated TAG on SOURCE's commit whose block is SOURCE's with EDIT applied: what an
+    attacker who can push tags writes by hand."""
+    block = tag_block(repo, source)
+    block.update(edit)
+    message = f"Register\n\n--- mlv registry record v1 ---\n{json.dumps(block, indent=1)}\n--- end mlv registry record ---\n"
+    commit = git(repo, "rev-parse", f"{source}^{{commit}}")
+    subprocess.run(["git", "tag", "-a", "--no-sign", "-F", "-", tag, commit], cwd=repo, input=message, text=True,
+                   check=True)
+
+
+def _attacker_object(repo: Path) -> str:
+    """An object that is in the DVC cache but is not the model: the backdoor's stand-in."""
+    block = tag_block(repo, "churn@v0.0.1")
+    return str(block["data"][0]["md5"])
+
+
+def _refused(repo: Path, *args: str) -> str:
+    proc = mlv(repo, *args, check=False)
+    assert proc.returncode == 6, (proc.returncode, proc.stdout, proc.stderr)
+    assert proc.stderr.count("\n") == 1 and proc.stdout == "", proc.stderr
+    return proc.stderr
+
+
+def test_a_tag_that_swaps_the_artifact_is_invalid_and_never_fetched_or_packaged(registered: Path,
+                                                                                tmp_path: Path) -> None:
+    repo = registered
+    forge(repo, "churn@v0.1.0", {"version": "v0.1.0", "artifact": {"path": "models", "md5": _attacker_object(repo)}})
+    err = _refused(repo, "model", "get", "churn@v0.1.0", "-o", str(tmp_path / "got"))
+    assert "invalid" in err and "artifact" in err
+    assert not (tmp_path / "got").exists()
+    _refused(repo, "model", "package", "churn@v0.1.0", "-o", str(tmp_path / "bundle"))
+    assert not (tmp_path / "bundle").exists() and list(tmp_path.glob(".bundle*")) == []
+    rows = json.loads(mlv(repo, "model", "list", "--json").stdout)
+    assert rows[0]["standing"]["v0.1.0"]["fields"] == ["artifact"]
+    assert "v0.1.0 (invalid: artifact)" in mlv(repo, "model", "list").stdout
+    shown = mlv(repo, "model", "show", "churn@v0.1.0").stdout
+    assert "standing  invalid" in shown and "artifact: the artifact's md5 is not the record's" in shown
+    assert "register (invalid: artifact)" in mlv(repo, "model", "history", "churn").stdout
+    _refused(repo, "model", "promote", "churn", "v0.1.0", "prod")
+    assert not any("#" in t for t in tags(repo))
+
+
+@pytest.mark.parametrize("field", ["metrics", "params", "data", "lockfile", "experiment"])
+def test_each_claimed_field_is_checked_against_the_record(registered: Path, field: str) -> None:
+    block = tag_block(registered, "churn@v0.0.1")
+    edits: dict[str, Any] = {
+        "metrics": {"metrics": {"metrics.json": {**block["metrics"]["metrics.json"], "r2": 0.99999}}},
+        "params": {"params": {"params.yaml": {"train": {"seed": 7}}}},
+        "data": {"data": [{**block["data"][0], "md5": "0" * 32 + ".dir"}]},
+        "lockfile": {"lockfile": {**block["lockfile"], "sha256": "f" * 64}},
+        "experiment": {"experiment": {**block["experiment"], "commit": "1" * 40}},
+    }
+    forge(registered, "churn@v0.0.3", {"version": "v0.0.3", **edits[field]})
+    doc = json.loads(mlv(registered, "model", "show", "churn@v0.0.3", "--json").stdout)
+    assert doc["standing"]["status"] == "invalid" and doc["standing"]["fields"] == [field]
+
+
+def test_gates_compute_from_the_record_not_the_tag(registered: Path) -> None:
+    """A tag claiming r2 = 0.99999 does not pass a 0.999 gate when the record says 0.9938."""
+    repo = registered
+    write_models_config(repo, "    gates:\n      prod:\n        metrics:\n          r2: {min: 0.999}\n")
+    block = tag_block(repo, "churn@v0.0.1")
+    forge(repo, "churn@v0.0.2", {"version": "v0.0.2",
+                                 "metrics": {"metrics.json": {**block["metrics"]["metrics.json"], "r2": 0.99999}}})
+    err = _refused(repo, "model", "promote", "churn", "v0.0.2", "prod")
+    assert "invalid" in err and "metrics" in err
+    # A tag with no claim at all (as GTO writes): the gate reads the record's r2, and refuses.
+    subprocess.run(["git", "tag", "-a", "--no-sign", "-m", "r2=0.99999", "churn@v0.0.3", "HEAD"], cwd=repo, check=True)
+    proc = mlv(repo, "model", "promote", "churn", "v0.0.3", "prod", check=False)
+    assert proc.returncode == 4 and "r2 0.993" in proc.stderr, proc.stderr
+
+
+def test_gate_against_and_registry_event_refuse_an_invalid_stage(registered: Path) -> None:
+    repo = registered
+    block = tag_block(repo, "churn@v0.0.1")
+    forge(repo, "churn@v0.0.2", {"version": "v0.0.2",
+                                 "metrics": {"metrics.json": {**block["metrics"]["metrics.json"], "mse": 0.0}}})
+    git(repo, "tag", "-d", "churn@v0.0.1")
+    later = {**os.environ, "GIT_COMMITTER_DATE": f"{int(time.time()) + 2} +0000"}
+    subprocess.run(["git", "tag", "-a", "--no-sign", "-m", "prod", "churn#prod#1", "churn@v0.0.2^{commit}"], cwd=repo,
+                   check=True, env=later)
+    assert "version   v0.0.2" in mlv(repo, "model", "show", "churn#prod").stdout
+    _refused(repo, "gate", "HEAD", "--against", "churn#prod")
+    _refused(repo, "registry", "event", "refs/tags/churn#prod#1", "--json")
+    _refused(repo, "registry", "event", "refs/tags/churn@v0.0.2")
+    doc = json.loads(mlv(repo, "registry", "event", "refs/tags/other-tag", "--json").stdout)
+    assert doc["event"] is None  # a tag that is not the registry's is still not an error
