@@ -249,7 +249,7 @@ def test_get_writes_the_verified_artifact_and_never_through_a_symlink(registered
     trap = tmp_path / "trap"
     trap.mkdir()
     os.symlink(outside, trap / "models")
-    result = mlv(registered, "model", "get", "churn@latest", "-o", str(trap), check=False)
+    result = mlv(registered, "model", "get", "churn@latest", "-o", str(trap), "--force", check=False)
     assert result.returncode == 1 and "symlink" in result.stderr and result.stderr.count("\n") == 1
     assert list(outside.iterdir()) == []
 

@@ -28,7 +28,8 @@ def forge(repo: Path, tag: str, edit: dict[str, Any], source: str = "churn@v0.0.
     attacker who can push tags writes by hand."""
     block = tag_block(repo, source)
     block.update(edit)
-    message = f"Register\n\n--- mlv registry record v1 ---\n{json.dumps(block, indent=1)}\n--- end mlv registry record ---\n"
+    body = json.dumps(block, indent=1)
+    message = f"Register\n\n--- mlv registry record v1 ---\n{body}\n--- end mlv registry record ---\n"
     commit = git(repo, "rev-parse", f"{source}^{{commit}}")
     subprocess.run(["git", "tag", "-a", "--no-sign", "-F", "-", tag, commit], cwd=repo, input=message, text=True,
                    check=True)
@@ -111,3 +112,17 @@ def test_gate_against_and_registry_event_refuse_an_invalid_stage(registered: Pat
     _refused(repo, "registry", "event", "refs/tags/churn@v0.0.2")
     doc = json.loads(mlv(repo, "registry", "event", "refs/tags/other-tag", "--json").stdout)
     assert doc["event"] is None  # a tag that is not the registry's is still not an error
+
+
+def test_get_writes_a_new_folder_and_never_replaces_a_file_without_force(registered: Path) -> None:
+    repo = registered
+    model = repo / "models/model.joblib"
+    model.write_bytes(b"uncommitted work")
+    got = json.loads(mlv(repo, "model", "get", "churn@v0.0.1", "--json").stdout)
+    assert got["path"] == str(repo / "churn-v0.0.1/models")
+    assert (repo / "churn-v0.0.1/models/model.joblib").read_bytes() != b"uncommitted work"
+    proc = mlv(repo, "model", "get", "churn@v0.0.1", "-o", ".", check=False)
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "exists already" in proc.stderr
+    assert "--force" in proc.stderr and model.read_bytes() == b"uncommitted work"
+    mlv(repo, "model", "get", "churn@v0.0.1", "-o", ".", "--force")
+    assert model.read_bytes() == (repo / "churn-v0.0.1/models/model.joblib").read_bytes()

@@ -65,7 +65,23 @@ def _write(tree: SafeTree, cache: Path, md5: str, rel: str) -> None:
         os.close(folder)
 
 
-def get(root: Path, text: str, out_dir: Path) -> Got:
+def default_folder(model: str, version: str) -> Path:
+    """`NAME-vX.Y.Z` in the current folder: a new folder, so a tag never chooses which of the
+    user's files are replaced."""
+    return Path(f"{model.replace('/', '-').replace(':', '-')}-{version}")
+
+
+def _refuse_existing(out_dir: Path, rels: list[str]) -> None:
+    for rel in rels:
+        target = out_dir / rel
+        if os.path.lexists(target):
+            raise RegistryError(f"{target} exists already; nothing was written",
+                                hint="Pass --force to replace it, or write into a new folder with -o DIR.")
+
+
+def get(root: Path, text: str, out_dir: Path | None = None, *, force: bool = False) -> Got:
+    """Write TEXT's artifact into OUT_DIR (default `NAME-vX.Y.Z`); an existing file there is
+    replaced only with FORCE."""
     found, exp = queries.resolve_trusted(root, text, "fetch")
     claimed = metadata.dict_field(found.version.meta, "artifact").get("path")
     truth = trust.record_artifact(root, exp, claimed) if exp is not None and isinstance(claimed, str) else None
@@ -83,10 +99,12 @@ def get(root: Path, text: str, out_dir: Path) -> Got:
                 "artifact md5 is not the record's", hint="Deregister it and register again.")
     path, md5 = str(truth["path"]), str(truth["md5"])  # the record's: the tag only says which output
     name = pathsafety.safe_relpath(path, "artifact path").rsplit("/", 1)[-1]
-    out_dir = out_dir.absolute()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = (out_dir or default_folder(found.model.name, found.version.version)).absolute()
     fetched += _ensure(root, cache, [md5])
     if not md5.endswith(".dir"):
+        if not force:
+            _refuse_existing(out_dir, [name])
+        out_dir.mkdir(parents=True, exist_ok=True)
         with SafeTree(out_dir) as tree:
             _write(tree, cache, md5, name)
         return Got(found.model.name, found.version.version, out_dir / name, md5, 1, fetched)
@@ -94,6 +112,9 @@ def get(root: Path, text: str, out_dir: Path) -> Got:
         raise objects.corrupt_object_error(cache, md5, path)
     listing = dvc.load_manifest_map(cache, md5) or {}
     fetched += _ensure(root, cache, sorted(set(listing.values())))
+    if not force:
+        _refuse_existing(out_dir, [f"{name}/{rel}" for rel in listing])
+    out_dir.mkdir(parents=True, exist_ok=True)
     with SafeTree(out_dir) as tree:
         for rel, file_md5 in sorted(listing.items()):
             _write(tree, cache, file_md5, f"{name}/{pathsafety.safe_relpath(rel, 'manifest path')}")

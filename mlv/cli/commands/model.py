@@ -250,15 +250,20 @@ def history_command(
 @model_app.command("get")
 def get_command(
     ref: Annotated[str, typer.Argument(metavar="NAME@vX.Y.Z|NAME#STAGE", help="The version whose artifact to write.", show_default=False)],
-    out_dir: Annotated[Path, typer.Option("-o", "--out", help="The folder to write the artifact into.")] = Path(),
+    out_dir: Annotated[Path | None, typer.Option("-o", "--out", help="The folder to write the artifact into. Default: a new folder NAME-vX.Y.Z.", show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace files that exist in the folder already.")] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Write a version's artifact into a folder, verified against its md5, from the DVC cache or
-    remote, without checking anything out. Exit 2 when its data is in neither.
+    """Write a version's artifact into a folder, verified against the md5 its experiment's record
+    gives, from the DVC cache or remote, without checking anything out. An existing file is never
+    replaced without --force. Exit 2 when its data is in neither; 6 when the version is invalid
+    or untrusted.
 
     Examples:
 
-        mlv model get churn#prod -o deploy/
+        mlv model get churn#prod
+
+        mlv model get churn#prod -o deploy/ --force
 
         mlv model get churn@v0.0.3 -o /tmp/model --json
     """
@@ -267,7 +272,7 @@ def get_command(
     from mlv.registry import fetch
 
     with handle_errors():
-        got = fetch.get(_root(), ref, out_dir)
+        got = fetch.get(_root(), ref, out_dir, force=force)
         if json_output:
             output.emit_json({"model": got.model, "version": got.version, "path": str(got.path), "md5": got.md5,
                               "files": got.files, "fetched": got.fetched})
