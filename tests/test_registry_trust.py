@@ -14,7 +14,7 @@ import pytest
 
 from mlv.registry import actions
 from tests.conftest import git, mlv
-from tests.test_registry_helpers import tag_block, tags, write_models_config
+from tests.test_registry_helpers import fake_experiment, tag_block, tags, write_models_config
 
 
 @pytest.fixture
@@ -126,3 +126,37 @@ def test_get_writes_a_new_folder_and_never_replaces_a_file_without_force(registe
     assert "--force" in proc.stderr and model.read_bytes() == b"uncommitted work"
     mlv(repo, "model", "get", "churn@v0.0.1", "-o", ".", "--force")
     assert model.read_bytes() == (repo / "churn-v0.0.1/models/model.joblib").read_bytes()
+
+
+def _hand_tag(repo: Path, tag: str, rev: str, unix: int) -> None:
+    env = {**os.environ, "GIT_COMMITTER_DATE": f"{unix} +0000"}
+    subprocess.run(["git", "tag", "-a", "--no-sign", "-m", "hand-made", tag, rev], cwd=repo, check=True, env=env)
+
+
+def test_a_future_dated_stage_tag_never_holds_the_stage(registered: Path) -> None:
+    repo = registered
+    first = git(repo, "rev-parse", "HEAD")
+    fake_experiment(repo, "second", {"mse": 0.09, "r2": 0.995})
+    actions.register(repo, "churn")
+    _hand_tag(repo, "churn#prod#1", first, int(time.time()) + 365 * 86400)
+    assert json.loads(mlv(repo, "model", "list", "--json").stdout)[0]["stages"] == {}
+    events = json.loads(mlv(repo, "model", "history", "churn", "--json").stdout)
+    assert [e["future_dated"] for e in events if e["stage"]] == [True]
+    assert "future-dated" in mlv(repo, "model", "history", "churn").stdout
+    out = mlv(repo, "model", "promote", "churn", "v0.0.2", "prod").stdout
+    assert "churn#prod#2" in out
+    assert json.loads(mlv(repo, "model", "show", "churn#prod", "--json").stdout)["version"] == "v0.0.2"
+
+
+def test_the_counter_beats_the_clock_within_the_skew(registered: Path) -> None:
+    """A tag dated four minutes ahead (inside the skew) with a lower counter loses to a later promote."""
+    repo = registered
+    first = git(repo, "rev-parse", "HEAD")
+    fake_experiment(repo, "second", {"mse": 0.09, "r2": 0.995})
+    actions.register(repo, "churn")
+    _hand_tag(repo, "churn#prod#1", first, int(time.time()) + 240)
+    assert json.loads(mlv(repo, "model", "show", "churn#prod", "--json").stdout)["version"] == "v0.0.1"
+    actions.promote(repo, "churn", "v0.0.2", "prod")
+    assert json.loads(mlv(repo, "model", "show", "churn#prod", "--json").stdout)["version"] == "v0.0.2"
+    actions.demote(repo, "churn", "prod")  # GTO's rule: the previous assignment still in force comes back
+    assert json.loads(mlv(repo, "model", "list", "--json").stdout)[0]["stages"] == {"prod": "v0.0.1"}

@@ -7,12 +7,18 @@ Semantics are GTO's, so `gto show` and `mlv model list` agree:
   one with the most recent assignment still in force (so demoting the current version brings back
   the previous one if it was never demoted itself: GTO's rule);
 - a model is deprecated when its most recent event is `NAME@deprecated`.
-Events are ordered by tag time (one-second resolution), then by the nanosecond stamp mlv writes in
+History is ordered by tag time (one-second resolution), then by the nanosecond stamp mlv writes in
 its block, then counter: events made within one second keep the order they were made in.
+
+Which version holds a stage is decided by what a clock cannot forge: GTO's counter (`NAME#STAGE#N`),
+then topology (a descendant commit wins over its ancestor), then time. A tag dated more than
+FUTURE_SKEW_S ahead of this machine's clock is flagged (`future_dated`) and never holds a stage.
 """
 
 from __future__ import annotations
 
+import time as clock
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +26,8 @@ from typing import Any
 
 from mlv.adapters import git
 from mlv.registry import metadata, names
+
+FUTURE_SKEW_S = 5 * 60
 
 
 @dataclass(eq=False)
@@ -37,6 +45,8 @@ class Event:
     stage: str | None = None
     counter: int | None = None
     seq: int = 0  # position in the model's ordered history
+    rank: int = 0  # position in the order events are applied in: counter first, then time
+    future_dated: bool = False  # dated beyond FUTURE_SKEW_S ahead of the clock: never holds a stage
 
     @cached_property
     def _parsed(self) -> tuple[str, dict[str, Any] | None]:
@@ -58,7 +68,8 @@ class Event:
         return {"time": self.time, "model": self.model, "event": self.action, "version": self.version,
                 "stage": self.stage, "tag": self.tag, "commit": self.commit, "tagger": self.tagger,
                 "tagger_email": self.tagger_email, "message": self.message,
-                "forced": bool((self.meta or {}).get("forced")), "has_metadata": self.meta is not None}
+                "forced": bool((self.meta or {}).get("forced")), "has_metadata": self.meta is not None,
+                "future_dated": self.future_dated}
 
 
 @dataclass
@@ -101,6 +112,8 @@ class Model:
     versions: dict[str, Version] = field(default_factory=dict)
     events: list[Event] = field(default_factory=list)  # oldest first
     max_counter: int = 0
+    # (ancestor, descendant) -> True when the first commit is in the second's history; None: unknown
+    is_ancestor: Callable[[str, str], bool] | None = field(default=None, repr=False)
 
     @property
     def deprecated(self) -> bool:
@@ -117,15 +130,28 @@ class Model:
         return max(known, key=names.semver_key) if known else None
 
     def stages(self) -> dict[str, Version]:
-        """stage -> the version in it now (the latest assignment still in force)."""
-        best: dict[str, tuple[int, Version]] = {}
+        """stage -> the version in it now: the assignment still in force with the highest counter,
+        then the descendant commit, then the latest; a future-dated tag never holds a stage."""
+        best: dict[str, tuple[Event, Version]] = {}
         for version in self.versions.values():
             if version.deregistered:
                 continue  # as in GTO: a deregistered version leaves every stage
             for stage, event in version.stage_events.items():
-                if event.action == names.ASSIGN and (stage not in best or event.seq > best[stage][0]):
-                    best[stage] = (event.seq, version)
+                if event.action != names.ASSIGN or event.future_dated:
+                    continue
+                if stage not in best or self._wins(event, best[stage][0]):
+                    best[stage] = (event, version)
         return {stage: best[stage][1] for stage in sorted(best)}
+
+    def _wins(self, event: Event, other: Event) -> bool:
+        if (event.counter or 0) != (other.counter or 0):
+            return (event.counter or 0) > (other.counter or 0)
+        if event.commit != other.commit and self.is_ancestor is not None:
+            if self.is_ancestor(other.commit, event.commit):
+                return True
+            if self.is_ancestor(event.commit, other.commit):
+                return False
+        return event.rank > other.rank
 
     def version_at(self, commit: str) -> Version | None:
         for version in self.versions.values():
@@ -136,10 +162,14 @@ class Model:
 
 def load(root: Path) -> dict[str, Model]:
     """Every model in the registry, from one `git for-each-ref refs/tags`."""
-    return build(git.for_each_ref(root, ["refs/tags/"]))
+    models = build(git.for_each_ref(root, ["refs/tags/"]))
+    for model in models.values():
+        model.is_ancestor = lambda a, b: git.is_ancestor(root, a, b)
+    return models
 
 
-def build(refs: list[git.RefEntry]) -> dict[str, Model]:
+def build(refs: list[git.RefEntry], now: float | None = None) -> dict[str, Model]:
+    horizon = (clock.time() if now is None else now) + FUTURE_SKEW_S
     events: list[tuple[Event, names.TagName]] = []
     for ref in refs:
         parsed = names.parse_tag(ref.name)
@@ -148,7 +178,7 @@ def build(refs: list[git.RefEntry]) -> dict[str, Model]:
         events.append((Event(model=parsed.model, action=parsed.action, tag=ref.name, commit=ref.target,
                              time=ref.date, tagger=ref.tagger, tagger_email=ref.tagger_email, raw=ref.contents,
                              truncated=ref.truncated, version=parsed.version, stage=parsed.stage,
-                             counter=parsed.counter),
+                             counter=parsed.counter, future_dated=ref.date > horizon),
                        parsed))
     events.sort(key=_order)
     models: dict[str, Model] = {}
@@ -156,14 +186,23 @@ def build(refs: list[git.RefEntry]) -> dict[str, Model]:
         model = models.setdefault(event.model, Model(event.model))
         model.max_counter = max(model.max_counter, parsed.counter or 0)
         event.seq = len(model.events)
-        _apply(model, event)
         model.events.append(event)
+    for model in models.values():
+        # Registrations first (a stage tag names a version by its commit), then by counter: a
+        # clock set forward cannot reorder what GTO's counter says.
+        for rank, event in enumerate(sorted(model.events, key=_applied)):
+            event.rank = rank
+            _apply(model, event)
     return models
 
 
 def _order(pair: tuple[Event, names.TagName]) -> tuple[int, int, int, str]:
     event = pair[0]
     return (event.time, metadata.written_ns(event.raw), event.counter or 0, event.tag)
+
+
+def _applied(event: Event) -> tuple[bool, bool, int, int]:
+    return (event.future_dated, event.action in (names.ASSIGN, names.UNASSIGN), event.counter or 0, event.seq)
 
 
 def _apply(model: Model, event: Event) -> None:

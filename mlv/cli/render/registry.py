@@ -100,6 +100,7 @@ def model_history(events: list[dict[str, Any]]) -> str:
     for e in events:
         what = " ".join(x for x in (e["version"], (f"#{e['stage']}" if e["stage"] else None)) if x)
         message = e["message"].splitlines()[0] if e["message"] else ""
-        event = e["event"] + (" (forced)" if e["forced"] else "") + _standing(e.get("standing"))
+        event = e["event"] + (" (forced)" if e["forced"] else "") + (" (future-dated)" if e["future_dated"] else "")
+        event += _standing(e.get("standing"))
         rows.append([when(e["time"]), event, what, e["tagger"], message])
     return columns(["time", "event", "version/stage", "who", "message"], rows)
