@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import time
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from mlv.registry import actions
-from tests.conftest import git, mlv
+from tests.conftest import VENV_BIN, git, mlv
 from tests.test_registry_helpers import fake_experiment, tag_block, tags, write_models_config
 
 
@@ -160,3 +161,43 @@ def test_the_counter_beats_the_clock_within_the_skew(registered: Path) -> None:
     assert json.loads(mlv(repo, "model", "show", "churn#prod", "--json").stdout)["version"] == "v0.0.2"
     actions.demote(repo, "churn", "prod")  # GTO's rule: the previous assignment still in force comes back
     assert json.loads(mlv(repo, "model", "list", "--json").stdout)[0]["stages"] == {"prod": "v0.0.1"}
+
+
+def _on_a_pty(repo: Path, *args: str) -> str:
+    """What mlv shows with stdout and stderr on a terminal."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(Path(VENV_BIN) / "mlv"), *args], cwd=repo, stdout=slave, stderr=slave,
+                            stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "200"})
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal closed: mlv is done
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=60) == 0, seen
+    os.close(master)
+    return seen.decode(errors="replace")
+
+
+def test_every_registry_field_reaches_the_terminal_escaped(registered: Path) -> None:
+    repo = registered
+    block = tag_block(repo, "churn@v0.0.1")
+    hostile = "\x1b]0;owned\x07\x1b[2J\x9b1A"
+    block.update(version="v0.0.2", artifact={**block["artifact"], "path": f"models{hostile}"})
+    body = json.dumps(block, indent=1)
+    message = f"Looks fine{hostile}\n\n--- mlv registry record v1 ---\n{body}\n--- end mlv registry record ---\n"
+    env = {**os.environ, "GIT_COMMITTER_NAME": f"Mallory{hostile}"}
+    subprocess.run(["git", "tag", "-a", "--no-sign", "-F", "-", "churn@v0.0.2", "HEAD"], cwd=repo, input=message,
+                   text=True, check=True, env=env)
+    shown = {args: _on_a_pty(repo, *args) for args in (("model", "list"), ("model", "show", "churn@v0.0.2"),
+                                                       ("model", "history", "churn"))}
+    for args, text in shown.items():
+        assert "\x1b" not in text and "\x9b" not in text and "\x07" not in text, (args, text)
+    assert "Mallory\\x1b]0;owned\\x07" in shown[("model", "history", "churn")]
+    assert "Looks fine\\x1b" in shown[("model", "history", "churn")]
+    assert "models\\x1b]0;owned" in shown[("model", "show", "churn@v0.0.2")]
+    assert "(invalid: artifact)" in shown[("model", "list")]

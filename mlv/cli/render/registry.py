@@ -1,5 +1,8 @@
 """Plain-text rendering of the model registry (`mlv model list/show/history`).
 
+Every field comes from a tag or a record someone else wrote (names, tagger, messages, paths), so each
+cell and line goes through `visible()`: a control character is shown as an escape, never obeyed.
+
 Plain aligned columns rather than rich tables: these commands must answer in well under 0.3 s with
 thousands of tags, and importing rich's table machinery alone costs a noticeable share of that.
 """
@@ -10,6 +13,7 @@ import datetime
 from typing import Any
 
 from mlv.cli.output import fmt_value, plural
+from mlv.text import visible
 
 
 def when(unix: int) -> str:
@@ -21,6 +25,7 @@ def columns(header: list[str], rows: list[list[str]]) -> str:
     a message is shortened on a narrow terminal; a pipe gets every value on one line."""
     from mlv.cli.render.table import Column, render, terminal_width
 
+    rows = [[visible(str(cell)) for cell in row] for row in rows]
     specs = [Column(name, key=index == 0, wrap=name == "metrics", shorten=name == "message", min_width=16,
                     drop=2 if name == "who" else 0) for index, name in enumerate(header)]
     return "\n".join(render(specs, rows, terminal_width()))
@@ -92,7 +97,7 @@ def model_show(doc: dict[str, Any]) -> str:
     others = [v["version"] + ("" if v["registered"] else "!") + (f" [{', '.join(v['stages'])}]" if v["stages"] else "")
               for v in doc["versions"]]
     lines.append(f"versions  {', '.join(others)}")
-    return "\n".join(lines)
+    return "\n".join(visible(line) for line in lines)
 
 
 def model_history(events: list[dict[str, Any]]) -> str:
