@@ -171,7 +171,7 @@ def test_reproduced_rule_without_a_saved_verdict(gated: Path) -> None:
     _configure(gated, {"reproduced": True, "metrics": {"r2": {"min": 0.5}}})
     proc = mlv(gated, "gate", check=False)
     assert proc.returncode == 1
-    assert "FAIL  reproduced: saved verdict none" in proc.stdout
+    assert "FAIL  reproduced: no saved verdict whose evidence checks out" in proc.stdout
 
 
 def test_shallow_clone_fetches_the_base(gated: Path, tmp_path: Path) -> None:

@@ -63,7 +63,7 @@ def test_fact_rules() -> None:
     results = evaluate(policy, Facts({}, reproduced_verdict="not_reproduced", current_stages=("dev",),
                                      branches=("feature",)))
     assert [r.rule for r in failed(results)] == ["reproduced", "from", "branches"]
-    ok = evaluate(policy, Facts({}, reproduced_verdict="within_tolerance", current_stages=("staging",),
+    ok = evaluate(policy, Facts({}, reproduced_verdict="reproduced_within_tolerance", current_stages=("staging",),
                                 branches=("main", "x")))
     assert failed(ok) == []
 

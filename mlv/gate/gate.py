@@ -174,8 +174,7 @@ def run_gate(root: Path, rev: str | None, against: str | None) -> GateReport:
     if policy.reproduced:
         from mlv.registry import lineage
 
-        verdicts = lineage.reproduce_verdicts(root, candidate.experiment.commit)
-        facts = replace(facts, reproduced_verdict=verdicts[0]["verdict"] if verdicts else None)
+        facts = replace(facts, reproduced_verdict=lineage.checked_verdict(root, candidate.experiment.commit))
     if policy.branches is not None:
         facts = replace(facts, branches=tuple(git.branches_containing(root, candidate.experiment.commit)))
     if policy.data_check:

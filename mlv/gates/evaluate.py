@@ -19,7 +19,7 @@ class Facts:
     metrics: dict[str, Any]
     base_metrics: dict[str, Any] | None = None  # None: nothing to compare with (drop rules pass)
     base_label: str | None = None  # how to name the base in messages, e.g. "prod v0.0.3"
-    reproduced_verdict: str | None = None  # the latest saved `mlv reproduce` verdict, if any
+    reproduced_verdict: str | None = None  # the newest saved `mlv reproduce` verdict whose evidence checks out
     current_stages: tuple[str, ...] = ()
     branches: tuple[str, ...] = ()
     data_check: str | None = None  # "pass" or "fail": `mlv data check` of the data against the base
@@ -114,8 +114,9 @@ def evaluate(policy: GatePolicy, facts: Facts) -> list[RuleResult]:
         results.extend(_metric(rule, facts))
     if policy.reproduced:
         verdict = facts.reproduced_verdict
-        ok = verdict in ("reproduced", "within_tolerance")
-        results.append(RuleResult("reproduced", ok, "reproduced: saved verdict " + (verdict or "none") + (
+        ok = verdict in ("reproduced", "reproduced_within_tolerance")
+        said = f"saved verdict {verdict}" if verdict else "no saved verdict whose evidence checks out"
+        results.append(RuleResult("reproduced", ok, f"reproduced: {said}" + (
             "" if ok else " (run `mlv reproduce REV --save`)"), value=verdict, threshold=True))
     if policy.data_check:
         ok = facts.data_check == "pass"

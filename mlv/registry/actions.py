@@ -53,7 +53,9 @@ def _tag(root: Path, name: str, commit: str, message: str) -> None:
     if not git.check_tag_name(root, name):
         raise RegistryError(f"git refuses the tag name {name!r}", hint="Pick a name git accepts as a tag.")
     try:
-        git.create_annotated_tag(root, name, commit, message)
+        # Signed with git's own signing when the user has a key: a policy can then tell our tags
+        # from anyone's (docs/how-to/register-and-promote.md).
+        git.create_annotated_tag(root, name, commit, message, sign=git.signing_key(root) is not None)
     except MlvError as exc:
         raise RegistryError(exc.message, hint="`mlv model history NAME` shows what exists.",
                             exit_code=EXIT_USER_ERROR) from None
@@ -143,12 +145,11 @@ def promote(root: Path, name: str, version: str, stage: str, message: str | None
     results: list[RuleResult] = []
     policy = conf.gates.get(stage)
     if policy is not None and not policy.empty:
-        verdicts = lineage.reproduce_verdicts(root, target.commit) if policy.reproduced else []
         facts = Facts(
             metrics=metrics_of(root, target),
             base_metrics=metrics_of(root, current) if current is not None else None,
             base_label=f"{stage} {current.version}" if current is not None else None,
-            reproduced_verdict=verdicts[0]["verdict"] if verdicts else None,
+            reproduced_verdict=lineage.checked_verdict(root, target.commit) if policy.reproduced else None,
             current_stages=tuple(target.active_stages),
             branches=tuple(git.branches_containing(root, target.commit)) if policy.branches is not None else (),
         )

@@ -60,22 +60,36 @@ def artifact_entry(root: Path, exp: Experiment, path: str | None) -> dict[str, A
 
 
 def reproduce_verdicts(root: Path, commit: str) -> list[dict[str, Any]]:
-    """Saved verdicts about COMMIT, newest first: [{verdict, saved_commit, time}].
+    """Saved verdicts about COMMIT, newest first: [{verdict, saved_commit, time, branch, checked,
+    problem}]; `checked` is True only when the verdict's evidence checks out (mlv.reproduce.evidence).
 
     `mlv reproduce --save` commits each re-run on branch mlv/reproduced/<sha10>[-N]; one
     for-each-ref lists those branches, and each tip's record says which commit it reproduces.
     """
+    from mlv.registry import trust
+    from mlv.reproduce import evidence
+
     prefix = f"refs/heads/mlv/reproduced/{commit[:10]}"
+    refs = git.for_each_ref(root, [prefix, f"{prefix}-*"], max_contents=0)
+    original = trust.experiment_of(root, commit) if refs else None
+    policy = trust.allowed_signers(root) if refs else None
     found = []
-    for ref in git.for_each_ref(root, [prefix, f"{prefix}-*"], max_contents=0):
+    for ref in refs:
         try:
-            rec = history.show_experiment(root, ref.target).record
+            saved = history.show_experiment(root, ref.target)
         except MlvError:
             continue
+        rec = saved.record
         if isinstance(rec.reproduces, dict) and rec.reproduces.get("commit") == commit:
+            why = evidence.problem(root, original, saved, policy) if original else "the experiment has no record"
             found.append({"verdict": rec.reproduces.get("verdict"), "saved_commit": ref.target,
-                          "time": ref.date, "branch": ref.name})
+                          "time": ref.date, "branch": ref.name, "checked": why is None, "problem": why})
     return sorted(found, key=lambda v: v["time"], reverse=True)
+
+
+def checked_verdict(root: Path, commit: str) -> str | None:
+    """The newest saved verdict about COMMIT whose evidence checks out: what `reproduced: true` counts."""
+    return next((v["verdict"] for v in reproduce_verdicts(root, commit) if v["checked"]), None)
 
 
 def facts(exp: Experiment, artifact: dict[str, Any], verdicts: list[dict[str, Any]]) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from mlv.record import history
 from mlv.record.history import Experiment
 from mlv.record.record import InvalidRecordError
 from mlv.registry import revisions
-from mlv.reproduce import datapool, verdict
+from mlv.reproduce import datapool, evidence, verdict
 from mlv.reproduce.worktree import temporary_worktree, use_shared_cache
 from mlv.snapshot.runner import RunResult, run_command
 
@@ -455,14 +455,17 @@ def _save(plan_: ReproducePlan, options: ReproduceOptions, tree: Path, result: R
         branch, suffix = f"mlv/reproduced/{short}-{suffix}", suffix + 1
     reproduces = {"commit": plan_.experiment.commit, "verdict": result.verdict.verdict,
                   "command": result.command, "exit_code": result.run.exit_code,
-                  "duration_s": result.run.duration_s, "started": result.run.started, "env": options.env}
+                  "duration_s": result.run.duration_s, "started": result.run.started, "env": options.env,
+                  **evidence.evidence_of(result.verdict.outputs, result.run.stdout_sha256,
+                                         result.verdict.rtol, result.verdict.atol)}
     message = f"Reproduce {short}: {result.verdict.verdict}"
     try:
         git.advance_ref(plan_.root, f"refs/heads/{branch}", plan_.experiment.commit, None, "mlv reproduce --save")
         git.attach_head(tree, f"refs/heads/{branch}")
         with _process_env(env_vars):  # the snapshot captures the environment the command ran in
             saved = take_snapshot(tree, SnapshotOptions(message=message, verify=False, reproduces=reproduces,
-                                                        completed_run=result.run))
+                                                        completed_run=result.run,
+                                                        sign=git.signing_key(plan_.root) is not None))
     except MlvError as exc:
         git.delete_branch(plan_.root, branch, plan_.experiment.commit)  # no empty branch left behind
         result.warnings.append(f"the re-run was not saved: {exc.one_line()}")

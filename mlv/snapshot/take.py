@@ -36,6 +36,7 @@ class SnapshotOptions:
     reproduces: dict[str, object] | None = None
     completed_run: RunResult | None = None  # a run made elsewhere (mlv reproduce --save) to record
     allow_empty: bool = False  # commit even when nothing changed since HEAD's experiment
+    sign: bool = False  # sign the commit with the user's key (`git commit-tree -S`): a saved verdict
 
 
 @dataclass
@@ -114,7 +115,7 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
     try:
         prepared, changed = _prepare_commit(root, cfg, ref, head, pointers, lockfile, record, message,
                                             options.verify, [p.path for p in stage_outputs], skip_if_same,
-                                            identity_checked=options.run is not None)
+                                            identity_checked=options.run is not None, sign=options.sign)
     except _NothingChangedError:
         assert head is not None  # noqa: S101 - only raised with a HEAD to compare with
         return SnapshotResult(head, message, record, warnings, 0, made=False)
@@ -326,6 +327,7 @@ def _prepare_commit(
     stage_outputs: list[str],
     skip_if_same: bool = False,
     identity_checked: bool = False,
+    sign: bool = False,
 ) -> tuple[PreparedCommit, int]:
     """Build the commit's objects in a private index; the user's index and files are untouched."""
     index = git.new_temp_index(root)
@@ -361,7 +363,7 @@ def _prepare_commit(
     _refuse_symlinked_folders(root, [*contents, *deletes])
     tree = git.write_tree(index)
     record.tree = tree  # so a reader can tell when the record travels to another tree (cherry-pick)
-    commit = git.commit_tree(root, tree, head, render_message(message, record))
+    commit = git.commit_tree(root, tree, head, render_message(message, record), sign=sign)
     return PreparedCommit(commit, ref, head, index.path, writes, deletes, contents, base), len(changed)
 
 

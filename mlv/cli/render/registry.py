@@ -91,7 +91,9 @@ def model_show(doc: dict[str, Any]) -> str:
         packages = plural(int(lock["packages"]), "package")
         lines.append(f"lockfile  {lock['path']}  sha256 {str(lock['sha256'])[:16]}  ({packages})")
     for verdict in doc["reproduce_verdicts"]:
-        lines.append(f"reproduce {verdict['verdict']}  saved {verdict['saved_commit'][:10]} on {verdict['branch']}")
+        unchecked = "" if verdict["checked"] else f"  NOT COUNTED: {verdict['problem']}"
+        lines.append(f"reproduce {verdict['verdict']}  saved {verdict['saved_commit'][:10]} on {verdict['branch']}"
+                     f"{unchecked}")
     if not doc["reproduce_verdicts"]:
         lines.append("reproduce no saved verdict (`mlv reproduce REV --save`)")
     others = [v["version"] + ("" if v["registered"] else "!") + (f" [{', '.join(v['stages'])}]" if v["stages"] else "")
