@@ -1,0 +1,83 @@
+"""Registry tags signed with git's own signing (ssh keys from ssh-keygen), and a policy of allowed
+signers that lives outside the repository (git config mlv.allowedSignersFile, or MLV_ALLOWED_SIGNERS)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, mlv
+
+
+def keygen(folder: Path, name: str) -> Path:
+    key = folder / name
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True)
+    return key
+
+
+@pytest.fixture
+def signed(experiment_repo: Path, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """The sample repository whose user signs with an ssh key; the env that sets the policy to it."""
+    repo = experiment_repo
+    key = keygen(tmp_path, "release")
+    git(repo, "config", "gpg.format", "ssh")
+    git(repo, "config", "user.signingkey", f"{key}.pub")
+    allowed = tmp_path / "allowed_signers"
+    allowed.write_text(f"release@example.com {(tmp_path / 'release.pub').read_text()}")
+    mlv(repo, "model", "register", "churn")
+    mlv(repo, "model", "promote", "churn", "v0.0.1", "prod")
+    return repo, {"MLV_ALLOWED_SIGNERS": str(allowed)}
+
+
+def test_mlv_signs_its_tags_and_git_verifies_them(signed: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    repo, policy = signed
+    for tag in ("churn@v0.0.1", "churn#prod#1"):
+        proc = subprocess.run(["git", "-c", f"gpg.ssh.allowedSignersFile={policy['MLV_ALLOWED_SIGNERS']}",
+                               "verify-tag", tag], cwd=repo, capture_output=True, text=True, check=False)
+        assert proc.returncode == 0 and 'Good "git" signature for release@example.com' in proc.stderr
+    shown = json.loads(mlv(repo, "model", "show", "churn#prod", "--json", env=policy).stdout)
+    assert shown["standing"]["status"] == "valid"
+    mlv(repo, "model", "get", "churn#prod", "-o", str(tmp_path / "got"), env=policy)
+    assert (tmp_path / "got/models/model.joblib").is_file()
+
+
+def _refused(repo: Path, env: dict[str, str], *args: str) -> str:
+    proc = mlv(repo, *args, check=False, env=env)
+    assert proc.returncode == 6 and proc.stderr.count("\n") == 1 and proc.stdout == "", proc
+    return proc.stderr
+
+
+def test_with_a_policy_unsigned_and_wrongly_signed_tags_are_untrusted(signed: tuple[Path, dict[str, str]],
+                                                                     tmp_path: Path) -> None:
+    repo, policy = signed
+    subprocess.run(["git", "tag", "-a", "--no-sign", "-m", "hotfix", "churn#prod#2", "churn@v0.0.1^{commit}"],
+                   cwd=repo, check=True)
+    err = _refused(repo, policy, "model", "get", "churn#prod", "-o", str(tmp_path / "got"))
+    assert "untrusted" in err and "churn#prod#2" in err and not (tmp_path / "got").exists()
+    _refused(repo, policy, "registry", "event", "refs/tags/churn#prod#2")
+    _refused(repo, policy, "model", "package", "churn#prod", "-o", str(tmp_path / "bundle"))
+    assert "(untrusted)" in mlv(repo, "model", "list", env=policy).stdout
+    assert "(untrusted)" in mlv(repo, "model", "history", "churn", env=policy).stdout
+    # Signed, by a key the policy does not list.
+    other = keygen(tmp_path, "mallory")
+    subprocess.run(["git", "-c", "gpg.format=ssh", "-c", f"user.signingkey={other}.pub", "tag", "-s", "-m", "x",
+                    "churn#prod#3", "churn@v0.0.1^{commit}"], cwd=repo, check=True)
+    assert "No principal matched" in _refused(repo, policy, "registry", "event", "churn#prod#3")
+    # Without a policy, signatures are not required: the same tags are acted on.
+    assert mlv(repo, "registry", "event", "churn#prod#3", "--json").returncode == 0
+
+
+def test_the_policy_comes_from_git_config_or_the_environment_and_a_missing_file_is_an_error(
+        signed: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
+    repo, policy = signed
+    git(repo, "config", "mlv.allowedSignersFile", policy["MLV_ALLOWED_SIGNERS"])
+    subprocess.run(["git", "tag", "-a", "--no-sign", "-m", "x", "churn#prod#2", "churn@v0.0.1^{commit}"], cwd=repo,
+                   check=True)
+    _refused(repo, {}, "registry", "event", "churn#prod#2")
+    proc = mlv(repo, "model", "list", check=False, env={"MLV_ALLOWED_SIGNERS": str(tmp_path / "missing")})
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "is not a file" in proc.stderr
+    assert os.environ.get("MLV_ALLOWED_SIGNERS") is None
