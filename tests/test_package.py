@@ -22,10 +22,10 @@ def registered(experiment_repo: Path) -> Path:
 def test_package_then_verify(registered: Path, tmp_path: Path) -> None:
     out = tmp_path / "bundle"
     doc = json.loads(mlv(registered, "model", "package", "sample#prod", "-o", str(out), "--json").stdout)
-    assert (doc["model"], doc["version"], doc["files"]) == ("sample", "v0.0.1", 5)
+    assert (doc["model"], doc["version"], doc["files"]) == ("sample", "v0.0.1", 6)
     listed = sorted(line.split("  ", 1)[1] for line in (out / "SHA256SUMS").read_text().splitlines())
-    assert listed == ["artifact/models/model.joblib", "lockfile.txt", "mlv-package.json", "record.json",
-                      "registry.json"]
+    assert listed == ["artifact/models/model.joblib", "lockfile.txt", "mlv-package.json", "provenance.json",
+                      "record.json", "registry.json"]
     info = json.loads((out / "mlv-package.json").read_text())
     record = json.loads((out / "record.json").read_text())
     registry = json.loads((out / "registry.json").read_text())
@@ -34,7 +34,8 @@ def test_package_then_verify(registered: Path, tmp_path: Path) -> None:
     assert (out / "artifact/models/model.joblib").read_bytes() == (registered / "models/model.joblib").read_bytes()
     subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=out, check=True)  # a standard format
     shutil.move(out, tmp_path / "shipped")  # needs no repository: checked from anywhere
-    assert mlv(tmp_path, "model", "verify", "shipped").stdout == "verified: shipped\n"
+    shown = mlv(tmp_path, "model", "verify", "shipped").stdout
+    assert shown == "verified: shipped (signature not checked: pass --key)\n"
 
 
 def test_verify_reports_each_problem(registered: Path, tmp_path: Path) -> None:

@@ -284,17 +284,20 @@ def get_command(
 def package_command(
     ref: Annotated[str, typer.Argument(metavar="NAME@vX.Y.Z|NAME#STAGE", help="The version to package.", show_default=False)],
     out_dir: Annotated[Path, typer.Option("-o", "--out", help="The folder to create (new or empty).", show_default=False)],
+    key: Annotated[Path | None, typer.Option("--key", metavar="PRIVATE.pem", help="Sign the package with this elliptic-curve private key (OpenSSF model-signing, offline; needs `pip install 'mlv[sign]'`).", show_default=False)] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Package a version as a self-contained, verifiable folder: the artifact, the lockfile, the
-    experiment record, the registry entry with its lineage, and SHA256SUMS over every file.
+    experiment record, the registry entry with its lineage, an in-toto/SLSA provenance statement,
+    SHA256SUMS over every file, and with --key a model-signing signature (model.sig).
 
-    This is what a deploy step ships; `mlv model verify DIR` checks it. The folder appears whole or
-    not at all. Exit 2 when the artifact's data is in neither the DVC cache nor the remote.
+    This is what a deploy step ships; `mlv model verify DIR --key PUBLIC.pem` checks it. The folder
+    appears whole or not at all. Exit 2 when the artifact's data is in neither the DVC cache nor the
+    remote (or the signing library is missing); 6 when the version is invalid or untrusted.
 
     Examples:
 
-        mlv model package churn#prod -o dist/churn
+        mlv model package churn#prod -o dist/churn --key release.pem
 
         mlv model package churn@v0.0.3 -o /tmp/bundle --json
     """
@@ -303,24 +306,29 @@ def package_command(
     from mlv.registry import package
 
     with handle_errors():
-        done = package.package(_root(), ref, out_dir)
+        done = package.package(_root(), ref, out_dir, key)
         if json_output:
             output.emit_json(done.to_json())
         else:
-            typer.echo(f"packaged {done.model} {done.version} into {done.path} ({done.files} files, {package.MANIFEST})")
+            signed = ", signed" if done.signed else ""
+            typer.echo(f"packaged {done.model} {done.version} into {done.path} ({done.files} files, "
+                       f"{package.MANIFEST}{signed})")
 
 
 @model_app.command("verify")
 def verify_command(
     folder: Annotated[Path, typer.Argument(metavar="DIR", help="A folder made by `mlv model package`.", show_default=False)],
+    key: Annotated[Path | None, typer.Option("--key", metavar="PUBLIC.pem", help="Check the package's model-signing signature with this public key (needs `pip install 'mlv[sign]'`).", show_default=False)] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Verify a packaged version: every file listed in SHA256SUMS is there with its checksum, and
-    nothing else is. Needs no repository. Exit 0: verified; 1: one line per problem.
+    """Verify a packaged version: every file listed in SHA256SUMS is there with its checksum and
+    nothing else is; the artifact and provenance statement agree with the bundle's record; with
+    --key, the signature is valid for that key. FIFOs and special files are refused, never read.
+    Needs no repository. Exit 0: verified; 1: one line per problem.
 
     Examples:
 
-        mlv model verify dist/churn
+        mlv model verify dist/churn --key release.pub.pem
 
         mlv model verify dist/churn --json | jq .problems
     """
@@ -330,13 +338,14 @@ def verify_command(
     from mlv.registry import package
 
     with handle_errors():
-        if not folder.is_dir():
+        if folder.is_symlink() or not folder.is_dir():
             raise MlvError(f"{folder} is not a folder", hint="Give the folder `mlv model package -o` made.")
-        problems = package.verify(folder)
+        problems = package.verify(folder, key)
         if json_output:
-            output.emit_json({"path": str(folder), "verified": not problems, "problems": problems})
+            output.emit_json({"path": str(folder), "verified": not problems, "problems": problems,
+                              "signature": "checked" if key is not None else "not checked"})
         elif not problems:
-            typer.echo(f"verified: {folder}")
+            typer.echo(f"verified: {folder}" + ("" if key is not None else " (signature not checked: pass --key)"))
         for problem in problems:
             output.info(f"problem: {problem}")
     if problems:
