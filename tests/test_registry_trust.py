@@ -66,6 +66,8 @@ def test_a_tag_that_swaps_the_artifact_is_invalid_and_never_fetched_or_packaged(
     assert "register (invalid: artifact)" in mlv(repo, "model", "history", "churn").stdout
     _refused(repo, "model", "promote", "churn", "v0.1.0", "prod")
     assert not any("#" in t for t in tags(repo))
+    mlv(repo, "report", "-o", str(tmp_path / "report.html"))
+    assert "v0.1.0 (invalid: artifact)" in (tmp_path / "report.html").read_text()
 
 
 @pytest.mark.parametrize("field", ["metrics", "params", "data", "lockfile", "experiment"])

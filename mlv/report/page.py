@@ -218,22 +218,37 @@ def _models(doc: dict[str, Any]) -> str:
     parts = ['<section id="models"><h2>Models</h2>']
     for row in models["list"]:
         name = row["model"]
-        stages = ", ".join(f"{stage}: {version}" for stage, version in row["stages"].items()) or "none"
+        history = models["history"].get(name, [])
+        standing = {**{ev["version"]: ev.get("standing") for ev in history if ev["event"] == "register"},
+                    **row.get("standing", {})}
+        stages = ", ".join(f"{stage}: {_standing(version, standing)}" for stage, version in row["stages"].items())
         parts.append(f"<h3>{text(name)}{' (deprecated)' if row['deprecated'] else ''}</h3>"
-                     f"<p>latest {text(row['latest'] or '-')}; stages: {text(stages)}</p>")
+                     f"<p>latest {text(_standing(row['latest'], standing))}; stages: {text(stages or 'none')}</p>")
         versions = models["show"].get(name, {}).get("versions", [])
         parts.append(_table(["version", "registered", "stages", "experiment", "metrics"], (
-            [text(v["version"]), text(_when(v["time"])), text(", ".join(v["stages"])), _link(v["commit"], commits),
+            [text(_standing(v["version"], standing)), text(_when(v["time"])), text(", ".join(v["stages"])),
+             _link(v["commit"], commits),
              text(", ".join(f"{k}={charts.fmt(n) if (n := _number(m)) is not None else m}"
                             for k, m in list(v["metrics"].items())[:6]))] for v in versions)))
         parts.append(f"<details><summary>History of {text(name)}</summary>")
         parts.append(_table(["time", "event", "version", "stage", "by", "message"], (
-            [text(_when(ev["time"])), text(ev["event"]), text(ev["version"] or ""), text(ev["stage"] or ""),
+            [text(_when(ev["time"])), text(ev["event"] + (" (future-dated)" if ev.get("future_dated") else "")),
+             text(_standing(ev["version"], {ev["version"]: ev.get("standing")}) if ev["version"] else ""),
+             text(ev["stage"] or ""),
              text(ev["tagger"] or ""), text((ev["message"] or "").split("\n", 1)[0][:120])]
             for ev in models["history"].get(name, []))))
         parts.append("</details>")
     parts.append("</section>")
     return "".join(parts)
+
+
+def _standing(version: str | None, standings: dict[str, Any]) -> str:
+    """VERSION, marked "(invalid: FIELDS)" or "(untrusted)" when its tags are not to be acted on."""
+    found = standings.get(version or "") or {}
+    if not version or found.get("status", "valid") == "valid":
+        return version or "-"
+    fields = f": {', '.join(found.get('fields') or [])}" if found.get("fields") else ""
+    return f"{version} ({found['status']}{fields})"
 
 
 def _health(doc: dict[str, Any]) -> str:
