@@ -203,3 +203,28 @@ def test_every_registry_field_reaches_the_terminal_escaped(registered: Path) -> 
     assert "Looks fine\\x1b" in shown[("model", "history", "churn")]
     assert "models\\x1b]0;owned" in shown[("model", "show", "churn@v0.0.2")]
     assert "(invalid: artifact)" in shown[("model", "list")]
+
+
+def _ref(name: str, commit: str, date: int) -> Any:
+    from mlv.adapters.git import RefEntry
+
+    return RefEntry(name=name, object_type="tag", target=commit, tagger="t", tagger_email="t@x", date=date,
+                    contents="", truncated=False)
+
+
+def test_stage_order_counter_then_topology_then_time() -> None:
+    from mlv.registry import state
+
+    now = 1_700_000_000
+    refs = [_ref("m@v0.0.1", "a" * 40, now - 100), _ref("m@v0.0.2", "b" * 40, now - 90),
+            _ref("m#prod", "b" * 40, now - 50),  # GTO's counterless form: counter 0
+            _ref("m#prod#0", "a" * 40, now - 10)]  # same counter, later, on the ancestor
+    models = state.build(refs, now=now)
+    models["m"].is_ancestor = lambda old, new: (old, new) == ("a" * 40, "b" * 40)
+    assert models["m"].stages()["prod"].version == "v0.0.2"  # the descendant wins the tie
+    models["m"].is_ancestor = None
+    assert models["m"].stages()["prod"].version == "v0.0.1"  # unknown topology: the later tag
+    refs.append(_ref("m#staging#1", "a" * 40, now + 301))
+    refs.append(_ref("m#qa#2", "a" * 40, now + 300))
+    stages = state.build(refs, now=now)["m"].stages()
+    assert "staging" not in stages and stages["qa"].version == "v0.0.1"  # 5 minutes of skew, not one more
