@@ -28,16 +28,20 @@ def list_models(root: Path) -> list[dict[str, Any]]:
     """Every model: latest version, the version in each stage, the latest version's key metrics
     (from its record), and the standing of each version shown (`invalid`, `untrusted`)."""
     policy = trust.allowed_signers(root)
+    models = sorted(state.load(root).items())
+    shown = [v for _, m in models for v in [m.latest(), *m.stages().values()] if v is not None]
+    records = trust.experiments_of(root, [v.commit for v in shown])
     rows = []
-    for name, model in sorted(state.load(root).items()):
+    for name, model in models:
         latest = model.latest()
         stages = model.stages()
-        exp = trust.experiment_of(root, latest.commit) if latest else None
+        exp = records.get(latest.commit) if latest else None
         standings = {}
         if latest is not None:
-            standings[latest.version] = trust.standing(root, latest, policy=policy, exp=exp).to_json()
+            standings[latest.version] = trust.standing(root, latest, exp, policy=policy).to_json()
         for stage, version in stages.items():
-            found = trust.standing(root, version, trust.stage_event(version, stage), policy)
+            found = trust.standing(root, version, records.get(version.commit), trust.stage_event(version, stage),
+                                   policy)
             if found.status != trust.VALID or version.version not in standings:
                 standings[version.version] = found.to_json()
         rows.append({
@@ -138,8 +142,8 @@ def show(root: Path, text: str) -> dict[str, Any]:
             "params": exp.record.params, "metrics": exp.record.metrics,
             "lockfile": {"path": env.lockfile, "sha256": env.lockfile_sha256, "packages": len(exp.packages or {})},
         }
-    doc["standing"] = trust.standing(root, version, trust.stage_event(version, found.stage),
-                                     trust.allowed_signers(root), exp).to_json()
+    doc["standing"] = trust.standing(root, version, exp, trust.stage_event(version, found.stage),
+                                     trust.allowed_signers(root)).to_json()
     doc["reproduce_verdicts"] = lineage.reproduce_verdicts(root, version.commit)
     return doc
 
@@ -152,7 +156,9 @@ def model_history(root: Path, name: str) -> list[dict[str, Any]]:
         raise RegistryError(f"unknown model {name!r}", hint="`mlv model list` lists the models.")
     model = models[name]
     policy = trust.allowed_signers(root)
-    standings = {v.version: trust.standing(root, v) for v in model.versions.values() if v.event is not None}
+    registered = [v for v in model.versions.values() if v.event is not None]
+    records = trust.experiments_of(root, [v.commit for v in registered])
+    standings = {v.version: trust.standing(root, v, records.get(v.commit)) for v in registered}
     rows = []
     for event in model.events:
         row = event.to_json()

@@ -70,13 +70,13 @@ def _canonical(value: Any) -> str:
 def record_artifact(root: Path, exp: Experiment, path: str) -> dict[str, Any] | None:
     """The record's own entry for PATH: an output of EXP, or a file inside an output folder (read
     from the folder's manifest in the DVC cache); None when the record has no such artifact."""
-    from mlv.adapters import dvc
-
     for out in exp.record.outputs:
         if out.path == path:
             return out.to_json()
     for out in exp.record.outputs:
         if out.is_dir and path.startswith(out.path + "/"):
+            from mlv.adapters import dvc  # imports yaml: only for a file inside an output folder
+
             listing = dvc.load_manifest_map(dvc.cache_dir(root), out.md5)
             if listing is None:  # the folder's manifest is not here: md5 unknown until it is fetched
                 return {"path": path, "md5": None, "size": None, "nfiles": None, "folder_md5": out.md5}
@@ -123,12 +123,23 @@ def experiment_of(root: Path, commit: str) -> Experiment | None:
         return None
 
 
-def standing(root: Path, version: state.Version, events: tuple[state.Event, ...] = (),
-             policy: Path | None = None, exp: Experiment | None = None) -> Standing:
-    """VERSION's standing: its registration's claims against the record, then (with POLICY) the
-    signature of its registration and of each of EVENTS (e.g. the stage tag that put it there)."""
-    if exp is None:
-        exp = experiment_of(root, version.commit)
+def experiments_of(root: Path, commits: list[str]) -> dict[str, Experiment | None]:
+    """The record of each of COMMITS (None when it has none, or an invalid one), read in ONE git
+    process: listings check many versions and must stay fast with thousands of tags."""
+    unique = sorted(set(commits))
+    messages = git.commit_messages(root, unique) if unique else {}
+    found: dict[str, Experiment | None] = {}
+    for sha in unique:
+        exp = history.read_commit(sha, messages.get(sha, ""))
+        found[sha] = exp if isinstance(exp, Experiment) else None
+    return found
+
+
+def standing(root: Path, version: state.Version, exp: Experiment | None, events: tuple[state.Event, ...] = (),
+             policy: Path | None = None) -> Standing:
+    """VERSION's standing: its registration's claims against EXP (its commit's experiment, None
+    when it has no record), then (with POLICY) the signature of its registration and of each of
+    EVENTS (e.g. the stage tag that put it there)."""
     problems = claim_problems(root, version, exp)
     if problems:
         fields = tuple(dict.fromkeys(f for f, _ in problems))
@@ -149,7 +160,7 @@ def require(root: Path, model: state.Model, version: state.Version, what: str,
     WHAT is what the caller is about to do ("package", "promote"), for the message.
     """
     exp = experiment_of(root, version.commit)
-    found = standing(root, version, events, allowed_signers(root), exp)
+    found = standing(root, version, exp, events, allowed_signers(root))
     if found.status == VALID:
         return exp
     label = f"{model.name} {version.version}"
