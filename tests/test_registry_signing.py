@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, mlv
+from tests.conftest import VENV_BIN, git, mlv
 
 
 def keygen(folder: Path, name: str) -> Path:
@@ -81,3 +81,25 @@ def test_the_policy_comes_from_git_config_or_the_environment_and_a_missing_file_
     proc = mlv(repo, "model", "list", check=False, env={"MLV_ALLOWED_SIGNERS": str(tmp_path / "missing")})
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "is not a file" in proc.stderr
     assert os.environ.get("MLV_ALLOWED_SIGNERS") is None
+
+
+def _sh_blocks(section: str) -> list[str]:
+    text = (Path(__file__).resolve().parent.parent / "docs/how-to/register-and-promote.md").read_text()
+    body = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return [block.split("\n```", 1)[0] for block in body.split("```sh\n")[1:]]
+
+
+def test_the_how_to_signs_and_verifies_end_to_end(experiment_repo: Path, tmp_path: Path) -> None:
+    """The how-to's commands, as written, with a fresh HOME: keys, signed tags, the policy, git's check."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "MLV_ALLOWED_SIGNERS": ""}
+    env.pop("GIT_CONFIG_GLOBAL", None)
+    for block in _sh_blocks("Sign tags and verdicts, and require signatures"):
+        proc = subprocess.run(["bash", "-euo", "pipefail", "-c", block], cwd=experiment_repo, env=env,
+                              capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, (block, proc.stdout, proc.stderr)
+    assert 'Good "git" signature for release@example.com' in proc.stderr
+    shown = subprocess.run([str(Path(VENV_BIN) / "mlv"), "model", "show", "churn#prod", "--json"],
+                           cwd=experiment_repo, env=env, capture_output=True, text=True, check=True)
+    assert json.loads(shown.stdout)["standing"]["status"] == "valid"
