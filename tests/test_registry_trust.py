@@ -230,3 +230,5 @@ def test_stage_order_counter_then_topology_then_time() -> None:
     refs.append(_ref("m#qa#2", "a" * 40, now + 300))
     stages = state.build(refs, now=now)["m"].stages()
     assert "staging" not in stages and stages["qa"].version == "v0.0.1"  # 5 minutes of skew, not one more
+    refs.append(_ref("m@deprecated", "a" * 40, now + 86400))
+    assert state.build(refs, now=now)["m"].deprecated is False

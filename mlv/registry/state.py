@@ -117,7 +117,8 @@ class Model:
 
     @property
     def deprecated(self) -> bool:
-        return bool(self.events) and self.events[-1].action == names.DEPRECATE
+        current = [e for e in self.events if not e.future_dated]  # a forged clock cannot pin it either
+        return bool(current) and current[-1].action == names.DEPRECATE
 
     def latest(self) -> Version | None:
         """The highest registered (not deregistered) SemVer version."""
