@@ -68,7 +68,9 @@ def event_command(
 
     A tag that is not a registry tag is not an error: exit 0 with event null, so a deploy job can
     skip it. A registry tag that is not in the repository, or a stage assignment whose version
-    cannot be read (outside the repository), exits 1: a deploy must never act on a guess.
+    cannot be read (outside the repository), exits 1: a deploy must never act on a guess. A
+    register or assign tag whose version is invalid (its tag disagrees with its record) or
+    untrusted (unsigned under a signing policy) exits 6.
 
     Examples:
 
