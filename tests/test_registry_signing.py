@@ -103,3 +103,17 @@ def test_the_how_to_signs_and_verifies_end_to_end(experiment_repo: Path, tmp_pat
     shown = subprocess.run([str(Path(VENV_BIN) / "mlv"), "model", "show", "churn#prod", "--json"],
                            cwd=experiment_repo, env=env, capture_output=True, text=True, check=True)
     assert json.loads(shown.stdout)["standing"]["status"] == "valid"
+
+
+def test_an_unsigned_stage_tag_does_not_open_a_from_gate(signed: tuple[Path, dict[str, str]]) -> None:
+    repo, policy = signed
+    mlv(repo, "model", "demote", "churn", "prod", env=policy)
+    config = repo / ".mlv/config.yaml"
+    config.write_text(config.read_text() + "    gates:\n      prod:\n        from: [staging]\n")
+    subprocess.run(["git", "tag", "-a", "--no-sign", "-m", "x", "churn#staging#9", "churn@v0.0.1^{commit}"],
+                   cwd=repo, check=True)
+    proc = mlv(repo, "model", "promote", "churn", "v0.0.1", "prod", check=False, env=policy)
+    assert proc.returncode == 4 and "from" in proc.stderr, proc.stderr
+    mlv(repo, "model", "demote", "churn", "staging", env=policy)  # then staging again, signed
+    mlv(repo, "model", "promote", "churn", "v0.0.1", "staging", env=policy)
+    mlv(repo, "model", "promote", "churn", "v0.0.1", "prod", env=policy)

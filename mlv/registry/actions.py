@@ -150,7 +150,7 @@ def promote(root: Path, name: str, version: str, stage: str, message: str | None
             base_metrics=metrics_of(root, current) if current is not None else None,
             base_label=f"{stage} {current.version}" if current is not None else None,
             reproduced_verdict=lineage.checked_verdict(root, target.commit) if policy.reproduced else None,
-            current_stages=tuple(target.active_stages),
+            current_stages=trust.trusted_stages(root, target),
             branches=tuple(git.branches_containing(root, target.commit)) if policy.branches is not None else (),
         )
         results = evaluate(policy, facts)

@@ -153,6 +153,14 @@ def standing(root: Path, version: state.Version, exp: Experiment | None, events:
     return Standing(VALID)
 
 
+def trusted_stages(root: Path, version: state.Version) -> tuple[str, ...]:
+    """The stages VERSION is in, counting under a signing policy only those whose stage tag is
+    signed by an allowed signer: a hand-made staging tag must not open the `from: [staging]` gate."""
+    policy = allowed_signers(root)
+    return tuple(stage for stage in version.active_stages if policy is None
+                 or git.verify_signature(root, "tag", version.stage_events[stage].tag, policy)[0])
+
+
 def require(root: Path, model: state.Model, version: state.Version, what: str,
             events: tuple[state.Event, ...] = ()) -> Experiment | None:
     """VERSION's experiment when it stands VALID; else UntrustedVersionError naming the field.
