@@ -90,7 +90,8 @@ def _sh_blocks(section: str) -> list[str]:
 
 
 def test_the_how_to_signs_and_verifies_end_to_end(experiment_repo: Path, tmp_path: Path) -> None:
-    """The how-to's commands, as written, with a fresh HOME: keys, signed tags, the policy, git's check."""
+    """The how-to's commands, as written, with a fresh HOME: keys, signed tags, the policy, git's
+    check; then a package signed with an openssl key pair and verified with its public key."""
     home = tmp_path / "home"
     home.mkdir()
     env = {**os.environ, "HOME": str(home), "MLV_ALLOWED_SIGNERS": ""}
@@ -103,6 +104,12 @@ def test_the_how_to_signs_and_verifies_end_to_end(experiment_repo: Path, tmp_pat
     shown = subprocess.run([str(Path(VENV_BIN) / "mlv"), "model", "show", "churn#prod", "--json"],
                            cwd=experiment_repo, env=env, capture_output=True, text=True, check=True)
     assert json.loads(shown.stdout)["standing"]["status"] == "valid"
+    [package_block] = _sh_blocks("Package, sign and verify anywhere")
+    commands = "\n".join(line for line in package_block.splitlines() if not line.startswith("pip install"))
+    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", commands], cwd=experiment_repo, env=env,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and "verified: dist/churn\n" in proc.stdout, (proc.stdout, proc.stderr)
+    assert (experiment_repo / "dist/churn/model.sig").is_file()
 
 
 def test_an_unsigned_stage_tag_does_not_open_a_from_gate(signed: tuple[Path, dict[str, str]]) -> None:
