@@ -89,6 +89,7 @@ def _sh_blocks(section: str) -> list[str]:
     return [block.split("\n```", 1)[0] for block in body.split("```sh\n")[1:]]
 
 
+@pytest.mark.slow
 def test_the_how_to_signs_and_verifies_end_to_end(experiment_repo: Path, tmp_path: Path) -> None:
     """The how-to's commands, as written, with a fresh HOME: keys, signed tags, the policy, git's
     check; then a package signed with an openssl key pair and verified with its public key."""
