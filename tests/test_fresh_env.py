@@ -21,7 +21,7 @@ import pytest
 
 from mlv.env import fresh
 from mlv.errors import EXIT_CANNOT_RUN, MlvError
-from mlv.reproduce import verdict
+from mlv.verdict import verdict
 from tests.conftest import REPO_ROOT, copy_template, git, mlv, pinned
 from tests.reproduce_helpers import DETERMINISTIC_SCRIPT, craft_experiment, record_of, script_project
 from tests.terminal_helpers import on_a_terminal

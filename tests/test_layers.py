@@ -42,7 +42,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "features": ("mlv.snapshot", "mlv.sweep", "mlv.reproduce", "mlv.diff", "mlv.checkout", "mlv.share", "mlv.status",
                  "mlv.hooks", "mlv.gate", "mlv.report", "mlv.monitor", "mlv.serve"),
     "domain": ("mlv.record", "mlv.project", "mlv.env", "mlv.data", "mlv.pipeline", "mlv.registry",
-               "mlv.gates", "mlv.datahealth", "mlv.locking", "mlv.metrics_file"),
+               "mlv.gates", "mlv.datahealth", "mlv.verdict", "mlv.locking", "mlv.metrics_file"),
     "adapters": ("mlv.adapters",),
     "base": ("mlv.errors", "mlv.text", "mlv._version", "mlv.cachefile", "mlv.toml", "mlv.finite", "mlv.process"),
 }

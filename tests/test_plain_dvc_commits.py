@@ -240,7 +240,7 @@ def test_code_params_and_data_the_lock_pins_differently_are_named() -> None:
 
 def test_a_stale_lock_is_the_cause_not_the_unknown_environment() -> None:
     from mlv.adapters.dvc import Pointer
-    from mlv.reproduce import verdict
+    from mlv.verdict import verdict
 
     outputs = verdict.compare_outputs([Pointer(path="model.pkl", md5="4" * 32, size=1)], {"model.pkl": "8" * 32})
     exit_ok = verdict.compare_exit(None, 0)

@@ -1,6 +1,6 @@
 """The verdict corpus: each verdict and each cause from the comparisons that lead to it.
 
-Pure functions of mlv/reproduce/verdict.py, plus the standard output reader the evidence comes from:
+Pure functions of mlv/verdict/verdict.py, plus the standard output reader the evidence comes from:
 fast, no re-run. Real re-runs are in test_verdict_causes.py, test_reproduce.py and
 test_records_true.py.
 """
@@ -14,8 +14,8 @@ import os
 import pytest
 
 from mlv.adapters.dvc import Pointer
-from mlv.reproduce import verdict
 from mlv.snapshot.runner import _StdoutTee
+from mlv.verdict import verdict
 from tests.conftest import REPO_ROOT
 
 MODEL = Pointer("models", "0" * 32 + ".dir", 10, 1)

@@ -61,13 +61,13 @@ def artifact_entry(root: Path, exp: Experiment, path: str | None) -> dict[str, A
 
 def reproduce_verdicts(root: Path, commit: str) -> list[dict[str, Any]]:
     """Saved verdicts about COMMIT, newest first: [{verdict, saved_commit, time, branch, checked,
-    problem}]; `checked` is True only when the verdict's evidence checks out (mlv.reproduce.evidence).
+    problem}]; `checked` is True only when the verdict's evidence checks out (mlv.verdict.evidence).
 
     `mlv reproduce --save` commits each re-run on branch mlv/reproduced/<sha10>[-N]; one
     for-each-ref lists those branches, and each tip's record says which commit it reproduces.
     """
     from mlv.registry import trust
-    from mlv.reproduce import evidence
+    from mlv.verdict import evidence
 
     prefix = f"refs/heads/mlv/reproduced/{commit[:10]}"
     refs = git.for_each_ref(root, [prefix, f"{prefix}-*"], max_contents=0)

@@ -32,9 +32,10 @@ from mlv.record import history
 from mlv.record.history import Experiment
 from mlv.record.record import InvalidRecordError
 from mlv.registry import revisions
-from mlv.reproduce import datapool, evidence, verdict
+from mlv.reproduce import datapool
 from mlv.reproduce.worktree import temporary_worktree, use_shared_cache
 from mlv.snapshot.runner import RunResult, run_command
+from mlv.verdict import evidence, verdict
 
 ENV_MODES = ("current", "fresh")
 

@@ -51,7 +51,7 @@ def reproduce_command(
     from mlv.cli.errors import handle_errors
     from mlv.cli.render.progress import BuildProgressLine
     from mlv.reproduce import rerun
-    from mlv.reproduce.verdict import EXIT_UNVERIFIED, UNVERIFIED
+    from mlv.verdict.verdict import EXIT_UNVERIFIED, UNVERIFIED
 
     with handle_errors():
         options = rerun.ReproduceOptions(rev=rev, env=env, rtol=rtol, atol=atol, keep=keep,

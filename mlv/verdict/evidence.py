@@ -18,7 +18,7 @@ from typing import Any
 from mlv.adapters import dvc, git
 from mlv.errors import MlvError
 from mlv.record.history import Experiment
-from mlv.reproduce import verdict as verdicts
+from mlv.verdict import verdict as verdicts
 
 
 def evidence_of(result_outputs: list[verdicts.OutputCheck], stdout_sha256: str | None,

@@ -1,0 +1,1 @@
+"""Verdicts: how a re-run compares with its record, and whether a saved verdict's evidence holds."""
