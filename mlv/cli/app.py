@@ -29,6 +29,7 @@ from mlv.cli.commands import (
     registry,
     report,
     reproduce,
+    serve,
     share,
     snapshot,
     status,
@@ -36,8 +37,8 @@ from mlv.cli.commands import (
 from mlv.cli.errors import handle_errors, show_tracebacks
 from mlv.errors import EXIT_INTERRUPTED, EXIT_USAGE
 
-COMMANDS = (checkout, data, diff, gate, hooks, init, log, model, monitor, registry, report, reproduce, snapshot, status,
-            share)
+COMMANDS = (checkout, data, diff, gate, hooks, init, log, model, monitor, registry, report, reproduce, serve, snapshot,
+            status, share)
 
 app = typer.Typer(
     name="mlv",

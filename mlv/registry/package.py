@@ -8,6 +8,8 @@ DIR/
   record.json              the experiment record (command, params, metrics, data, environment)
   registry.json            the version's registry entry and lineage (tag, stages, metadata)
   provenance.json          an in-toto statement with SLSA provenance (mlv.registry.provenance)
+  input-schema.json        the model's input features (when the model is servable: servable.py)
+  reference-predictions.parquet   its predictions on the reference rows (idem)
   mlv-package.json         what the bundle is: model, version, commit, artifact path and md5
   SHA256SUMS               sha256 of every other file, `sha256sum -c` format
   model.sig                with --key: the model-signing signature over every other file
@@ -25,14 +27,14 @@ import json
 import os
 import shutil
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlv.adapters import dvc, git
 from mlv.data import pathsafety
 from mlv.errors import MlvError
-from mlv.registry import fetch, lineage, provenance, queries, signature
+from mlv.registry import fetch, lineage, provenance, queries, servable, signature
 from mlv.registry.names import RegistryError
 
 FORMAT = 1
@@ -48,10 +50,11 @@ class Packaged:
     path: Path
     files: int  # files listed in the manifest
     signed: bool = False
+    notes: list[str] = field(default_factory=list)  # what was left out (e.g. not servable) and why
 
     def to_json(self) -> dict[str, Any]:
         return {"model": self.model, "version": self.version, "path": str(self.path), "files": self.files,
-                "signed": self.signed}
+                "signed": self.signed, "notes": self.notes}
 
 
 def _files(folder: Path) -> list[str]:
@@ -65,8 +68,10 @@ def _files(folder: Path) -> list[str]:
     return sorted(found)
 
 
-def package(root: Path, text: str, out_dir: Path, signing_key: Path | None = None) -> Packaged:
-    """Package TEXT's version into OUT_DIR (new or empty); signed with SIGNING_KEY (PEM) when given."""
+def package(root: Path, text: str, out_dir: Path, signing_key: Path | None = None,
+            reference: Path | None = None) -> Packaged:
+    """Package TEXT's version into OUT_DIR (new or empty); signed with SIGNING_KEY (PEM) when given;
+    REFERENCE: rows for the reference predictions (default: the recorded dataset)."""
     found, _ = queries.resolve_trusted(root, text, "package")
     if signing_key is not None:
         signature.check_key(signing_key)  # before any work: a wrong path fails at once
@@ -79,7 +84,7 @@ def package(root: Path, text: str, out_dir: Path, signing_key: Path | None = Non
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        _write_contents(root, text, found, tmp)
+        notes = _write_contents(root, text, found, tmp, reference)
         listed = seal(tmp, signing_key)
         if out_dir.exists():
             out_dir.rmdir()  # empty, checked above
@@ -87,10 +92,13 @@ def package(root: Path, text: str, out_dir: Path, signing_key: Path | None = Non
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return Packaged(found.model.name, found.version.version, out_dir, listed, signed=signing_key is not None)
+    return Packaged(found.model.name, found.version.version, out_dir, listed, signed=signing_key is not None,
+                    notes=notes)
 
 
-def _write_contents(root: Path, text: str, found: queries.Resolved, tmp: Path) -> None:
+def _write_contents(root: Path, text: str, found: queries.Resolved, tmp: Path,
+                    reference: Path | None) -> list[str]:
+    """The bundle's files into TMP; notes on what was left out (a model that cannot be served)."""
     version = found.version
     got = fetch.get(root, text, tmp / "artifact")
     doc = queries.show(root, text)
@@ -102,6 +110,7 @@ def _write_contents(root: Path, text: str, found: queries.Resolved, tmp: Path) -
             (tmp / "lockfile.txt").write_bytes(blob)
     record = _record(root, version.commit)
     _write_json(tmp / "record.json", record)
+    notes = servable.write_serving_files(root, record, tmp, got.path, reference)
     _write_json(tmp / "registry.json", doc)
     artifact_rel = got.path.relative_to(tmp).as_posix()
     subjects = {rel: provenance.sha256_of(tmp / rel) for rel in _files(tmp) if rel == artifact_rel or
@@ -114,6 +123,7 @@ def _write_contents(root: Path, text: str, found: queries.Resolved, tmp: Path) -
     _write_json(tmp / INFO, {"format": FORMAT, "model": found.model.name, "version": version.version,
                              "commit": version.commit, "tag": version.tag,
                              "artifact": {"path": artifact_rel, "md5": got.md5, "files": got.files}})
+    return notes
 
 
 def seal(folder: Path, signing_key: Path | None) -> int:

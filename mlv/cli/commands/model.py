@@ -285,11 +285,16 @@ def package_command(
     ref: Annotated[str, typer.Argument(metavar="NAME@vX.Y.Z|NAME#STAGE", help="The version to package.", show_default=False)],
     out_dir: Annotated[Path, typer.Option("-o", "--out", help="The folder to create (new or empty).", show_default=False)],
     key: Annotated[Path | None, typer.Option("--key", metavar="PRIVATE.pem", help="Sign the package with this elliptic-curve private key (OpenSSF model-signing, offline; needs `pip install 'mlv[sign]'`).", show_default=False)] = None,
+    reference: Annotated[Path | None, typer.Option("--reference", help="A CSV or Parquet table of reference rows (e.g. held-out data) for the reference predictions and the input types. Default: the experiment's recorded dataset.", show_default=False)] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Package a version as a self-contained, verifiable folder: the artifact, the lockfile, the
     experiment record, the registry entry with its lineage, an in-toto/SLSA provenance statement,
     SHA256SUMS over every file, and with --key a model-signing signature (model.sig).
+
+    When the artifact is a model with predict() (a pickle or joblib file: loading it runs its code),
+    the package also holds input-schema.json and reference-predictions.parquet, for `mlv serve` and
+    `mlv monitor` (docs/reference/serve.md says where names, types and rows come from).
 
     This is what a deploy step ships; `mlv model verify DIR --key PUBLIC.pem` checks it. The folder
     appears whole or not at all. Exit 2 when the artifact's data is in neither the DVC cache nor the
@@ -306,13 +311,15 @@ def package_command(
     from mlv.registry import package
 
     with handle_errors():
-        done = package.package(_root(), ref, out_dir, key)
+        done = package.package(_root(), ref, out_dir, key, reference)
         if json_output:
             output.emit_json(done.to_json())
         else:
             signed = ", signed" if done.signed else ""
             typer.echo(f"packaged {done.model} {done.version} into {done.path} ({done.files} files, "
                        f"{package.MANIFEST}{signed})")
+        for note in done.notes:
+            output.info(note)
 
 
 @model_app.command("verify")
