@@ -18,7 +18,7 @@ class Metrics:
     def __init__(self) -> None:
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
-        disable_created_metrics()  # the `_created` series double the page and say nothing here
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # the `_created` series double the page and say nothing here
 
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         # Multiprocess mode: values live in the shared files, not in a registry of this process.
