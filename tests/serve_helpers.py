@@ -1,6 +1,6 @@
 """Real servers for the `mlv serve` tests: uvicorn over loopback, on packages built from a real registry.
 
-- `trained_registry(factory, templates)`: the sample project trained with the real scikit-learn
+- `registry_template` and `package_template`: the sample project trained with the real scikit-learn
   script (a LinearRegression), registered as sample@v0.0.1 and promoted to prod; once a session.
 - `InThread`: uvicorn serving `build_app(settings)` in a thread of the test process, on a socket
   bound first (no port race); stopped as SIGTERM stops it (graceful shutdown, lifespan end).
@@ -23,7 +23,16 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SAMPLE_PROJECT, VENV_BIN, derived_template, kill_session, mlv, spawned
+from tests.conftest import (
+    SAMPLE_PROJECT,
+    VENV_BIN,
+    copy_template,
+    derived_template,
+    kill_session,
+    mlv,
+    shared_template,
+    spawned,
+)
 from tests.remote_servers import LOOPBACK, free_port
 
 FEATURES = ("x1", "x2", "x3", "x4")
@@ -37,8 +46,19 @@ def build_trained(folder: Path) -> None:
     mlv(folder, "model", "promote", "sample", "v0.0.1", "prod")
 
 
-def trained_registry(factory: pytest.TempPathFactory, templates: dict[str, Path]) -> Path:
+def registry_template(factory: pytest.TempPathFactory, templates: dict[str, Path]) -> Path:
     return derived_template(factory, templates["sample"], build_trained)
+
+
+def package_template(factory: pytest.TempPathFactory, templates: dict[str, Path]) -> Path:
+    """sample#prod packaged, once a session (tests that change it copy it first)."""
+    registry = registry_template(factory, templates)
+
+    def build(folder: Path) -> None:
+        repo = copy_template(registry, factory.mktemp("pkg") / "repo")
+        mlv(repo, "model", "package", "sample#prod", "-o", str(folder))
+
+    return shared_template(factory, "serve-package", build)
 
 
 class Client:

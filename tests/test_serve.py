@@ -14,23 +14,21 @@ from pathlib import Path
 import pytest
 
 from mlv.serve.settings import Settings
+from tests import serve_helpers
 from tests.conftest import copy_template, mlv
-from tests.serve_helpers import FEATURES, ROW, Client, in_thread, read_log, segments, serve_process, trained_registry
-
-pytest.importorskip("uvicorn", reason="the serve extra is part of dev")
+from tests.serve_helpers import FEATURES, ROW, Client, in_thread, read_log, segments, serve_process
 
 
 @pytest.fixture(scope="module")
 def registry_template(tmp_path_factory: pytest.TempPathFactory, _templates: dict[str, Path]) -> Path:
-    return trained_registry(tmp_path_factory, _templates)
+    return serve_helpers.registry_template(tmp_path_factory, _templates)
 
 
 @pytest.fixture(scope="module")
-def package_dir(tmp_path_factory: pytest.TempPathFactory, registry_template: Path) -> Path:
-    repo = copy_template(registry_template, tmp_path_factory.mktemp("pkg") / "repo")
-    out = repo.parent / "bundle"
-    mlv(repo, "model", "package", "sample#prod", "-o", str(out))
-    return out
+def package_dir(tmp_path_factory: pytest.TempPathFactory, _templates: dict[str, Path]) -> Path:
+    return serve_helpers.package_template(tmp_path_factory, _templates)
+
+pytest.importorskip("uvicorn", reason="the serve extra is part of dev")
 
 
 @pytest.fixture(scope="module")
