@@ -107,6 +107,10 @@ def render(cases: Sequence[Case], profile: Profile, info: Mapping[str, object]) 
     crashes = info.get("crashes") or []
     if crashes:
         lines += ["", "## Operations that crashed in this run", "", *[f"- {c}" for c in crashes]]
+    serve = info.get("serve")
+    if serve:
+        lines += ["", "## Serving: `mlv serve` against `mlflow models serve` (`python -m benchmarks.serve`)", "",
+                  str(serve).strip()]
     lines += ["", "## Plot", "", "![time against dataset size, mlv against DVC](benchmarks.png)", ""]
     notes = info.get("findings")
     if notes:

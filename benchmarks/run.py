@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -154,6 +155,20 @@ def run_all(bench: Bench, info: dict[str, object]) -> None:
             step(ops_worktree.reproduce, bench, sc)
             step(ops_worktree.hooks, bench, sc)
     step(monitor.bench_monitor, bench)
+    step(serving, bench, info)
+
+
+def serving(bench: Bench, info: dict[str, object]) -> None:
+    """`python -m benchmarks.serve` in a process of its own (it starts servers and a load generator);
+    its table goes into the report. The smoke run skips MLflow when it is not installed."""
+    out = bench.ws.root / "serve"
+    smoke = ["--smoke"] if bench.profile is SMOKE else []
+    bench.say("serving: mlv serve against MLflow and the bare Starlette floor")
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.serve", *smoke, "--out", str(out)], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=1800, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmarks.serve exited {proc.returncode}: {proc.stderr[-500:]}")
+    info["serve"] = (out / "serve.md").read_text()
 
 
 def _stepper(bench: Bench, info: dict[str, object]) -> Callable[..., None]:
