@@ -114,6 +114,11 @@ class PredictionLogger:
             key = str(status)
             self._since.errors[key] = self._since.errors.get(key, 0) + 1
 
+    def skipped(self) -> None:
+        """Count a request that has nothing to log (a body the middleware could not read)."""
+        with self._lock:
+            self._since.requests += 1
+
     def _drop(self, rows: int, reason: str) -> None:
         with self._lock:
             self.dropped += rows
@@ -359,8 +364,7 @@ class PredictionLogMiddleware:
         rid = headers.get(b"x-request-id", b"").decode("latin-1")[:128] or None
         rows, predictions = _parsed(b"".join(request), b"".join(response))
         if rows is None or predictions is None or len(rows) != len(predictions):
-            with self.logger._lock:
-                self.logger._since.requests += 1
+            self.logger.skipped()
             return
         self.logger.log(rid, _columns(rows), predictions, latency_s=latency, status=status[0])
 

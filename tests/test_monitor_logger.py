@@ -1,0 +1,116 @@
+"""The prediction log's writer as a library (`mlv.monitor`): the plain function, the ASGI
+middleware on a real Starlette app, and segments written to S3 (moto's server on loopback)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.remote_servers import S3Server, ServerUnavailableError
+from tests.serve_helpers import read_log
+
+pytest.importorskip("pyarrow")
+
+
+def test_a_logger_writes_typed_columns_and_contract_metadata(tmp_path: Path) -> None:
+    from mlv.monitor import PredictionLogger
+
+    logger = PredictionLogger(str(tmp_path / "log"), model="m", version="v1.0.0", interval_s=3600)
+    assert logger.log("a", {"n": [1, 2], "s": ["x", None], "f": [0.5, 1.5], "b": [True, False]}, [1.0, 2.0],
+                      latency_s=0.001)
+    logger.error(422)
+    logger.close()
+    table, metas = read_log(tmp_path / "log")
+    assert [str(t) for t in table.schema.types] == ["string", "timestamp[us, tz=UTC]", "string", "string", "double",
+                                                    "int16", "int64", "string", "double", "bool", "double"]
+    assert table.column("input.s").to_pylist() == ["x", None]
+    assert table.column("request_id").to_pylist() == ["a:0", "a:1"]
+    assert metas[0]["mlv.errors"] == '{"422": 1}' and metas[0]["mlv.requests"] == "2"
+
+
+def test_sampling_logs_a_share_and_counts_every_request(tmp_path: Path) -> None:
+    from mlv.monitor import PredictionLogger
+
+    logger = PredictionLogger(str(tmp_path / "log"), sample_rate=0.0, interval_s=3600)
+    assert not any(logger.log(str(i), {"x": [1.0]}, [1.0], latency_s=0.0) for i in range(10))
+    logger.error(400)  # something to write: requests alone wait for the next segment
+    logger.close()
+    table, metas = read_log(tmp_path / "log")
+    assert table.num_rows == 0 and metas[0]["mlv.requests"] == "11" and metas[0]["mlv.sample_rate"] == "0.0"
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        PredictionLogger(str(tmp_path / "other"), sample_rate=1.5)
+
+
+def test_log_prediction_the_plain_function(tmp_path: Path) -> None:
+    from mlv.monitor import log_prediction, logger
+
+    url = str(tmp_path / "log")
+    assert log_prediction({"x": 1.0}, 2.5, url=url, model="m", version="v0.1.0", request_id="one")
+    logger._DEFAULT.pop(url).close()  # what the exit handler does
+    table, _metas = read_log(tmp_path / "log")
+    assert table.column("prediction").to_pylist() == [2.5] and table.column("model").to_pylist() == ["m"]
+
+
+def test_the_middleware_logs_answers_and_counts_errors(tmp_path: Path) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+    from starlette.testclient import TestClient
+
+    from mlv.monitor import PredictionLogger, PredictionLogMiddleware
+
+    async def predict(request: Request) -> JSONResponse:
+        rows = (await request.json())["rows"]
+        if any("x" not in row for row in rows):
+            return JSONResponse({"error": "x missing"}, 422)
+        return JSONResponse({"predictions": [row["x"] * 2 for row in rows]})
+
+    log = PredictionLogger(str(tmp_path / "log"), model="own", version="v2.0.0", interval_s=3600)
+    app = Starlette(routes=[Route("/predict", predict, methods=["POST"])])
+    app.add_middleware(PredictionLogMiddleware, logger=log, path="/predict")
+    with TestClient(app) as client:
+        assert client.post("/predict", json={"rows": [{"x": 1.0}, {"x": 2.0}]},
+                           headers={"x-request-id": "req"}).json() == {"predictions": [2.0, 4.0]}
+        assert client.post("/predict", json={"rows": [{"y": 1.0}]}).status_code == 422
+    log.close()
+    table, metas = read_log(tmp_path / "log")
+    assert table.column("request_id").to_pylist() == ["req:0", "req:1"]
+    assert table.column("prediction").to_pylist() == [2.0, 4.0] and table.column("input.x").to_pylist() == [1.0, 2.0]
+    assert json.loads(metas[0]["mlv.errors"]) == {"422": 1}
+
+
+@pytest.fixture
+def s3() -> Iterator[S3Server]:
+    server = S3Server()
+    try:
+        server.start()
+    except ServerUnavailableError as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+def test_segments_go_to_s3_in_one_put(s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow.parquet as pq
+
+    from mlv.monitor import PredictionLogger
+
+    bucket = s3.new_bucket("predictions")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3.secret_key)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3.endpoint)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", s3.region)
+    logger = PredictionLogger(f"s3://{bucket}/prod", model="m", version="v1.0.0", interval_s=3600)
+    logger.log("r", {"x": [1.0]}, [3.0], latency_s=0.0)
+    logger.close()
+    assert logger.dropped == 0, logger.last_error
+    keys = [o["Key"] for o in s3.client().list_objects_v2(Bucket=bucket)["Contents"]]
+    assert len(keys) == 1 and keys[0].startswith("prod/segments/date=") and keys[0].endswith("-00000001.parquet")
+    body: Any = s3.client().get_object(Bucket=bucket, Key=keys[0])["Body"].read()
+    assert pq.read_table(io.BytesIO(body)).column("prediction").to_pylist() == [3.0]
