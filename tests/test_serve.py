@@ -275,3 +275,24 @@ def test_follow_swaps_to_the_new_prod_version_without_dropping_a_request(registr
     assert set(table.column("version").to_pylist()) <= {"v0.0.1", "v0.0.2"}
     by_id = dict(zip(table.column("request_id").to_pylist(), table.column("version").to_pylist(), strict=True))
     assert by_id["after"] == "v0.0.2"
+
+
+@pytest.mark.slow
+def test_two_workers_share_metrics_and_write_a_log_each(package_dir: Path, tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    with serve_process(tmp_path, str(package_dir), "--workers", "2", "--log", str(log)) as (proc, port):
+        clients = [Client(port) for _ in range(8)]  # connections spread over the workers
+        for i in range(40):
+            assert clients[i % 8].predict({"rows": [ROW]}, f"w-{i}")[0] == 200
+        clients[0].predict("{")
+        metrics = clients[1].metrics()  # one worker answers for both
+        for c in clients:
+            c.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    assert metrics['mlv_serve_requests_total{model="sample",status="200",version="v0.0.1"}'] == 40
+    assert metrics['mlv_serve_requests_total{model="sample",status="400",version="v0.0.1"}'] == 1
+    assert metrics['mlv_serve_model_info{model="sample",version="v0.0.1"}'] == 1
+    table, metas = read_log(log)
+    assert sorted(table.column("request_id").to_pylist()) == sorted(f"w-{i}" for i in range(40))
+    assert len({m["mlv.writer"] for m in metas}) in (1, 2)  # one writer per worker that answered
