@@ -154,13 +154,16 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def running(argv: list[str], env: dict[str, str], cwd: Path, port: int, startup_s: float = 120):
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    # Its output goes to a file: a pipe nobody reads fills up and stops a chatty server (MLflow warns
+    # on every request).
+    output = cwd / f"server-{port}.log"
+    with output.open("wb") as sink:
+        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=sink, stderr=sink, start_new_session=True)
     try:
         deadline = time.monotonic() + startup_s
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"{argv[0]} exited {proc.returncode}: {proc.stderr.read().decode()[-500:]}")
+                raise RuntimeError(f"{argv[0]} exited {proc.returncode}: {output.read_text()[-500:]}")
             with contextlib.suppress(OSError), socket.create_connection((LOOPBACK, port), timeout=0.2):
                 break
             if time.monotonic() > deadline:

@@ -162,8 +162,11 @@ class Server:
                 columns = columns_of(parse_json(body), loaded.schema)
             except BadInput as bad:
                 return self._refuse(served, bad.status, bad.message, rid)
-            result = loaded.predictor.predict(features_matrix(loaded.predictor, loaded.schema, columns))
-            predictions = result.tolist() if hasattr(result, "tolist") else list(result)
+            try:
+                result = loaded.predictor.predict(features_matrix(loaded.predictor, loaded.schema, columns))
+                predictions = result.tolist() if hasattr(result, "tolist") else list(result)
+            except Exception as exc:  # noqa: BLE001 - the model's own failure: a counted 500, one JSON line
+                return self._refuse(served, 500, f"the model failed on this input ({exc.__class__.__name__})", rid)
             payload = json.dumps({"predictions": predictions}).encode()
             latency = time.perf_counter() - started
             served.ok.inc()
