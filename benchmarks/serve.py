@@ -330,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=None, help="rounds per shape (default 3; smoke 1)")
     parser.add_argument("--out", type=Path, default=None, help="write the Markdown table and JSON here")
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so every server this run started is stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     total = args.requests or (200 if args.smoke else 3000)
     rounds = args.rounds or (1 if args.smoke else 3)
     skip = ensure_mlflow(args.mlflow_python, install=not args.smoke)

@@ -7,6 +7,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -296,3 +298,12 @@ def test_two_workers_share_metrics_and_write_a_log_each(package_dir: Path, tmp_p
     table, metas = read_log(log)
     assert sorted(table.column("request_id").to_pylist()) == sorted(f"w-{i}" for i in range(40))
     assert len({m["mlv.writer"] for m in metas}) in (1, 2)  # one writer per worker that answered
+
+
+def test_help_imports_no_server_module() -> None:
+    code = ("import sys; sys.argv = ['mlv', 'serve', '--help']\nfrom mlv.cli.app import main\ntry:\n    main()\n"
+            "except SystemExit:\n    pass\n"
+            "heavy = {'uvicorn', 'starlette', 'prometheus_client', 'pyarrow', 'sklearn'}\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & heavy), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stderr.strip() == "[]" and "Serve a model version over HTTP" in proc.stdout
