@@ -143,13 +143,13 @@ class PredictionLogger:
             self._wake.wait(self.interval_s)
             self._wake.clear()
             self._write_pending()
-        self._write_pending()
+        self._write_pending(final=True)
 
-    def _write_pending(self) -> None:
+    def _write_pending(self, final: bool = False) -> None:
         with self._lock:
             entries = [self._queue.popleft() for _ in range(len(self._queue))]
             since, self._since = self._since, _Since()
-        if not entries and not since.dropped and not since.errors:
+        if not entries and not since.dropped and not since.errors and not (final and since.requests):
             with self._lock:  # requests alone are carried to the next segment
                 self._since.requests += since.requests
             return
