@@ -11,7 +11,8 @@ trained and registered by mlv, then packaged by `mlv model package`):
 - `mlv serve` with the prediction log on, and with `--no-log`.
 
 Single-row bodies on keep-alive connections; 1 connection with 1 worker, 8 connections with 1 and
-with 2 workers. Each round sends a fixed number of requests (bounded in time as well); the median
+with 2 workers. All servers run at once and their rounds are interleaved, so background load weighs
+on each alike. Each round sends a fixed number of requests (bounded in time as well); the median
 round's req/s and its latency p50/p99 (client side, ms) are reported. The load generator is this
 process: asyncio on raw sockets (uvloop when present), one coroutine per connection.
 
@@ -133,14 +134,11 @@ async def _round(port: int, raw: bytes, connections: int, total: int, limit_s: f
     return Round(len(latencies), time.perf_counter() - started, latencies, sum(errors))
 
 
-def measure(port: int, path: str, body: bytes, connections: int, total: int, rounds: int, limit_s: float) -> Figure:
-    raw = _request(path, body)
-    asyncio.run(_round(port, raw, connections, min(total, 200), limit_s))  # warm-up
-    done = [asyncio.run(_round(port, raw, connections, total, limit_s)) for _ in range(rounds)]
+def summarize(done: list[Round]) -> Figure:
+    """The median round (by req/s), with its latency percentiles."""
     median = sorted(done, key=lambda r: r.rps)[len(done) // 2]
     q = statistics.quantiles(median.latencies_ms, n=100)
-    return Figure("", connections, 0, median.rps, statistics.median(median.latencies_ms), q[98],
-                  sum(r.errors for r in done))
+    return Figure("", 0, 0, median.rps, statistics.median(median.latencies_ms), q[98], sum(r.errors for r in done))
 
 
 # -- the servers -----------------------------------------------------------------------------------
@@ -265,27 +263,46 @@ def servers(work: Path, package: Path, mlflow_python: Path | None) -> dict[str, 
 
 def run(work: Path, total: int, rounds: int, limit_s: float, mlflow_python: Path | None,
         note: str = "") -> list[Figure]:
+    """For each worker count, every server runs at once (each idle while another is measured) and
+    their rounds are interleaved: A B C D, A B C D, ... so that the machine's other load, which drifts
+    over minutes, weighs on all of them alike."""
     _repo, package = prepare(work)
     figures: list[Figure] = []
-    for name, start in servers(work, package, mlflow_python).items():
-        for workers in sorted({w for _, w in SHAPES}):
-            port = _free_port()
-            argv, env, path, body = start(port, workers)  # type: ignore[operator]
-            try:
-                with running(argv, env, work, port):
-                    for connections, shape_workers in SHAPES:
-                        if shape_workers != workers:
-                            continue
-                        figure = measure(port, path, body, connections, total, rounds, limit_s)
-                        figure.server, figure.workers = name, workers
-                        figures.append(figure)
-                        print(f"{name:24} {connections} conn {workers} worker(s): {figure.rps:7.0f} req/s, "
-                              f"p50 {figure.p50_ms:.2f} ms, p99 {figure.p99_ms:.2f} ms, errors {figure.errors}",
-                              file=sys.stderr, flush=True)
-            except RuntimeError as exc:
-                figures += [Figure(name, c, w, note=str(exc)[:200]) for c, w in SHAPES if w == workers]
+    starts = servers(work, package, mlflow_python)
+    for workers in sorted({w for _, w in SHAPES}):
+        with contextlib.ExitStack() as stack:
+            ready: dict[str, tuple[int, str, bytes]] = {}
+            for name, start in starts.items():
+                port = _free_port()
+                argv, env, path, body = start(port, workers)  # type: ignore[operator]
+                try:
+                    stack.enter_context(running(argv, env, work, port))
+                    ready[name] = (port, path, body)
+                except RuntimeError as exc:
+                    figures += [Figure(name, c, w, note=str(exc)[:200]) for c, w in SHAPES if w == workers]
+            for connections in [c for c, w in SHAPES if w == workers]:
+                figures += _interleaved(ready, connections, workers, total, rounds, limit_s)
     if note:
         figures += [Figure("mlflow models serve", c, w, note=note) for c, w in SHAPES]
+    return figures
+
+
+def _interleaved(ready: dict[str, tuple[int, str, bytes]], connections: int, workers: int, total: int,
+                 rounds: int, limit_s: float) -> list[Figure]:
+    done: dict[str, list[Round]] = {name: [] for name in ready}
+    for port, path, body in ready.values():  # warm-up
+        asyncio.run(_round(port, _request(path, body), connections, min(total, 200), limit_s))
+    for _ in range(rounds):
+        for name, (port, path, body) in ready.items():
+            done[name].append(asyncio.run(_round(port, _request(path, body), connections, total, limit_s)))
+    figures = []
+    for name, got in done.items():
+        figure = summarize(got)
+        figure.server, figure.connections, figure.workers = name, connections, workers
+        figures.append(figure)
+        print(f"{name:24} {connections} conn {workers} worker(s): {figure.rps:7.0f} req/s, "
+              f"p50 {figure.p50_ms:.2f} ms, p99 {figure.p99_ms:.2f} ms, errors {figure.errors}",
+              file=sys.stderr, flush=True)
     return figures
 
 
@@ -327,13 +344,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mlflow-python", type=Path, default=MLFLOW_PYTHON,
                         help=f"MLflow's interpreter (default {MLFLOW_PYTHON}; made by a full run when missing)")
     parser.add_argument("--requests", type=int, default=None, help="requests a round (default 3000; smoke 200)")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds per shape (default 3; smoke 1)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per shape and server (default 5; smoke 1)")
     parser.add_argument("--out", type=Path, default=None, help="write the Markdown table and JSON here")
     args = parser.parse_args(argv)
     # SIGTERM unwinds like Ctrl-C, so every server this run started is stopped on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     total = args.requests or (200 if args.smoke else 3000)
-    rounds = args.rounds or (1 if args.smoke else 3)
+    rounds = args.rounds or (1 if args.smoke else 5)
     skip = ensure_mlflow(args.mlflow_python, install=not args.smoke)
     if skip:
         print(f"MLflow skipped: {skip}", file=sys.stderr, flush=True)
