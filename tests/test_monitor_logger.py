@@ -113,3 +113,27 @@ def test_segments_go_to_s3_in_one_put(s3: S3Server, tmp_path: Path, monkeypatch:
     assert len(keys) == 1 and keys[0].startswith("prod/segments/date=") and keys[0].endswith("-00000001.parquet")
     body: Any = s3.client().get_object(Bucket=bucket, Key=keys[0])["Body"].read()
     assert pq.read_table(io.BytesIO(body)).column("prediction").to_pylist() == [3.0]
+
+
+def test_the_monitor_reads_what_the_logger_writes(tmp_path: Path) -> None:
+    """Both sides of the contract: segments from PredictionLogger, listed and read by `mlv monitor`'s
+    reader, with every count of the metadata."""
+    from mlv.monitor import PredictionLogger
+    from mlv.monitor.logstore import open_log
+    from mlv.monitor.segments import list_segments, read_segments
+    from mlv.monitor.window import Window
+
+    log = PredictionLogger(str(tmp_path / "log"), model="m", version="v1.0.0",
+                           features=[("x1", "float64"), ("x2", "float64")], interval_s=3600, queue_size=2)
+    for i in range(3):  # the third is dropped: the queue holds two requests
+        log.log(f"r{i}", {"x1": [1.0 * i], "x2": [2.0]}, [0.5 * i], latency_s=0.001)
+    log.error(422)
+    log.close()
+    store = open_log(str(tmp_path / "log"))
+    listing = list_segments(store, Window(None, None))
+    assert not listing.skipped and not listing.gaps
+    (segment,) = listing.segments
+    assert (segment.rows, segment.dropped, segment.errors, segment.requests, segment.sample_rate, segment.features) \
+        == (2, 1, {"422": 1}, 4, 1.0, ("x1", "x2"))
+    tables = [table for _segment, table in read_segments(store, listing, None, Window(None, None))]
+    assert [t.column("request_id").to_pylist() for t in tables] == [["r0", "r1"]] and not listing.skipped
