@@ -114,7 +114,8 @@ def _pull(root: Path, remote: str | None, dvc_remote: str | None, progress: Prog
           transfer: TransferProgress | None) -> PullResult:
     from mlv.data import restore
 
-    started = git.current_branch(root) is None and git.head_ref(root) is not None  # a clone with no commit yet
+    # A clone with no commit yet (a remote to start from): not a new repository with no remote.
+    started = git.current_branch(root) is None and git.head_ref(root) is not None and bool(git.remote_names(root))
     if started:
         _start_from_remote(root, remote)
     branch = current_branch(root, "pull")
