@@ -60,7 +60,8 @@ def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
         # Before downloading anything for it; the record's paths too, whatever the tree says.
         restore.check_commit_paths(root, target.commit, target.checked)
         prepared = restore.prepare_restore(root, target.pointers, fetch_missing=True, force=force,
-                                           honour_links=True)
+                                           honour_links=True,
+                                           git_changes=_files_git_replaces(root, target.commit, target.pointers))
         before = _where_head_is(root)
         git.checkout(root, rev, force=force)
         try:
@@ -139,6 +140,17 @@ def _changes_git_would_refuse(root: Path, rev: str, changed: list[str]) -> list[
     return [path for path in changed
             if path in differing or path.rstrip("/") in folders
             or any(str(parent) in differing for parent in PurePosixPath(path).parents)]
+
+
+def _files_git_replaces(root: Path, commit: str, pointers: list[Pointer]) -> list[str]:
+    """The files under the data paths that git tracks at HEAD and will delete or replace when it
+    switches to COMMIT: data committed to git before it moved to DVC. The restore is planned as if
+    they were gone already, so it writes them back after git's switch."""
+    if git.head_sha(root) is None or not pointers:
+        return []
+    roots = tuple(p.path for p in pointers)
+    return [path for path in git.diff_names(root, ["HEAD", commit], ":(top)")
+            if path in roots or path.startswith(tuple(f"{r}/" for r in roots))]
 
 
 def _where_head_is(root: Path) -> str | None:

@@ -66,10 +66,15 @@ def check_no_escaping_symlink(root: Path, rel: str, what: str) -> None:
             )
 
 
-def checked_path(root: Path, value: str, what: str) -> str:
-    """A data path mlv may write: `data_path`, and no existing component under ROOT is a symlink."""
+def checked_path(root: Path, value: str, what: str, *, file_may_be_link: bool = False) -> str:
+    """A data path mlv may write: `data_path`, and no existing component under ROOT is a symlink.
+
+    FILE_MAY_BE_LINK: the path names a file, which may itself be a symlink (`cache.type: symlink`
+    leaves one into the cache, and a user may link a file). A restore replaces it by renaming over
+    it in its folder, which never writes through it; only the folders above must be real.
+    """
     rel = data_path(value, what)
-    check_no_symlink(root, rel, what)
+    check_no_symlink(root, rel.rpartition("/")[0] if file_may_be_link else rel, what)
     return rel
 
 
@@ -100,6 +105,8 @@ def symlink_error(root: Path, rel: str, link: str, what: str) -> UnsafePathError
 
 def check_no_symlink(root: Path, rel: str, what: str) -> None:
     """Refuse when an existing component of REL under ROOT is a symlink (lstat, never followed)."""
+    if not rel:
+        return
     current = str(root)
     parts = rel.split("/")
     for index, part in enumerate(parts):

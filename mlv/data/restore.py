@@ -16,7 +16,7 @@ import contextlib
 import os
 import stat
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +56,9 @@ class _Plan:
     writes: list[str] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
     previous: dict[str, str] = field(default_factory=dict)  # key -> md5 saved in the cache, for undo
+    # Files git tracks now that the coming `git checkout` deletes or replaces: planned as absent,
+    # and never removed by `undo` (git's own switch back puts them back).
+    git_owned: set[str] = field(default_factory=set)
 
     @property
     def changes(self) -> bool:
@@ -96,7 +99,7 @@ class PreparedRestore:
         with SafeTree(self.root) as tree:
             for plan in self.plans:
                 for key in plan.writes:
-                    if key in self.done and key not in plan.current:
+                    if key in self.done and key not in plan.current and key not in plan.git_owned:
                         try:
                             tree.unlink(key)
                         except (MlvError, OSError):
@@ -129,6 +132,7 @@ def prepare_restore(
     state: StateCache | None = None,
     honour_links: bool = False,
     transfer: dvc.TransferProgress | None = None,
+    git_changes: Collection[str] = (),
 ) -> PreparedRestore:
     """Plan and check a restore (fetching what is missing if allowed) without changing anything.
 
@@ -136,14 +140,17 @@ def prepare_restore(
     ROOT), whose stat cache is STATE (default ROOT's); `mlv reproduce` restores into a private
     folder of its own that way. HONOUR_LINKS: write files as ROOT's DVC `cache.type` asks (links
     into the cache too); else copies, so nothing a command does to them can reach the cache.
+    GIT_CHANGES: the work-tree files a `git checkout` about to run will delete or replace (data
+    that was committed to git before it moved to DVC): planned as if already gone, so the restore
+    writes them back after git's switch.
     """
     target = target or root
     cache = dvc.cache_dir(root)
-    checked = [(checked_path(target, p.path, "data path"), p) for p in pointers]
+    checked = [(checked_path(target, p.path, "data path", file_may_be_link=not p.is_dir), p) for p in pointers]
     fetched = _ensure_objects(root, cache, [(p.path, p.md5) for _, p in checked if p.is_dir],
                               fetch_missing, remote, transfer)
     state = state or statecache.of_work_tree(root)
-    plans = [_plan(target, cache, rel, p, state) for rel, p in checked]
+    plans = [_plan(target, cache, rel, p, state, git_changes) for rel, p in checked]
     _check_nothing_unsaved(cache, plans, state, force)
     needed = {(key, plan.desired[key]) for plan in plans for key in plan.writes}
     fetched += _ensure_objects(root, cache, sorted(needed), fetch_missing, remote, transfer)
@@ -281,19 +288,33 @@ def cache_link_md5(cache: Path, link: str) -> str | None:
 
 
 def _current_md5(key: str, cur: _Current, state: StateCache, cache: Path | None = None) -> str | None:
-    """The content hash of a work-tree file, from the stat cache if it can; for a symlink, the
-    cache object it points to (None for any other symlink)."""
+    """The content hash of a work-tree file, from the stat cache if it can. A symlink is hashed as
+    DVC hashes it, by the file it points to: a link into the cache by the object's name, any other
+    by its target's content (None when it leads to no regular file)."""
+    st = cur.stat
     if cur.is_link:
-        return cache_link_md5(cache, cur.abspath) if cache is not None else None
-    md5 = state.lookup(key, cur.stat, need_stored=False)
+        in_cache = cache_link_md5(cache, cur.abspath) if cache is not None else None
+        if in_cache is not None:
+            return in_cache
+        try:
+            st = os.stat(cur.abspath)  # only read through it; a write replaces the link itself
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+    md5 = state.lookup(key, st, need_stored=False)
     if md5 is None:
         md5 = dvc.hash_file(Path(cur.abspath))
-        state.remember(key, cur.stat, md5, stored=False)
+        state.remember(key, st, md5, stored=False)
     return md5
 
 
-def _plan(root: Path, cache: Path, rel: str, pointer: dvc.Pointer, state: StateCache) -> _Plan:
+def _plan(root: Path, cache: Path, rel: str, pointer: dvc.Pointer, state: StateCache,
+          git_changes: Collection[str] = ()) -> _Plan:
     plan = _Plan(pointer, _desired(cache, rel, pointer), _walk(root, rel, dvcignore_filter(os.fspath(root))))
+    for key in git_changes:
+        if plan.current.pop(key, None) is not None:
+            plan.git_owned.add(key)
     for key, md5 in plan.desired.items():
         cur = plan.current.get(key)
         if cur is None or _current_md5(key, cur, state, cache) != md5:
@@ -320,6 +341,8 @@ def _check_nothing_unsaved(cache: Path, plans: list[_Plan], state: StateCache, f
             if cur is None or _is_stray_temp(key):
                 continue
             md5 = _current_md5(key, cur, state, cache)
+            if cur.is_link and cache_link_md5(cache, cur.abspath) is None:
+                md5 = None  # a symlink of the user's: its content may be saved, the link is not
             if md5 is not None:
                 plan.previous[key] = md5
             if md5 is None or not dvc.has_object(cache, md5):

@@ -1,0 +1,104 @@
+"""`mlv checkout` restores every tracked file whatever state the work tree came from: data that
+was in git before it moved to DVC, links into the cache under every `cache.type`, a symlinked file
+inside a data folder. Each case ends with real `dvc status` clean, as after `dvc checkout`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import dvc, git, mlv
+from tests.test_dvc_settings import dvc_clean
+
+# Real mlv and dvc several times per test.
+pytestmark = pytest.mark.slow
+
+TRAIN = """\
+import yaml
+x = yaml.safe_load(open("params.yaml"))["x"]
+with open("model.bin", "wb") as handle:  # in place, as most training scripts write a model
+    handle.write(f"model trained with x={x}\\n".encode())
+"""
+
+CONFIG = """\
+version: 1
+data:
+- data
+outputs:
+- model.bin
+params:
+- params.yaml
+metrics: []
+command: python train.py
+python: python
+"""
+
+
+def _project(root: Path, *, data_in_git: bool = False) -> Path:
+    """A DVC project with data/{a,b}.txt and a script writing model.bin; data in git if asked."""
+    root.mkdir(parents=True, exist_ok=True)
+    git(root, "init", "-q")
+    dvc(root, "init", "-q")
+    (root / "data").mkdir()
+    (root / "data" / "a.txt").write_text("a\n")
+    (root / "data" / "b.txt").write_text("b\n")
+    (root / "params.yaml").write_text("x: 1\n")
+    (root / "train.py").write_text(TRAIN)
+    if data_in_git:
+        git(root, "add", "-A")
+        git(root, "commit", "-qm", "data in git")
+    (root / ".mlv").mkdir()
+    # Data moved from git has no model yet: the first snapshot takes the data alone.
+    (root / ".mlv" / "config.yaml").write_text(CONFIG.replace("outputs:\n- model.bin", "outputs: []")
+                                               if data_in_git else CONFIG)
+    return root
+
+
+def _two_experiments(root: Path) -> None:
+    mlv(root, "snapshot", "--run", "python train.py", "-m", "e1")
+    (root / "params.yaml").write_text("x: 2\n")
+    mlv(root, "snapshot", "--run", "python train.py", "-m", "e2")
+
+
+def test_data_moved_from_git_to_dvc_is_restored_after_checking_out_the_git_commit(tmp_path: Path) -> None:
+    root = _project(tmp_path / "repo", data_in_git=True)
+    mlv(root, "snapshot", "-m", "data to DVC")  # git stops tracking data/, data.dvc pins it
+    (root / "data" / "c.txt").write_text("c\n")
+    mlv(root, "snapshot", "-m", "more data")
+    mlv(root, "checkout", "HEAD~2")  # git writes data/a.txt and data/b.txt from its own tree
+    mlv(root, "checkout", "main")  # git deletes them again: the restore must write them back
+    assert sorted(p.name for p in (root / "data").iterdir()) == ["a.txt", "b.txt", "c.txt"]
+    assert (root / "data" / "b.txt").read_text() == "b\n"
+    assert git(root, "status", "--porcelain") == ""
+    dvc_clean(root)
+
+
+@pytest.mark.parametrize("cache_type", ["copy", "hardlink", "symlink", "reflink,copy"])
+def test_checkout_back_and_forth_under_every_cache_type(tmp_path: Path, cache_type: str) -> None:
+    root = _project(tmp_path / "repo")
+    dvc(root, "config", "cache.type", cache_type)
+    git(root, "add", ".dvc/config")
+    _two_experiments(root)
+    for rev, args, x in (("HEAD~1", (), 1), ("main", (), 2), ("HEAD~1", (), 1), ("main", ("--force",), 2),
+                         ("main", (), 2)):
+        mlv(root, "checkout", rev, *args)
+        assert (root / "model.bin").read_text() == f"model trained with x={x}\n", (rev, args)
+        assert (root / "data" / "a.txt").read_text() == "a\n"
+        assert (root / "model.bin").is_symlink() == (cache_type == "symlink")
+        dvc_clean(root)
+
+
+def test_symlinked_file_inside_a_data_folder_is_left_as_dvc_leaves_it(tmp_path: Path) -> None:
+    root = _project(tmp_path / "repo")
+    (root / "shared.txt").write_text("shared\n")
+    os.symlink("../shared.txt", root / "data" / "link.txt")
+    git(root, "add", "shared.txt")
+    _two_experiments(root)
+    for rev in ("HEAD~1", "main", "main"):
+        mlv(root, "checkout", rev)  # no --force: the link's content is saved in the cache
+        assert (root / "data" / "link.txt").read_text() == "shared\n"
+        dvc_clean(root)
+    assert os.readlink(root / "data" / "link.txt") == "../shared.txt"  # left alone, as dvc checkout leaves it
