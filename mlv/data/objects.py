@@ -21,6 +21,7 @@ import errno
 import fcntl
 import os
 import shutil
+import stat
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -201,3 +202,76 @@ def no_link_type_error(shown: str, cache: Path, kinds: Sequence[str] = (), *, ch
         hint="Add copy as the last choice (`dvc config cache.type reflink,hardlink,copy`), "
         "or move the cache to the same file system (`dvc cache dir`).")
 
+
+
+def unlink_from_cache(root: Path, paths: Sequence[str]) -> list[str]:
+    """Make every file under PATHS that is a link into ROOT's DVC cache a private copy; their paths.
+
+    `cache.type: symlink` or `hardlink` leaves a restored file sharing the cache object itself:
+    a command that opens it with "w" would write into the object (root ignores its read-only
+    mode) and corrupt every experiment that pins it. DVC removes a stage's outputs before it runs
+    the stage; a private copy does the same for the cache, and the command still finds the files
+    it would find under `cache.type: copy` (a fine-tuning script reads the previous model).
+    """
+    from mlv.data.walk import walk
+
+    cache = dvc.cache_dir(root)
+    if not cache.is_dir():
+        return []
+    base = os.path.realpath(cache)
+    replaced: list[str] = []
+    with SafeTree(root) as tree:
+        for rel in paths:
+            pinned = _pinned_objects(root, cache, rel)
+            try:
+                found = list(walk(os.fspath(root), rel, follow_links=False))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for sub, full, st in found:
+                key = f"{rel}/{sub}" if sub else rel
+                source = _cache_object_behind(full, st, base, pinned.get(key), cache)
+                if source is None:
+                    continue
+                folder, _, name = key.rpartition("/")
+                fd = tree.open_dir(folder, create=False, what="output")
+                if fd is None:
+                    continue
+                try:
+                    tree.write_at(fd, name, source, key, clone_or_copy)
+                finally:
+                    os.close(fd)
+                replaced.append(key)
+    return replaced
+
+
+def _pinned_objects(root: Path, cache: Path, rel: str) -> dict[str, str]:
+    """Work-tree path -> md5 of each file REL's pointer file in the work tree pins (empty when
+    there is none, or it cannot be read: then only symlinks are recognised)."""
+    try:
+        pointer = dvc.parse_pointer((root / dvc.pointer_path(rel)).read_bytes(), dvc.pointer_path(rel))
+    except (OSError, MlvError):
+        return {}
+    if not pointer.is_dir:
+        return {rel: pointer.md5}
+    try:
+        listing = dvc.load_manifest_map(cache, pointer.md5) or {}
+    except MlvError:
+        return {}
+    return {f"{rel}/{sub}": md5 for sub, md5 in listing.items()}
+
+
+def _cache_object_behind(full: str, st: os.stat_result, base: str, md5: str | None,
+                         cache: Path) -> str | None:
+    """The cache object FULL shares (a symlink into the cache, or a hardlink of the object MD5
+    its pointer pins), else None."""
+    if stat.S_ISLNK(st.st_mode):
+        real = os.path.realpath(full)
+        return real if real.startswith(base.rstrip("/") + "/") and os.path.isfile(real) else None
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink < 2 or md5 is None:
+        return None
+    obj = dvc.object_file(cache, md5)
+    try:
+        ost = os.stat(obj)
+    except OSError:
+        return None
+    return obj if (ost.st_dev, ost.st_ino) == (st.st_dev, st.st_ino) else None

@@ -348,9 +348,11 @@ def fingerprints(root: Path, paths: list[str]) -> dict[str, Fingerprint | None]:
 
 
 def _fingerprint(base: Path) -> Fingerprint | None:
-    if base.is_symlink() or not base.exists():
+    """A symlinked file counts by the file it leads to, as DVC hashes it (a symlinked folder is
+    not followed)."""
+    if not base.exists() or (base.is_symlink() and base.is_dir()):
         return None
-    files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file() and not p.is_symlink())
+    files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
     found = []
     for file in files:
         try:

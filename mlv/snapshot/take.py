@@ -11,7 +11,7 @@ from typing import Any
 from mlv import locking
 from mlv._version import __version__
 from mlv.adapters import dvc, git
-from mlv.data import statecache, track
+from mlv.data import objects, statecache, track
 from mlv.data.pathsafety import check_no_symlink
 from mlv.datahealth import store
 from mlv.env import environment, project_lockfiles
@@ -146,6 +146,8 @@ def _run(root: Path, cfg: config.ProjectConfig,
     run: RunResult | None = options.completed_run
     before: dict[str, runner.Fingerprint | None] = {}
     if options.run:
+        # A command never writes into the cache: outputs a checkout left as links become copies.
+        objects.unlink_from_cache(root, cfg.outputs)
         before = runner.fingerprints(root, [*cfg.metrics, *cfg.outputs])
         run = run_command(options.run, root, stdout_to_stderr=options.json_output)
         if run.exit_code != 0 and not options.allow_failure:
