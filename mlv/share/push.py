@@ -7,6 +7,8 @@ a push needs.
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,42 +162,106 @@ def push_data(root: Path, pointers: Sequence[dvc.Pointer], dvc_remote: str | Non
               transfer: TransferProgress | None = None) -> PushOutcome:
     """Upload what the DVC remote lacks of POINTERS' content; DvcError when some cannot be sent.
 
-    Content that is in neither the cache nor the remote refuses the push when REQUIRED's pointers
-    (all of POINTERS when None) need it; otherwise it is left out and listed as `unavailable`.
+    Every object the remote lacks is checked against its name before it goes (an object changed
+    in the cache would spread a corrupt copy), whichever layout holds it (DVC 2's objects go to
+    DVC 2's layout on the remote, as DVC sends them), and the remote is asked afterwards: an
+    object it still lacks is named. Content that is in neither the cache nor the remote refuses
+    the push when REQUIRED's pointers (all of POINTERS when None) need it; otherwise it is left
+    out and listed as `unavailable`.
     """
     wanted = objects_needed(root, pointers)
     cache = dvc.cache_dir(root)
     local = _local_remote_dir(root, dvc_remote)
     if local is not None and all(dvc.has_object(local, m) for m in wanted):
         return PushOutcome(0, len(wanted))  # a folder remote that has it all: no need to start DVC
-    absent = sorted(m for m in wanted if not dvc.has_object(cache, m))
-    paths = {p.md5: p.path for p in pointers}
+    owners = _object_owners(root, pointers)
+    # Before DVC looks at the cache: DVC deletes a corrupt object it comes across, silently.
+    _verify_before_upload(root, cache, sorted(m for m in wanted if dvc.has_object(cache, m)
+                                              and not (local is not None and dvc.has_object(local, m))), owners)
     with dvc.quiet_dvc_logs():
-        report = dvc.push_objects(root, sorted(wanted), dvc_remote, transfer)
-        # DVC's `failed` mixes objects we lack with uploads the remote refused or dropped (a server
-        # going down mid-push): those are in the cache, and the remote is the one at fault.
-        unsent = sorted(m for m in report.failed if dvc.has_object(cache, m))
-        if unsent:
-            first = next((m for m in unsent if m in paths), unsent[0])
-            raise DvcError(
-                f"{len(unsent)} of {len(wanted)} data object(s), e.g. {paths.get(first, first)}, could not be "
-                "uploaded to the DVC remote; the commits were not pushed",
-                hint="Check that the DVC remote is reachable (`dvc remote list`), then push again: "
-                     "what was uploaded stays there.",
-            )
-        # DVC skips, without failing, what is in neither place: ask about what we could not send.
-        lost = {*report.failed, *dvc.missing_everywhere(root, absent, dvc_remote)}
+        to_send = dvc.absent_from_remote(root, sorted(wanted), dvc_remote)
+        report = dvc.push_objects(root, to_send, dvc_remote, transfer)
+        leftovers = _remove_upload_leftovers(local, to_send, report.started) if local is not None else []
+        still = set(dvc.absent_from_remote(root, to_send, dvc_remote))
+    lost = {m for m in still if not dvc.has_object(cache, m)}  # in neither place: DVC skips them
     needed = wanted if required is None else objects_needed(root, required)
     if lost & needed:
         lost_needed = sorted(lost & needed)
-        first = next((m for m in lost_needed if m in paths), lost_needed[0])
-        where = f"{paths[first]} ({first})" if first in paths else first
         raise DvcError(
-            f"{len(lost_needed)} data object(s), e.g. {where}, are neither in the local DVC cache "
-            "nor on the DVC remote",
+            f"{len(lost_needed)} data object(s), e.g. {_shown(lost_needed[0], owners)}, are neither in the "
+            "local DVC cache nor on the DVC remote",
             hint="Push them from the machine that made them (`dvc push`), or `mlv pull` them first.",
         )
+    # What the cache has and the remote still lacks was refused (a full or read-only remote, a
+    # server going down mid-push) or silently skipped: never report it pushed. A folder whose
+    # manifest DVC held back because some of its files are nowhere is only an older commit's loss.
+    unsent = sorted(m for m in still - lost if not _holds_lost_files(cache, m, lost))
+    if unsent:
+        raise _upload_error(unsent, len(wanted), owners, report.errors, leftovers)
     return PushOutcome(report.uploaded, len(wanted), sorted(lost))
+
+
+def _holds_lost_files(cache: Path, md5: str, lost: set[str]) -> bool:
+    return md5.endswith(".dir") and bool(lost) and any(
+        m in lost for m in (dvc.load_manifest_map(cache, md5) or {}).values())
+
+
+def _shown(md5: str, owners: dict[str, dvc.Pointer]) -> str:
+    owner = owners.get(md5)
+    return f"{owner.path} ({md5})" if owner is not None else md5
+
+
+def _verify_before_upload(root: Path, cache: Path, md5s: Sequence[str], owners: dict[str, dvc.Pointer]) -> None:
+    """Refuse, before anything is sent, an object whose content no longer matches its name. Each
+    is hashed unless its (inode, mtime, ctime, size) is the one it had when last verified."""
+    from mlv.data.objects import ObjectTrust, corrupt_object_error
+
+    trust = ObjectTrust.load(git.common_dir(root) / "mlv" / "verified-objects.json")
+    for md5 in md5s:
+        if md5.endswith(".dir"):
+            continue  # a manifest is hashed whenever it is read (objects_needed read it)
+        if not trust.verify(cache, md5):
+            error = corrupt_object_error(cache, md5, _shown(md5, owners))
+            raise error.with_context(suffix="; nothing was pushed") from None
+    trust.save()
+
+
+def _upload_error(unsent: Sequence[str], total: int, owners: dict[str, dvc.Pointer], causes: Sequence[str],
+                  leftovers: Sequence[str]) -> DvcError:
+    """One line: how many objects did not reach the remote, one of them, and why (a full disk)."""
+    cause = f": {causes[0]}" if causes else ""
+    debris = (f"; {len(leftovers)} half-written file(s) could not be removed from the remote, e.g. {leftovers[0]}"
+              if leftovers else "")
+    hint = ("Free space on the DVC remote or make it writable, then push again: what was uploaded stays there."
+            if causes else "Check that the DVC remote is reachable (`dvc remote list`), then push again: "
+            "what was uploaded stays there.")
+    return DvcError(f"{len(unsent)} of {total} data object(s), e.g. {_shown(unsent[0], owners)}, could not be "
+                    f"uploaded to the DVC remote{cause}; the commits were not pushed{debris}", hint=hint)
+
+
+def _remove_upload_leftovers(local: Path, md5s: Sequence[str], since: float) -> list[str]:
+    """Delete the temporary files an interrupted upload left in a folder remote (DVC writes each
+    object to `.NAME.tmp` beside it, and does not remove it when the write fails); those it
+    could not delete."""
+    folders = {local / "files" / "md5" / m[:2] for m in md5s} | {local / m[:2] for m in md5s}
+    stuck = []
+    for folder in sorted(folders):
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if not _UPLOAD_TEMP.fullmatch(entry.name):
+                continue
+            try:
+                if entry.stat(follow_symlinks=False).st_mtime >= since - 1:
+                    os.unlink(entry.path)
+            except OSError:
+                stuck.append(entry.path)
+    return stuck
+
+
+_UPLOAD_TEMP = re.compile(r"\.[A-Za-z0-9_-]{22}\.tmp")  # dvc_objects' tmp_fname()
 
 
 def _local_remote_dir(root: Path, dvc_remote: str | None) -> Path | None:

@@ -59,6 +59,7 @@ from mlv.adapters.dvc.pointers import (
 from mlv.adapters.dvc.remote import (
     PushReport,
     TransferProgress,
+    absent_from_remote,
     fetch_objects,
     init_dvc,
     missing_everywhere,
@@ -82,6 +83,7 @@ __all__ = [
     "PushReport",
     "TransferProgress",
     "UnhashedPointerError",
+    "absent_from_remote",
     "cache_dir",
     "cache_link_types",
     "cache_temp_prefix",

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from mlv.adapters.dvc.cache import drop_corrupt_downloads
+from mlv.adapters.dvc.cache import drop_corrupt_downloads, has_object, new_object_path
 from mlv.adapters.dvc.config import cache_dir, default_remote
 from mlv.errors import DvcError
 
@@ -33,11 +36,11 @@ def init_dvc(root: Path) -> None:
 
 @contextlib.contextmanager
 def quiet_dvc_logs() -> Iterator[None]:
-    """Mute DVC's multi-line WARNING/ERROR log blocks: mlv reports each failure in one line."""
-    import logging
-
+    """Mute DVC's multi-line WARNING/ERROR log blocks: mlv reports each failure in one line
+    (while `_upload_failures` listens, its handler alone hears the errors)."""
     previous = logging.root.manager.disable
-    logging.disable(logging.CRITICAL)  # process-wide: DVC logs through many child loggers
+    # process-wide: DVC logs through many child loggers
+    logging.disable(logging.WARNING if _listening else logging.CRITICAL)
     try:
         yield
     finally:
@@ -103,13 +106,45 @@ def _sink_callback(sink: TransferProgress, description: str) -> Any:
     return _Objects()
 
 
+LEGACY_HASH = "md5-dos2unix"  # DVC's name for DVC 2's objects: `XX/REST` in the cache and on the remote
+
+
+def _hash_infos(cache: Path, md5s: Sequence[str], *, legacy: bool | None = None) -> list[Any]:
+    """DVC's HashInfo for each of MD5S. An object found only in DVC 2's cache layout is DVC 2's
+    (DVC keeps it, and its remote copy, under `XX/REST` rather than `files/md5/XX/REST`); LEGACY
+    True or False forces one kind."""
+    from dvc_data.hashfile.hash_info import HashInfo
+
+    def is_legacy(md5: str) -> bool:
+        if legacy is not None:
+            return legacy
+        return not os.path.exists(new_object_path(cache, md5)) and os.path.exists(f"{cache}/{md5[:2]}/{md5[2:]}")
+
+    return [HashInfo(LEGACY_HASH if is_legacy(md5) else "md5", md5) for md5 in md5s]
+
+
 def _transfer(repo: Any, verb: str, hash_infos: list[Any], remote: str | None, sink: TransferProgress) -> Any:
     """`repo.cloud.pull/push` for md5 objects, as DVC does it, with SINK hearing the progress
-    (DVC's own methods make a tqdm bar of their own, in decimal units, and take no callback)."""
+    (DVC's own methods make a tqdm bar of their own, in decimal units, and take no callback).
+    DVC 2's objects go between DVC 2's layouts, as DVC sends them."""
+    from dvc_data.hashfile.transfer import TransferResult
+
+    result = TransferResult(set(), set())
+    for legacy in (True, False):
+        group = [h for h in hash_infos if (h.name == LEGACY_HASH) == legacy]
+        if group:
+            done = _transfer_one_layout(repo, verb, group, remote, sink, legacy=legacy)
+            result.transferred.update(done.transferred)
+            result.failed.update(done.failed)
+    return result
+
+
+def _transfer_one_layout(repo: Any, verb: str, hash_infos: list[Any], remote: str | None,
+                         sink: TransferProgress, *, legacy: bool) -> Any:
     from dvc.data_cloud import get_index
 
-    odb = repo.cloud.get_remote_odb(remote, verb)
-    cache = repo.cache.local
+    odb = repo.cloud.get_remote_odb(remote, verb, hash_name=LEGACY_HASH if legacy else "md5")
+    cache = repo.cache.legacy if legacy else repo.cache.local
     if verb == "pull":
         callback = _sink_callback(sink, "Downloading data")
         try:
@@ -126,16 +161,16 @@ def _transfer(repo: Any, verb: str, hash_infos: list[Any], remote: str | None, s
 
 
 def _cloud(root: Path, verb: str, md5s: Sequence[str], remote: str | None, failure: str,
-           progress: TransferProgress | None = None) -> Any:
-    """DVC's `repo.cloud.VERB` (push, pull or status) on objects by hash, errors as DvcError."""
+           progress: TransferProgress | None = None, *, legacy: bool | None = None) -> Any:
+    """DVC's `repo.cloud.VERB` (push, pull or status) on objects by hash, errors as DvcError
+    (LEGACY: see `_hash_infos`)."""
     from dvc.exceptions import DvcException
-    from dvc_data.hashfile.hash_info import HashInfo
 
     if remote is None and default_remote(root) is None:
         raise DvcError("no DVC remote is configured", hint="Add one with `dvc remote add -d NAME URL`.")
     try:
         with _open_repo(root) as repo:
-            hash_infos = [HashInfo("md5", md5) for md5 in md5s]
+            hash_infos = _hash_infos(cache_dir(root), md5s, legacy=legacy)
             if progress is not None and verb in ("pull", "push"):
                 return _transfer(repo, verb, hash_infos, remote, progress)
             return getattr(repo.cloud, verb)(hash_infos, remote=remote)
@@ -180,17 +215,71 @@ def fetch_objects(root: Path, md5s: Sequence[str], remote: str | None,
     """
     if not md5s:
         return 0
-    result = _cloud(root, "pull", md5s, remote, "dvc fetch failed", progress)
-    drop_corrupt_downloads(cache_dir(root), [h.value for h in result.transferred])
-    return len(result.transferred)
+    cache = cache_dir(root)
+    result = _cloud(root, "pull", md5s, remote, "dvc fetch failed", progress, legacy=False)
+    drop_corrupt_downloads(cache, [h.value for h in result.transferred])
+    fetched = len(result.transferred)
+    # What DVC 2 pushed sits in DVC 2's layout on the remote: ask there for what is still missing.
+    missing = [md5 for md5 in md5s if not has_object(cache, md5)]
+    if missing:
+        result = _cloud(root, "pull", missing, remote, "dvc fetch failed", progress, legacy=True)
+        drop_corrupt_downloads(cache, [h.value for h in result.transferred])
+        fetched += len(result.transferred)
+    return fetched
 
 
 @dataclass(frozen=True)
 class PushReport:
-    """What `push_objects` did: objects uploaded, and those it could not (absent from the cache)."""
+    """What `push_objects` did: objects uploaded, those it could not (absent from the cache, or
+    refused by the remote), why uploads failed (one line each, with the path: a full or
+    read-only remote), and when it started (time.time())."""
 
     uploaded: int
     failed: list[str]
+    errors: list[str] = field(default_factory=list)
+    started: float = 0.0
+
+
+class _FailedUploads(logging.Handler):
+    """Keeps why each upload failed: DVC logs it (`failed to transfer`, with the exception) and
+    carries on, so the cause would otherwise be lost."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.causes: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None or len(self.causes) >= 10:
+            return
+        if isinstance(exc, OSError) and exc.strerror:
+            where = f" ({exc.filename})" if exc.filename else ""
+            cause = f"{exc.strerror}{where}"
+        else:
+            cause = _one_line(exc)
+        if cause not in self.causes:
+            self.causes.append(cause)
+
+
+@contextlib.contextmanager
+def _upload_failures() -> Iterator[_FailedUploads]:
+    """DVC's error records reach only the returned handler, everything else stays muted."""
+    global _listening  # noqa: PLW0603 - logging itself is process-wide state
+    handler = _FailedUploads()
+    root_logger = logging.getLogger()
+    previous = root_logger.manager.disable
+    logging.disable(logging.WARNING)  # errors get through, to our handler alone (root has one now)
+    root_logger.addHandler(handler)
+    _listening = True
+    try:
+        yield handler
+    finally:
+        _listening = False
+        root_logger.removeHandler(handler)
+        logging.disable(previous)
+
+
+_listening = False
 
 
 def push_objects(root: Path, md5s: Sequence[str], remote: str | None,
@@ -202,8 +291,10 @@ def push_objects(root: Path, md5s: Sequence[str], remote: str | None,
     """
     if not md5s:
         return PushReport(0, [])
-    result = _cloud(root, "push", md5s, remote, "dvc push failed", progress)
-    return PushReport(len(result.transferred), sorted(h.value for h in result.failed))
+    started = time.time()
+    with _upload_failures() as failures:
+        result = _cloud(root, "push", md5s, remote, "dvc push failed", progress)
+    return PushReport(len(result.transferred), sorted(h.value for h in result.failed), failures.causes, started)
 
 
 def missing_everywhere(root: Path, md5s: Sequence[str], remote: str | None) -> list[str]:
@@ -215,4 +306,22 @@ def missing_everywhere(root: Path, md5s: Sequence[str], remote: str | None) -> l
     if not md5s:
         return []
     status = _cloud(root, "status", md5s, remote, "cannot query the DVC remote")
-    return sorted(h.value for h in status.missing)
+    missing = sorted(h.value for h in status.missing)
+    if missing:  # DVC 2 may have pushed them, to DVC 2's layout
+        status = _cloud(root, "status", missing, remote, "cannot query the DVC remote", legacy=True)
+        missing = sorted(h.value for h in status.missing)
+    return missing
+
+
+def absent_from_remote(root: Path, md5s: Sequence[str], remote: str | None) -> list[str]:
+    """Which of MD5S the DVC remote does not hold, each looked for in the layout the local cache
+    keeps it in (DVC 2's or DVC 3's): what a clone could not download."""
+    if not md5s:
+        return []
+    status = _cloud(root, "status", md5s, remote, "cannot query the DVC remote")
+    new = {h.value for h in status.new}
+    missing = sorted(h.value for h in status.missing)
+    if missing:  # in neither the cache nor DVC 3's layout: DVC 2 may have pushed them to its own
+        status = _cloud(root, "status", missing, remote, "cannot query the DVC remote", legacy=True)
+        new |= {h.value for h in status.missing}
+    return sorted(new)
