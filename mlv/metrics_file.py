@@ -113,7 +113,8 @@ def _write_atomically(target: Path, doc: dict[str, Any]) -> None:
     folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
     text = json.dumps(nan_to_null(doc), indent=2, allow_nan=False)  # an older file may hold a bare NaN + "\n"
-    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    # The mark of mlv's half-written files (mlv.data.safe_write.TEMP_MARK): a snapshot never commits one.
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.mlv-tmp-", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)

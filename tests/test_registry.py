@@ -321,3 +321,22 @@ def test_a_drop_rule_with_nothing_in_the_stage_yet_says_it_was_skipped_and_why(r
     proc = mlv(registered, "model", "promote", "churn", "v0.0.1", "prod")
     assert "skipped: mse: max_drop_rel not checked" in proc.stderr
     assert "promoted churn v0.0.1 to prod" in proc.stdout
+
+
+@pytest.mark.parametrize("point", ["register-after-tag", "config-before-rename"])
+def test_register_killed_midway_is_completed_by_running_it_again(experiment_repo: Path, point: str) -> None:
+    first = git(experiment_repo, "rev-parse", "HEAD")
+    killed = mlv(experiment_repo, "model", "register", "churn", check=False, env={"MLV_TEST_CRASH_AT": point})
+    assert killed.returncode in (-9, 137)
+    assert git(experiment_repo, "cat-file", "-t", "churn@v0.0.1") == "tag"  # the tag was made
+    assert "path: models" not in (experiment_repo / ".mlv/config.yaml").read_text()
+    (experiment_repo / "notes.txt").write_text("a change worth a snapshot\n")
+    mlv(experiment_repo, "snapshot", "-m", "after the kill")
+    committed = git(experiment_repo, "ls-tree", "-r", "--name-only", "HEAD").splitlines()
+    assert "notes.txt" in committed
+    assert [p for p in committed if ".mlv-tmp-" in p or p.endswith(".tmp")] == []  # mlv's debris stays out
+    again = json.loads(mlv(experiment_repo, "model", "register", "churn", first, "--json").stdout)
+    assert again["tag"] == "churn@v0.0.1" and "interrupted" in " ".join(again["notes"])
+    assert "churn:\n    path: models" in (experiment_repo / ".mlv/config.yaml").read_text()
+    refused = mlv(experiment_repo, "model", "register", "churn", first, check=False)  # nothing left undone
+    assert refused.returncode != 0 and "registered already" in refused.stderr

@@ -18,6 +18,7 @@ from mlv.record import history
 from mlv.record.record import flatten
 from mlv.registry import lineage, metadata, names, settings, state, trust
 from mlv.registry.names import RegistryError
+from mlv.snapshot.publish import crash_point
 
 EXIT_GATE_REFUSED = 4
 
@@ -91,6 +92,8 @@ def register(root: Path, name: str, rev: str | None = None, version: str | None 
     if chosen in model.versions:
         raise RegistryError(f"{name} {chosen} exists already", hint="Pick another --version, or use --bump.")
     taken = model.version_at(exp.commit)
+    if taken is not None and (finished := _finish_interrupted(root, name, taken, path, version)) is not None:
+        return finished
     if taken is not None:
         raise RegistryError(f"commit {exp.commit[:10]} is registered already as {name} {taken.version}",
                             hint=f"Deregister it first: `mlv model deregister {name} {taken.version}`.")
@@ -104,14 +107,36 @@ def register(root: Path, name: str, rev: str | None = None, version: str | None 
     summary += f" ({shown})" if shown and not message else ""
     tag = names.register_tag(name, chosen)
     _tag(root, tag, exp.commit, metadata.render(summary, doc))
+    crash_point("register-after-tag")
     written = Written(tag, name, exp.commit, version=chosen)
-    if conf.path != artifact["path"] and (path is not None or conf.path is None):
+    if _path_to_remember(conf.path, artifact["path"], path):
         try:
             settings.remember_path(root, name, artifact["path"])
             written.notes.append(f"remembered path {artifact['path']} for {name} in .mlv/config.yaml")
         except (OSError, MlvError) as exc:
             written.notes.append(f"could not remember the path in .mlv/config.yaml: {exc}")
     return written
+
+
+def _path_to_remember(remembered: str | None, artifact: str, given: str | None) -> bool:
+    """Whether a registration writes its artifact path into the config: the first path a model
+    gets, or one given with --path."""
+    return remembered != artifact and (given is not None or remembered is None)
+
+
+def _finish_interrupted(root: Path, name: str, taken: state.Version, path: str | None,
+                        version: str | None) -> Written | None:
+    """The same registration run again after it was killed between its tag and its config write:
+    the path is remembered now and the version is reported. None when nothing was left undone."""
+    artifact = ((taken.meta or {}).get("artifact") or {}).get("path")
+    if not isinstance(artifact, str) or version not in (None, taken.version) or path not in (None, artifact):
+        return None
+    if not _path_to_remember(settings.model_settings(root, name).path, artifact, path):
+        return None
+    settings.remember_path(root, name, artifact)
+    return Written(taken.tag, name, taken.commit, version=taken.version,
+                   notes=[f"{name} {taken.version} was registered already (an earlier run was interrupted); "
+                          f"remembered path {artifact} for {name} in .mlv/config.yaml"])
 
 
 def _short(value: Any) -> str:

@@ -33,6 +33,7 @@ from typing import Any
 
 from mlv.adapters import dvc, git
 from mlv.data import pathsafety
+from mlv.data.safe_write import TEMP_MARK
 from mlv.errors import MlvError
 from mlv.registry import fetch, lineage, provenance, queries, servable, signature
 from mlv.registry.names import RegistryError
@@ -80,7 +81,7 @@ def package(root: Path, text: str, out_dir: Path, signing_key: Path | None = Non
         raise RegistryError(f"{out_dir} already exists and is not an empty folder",
                             hint="Package into a new folder, or remove that one first.")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.{os.getpid()}.tmp")
+    tmp = out_dir.with_name(f".{out_dir.name}{TEMP_MARK}{os.getpid()}")  # never committed by a snapshot
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:

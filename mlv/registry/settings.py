@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlv.data.safe_write import TEMP_MARK
 from mlv.errors import ConfigError
 from mlv.gates import GatePolicy, parse_policy
 from mlv.project import config
 from mlv.registry import names
+from mlv.snapshot.publish import crash_point
 
 _KEYS = {"path", "stages", "gates"}
 
@@ -80,7 +82,8 @@ def remember_path(root: Path, name: str, path: str) -> bool:
         return False
     entry["path"] = path
     header = "".join(itertools.takewhile(lambda line: line.startswith("#"), text.splitlines(keepends=True)))
-    tmp = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+    tmp = file.with_name(f".{file.name}{TEMP_MARK}{os.getpid()}")  # never committed by a snapshot
     tmp.write_text(header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True), "utf-8")
+    crash_point("config-before-rename")
     os.replace(tmp, file)
     return True

@@ -13,6 +13,7 @@ from mlv._version import __version__
 from mlv.adapters import dvc, git
 from mlv.data import objects, statecache, track
 from mlv.data.pathsafety import check_no_symlink
+from mlv.data.safe_write import TEMP_MARK
 from mlv.datahealth import store
 from mlv.env import environment, project_lockfiles
 from mlv.errors import CommandFailedError, GitError, MlvError, NotAnExperimentError
@@ -341,7 +342,7 @@ def _prepare_commit(
         shutil.copyfile(index.path, base)
     # Stage outputs are DVC's (dvc.lock pins them, DVC's .gitignore entries keep them out of git):
     # never committed, and no pointer file or .gitignore entry is written for them.
-    git.stage_all_except(index, [*cfg.tracked, *stage_outputs, environment.LOCKFILE_DIR])
+    git.stage_all_except(index, [*cfg.tracked, *stage_outputs, environment.LOCKFILE_DIR], [f"*{TEMP_MARK}*"])
     contents: dict[str, bytes] = {
         dvc.pointer_path(p.path): dvc.render_pointer(p, _read_if_exists(root / dvc.pointer_path(p.path)))
         for p in pointers
@@ -373,7 +374,7 @@ def _changes_for_git(root: Path, excluded: list[str]) -> list[str]:
     """The changed and untracked files the commit would take into git (what `git add -A` would hash)."""
     prefixes = tuple(p.rstrip("/") + "/" for p in excluded)
     return [p for p in git.changed_paths(root)
-            if p.rstrip("/") not in excluded and not p.startswith(prefixes)]
+            if p.rstrip("/") not in excluded and not p.startswith(prefixes) and TEMP_MARK not in p]
 
 
 def _head_repeats(root: Path, head: str | None, fresh: Record) -> bool:

@@ -37,13 +37,15 @@ def new_temp_index(root: Path) -> TempIndex:
     return TempIndex(root, path)
 
 
-def stage_all_except(index: TempIndex, excluded: Sequence[str]) -> None:
-    """Stage every change and untracked, non-ignored file, leaving EXCLUDED paths out of git."""
+def stage_all_except(index: TempIndex, excluded: Sequence[str], excluded_names: Sequence[str] = ()) -> None:
+    """Stage every change and untracked, non-ignored file, leaving EXCLUDED paths out of git, and
+    files whose names match a glob of EXCLUDED_NAMES anywhere (half-written temporary files)."""
     if excluded:
         index.run(["rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", *excluded])
     # git refuses an exclude pathspec that names an ignored path, and needs none for it anyway.
     ignored = check_ignore(index.root, list(excluded))
     specs = [f":(top,exclude,literal){p}" for p in excluded if p not in ignored]
+    specs += [f":(top,exclude,glob)**/{name}" for name in excluded_names]
     index.run(["add", "-A", "--", ":(top)", *specs])
 
 

@@ -92,6 +92,8 @@ def _write_atomically(target: Path, text: str) -> None:
     import os
 
     target = target.absolute()
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    from mlv.data.safe_write import TEMP_MARK
+
+    tmp = target.with_name(f".{target.name}{TEMP_MARK}{os.getpid()}")  # never committed by a snapshot
     tmp.write_text(text, "utf-8")
     os.replace(tmp, target)
