@@ -5,6 +5,7 @@ inside a data folder. Each case ends with real `dvc status` clean, as after `dvc
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -102,3 +103,26 @@ def test_symlinked_file_inside_a_data_folder_is_left_as_dvc_leaves_it(tmp_path: 
         assert (root / "data" / "link.txt").read_text() == "shared\n"
         dvc_clean(root)
     assert os.readlink(root / "data" / "link.txt") == "../shared.txt"  # left alone, as dvc checkout leaves it
+
+
+def test_a_checkout_killed_while_restoring_is_completed_by_running_it_again(tmp_path: Path) -> None:
+    """What docs/security.md says a kill leaves: HEAD at the target, each data file whole (the old
+    experiment's or the new one's), `mlv status` naming the data as changed; the same checkout
+    run again, without --force, completes it."""
+    root = _project(tmp_path / "repo")
+    mlv(root, "snapshot", "--run", "python train.py", "-m", "e1")
+    e1 = git(root, "rev-parse", "HEAD")
+    for index in range(8):
+        (root / "data" / f"more-{index}.txt").write_text(f"row {index}\n")
+    (root / "data" / "a.txt").write_text("a, edited\n")
+    mlv(root, "snapshot", "-m", "e2")
+    killed = mlv(root, "checkout", e1, check=False, env={"MLV_TEST_CRASH_AT": "restore-file-written"})
+    assert killed.returncode in (-9, 137)
+    assert git(root, "rev-parse", "HEAD") == e1  # git had switched
+    status = json.loads(mlv(root, "status", "--json").stdout)
+    assert "data" in json.dumps(status["changes"]), status["changes"]
+    mlv(root, "checkout", e1)
+    assert sorted(p.name for p in (root / "data").iterdir()) == ["a.txt", "b.txt"]
+    assert (root / "data" / "a.txt").read_text() == "a\n"
+    assert not [p for p in root.rglob("*") if ".mlv-tmp-" in p.name]
+    dvc_clean(root)

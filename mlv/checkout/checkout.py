@@ -7,8 +7,11 @@ Everything that could refuse runs before anything changes: the experiment is rea
 tree must be clean, the data restore is planned and checked (unsaved data, missing objects
 fetched from the DVC remote, cache objects verified, no symlink committed on a data path). Only
 then does git switch the code and the data get written. Should writing fail even so (a full disk,
-a read-only folder, a symlink that appeared meanwhile), HEAD and the data are put back as they
-were, so the work tree never holds one experiment's code with another's half-restored data.
+a read-only folder, a symlink that appeared meanwhile) or Ctrl-C stop it, HEAD and the data are
+put back as they were. A kill (SIGKILL, a power cut) between git's switch and the last file
+cannot be undone: it leaves HEAD at the target with each data file whole, either the old
+experiment's (saved in the cache, checked before) or the new one's; running the same checkout
+again completes it (docs/security.md).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from mlv import locking
 from mlv.adapters import git
 from mlv.data import restore
 from mlv.data.track import ProgressSink
-from mlv.errors import GitError, MlvError, NotAnExperimentError
+from mlv.errors import GitError, Interrupted, MlvError, NotAnExperimentError
 from mlv.record import history, treecheck
 from mlv.record.record import InvalidRecordError
 from mlv.registry import revisions
@@ -68,6 +71,9 @@ def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
             report = prepared.apply(progress)
         except (MlvError, OSError) as exc:
             raise _roll_back(root, before, prepared, exc, force=force) from None
+        except KeyboardInterrupt:  # Ctrl-C is undone like a failure; only a kill can leave it half-done
+            stopped = Interrupted("interrupted (SIGINT) while the data was restored")
+            raise _roll_back(root, before, prepared, stopped, force=force) from None
     ref = git.head_ref(root)
     return CheckoutResult(target.commit, target.message, ref.removeprefix("refs/heads/") if ref else None,
                           report.restored, report.unchanged, report.fetched, target.warnings, target.has_record)

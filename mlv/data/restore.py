@@ -29,6 +29,7 @@ from mlv.data.statecache import StateCache
 from mlv.data.track import NoProgress, ProgressSink
 from mlv.data.walk import walk
 from mlv.errors import DvcError, MlvError
+from mlv.faults import crash_point
 from mlv.text import visible
 
 
@@ -445,6 +446,7 @@ def _write_files(tree: SafeTree, cache: Path, folder: str, batch: list[tuple[str
         for key, md5 in batch:
             written.append((key, md5, linker.write(tree, fd, key.rsplit("/", 1)[-1], md5, cache, key)))
             done.add(key)
+            crash_point("restore-file-written")
         return written
     finally:
         os.close(fd)

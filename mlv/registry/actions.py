@@ -13,12 +13,12 @@ from typing import Any
 from mlv._version import __version__
 from mlv.adapters import git
 from mlv.errors import EXIT_USER_ERROR, MlvError
+from mlv.faults import crash_point
 from mlv.gates import Facts, RuleResult, evaluate, failed
 from mlv.record import history
 from mlv.record.record import flatten
 from mlv.registry import lineage, metadata, names, settings, state, trust
 from mlv.registry.names import RegistryError
-from mlv.snapshot.publish import crash_point
 
 EXIT_GATE_REFUSED = 4
 

@@ -21,10 +21,10 @@ from typing import Any
 
 from mlv.data.safe_write import TEMP_MARK
 from mlv.errors import ConfigError
+from mlv.faults import crash_point
 from mlv.gates import GatePolicy, parse_policy
 from mlv.project import config
 from mlv.registry import names
-from mlv.snapshot.publish import crash_point
 
 _KEYS = {"path", "stages", "gates"}
 

@@ -24,6 +24,7 @@ from types import FrameType
 from mlv import locking
 from mlv.adapters import git
 from mlv.errors import MlvError
+from mlv.faults import crash_point
 
 JOURNAL = "mlv/publish-journal.json"
 INDEX_LOCK_WAIT = 5.0  # seconds to wait for a git command that holds .git/index.lock
@@ -41,12 +42,6 @@ class PreparedCommit:
     # A copy of the user's index taken when the prepared one was copied from it: what "unchanged
     # since the snapshot began" means. None: replace the user's index unconditionally.
     index_base: Path | None = None
-
-
-def crash_point(name: str) -> None:
-    """Test instrumentation: die with SIGKILL here when MLV_TEST_CRASH_AT names this point."""
-    if os.environ.get("MLV_TEST_CRASH_AT") == name:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @contextmanager

@@ -17,11 +17,12 @@ from mlv.data.safe_write import TEMP_MARK
 from mlv.datahealth import store
 from mlv.env import environment, project_lockfiles
 from mlv.errors import CommandFailedError, GitError, MlvError, NotAnExperimentError
+from mlv.faults import crash_point
 from mlv.pipeline import dvcfiles
 from mlv.project import config, dvcproject, paramfiles, undeclared
 from mlv.record.record import InvalidRecordError, Record, render_message
 from mlv.snapshot import runner
-from mlv.snapshot.publish import PreparedCommit, crash_point, publish, recover
+from mlv.snapshot.publish import PreparedCommit, publish, recover
 from mlv.snapshot.runner import RunResult, now_iso, run_command
 
 MAX_CODE_FILE_BYTES = 10 * 1024 * 1024
