@@ -72,8 +72,23 @@ def _walk(root: Path, path: str, cache: Path, ignored: Callable[[str, bool], boo
                                  ignored=ignored):
         checksum.add(st)
         if not stat.S_ISDIR(st.st_mode):
+            if rel and rel.rpartition("/")[2] == IGNORE_FILE:
+                raise _ignore_file_inside(path, rel)
             files.append(_FileStat(rel, abspath, _Stat(st.st_ino, st.st_mtime_ns, st.st_size)))
     return _Listing(files, checksum.digest())
+
+
+IGNORE_FILE = ".dvcignore"
+
+
+def _ignore_file_inside(path: str, rel: str) -> MlvError:
+    """DVC refuses a `.dvcignore` inside a folder it tracks (`dvc add`, `dvc status`: "should not
+    be in collected dir path"): hashing it into the folder would give DVC a manifest it rejects."""
+    folder = f"{path}/{rel}".rpartition("/")[0]
+    return MlvError(f"{path}/{rel}: DVC refuses a {IGNORE_FILE} inside a tracked folder ({path}), "
+                    "so nothing was recorded",
+                    hint=f"Move its patterns to a {IGNORE_FILE} above {path} (e.g. the repository root's, "
+                         f"with the folder in each pattern: `{folder}/PATTERN`), then delete it.")
 
 
 def _key(path: str, relpath: str) -> str:
@@ -120,7 +135,28 @@ def track_paths(
             pointers.append(dvc.Pointer(path=path, md5=md5, size=size, nfiles=nfiles))
         else:
             pointers.append(_pointer(cache, path, listing, known, state, store))
-    return pointers
+    return [_dvc2_pinned(root, p, listings[p.path]) for p in pointers]
+
+
+def _dvc2_pinned(root: Path, pointer: dvc.Pointer, listing: _Listing) -> dvc.Pointer:
+    """The pointer a DVC 2 `.dvc` file pins when its data is unchanged by DVC 2's hash (text
+    files hashed with CRLF read as LF), so the file is left byte for byte; else POINTER.
+
+    Only a DVC 2 pointer whose hash differs from ours costs a read of its files (their DVC 2
+    hash); a DVC 3 pointer or an equal hash costs nothing."""
+    try:
+        data = (root / dvc.pointer_path(pointer.path)).read_bytes()
+    except OSError:
+        return pointer
+    pinned = dvc.dvc2_pointer(data, dvc.pointer_path(pointer.path)) if b"hash:" not in data else None
+    if pinned is None or pinned.md5 == pointer.md5 or pinned.is_dir != pointer.is_dir:
+        return pointer
+    if _is_file(listing):
+        same = dvc.dos2unix_md5(listing.files[0].abspath) == pinned.md5
+    else:
+        entries = [dvc.ManifestEntry(f.relpath, dvc.dos2unix_md5(f.abspath)) for f in listing.files]
+        same = dvc.dir_hash(entries)[0] == pinned.md5
+    return pinned if same else pointer
 
 
 def _listings(root: Path, paths: Sequence[str], cache: Path) -> dict[str, _Listing]:

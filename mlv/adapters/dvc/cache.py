@@ -131,6 +131,22 @@ def hash_file(path: Path, progress: Progress | None = None) -> str:
     return digest.hexdigest()
 
 
+_TEXT_BYTES = bytes(range(32, 127)) + b"\n\r\t\f\b"
+
+
+def dos2unix_md5(path: Path | str) -> str:
+    """DVC 2's md5 of a file (`md5-dos2unix`): a text file (no NUL and at most 30% other control
+    bytes in its first 512 bytes, dvc_data's istextblock) is hashed with CRLF read as LF."""
+    with open(path, "rb") as handle:
+        head = handle.read(512)
+        text = b"\x00" not in head and (not head or len(head.translate(None, _TEXT_BYTES)) / len(head) <= 0.30)
+        if not text:
+            return hash_file(Path(path))
+        handle.seek(0)
+        data = handle.read()
+    return hashlib.md5(data.replace(b"\r\n", b"\n"), usedforsecurity=False).hexdigest()
+
+
 PARALLEL_COPY_MIN = 16 * 1024 * 1024
 COPY_STEP = 8 * 1024 * 1024  # the kernel copies this much, then the hasher reads it back
 
@@ -303,11 +319,14 @@ def load_manifest(cache: Path, md5: str) -> list[ManifestEntry] | None:
 
 
 def verify_object(cache: Path, md5: str) -> bool:
-    """True when the cache object's content still hashes to its name."""
+    """True when the cache object's content still hashes to its name (an object in DVC 2's layout
+    may be named by DVC 2's hash, which reads a text file's CRLF as LF)."""
     path = object_path(cache, md5)
     if md5.endswith(".dir"):
         return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest() + ".dir" == md5
-    return hash_file(path) == md5
+    if hash_file(path) == md5:
+        return True
+    return path != new_object_path(cache, md5) and dos2unix_md5(path) == md5
 
 
 def drop_corrupt_downloads(cache: Path, md5s: Iterable[str]) -> None:

@@ -238,3 +238,18 @@ def parse_pointer(data: bytes, pointer_file: str) -> Pointer:
     if problem:
         raise DvcError(f"{pointer_file}: output path {rel[:200]!r} {problem}; refusing to use it")
     return Pointer(path=path, md5=md5, size=size, nfiles=nfiles)
+
+
+def dvc2_pointer(data: bytes, pointer_file: str) -> Pointer | None:
+    """The pointer a DVC 2 `.dvc` file pins (one without `hash: md5`), else None."""
+    try:
+        doc = load_untrusted_yaml(data, pointer=True)
+        legacy = isinstance(doc["outs"][0], dict) and "hash" not in doc["outs"][0]
+    except (ValueError, KeyError, IndexError, TypeError, DvcError):
+        return None
+    if not legacy:
+        return None
+    try:
+        return parse_pointer(data, pointer_file)
+    except DvcError:
+        return None
