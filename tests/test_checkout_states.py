@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,49 @@ def test_a_checkout_killed_while_restoring_is_completed_by_running_it_again(tmp_
     assert (root / "data" / "a.txt").read_text() == "a\n"
     assert not [p for p in root.rglob("*") if ".mlv-tmp-" in p.name]
     dvc_clean(root)
+
+
+# -- checkout like git: branches, HEAD, `-`, commits left behind ---------------------------------------
+
+
+def _branch(root: Path) -> str:
+    return subprocess.run(["git", "symbolic-ref", "-q", "--short", "HEAD"], cwd=root, capture_output=True,
+                          text=True, check=False).stdout.strip()
+
+
+def test_checkout_moves_between_branches_and_commits_as_git_does(tmp_path: Path) -> None:
+    root = _project(tmp_path / "repo")
+    _two_experiments(root)
+    e1 = git(root, "rev-parse", "HEAD~1")
+    mlv(root, "checkout", "HEAD")
+    assert _branch(root) == "main"  # `git checkout HEAD` stays on the branch
+    mlv(root, "checkout", e1)
+    assert _branch(root) == ""
+    mlv(root, "checkout", "-")  # back to the branch it came from
+    assert _branch(root) == "main" and (root / "model.bin").read_text() == "model trained with x=2\n"
+    mlv(root, "checkout", "-")  # and to the commit again, detached
+    assert _branch(root) == "" and git(root, "rev-parse", "HEAD") == e1
+    assert (root / "model.bin").read_text() == "model trained with x=1\n"
+    dvc_clean(root)
+
+
+def test_leaving_commits_behind_prints_gits_warning(tmp_path: Path) -> None:
+    root = _project(tmp_path / "repo")
+    _two_experiments(root)
+    mlv(root, "checkout", "HEAD~1")
+    (root / "notes.txt").write_text("work on a detached HEAD\n")
+    git(root, "add", "notes.txt")
+    git(root, "commit", "-qm", "stray work")
+    stray = git(root, "rev-parse", "HEAD")
+    out = mlv(root, "checkout", "main")
+    assert "leaving 1 commit(s) behind" in out.stderr and stray[:10] in out.stderr and "stray work" in out.stderr
+    assert "git branch NAME" in out.stderr
+    quiet = mlv(root, "checkout", "HEAD~1")  # leaving a branch leaves nothing behind
+    assert "behind" not in quiet.stderr
+
+
+def test_checkout_dash_without_a_previous_checkout_is_refused(tmp_path: Path) -> None:
+    root = _project(tmp_path / "repo")
+    mlv(root, "snapshot", "--run", "python train.py", "-m", "e1")
+    refused = mlv(root, "checkout", "-", check=False)
+    assert refused.returncode == 1 and "no previous branch" in refused.stderr

@@ -56,7 +56,7 @@ def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
                         progress: ProgressSink | None = None) -> CheckoutResult:
     root = git.find_root(cwd)
     with locking.repository_lock(root):  # a snapshot must not record a half-switched work tree
-        rev = revisions.resolve(root, rev)  # a registry name becomes its commit
+        rev = switch_target(root, rev)
         target = _read_target(root, rev)
         if not force:
             _require_clean(root, rev)
@@ -75,8 +75,37 @@ def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
             stopped = Interrupted("interrupted (SIGINT) while the data was restored")
             raise _roll_back(root, before, prepared, stopped, force=force) from None
     ref = git.head_ref(root)
+    warnings = [*target.warnings, *_left_behind(root, before, target.commit)]
     return CheckoutResult(target.commit, target.message, ref.removeprefix("refs/heads/") if ref else None,
-                          report.restored, report.unchanged, report.fetched, target.warnings, target.has_record)
+                          report.restored, report.unchanged, report.fetched, warnings, target.has_record)
+
+
+def switch_target(root: Path, rev: str) -> str:
+    """What `git checkout REV` would switch to, as git reads REV: a branch name switches to that
+    branch, `HEAD` (or `@`) stays on the current branch, `-` goes back to the branch or commit
+    checked out before; a registry name becomes its commit; anything else is a commit to detach at."""
+    if rev == "-":
+        previous = git.previous_checkout(root)
+        if previous is None:
+            raise MlvError("there is no previous branch or commit to go back to (`-`); nothing was changed",
+                           hint="Name the branch or commit: `mlv checkout main`.")
+        return previous
+    if rev in ("HEAD", "@"):
+        return git.current_branch(root) or rev
+    return revisions.resolve(root, rev)
+
+
+def _left_behind(root: Path, before: str | None, after: str) -> list[str]:
+    """git's warning when HEAD leaves a detached commit that no branch, tag or remote reaches."""
+    if before is None or git.branch_exists(root, before):
+        return []
+    lost = git.commits_left_behind(root, before, after)
+    if not lost:
+        return []
+    first = lost[0][:10]
+    subject = (git.commit_messages(root, [lost[0]])[lost[0]].strip().splitlines() or [""])[0]
+    return [f"you are leaving {len(lost)} commit(s) behind, not connected to any of your branches "
+            f"({first} {subject}".rstrip() + f"); to keep them, create a branch now: `git branch NAME {first}`"]
 
 
 @dataclass

@@ -183,3 +183,21 @@ def ref_sha(root: Path, ref: str) -> str | None:
     """The sha REF points at, or None when it does not exist."""
     proc = run(["rev-parse", "-q", "--verify", ref], root, check=False)
     return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def previous_checkout(root: Path) -> str | None:
+    """What `git checkout -` goes back to: the branch checked out before (its name), or the commit
+    when HEAD was detached there; None when nothing was checked out before."""
+    proc = run(["rev-parse", "--symbolic-full-name", "@{-1}"], root, check=False)
+    name = proc.stdout.decode("utf-8", errors="surrogateescape").strip() if proc.returncode == 0 else ""
+    if name.startswith("refs/heads/"):
+        return name.removeprefix("refs/heads/")
+    proc = run(["rev-parse", "--verify", "-q", "@{-1}"], root, check=False)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def commits_left_behind(root: Path, old: str, new: str) -> list[str]:
+    """Commits reachable from OLD that neither NEW nor any branch, tag or remote-tracking branch
+    reaches (newest first): what git warns about when HEAD leaves a detached commit."""
+    raw = out(["rev-list", old, "--not", new, "--branches", "--tags", "--remotes"], root)
+    return raw.split()

@@ -9,14 +9,16 @@ import typer
 
 
 def checkout_command(
-    rev: Annotated[str, typer.Argument(help="The commit to check out (an experiment, or a plain DVC commit): sha, short sha, branch, tag or HEAD~N.")],
+    rev: Annotated[str, typer.Argument(help="The commit to check out (an experiment, or a plain DVC commit): sha, short sha, branch, tag, HEAD~N, or - for the previous one.")],
     force: Annotated[bool, typer.Option("--force", "-f", help="Discard uncommitted changes to code and unsaved changes to data.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Put an experiment's code and data into the work tree.
 
-    Runs `git checkout` (a branch name switches to the branch, anything else detaches HEAD)
-    and restores the experiment's DVC-tracked data and outputs, fetching what the local
+    Runs `git checkout` as git reads REV (a branch name switches to the branch, HEAD stays
+    on it, - goes back to the branch or commit checked out before, anything else detaches
+    HEAD; leaving commits that no branch holds prints git's warning) and restores the
+    experiment's DVC-tracked data and outputs, fetching what the local
     cache lacks from the DVC remote. Refuses when there are uncommitted changes, or data
     changes not saved in the DVC cache, unless --force; nothing is changed when it refuses.
     A commit without an mlv record (made with DVC alone) is checked out too, with the data
@@ -25,6 +27,8 @@ def checkout_command(
     Examples:
 
         mlv checkout HEAD~1
+
+        mlv checkout -
 
         mlv checkout baseline --force
 
