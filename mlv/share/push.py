@@ -179,10 +179,10 @@ def push_data(root: Path, pointers: Sequence[dvc.Pointer], dvc_remote: str | Non
     _verify_before_upload(root, cache, sorted(m for m in wanted if dvc.has_object(cache, m)
                                               and not (local is not None and dvc.has_object(local, m))), owners)
     with dvc.quiet_dvc_logs():
-        to_send = dvc.absent_from_remote(root, sorted(wanted), dvc_remote)
+        to_send = dvc.absent_from_remote(root, sorted(wanted), dvc_remote, "dvc push failed")
         report = dvc.push_objects(root, to_send, dvc_remote, transfer)
         leftovers = _remove_upload_leftovers(local, to_send, report.started) if local is not None else []
-        still = set(dvc.absent_from_remote(root, to_send, dvc_remote))
+        still = set(dvc.absent_from_remote(root, to_send, dvc_remote, "dvc push failed"))
     lost = {m for m in still if not dvc.has_object(cache, m)}  # in neither place: DVC skips them
     needed = wanted if required is None else objects_needed(root, required)
     if lost & needed:

@@ -313,15 +313,16 @@ def missing_everywhere(root: Path, md5s: Sequence[str], remote: str | None) -> l
     return missing
 
 
-def absent_from_remote(root: Path, md5s: Sequence[str], remote: str | None) -> list[str]:
+def absent_from_remote(root: Path, md5s: Sequence[str], remote: str | None,
+                       failure: str = "cannot query the DVC remote") -> list[str]:
     """Which of MD5S the DVC remote does not hold, each looked for in the layout the local cache
-    keeps it in (DVC 2's or DVC 3's): what a clone could not download."""
+    keeps it in (DVC 2's or DVC 3's): what a clone could not download. FAILURE starts the error."""
     if not md5s:
         return []
-    status = _cloud(root, "status", md5s, remote, "cannot query the DVC remote")
+    status = _cloud(root, "status", md5s, remote, failure)
     new = {h.value for h in status.new}
     missing = sorted(h.value for h in status.missing)
     if missing:  # in neither the cache nor DVC 3's layout: DVC 2 may have pushed them to its own
-        status = _cloud(root, "status", missing, remote, "cannot query the DVC remote", legacy=True)
+        status = _cloud(root, "status", missing, remote, failure, legacy=True)
         new |= {h.value for h in status.missing}
     return sorted(new)
