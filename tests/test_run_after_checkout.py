@@ -74,7 +74,7 @@ def workspace() -> Iterator[Path]:
 
 
 def _model_object(root: Path, commit: str, run: Project) -> Path:
-    md5 = json.loads(run.run("mlv", "show", commit, "--json").stdout)["outputs"][0]["md5"]
+    md5 = str(json.loads(run.run("mlv", "show", commit, "--json").stdout)["outputs"][0]["md5"])
     return root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
 
 
