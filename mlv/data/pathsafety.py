@@ -74,7 +74,7 @@ def checked_path(root: Path, value: str, what: str, *, file_may_be_link: bool = 
     it in its folder, which never writes through it; only the folders above must be real.
     """
     rel = data_path(value, what)
-    check_no_symlink(root, rel.rpartition("/")[0] if file_may_be_link else rel, what)
+    check_no_symlink(root, rel, what, folders_only=file_may_be_link)
     return rel
 
 
@@ -103,13 +103,12 @@ def symlink_error(root: Path, rel: str, link: str, what: str) -> UnsafePathError
                            "refusing to write through a symlink", absolute=False)
 
 
-def check_no_symlink(root: Path, rel: str, what: str) -> None:
-    """Refuse when an existing component of REL under ROOT is a symlink (lstat, never followed)."""
-    if not rel:
-        return
+def check_no_symlink(root: Path, rel: str, what: str, *, folders_only: bool = False) -> None:
+    """Refuse when an existing component of REL under ROOT is a symlink (lstat, never followed);
+    FOLDERS_ONLY: the last component may be one."""
     current = str(root)
     parts = rel.split("/")
-    for index, part in enumerate(parts):
+    for index, part in enumerate(parts[:-1] if folders_only else parts):
         current = f"{current}/{part}"
         try:
             st = os.lstat(current)

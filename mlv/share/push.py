@@ -182,7 +182,12 @@ def push_data(root: Path, pointers: Sequence[dvc.Pointer], dvc_remote: str | Non
         to_send = dvc.absent_from_remote(root, sorted(wanted), dvc_remote, "dvc push failed")
         report = dvc.push_objects(root, to_send, dvc_remote, transfer)
         leftovers = _remove_upload_leftovers(local, to_send, report.started) if local is not None else []
-        still = set(dvc.absent_from_remote(root, to_send, dvc_remote, "dvc push failed"))
+        try:
+            still = set(dvc.absent_from_remote(root, to_send, dvc_remote, "dvc push failed"))
+        except DvcError:
+            if not report.failed:
+                raise
+            still = set(report.failed)  # the remote went away mid-push: what DVC could not send
     lost = {m for m in still if not dvc.has_object(cache, m)}  # in neither place: DVC skips them
     needed = wanted if required is None else objects_needed(root, required)
     if lost & needed:
@@ -197,7 +202,7 @@ def push_data(root: Path, pointers: Sequence[dvc.Pointer], dvc_remote: str | Non
     # manifest DVC held back because some of its files are nowhere is only an older commit's loss.
     unsent = sorted(m for m in still - lost if not _holds_lost_files(cache, m, lost))
     if unsent:
-        raise _upload_error(unsent, len(wanted), owners, report.errors, leftovers)
+        raise _upload_error(unsent, len(wanted), owners, report.errors, leftovers, local)
     return PushOutcome(report.uploaded, len(wanted), sorted(lost))
 
 
@@ -226,17 +231,28 @@ def _verify_before_upload(root: Path, cache: Path, md5s: Sequence[str], owners: 
     trust.save()
 
 
+_CAUSE_HINTS = {  # what the remote's file system said -> what to do
+    "No space left": "Free space on the DVC remote",
+    "Disk quota": "Free space on the DVC remote (a quota is exceeded)",
+    "Read-only": "Make the DVC remote writable",
+    "Permission denied": "Make the DVC remote writable for you",
+}
+
+
 def _upload_error(unsent: Sequence[str], total: int, owners: dict[str, dvc.Pointer], causes: Sequence[str],
-                  leftovers: Sequence[str]) -> DvcError:
-    """One line: how many objects did not reach the remote, one of them, and why (a full disk)."""
-    cause = f": {causes[0]}" if causes else ""
+                  leftovers: Sequence[str], local: Path | None) -> DvcError:
+    """One line: how many objects did not reach the remote, one of them, and why (a full or
+    read-only remote, with the remote's folder)."""
+    cause = ""
+    if causes:
+        cause = f": {causes[0]}" + (f" ({local})" if local is not None else "")
     debris = (f"; {len(leftovers)} half-written file(s) could not be removed from the remote, e.g. {leftovers[0]}"
               if leftovers else "")
-    hint = ("Free space on the DVC remote or make it writable, then push again: what was uploaded stays there."
-            if causes else "Check that the DVC remote is reachable (`dvc remote list`), then push again: "
-            "what was uploaded stays there.")
+    todo = next((hint for text, hint in _CAUSE_HINTS.items() if causes and text in causes[0]),
+                "Check that the DVC remote is reachable (`dvc remote list`)")
     return DvcError(f"{len(unsent)} of {total} data object(s), e.g. {_shown(unsent[0], owners)}, could not be "
-                    f"uploaded to the DVC remote{cause}; the commits were not pushed{debris}", hint=hint)
+                    f"uploaded to the DVC remote; the commits were not pushed{cause}{debris}",
+                    hint=f"{todo}, then push again: what was uploaded stays there.")
 
 
 def _remove_upload_leftovers(local: Path, md5s: Sequence[str], since: float) -> list[str]:

@@ -240,42 +240,49 @@ class PushReport:
     started: float = 0.0
 
 
-class _FailedUploads(logging.Handler):
-    """Keeps why each upload failed: DVC logs it (`failed to transfer`, with the exception) and
-    carries on, so the cause would otherwise be lost."""
+class _FailedUploads(logging.Filter):
+    """Keeps why each upload failed, and lets no handler print it: DVC logs it (`failed to
+    transfer`, with the exception) and carries on, so the cause would otherwise be lost."""
 
     def __init__(self) -> None:
-        super().__init__(logging.ERROR)
+        super().__init__()
         self.causes: list[str] = []
 
-    def emit(self, record: logging.LogRecord) -> None:
+    def filter(self, record: logging.LogRecord) -> bool:
+        self._keep(record)
+        return False
+
+    def _keep(self, record: logging.LogRecord) -> None:
         exc = record.exc_info[1] if record.exc_info else None
         if exc is None or len(self.causes) >= 10:
             return
-        if isinstance(exc, OSError) and exc.strerror:
-            where = f" ({exc.filename})" if exc.filename else ""
-            cause = f"{exc.strerror}{where}"
-        else:
-            cause = _one_line(exc)
+        # The file an OSError names is often the cache object read, not the remote's file: the
+        # caller says where the remote is.
+        cause = exc.strerror if isinstance(exc, OSError) and exc.strerror else _one_line(exc)
         if cause not in self.causes:
             self.causes.append(cause)
 
 
 @contextlib.contextmanager
 def _upload_failures() -> Iterator[_FailedUploads]:
-    """DVC's error records reach only the returned handler, everything else stays muted."""
+    """The upload errors DVC logs reach only the returned filter; the rest stays muted (a root
+    NullHandler keeps any other error record from Python's last-resort printing)."""
     global _listening  # noqa: PLW0603 - logging itself is process-wide state
-    handler = _FailedUploads()
+    failures = _FailedUploads()
+    transfer_logger = logging.getLogger("dvc_data.hashfile.transfer")
     root_logger = logging.getLogger()
+    quiet = logging.NullHandler()
     previous = root_logger.manager.disable
-    logging.disable(logging.WARNING)  # errors get through, to our handler alone (root has one now)
-    root_logger.addHandler(handler)
+    logging.disable(logging.WARNING)  # errors get as far as the filter
+    transfer_logger.addFilter(failures)
+    root_logger.addHandler(quiet)
     _listening = True
     try:
-        yield handler
+        yield failures
     finally:
         _listening = False
-        root_logger.removeHandler(handler)
+        transfer_logger.removeFilter(failures)
+        root_logger.removeHandler(quiet)
         logging.disable(previous)
 
 
