@@ -44,7 +44,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "domain": ("mlv.record", "mlv.project", "mlv.env", "mlv.data", "mlv.pipeline", "mlv.registry",
                "mlv.gates", "mlv.datahealth", "mlv.verdict", "mlv.locking", "mlv.metrics_file"),
     "adapters": ("mlv.adapters",),
-    "base": ("mlv.errors", "mlv.text", "mlv._version", "mlv.cachefile", "mlv.toml", "mlv.finite", "mlv.process"),
+    "base": ("mlv.errors", "mlv.text", "mlv._version", "mlv.cachefile", "mlv.toml", "mlv.finite", "mlv.process",
+             "mlv.faults"),
 }
 # Layers whose folders may import each other (the folder graph stays acyclic).
 OPEN_LAYERS = ("features", "domain")
