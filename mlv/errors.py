@@ -18,6 +18,7 @@ EXIT_USER_ERROR = 1
 EXIT_CANNOT_RUN = 2
 EXIT_UNEXPECTED = 3
 EXIT_USAGE = 64  # sysexits.h EX_USAGE: a wrong option or argument; click's own 2 is `reproduce could not run`
+EXIT_UNTRUSTED_REMOTE = 6  # a DVC remote URL this clone's user has not trusted: nothing was sent there
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what git and shells report when the reader goes away
 
@@ -79,6 +80,24 @@ class NotAnExperimentError(MlvError):
 
 class CommandFailedError(MlvError):
     """The experiment command could not be started or exited non-zero."""
+
+
+class UntrustedRemoteError(DvcError):
+    """A DVC remote whose URL the user has not trusted in this clone; nothing was sent to it."""
+
+    exit_code = EXIT_UNTRUSTED_REMOTE
+
+    def __init__(self, message: str, hint: str | None = None, *, name: str = "", url: str = "",
+                 previous: str | None = None):
+        super().__init__(message, hint)
+        self.name = name
+        self.url = url
+        self.previous = previous
+
+
+class UnsafeFileError(MlvError):
+    """A file whose contents mlv would copy into a record or commit is a symlink (or lies behind
+    one) that leads out of the work tree; it was not read."""
 
 
 class Interrupted(MlvError):  # noqa: N818 - reads naturally at raise sites: `raise Interrupted(...)`

@@ -324,3 +324,20 @@ def test_the_hook_runtime_loads_only_builtins_when_run() -> None:
                             capture_output=True, text=True).stdout.split()
     extra = [m for m in loaded if not _within(m, "mlv") and not _costs_nothing(m)]
     assert not extra, f"importing {HOOK_RUNTIME} loads non-builtin modules: {extra}"
+
+
+TRANSFERS = ("fetch_objects", "push_objects", "missing_everywhere", "absent_from_remote")
+
+
+def test_only_the_trust_check_calls_dvcs_transfers() -> None:
+    """Every request to a DVC remote goes through mlv.adapters.remotes, which checks first that the
+    user trusted the remote's URL: a direct call to dvc's transfer functions would skip that."""
+    broken = []
+    for name, path in modules().items():
+        if name in ("mlv.adapters.remotes", "mlv.adapters.dvc"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and node.attr in TRANSFERS
+                    and isinstance(node.value, ast.Name) and node.value.id == "dvc"):
+                broken.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: dvc.{node.attr}")
+    assert not broken, "call mlv.adapters.remotes' transfers instead:\n" + "\n".join(broken)

@@ -190,6 +190,7 @@ def shared(experiment_repo: Path, tmp_path: Path, remote: Remote) -> tuple[Path,
 def _clone(bare: Path, target: Path, remote: Remote) -> Path:
     git(bare.parent, "clone", "-q", str(bare), str(target))
     remote.login(target)
+    mlv(target, "remote", "trust")  # a fresh clone trusts no URL it came with until its user says so
     return target
 
 

@@ -27,6 +27,7 @@ from mlv.cli.commands import (
     model,
     monitor,
     registry,
+    remote,
     report,
     reproduce,
     serve,
@@ -37,8 +38,8 @@ from mlv.cli.commands import (
 from mlv.cli.errors import handle_errors, show_tracebacks
 from mlv.errors import EXIT_INTERRUPTED, EXIT_USAGE
 
-COMMANDS = (checkout, data, diff, gate, hooks, init, log, model, monitor, registry, report, reproduce, serve, snapshot,
-            status, share)
+COMMANDS = (checkout, data, diff, gate, hooks, init, log, model, monitor, registry, remote, report, reproduce, serve,
+            snapshot, status, share)
 
 app = typer.Typer(
     name="mlv",

@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlv.adapters import dvc, git
+from mlv.adapters import dvc, git, remotes
 from mlv.data import objects, statecache
 from mlv.data.ignore import dvcignore_filter
 from mlv.data.pathsafety import UnsafePathError, checked_path, data_path, safe_relpath
@@ -28,7 +28,7 @@ from mlv.data.safe_write import TEMP_MARK, SafeTree
 from mlv.data.statecache import StateCache
 from mlv.data.track import NoProgress, ProgressSink
 from mlv.data.walk import walk
-from mlv.errors import DvcError, MlvError
+from mlv.errors import DvcError, MlvError, UntrustedRemoteError
 from mlv.faults import crash_point
 from mlv.text import visible
 
@@ -372,7 +372,9 @@ def _ensure_objects(root: Path, cache: Path, wanted: Sequence[tuple[str, str]], 
     if not fetch_missing:
         raise _missing_error(*missing[0], fetched=False)
     try:
-        fetched = dvc.fetch_objects(root, sorted({md5 for _, md5 in missing}), remote, transfer)
+        fetched = remotes.fetch_objects(root, sorted({md5 for _, md5 in missing}), remote, transfer)
+    except UntrustedRemoteError:
+        raise
     except DvcError as exc:
         path, md5 = missing[0]
         raise DvcError(f"{path}: content {md5} is not in the local DVC cache and cannot be fetched: "

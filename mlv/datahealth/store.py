@@ -24,7 +24,7 @@ from mlv.adapters import dvc, git
 from mlv.datahealth.errors import DataHealthError, MissingExtraError
 from mlv.datahealth.model import Profile
 from mlv.datahealth.reader import CSV_SUFFIXES, PARQUET_SUFFIXES
-from mlv.errors import DvcError, MlvError
+from mlv.errors import DvcError, MlvError, UntrustedRemoteError
 
 PROFILES_DIR = ".mlv/profiles"
 SNAPSHOT_MAX_FILES = 100  # CSV/Parquet files in one data folder that a snapshot still profiles
@@ -255,8 +255,12 @@ def _ensure_present(root: Path, cache: Path, path: str, md5s: Sequence[str], fet
         return
     if not fetch:
         raise DataHealthError(f"{path}: content {missing[0]} is not in the local DVC cache")
+    from mlv.adapters import remotes
+
     try:
-        dvc.fetch_objects(root, missing, None)
+        remotes.fetch_objects(root, missing, None)
+    except UntrustedRemoteError:
+        raise
     except DvcError as exc:
         raise DataHealthError(f"{path}: content {missing[0]} is not in the local DVC cache and cannot be "
                               f"fetched: {exc.message.rstrip('.')}", hint=exc.hint) from None

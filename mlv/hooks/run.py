@@ -20,7 +20,7 @@ import os
 import sys
 
 from mlv import cachefile
-from mlv.errors import MlvError, debugging, failure
+from mlv.errors import MlvError, UntrustedRemoteError, debugging, failure
 from mlv.text import visible
 
 TYPE_CHECKING = False  # typing costs ~10 ms to import; mypy still reads the block below
@@ -538,6 +538,9 @@ def pre_push(root: str, args: list[str], updates: list[tuple[str, str, str, str]
     try:
         outcome = push.push_data(Path(root), data.pointers, None, data.at_tips)
     except MlvError as exc:
+        if isinstance(exc, UntrustedRemoteError):  # never pushes commits whose data went nowhere
+            _say(f"mlv pre-push hook: error: {exc.one_line()} The push was refused.")
+            return exc.exit_code
         if strict:
             _say(f"mlv pre-push hook: error: {exc.message.rstrip('.')}; the push was refused because "
                  f"`hooks: {{strict: true}}` is set in .mlv/config.yaml. {exc.hint or ''}".rstrip())

@@ -11,10 +11,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlv.adapters import dvc
+from mlv.adapters import dvc, remotes
 from mlv.data import objects, pathsafety
 from mlv.data.safe_write import SafeTree
-from mlv.errors import EXIT_CANNOT_RUN, DvcError
+from mlv.errors import EXIT_CANNOT_RUN, DvcError, UntrustedRemoteError
 from mlv.registry import metadata, queries, trust
 from mlv.registry.names import RegistryError
 
@@ -38,7 +38,9 @@ def _ensure(root: Path, cache: Path, md5s: list[str]) -> int:
     if not missing:
         return 0
     try:
-        fetched = dvc.fetch_objects(root, missing, None)
+        fetched = remotes.fetch_objects(root, missing, None)
+    except UntrustedRemoteError:
+        raise
     except DvcError as exc:
         raise DvcError(f"the artifact's data is not in the DVC cache and cannot be fetched: {exc.message}",
                        hint=exc.hint, exit_code=EXIT_CANNOT_RUN) from None

@@ -41,6 +41,7 @@ from mlv.adapters.dvc.config import (
     default_remote,
     is_dvc_repo,
     read_dvc_config,
+    read_dvc_config_levels,
     remote_url,
     share_cache_with,
 )
@@ -118,6 +119,7 @@ __all__ = [
     "push_objects",
     "quiet_dvc_logs",
     "read_dvc_config",
+    "read_dvc_config_levels",
     "remote_url",
     "render_pointer",
     "share_cache_with",

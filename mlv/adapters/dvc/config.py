@@ -47,6 +47,16 @@ def _resolve_config_path(conf_dir: Path, value: str) -> str:
 def read_dvc_config(root: Path) -> DvcConfig:
     """DVC's merged configuration for ROOT (all four levels), path settings made absolute."""
     merged: DvcConfig = {}
+    for _path, level in read_dvc_config_levels(root):
+        for name, values in level.items():
+            merged.setdefault(name, {}).update(values)
+    return merged
+
+
+def read_dvc_config_levels(root: Path) -> list[tuple[Path, DvcConfig]]:
+    """Each of DVC's config files that exists, lowest precedence first, with its settings (path
+    settings made absolute): who set a value matters when the repository may have chosen it."""
+    levels: list[tuple[Path, DvcConfig]] = []
     for path in config_files(root):
         parser = configparser.ConfigParser(interpolation=None)
         try:
@@ -57,14 +67,16 @@ def read_dvc_config(root: Path) -> DvcConfig:
             shown = path.relative_to(root) if path.is_relative_to(root) else path
             raise DvcError(f"{shown} cannot be parsed: {detail}",
                            hint="Fix it (DVC cannot read it either), e.g. with `dvc config`.") from None
+        level: DvcConfig = {}
         for section in parser.sections():
             name = section.strip("'").strip()  # DVC writes ['remote "x"']; configparser keeps the quotes
-            values = merged.setdefault(name, {})
+            values = level.setdefault(name, {})
             path_keys = _PATH_KEYS.get(name.split(" ", 1)[0], ())
             for key, raw in parser.items(section):
                 value = _unquoted(raw)
                 values[key] = _resolve_config_path(path.parent, value) if key in path_keys else value
-    return merged
+        levels.append((path, level))
+    return levels
 
 
 def _unquoted(value: str) -> str:

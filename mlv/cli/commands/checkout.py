@@ -7,11 +7,14 @@ from typing import Annotated
 
 import typer
 
+from mlv.cli.commands.remote import YES_HELP, run_trusting
+
 
 def checkout_command(
     rev: Annotated[str, typer.Argument(help="The commit to check out (an experiment, or a plain DVC commit): sha, short sha, branch, tag, HEAD~N, or - for the previous one.")],
     force: Annotated[bool, typer.Option("--force", "-f", help="Discard uncommitted changes to code and unsaved changes to data.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help=YES_HELP)] = False,
 ) -> None:
     """Put an experiment's code and data into the work tree.
 
@@ -22,7 +25,8 @@ def checkout_command(
     cache lacks from the DVC remote. Refuses when there are uncommitted changes, or data
     changes not saved in the DVC cache, unless --force; nothing is changed when it refuses.
     A commit without an mlv record (made with DVC alone) is checked out too, with the data
-    its tree pins: its `.dvc` files and the stage outputs of its `dvc.lock`.
+    its tree pins: its `.dvc` files and the stage outputs of its `dvc.lock`. A DVC remote URL
+    this clone has not trusted is shown and asked about before anything is fetched (`--yes` in CI).
 
     Examples:
 
@@ -39,7 +43,11 @@ def checkout_command(
     from mlv.cli.errors import handle_errors
 
     with handle_errors():
-        result = checkout.checkout_experiment(Path.cwd(), rev, force=force, progress=output.BarProgress())
+        from mlv.adapters import git
+
+        root = git.find_root(Path.cwd())
+        result = run_trusting(root, yes, lambda: checkout.checkout_experiment(
+            Path.cwd(), rev, force=force, progress=output.BarProgress()))
         for line in result.warnings:
             output.warn(line)
         if json_output:

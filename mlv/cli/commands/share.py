@@ -7,16 +7,20 @@ from typing import Annotated
 
 import typer
 
+from mlv.cli.commands.remote import YES_HELP, run_trusting
+
 
 def push_command(
     remote: Annotated[str | None, typer.Argument(help="The git remote (default: the branch's upstream, else origin).", show_default=False)] = None,
     dvc_remote: Annotated[str | None, typer.Option("--dvc-remote", help="The DVC remote for the data (default: DVC's default remote).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help=YES_HELP)] = False,
 ) -> None:
     """Share the current branch: upload its experiments' data, then git push it.
 
     The DVC data of every commit the git remote does not have yet goes to the DVC remote
     first, so the commits never arrive without their data. Sets the upstream on first push.
+    A DVC remote URL this clone has not trusted is shown and asked about first (`--yes` in CI).
 
     Examples:
 
@@ -35,7 +39,8 @@ def push_command(
         root = git.find_root(Path.cwd())
         if note := publish.recover(root):
             output.warn(note)
-        result = push.push(root, remote, dvc_remote, TransferBar(enabled=not json_output))
+        bar = TransferBar(enabled=not json_output)
+        result = run_trusting(root, yes, lambda: push.push(root, remote, dvc_remote, bar))
         for note in result.warnings:
             output.warn(note)
         if json_output:
@@ -49,6 +54,7 @@ def pull_command(
     remote: Annotated[str | None, typer.Argument(help="The git remote (default: the branch's upstream, else origin).", show_default=False)] = None,
     dvc_remote: Annotated[str | None, typer.Option("--dvc-remote", help="The DVC remote for the data (default: DVC's default remote).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help=YES_HELP)] = False,
 ) -> None:
     """Fast-forward the current branch from a git remote and bring its data into the work tree.
 
@@ -57,6 +63,7 @@ def pull_command(
     Never overwrites data that is saved nowhere. In a fresh clone it fetches the data of HEAD; in
     a clone that checked out nothing (the remote's HEAD names a branch nobody pushed, such as
     git's default `master` beside a pushed `main`), it first checks out the remote's branch.
+    A DVC remote URL this clone has not trusted is shown and asked about first (`--yes` in CI).
 
     Examples:
 
@@ -76,8 +83,8 @@ def pull_command(
         if note := publish.recover(root):
             output.warn(note)
         # Progress on a terminal only, and never under --json: stdout is the document then.
-        result = pull.pull(root, remote, dvc_remote, None if json_output else output.BarProgress(),
-                           TransferBar(enabled=not json_output))
+        progress, bar = None if json_output else output.BarProgress(), TransferBar(enabled=not json_output)
+        result = run_trusting(root, yes, lambda: pull.pull(root, remote, dvc_remote, progress, bar))
         if json_output:
             output.emit_json(result.to_json())
             return
