@@ -116,3 +116,36 @@ def check_no_symlink(root: Path, rel: str, what: str, *, folders_only: bool = Fa
             return  # nothing further down exists; the write re-checks as it creates folders
         if stat.S_ISLNK(st.st_mode):
             raise symlink_error(root, rel, "/".join(parts[:index + 1]), what)
+
+
+def read_inside(root: Path, rel: str, limit: int, what: str) -> bytes:
+    """At most LIMIT + 1 bytes of the regular file ROOT/REL, read only if it is in the work tree.
+
+    A params, metrics or `.gitignore` file is copied into a record or a commit, and it comes from
+    the repository: a symlink committed as `params.yaml -> ~/.aws/credentials` would publish the
+    credentials. So the path is resolved first and refused (UnsafeFileError, nothing read) when
+    it leads out of ROOT or into `.git`; a FIFO or device is refused without blocking on it.
+    FileNotFoundError when it does not exist.
+    """
+    from mlv.errors import UnsafeFileError
+
+    base = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(base, rel))
+    inside = os.path.relpath(real, base)
+    if inside == ".." or inside.startswith(("../", "/")) or inside.split("/")[0] == ".git":
+        raise UnsafeFileError(f"{what} {rel!r} is a symlink that leads out of the work tree (to {real}); "
+                              "it was not read, and nothing was written",
+                              hint="Replace the symlink with the file itself (`cp --remove-destination`).")
+    fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnsafeFileError(f"{what} {rel!r} is not a regular file; it was not read",
+                                  hint="Replace it with a regular file.")
+        chunks = []
+        left = limit + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)

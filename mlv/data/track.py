@@ -15,6 +15,7 @@ from typing import NamedTuple, Protocol
 from mlv.adapters import dvc
 from mlv.adapters.paths import repo_path_problem
 from mlv.data.ignore import dvcignore_filter
+from mlv.data.pathsafety import read_inside
 from mlv.data.statecache import StateCache
 from mlv.data.walk import StatChecksum, walk
 from mlv.errors import ConfigError, MlvError
@@ -39,6 +40,7 @@ class NoProgress:
         pass
 
 
+MAX_GITIGNORE_BYTES = 8 * 1024 * 1024  # a .gitignore is text someone wrote; bigger is not one
 HASH_THREADS = 2  # one per core on the reference machine; more only adds contention
 
 
@@ -267,10 +269,13 @@ def gitignore_updates(root: Path, paths: Sequence[str]) -> dict[str, bytes]:
         entry = f"/{gitignore_escape(name)}"
         current = updated.get(ignore_file)
         if current is None:
-            try:
-                current = (root / ignore_file).read_bytes()
+            try:  # its content goes into the commit: never through a symlink out of the work tree
+                current = read_inside(root, ignore_file, MAX_GITIGNORE_BYTES, "the ignore file")
             except FileNotFoundError:
                 current = b""
+            if len(current) > MAX_GITIGNORE_BYTES:
+                raise MlvError(f"{ignore_file} is larger than {MAX_GITIGNORE_BYTES // 2**20} MiB; it was not changed",
+                               hint="Shorten it, then run the command again.")
         lines = current.decode("utf-8", errors="surrogateescape").splitlines()
         if entry in lines or f"{entry}/" in lines:
             continue

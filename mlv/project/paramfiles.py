@@ -35,10 +35,11 @@ def parse_text(rel: str, text: str) -> Any:
 
 def read_file(root: Path, rel: str, kind: str, required: bool) -> Any:
     """The parsed content of REL, None when it is absent and not REQUIRED."""
+    from mlv.data.pathsafety import read_inside
+
     path = root / rel
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
+        raw = read_inside(root, rel, MAX_FILE_BYTES, f"{kind} file")
         if len(raw) > MAX_FILE_BYTES:
             raise ConfigError(f"{kind} file {rel!r} is larger than {MAX_FILE_BYTES // 2**20} MiB",
                               hint="Keep params and metrics files small, or remove it from .mlv/config.yaml.")

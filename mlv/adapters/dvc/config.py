@@ -93,7 +93,22 @@ def cache_dir(root: Path) -> Path:
     configured = read_dvc_config(root).get("cache", {}).get("dir")
     if configured:
         return Path(configured).resolve()
-    return root / ".dvc" / "cache"
+    default = root / ".dvc" / "cache"
+    if default.is_symlink() and _committed(root, ".dvc/cache"):
+        # A symlink made by whoever made a commit: hashing would write the cache wherever it points.
+        raise DvcError(f".dvc/cache is a symlink committed to the repository (to {os.readlink(default)}); "
+                       "mlv does not follow it, and nothing was read or written",
+                       hint="Remove it from the repository (`git rm --cached .dvc/cache && rm .dvc/cache`); "
+                            "to keep the cache elsewhere, run `dvc cache dir --local PATH`.")
+    return default
+
+
+def _committed(root: Path, rel: str) -> bool:
+    """Whether git's index tracks REL (then it came with a commit, not from this clone's user)."""
+    from mlv.adapters import git
+
+    proc = git.run(["ls-files", "-z", "--", f":(literal){rel}"], root, check=False)
+    return proc.returncode == 0 and bool(proc.stdout.strip(b"\0"))
 
 
 LINK_TYPES = ("reflink", "hardlink", "symlink", "copy")
