@@ -52,3 +52,41 @@ def test_the_probe_reads_names_and_versions_as_importlib_metadata_does(tmp_path:
     expected = subprocess.run([str(python), "-I", "-c", listing], capture_output=True, text=True,
                               check=True).stdout
     assert sorted([p.name, p.version] for p in packages) == json.loads(expected)
+
+
+PLANTED = "ghp_S3CRETt0ken"
+
+
+def test_credentials_in_a_direct_url_never_reach_the_lockfile(tmp_path: Path) -> None:
+    """A package installed from a private index or repository with a token in its URL: pip keeps
+    that URL in direct_url.json, and the committed lockfile must not."""
+    python = _venv_with_distributions(tmp_path / "venv")
+    site = next((tmp_path / "venv" / "lib").glob("python*/site-packages"))
+    installed = {
+        "private_vcs": {"url": f"https://user:{PLANTED}@git.example.com/team/private.git",
+                        "vcs_info": {"vcs": "git", "commit_id": "a" * 40}},
+        "private_archive": {"url": f"https://{PLANTED}@files.example.com/pkg-1.0.tar.gz?token={PLANTED}&v=2",
+                            "archive_info": {}},
+        "signed_wheel": {"url": f"https://bucket.s3.amazonaws.com/w.whl?X-Amz-Signature={PLANTED}"
+                                f"&X-Amz-Credential={PLANTED}&X-Amz-Expires=60", "archive_info": {}},
+        "over_ssh": {"url": "ssh://git@git.example.com/team/tool.git",
+                     "vcs_info": {"vcs": "git", "commit_id": "b" * 40}},
+    }
+    for name, direct in installed.items():
+        info = site / f"{name}-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+        (info / "direct_url.json").write_text(json.dumps(direct))
+    lockfile = environment.render_lockfile(environment.capture(str(python), None)).decode()
+    assert PLANTED not in lockfile
+    assert f"private_vcs @ git+https://git.example.com/team/private.git@{'a' * 40}" in lockfile
+    assert "private_archive @ https://files.example.com/pkg-1.0.tar.gz?v=2" in lockfile
+    assert "signed_wheel @ https://bucket.s3.amazonaws.com/w.whl  #" in lockfile
+    assert f"over_ssh @ git+ssh://git@git.example.com/team/tool.git@{'b' * 40}" in lockfile
+
+
+def test_without_credentials_keeps_what_is_not_a_secret() -> None:
+    assert environment.without_credentials("file:///src/odd") == "file:///src/odd"
+    assert environment.without_credentials("https://h/p.whl#sha256=ab") == "https://h/p.whl#sha256=ab"
+    assert environment.without_credentials("https://u:p@h/x?a=1&private_token=z") == "https://h/x?a=1"
+    assert environment.without_credentials("ssh://git:pw@h/x") == "ssh://h/x"

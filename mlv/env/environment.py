@@ -253,12 +253,41 @@ def _package_from(item: dict[str, Any]) -> Package:
     direct = item.get("direct_url")
     if not direct:
         return Package(item["name"], item["version"])
-    url = str(direct.get("url", ""))
+    url = without_credentials(str(direct.get("url", "")))
     editable = bool(direct.get("dir_info", {}).get("editable"))
     vcs = direct.get("vcs_info")
     if vcs:
         url = f"{vcs['vcs']}+{url}@{vcs.get('commit_id', '')}".rstrip("@")
     return Package(item["name"], item["version"], source=url, editable=editable)
+
+
+# Query parameters that carry a secret in the URLs package indexes and object stores hand out:
+# `?token=`, `?access_token=`, `?private_token=`, S3's `X-Amz-Signature`, GCS' `X-Goog-Credential`,
+# Azure's SAS `sig`, and the like.
+_SECRET_PARAMETER = re.compile(r"token|secret|passw|pwd|key|sig|credential|auth|session|x-amz-|x-goog-",
+                               re.IGNORECASE)
+
+
+def without_credentials(url: str) -> str:
+    """URL without the credentials a lockfile must never hold (it is committed and shared): the
+    user info (`https://user:TOKEN@host`, `https://TOKEN@host`) and secret query parameters.
+
+    An ssh login name without a password (`ssh://git@host`) is an account, not a secret, and stays.
+    """
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        keep_user = "ssh" in parts.scheme and ":" not in userinfo and not userinfo.startswith("${")
+        netloc = f"{userinfo}@{host}" if keep_user else host
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                       if not _SECRET_PARAMETER.search(k)])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 # -- the lockfile --------------------------------------------------------------------------------
