@@ -126,6 +126,13 @@ def failure(exc: BaseException) -> tuple[int, str]:
                              f"(a bug in mlv; rerun with {DEBUG_VARIABLE}=1 to see the traceback, and report it).")
 
 
+def name_path(exc: BaseException, path: object) -> None:
+    """Make an OSError that names no file name PATH: `write()` on a full disk names none, and
+    "No space left on device" alone does not say which disk to free."""
+    if isinstance(exc, OSError) and exc.filename is None:
+        exc.filename = str(path)
+
+
 # OS failures that come from the machine, not from mlv: errno -> what to do.
 _ENVIRONMENT_ERRNOS = {
     errno.EACCES: "Check the permissions of that path, then run the command again.",

@@ -363,6 +363,22 @@ def test_checkout_on_a_full_disk_leaves_head_and_data_where_they_were(experiment
     assert (repo / "data" / "big.bin").stat().st_size == 2 * 1024 * 1024
 
 
+def test_snapshot_on_a_full_disk_names_the_cache(experiment_repo: Path, small_disk: Path) -> None:
+    """The DVC cache fills the disk while a snapshot stores new data: `write()` names no file, so
+    the line must name the folder, or the user cannot tell which disk to free."""
+    repo = small_disk / "repo"
+    shutil.copytree(experiment_repo, repo, symlinks=True)
+    (repo / "data" / "big.bin").write_bytes(os.urandom(2 * 1024 * 1024))
+    head = git(repo, "rev-parse", "HEAD")
+    _fill(small_disk, 256 * 1024)
+
+    proc = mlv(repo, "snapshot", "-m", "big data", check=False)
+    assert proc.returncode == 1, proc.stderr
+    line = _one_error_line(proc, "No space left on device", str(repo / ".dvc" / "cache"))
+    assert "Free some disk space" in line
+    assert git(repo, "rev-parse", "HEAD") == head
+
+
 def test_checkout_into_a_read_only_data_folder_is_one_line_and_moves_nothing(experiment_repo: Path) -> None:
     """A read-only mount stops root too (permission bits would not): EROFS, named, HEAD unmoved."""
     repo = experiment_repo

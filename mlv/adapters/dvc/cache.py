@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mlv.adapters.dvc.pointers import ManifestEntry
-from mlv.errors import DvcError
+from mlv.errors import DvcError, name_path
 from mlv.process import is_alive
 
 CHUNK = 1024 * 1024
@@ -116,8 +116,9 @@ def _atomic_store(cache: Path, md5: str, write: Callable[[Any], None]) -> None:
             write(handle)
         os.chmod(tmp, CACHE_FILE_MODE)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        name_path(exc, cache)
         raise
 
 
@@ -195,8 +196,9 @@ def hash_and_store_file(path: Path, cache: Path, progress: Progress | None = Non
             os.chmod(tmp, CACHE_FILE_MODE)
             os.replace(tmp, target)
         return md5
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        name_path(exc, cache)
         raise
 
 
@@ -220,9 +222,10 @@ def _store_bytes(cache: Path, md5: str, data: bytes) -> None:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        name_path(exc, cache)
         raise
 
 
