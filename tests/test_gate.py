@@ -152,7 +152,7 @@ def test_markdown_report_and_plots(gated: Path, tmp_path: Path) -> None:
     mlv(gated, "gate", "--against", "main", "--md", str(report), "--plots", str(plots))
     text = report.read_text()
     assert text.startswith("## mlv gate passed")
-    assert "| pass | max_drop_rel | mse |" in text
+    assert "| pass | max_drop_rel | `mse` |" in text
     assert "### mlv diff:" in text and "**Metrics**" in text  # `mlv diff --md` against the base follows
     png = (plots / "gate-metrics.png").read_bytes()
     assert png.startswith(b"\x89PNG")
@@ -269,3 +269,50 @@ def test_a_drop_rule_with_nothing_to_compare_says_skip_and_why(gated: Path) -> N
     assert "PASS  mse" in proc.stdout
     rules = json.loads(mlv(gated, "gate", "--json").stdout)["rules"]
     assert [r["skipped"] for r in rules] == [False, True]
+
+
+def test_rules_from_the_base_branch_ignore_the_pull_requests_own(gated: Path) -> None:
+    """main commits a strict rule; the pull request's branch relaxes it in its own config. With
+    --rules-from main the gate reads main's rule, and fails."""
+    git(gated, "checkout", "-q", "main")
+    _configure(gated, {"metrics": {"mse": {"max_drop_rel": 0.01, "higher_is_better": False}}})
+    git(gated, "commit", "-q", "--no-verify", "-am", "strict gate")
+    git(gated, "checkout", "-q", "feat")
+    _configure(gated, {"metrics": {"mse": {"max_drop_rel": 0.5, "higher_is_better": False}}})
+    assert mlv(gated, "gate", "--against", "main", check=False).returncode == 0  # its own rule: relaxed
+    strict = mlv(gated, "gate", "--rules-from", "main", "--against", "main", check=False)
+    assert strict.returncode == 1, strict.stdout + strict.stderr
+    assert "FAIL" in strict.stdout
+    missing = mlv(gated, "gate", "--rules-from", "no-such-branch", "--against", "main", check=False)
+    assert missing.returncode == 2 and "does not resolve" in _one_error_line(missing)
+
+
+def test_names_from_a_pull_request_are_inert_in_the_comment(gated: Path, tmp_path: Path) -> None:
+    """A metric named with HTML, a link, formatting, a mention and a backtick: the Markdown report
+    shows each as text; none of them renders."""
+    hostile = "<img src=x onerror=alert(1)>[x](https://evil.example) **b** @org/team `tick"
+    for branch in ("main", "feat"):
+        git(gated, "checkout", "-q", branch)
+        _set_metrics(gated, **{hostile: 0.5})
+        mlv(gated, "snapshot", "-m", f"<b>{branch}</b> @someone")
+    git(gated, "checkout", "-q", "feat")
+    report = tmp_path / "report.md"
+    mlv(gated, "gate", "--against", "main", "--md", str(report), check=False)
+    text = report.read_text()
+    # The name is there: in a code span no backtick of it closes, or escaped in running text.
+    assert "`` <img src=x onerror=alert(1)>[x](https://evil.example) **b** @org/team `tick ``" in text
+    assert "&lt;img src=x onerror=alert(1)&gt;\\[x\\](https://evil.example) \\*\\*b\\*\\* \\@org/team \\`tick" in text
+    outside = text.replace("`` <img src=x onerror=alert(1)>[x](https://evil.example) **b** @org/team `tick ``", "")
+    for raw in ("<img", "<b>", "[x](", " @org", " @someone"):
+        assert raw not in outside, raw
+
+
+def test_markdown_text_and_code_spans() -> None:
+    from mlv.cli.render.markdown import code_span, escape_text
+
+    assert escape_text("<b> & [l](u) *x* _y_ @team ~z~ #1 a\\b") == \
+        "&lt;b&gt; &amp; \\[l\\](u) \\*x\\* \\_y\\_ \\@team \\~z\\~ \\#1 a\\\\b"
+    assert code_span("a`b") == "`` a`b ``"
+    assert code_span("plain") == "`plain`"
+    assert code_span("two\nlines") == "`two lines`"
+    assert code_span("") == ""

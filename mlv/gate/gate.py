@@ -23,7 +23,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlv.adapters import git
 from mlv.errors import EXIT_CANNOT_RUN, GitError, MlvError
@@ -33,6 +33,9 @@ from mlv.gates.rules import GatePolicy, MetricRule, lower_is_better_by_name, par
 from mlv.record import history
 from mlv.record.history import Experiment
 from mlv.record.record import flatten
+
+if TYPE_CHECKING:
+    from mlv.project.config import ProjectConfig
 
 DEFAULT_MAX_DROP_REL = 0.05
 _KEYS = {"metrics", "reproduced", "data_check", "branches"}
@@ -153,11 +156,18 @@ def describe_default(rules: tuple[MetricRule, ...]) -> str:
             f"worse than the base ({sides})")
 
 
-def run_gate(root: Path, rev: str | None, against: str | None) -> GateReport:
-    """Gather the facts and evaluate. GateInputError (exit 2) when no verdict is possible."""
+def run_gate(root: Path, rev: str | None, against: str | None, rules_from: str | None = None) -> GateReport:
+    """Gather the facts and evaluate. GateInputError (exit 2) when no verdict is possible.
+
+    RULES_FROM (a revision, e.g. origin/main) reads the `gate:` rules from that commit's
+    `.mlv/config.yaml` instead of the work tree's: a pull request must not relax its own gate.
+    """
     from mlv.project import config
 
-    cfg = parse_config(config.load(root).gate)
+    if rules_from is None:
+        cfg = parse_config(config.load(root).gate)
+    else:
+        cfg = parse_config(rules_at(root, rules_from).gate, where=f"{rules_from}:{config.CONFIG_FILE}: gate")
     candidate = _candidate(root, rev)
     base = resolve_base(root, against) if against else None
     policy = cfg.policy
@@ -188,6 +198,27 @@ def run_gate(root: Path, rev: str | None, against: str | None) -> GateReport:
         report.notes.append(f"{base.label} is {candidate.label} itself ({candidate.experiment.commit[:10]}): "
                             "every rule against the base compares the run with itself")
     return report
+
+
+def rules_at(root: Path, rev: str) -> ProjectConfig:
+    """The configuration committed at REV (its `.mlv/config.yaml`); GateInputError when REV does
+    not resolve or has none."""
+    from mlv.errors import ConfigError
+    from mlv.project import config
+
+    try:
+        commit = git.resolve_commit(root, rev)
+    except MlvError:
+        raise GateInputError(f"--rules-from {rev!r} does not resolve to a commit",
+                             hint="Fetch it first (`git fetch origin main`), or name another revision.") from None
+    data = git.read_blob(root, commit, config.CONFIG_FILE)
+    if data is None:
+        raise GateInputError(f"{rev} has no {config.CONFIG_FILE}, so it has no gate rules to read",
+                             hint="Commit the rules on that branch first, or drop --rules-from.")
+    try:
+        return config.parse(data[:config.MAX_CONFIG_BYTES + 1].decode("utf-8", "replace"))
+    except ConfigError as exc:
+        raise GateInputError(f"{rev}:{config.CONFIG_FILE}: {exc.message}", hint=exc.hint) from None
 
 
 def _candidate(root: Path, rev: str | None) -> Side:

@@ -17,6 +17,7 @@ def gate_command(
     md_file: Annotated[Path | None, typer.Option("--md", metavar="FILE", help="Write a Markdown report for a pull request: the rules table, then `mlv diff --md` against the base.", show_default=False)] = None,
     plots: Annotated[Path | None, typer.Option("--plots", metavar="DIR", help="Write the compared metrics as DIR/gate-metrics.png for CI artifacts (needs matplotlib; never uploaded).", show_default=False)] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document: passed, candidate, base, default_rule, rules.")] = False,
+    rules_from: Annotated[str | None, typer.Option("--rules-from", metavar="REV", help="Read the `gate:` rules from REV's committed .mlv/config.yaml (e.g. origin/main), not the work tree's: in CI, a pull request cannot relax its own gate.", show_default=False)] = None,
 ) -> None:
     """Check an experiment against the `gate:` rules of .mlv/config.yaml and a base.
 
@@ -30,6 +31,8 @@ def gate_command(
 
         mlv gate --against main --md report.md
 
+        mlv gate --rules-from origin/main --against main --md report.md
+
         mlv gate HEAD --against churn#prod --json | jq .passed
     """
     from mlv.cli import output
@@ -42,7 +45,7 @@ def gate_command(
 
         root = git.find_root(Path.cwd())
         try:
-            report = gate.run_gate(root, rev, against)
+            report = gate.run_gate(root, rev, against, rules_from)
             markdown = _markdown(root, report) if md_file is not None else None
         except MlvError as exc:
             from mlv.registry.trust import UntrustedVersionError

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from mlv.cli.output import plural
 from mlv.cli.render import diff_format
+from mlv.cli.render.markdown import code_span, escape_text
 from mlv.diff.compare import DiffResult
 from mlv.text import visible
 
@@ -19,7 +20,11 @@ def _cell(text: str) -> str:
 
 
 def _code(text: str) -> str:
-    return f"`{text}`" if text and "`" not in text else text
+    return code_span(text)
+
+
+def _text(text: str) -> str:
+    return escape_text(text)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()) -> list[str]:
@@ -30,10 +35,11 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence
 
 
 def render(result: DiffResult) -> str:
-    old, new = _cell(diff_format.side_title(result.old)), _cell(diff_format.side_title(result.new))
+    old, new = _cell(_text(diff_format.side_title(result.old))), _cell(_text(diff_format.side_title(result.new)))
     lines = [f"### mlv diff: {old} \u2192 {new}", ""]
     for side in (result.old, result.new):
-        lines += [f"> **Warning:** {_cell(diff_format.side_title(side))}: {_cell(note)}\n" for note in side.notes]
+        lines += [f"> **Warning:** {_cell(_text(diff_format.side_title(side)))}: {_cell(_text(note))}\n"
+                  for note in side.notes]
     if result.identical:
         lines += [f"_{NO_DIFFERENCES}_", ""]
     for part in (_code_section, _data_section, _env_section, _params_section, _metrics_section,
@@ -42,7 +48,7 @@ def render(result: DiffResult) -> str:
         if block:
             lines += [*block, ""]
     for names, reason in diff_format.unavailable(result):
-        lines += [f"_Not compared ({names}): {_cell(reason)}._", ""]
+        lines += [f"_Not compared ({_text(names)}): {_cell(_text(reason))}._", ""]
     # Printed on a terminal as often as pasted: control characters from the repository (in the
     # folder notes too, which are not cells) are shown, the document's own line breaks kept.
     return visible("\n".join(lines), newlines=True)
@@ -71,13 +77,14 @@ def _data_section(result: DiffResult) -> list[str]:
     rows, notes = [], []
     unchanged = [e.path for e in result.data.entries if e.status == "unchanged"]
     for e in (e for e in result.data.entries if e.status != "unchanged"):
-        rows.append([_code(e.path), e.kind, e.status, diff_format.data_size(e), diff_format.data_details(e)])
+        rows.append([_code(e.path), e.kind, e.status, _text(diff_format.data_size(e)),
+                     _text(diff_format.data_details(e))])
         if e.folder is not None:
-            notes += [f"- `{e.path}` {kind}: " + ", ".join(_code(n) for n in names) + diff_format.more(extra)
-                      for kind, names, extra in diff_format.folder_names(e.folder)]
+            notes += [f"- {_code(e.path)} {kind}: " + ", ".join(_code(n) for n in names)
+                      + _text(diff_format.more(extra)) for kind, names, extra in diff_format.folder_names(e.folder)]
     block = ["**Data**", "", *_table(["path", "kind", "status", "size", "files"], rows)]
     if unchanged:
-        notes.append("- unchanged: " + ", ".join(f"`{p}`" for p in unchanged))
+        notes.append("- unchanged: " + ", ".join(_code(p) for p in unchanged))
     return [*block, "", *notes] if notes else block
 
 
@@ -85,7 +92,7 @@ def _env_section(result: DiffResult) -> list[str]:
     env = result.environment
     if not env.changed:
         return []
-    rows = [[_code(item.name), label, diff_format.value(item.old), diff_format.value(item.new)]
+    rows = [[_code(item.name), label, _text(diff_format.value(item.old)), _text(diff_format.value(item.new))]
             for label, item in diff_format.package_rows(env)]
     block = ["**Environment**", ""]
     if len(rows) > _FOLD_ROWS:  # a long package list folds away so the rest of the PR stays readable
@@ -101,7 +108,8 @@ def _env_section(result: DiffResult) -> list[str]:
 def _params_section(result: DiffResult) -> list[str]:
     if not result.params.changed:
         return []
-    rows = [[_code(c.key), diff_format.value(c.old), diff_format.value(c.new)] for c in result.params.entries]
+    rows = [[_code(c.key), _text(diff_format.value(c.old)), _text(diff_format.value(c.new))]
+            for c in result.params.entries]
     return ["**Params**", "", *_table(["param", "old", "new"], rows)]
 
 
@@ -115,8 +123,8 @@ def _metrics_section(result: DiffResult) -> list[str]:
     rows = []
     for c in result.metrics.entries:
         mark = _VERDICT[diff_format.metric_verdict(c)] + _ARROW[c.direction]
-        rows.append([_code(c.key), diff_format.value(c.old), diff_format.value(c.new),
-                     mark + diff_format.metric_change(c)])
+        rows.append([_code(c.key), _text(diff_format.value(c.old)), _text(diff_format.value(c.new)),
+                     mark + _text(diff_format.metric_change(c))])
     return ["**Metrics**", "", *_table(["metric", "old", "new", "change"], rows, right=(1, 2, 3))]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from mlv.cli.render.markdown import code_span, escape_text
 from mlv.gate.gate import GateReport
 from mlv.gates.evaluate import RuleResult
 from mlv.text import visible
@@ -48,17 +49,19 @@ def _cell(text: str) -> str:
 def markdown(report: GateReport, diff_md: str | None) -> str:
     """The PR comment: verdict, rules table, default note, then the diff against the base."""
     verdict = "passed" if report.passed else "failed"
-    head = f"## mlv gate {verdict}: `{_cell(report.candidate.label)}`"
-    head += f" against `{_cell(report.base.label)}`" if report.base else ""
+    head = f"## mlv gate {verdict}: {_cell(code_span(report.candidate.label))}"
+    head += f" against {_cell(code_span(report.base.label))}" if report.base else ""
     rows = ["| result | rule | metric | value | base | threshold |", "|---|---|---|---:|---:|---|"]
     for r in report.results:
         word = "skipped" if r.skipped else "pass" if r.passed else "**FAIL**"
-        rows.append(f"| {word} | {_cell(r.rule)} | {_cell(r.metric or '')} | "
-                    f"{_cell(_value(r.value))} | {_cell(_value(r.base))} | {_cell(_threshold(r))} |")
+        # The rule and its threshold are mlv's words and numbers; the rest comes from the records.
+        cells = [r.rule, code_span(r.metric or ""), escape_text(_value(r.value)), escape_text(_value(r.base)),
+                 _threshold(r)]
+        rows.append(f"| {word} | " + " | ".join(_cell(c) for c in cells) + " |")
     parts = [head, ""]
     if report.default_rule:
-        parts += [f"_{_cell(report.default_rule)}_", ""]
-    parts += [f"> **warning:** {_cell(note)}" for note in report.notes] + [""] * bool(report.notes)
+        parts += [f"_{_cell(escape_text(report.default_rule))}_", ""]
+    parts += [f"> **warning:** {_cell(escape_text(note))}" for note in report.notes] + [""] * bool(report.notes)
     parts += [*rows, ""]
     if diff_md:
         parts += [diff_md.rstrip("\n"), ""]
