@@ -147,4 +147,4 @@ def test_missing_extra_is_one_line(files: Path, tmp_path: Path) -> None:
     env = {"PYTHONPATH": f"{shadow.parent}:{REPO_ROOT}"}
     proc = mlv(files, "data", "profile", "reference.csv", check=False, env=env)
     assert proc.returncode == 2
-    assert proc.stderr == "error: data health needs the optional extra: pip install 'mlv[data]'\n"
+    assert proc.stderr == "error: data health needs the optional extra: pip install 'mlv-vcs[data]'\n"

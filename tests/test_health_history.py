@@ -40,7 +40,7 @@ def _regenerate(repo: Path, *args: str) -> None:
 
 
 def _shadowed_pyarrow(tmp_path: Path) -> dict[str, str]:
-    """An environment in which `import pyarrow` fails, as without the `mlv[data]` extra."""
+    """An environment in which `import pyarrow` fails, as without the `mlv-vcs[data]` extra."""
     shadow = tmp_path / "shadow" / "pyarrow"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('simulated: pyarrow is not installed')\n")
@@ -190,7 +190,7 @@ def test_without_the_extra_a_snapshot_is_made_and_says_so_once(experiment_repo: 
     first = mlv(experiment_repo, "snapshot", "-m", "new data", env=env)
     notes = [line for line in first.stderr.splitlines() if line.startswith("mlv: ")]
     assert notes == ["mlv: data profiles are skipped: install the optional extra to record them "
-                     "(pip install 'mlv[data]')"]
+                     "(pip install 'mlv-vcs[data]')"]
     assert not (experiment_repo / f".mlv/profiles/{_data_md5(experiment_repo)}.json").exists()
     second = mlv(experiment_repo, "snapshot", "-m", "again", env=env)
     assert "mlv: " not in second.stderr

@@ -4,7 +4,7 @@
     result = check(profile, Profile.from_json(stored), Thresholds())   # mlv.datahealth.check
     result.ok, result.dataset_drift, result.issues
 
-Profiling needs the optional extra (`pip install 'mlv[data]'`: pyarrow, numpy, scipy); loading a
+Profiling needs the optional extra (`pip install 'mlv-vcs[data]'`: pyarrow, numpy, scipy); loading a
 stored profile does not. Nothing here touches git or DVC: callers hand in paths and profiles.
 """
 

@@ -52,7 +52,7 @@ def profiles_for_snapshot(root: Path, data_paths: Sequence[str], pointers: Seque
                           ) -> dict[str, bytes]:
     """Path -> bytes of the profile files to add to the experiment commit: one per tabular data
     path whose md5 has no profile in the work tree yet. Never raises for the data's sake: a
-    dataset that cannot be profiled, or a missing `mlv[data]` extra, only leaves the profile out.
+    dataset that cannot be profiled, or a missing `mlv-vcs[data]` extra, only leaves the profile out.
 
     A folder of more than SNAPSHOT_MAX_FILES CSV/Parquet files (a sharded table) is left to
     `mlv data profile` and `mlv data check`, which profile it from the cache when asked: a whole
@@ -120,7 +120,7 @@ def _note_missing_extra_once(root: Path) -> None:
     marker = git.git_dir(root) / _NO_EXTRA_SHOWN
     if marker.exists():
         return
-    _info("data profiles are skipped: install the optional extra to record them (pip install 'mlv[data]')")
+    _info("data profiles are skipped: install the optional extra to record them (pip install 'mlv-vcs[data]')")
     with contextlib.suppress(OSError):
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()

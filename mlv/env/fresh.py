@@ -214,7 +214,7 @@ def find_installer() -> tuple[str, list[str]]:
             return "uv", [uv, "pip"]
         if wanted == "uv":
             raise MlvError(f"{INSTALLER_ENV}=uv, but uv is not installed",
-                           hint="Install it (`pip install 'mlv[fast]'`) or unset the variable to use pip.",
+                           hint="Install it (`pip install 'mlv-vcs[fast]'`) or unset the variable to use pip.",
                            exit_code=EXIT_CANNOT_RUN)
     return "pip", [sys.executable, "-m", "pip"]
 

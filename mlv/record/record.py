@@ -259,7 +259,7 @@ def _refuse_newer(doc: dict[str, Any], sha: str) -> None:
         raise InvalidRecordError(
             f"commit {sha[:10]} has an experiment record of schema {schema}; this mlv reads up to "
             f"{SCHEMA_VERSION}",
-            hint="Upgrade mlv (`pip install -U mlv`).",
+            hint="Upgrade mlv (`pip install -U mlv-vcs`).",
         )
 
 

@@ -46,7 +46,7 @@ def profile_command(
 
     One streaming pass in bounded memory. With --rev, the profile stored with that commit (no data
     is read); a commit older than stored profiles has it computed from the DVC cache, fetching from
-    the DVC remote if needed, without a checkout. Needs the optional extra: pip install 'mlv[data]'.
+    the DVC remote if needed, without a checkout. Needs the optional extra: pip install 'mlv-vcs[data]'.
 
     Examples:
 
