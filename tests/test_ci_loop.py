@@ -52,12 +52,14 @@ def _write_data(path: Path, seed: int, shift: float, noise: float) -> None:
 class Workflow:
     """The mlv steps of one GitHub Actions recipe, run in order as `bash -e` scripts in a clone,
     with the workflow's env, $GITHUB_OUTPUT, and the `if: steps.X.outputs.Y == 'v'` conditions.
+    ENV stands for the repository's variables and secrets too: it overrides a step's `env:`.
     The steps' `mlv` and `dvc` are the fork server's launchers (tests/forkserver.py)."""
 
     def __init__(self, name: str, clone: Path, env: dict[str, str]):
         doc = yaml.safe_load((DOCS_CI / name).read_text())
         self.steps = {s["id"]: s for job in doc["jobs"].values() for s in job["steps"] if "id" in s}
         self.clone = clone
+        self.given = env
         self.env = {**os.environ, **{k: str(v) for k, v in (doc.get("env") or {}).items()}, **env}
         if launchers := forked_launchers():
             self.env["PATH"] = f"{launchers}{os.pathsep}{self.env['PATH']}"
@@ -74,7 +76,7 @@ class Workflow:
         out_file.write_text("")
         env = {**self.env, "GITHUB_OUTPUT": str(out_file)}
         for key, value in (step.get("env") or {}).items():
-            env[key] = _EXPR.sub(lambda m: self.outputs.get(m[1], {}).get(m[2], ""), str(value))
+            env[key] = self.given.get(key, _EXPR.sub(lambda m: self.outputs.get(m[1], {}).get(m[2], ""), str(value)))
         self.scripts.append(script)
         proc = subprocess.run(["bash", "-e", "-c", script], cwd=self.clone, env=env, capture_output=True, text=True,
                               check=False)
@@ -147,14 +149,34 @@ def test_the_loop_in_ci(experiment_repo: Path, tmp_path: Path) -> None:
     assert "FAIL  r2" in refused.stdout and "FAIL  mse" in refused.stdout
     assert json.loads(mlv(noisy, "model", "list", "--json").stdout)[0]["latest"] == "v0.0.2"
 
-    # Someone promotes v0.0.2 to prod; the tag triggers the deploy: event, package, verify.
+    # Someone promotes v0.0.2 to prod; the tag triggers the deploy: event, signature, package, verify.
     git(team, "fetch", "-q", "origin", "--tags")
     written = json.loads(mlv(team, "model", "promote", "sample", "v0.0.2", "prod", "--json").stdout)
-    git(team, "push", "-q", "origin", written["tag"])
+    tag = written["tag"]
+    git(team, "push", "-q", "origin", tag)
+    key = tmp_path / "release-key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "release", "-f", str(key)], check=True)
+    signers = f"release@example.com {key.with_suffix('.pub').read_text().strip()}"
     deploy = _clone(remote, tmp_path / "ci-deploy")
-    flow = Workflow("github-deploy-on-tag.yml", deploy, {"GITHUB_REF": f"refs/tags/{written['tag']}"})
+    env = {"GITHUB_REF": f"refs/tags/{tag}", "ALLOWED_SIGNERS": signers}
+    flow = Workflow("github-deploy-on-tag.yml", deploy, env)
     _ok(flow.run("event"))
     assert flow.outputs["event"] == {"event": "assign", "name": "sample", "version": "v0.0.2", "stage": "prod"}
+    unsigned = flow.run("signature")  # anyone who can push a tag: not deployed
+    assert unsigned is not None and unsigned.returncode != 0
+    # The same tag, signed by an allowed key with git's own signing (`git tag -s`, gpg.format ssh).
+    message = git(team, "tag", "-l", "--format=%(contents)", tag)
+    git(team, "-c", "gpg.format=ssh", "-c", f"user.signingKey={key}", "tag", "-s", "-f", "-m", message,
+        tag, f"{tag}^{{}}")
+    git(team, "push", "-q", "-f", "origin", tag)
+    git(deploy, "fetch", "-q", "-f", "origin", f"refs/tags/{tag}:refs/tags/{tag}")
+    _ok(flow.run("signature"))
+    stranger = tmp_path / "other-key"  # a signature by a key the policy does not list: not deployed
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "other", "-f", str(stranger)], check=True)
+    others = f"release@example.com {stranger.with_suffix('.pub').read_text().strip()}"
+    forged = Workflow("github-deploy-on-tag.yml", deploy, {**env, "ALLOWED_SIGNERS": others})
+    forged.run("event")
+    assert _signature_refused(forged)
     _ok(flow.run("package"))
     assert "verified: bundle" in _ok(flow.run("verify")).stdout
     assert json.loads((deploy / "bundle/mlv-package.json").read_text())["version"] == "v0.0.2"
@@ -164,6 +186,11 @@ def test_the_loop_in_ci(experiment_repo: Path, tmp_path: Path) -> None:
     other = Workflow("github-deploy-on-tag.yml", deploy, {"GITHUB_REF": "refs/tags/release-1"})
     _ok(other.run("event"))
     assert other.outputs["event"]["event"] == "" and other.run("package") is None
+
+
+def _signature_refused(flow: Workflow) -> bool:
+    proc = flow.run("signature")
+    return proc is not None and proc.returncode != 0
 
 
 @pytest.mark.slow
@@ -182,7 +209,8 @@ def test_the_pull_request_recipe_in_a_shallow_clone(experiment_repo: Path, tmp_p
     git(team, "push", "-q", "origin", "feat")
 
     pr = _clone(remote, tmp_path / "ci-pr", "--depth", "1", "--branch", "feat")  # a shallow CI checkout
-    flow = Workflow("github-pull-request.yml", pr, {"GITHUB_HEAD_REF": "feat"})
+    # The repository's variable names the team's DVC remote (the recipe never trusts the PR's).
+    flow = Workflow("github-pull-request.yml", pr, {"DVC_REMOTE_URL": str(tmp_path / "dvc-store")})
     _ok(flow.run("pull"))
     _ok(flow.run("snapshot"))
     gate = _ok(flow.run("gate"))  # the default rule: shared metrics at most 5% worse than main

@@ -19,6 +19,7 @@ unless a rule above gives `higher_is_better`.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 from dataclasses import dataclass, field, replace
@@ -206,6 +207,11 @@ def rules_at(root: Path, rev: str) -> ProjectConfig:
     from mlv.errors import ConfigError
     from mlv.project import config
 
+    remote = _remote(root)
+    if not git.revision_exists(root, rev) and remote and rev.startswith(f"{remote}/"):
+        branch = rev[len(remote) + 1:]  # a CI checkout may hold the pull request's branch alone
+        with contextlib.suppress(GitError):
+            git.fetch_refs(root, remote, [f"+refs/heads/{branch}:refs/remotes/{remote}/{branch}"])
     try:
         commit = git.resolve_commit(root, rev)
     except MlvError:
