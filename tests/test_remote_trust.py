@@ -111,11 +111,21 @@ def test_post_checkout_sends_nothing_to_a_url_the_branch_chose(experiment_repo: 
                                                                attacker: RecordingServer) -> None:
     team, _bare, victim = _team_repository(experiment_repo, tmp_path)
     _attacker_branch(team, attacker.url)
+    git(team, "switch", "-q", "-c", "moved", "main")  # the URL alone changes: still said, in one line
+    (team / ".dvc" / "config").write_text(
+        f"[core]\n    remote = storage\n['remote \"storage\"']\n    url = {attacker.url}\n")
+    git(team, "commit", "-q", "--no-verify", "-am", "moved")
+    git(team, "push", "-q", "origin", "moved")
     git(victim, "fetch", "-q")
+    moved = run_git(victim, "checkout", "-q", "moved")
+    assert moved.returncode == 0, moved.stderr
+    _one_line_naming(moved.stderr, str(tmp_path / "team-store"), attacker.url)
+    git(victim, "checkout", "-q", "main")
     result = run_git(victim, "checkout", "-q", "evil")
     assert result.returncode == 0, result.stderr
     assert attacker.requests == []
-    _one_line_naming(result.stderr, str(tmp_path / "team-store"), attacker.url)
+    line = _one_line_naming(result.stderr, str(tmp_path / "team-store"), attacker.url)
+    assert len(result.stderr.strip().splitlines()) == 1 and "HEAD is now" in line
     assert not (victim / "bait.csv").exists()
 
 

@@ -144,15 +144,17 @@ def render_script(name: str, python: str | None = None) -> str:
     lines.append('if [ "$MLV_SKIP_HOOKS" = 1 ] || [ ! -f .mlv/config.yaml ]; then exit "$status"; fi')
     if name in ("post-checkout", "post-merge"):
         diff = '"$1" "$2"' if name == "post-checkout" else "--cached ORIG_HEAD"
-        # After a merge, a changed lockfile folder is worth a look too: two environments kept.
-        watched = "'*.dvc' ':(top,literal)dvc.lock'" + ("" if name == "post-checkout" else " .mlv/env/")
+        # After a merge, a changed lockfile folder is worth a look too: two environments kept. A
+        # changed .dvc/config may point the DVC remote elsewhere: the user must hear of it.
+        watched = ("'*.dvc' ':(top,literal)dvc.lock' ':(top,literal).dvc/config'"
+                   + ("" if name == "post-checkout" else " .mlv/env/"))
         if name == "post-checkout":
             lines.append('if [ "$3" != 1 ]; then exit "$status"; fi  # a file checkout')
         lines += [
             'if [ -d .git ]; then gd=.git; else gd="$(git rev-parse --git-dir)"; fi',
             f'if [ ! -f "$gd/mlv/publish-journal.json" ] && git diff --quiet --no-ext-diff {diff} '
             f"-- {watched} 2>/dev/null; then",
-            '  exit "$status"  # no pointer file (nor dvc.lock) changed',
+            '  exit "$status"  # no pointer file (nor dvc.lock, nor .dvc/config) changed',
             "fi",
         ]
     lines += [

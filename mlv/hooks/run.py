@@ -20,7 +20,7 @@ import os
 import sys
 
 from mlv import cachefile
-from mlv.errors import MlvError, UntrustedRemoteError, debugging, failure
+from mlv.errors import DvcError, MlvError, UntrustedRemoteError, debugging, failure
 from mlv.text import visible
 
 TYPE_CHECKING = False  # typing costs ~10 ms to import; mypy still reads the block below
@@ -409,8 +409,7 @@ def post_checkout(root: str, old: str, new: str, flag: str) -> int:
     """After a branch checkout, bring the data in line with the pointer files that changed."""
     if flag != "1" or not old or old in (new, ZERO_SHA):
         return 0  # a file checkout, the same commit, or a new clone/worktree: nothing to follow
-    changed = _changed_pointer_files(root, [old, new])
-    return _restore(root, changed, f"HEAD is now {new[:10]}")
+    return _follow(root, [old, new], f"HEAD is now {new[:10]}")
 
 
 def post_merge(root: str) -> int:
@@ -421,9 +420,42 @@ def post_merge(root: str) -> int:
 
     if not git.revision_exists(Path(root), "ORIG_HEAD"):
         return 0
-    changed = _changed_pointer_files(root, ["--cached", "ORIG_HEAD"])
     _say_merged_environments(root)
-    return _restore(root, changed, "the merge is done")
+    return _follow(root, ["--cached", "ORIG_HEAD"], "the merge is done")
+
+
+def _follow(root: str, revs: list[str], what_happened: str) -> int:
+    """Restore the data of the pointer files REVS changed; when REVS pointed the DVC remote at a
+    URL this clone has not trusted, say so in one line and fetch nothing from it."""
+    from pathlib import Path
+
+    from mlv.adapters import git
+
+    untrusted = None
+    if git.diff_names(Path(root), revs, ":(top,literal).dvc/config"):
+        untrusted = _untrusted_remote(root)
+    if untrusted is not None:
+        note, network = untrusted
+        _say(f"mlv: {what_happened}; {note}")
+        if network:  # what the cache holds is restored; the rest waits for `mlv remote trust`
+            return _restore(root, _changed_pointer_files(root, revs), what_happened, fetch_allowed=False)
+    return _restore(root, _changed_pointer_files(root, revs), what_happened)
+
+
+def _untrusted_remote(root: str) -> tuple[str, bool] | None:
+    """(the one line, whether the remote is reached over a network) for a default DVC remote this
+    clone has not trusted, else None."""
+    from pathlib import Path
+
+    from mlv.adapters import remotes
+
+    try:
+        found = remotes.status(Path(root), None, upload=True)
+    except MlvError:
+        return None  # a config DVC cannot read either: the restore says so
+    if found is None or found.trusted:
+        return None
+    return remotes.untrusted_error(found).one_line(), not found.remote.is_local
 
 
 def _say_merged_environments(root: str) -> None:
@@ -470,7 +502,7 @@ def _read_pointers(root: str, pointer_files: list[str]) -> list[dvc.Pointer]:
     return pointers
 
 
-def _restore(root: str, pointer_files: list[str], what_happened: str) -> int:
+def _restore(root: str, pointer_files: list[str], what_happened: str, *, fetch_allowed: bool = True) -> int:
     if not pointer_files:
         return 0
     from pathlib import Path
@@ -482,10 +514,12 @@ def _restore(root: str, pointer_files: list[str], what_happened: str) -> int:
         pointers = _read_pointers(root, pointer_files)
         # Data the cache lacks (a pulled branch whose data was never fetched) comes from the DVC
         # remote when there is one; this is never reached when no pointer file changed.
-        fetch = dvc.default_remote(Path(root)) is not None
+        fetch = fetch_allowed and dvc.default_remote(Path(root)) is not None
         with dvc.quiet_dvc_logs():
             report = restore.restore_paths(Path(root), pointers, fetch_missing=fetch, honour_links=True)
     except MlvError as exc:
+        if not fetch_allowed and isinstance(exc, DvcError):
+            return 0  # data the cache lacks: the line about the remote said why it was not fetched
         hint = exc.hint
         if hint and "--force" in hint:
             hint = ("Keep it with `dvc add PATH` (or switch back and `mlv snapshot`), "
