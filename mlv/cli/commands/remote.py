@@ -17,7 +17,8 @@ YES_HELP = ("Trust the DVC remote's URL without asking when this clone has not t
             "the URL is printed).")
 
 remote_app = typer.Typer(
-    help="The DVC remotes this clone trusts with its data and credentials.",
+    help="The DVC remotes this clone trusts with its data and credentials.\n\n"
+         "Example: mlv remote list && mlv remote trust storage",
     no_args_is_help=True,
 )
 
