@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from mlv.errors import EXIT_CANNOT_RUN, MlvError
 
-EXTRA_HINT = "pip install 'mlv[data]'"
+EXTRA_HINT = "pip install 'mlv-vcs[data]'"
 
 
 class MonitorError(MlvError):
