@@ -130,7 +130,7 @@ def write_serving_files(root: Path, record: dict[str, Any] | None, folder: Path,
     try:
         import pyarrow  # noqa: F401 - the dataset and the reference file need it
     except ImportError:
-        return ["not servable: reading the dataset needs pyarrow: pip install 'mlv[serve]'"]
+        return ["not servable: reading the dataset needs pyarrow: pip install 'mlv-vcs[serve]'"]
     table = _reference_table(root, record, reference)
     if table is None:
         return ["not servable: no tabular dataset is recorded for this version; give one with --reference"]

@@ -1,5 +1,5 @@
 """A package's signature, made and checked by the OpenSSF `model-signing` library (the optional
-extra `mlv[sign]`) with its offline key method: an elliptic-curve key pair in PEM files.
+extra `mlv-vcs[sign]`) with its offline key method: an elliptic-curve key pair in PEM files.
 
 The signature (`model.sig`, a Sigstore bundle holding an in-toto statement of every file's sha256)
 covers every file of the bundle, whatever module wrote it; only the signature file itself is left out.
@@ -13,7 +13,7 @@ from typing import Any
 from mlv.errors import EXIT_CANNOT_RUN, MlvError
 
 SIGNATURE = "model.sig"
-_INSTALL = "Install the signing extra: pip install 'mlv[sign]'."
+_INSTALL = "Install the signing extra: pip install 'mlv-vcs[sign]'."
 
 
 def _require_library() -> None:

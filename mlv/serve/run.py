@@ -26,7 +26,7 @@ def require_extra() -> None:
         import uvicorn  # noqa: F401
     except ImportError as exc:
         raise ServeError(f"`mlv serve` needs {exc.name}, which is not installed",
-                         hint="Install the serve extra: pip install 'mlv[serve]'.") from None
+                         hint="Install the serve extra: pip install 'mlv-vcs[serve]'.") from None
 
 
 def serve(target: Target, settings: Settings, host: str, port: int, workers: int) -> None:

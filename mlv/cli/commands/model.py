@@ -284,7 +284,7 @@ def get_command(
 def package_command(
     ref: Annotated[str, typer.Argument(metavar="NAME@vX.Y.Z|NAME#STAGE", help="The version to package.", show_default=False)],
     out_dir: Annotated[Path, typer.Option("-o", "--out", help="The folder to create (new or empty).", show_default=False)],
-    key: Annotated[Path | None, typer.Option("--key", metavar="PRIVATE.pem", help="Sign the package with this elliptic-curve private key (OpenSSF model-signing, offline; needs `pip install 'mlv[sign]'`).", show_default=False)] = None,
+    key: Annotated[Path | None, typer.Option("--key", metavar="PRIVATE.pem", help="Sign the package with this elliptic-curve private key (OpenSSF model-signing, offline; needs `pip install 'mlv-vcs[sign]'`).", show_default=False)] = None,
     reference: Annotated[Path | None, typer.Option("--reference", help="A CSV or Parquet table of reference rows (e.g. held-out data) for the reference predictions and the input types. Default: the experiment's recorded dataset.", show_default=False)] = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -325,7 +325,7 @@ def package_command(
 @model_app.command("verify")
 def verify_command(
     folder: Annotated[Path, typer.Argument(metavar="DIR", help="A folder made by `mlv model package`.", show_default=False)],
-    key: Annotated[Path | None, typer.Option("--key", metavar="PUBLIC.pem", help="Check the package's model-signing signature with this public key (needs `pip install 'mlv[sign]'`).", show_default=False)] = None,
+    key: Annotated[Path | None, typer.Option("--key", metavar="PUBLIC.pem", help="Check the package's model-signing signature with this public key (needs `pip install 'mlv-vcs[sign]'`).", show_default=False)] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Verify a packaged version: every file listed in SHA256SUMS is there with its checksum and

@@ -27,7 +27,7 @@ def serve_command(
     max_body: Annotated[int, typer.Option("--max-body", metavar="BYTES", help="The largest request body accepted (413 beyond).")] = 1 << 20,
 ) -> None:
     """Serve a model version over HTTP (uvicorn): POST /predict (and MLflow's /invocations),
-    GET /health, GET /metrics (Prometheus). Needs `pip install 'mlv[serve]'`.
+    GET /health, GET /metrics (Prometheus). Needs `pip install 'mlv-vcs[serve]'`.
 
     Only a package that verifies is loaded (a pickle is code: docs/security.md). Every answered
     prediction goes to the prediction log (docs/reference/prediction-log.md) through a bounded
