@@ -18,7 +18,10 @@ EXIT_USER_ERROR = 1
 EXIT_CANNOT_RUN = 2
 EXIT_UNEXPECTED = 3
 EXIT_USAGE = 64  # sysexits.h EX_USAGE: a wrong option or argument; click's own 2 is `reproduce could not run`
-EXIT_UNTRUSTED_REMOTE = 6  # a DVC remote URL this clone's user has not trusted: nothing was sent there
+# Refused because something is not trusted: a DVC remote URL this clone's user has not trusted
+# (nothing was sent there), or a registry version whose tag disagrees with its record or is unsigned
+# under a signing policy (nothing was written or deployed).
+EXIT_UNTRUSTED = 6
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what git and shells report when the reader goes away
 
@@ -85,7 +88,7 @@ class CommandFailedError(MlvError):
 class UntrustedRemoteError(DvcError):
     """A DVC remote whose URL the user has not trusted in this clone; nothing was sent to it."""
 
-    exit_code = EXIT_UNTRUSTED_REMOTE
+    exit_code = EXIT_UNTRUSTED
 
     def __init__(self, message: str, hint: str | None = None, *, name: str = "", url: str = "",
                  previous: str | None = None):

@@ -330,14 +330,14 @@ TRANSFERS = ("fetch_objects", "push_objects", "missing_everywhere", "absent_from
 
 
 def test_only_the_trust_check_calls_dvcs_transfers() -> None:
-    """Every request to a DVC remote goes through mlv.adapters.remotes, which checks first that the
+    """Every request to a DVC remote goes through mlv.adapters.remote_trust, which checks first that the
     user trusted the remote's URL: a direct call to dvc's transfer functions would skip that."""
     broken = []
     for name, path in modules().items():
-        if name in ("mlv.adapters.remotes", "mlv.adapters.dvc"):
+        if name in ("mlv.adapters.remote_trust", "mlv.adapters.dvc"):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if (isinstance(node, ast.Attribute) and node.attr in TRANSFERS
                     and isinstance(node.value, ast.Name) and node.value.id == "dvc"):
                 broken.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: dvc.{node.attr}")
-    assert not broken, "call mlv.adapters.remotes' transfers instead:\n" + "\n".join(broken)
+    assert not broken, "call mlv.adapters.remote_trust' transfers instead:\n" + "\n".join(broken)

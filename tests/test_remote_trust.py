@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from mlv.adapters import remotes
-from mlv.errors import EXIT_UNTRUSTED_REMOTE
+from mlv.adapters import remote_trust
+from mlv.errors import EXIT_UNTRUSTED
 from tests.conftest import dvc, git, mlv
 from tests.hooks_helpers import add_git_remote, install_hooks, run_git
 
@@ -164,7 +164,7 @@ def test_pre_push_and_mlv_push_refuse_a_merged_url(experiment_repo: Path, tmp_pa
     assert hook.returncode != 0
     _one_line_naming(hook.stderr, str(tmp_path / "team-store"), str(elsewhere))
     refused = mlv(victim, "push", "origin", check=False)
-    assert refused.returncode == EXIT_UNTRUSTED_REMOTE
+    assert refused.returncode == EXIT_UNTRUSTED
     assert len(refused.stderr.strip().splitlines()) == 1 and "--yes" in refused.stderr
     assert not elsewhere.exists()
     assert git(team, "ls-remote", str(tmp_path / "origin.git")) == before
@@ -184,31 +184,31 @@ def test_a_fresh_clone_trusts_nothing_its_commits_chose(experiment_repo: Path, t
     git(experiment_repo, "add", ".dvc/config")
     git(experiment_repo, "commit", "-q", "--no-verify", "-m", "DVC remote")
     # Made here (a `commit` entry in the reflog): the user's own.
-    assert remotes.status(experiment_repo, None, upload=True).trusted  # type: ignore[union-attr]
+    assert remote_trust.status(experiment_repo, None, upload=True).trusted  # type: ignore[union-attr]
     clone = tmp_path / "clone"
     git(tmp_path, "clone", "-q", str(experiment_repo), str(clone))
-    found = remotes.status(clone, None, upload=False)
+    found = remote_trust.status(clone, None, upload=False)
     assert found is not None and not found.trusted and found.why == "not trusted"
     # A remote the user adds in the clone (an unstaged edit) is theirs; so is one in config.local.
     dvc(clone, "remote", "add", "mine", str(tmp_path / "mine"))
-    assert remotes.status(clone, "mine", upload=True).trusted  # type: ignore[union-attr]
+    assert remote_trust.status(clone, "mine", upload=True).trusted  # type: ignore[union-attr]
     dvc(clone, "remote", "add", "--local", "private", "https://example.invalid/private")
-    assert remotes.status(clone, "private", upload=True).trusted  # type: ignore[union-attr]
+    assert remote_trust.status(clone, "private", upload=True).trusted  # type: ignore[union-attr]
     # A folder is read without trust (reading sends nothing anywhere), never written.
     git(clone, "checkout", "-q", "--", ".dvc/config")
     dvc(experiment_repo, "remote", "modify", "storage", "url", str(store))
     git(experiment_repo, "commit", "-q", "-am", "folder remote")
     git(clone, "pull", "-q")
-    assert remotes.status(clone, None, upload=False).trusted  # type: ignore[union-attr]
-    assert not remotes.status(clone, None, upload=True).trusted  # type: ignore[union-attr]
+    assert remote_trust.status(clone, None, upload=False).trusted  # type: ignore[union-attr]
+    assert not remote_trust.status(clone, None, upload=True).trusted  # type: ignore[union-attr]
 
 
 def test_a_redirecting_setting_is_part_of_what_is_trusted(experiment_repo: Path) -> None:
     """An S3 remote keeps its URL and gains an `endpointurl`: a new where, not trusted."""
-    remote = remotes.Remote("s3", "s3://bucket/path", (("endpointurl", "http://127.0.0.1:9"),))
+    remote = remote_trust.Remote("s3", "s3://bucket/path", (("endpointurl", "http://127.0.0.1:9"),))
     assert remote.where == "s3://bucket/path (endpointurl http://127.0.0.1:9)"
-    remotes.trust(experiment_repo, remotes.Remote("s3", "s3://bucket/path"))
-    assert remote.where not in remotes.remembered(experiment_repo)
+    remote_trust.trust(experiment_repo, remote_trust.Remote("s3", "s3://bucket/path"))
+    assert remote.where not in remote_trust.remembered(experiment_repo)
 
 
 def test_remote_trust_without_a_remote_is_one_line(experiment_repo: Path) -> None:

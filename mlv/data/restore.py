@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlv.adapters import dvc, git, remotes
+from mlv.adapters import dvc, git, remote_trust
 from mlv.data import objects, statecache
 from mlv.data.ignore import dvcignore_filter
 from mlv.data.pathsafety import UnsafePathError, checked_path, data_path, safe_relpath
@@ -372,7 +372,7 @@ def _ensure_objects(root: Path, cache: Path, wanted: Sequence[tuple[str, str]], 
     if not fetch_missing:
         raise _missing_error(*missing[0], fetched=False)
     try:
-        fetched = remotes.fetch_objects(root, sorted({md5 for _, md5 in missing}), remote, transfer)
+        fetched = remote_trust.fetch_objects(root, sorted({md5 for _, md5 in missing}), remote, transfer)
     except UntrustedRemoteError:
         raise
     except DvcError as exc:

@@ -255,10 +255,10 @@ def _ensure_present(root: Path, cache: Path, path: str, md5s: Sequence[str], fet
         return
     if not fetch:
         raise DataHealthError(f"{path}: content {missing[0]} is not in the local DVC cache")
-    from mlv.adapters import remotes
+    from mlv.adapters import remote_trust
 
     try:
-        remotes.fetch_objects(root, missing, None)
+        remote_trust.fetch_objects(root, missing, None)
     except UntrustedRemoteError:
         raise
     except DvcError as exc:

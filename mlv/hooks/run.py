@@ -447,15 +447,15 @@ def _untrusted_remote(root: str) -> tuple[str, bool] | None:
     clone has not trusted, else None."""
     from pathlib import Path
 
-    from mlv.adapters import remotes
+    from mlv.adapters import remote_trust
 
     try:
-        found = remotes.status(Path(root), None, upload=True)
+        found = remote_trust.status(Path(root), None, upload=True)
     except MlvError:
         return None  # a config DVC cannot read either: the restore says so
     if found is None or found.trusted:
         return None
-    return remotes.untrusted_error(found).one_line(), not found.remote.is_local
+    return remote_trust.untrusted_error(found).one_line(), not found.remote.is_local
 
 
 def _say_merged_environments(root: str) -> None:

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlv.adapters import dvc, remotes
+from mlv.adapters import dvc, remote_trust
 from mlv.data import objects, pathsafety
 from mlv.data.safe_write import SafeTree
 from mlv.errors import EXIT_CANNOT_RUN, DvcError, UntrustedRemoteError
@@ -38,7 +38,7 @@ def _ensure(root: Path, cache: Path, md5s: list[str]) -> int:
     if not missing:
         return 0
     try:
-        fetched = remotes.fetch_objects(root, missing, None)
+        fetched = remote_trust.fetch_objects(root, missing, None)
     except UntrustedRemoteError:
         raise
     except DvcError as exc:

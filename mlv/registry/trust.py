@@ -20,14 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from mlv.adapters import git
-from mlv.errors import MlvError
+from mlv.errors import EXIT_UNTRUSTED, MlvError
 from mlv.record import history
 from mlv.record.history import Experiment
 from mlv.registry import metadata, state
 from mlv.registry.names import RegistryError
 
 VALID, INVALID, UNTRUSTED = "valid", "invalid", "untrusted"
-EXIT_UNTRUSTED = 6  # docs/reference/exit-codes.md
 POLICY_ENV = "MLV_ALLOWED_SIGNERS"
 POLICY_CONFIG = "mlv.allowedSignersFile"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlv import locking
-from mlv.adapters import dvc, git, remotes
+from mlv.adapters import dvc, git, remote_trust
 from mlv.data.restore import readable_pointer
 from mlv.errors import DvcError, GitError, MlvError
 from mlv.share.remotes import SKIP_HOOKS_ENV, choose_git_remote, current_branch, remote_branch
@@ -90,7 +90,7 @@ def _prefetch(root: Path, target: str, dvc_remote: str | None, transfer: Transfe
         return 0
     try:
         with dvc.quiet_dvc_logs():
-            fetched = remotes.fetch_objects(root, sorted(missing), dvc_remote, transfer)
+            fetched = remote_trust.fetch_objects(root, sorted(missing), dvc_remote, transfer)
     except DvcError as exc:
         raise exc.with_context(suffix="; the branch was not moved") from None
     for md5, path in sorted(missing.items(), key=lambda item: item[1]):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mlv.adapters import dvc, git, remotes
+from mlv.adapters import dvc, git, remote_trust
 from mlv.data.restore import readable_pointer
 from mlv.errors import DvcError, GitError
 from mlv.share.remotes import SKIP_HOOKS_ENV, choose_git_remote, current_branch, remote_branch, unshared_remote_config
@@ -179,11 +179,11 @@ def push_data(root: Path, pointers: Sequence[dvc.Pointer], dvc_remote: str | Non
     _verify_before_upload(root, cache, sorted(m for m in wanted if dvc.has_object(cache, m)
                                               and not (local is not None and dvc.has_object(local, m))), owners)
     with dvc.quiet_dvc_logs():
-        to_send = remotes.absent_from_remote(root, sorted(wanted), dvc_remote, "dvc push failed")
-        report = remotes.push_objects(root, to_send, dvc_remote, transfer)
+        to_send = remote_trust.absent_from_remote(root, sorted(wanted), dvc_remote, "dvc push failed")
+        report = remote_trust.push_objects(root, to_send, dvc_remote, transfer)
         leftovers = _remove_upload_leftovers(local, to_send, report.started) if local is not None else []
         try:
-            still = set(remotes.absent_from_remote(root, to_send, dvc_remote, "dvc push failed"))
+            still = set(remote_trust.absent_from_remote(root, to_send, dvc_remote, "dvc push failed"))
         except DvcError:
             if not report.failed:
                 raise

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlv.adapters import dvc, git, remotes
+from mlv.adapters import dvc, git, remote_trust
 from mlv.errors import MlvError
 from mlv.record.history import Experiment
 from mlv.verdict import verdict as verdicts
@@ -89,6 +89,6 @@ def _missing_objects(root: Path, md5s: list[str]) -> list[str]:
     if dvc.default_remote(root) is None:
         return absent
     try:
-        return remotes.missing_everywhere(root, absent, None)  # asks a trusted remote only
+        return remote_trust.missing_everywhere(root, absent, None)  # asks a trusted remote only
     except MlvError:
         return absent

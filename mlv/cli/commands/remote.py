@@ -1,5 +1,5 @@
 """`mlv remote trust | list`, and the question `mlv push`, `pull` and `checkout` ask about a DVC
-remote the user has not trusted (see mlv/adapters/remotes.py)."""
+remote the user has not trusted (see mlv/adapters/remote_trust.py)."""
 
 from __future__ import annotations
 
@@ -41,18 +41,18 @@ def trust_command(
 
         mlv remote trust storage
     """
-    from mlv.adapters import git, remotes
+    from mlv.adapters import git, remote_trust
     from mlv.cli import output
     from mlv.cli.errors import handle_errors
     from mlv.errors import DvcError
 
     with handle_errors():
         root = git.find_root(Path.cwd())
-        remote = remotes.resolve(root, name)
+        remote = remote_trust.resolve(root, name)
         if remote is None:
             raise DvcError(f"no DVC remote named {name!r}" if name else "no DVC remote is configured",
                            hint="See them with `mlv remote list`; add one with `dvc remote add -d NAME URL`.")
-        remotes.trust(root, remote)
+        remote_trust.trust(root, remote)
         if json_output:
             output.emit_json({"name": remote.name, "url": remote.url, "where": remote.where, "trusted": True})
             return
@@ -74,14 +74,14 @@ def list_command(
 
         mlv remote list --json | jq '.[] | select(.trusted | not)'
     """
-    from mlv.adapters import dvc, git, remotes
+    from mlv.adapters import dvc, git, remote_trust
     from mlv.cli import output
     from mlv.cli.errors import handle_errors
 
     with handle_errors():
         root = git.find_root(Path.cwd())
         default = dvc.default_remote(root)
-        found = [remotes.status(root, r.name, upload=True, remember=False) for r in remotes.configured(root)]
+        found = [remote_trust.status(root, r.name, upload=True, remember=False) for r in remote_trust.configured(root)]
         docs = [{**s.to_json(), "default": s.remote.name == default} for s in found if s is not None]
         if json_output:
             output.emit_json(docs)
@@ -100,7 +100,7 @@ def run_trusting(root: Path, yes: bool, action: Callable[[], T]) -> T:
     Every transfer checks trust before it sends anything, and `mlv push`, `pull` and `checkout`
     change nothing before their first transfer, so running ACTION again is safe.
     """
-    from mlv.adapters import remotes
+    from mlv.adapters import remote_trust
     from mlv.cli import output
 
     asked: set[str] = set()
@@ -108,7 +108,7 @@ def run_trusting(root: Path, yes: bool, action: Callable[[], T]) -> T:
         try:
             return action()
         except UntrustedRemoteError as exc:
-            remote = remotes.resolve(root, exc.name)
+            remote = remote_trust.resolve(root, exc.name)
             if remote is None or remote.where != exc.url or exc.url in asked:
                 raise
             if yes:
@@ -119,7 +119,7 @@ def run_trusting(root: Path, yes: bool, action: Callable[[], T]) -> T:
             elif not _confirm(exc):
                 raise exc.with_context(hint=f"Nothing was sent. To trust it later: `mlv remote trust {exc.name}`.") from None
             asked.add(exc.url)
-            remotes.trust(root, remote)
+            remote_trust.trust(root, remote)
 
 
 def _confirm(exc: UntrustedRemoteError) -> bool:
