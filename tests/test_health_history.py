@@ -214,3 +214,33 @@ def test_on_drift_reproduce_records_a_new_experiment_on_the_new_data(experiment_
     assert new.message.startswith("Re-validate on drifted data: python train.py")
     assert _data_md5(experiment_repo) != _data_md5(experiment_repo, reference)
     assert git(experiment_repo, "cat-file", "-t", f"HEAD:.mlv/profiles/{_data_md5(experiment_repo)}.json") == "blob"
+
+
+def _forge_nan(doc: Any) -> Any:
+    if isinstance(doc, dict):
+        return {k: _forge_nan(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_forge_nan(v) for v in doc]
+    return float("nan") if isinstance(doc, float) else doc
+
+
+def test_a_forged_stored_profile_is_profiled_again_from_the_data_or_refused_never_healthy(
+        experiment_repo: Path) -> None:
+    repo = experiment_repo
+    rel = f".mlv/profiles/{_data_md5(repo)}.json"
+    (repo / rel).write_text(json.dumps(_forge_nan(json.loads((repo / rel).read_text()))))
+    git(repo, "add", rel)
+    message = git(repo, "log", "-1", "--format=%B")  # the same experiment, with the forged profile
+    tree = git(repo, "write-tree")
+    git(repo, "update-ref", "HEAD", subprocess.run(["git", "commit-tree", tree, "-p", "HEAD", "-F", "-"], cwd=repo,
+                                                    input=message, capture_output=True, text=True,
+                                                    check=True).stdout.strip())
+    _regenerate(repo, "--shift", "0.8")
+    proc = run(repo, "data", "check", "--json", check=False)
+    assert proc.returncode == 1 and "x1" in json.loads(proc.stdout)["drifted_columns"]  # profiled again
+
+    shutil.rmtree(repo / ".git/mlv/profiles")
+    shutil.rmtree(repo / ".dvc" / "cache")
+    proc = run(repo, "data", "check", check=False)
+    assert proc.returncode == 2 and proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1
+    assert "invalid data profile" in proc.stderr and "cannot be profiled again" in proc.stderr

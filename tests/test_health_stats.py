@@ -209,15 +209,38 @@ def test_benjamini_hochberg_matches_the_textbook_example() -> None:
 
 def test_quantile_sketch_stays_within_its_rank_error_bound() -> None:
     values = np.random.default_rng(6).standard_cauchy(300_000)
-    sketch = QuantileSketch(capacity=4096)
+    sketch = QuantileSketch(k=512)
     for chunk in np.array_split(values, 37):
         sketch.add(chunk)
     assert not sketch.exact and 0 < sketch.rank_error < 0.01
+    values_kept, weights = sketch.weighted()
+    assert weights.sum() == len(values) and np.all(np.diff(values_kept) >= 0)
     quantiles, _ = sketch.summary(0.0)
     ordered = np.sort(values)
     for level, q in zip(np.linspace(0, 1, 101)[1:-1], quantiles[1:-1], strict=True):
         rank = np.searchsorted(ordered, q) / len(values)
         assert abs(rank - level) <= sketch.rank_error + 1 / len(values)
+
+
+def test_quantile_sketches_merge_and_read_back_as_the_library_wrote_them() -> None:
+    rng = np.random.default_rng(16)
+    parts = [rng.normal(i, 1, 50_000) for i in range(4)]
+    whole, merged = QuantileSketch(k=512), QuantileSketch(k=512)
+    for part in parts:
+        whole.add(part)
+        piece = QuantileSketch(k=512)
+        piece.add(part)
+        merged.merge(QuantileSketch.deserialize(piece.serialize()))
+    assert merged.count == whole.count == 200_000
+    ordered = np.sort(np.concatenate(parts))
+    kept, weights = merged.weighted()
+    for level in (0.1, 0.5, 0.9):
+        estimate = kept[np.searchsorted(np.cumsum(weights) / weights.sum(), level)]
+        rank = np.searchsorted(ordered, estimate) / len(ordered)
+        assert abs(rank - level) <= merged.rank_error + 1e-5
+    one = QuantileSketch()
+    one.add(np.array([2.5]))
+    assert one.weighted()[0].tolist() == [2.5] and one.exact and one.rank_error == 0
 
 
 def test_distinct_count_exact_then_estimated() -> None:

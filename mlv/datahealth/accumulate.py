@@ -49,7 +49,8 @@ class Accumulator:
     def result(self) -> ColumnProfile:
         return ColumnProfile(name=self.name, dtype=self.dtype, physical=self.physical, count=self.count,
                              missing=self.missing, distinct=self.distinct.estimate(),
-                             distinct_exact=self.distinct.exact, **self._details())
+                             distinct_exact=self.distinct.exact, distinct_error=self.distinct.relative_error,
+                             **self._details())
 
     def _details(self) -> dict[str, Any]:
         return {}
@@ -117,7 +118,7 @@ class NumericAccumulator(Accumulator):
         numeric = NumericSummary(minimum=self.minimum, maximum=self.maximum, mean=self.mean,
                                  std=math.sqrt(self.m2 / self.n), quantiles=quantiles, bin_means=bin_means,
                                  quantiles_exact=self.sketch.exact, rank_error=self.sketch.rank_error,
-                                 values=raw)
+                                 values=raw, sketch=f"kll_doubles k={self.sketch.k}")
         categories = None
         if self.small_counts is not None:
             top = sorted(((_number_label(v), c) for v, c in self.small_counts.items()), key=lambda p: -p[1])

@@ -17,7 +17,7 @@ class DataHealthError(MlvError):
 
 
 class MissingExtraError(DataHealthError):
-    """pyarrow, numpy or scipy is not installed."""
+    """pyarrow, numpy, datasketches or scipy is not installed."""
 
     def __init__(self) -> None:
         super().__init__(f"data health needs the optional extra: {EXTRA_HINT}")
@@ -34,7 +34,7 @@ def require_extra(checking: bool = True) -> None:
     alone (CHECKING false) needs no scipy, whose import costs most of a second of CPU."""
     import importlib
 
-    modules = ("numpy", "pyarrow", "pyarrow.compute") + (("scipy.stats",) if checking else ())
+    modules = ("numpy", "pyarrow", "pyarrow.compute", "datasketches") + (("scipy.stats",) if checking else ())
     for module in modules:
         try:
             importlib.import_module(module)

@@ -131,11 +131,22 @@ def profile_at(root: Path, revision: Revision, rel: str) -> Side:
     pointer, inside = owning_pointer(revision, rel)
     label = f"{rel} @ {revision.commit[:10]} ({revision.shown})" if revision.shown != revision.commit[:10] \
         else f"{rel} @ {revision.commit[:10]}"
+    invalid: DataHealthError | None = None
     if not inside:
-        found = stored_profile(root, pointer.md5, [revision.commit]) or _local(root, pointer.md5)
+        try:
+            found = stored_profile(root, pointer.md5, [revision.commit])
+        except DataHealthError as exc:  # forged, damaged or of an older format: never compared
+            found, invalid = None, exc
+        found = found or _local(root, pointer.md5)
         if found is not None:
-            return Side(found, label, revision, stored=True)
-    profile = profile_from_cache(root, pointer, inside, fetch=True)
+            return Side(found, label, revision, stored=invalid is None)
+    try:
+        profile = profile_from_cache(root, pointer, inside, fetch=True)
+    except DataHealthError as exc:
+        if invalid is None:
+            raise
+        raise DataHealthError(f"{invalid.message.rstrip('.')}; and its data cannot be profiled again: "
+                              f"{exc.message.rstrip('.')}", hint=exc.hint) from None
     if not inside:
         _remember_local(root, pointer.md5, profile)
     return Side(profile, label, revision)

@@ -7,14 +7,13 @@ documented in docs/reference/data-profile.md; `FORMAT_VERSION` changes when a ke
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from mlv.datahealth.errors import DataHealthError
 from mlv.finite import nan_to_null
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: quantiles from a KLL sketch, each sketch's error bound stated
 DTYPES = ("numeric", "categorical", "boolean", "datetime")
 
 
@@ -36,6 +35,7 @@ class NumericSummary:
     quantiles_exact: bool
     rank_error: float  # bound on |true rank - estimated rank| / count for any quantile
     values: list[float] | None = None
+    sketch: str = ""  # which sketch the quantiles come from, e.g. "kll_doubles k=8192"
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,8 @@ class ColumnProfile:
     count: int  # rows
     missing: int  # null, NaN, +-inf, and empty strings
     distinct: int  # of the non-missing values
-    distinct_exact: bool  # false: a K-minimum-values estimate (about 1% relative error)
+    distinct_exact: bool  # false: a K-minimum-values estimate
+    distinct_error: float = 0.0  # relative standard error of `distinct` (0: exact)
     numeric: NumericSummary | None = None
     categories: CategorySummary | None = None  # categorical, boolean, and numeric with few values
     minimum: str | None = None  # datetime columns: ISO 8601
@@ -93,11 +94,11 @@ class Profile:
 
     @classmethod
     def from_json(cls, doc: Any) -> Profile:
-        if not isinstance(doc, dict) or "format_version" not in doc:
-            raise DataHealthError("not an mlv data profile (no format_version)")
-        if doc["format_version"] != FORMAT_VERSION:
-            raise DataHealthError(f"data profile format_version {doc['format_version']} is not supported",
-                                  hint=f"This mlv reads format_version {FORMAT_VERSION}.")
+        """The profile in DOC, a parsed JSON document; a DataHealthError (one line) unless every
+        field has its type, size and range, and every number the check computes with is finite."""
+        from mlv.datahealth.validate import validate_profile
+
+        validate_profile(doc)
         try:
             return cls(rows=int(doc["rows"]), columns=[_column(c) for c in doc["columns"]],
                        source=dict(doc.get("source") or {}), skipped=list(doc.get("skipped") or []))
@@ -110,15 +111,8 @@ def _column(doc: dict[str, Any]) -> ColumnProfile:
     categories = doc.get("categories")
     return ColumnProfile(
         **{k: v for k, v in doc.items() if k not in {"numeric", "categories"}},
-        numeric=NumericSummary(**{k: _nan_if_none(k, v) for k, v in numeric.items()}) if numeric else None,
+        numeric=NumericSummary(**numeric) if numeric else None,
         categories=CategorySummary(top=[(str(k), int(n)) for k, n in categories["top"]],
                                    other=int(categories["other"]), complete=bool(categories["complete"]),
                                    count_error=int(categories.get("count_error", 0))) if categories else None,
     )
-
-
-def _nan_if_none(key: str, value: Any) -> Any:
-    """JSON has no NaN: a column with no valid value stores null moments; read them back as NaN."""
-    if value is None and key in {"minimum", "maximum", "mean", "std"}:
-        return math.nan
-    return value

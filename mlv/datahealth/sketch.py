@@ -1,10 +1,8 @@
-"""Bounded-memory summaries of a column seen in batches. numpy only; callers import lazily.
+"""Bounded-memory summaries of a column seen in batches. numpy and datasketches; callers import lazily.
 
-- `QuantileSketch`: exact while it holds at most `capacity` values; beyond, a deterministic
-  compactor (the idea of KLL/MRL sketches): a full level is sorted and every other value moves up
-  one level with twice the weight. Each compaction at level h moves any rank by at most 2**h, and
-  the sketch adds those up, so `rank_error` is a proven bound, not an estimate. With the default
-  capacity of 32,768 and 1,000,000 values it is about 0.0001 (0.01% of the ranks).
+- `QuantileSketch`: Apache DataSketches' KLL sketch (`datasketches`, imported lazily), exact
+  while it holds every value, then within the library's stated normalised rank error (about
+  0.04% for k = 8,192). It merges, so partitions profiled apart combine into one profile.
 - `DistinctCounter`: K minimum values of a 64-bit hash. Exact while fewer than k distinct values
   were seen (the kept hashes are then all of them); beyond, (k-1)/(k-th smallest hash), whose
   relative standard error is about 1/sqrt(k) (0.8% for k = 16,384).
@@ -25,71 +23,67 @@ if TYPE_CHECKING:
     HashArray = npt.NDArray[np.uint64]
     IntArray = npt.NDArray[np.int64]
 
-QUANTILE_CAPACITY = 32_768
+# KLL's k: 8,192 gives a normalised rank error of about 0.04% (the library's 99% bound) in about
+# 170 kB per column while counting, whatever the number of rows; Wasserstein-1 from two profiles
+# then stays within 0.002 standard deviations of scipy's on the raw values (k = 4,096 does not,
+# on a lognormal tail at 20,000 rows).
+KLL_K = 8192
 DISTINCT_K = 16_384
 FREQUENT_CAPACITY = 10_000
 
 
 class QuantileSketch:
-    def __init__(self, capacity: int = QUANTILE_CAPACITY) -> None:
-        self.capacity = capacity
-        self.count = 0
-        self._levels: list[list[FloatArray]] = []
-        self._sizes: list[int] = []
-        self._error = 0  # sum of the weights of all compactions: the rank error bound
-        self._flip = 0  # alternate which half survives, so compactions do not all lean one way
+    """Apache DataSketches' KLL sketch of doubles (`kll_doubles_sketch`), which merges and whose
+    serialized bytes the Java library (Spark, Druid, Hive) reads too."""
+
+    def __init__(self, k: int = KLL_K) -> None:
+        from datasketches import kll_doubles_sketch
+
+        self.k = k
+        self._sketch = kll_doubles_sketch(k)
+
+    @property
+    def count(self) -> int:
+        return int(self._sketch.n)
 
     def add(self, values: FloatArray) -> None:
         """Add finite values (NaN and infinities must have been removed)."""
-        self.count += len(values)
-        # Pieces of at most `capacity`: sorting costs n log n, so a level-0 compaction of one
-        # capacity's worth at a time is cheaper than sorting a big batch whole.
-        for start in range(0, len(values), self.capacity):
-            self._push(0, values[start:start + self.capacity])
+        if len(values):
+            self._sketch.update(values)
 
-    def _push(self, level: int, values: FloatArray) -> None:
-        if level == len(self._levels):
-            self._levels.append([])
-            self._sizes.append(0)
-        self._levels[level].append(values)
-        self._sizes[level] += len(values)
-        if self._sizes[level] > self.capacity:
-            self._compact(level)
+    def merge(self, other: QuantileSketch) -> None:
+        self._sketch.merge(other._sketch)
 
-    def _compact(self, level: int) -> None:
-        import numpy as np
+    def serialize(self) -> bytes:
+        return bytes(self._sketch.serialize())
 
-        # Above level 0 the input is a few sorted runs, which timsort ("stable") merges in about
-        # linear time; level 0 gets raw batches, where the default introsort is faster.
-        ordered = np.sort(np.concatenate(self._levels[level]), kind="stable" if level else None)
-        keep = ordered[len(ordered) - len(ordered) % 2:]  # an odd one out stays, at its weight
-        ordered = ordered[: len(ordered) - len(keep)]
-        self._levels[level] = [keep] if len(keep) else []
-        self._sizes[level] = len(keep)
-        self._error += 2**level
-        self._flip ^= 1
-        self._push(level + 1, ordered[self._flip::2])
+    @classmethod
+    def deserialize(cls, data: bytes) -> QuantileSketch:
+        from datasketches import kll_doubles_sketch
+
+        sketch = kll_doubles_sketch.deserialize(data)
+        result = cls(int(sketch.k))
+        result._sketch = sketch
+        return result
 
     @property
     def exact(self) -> bool:
-        return self._error == 0
+        return not self._sketch.is_estimation_mode()
 
     @property
     def rank_error(self) -> float:
-        return self._error / self.count if self.count else 0.0
+        """The library's bound on |true rank - estimated rank| / count for any single quantile
+        (at 99% confidence); 0 while every value is kept."""
+        return float(self._sketch.normalized_rank_error(False)) if not self.exact else 0.0
 
     def weighted(self) -> tuple[FloatArray, FloatArray]:
-        """All kept values, sorted, and the number of input values each one stands for."""
+        """All kept values, sorted, and the number of input values each one stands for: read from
+        the sketch's serialized form, whose layout is fixed across the Java and C++ libraries."""
         import numpy as np
 
-        values, weights = [np.empty(0)], [np.empty(0)]
-        for level, chunks in enumerate(self._levels):
-            for chunk in chunks:
-                values.append(chunk)
-                weights.append(np.full(len(chunk), float(2**level)))
-        flat, flat_weights = np.concatenate(values), np.concatenate(weights)
-        order = np.argsort(flat, kind="stable")
-        return flat[order], flat_weights[order]
+        values, weights = kll_items(self.serialize())
+        order = np.argsort(values, kind="stable")
+        return values[order], weights[order]
 
     def summary(self, center: float) -> tuple[list[float], list[float]]:
         """101 quantiles (numpy's linear method when exact) and the 100 percentile-bin means."""
@@ -141,6 +135,11 @@ class DistinctCounter:
     def exact(self) -> bool:
         self._merge()
         return len(self._hashes) < self.k
+
+    @property
+    def relative_error(self) -> float:
+        """The relative standard error of `estimate()`: 1/sqrt(k - 2) for K minimum values; 0 when exact."""
+        return 0.0 if self.exact else 1 / (self.k - 2) ** 0.5
 
     def estimate(self) -> int:
         if self.exact:
@@ -273,3 +272,32 @@ def _hash_slice(values: pa.Array) -> HashArray:
         filled = lengths > 0
         sums[filled] = np.add.reduceat(terms, starts[filled])
     return mix64(sums ^ mix64(lengths.astype(np.uint64)))
+
+
+def kll_items(data: bytes) -> tuple[FloatArray, FloatArray]:
+    """The items and weights of a serialized KLL doubles sketch (DataSketches' compact layout: an
+    8-byte preamble, then for more than one item n, min_k and the level offsets, min and max, and
+    the items level by level, each level's items weighing twice the level below)."""
+    import struct
+
+    import numpy as np
+
+    if len(data) < 8:
+        raise ValueError("truncated KLL sketch")
+    preamble_ints, family = data[0], data[2]
+    if family != _KLL_FAMILY:
+        raise ValueError("not a KLL sketch")
+    if len(data) == 8:  # empty
+        return np.empty(0), np.empty(0)
+    if preamble_ints == 2:  # one item, right after the preamble
+        return np.frombuffer(data, "<f8", count=1, offset=8).copy(), np.ones(1)
+    (num_levels,) = struct.unpack_from("<B", data, 18)
+    offsets = np.frombuffer(data, "<u4", count=num_levels, offset=20).astype(np.int64)
+    start = 20 + 4 * num_levels + 16  # after min and max
+    items = np.frombuffer(data, "<f8", offset=start).copy()
+    bounds = np.append(offsets - offsets[0], len(items))
+    weights = np.repeat(2.0 ** np.arange(num_levels), np.diff(bounds))
+    return items, weights
+
+
+_KLL_FAMILY = 15
