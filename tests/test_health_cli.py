@@ -75,7 +75,7 @@ def test_same_distribution_exits_0_and_json_matches_its_schema(files: Path) -> N
 def test_drift_exits_1_from_the_real_executable(files: Path) -> None:
     proc = mlv(files, "data", "check", "drifted.csv", "--against-file", "reference.csv", check=False)
     assert proc.returncode == 1, proc.stderr
-    assert "dataset drift: 2 of 3 tested columns drifted" in proc.stdout
+    assert "dataset drift and large drift in x, n: 2 of 3 columns drifted" in proc.stdout
 
 
 def test_drift_in_json_and_markdown(files: Path) -> None:

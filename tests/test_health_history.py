@@ -102,7 +102,7 @@ def test_a_folder_of_many_tables_is_profiled_on_demand_not_at_every_snapshot(rep
 def test_check_against_the_latest_experiment_passes_on_its_data_and_fails_on_shifted_data(
         experiment_repo: Path) -> None:
     proc = run(experiment_repo, "data", "check")
-    assert "healthy: 0 of 5 tested columns drifted" in proc.stdout and "(the latest experiment)" in proc.stdout
+    assert "healthy: 0 of 5 columns drifted" in proc.stdout and "(the latest experiment)" in proc.stdout
     _regenerate(experiment_repo, "--shift", "0.8", "--missing", "0.05")
     proc = run(experiment_repo, "data", "check", "--json", check=False)
     assert proc.returncode == 1

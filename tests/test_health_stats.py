@@ -341,3 +341,48 @@ def test_empty_strings_and_nulls_are_missing_in_text_columns() -> None:
     column = _profile(c=pa.array(["a", "", None, "b", "a"])).column("c")
     assert column is not None and column.categories is not None
     assert (column.missing, column.distinct, column.categories.top) == (2, 2, [("a", 2), ("b", 1)])
+
+
+def _eight_columns(rng: np.random.Generator, n: int, shift: float = 0.0, spread: float = 1.0) -> Any:
+    columns = {f"n{i}": rng.normal(0, 1, n) for i in range(7)}
+    columns["n0"] = rng.normal(shift, spread, n)
+    columns["c"] = rng.choice(["a", "b", "c", "d"], n, p=[0.4, 0.3, 0.2, 0.1])
+    return pa.table(columns)
+
+
+@pytest.mark.parametrize("n", [500, 20_000])  # K-S with a p-value, and Wasserstein
+def test_a_one_sd_shift_in_one_of_eight_columns_fails_the_check_by_default(n: int) -> None:
+    from mlv.cli.render.data_health import verdict
+
+    rng = np.random.default_rng(n)
+    reference = _roundtrip(profile_table(_eight_columns(rng, n)))
+    result = check(profile_table(_eight_columns(rng, n, shift=1.0)), reference)
+    assert result.drifted_columns == ["n0"] and not result.dataset_drift  # 1 of 8: below the share
+    assert result.large_drift_columns == ["n0"] and not result.ok and not result.healthy
+    assert verdict(result) == "large drift in n0: 1 of 8 columns drifted"
+    doc = result.to_json()
+    assert doc["ok"] is False and doc["healthy"] is False and doc["large_drift_columns"] == ["n0"]
+
+
+def test_a_small_drift_passes_but_is_never_called_healthy() -> None:
+    from mlv.cli.render.data_health import verdict
+
+    rng = np.random.default_rng(28)
+    reference = profile_table(_eight_columns(rng, 20_000))
+    result = check(profile_table(_eight_columns(rng, 20_000, shift=0.2)), reference)
+    assert result.drifted_columns == ["n0"] and result.large_drift_columns == []
+    assert result.ok and not result.healthy
+    assert verdict(result).startswith("passed with drift: 1 of 8 columns drifted") and "healthy" not in verdict(result)
+    strict = check(profile_table(_eight_columns(rng, 20_000, shift=0.2)), reference,
+                   thresholds_from_config({"large_wasserstein": 0}))  # the configured rule: any drift fails
+    assert not strict.ok and strict.large_drift_columns == ["n0"]
+    same = check(profile_table(_eight_columns(rng, 20_000)), reference)
+    assert same.healthy and verdict(same) == "healthy: 0 of 8 columns drifted"
+
+
+def test_a_category_moving_strongly_fails_alone() -> None:
+    rng = np.random.default_rng(29)
+    reference = profile_table(_eight_columns(rng, 20_000))
+    moved = _eight_columns(rng, 20_000).set_column(7, "c", pa.array(rng.choice(["a", "d"], 20_000, p=[0.1, 0.9])))
+    result = check(profile_table(moved), reference)
+    assert result.large_drift_columns == ["c"] and not result.ok

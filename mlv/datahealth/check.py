@@ -10,6 +10,11 @@ Which test decides drift (Evidently's defaults; n is the reference's count of va
 Numeric columns with at most `categorical_max_distinct` values are categorical. p-values are
 adjusted across columns (Benjamini-Hochberg); large samples are decided on an effect size, so a
 million rows drawn from one distribution are not flagged for differences too small to matter.
+
+The verdict: the check fails (exit 1) on dataset drift (at least `drift_share` of the tested
+columns drifted), on a failed health rule, or on one drifted column whose distance reaches the
+large-drift threshold (`large_wasserstein` for numeric columns, `large_jensen_shannon` for
+categorical ones; the distance is computed whatever test decided). "healthy" means nothing drifted.
 """
 
 from __future__ import annotations
@@ -50,6 +55,10 @@ class ColumnDrift:
     n_current: int
     p_value: float | None = None
     p_adjusted: float | None = None
+    # Wasserstein-1 / std (numeric) or Jensen-Shannon distance (categorical), whatever the test:
+    # the scale the large-drift rule applies to, so a small sample's p-value test is judged alike.
+    distance: float = 0.0
+    large: bool = False  # drifted, and `distance` reaches the large-drift threshold
 
 
 @dataclass(frozen=True)
@@ -74,12 +83,21 @@ class CheckResult:
         return bool(self.columns) and self.drift_share >= self.thresholds.drift_share
 
     @property
+    def large_drift_columns(self) -> list[str]:
+        return [c.column for c in self.columns if c.large]
+
+    @property
     def health_failed(self) -> bool:
         return any(i.severity == "fail" for i in self.issues)
 
     @property
     def ok(self) -> bool:
-        return not self.dataset_drift and not self.health_failed
+        return not self.dataset_drift and not self.large_drift_columns and not self.health_failed
+
+    @property
+    def healthy(self) -> bool:
+        """Nothing drifted and nothing failed: the only state the word "healthy" may describe."""
+        return self.ok and not self.drifted_columns
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -89,6 +107,8 @@ class CheckResult:
             "health_failed": self.health_failed,
             "drift_share": self.drift_share,
             "drifted_columns": self.drifted_columns,
+            "large_drift_columns": self.large_drift_columns,
+            "healthy": self.healthy,
             "rows": {"reference": self.rows_reference, "current": self.rows_current},
             "issues": [asdict(i) for i in self.issues],
             "columns": [asdict(c) for c in self.columns],
@@ -183,43 +203,51 @@ def _numeric_drift(cur: ColumnProfile, ref: ColumnProfile, limits: Thresholds) -
     a, b = ref.numeric, cur.numeric
     if a is None or b is None:  # both have valid values, so both have a summary
         raise ValueError(f"column {ref.name}: numeric profile without a summary")
+    distance = stats.wasserstein(a, b) / max(a.std, 0.001)
+    large = limits.large_wasserstein
     if limits.method == "psi":
         psi = stats.psi_numeric(a, b)
-        return _drifted(cur, ref, "numeric", "psi", psi, limits.psi, psi, "psi")
+        return _drifted(cur, ref, "numeric", "psi", psi, limits.psi, psi, "psi", distance=(distance, large))
     if ref.valid <= limits.small_sample and a.values is not None:
         if b.values is not None:
             method, (d, p) = "ks", stats.ks_exact(a.values, b.values)
         else:
             method, (d, p) = "ks_quantiles", stats.ks_from_quantiles(a.values, b, cur.valid)
-        return _drifted(cur, ref, "numeric", method, d, limits.p_value, d, "ks_statistic", p_value=p)
-    distance = stats.wasserstein(a, b) / max(a.std, 0.001)
+        return _drifted(cur, ref, "numeric", method, d, limits.p_value, d, "ks_statistic", p_value=p,
+                        distance=(distance, large))
     return _drifted(cur, ref, "numeric", "wasserstein", distance, limits.wasserstein, distance,
-                    "wasserstein_over_std")
+                    "wasserstein_over_std", distance=(distance, large))
 
 
 def _categorical_drift(cur: ColumnProfile, ref: ColumnProfile, limits: Thresholds) -> ColumnDrift:
     if ref.categories is None or cur.categories is None:  # _is_categorical checked both
         raise ValueError(f"column {ref.name}: categorical profile without counts")
     _, ref_counts, cur_counts = stats.category_counts(ref.categories, cur.categories, ref.valid, cur.valid)
+    distance = stats.jensen_shannon(ref_counts, cur_counts)
+    large = (distance, limits.large_jensen_shannon)
     if limits.method == "psi":
         psi = stats.psi_counts(ref_counts, cur_counts)
-        return _drifted(cur, ref, "categorical", "psi", psi, limits.psi, psi, "psi")
+        return _drifted(cur, ref, "categorical", "psi", psi, limits.psi, psi, "psi", distance=large)
     if ref.valid <= limits.small_sample:
         chi2, p, cramers_v = stats.chi_squared(ref_counts, cur_counts)
         return _drifted(cur, ref, "categorical", "chi_squared", chi2, limits.p_value, cramers_v, "cramers_v",
-                        p_value=p)
-    distance = stats.jensen_shannon(ref_counts, cur_counts)
+                        p_value=p, distance=large)
     return _drifted(cur, ref, "categorical", "jensen_shannon", distance, limits.jensen_shannon, distance,
-                    "jensen_shannon")
+                    "jensen_shannon", distance=large)
 
 
 def _drifted(cur: ColumnProfile, ref: ColumnProfile, kind: str, method: str, score: float, threshold: float,
-             effect: float, effect_name: str, p_value: float | None = None) -> ColumnDrift:
-    """The finding for one column: a p-value below THRESHOLD, or else a SCORE at or above it."""
-    drifted = p_value < threshold if p_value is not None else score >= threshold
+             effect: float, effect_name: str, p_value: float | None = None,
+             distance: tuple[float, float] = (0.0, 1.0)) -> ColumnDrift:
+    """The finding for one column: a p-value below THRESHOLD, or else a SCORE at or above it.
+    DISTANCE is (distance, large-drift threshold). A score that is not a number counts as drift:
+    a check that cannot tell must not say "no drift"."""
+    drifted = not p_value >= threshold if p_value is not None else not score < threshold  # NaN: drifted
+    value, large = distance
     return ColumnDrift(column=ref.name, kind=kind, method=method, score=score, threshold=threshold,
                        effect_size=effect, effect_size_name=effect_name, drifted=drifted,
-                       n_reference=ref.valid, n_current=cur.valid, p_value=p_value)
+                       n_reference=ref.valid, n_current=cur.valid, p_value=p_value, distance=value,
+                       large=drifted and not value < large)
 
 
 def _adjusted(drifts: list[ColumnDrift], limits: Thresholds) -> list[ColumnDrift]:
@@ -230,5 +258,7 @@ def _adjusted(drifts: list[ColumnDrift], limits: Thresholds) -> list[ColumnDrift
     adjusted = stats.benjamini_hochberg(raw) if limits.fdr else raw
     result = list(drifts)
     for i, p in zip(tested, adjusted, strict=True):
-        result[i] = replace(drifts[i], p_adjusted=p, drifted=p < limits.p_value)
+        drifted = not p >= limits.p_value
+        large = limits.large_wasserstein if drifts[i].kind == "numeric" else limits.large_jensen_shannon
+        result[i] = replace(drifts[i], p_adjusted=p, drifted=drifted, large=drifted and not drifts[i].distance < large)
     return result

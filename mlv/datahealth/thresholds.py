@@ -26,6 +26,11 @@ class Thresholds:
     psi: float = 0.1  # with method "psi": population stability index >= this
     method: str = "default"  # "psi" uses PSI for every column instead of the tests above
     drift_share: float = 0.5  # dataset drift when this share of tested columns drifted
+    # One drifted column whose distance reaches these fails the check alone (0: any drifted column
+    # fails; 1: only the share decides). Numeric: Wasserstein-1 over the reference std (a 1-sd
+    # shift scores 1.0); categorical: Jensen-Shannon distance (natural log; at most 0.83).
+    large_wasserstein: float = 0.5
+    large_jensen_shannon: float = 0.2
     categorical_max_distinct: int = 5  # numeric columns with <= this many values are categorical
     missing_increase: float = 0.10  # missing share may grow by at most this (absolute)
     row_count_change: float = 0.10  # a row count change beyond +-this share is reported

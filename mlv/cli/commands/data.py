@@ -126,9 +126,10 @@ def check_command(
     The reference is the same data path as the latest experiment recorded it, or as --against
     names it (a commit, or a registered model version or stage), read from the profile stored with
     that commit; or any file with --against-file. Thresholds come from `data_check:` in
-    .mlv/config.yaml. Exit code 0: healthy. 1: dataset drift (at least half of the tested
-    columns drifted) or a health rule failed (a column removed or retyped, missing values grew).
-    2: could not run. See docs/how-to/data-health.md.
+    .mlv/config.yaml. Exit code 0: healthy, or a drift below both rules. 1: dataset drift (at
+    least half of the tested columns drifted), one column drifted by a large distance (by default
+    half a standard deviation, or a Jensen-Shannon distance of 0.2), or a health rule failed (a
+    column removed or retyped, missing values grew). 2: could not run. See docs/how-to/data-health.md.
 
     Examples:
 

@@ -49,13 +49,26 @@ def _summary(column: ColumnProfile) -> str:
 
 
 def verdict(result: CheckResult) -> str:
+    """One line that never says "healthy" above a DRIFT row."""
     drifted, tested = len(result.drifted_columns), len(result.columns)
-    share = (f"{drifted} of {tested} tested columns drifted "
-             f"(share {result.drift_share:.2f}, dataset drift at {result.thresholds.drift_share})")
+    counted = f"{drifted} of {tested} columns drifted"
+    if result.skipped:
+        counted += f", {len(result.skipped)} not tested"
+    if result.healthy:
+        return f"healthy: {counted}"
     if result.ok:
-        return f"healthy: {share}"
-    words = [w for w, on in (("dataset drift", result.dataset_drift), ("health failed", result.health_failed)) if on]
-    return f"{' and '.join(words)}: {share}"
+        return (f"passed with drift: {counted} (below the dataset-drift share {result.thresholds.drift_share} "
+                f"and the large-drift thresholds)")
+    large = result.large_drift_columns
+    words = [w for w, on in (("dataset drift", result.dataset_drift),
+                             (f"large drift in {_names(large)}", bool(large)),
+                             ("health failed", result.health_failed)) if on]
+    return f"{' and '.join(words)}: {counted}"
+
+
+def _names(columns: list[str]) -> str:
+    shown = ", ".join(columns[:3])
+    return shown + (f" and {len(columns) - 3} more" if len(columns) > 3 else "")
 
 
 def _row(drift: ColumnDrift) -> list[str]:
@@ -78,7 +91,7 @@ def render_check(result: CheckResult, current: str, reference: str, console: Con
     from mlv.cli.render.table import Column, Styled, render, terminal_width
     from mlv.text import visible
 
-    style = "green" if result.ok else "red"
+    style = "green" if result.healthy else "yellow" if result.ok else "red"
     console.print(f"[bold]mlv data check[/bold] {literal(current)} [dim]against[/dim] {literal(reference)}")
     console.print(f"[{style}]{literal(verdict(result))}[/{style}]")
     console.print(f"[dim]rows: {result.rows_reference:,} -> {result.rows_current:,}[/dim]")
