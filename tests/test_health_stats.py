@@ -196,8 +196,9 @@ def test_p_values_are_adjusted_across_columns_unless_fdr_is_off() -> None:
 
 
 def test_new_categories_are_reported_only_when_the_reference_listed_all_its_values() -> None:
-    ref = _profile(x=np.array(["a", "b"] * 50), many=np.array([f"v{i % 30}" for i in range(100)]))
-    cur = _profile(x=np.array(["a", "b", "c", "b"] * 25), many=np.array([f"v{i % 31}" for i in range(100)]))
+    # "many" has more values than a profile lists (1,000): an absent value may be in its tail.
+    ref = _profile(x=np.array(["a", "b"] * 1100), many=np.array([f"v{i % 1100}" for i in range(2200)]))
+    cur = _profile(x=np.array(["a", "b", "c", "b"] * 550), many=np.array([f"v{i % 1101}" for i in range(2200)]))
     issues = [i for i in check(cur, ref).issues if i.rule == "new_categories"]
     assert [(i.column, i.severity) for i in issues] == [("x", "warn")] and "'c'" in issues[0].message
 

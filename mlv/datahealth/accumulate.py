@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from mlv.datahealth.model import CategorySummary, ColumnProfile, NumericSummary
+from mlv.datahealth.model import CategorySummary, ColumnProfile, NumericSummary, TextSummary
 from mlv.datahealth.sketch import (
     DistinctCounter,
     FrequentItems,
@@ -23,7 +23,14 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 RAW_VALUES_MAX = 1000  # numeric columns this small keep every value: exact K-S from the profile
-TOP_K = 20
+# Categories kept with their counts: every one of them enters the drift test, so rows moving among
+# rare categories count; beyond, the rest share one "(other)" bucket (a bounded tail, ~20 kB).
+TOP_K = 1000
+TOKEN_BUCKETS = 16_384  # text columns: words hashed into this many buckets
+# A string column is free text when, in its first batch, most values hold a space and the values
+# average this many words or more.
+TEXT_MIN_WORDS = 3.0
+_WORD_SPLIT = r"[^\p{L}\p{N}]+"  # RE2: anything but letters and digits separates words
 SMALL_COUNTS_MAX = 20  # numeric columns keep exact value counts while they have this few values
 _SMALL_COUNTS_PROBE = 256  # more distinct values than that among these first ones: stop at once
 
@@ -130,8 +137,12 @@ class CategoricalAccumulator(Accumulator):
     dtype = "categorical"
 
     def __init__(self, name: str, physical: str) -> None:
+        import numpy as np
+
         super().__init__(name, physical)
         self.items = FrequentItems()
+        self.is_text: bool | None = None  # decided on the first batch with values
+        self.tokens = np.zeros(TOKEN_BUCKETS, dtype=np.int64)
 
     def _add(self, array: pa.Array) -> None:
         import pyarrow as pa
@@ -150,12 +161,35 @@ class CategoricalAccumulator(Accumulator):
             kept_values = values.filter(pa.array(kept))
             self.items.add(kept_values, counts[kept])
             self.distinct.add(hash_strings(kept_values))
+            if self.is_text is None:
+                self.is_text = _looks_like_text(kept_values, counts[kept])
+            if self.is_text:
+                self._count_tokens(kept_values, counts[kept])
+
+    def _count_tokens(self, values: pa.Array, counts: Any) -> None:
+        import numpy as np
+        import pyarrow.compute as pc
+
+        words = pc.split_pattern_regex(pc.utf8_lower(values), _WORD_SPLIT)
+        flat = pc.list_flatten(words)
+        weights = counts[pc.list_parent_indices(words).to_numpy()]
+        real = pc.not_equal(flat, "").to_numpy(zero_copy_only=False)
+        buckets = hash_strings(flat.filter(real)) % np.uint64(TOKEN_BUCKETS)
+        self.tokens += np.bincount(buckets.astype(np.int64), weights=weights[real],
+                                   minlength=TOKEN_BUCKETS).astype(np.int64)
 
     def _details(self) -> dict[str, Any]:
         top = self.items.top(TOP_K)
         complete = self.items.error == 0 and len(self.items.counts) <= TOP_K
+        text = None
+        if self.is_text:
+            import numpy as np
+
+            used = np.flatnonzero(self.tokens)
+            text = TextSummary(token_buckets=TOKEN_BUCKETS, tokens=int(self.tokens.sum()),
+                               buckets=list(zip(used.tolist(), self.tokens[used].tolist(), strict=True)))
         return {"categories": CategorySummary(top=top, other=self.count - self.missing - sum(c for _, c in top),
-                                              complete=complete, count_error=self.items.error)}
+                                              complete=complete, count_error=self.items.error), "text": text}
 
 
 class BooleanAccumulator(Accumulator):
@@ -180,12 +214,16 @@ class BooleanAccumulator(Accumulator):
 
 
 class DatetimeAccumulator(Accumulator):
+    """The window (first and last) and, for drift, the distribution of the instants as seconds
+    since 1970 (a numeric summary)."""
+
     dtype = "datetime"
 
     def __init__(self, name: str, physical: str) -> None:
         super().__init__(name, physical)
         self.low: Any = None
         self.high: Any = None
+        self.seconds = NumericAccumulator(name, "float64")
 
     def _add(self, array: pa.Array) -> None:
         import numpy as np
@@ -201,9 +239,21 @@ class DatetimeAccumulator(Accumulator):
         storage = pa.int64() if not pa.types.is_date32(valid.type) else pa.int32()
         ticks = valid.view(storage).to_numpy(zero_copy_only=False).astype(np.int64)
         self.distinct.add(mix64(ticks.view(np.uint64)))
+        self.seconds.add(pa.array(ticks.astype(np.float64) / _ticks_per_second(valid.type)))
 
     def _details(self) -> dict[str, Any]:
-        return {"minimum": _iso(self.low), "maximum": _iso(self.high)}
+        numeric = self.seconds._details().get("numeric")
+        return {"minimum": _iso(self.low), "maximum": _iso(self.high), "numeric": numeric}
+
+
+def _ticks_per_second(arrow_type: pa.DataType) -> float:
+    import pyarrow as pa
+
+    if pa.types.is_date32(arrow_type):
+        return 1 / 86_400
+    if pa.types.is_date64(arrow_type):
+        return 1_000.0
+    return {"s": 1.0, "ms": 1e3, "us": 1e6, "ns": 1e9}[arrow_type.unit]
 
 
 def accumulator_for(name: str, arrow_type: pa.DataType) -> Accumulator | None:
@@ -221,6 +271,16 @@ def accumulator_for(name: str, arrow_type: pa.DataType) -> Accumulator | None:
             or (pa.types.is_dictionary(arrow_type) and pa.types.is_string(arrow_type.value_type))):
         return CategoricalAccumulator(name, physical)
     return None
+
+
+def _looks_like_text(values: pa.Array, counts: Any) -> bool:
+    """Most values hold a space, and they average TEXT_MIN_WORDS words or more."""
+    import pyarrow.compute as pc
+
+    spaced = pc.match_substring_regex(values, r"\s").to_numpy(zero_copy_only=False)
+    words = pc.list_value_length(pc.utf8_split_whitespace(values)).to_numpy(zero_copy_only=False)
+    total = counts.sum()
+    return bool(total and (counts * spaced).sum() * 2 > total and (counts * words).sum() >= TEXT_MIN_WORDS * total)
 
 
 def _number_label(value: float) -> str:

@@ -44,8 +44,8 @@ class Issue:
 @dataclass(frozen=True)
 class ColumnDrift:
     column: str
-    kind: str  # "numeric" or "categorical": how the column was tested
-    method: str  # ks, ks_quantiles, wasserstein, chi_squared, jensen_shannon, psi
+    kind: str  # numeric, categorical, text or datetime: how the column was tested
+    method: str  # ks, ks_quantiles, wasserstein, chi_squared, jensen_shannon, psi, text_tokens
     score: float  # what the threshold applies to (a p-value test: its statistic)
     threshold: float
     effect_size: float
@@ -166,12 +166,27 @@ def _health_issues(cur: ColumnProfile, ref: ColumnProfile, limits: Thresholds) -
     elif grown > limits.missing_increase:
         issues.append(Issue("missing_increase", "fail", cur.name, f"column {cur.name}: missing share "
                             f"{ref.missing_share:.1%} -> {cur.missing_share:.1%}"))
+    issues += _window_issues(cur, ref, limits)
     new = _new_categories(cur, ref)
     if new:
         more = f" and {len(new) - _NEW_CATEGORIES_SHOWN} more" if len(new) > _NEW_CATEGORIES_SHOWN else ""
         shown = ", ".join(repr(v) for v in new[:_NEW_CATEGORIES_SHOWN])
         issues.append(Issue("new_categories", "warn", cur.name, f"column {cur.name} has new values: {shown}{more}"))
     return issues
+
+
+def _window_issues(cur: ColumnProfile, ref: ColumnProfile, limits: Thresholds) -> list[Issue]:
+    """Dates outside the reference's window: a warning with the shares before and after it, when
+    they add up to `out_of_window` (a fresh sample always reaches a little past the old extremes)."""
+    if ref.dtype != "datetime" or ref.numeric is None or cur.numeric is None:
+        return []
+    before, after = stats.share_outside(ref.numeric, cur.numeric)
+    if before + after < max(limits.out_of_window, 1e-12):
+        return []
+    sides = ((before, f"before {ref.minimum}"), (after, f"after {ref.maximum}"))
+    parts = [f"{share:.1%} {side}" for share, side in sides if share > 0]
+    return [Issue("out_of_window", "warn", cur.name, f"column {cur.name} has dates outside the reference's window: "
+                  f"{', '.join(parts)}")]
 
 
 def _new_categories(cur: ColumnProfile, ref: ColumnProfile) -> list[str]:
@@ -190,16 +205,42 @@ def _is_categorical(cur: ColumnProfile, ref: ColumnProfile, limits: Thresholds) 
 
 
 def _drift(cur: ColumnProfile, ref: ColumnProfile, limits: Thresholds) -> tuple[ColumnDrift | None, str]:
-    if ref.dtype == "datetime":
-        return None, "datetime columns are not tested for drift"
     if not cur.valid or not ref.valid:
         return None, "no valid values on one side"
+    if ref.dtype == "datetime" or ref.text is not None or (ref.dtype == "categorical" and _is_identifier(ref, limits)):
+        return _kind_drift(cur, ref, limits)
     if _is_categorical(cur, ref, limits):
         return _categorical_drift(cur, ref, limits), ""
     return _numeric_drift(cur, ref, limits), ""
 
 
-def _numeric_drift(cur: ColumnProfile, ref: ColumnProfile, limits: Thresholds) -> ColumnDrift:
+def _kind_drift(cur: ColumnProfile, ref: ColumnProfile, limits: Thresholds) -> tuple[ColumnDrift | None, str]:
+    """Dates (their distribution in time), free text (its words) and identifiers (not tested)."""
+    if ref.dtype == "datetime":
+        if ref.numeric is None or cur.numeric is None:
+            return None, "datetime columns profiled without a distribution"
+        return _numeric_drift(cur, ref, limits, kind="datetime"), ""
+    if ref.text is not None and cur.text is not None:
+        return _text_drift(cur, ref, limits), ""
+    return None, "identifier: a distinct value in almost every row"
+
+
+def _is_identifier(ref: ColumnProfile, limits: Thresholds) -> bool:
+    return ref.valid >= 20 and ref.distinct >= limits.identifier_share * ref.valid
+
+
+def _text_drift(cur: ColumnProfile, ref: ColumnProfile, limits: Thresholds) -> ColumnDrift:
+    """Free text: the share of current words out of the reference's vocabulary decides; the
+    Jensen-Shannon distance between the hashed-word distributions is the effect size."""
+    if ref.text is None or cur.text is None:
+        raise ValueError(f"column {ref.name}: text profile without words")
+    oov, distance = stats.text_shift(ref.text, cur.text)
+    return _drifted(cur, ref, "text", "text_tokens", oov, limits.text_oov, distance, "jensen_shannon",
+                    distance=(oov, limits.large_text_oov))
+
+
+def _numeric_drift(cur: ColumnProfile, ref: ColumnProfile, limits: Thresholds, kind: str = "numeric"
+                   ) -> ColumnDrift:
     a, b = ref.numeric, cur.numeric
     if a is None or b is None:  # both have valid values, so both have a summary
         raise ValueError(f"column {ref.name}: numeric profile without a summary")
@@ -207,15 +248,15 @@ def _numeric_drift(cur: ColumnProfile, ref: ColumnProfile, limits: Thresholds) -
     large = limits.large_wasserstein
     if limits.method == "psi":
         psi = stats.psi_numeric(a, b)
-        return _drifted(cur, ref, "numeric", "psi", psi, limits.psi, psi, "psi", distance=(distance, large))
+        return _drifted(cur, ref, kind, "psi", psi, limits.psi, psi, "psi", distance=(distance, large))
     if ref.valid <= limits.small_sample and a.values is not None:
         if b.values is not None:
             method, (d, p) = "ks", stats.ks_exact(a.values, b.values)
         else:
             method, (d, p) = "ks_quantiles", stats.ks_from_quantiles(a.values, b, cur.valid)
-        return _drifted(cur, ref, "numeric", method, d, limits.p_value, d, "ks_statistic", p_value=p,
+        return _drifted(cur, ref, kind, method, d, limits.p_value, d, "ks_statistic", p_value=p,
                         distance=(distance, large))
-    return _drifted(cur, ref, "numeric", "wasserstein", distance, limits.wasserstein, distance,
+    return _drifted(cur, ref, kind, "wasserstein", distance, limits.wasserstein, distance,
                     "wasserstein_over_std", distance=(distance, large))
 
 
@@ -259,6 +300,6 @@ def _adjusted(drifts: list[ColumnDrift], limits: Thresholds) -> list[ColumnDrift
     result = list(drifts)
     for i, p in zip(tested, adjusted, strict=True):
         drifted = not p >= limits.p_value
-        large = limits.large_wasserstein if drifts[i].kind == "numeric" else limits.large_jensen_shannon
+        large = limits.large_jensen_shannon if drifts[i].kind == "categorical" else limits.large_wasserstein
         result[i] = replace(drifts[i], p_adjusted=p, drifted=drifted, large=drifted and not drifts[i].distance < large)
     return result

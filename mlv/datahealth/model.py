@@ -49,6 +49,18 @@ class CategorySummary:
 
 
 @dataclass(frozen=True)
+class TextSummary:
+    """The words of a free-text column (lower-cased runs of letters and digits), each hashed into
+    one of `token_buckets` buckets: the bucket counts stand for the token distribution, and a
+    bucket empty in the reference marks out-of-vocabulary words (a lower bound: a new word that
+    shares a bucket with a known one is not seen as new)."""
+
+    token_buckets: int
+    tokens: int  # words counted
+    buckets: list[tuple[int, int]]  # [bucket, count] for each non-empty bucket, by bucket
+
+
+@dataclass(frozen=True)
 class ColumnProfile:
     name: str
     dtype: str  # one of DTYPES, from the stored type
@@ -62,6 +74,7 @@ class ColumnProfile:
     categories: CategorySummary | None = None  # categorical, boolean, and numeric with few values
     minimum: str | None = None  # datetime columns: ISO 8601
     maximum: str | None = None
+    text: TextSummary | None = None  # text columns detected as free text
 
     @property
     def valid(self) -> int:
@@ -87,6 +100,8 @@ class Profile:
         for column in doc["columns"]:
             if column["categories"] is not None:
                 column["categories"]["top"] = [list(pair) for pair in column["categories"]["top"]]
+            if column["text"] is not None:
+                column["text"]["buckets"] = [list(pair) for pair in column["text"]["buckets"]]
         return nan_to_null(doc)  # type: ignore[no-any-return]
 
     def dumps(self) -> str:
@@ -109,8 +124,11 @@ class Profile:
 def _column(doc: dict[str, Any]) -> ColumnProfile:
     numeric = doc.get("numeric")
     categories = doc.get("categories")
+    text = doc.get("text")
     return ColumnProfile(
-        **{k: v for k, v in doc.items() if k not in {"numeric", "categories"}},
+        **{k: v for k, v in doc.items() if k not in {"numeric", "categories", "text"}},
+        text=TextSummary(token_buckets=int(text["token_buckets"]), tokens=int(text["tokens"]),
+                         buckets=[(int(b), int(n)) for b, n in text["buckets"]]) if text else None,
         numeric=NumericSummary(**numeric) if numeric else None,
         categories=CategorySummary(top=[(str(k), int(n)) for k, n in categories["top"]],
                                    other=int(categories["other"]), complete=bool(categories["complete"]),

@@ -11,7 +11,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from mlv.datahealth.model import CategorySummary, NumericSummary
+from mlv.datahealth.model import CategorySummary, NumericSummary, TextSummary
 
 if TYPE_CHECKING:
     import numpy as np
@@ -149,3 +149,29 @@ def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
         running = min(running, p_values[i] * m / rank)
         adjusted[i] = running
     return adjusted
+
+
+def text_shift(reference: TextSummary, current: TextSummary) -> tuple[float, float]:
+    """The share of CURRENT's words in buckets REFERENCE never filled (out of vocabulary; a lower
+    bound, as a new word may share a bucket with a known one), and the Jensen-Shannon distance
+    between the two hashed-word distributions."""
+    if reference.token_buckets != current.token_buckets:
+        raise ValueError("text profiles hashed into different numbers of buckets")
+    known = dict(reference.buckets)
+    now = dict(current.buckets)
+    if not reference.tokens or not current.tokens:
+        return 0.0, 0.0
+    unknown = sum(count for bucket, count in now.items() if bucket not in known)
+    oov = unknown / current.tokens
+    buckets = sorted(set(known) | set(now))
+    return oov, jensen_shannon([known.get(b, 0) for b in buckets], [now.get(b, 0) for b in buckets])
+
+
+def share_outside(reference: NumericSummary, current: NumericSummary) -> tuple[float, float]:
+    """The shares of CURRENT's values below REFERENCE's minimum and above its maximum, read from
+    CURRENT's quantiles (linear in between; exact at 0 and 1)."""
+    import numpy as np
+
+    below, above = _cdf(current.quantiles, np.asarray([reference.minimum, reference.maximum]))
+    return float(below) if current.minimum < reference.minimum else 0.0, \
+        float(1.0 - above) if current.maximum > reference.maximum else 0.0

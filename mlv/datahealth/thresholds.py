@@ -31,6 +31,12 @@ class Thresholds:
     # shift scores 1.0); categorical: Jensen-Shannon distance (natural log; at most 0.83).
     large_wasserstein: float = 0.5
     large_jensen_shannon: float = 0.2
+    # Free text: drift when this share of the current words is out of the reference's vocabulary
+    # (hashed words in buckets the reference never filled); large drift from large_text_oov.
+    text_oov: float = 0.1
+    large_text_oov: float = 0.3
+    out_of_window: float = 0.01  # dates: warn when this share of values is outside the reference's window
+    identifier_share: float = 0.95  # a text column with distinct values for this share of its rows
     categorical_max_distinct: int = 5  # numeric columns with <= this many values are categorical
     missing_increase: float = 0.10  # missing share may grow by at most this (absolute)
     row_count_change: float = 0.10  # a row count change beyond +-this share is reported

@@ -18,12 +18,13 @@ from mlv.datahealth.errors import DataHealthError
 MAX_COLUMNS = 100_000
 MAX_CATEGORIES = 10_000  # far above what the profiler keeps (its top list is 20 values)
 MAX_RAW_VALUES = 1_000  # numeric columns keep their values up to this many
+MAX_TOKEN_BUCKETS = 65_536
 MAX_TEXT = 4_096  # column names, types, category values, ISO dates
 QUANTILES = 101
 BIN_MEANS = 100
 _DTYPES = ("numeric", "categorical", "boolean", "datetime")
 _COLUMN_KEYS = {"name", "dtype", "physical", "count", "missing", "distinct", "distinct_exact", "distinct_error",
-                "numeric", "categories", "minimum", "maximum"}
+                "numeric", "categories", "minimum", "maximum", "text"}
 _NUMERIC_KEYS = {"minimum", "maximum", "mean", "std", "quantiles", "bin_means", "quantiles_exact", "rank_error",
                  "values", "sketch"}
 _CATEGORY_KEYS = {"top", "other", "complete", "count_error"}
@@ -95,7 +96,11 @@ def _column(doc: Any, rows: int, where: str) -> str:
     _count(doc.get("distinct"), f"{where}: distinct")
     _bool(doc.get("distinct_exact"), f"{where}: distinct_exact")
     _share(doc.get("distinct_error", 0.0), f"{where}: distinct_error")
-    valid = count - missing
+    _summaries(doc, count - missing, where)
+    return str(name)
+
+
+def _summaries(doc: dict[str, Any], valid: int, where: str) -> None:
     numeric, categories = doc.get("numeric"), doc.get("categories")
     if numeric is not None:
         _numeric(numeric, valid, f"{where}: numeric")
@@ -105,10 +110,11 @@ def _column(doc: Any, rows: int, where: str) -> str:
         _categories(categories, valid, f"{where}: categories")
     elif doc["dtype"] in {"categorical", "boolean"} and valid:
         raise _InvalidError(f"{where}: a {doc['dtype']} column with values needs its categories")
+    if doc.get("text") is not None:
+        _text(doc["text"], f"{where}: text")
     for key in ("minimum", "maximum"):
         if doc.get(key) is not None and not _short(doc[key]):
             raise _InvalidError(f"{where}: {key} must be an ISO 8601 date or null")
-    return str(name)
 
 
 def _numeric(doc: Any, valid: int, where: str) -> None:
@@ -155,6 +161,30 @@ def _categories(doc: Any, valid: int, where: str) -> None:
     _count(doc.get("count_error", 0), f"{where}.count_error")
     if sum(pair[1] for pair in top) + other != valid:
         raise _InvalidError(f"{where}: the counts do not add up to the column's {valid} values")
+
+
+def _text(doc: Any, where: str) -> None:
+    if not isinstance(doc, dict):
+        raise _InvalidError(f"{where} must be a mapping")
+    _keys(doc, {"token_buckets", "tokens", "buckets"}, where)
+    size = _count(doc.get("token_buckets"), f"{where}.token_buckets")
+    if not 1 <= size <= MAX_TOKEN_BUCKETS:
+        raise _InvalidError(f"{where}.token_buckets must be between 1 and {MAX_TOKEN_BUCKETS}")
+    tokens = _count(doc.get("tokens"), f"{where}.tokens")
+    buckets = doc.get("buckets")
+    if not isinstance(buckets, list) or len(buckets) > size:
+        raise _InvalidError(f"{where}.buckets must be a list of at most {size} [bucket, count] pairs")
+    last = -1
+    for pair in buckets:
+        if not (isinstance(pair, list) and len(pair) == 2):
+            raise _InvalidError(f"{where}.buckets must hold [bucket, count] pairs")
+        bucket = _count(pair[0], f"{where}.buckets bucket")
+        _count(pair[1], f"{where}.buckets count")
+        if not last < bucket < size:
+            raise _InvalidError(f"{where}.buckets must be ordered, each below {size}")
+        last = bucket
+    if sum(pair[1] for pair in buckets) != tokens:
+        raise _InvalidError(f"{where}: the bucket counts do not add up to {tokens} tokens")
 
 
 def _keys(doc: dict[str, Any], allowed: set[str], where: str) -> None:

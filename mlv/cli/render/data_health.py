@@ -35,7 +35,21 @@ def render_profile(profile: Profile, console: Console, label: str | None = None)
         console.print(f"[dim]skipped {literal(skipped['column'])}: {literal(skipped['reason'])}[/dim]")
 
 
+def _kind_summary(column: ColumnProfile) -> str | None:
+    """Dates, free text and identifiers, described as what they are rather than as numbers or values."""
+    if column.dtype == "datetime" and column.minimum is not None:
+        return f"{column.minimum} .. {column.maximum}"
+    if column.text is not None:
+        return f"free text: {column.text.tokens:,} words"
+    if column.dtype == "categorical" and column.valid >= 20 and column.distinct >= 0.95 * column.valid:
+        return "identifier: a distinct value in almost every row"
+    return None
+
+
 def _summary(column: ColumnProfile) -> str:
+    kind = _kind_summary(column)
+    if kind is not None:
+        return kind
     if column.numeric is not None:
         n = column.numeric
         return (f"min {n.minimum:.4g}  median {n.quantiles[50]:.4g}  max {n.maximum:.4g}  "
