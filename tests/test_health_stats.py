@@ -387,3 +387,24 @@ def test_a_category_moving_strongly_fails_alone() -> None:
     moved = _eight_columns(rng, 20_000).set_column(7, "c", pa.array(rng.choice(["a", "d"], 20_000, p=[0.1, 0.9])))
     result = check(profile_table(moved), reference)
     assert result.large_drift_columns == ["c"] and not result.ok
+
+
+def test_at_most_alpha_column_false_alarms_on_same_distribution_samples_of_every_size(
+        million: dict[str, Any]) -> None:
+    """Fresh samples of the reference's distributions, from 100 rows to 1,000,000, against the
+    1,000,000-row reference: the test is chosen from both sides' sizes, so a small batch gets a
+    p-value test (whose false-alarm rate is alpha by construction) and a large one an effect size."""
+    reference = million["reference"]
+    tested = alarms = 0
+    samples = [(100, seed) for seed in range(40)] + [(1000, seed) for seed in range(40, 50)]
+    samples += [(100_000, 50), (100_000, 51)]
+    for n, seed in samples:
+        result = check(profile_table(pa.table(_same_distribution(1000 + seed, n))), reference)
+        if n <= 1000:
+            assert {c.method for c in result.columns} <= {"ks_quantiles", "chi_squared"}
+        tested += len(result.columns)
+        alarms += len(result.drifted_columns)
+    result = check(million["current_profile"], reference)  # and 1,000,000 rows
+    tested, alarms = tested + len(result.columns), alarms + len(result.drifted_columns)
+    assert tested == 6 * (len(samples) + 1)
+    assert alarms / tested <= 0.05, (alarms, tested)

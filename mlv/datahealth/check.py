@@ -1,6 +1,8 @@
 """`check(current, reference, thresholds) -> CheckResult`: schema, health and drift, per column.
 
-Which test decides drift (Evidently's defaults; n is the reference's count of valid values):
+Which test decides drift (Evidently's defaults, except that n is the smaller side's count of valid
+values: a small current batch against a large reference gets a p-value test too, as an effect
+size measured on a few rows is mostly noise):
 
 | column | n <= small_sample | n > small_sample |
 | --- | --- | --- |
@@ -249,11 +251,13 @@ def _numeric_drift(cur: ColumnProfile, ref: ColumnProfile, limits: Thresholds, k
     if limits.method == "psi":
         psi = stats.psi_numeric(a, b)
         return _drifted(cur, ref, kind, "psi", psi, limits.psi, psi, "psi", distance=(distance, large))
-    if ref.valid <= limits.small_sample and a.values is not None:
-        if b.values is not None:
+    if min(ref.valid, cur.valid) <= limits.small_sample and (a.values is not None or b.values is not None):
+        if a.values is not None and b.values is not None:
             method, (d, p) = "ks", stats.ks_exact(a.values, b.values)
-        else:
+        elif a.values is not None:
             method, (d, p) = "ks_quantiles", stats.ks_from_quantiles(a.values, b, cur.valid)
+        else:  # a small current batch against a large reference
+            method, (d, p) = "ks_quantiles", stats.ks_from_quantiles(b.values or [], a, ref.valid)
         return _drifted(cur, ref, kind, method, d, limits.p_value, d, "ks_statistic", p_value=p,
                         distance=(distance, large))
     return _drifted(cur, ref, kind, "wasserstein", distance, limits.wasserstein, distance,
@@ -269,7 +273,7 @@ def _categorical_drift(cur: ColumnProfile, ref: ColumnProfile, limits: Threshold
     if limits.method == "psi":
         psi = stats.psi_counts(ref_counts, cur_counts)
         return _drifted(cur, ref, "categorical", "psi", psi, limits.psi, psi, "psi", distance=large)
-    if ref.valid <= limits.small_sample:
+    if min(ref.valid, cur.valid) <= limits.small_sample:
         chi2, p, cramers_v = stats.chi_squared(ref_counts, cur_counts)
         return _drifted(cur, ref, "categorical", "chi_squared", chi2, limits.p_value, cramers_v, "cramers_v",
                         p_value=p, distance=large)

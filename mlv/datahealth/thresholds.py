@@ -19,7 +19,7 @@ METHODS = ("default", "psi")
 class Thresholds:
     """Every number the check decides with. Defaults follow Evidently's."""
 
-    small_sample: int = 1000  # reference values <= this: a p-value test (K-S, chi-squared)
+    small_sample: int = 1000  # either side with <= this many values: a p-value test (K-S, chi-squared)
     p_value: float = 0.05  # drift when the (Benjamini-Hochberg adjusted) p-value is below this
     wasserstein: float = 0.1  # numeric, large sample: W1 / max(reference std, 0.001) >= this
     jensen_shannon: float = 0.1  # categorical, large sample: JS distance (natural log) >= this
