@@ -53,6 +53,18 @@ class Accumulator:
     def _add(self, array: pa.Array) -> None:
         raise NotImplementedError
 
+    def merge(self, other: Accumulator) -> None:
+        """Add what OTHER saw (another partition of the same column), as if this one had seen it."""
+        if type(other) is not type(self):
+            raise TypeError(f"cannot merge a {other.dtype} column into a {self.dtype} one")
+        self.count += other.count
+        self.missing += other.missing
+        self.distinct.merge(other.distinct)
+        self._merge(other)
+
+    def _merge(self, other: Any) -> None:
+        raise NotImplementedError
+
     def result(self) -> ColumnProfile:
         return ColumnProfile(name=self.name, dtype=self.dtype, physical=self.physical, count=self.count,
                              missing=self.missing, distinct=self.distinct.estimate(),
@@ -102,6 +114,24 @@ class NumericAccumulator(Accumulator):
         self.n = total
         self.minimum = min(self.minimum, float(values.min()))
         self.maximum = max(self.maximum, float(values.max()))
+
+    def _merge(self, other: NumericAccumulator) -> None:
+        if not other.n:
+            return
+        total = self.n + other.n
+        delta = other.mean - self.mean
+        self.mean += delta * other.n / total
+        self.m2 += other.m2 + delta * delta * self.n * other.n / total
+        self.n = total
+        self.minimum, self.maximum = min(self.minimum, other.minimum), max(self.maximum, other.maximum)
+        self.sketch.merge(other.sketch)
+        if self.small_counts is None or other.small_counts is None:
+            self.small_counts = None
+            return
+        merged = dict(self.small_counts)
+        for value, count in other.small_counts.items():
+            merged[value] = merged.get(value, 0) + count
+        self.small_counts = merged if len(merged) <= SMALL_COUNTS_MAX else None
 
     def _count_small(self, values: Any) -> None:
         if len(sorted_unique(values[:_SMALL_COUNTS_PROBE])) > SMALL_COUNTS_MAX:
@@ -166,6 +196,14 @@ class CategoricalAccumulator(Accumulator):
             if self.is_text:
                 self._count_tokens(kept_values, counts[kept])
 
+    def _merge(self, other: CategoricalAccumulator) -> None:
+        self.items.merge(other.items)
+        if self.is_text is None or other.is_text is None:
+            self.is_text = other.is_text if self.is_text is None else self.is_text
+        elif self.is_text != other.is_text:
+            self.is_text = False  # partitions judged apart: the words of some were never counted
+        self.tokens += other.tokens
+
     def _count_tokens(self, values: pa.Array, counts: Any) -> None:
         import numpy as np
         import pyarrow.compute as pc
@@ -204,6 +242,9 @@ class BooleanAccumulator(Accumulator):
 
         self.true += int(pc.sum(array).as_py() or 0)
 
+    def _merge(self, other: BooleanAccumulator) -> None:
+        self.true += other.true
+
     def result(self) -> ColumnProfile:
         false = self.count - self.missing - self.true
         top = sorted([("true", self.true), ("false", false)], key=lambda p: -p[1])
@@ -240,6 +281,13 @@ class DatetimeAccumulator(Accumulator):
         ticks = valid.view(storage).to_numpy(zero_copy_only=False).astype(np.int64)
         self.distinct.add(mix64(ticks.view(np.uint64)))
         self.seconds.add(pa.array(ticks.astype(np.float64) / _ticks_per_second(valid.type)))
+
+    def _merge(self, other: DatetimeAccumulator) -> None:
+        for value in (other.low, other.high):
+            if value is not None:
+                self.low = value if self.low is None else min(self.low, value)
+                self.high = value if self.high is None else max(self.high, value)
+        self.seconds.merge(other.seconds)
 
     def _details(self) -> dict[str, Any]:
         numeric = self.seconds._details().get("numeric")

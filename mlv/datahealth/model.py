@@ -113,7 +113,7 @@ class Profile:
         field has its type, size and range, and every number the check computes with is finite."""
         from mlv.datahealth.validate import validate_profile
 
-        validate_profile(doc)
+        validate_profile(doc, FORMAT_VERSION)
         try:
             return cls(rows=int(doc["rows"]), columns=[_column(c) for c in doc["columns"]],
                        source=dict(doc.get("source") or {}), skipped=list(doc.get("skipped") or []))

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from mlv.datahealth.accumulate import Accumulator
+    from mlv.datahealth.partial import Partial
 
 # Rows fed to the accumulators at once. Readers hand over small batches (small CSV blocks parse
 # faster: they stay in the CPU cache); each accumulator call has a fixed cost in Python and numpy
@@ -52,6 +53,25 @@ def _profile_files(files: list[Path], fmt: str, csv_types: dict[str, pa.DataType
             for batch in batches:
                 profiler.add(batch)
         return profiler.result({"format": fmt, "files": len(files)})
+
+
+def file_partial(file: Path) -> Partial:
+    """What profiling FILE alone saw, to be merged with the other files' (the Dask engine)."""
+    require_extra(checking=False)
+    from mlv.datahealth.reader import WidenColumn, read_file
+
+    csv_types: dict[str, pa.DataType] = {}
+    for _ in range(_MAX_RESTARTS):
+        try:
+            with _Profiler() as profiler:
+                schema, batches = read_file(file, csv_types)
+                profiler.start_schema(schema, str(file))
+                for batch in batches:
+                    profiler.add(batch)
+                return profiler.partial(str(file))
+        except WidenColumn:
+            continue
+    raise DataHealthError(f"cannot settle the column types of {file}")
 
 
 def profile_table(table: pa.Table | pa.RecordBatch) -> Profile:
@@ -127,6 +147,12 @@ class _Profiler:
                 tasks.append(self.pool.submit(_add_joined, accumulator, [batch.column(index) for batch in batches]))
         for task in tasks:
             task.result()  # re-raises a worker's exception here
+
+    def partial(self, where: str) -> Partial:
+        from mlv.datahealth.partial import Partial
+
+        self._feed()
+        return Partial(rows=self.rows, columns=self.columns, where=where)
 
     def result(self, source: dict[str, object]) -> Profile:
         self._feed()

@@ -54,6 +54,15 @@ class QuantileSketch:
     def merge(self, other: QuantileSketch) -> None:
         self._sketch.merge(other._sketch)
 
+    def __getstate__(self) -> dict[str, Any]:  # to and from the workers of a Dask cluster
+        return {"k": self.k, "bytes": self.serialize()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from datasketches import kll_doubles_sketch
+
+        self.k = state["k"]
+        self._sketch = kll_doubles_sketch.deserialize(state["bytes"])
+
     def serialize(self) -> bytes:
         return bytes(self._sketch.serialize())
 
@@ -136,6 +145,12 @@ class DistinctCounter:
         self._merge()
         return len(self._hashes) < self.k
 
+    def merge(self, other: DistinctCounter) -> None:
+        """The K smallest of both: what one counter would hold after seeing both inputs."""
+        other._merge()
+        self.add(other._hashes)
+        self._merge()
+
     @property
     def relative_error(self) -> float:
         """The relative standard error of `estimate()`: 1/sqrt(k - 2) for K minimum values; 0 when exact."""
@@ -176,6 +191,12 @@ class FrequentItems:
             self.error += cut
             values, counts = values.filter(pa.array(kept)), counts[kept] - cut
         self.values, self.counts = values, np.asarray(counts, dtype=np.int64)
+
+    def merge(self, other: FrequentItems) -> None:
+        """Both summaries' counts added (each side's error bound adds up too)."""
+        if other.values is not None:
+            self.add(other.values, other.counts)
+        self.error += other.error
 
     def top(self, k: int) -> list[tuple[str, int]]:
         """The K most frequent, ties by value (byte order of UTF-8 is code point order, as in Python)."""

@@ -34,17 +34,15 @@ class _InvalidError(Exception):
     """One reason a profile is refused; turned into a DataHealthError with the field's path."""
 
 
-def validate_profile(doc: Any) -> None:
-    """Raise DataHealthError unless DOC is a profile of the current format that the check can use."""
-    from mlv.datahealth.model import FORMAT_VERSION
-
+def validate_profile(doc: Any, format_version: int) -> None:
+    """Raise DataHealthError unless DOC is a profile of FORMAT_VERSION that the check can use."""
     if not isinstance(doc, dict) or "format_version" not in doc:
         raise DataHealthError("not an mlv data profile (no format_version)")
     version = doc["format_version"]
-    if version != FORMAT_VERSION or isinstance(version, bool):
+    if version != format_version or isinstance(version, bool):
         shown = version if isinstance(version, int) else "?"
         raise DataHealthError(f"data profile format_version {shown} is not the one this mlv reads "
-                              f"({FORMAT_VERSION})", hint="Profile the data again: `mlv data profile PATH --save`.")
+                              f"({format_version})", hint="Profile the data again: `mlv data profile PATH --save`.")
     try:
         _profile(doc)
     except _InvalidError as exc:

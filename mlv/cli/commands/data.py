@@ -41,6 +41,8 @@ def profile_command(
     path: Annotated[Path | None, typer.Argument(metavar="[PATH]", help="A CSV or Parquet file, or a folder of them with the same columns (default: the project's one tabular data path).", show_default=False)] = None,
     rev: Annotated[str | None, typer.Option("--rev", metavar="REV", help="The dataset as this commit, experiment or registered model (NAME@vX, NAME#STAGE) recorded it: its stored profile, or computed from the DVC cache.", show_default=False)] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the profile as JSON (docs/reference/data-profile.md); save it to check against later.")] = False,
+    engine: Annotated[str, typer.Option("--engine", metavar="ENGINE", help="default: one process. dask: one task per file on a Dask scheduler, the pieces merged (needs pip install 'mlv[dask]').")] = "default",
+    scheduler: Annotated[str, typer.Option("--scheduler", metavar="ADDRESS", help="With --engine dask: a scheduler address (tcp://HOST:8786) or threads, processes, synchronous.")] = "threads",
 ) -> None:
     """Profile a dataset: rows; per column its type, missing and distinct values, quantiles, top values.
 
@@ -55,12 +57,20 @@ def profile_command(
         mlv data profile data --rev churn@v1.0.0
 
         mlv data profile data/ --json > reference-profile.json
+
+        mlv data profile data/shards --engine dask --scheduler tcp://10.0.0.5:8786
     """
     from mlv.cli import output
     from mlv.cli.errors import handle_errors
 
     with handle_errors(), _could_not_run():
-        if rev is None and path is not None:
+        if engine not in {"default", "dask"}:
+            from mlv.datahealth.errors import DataHealthError
+
+            raise DataHealthError(f"--engine {engine!r} is not known", hint="Use default or dask.")
+        if engine == "dask":
+            profile, label = _dask_profile(path, rev, scheduler)
+        elif rev is None and path is not None:
             profile, label = _load(path), str(path)
         else:
             side = _profile_side(path, rev)
@@ -71,6 +81,16 @@ def profile_command(
             from mlv.cli.render.data_health import render_profile
 
             render_profile(profile, output.stdout(), label if rev is not None or path is None else None)
+
+
+def _dask_profile(path: Path | None, rev: str | None, scheduler: str) -> tuple[Profile, str]:
+    from mlv.datahealth.errors import DataHealthError
+    from mlv.datahealth.partitions import profile_dataset_dask
+
+    if rev is not None or path is None:
+        raise DataHealthError("--engine dask profiles files or folders named on the command line",
+                              hint="Name the dataset: `mlv data profile PATH --engine dask`; drop --rev.")
+    return profile_dataset_dask(path, scheduler), str(path)
 
 
 def _profile_side(path: Path | None, rev: str | None) -> Side:
