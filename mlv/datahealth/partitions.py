@@ -20,7 +20,7 @@ from mlv.datahealth.model import Profile
 from mlv.datahealth.partial import Partial
 
 LOCAL_SCHEDULERS = ("threads", "processes", "synchronous")
-DASK_HINT = "pip install 'mlv[dask]'"
+DASK_HINT = "pip install 'mlv-vcs[dask]'"
 
 
 def profile_file_partial(file: Path) -> Partial:

@@ -41,7 +41,7 @@ def profile_command(
     path: Annotated[Path | None, typer.Argument(metavar="[PATH]", help="A CSV or Parquet file, or a folder of them with the same columns (default: the project's one tabular data path).", show_default=False)] = None,
     rev: Annotated[str | None, typer.Option("--rev", metavar="REV", help="The dataset as this commit, experiment or registered model (NAME@vX, NAME#STAGE) recorded it: its stored profile, or computed from the DVC cache.", show_default=False)] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the profile as JSON (docs/reference/data-profile.md); save it to check against later.")] = False,
-    engine: Annotated[str, typer.Option("--engine", metavar="ENGINE", help="default: one process. dask: one task per file on a Dask scheduler, the pieces merged (needs pip install 'mlv[dask]').")] = "default",
+    engine: Annotated[str, typer.Option("--engine", metavar="ENGINE", help="default: one process. dask: one task per file on a Dask scheduler, the pieces merged (needs pip install 'mlv-vcs[dask]').")] = "default",
     scheduler: Annotated[str, typer.Option("--scheduler", metavar="ADDRESS", help="With --engine dask: a scheduler address (tcp://HOST:8786) or threads, processes, synchronous.")] = "threads",
 ) -> None:
     """Profile a dataset: rows; per column its type, missing and distinct values, quantiles, top values.
