@@ -166,3 +166,20 @@ def test_speed_benchmark_runs(tmp_path: Path) -> None:
                           timeout=300, check=False)
     assert proc.returncode in (0, 1), proc.stderr[-2000:]  # 1: a target missed on a loaded machine
     assert "mlv report" in proc.stdout and "page size" in proc.stdout, proc.stdout
+
+
+def test_health_against_a_chosen_revision_draws_each_column_from_the_profiles(report_repo: Path) -> None:
+    mlv(report_repo, "report", "--against", "HEAD~2")
+    html = (report_repo / "report.html").read_text()
+    data = _embedded(html)
+    (item,) = data["health"]
+    assert item["reference"]["commit"] == git(report_repo, "rev-parse", "HEAD~2")
+    shown = item["distributions"]
+    assert shown and all(entry["kind"] in {"numeric", "categorical", "datetime", "text", "identifier"}
+                         for entry in shown.values())
+    drawn = [entry for entry in shown.values() if "reference" in entry]
+    assert drawn and all(len(entry["reference"]) == len(entry["current"]) == 21 for entry in drawn)
+    assert "cumulative distribution (grey: reference, blue: current)" in html
+    proc = mlv(report_repo, "report", "--against", "nope", check=False)
+    assert proc.returncode != 0 and proc.stderr.startswith("error: unknown revision 'nope'")
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -90,3 +90,34 @@ def bar_chart(title: str, bars: Sequence[tuple[str, float, bool]], limit: float 
         parts.append(f'<text x="{label_w + inner * share + 4:.1f}" y="{y + 12}" font-size="10">{fmt(value)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def quantile_chart(title: str, reference: Sequence[float], current: Sequence[float]) -> str:
+    """Two cumulative distributions drawn from their quantiles: reference grey, current blue."""
+    values = [v for v in (*reference, *current) if math.isfinite(v)]
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    if math.isclose(low, high):
+        low, high = low - 0.5, high + 0.5
+    inner_w, inner_h = WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
+
+    def line(quantiles: Sequence[float]) -> str:
+        steps = max(len(quantiles) - 1, 1)
+        return " ".join(f"{PAD_LEFT + inner_w * (q - low) / (high - low):.1f},"
+                        f"{PAD_TOP + inner_h * (1 - i / steps):.1f}" for i, q in enumerate(quantiles))
+
+    return "".join([
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+        f'<line x1="{PAD_LEFT}" y1="{HEIGHT - PAD_BOTTOM}" x2="{WIDTH - PAD_RIGHT}" '
+        f'y2="{HEIGHT - PAD_BOTTOM}" stroke="#999"/>',
+        f'<text x="{PAD_LEFT}" y="{HEIGHT - 6}" font-size="10">{fmt(low)}</text>',
+        f'<text x="{WIDTH - PAD_RIGHT}" y="{HEIGHT - 6}" text-anchor="end" font-size="10">{fmt(high)}</text>',
+        f'<text x="{PAD_LEFT - 4}" y="{PAD_TOP + 4}" text-anchor="end" font-size="10">100%</text>',
+        f'<polyline fill="none" stroke="#999" stroke-width="1.5" points="{line(reference)}">'
+        f"<title>reference</title></polyline>",
+        f'<polyline fill="none" stroke="#2a6db0" stroke-width="1.5" points="{line(current)}">'
+        f"<title>current</title></polyline>",
+        "</svg>",
+    ])

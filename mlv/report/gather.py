@@ -43,6 +43,7 @@ class Selection:
     rev: str = "HEAD"
     all_branches: bool = False
     log: str | None = None  # the prediction log for the Production section (None: monitor.log, if set)
+    against: str | None = None  # the data-health reference (a commit or NAME@vX); None: the previous version
 
     def describe(self) -> str:
         return "every branch" if self.all_branches else self.rev
@@ -65,7 +66,7 @@ def gather(root: Path, selection: Selection) -> dict[str, Any]:
         "code": _code_states(root, valid),
         "models": _models(root),
     }
-    doc["health"], doc["health_notes"] = _health(root, valid)
+    doc["health"], doc["health_notes"] = _health(root, valid, selection.against)
     doc["production"] = _production(root, selection.log)
     safe: dict[str, Any] = nan_to_null(doc)
     return safe
@@ -154,17 +155,26 @@ def _models(root: Path) -> dict[str, Any]:
     return {"list": rows, "show": shown, "history": events}
 
 
-def _health(root: Path, experiments: list[Experiment]) -> tuple[list[dict[str, Any]], list[str]]:
-    """`mlv data check --json` of each dataset of the newest experiment against its previous version."""
+def _health(root: Path, experiments: list[Experiment], against: str | None = None
+            ) -> tuple[list[dict[str, Any]], list[str]]:
+    """`mlv data check --json` of each dataset of the newest experiment against its previous version
+    in the listed experiments, or against its version at AGAINST."""
     if not experiments:
         return [], []
     latest = experiments[0]
     checks, notes = [], []
+    chosen = _against(root, against) if against is not None else None
     for pointer in latest.data:
-        older = next(((e, p) for e in experiments[1:] for p in e.data
-                      if p.path == pointer.path and p.md5 != pointer.md5), None)
+        older: tuple[str, Pointer] | None
+        if chosen is not None:
+            old = next((p for p in chosen[1] if p.path == pointer.path), None)
+            older = (chosen[0], old) if old is not None else None
+        else:
+            older = next(((e.commit, p) for e in experiments[1:] for p in e.data
+                          if p.path == pointer.path and p.md5 != pointer.md5), None)
         if older is None:
-            notes.append(f"{pointer.path}: one version in these experiments, nothing to check it against")
+            notes.append(f"{pointer.path}: " + (f"not data of {against}" if against is not None else
+                                                "one version in these experiments, nothing to check it against"))
             continue
         try:
             found = _check(root, latest, pointer, *older)
@@ -178,7 +188,15 @@ def _health(root: Path, experiments: list[Experiment]) -> tuple[list[dict[str, A
     return checks, notes
 
 
-def _check(root: Path, latest: Experiment, pointer: Pointer, reference: Experiment,
+def _against(root: Path, text: str) -> tuple[str, list[Pointer]]:
+    """The commit TEXT names (a revision or NAME@vX / NAME#STAGE) and the data its record pins."""
+    from mlv.datahealth.history import resolve
+
+    revision = resolve(root, text)
+    return revision.commit, list(revision.data)
+
+
+def _check(root: Path, latest: Experiment, pointer: Pointer, reference_commit: str,
            old: Pointer) -> dict[str, Any] | None:
     from mlv.datahealth.check import check
     from mlv.datahealth.store import stored_profile
@@ -186,18 +204,46 @@ def _check(root: Path, latest: Experiment, pointer: Pointer, reference: Experime
     from mlv.project import config
 
     current = stored_profile(root, pointer.md5, [latest.commit])
-    before = stored_profile(root, old.md5, [reference.commit])
+    before = stored_profile(root, old.md5, [reference_commit])
     if current is None or before is None:
         return None
     limits = thresholds_from_config(config.load(root).data_check if config.exists(root) else None)
     result = check(current, before, limits).to_json()
     return {"path": pointer.path,
             "current": {"commit": latest.commit, "md5": pointer.md5},
-            "reference": {"commit": reference.commit, "md5": old.md5},
+            "reference": {"commit": reference_commit, "md5": old.md5},
             "check": {**result, "current": f"{pointer.path} at {latest.commit[:10]}",
-                      "reference": f"{pointer.path} at {reference.commit[:10]}", "reference_commit": reference.commit},
+                      "reference": f"{pointer.path} at {reference_commit[:10]}", "reference_commit": reference_commit},
             "missing": {c.name: {"reference": _missing_share(before, c.name),
-                                 "current": _missing_share(current, c.name)} for c in current.columns}}
+                                 "current": _missing_share(current, c.name)} for c in current.columns},
+            "distributions": _distributions(before, current, result)}
+
+
+DISTRIBUTION_QUANTILES = range(0, 101, 5)  # 21 points of each numeric column's quantile function
+DISTRIBUTION_VALUES = 8  # categories shown per column
+
+
+def _distributions(reference: Profile, current: Profile, result: dict[str, Any]) -> dict[str, Any]:
+    """Per column, what the page draws: both quantile functions (numeric, datetime), both sides'
+    shares of the most frequent values (categorical), or only what the column is (text, identifier)."""
+    kinds = {c["column"]: c["kind"] for c in result["columns"]}
+    kinds.update({s["column"]: "identifier" for s in result["skipped"] if s["reason"].startswith("identifier")})
+    shown: dict[str, Any] = {}
+    for ref in reference.columns:
+        cur = current.column(ref.name)
+        kind = kinds.get(ref.name)
+        if cur is None or kind is None:
+            continue
+        entry: dict[str, Any] = {"kind": kind}
+        if kind in {"numeric", "datetime"} and ref.numeric is not None and cur.numeric is not None:
+            entry["reference"] = [ref.numeric.quantiles[i] for i in DISTRIBUTION_QUANTILES]
+            entry["current"] = [cur.numeric.quantiles[i] for i in DISTRIBUTION_QUANTILES]
+        elif kind == "categorical" and ref.categories is not None and cur.categories is not None:
+            counts = dict(cur.categories.top)
+            entry["values"] = [[value, count / max(ref.valid, 1), counts.get(value, 0) / max(cur.valid, 1)]
+                               for value, count in ref.categories.top[:DISTRIBUTION_VALUES]]
+        shown[ref.name] = entry
+    return shown
 
 
 def _missing_share(profile: Profile, name: str) -> float | None:

@@ -260,6 +260,30 @@ def _health_verdict(check: dict[str, Any]) -> str:
     return "failed health checks"
 
 
+def _distributions(shown: dict[str, Any]) -> str:
+    """Per column, reference against current, from the profiles' sketches: both cumulative
+    distributions (numeric, dates), both shares of the top values (categories), or what it is."""
+    figures, lines = [], []
+    for name, entry in shown.items():
+        if "reference" in entry:
+            title = f"{name}: cumulative distribution (grey: reference, blue: current)"
+            figures.append(f"<figure>{charts.quantile_chart(title, entry['reference'], entry['current'])}"
+                           f"<figcaption>{text(name)} ({text(entry['kind'])}): grey reference, blue current"
+                           "</figcaption></figure>")
+        elif "values" in entry:
+            shares = ", ".join(f"{text(v)} {_share(r)} \u2192 {_share(c)}" for v, r, c in entry["values"])
+            lines.append(f"<li>{text(name)} (categorical): {shares}</li>")
+        elif entry["kind"] in {"text", "identifier"}:
+            what = "free text, tested on its words" if entry["kind"] == "text" else "identifier, not tested"
+            lines.append(f"<li>{text(name)}: {what}</li>")
+    parts = []
+    if figures:
+        parts.append('<div class="charts">' + "".join(figures) + "</div>")
+    if lines:
+        parts.append("<ul>" + "".join(lines) + "</ul>")
+    return "".join(parts)
+
+
 def _health(doc: dict[str, Any]) -> str:
     parts = ['<section id="health"><h2>Data health</h2><p>Each dataset of the newest experiment checked against '
              'its previous version in these experiments, as <code>mlv data check --rev NEW --against OLD</code> '
@@ -275,10 +299,13 @@ def _health(doc: dict[str, Any]) -> str:
         rows = []
         for col in check["columns"]:
             share = missing.get(col["column"], {})
-            rows.append([text(col["column"]), text(col["method"]), charts.fmt(col["score"]),
+            rows.append([text(col["column"]), text(col["kind"]), text(col["method"]), charts.fmt(col["score"]),
                          charts.fmt(col["threshold"]), "yes" if col["drifted"] else "no",
                          _share(share.get("reference")), _share(share.get("current"))])
-        parts.append(_table(["column", "test", "score", "threshold", "drifted", "missing (reference)",
+        for skipped in check["skipped"]:
+            rows.append([text(skipped["column"]), text(skipped["reason"].split(":")[0]), "not tested", "", "", "",
+                         "", ""])
+        parts.append(_table(["column", "kind", "test", "score", "threshold", "drifted", "missing (reference)",
                              "missing (current)"], rows))
         scores = [(c["column"], float(c["score"]), bool(c["drifted"])) for c in check["columns"]]
         limit = max([s for _, s, _ in scores] + [float(c["threshold"]) for c in check["columns"]] + [1e-9])
@@ -289,6 +316,7 @@ def _health(doc: dict[str, Any]) -> str:
                      '<figcaption>drift score per column (red: drifted)</figcaption></figure>'
                      f'<figure>{charts.bar_chart("missing values per column (red: more than before)", gaps)}'
                      '<figcaption>share of missing values (red: more than before)</figcaption></figure></div>')
+        parts.append(_distributions(item.get("distributions", {})))
         if check["issues"]:
             parts.append("<ul>" + "".join(f"<li>{text(i['severity'])}: {text(i['message'])}</li>"
                                           for i in check["issues"]) + "</ul>")

@@ -13,6 +13,7 @@ def report_command(
     rev: Annotated[str, typer.Option("--rev", metavar="RANGE", help="The experiments reachable from this revision, or a range A..B (those of B not in A). Example: --rev main~50..main")] = "HEAD",
     all_branches: Annotated[bool, typer.Option("--all", help="The experiments of every branch (not --rev). Example: mlv report --all")] = False,
     log: Annotated[str | None, typer.Option("--log", metavar="URL", help="Add a Production section from this prediction log (a folder or an fsspec URL; default: monitor.log in .mlv/config.yaml, else none). Example: --log predictions", show_default=False)] = None,
+    against: Annotated[str | None, typer.Option("--against", metavar="REV", help="Check the newest experiment's data against its version at this commit or registered model (NAME@vX, NAME#STAGE), instead of the previous version. Example: --against churn#prod", show_default=False)] = None,
 ) -> None:
     """Write one HTML page of the experiments: a sortable, filterable table; each metric over time
     with registered versions marked; any two runs compared; the model registry; and the data
@@ -31,6 +32,8 @@ def report_command(
         mlv report -o public/report.html --all
 
         mlv report --rev HEAD~1..HEAD -o build/latest.html
+
+        mlv report --against churn#prod
     """
     from mlv.adapters import git
     from mlv.cli import output
@@ -44,7 +47,7 @@ def report_command(
             raise MlvError("--all reports every branch; it cannot be combined with --rev",
                            hint="Drop --rev, or drop --all.")
         root = git.find_root(Path.cwd())
-        written = write_report(root, out, Selection(rev, all_branches, log))
+        written = write_report(root, out, Selection(rev, all_branches, log, against))
         invalid = f" ({written.invalid} with an unreadable record)" if written.invalid else ""
         output.info(f"wrote {written.path}: {output.plural(written.experiments, 'experiment')}{invalid}")
 
