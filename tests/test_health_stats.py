@@ -268,7 +268,9 @@ def test_thresholds_from_config() -> None:
     assert thresholds_from_config(None) == Thresholds()
     limits = thresholds_from_config({"p_value": 0.01, "method": "psi", "fdr": False, "small_sample": 500})
     assert (limits.p_value, limits.method, limits.fdr, limits.small_sample) == (0.01, "psi", False, 500)
-    for bad in ({"p_vlaue": 0.01}, {"p_value": 2}, {"fdr": "yes"}, {"method": "ks"}, {"small_sample": 1.5}):
+    assert thresholds_from_config({"large_wasserstein": 100}).large_wasserstein == 100.0  # in std: unbounded
+    for bad in ({"p_vlaue": 0.01}, {"p_value": 2}, {"fdr": "yes"}, {"method": "ks"}, {"small_sample": 1.5},
+                {"large_wasserstein": -1}, {"large_jensen_shannon": 2}, {"large_wasserstein": float("nan")}):
         with pytest.raises(ConfigError):
             thresholds_from_config(bad)
 

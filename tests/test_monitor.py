@@ -73,8 +73,13 @@ def test_a_shifted_input_column_is_flagged_and_fails_under_the_data_check_thresh
     write_traffic(_log(served), "web-1-aaaa", 1, Traffic(rows=1000, seed=3, shift={"x3": 1.0}))
     code, doc = _monitor(served)
     assert doc["versions"][0]["data_health"]["drifted_columns"] == ["x3"]
-    assert code == 0  # one column of four: below data_check's drift_share (0.5), as `mlv data check` says
-    _config(served, "data_check:\n  drift_share: 0.25\n")
+    # One column of four, below drift_share (0.5), but shifted by 1 sd: a large drift fails alone.
+    assert code == 1 and doc["failures"] == ["churn@v0.0.1: data_health: fail (inputs vs data of churn@v0.0.1): "
+                                             "large drift in x3"]
+    _config(served, "data_check:\n  large_wasserstein: 100\n")  # only the share decides
+    code, doc = _monitor(served)
+    assert code == 0
+    _config(served, "  drift_share: 0.25\n")  # appended to the data_check: section above
     code, doc = _monitor(served)
     assert code == 1 and doc["status"] == "degraded"
     assert doc["failures"] == ["churn@v0.0.1: data_health: fail (inputs vs data of churn@v0.0.1): "

@@ -13,6 +13,7 @@ from typing import Any
 from mlv.errors import ConfigError
 
 METHODS = ("default", "psi")
+_UNBOUNDED = {"large_wasserstein", "wasserstein"}
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,9 @@ class Thresholds:
     method: str = "default"  # "psi" uses PSI for every column instead of the tests above
     drift_share: float = 0.5  # dataset drift when this share of tested columns drifted
     # One drifted column whose distance reaches these fails the check alone (0: any drifted column
-    # fails; 1: only the share decides). Numeric: Wasserstein-1 over the reference std (a 1-sd
-    # shift scores 1.0); categorical: Jensen-Shannon distance (natural log; at most 0.83).
+    # fails; a large number, e.g. 100, or 1 for Jensen-Shannon: only the share decides). Numeric:
+    # Wasserstein-1 over the reference std (a 1-sd shift scores 1.0); categorical: Jensen-Shannon
+    # distance (natural log; at most 0.83).
     large_wasserstein: float = 0.5
     large_jensen_shannon: float = 0.2
     # Free text: drift when this share of the current words is out of the reference's vocabulary
@@ -79,6 +81,10 @@ def _checked(key: str, value: Any, default: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ConfigError(f"{where} must be a whole number >= 0, not {value!r}")
         return value
+    if key in _UNBOUNDED:  # in standard deviations: any size can make sense
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+            raise ConfigError(f"{where} must be a number >= 0, not {value!r}")
+        return float(value)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
         raise ConfigError(f"{where} must be a number between 0 and 1, not {value!r}")
     return float(value)

@@ -386,5 +386,7 @@ def _check_rule(rule: str, result: CheckResult, what: str) -> RuleResult:
         return RuleResult(rule, True, f"{rule}: pass ({what})", value="pass", threshold="pass")
     reasons = [f"drift in {', '.join(result.drifted_columns)} ({result.drift_share:.0%} of columns)"] \
         if result.dataset_drift else []
+    if result.large_drift_columns and not result.dataset_drift:
+        reasons.append(f"large drift in {', '.join(result.large_drift_columns)}")
     reasons += [i.message for i in result.issues if i.severity == "fail"]
     return RuleResult(rule, False, f"{rule}: fail ({what}): {'; '.join(reasons)}", value="fail", threshold="pass")
