@@ -183,3 +183,20 @@ def test_health_against_a_chosen_revision_draws_each_column_from_the_profiles(re
     proc = mlv(report_repo, "report", "--against", "nope", check=False)
     assert proc.returncode != 0 and proc.stderr.startswith("error: unknown revision 'nope'")
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_chart_numbers_read_as_in_the_terminal() -> None:
+    """Values as `mlv log` prints them (6 significant digits); tick labels whole, in the space kept for them."""
+    from mlv.report import charts
+
+    assert charts.fmt(0.00010000000000000286) == "0.0001"
+    assert charts.fmt(2.504e8) == "2.504e+08"
+    points = [charts.Point(i, v, f"{i:040x}", f"run {i}", tick=f"{i:07x}") for i, v in enumerate([2.504e8, 2.509e8])]
+    svg = charts.metric_chart("mse", points, 2)
+    labels = re.findall(r'class="y-tick" x="([\d.]+)"[^>]*>([^<]+)<', svg)
+    assert [label for _, label in labels] == ["2.504e+08", "2.506e+08", "2.508e+08"]
+    assert all(float(x) - charts.CHAR_W * len(label) >= 0 for x, label in labels)  # none starts left of the picture
+    assert "<title>run 1: 2.509e+08</title>" in svg
+    assert re.findall(r'class="x-tick"[^>]*>([^<]+)<', svg) == ["0000000", "0000001"]
+    flat = charts.metric_chart("n", [charts.Point(0, 1400.0, "c", "one")], 1)
+    assert re.findall(r'class="y-tick"[^>]*>([^<]+)<', flat) and "nan" not in flat

@@ -8,7 +8,9 @@ the checkout)."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,7 +92,7 @@ def test_report_in_a_browser(report_repo: Path, browser: Any, tmp_path: Path) ->
     page.fill("#filter", "")
 
     # Picking two runs shows their diff: the same params and metrics as `mlv diff A B --json`.
-    import json
+
 
     base, hostile, drifted = (git(report_repo, "rev-parse", f"HEAD~{n}") for n in (2, 1, 0))
     page.select_option("#cmp-a", base)
@@ -145,3 +147,121 @@ def test_page_works_without_javascript(report_repo: Path, browser: Any) -> None:
     shown = page.locator("#experiments tbody tr").nth(1).locator("td").nth(2).inner_text()
     assert shown.startswith(HOSTILE.split(" \u2028")[0]) and shown.endswith("\\x1b[31m")
     context.close()
+
+
+WIDE_PARAMS = "".join(f"  a_rather_long_parameter_name_{n}: {n}\n" for n in range(16))
+# mse scaled into the hundreds of millions: the y ticks need all their characters (`2.504e+08`, not `504e+08`).
+BIG_MSE = ("python train.py && python -c \"import json; m = json.load(open('metrics.json')); "
+           "m['mse'] *= 2.6e9; json.dump(m, open('metrics.json', 'w'))\"")
+
+
+@pytest.mark.slow
+def test_report_reads_at_a_glance(report_repo: Path, browser: Any, tmp_path: Path) -> None:
+    """At 1280 px: the table scrolls in its box with the commit pinned, charts have labelled axes that
+    fit, hover titles give value and commit, numbers are rounded as in the terminal, sizes have units,
+    the whole header cell sorts, and the page API takes the short commits the page shows."""
+    with (report_repo / "params.yaml").open("a") as params:
+        params.write("extra:\n" + WIDE_PARAMS)
+    mlv(report_repo, "snapshot", "--run", BIG_MSE, "-m", "wide and big")
+    mlv(report_repo, "report")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.goto((report_repo / "report.html").as_uri())
+    commits = [git(report_repo, "rev-parse", f"HEAD~{n}") for n in range(4)]
+
+    # The experiments table scrolls inside its own box; the page itself does not scroll sideways.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    box = "document.querySelector('#experiments').parentElement"
+    assert page.evaluate(f"{box}.scrollWidth > {box}.clientWidth + 200")
+    first_cell = "#experiments tbody tr:first-child td:first-child"
+    date_cell = "#experiments tbody tr:first-child td:nth-child(2)"
+    left_before = page.locator(first_cell).bounding_box()["x"]
+    date_before = page.locator(date_cell).bounding_box()["x"]
+    page.evaluate(f"{box}.scrollLeft = 600")
+    assert page.locator(first_cell).bounding_box()["x"] == pytest.approx(left_before, abs=1)  # pinned
+    assert page.locator("#experiments thead th").first.bounding_box()["x"] == pytest.approx(left_before, abs=1)
+    assert page.locator(date_cell).bounding_box()["x"] < date_before - 300  # the rest scrolled
+    page.evaluate(f"{box}.scrollLeft = 0")
+
+    # Table numbers are rounded as in the terminal: 6 significant digits.
+    for cell in page.locator("#experiments td[data-v]").all():
+        value = float(cell.get_attribute("data-v") or "nan")
+        assert cell.inner_text().strip() == (f"{value:.6g}" if value != int(value) or abs(value) >= 1e6
+                                             else cell.inner_text().strip())
+
+    # Every chart: a tick on y with values, experiments on x, both axes titled, every label inside the picture.
+    charts = page.locator("#metrics svg.chart")
+    assert charts.count() >= 3
+    for i in range(charts.count()):
+        chart = charts.nth(i)
+        assert chart.locator(".y-tick").count() >= 2
+        assert chart.locator(".axis-title").count() == 2
+        ticks = chart.locator(".x-tick").all_text_contents()
+        assert ticks and all(any(c.startswith(t) for c in commits) for t in ticks), ticks
+    everywhere = page.locator("svg.chart")
+    assert page.locator("#health svg.chart").count() >= 2
+    for i in range(everywhere.count()):
+        chart = everywhere.nth(i)
+        width, height = (float(n) for n in (chart.get_attribute("viewBox") or "").split()[2:])
+        outside = chart.evaluate("""(svg, size) => Array.from(svg.querySelectorAll('text')).filter(t => {
+            // the text's box in the picture's coordinates (the y axis title is rotated)
+            const own = t.transform.baseVal.consolidate(), s = own ? own.matrix : svg.createSVGMatrix();
+            const b = t.getBBox();
+            const xs = [s.a * b.x + s.c * b.y + s.e, s.a * (b.x + b.width) + s.c * (b.y + b.height) + s.e];
+            const ys = [s.b * b.x + s.d * b.y + s.f, s.b * (b.x + b.width) + s.d * (b.y + b.height) + s.f];
+            return Math.min(...xs) < -0.5 || Math.max(...xs) > size[0] + 0.5 ||
+                   Math.min(...ys) < -0.5 || Math.max(...ys) > size[1] + 0.5;
+        }).map(t => t.textContent)""", [width, height])
+        assert outside == [], outside
+    mse_chart = page.locator("#metrics figure").filter(has_text="mse").locator("svg")
+    labels = mse_chart.locator(".y-tick").all_text_contents()
+    assert all(float(label) >= 0 for label in labels) and max(float(label) for label in labels) > 2e8, labels
+
+    # Hover: each point's title gives its commit and its value, rounded as the terminal rounds it.
+    mse = {c: json.loads(git(report_repo, "show", f"{c}:metrics.json"))["mse"] for c in commits}
+    titles = mse_chart.locator(".point title").all_text_contents()
+    assert len(titles) == 4
+    for commit, value in mse.items():
+        assert any(t.startswith(commit[:10]) and f": {value:.6g}" in t for t in titles), (commit, titles)
+
+    # Sorting works from anywhere in the header cell, not only its button.
+    header = page.locator("#experiments thead th").nth(_column(page, "mse"))
+    header.scroll_into_view_if_needed()
+    size = header.bounding_box()
+    spot = {"x": size["width"] - 2, "y": size["height"] - 2}
+    assert header.evaluate("(th, p) => { const r = th.getBoundingClientRect(); "
+                           "return document.elementFromPoint(r.left + p.x, r.top + p.y) === th; }", spot)
+    header.click(position=spot)
+    assert header.get_attribute("aria-sort") == "ascending"
+    header.click(position=spot)
+    assert header.get_attribute("aria-sort") == "descending"
+
+    # The page API's diff takes the short commits the page shows, and says which it cannot resolve.
+    short = page.evaluate(f"window.mlvReport.diff({json.dumps(commits[3][:10])}, {json.dumps(commits[1][:10])})")
+    full = page.evaluate(f"window.mlvReport.diff({json.dumps(commits[3])}, {json.dumps(commits[1])})")
+    assert short == full and short["new"]["commit"] == commits[1]
+    error = page.evaluate("() => { try { window.mlvReport.diff('0000000000', 'zz'); } "
+                          "catch (e) { return e.message; } }")
+    assert "not an experiment on this page" in error
+
+    # The compare pane: sizes with units, numbers without float noise.
+    page.select_option("#cmp-a", commits[3])
+    page.select_option("#cmp-b", commits[1])
+    data_rows = page.locator("#compare-out h3:text-is('Data') + .scroll tbody tr")
+    assert data_rows.count() >= 1
+    for row in data_rows.all():
+        cells = row.locator("td").all_inner_texts()
+        assert re.fullmatch(r"\d+(\.\d)? (B|KiB|MiB|GiB)", cells[5]), cells
+        assert re.fullmatch(r"[+-]\d+(\.\d)? (B|KiB|MiB|GiB)|0 B", cells[6]), cells
+    numbers = re.findall(r"[-+]?\d+\.\d+(?:e[-+]\d+)?", page.locator("#compare-out").inner_text())
+    digits = [len(n.lstrip("+-").split("e")[0].replace(".", "").lstrip("0")) for n in numbers]
+    assert numbers and max(digits) <= 6, numbers
+    assert page.evaluate("window.mlvReport.fmt(0.00010000000000000286)") == "0.0001"
+    assert page.evaluate("window.mlvReport.fmt(250400000)") == "2.504e+08"
+    assert page.evaluate("window.mlvReport.size(-6011)") == "-5.9 KiB"
+
+    screenshot = tmp_path / "glance.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    print(f"screenshot: {screenshot}")
+    assert problems == []

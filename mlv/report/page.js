@@ -36,10 +36,11 @@
     rows.forEach(function (r) { fragment.appendChild(r); });
     body.appendChild(fragment);
   }
+  // The whole header cell sorts (a click on its button bubbles up to it); the button gives the keyboard a way in.
   Array.prototype.forEach.call(headers, function (th, col) {
     var button = el("button", th.textContent);
     button.type = "button";
-    button.addEventListener("click", function () { sortBy(col); });
+    th.addEventListener("click", function () { sortBy(col); });
     th.textContent = "";
     th.appendChild(button);
   });
@@ -157,8 +158,18 @@
       });
     return {changed: files.length > 0, totals: {files: files.length, added_lines: 0, removed_lines: 0}, files: files};
   }
+  // A full commit, or a prefix of one (the page shows 10 characters) that names exactly one experiment.
+  function resolve(ref) {
+    var key = String(ref).toLowerCase();
+    if (byCommit[key]) { return byCommit[key]; }
+    var found = key.length >= 4 && /^[0-9a-f]+$/.test(key) ?
+      data.log.filter(function (e) { return e.commit.indexOf(key) === 0; }) : [];
+    if (found.length === 1) { return found[0]; }
+    throw new Error(found.length ? "'" + ref + "' names " + found.length + " experiments: give more characters" :
+                    "'" + ref + "' is not an experiment on this page: give a commit from its table");
+  }
   function diff(oldCommit, newCommit) {
-    var a = byCommit[oldCommit], b = byCommit[newCommit];
+    var a = resolve(oldCommit), b = resolve(newCommit);
     var side = function (e) {
       return {label: e.commit.slice(0, 10), commit: e.commit, message: (e.message || "").split("\n")[0],
               workspace: false, has_record: true, status: e.status, notes: []};
@@ -179,7 +190,32 @@
       return code < 0x100 ? "\\x" + ("0" + code.toString(16)).slice(-2) : "\\u" + ("000" + code.toString(16)).slice(-4);
     });
   }
+  // Numbers as the terminal shows them (Python's "%.6g"): 6 significant digits, no float noise.
+  function fmt(v) {
+    if (!isFinite(v)) { return String(v); }
+    if (v === 0) { return "0"; }
+    var exp = parseInt(v.toExponential(5).split("e")[1], 10);
+    if (exp < -4 || exp >= 6) {
+      var parts = v.toExponential(5).split("e");
+      var mantissa = parts[0].indexOf(".") >= 0 ? parts[0].replace(/0+$/, "").replace(/\.$/, "") : parts[0];
+      return mantissa + "e" + (exp < 0 ? "-" : "+") + ("0" + Math.abs(exp)).slice(-2);
+    }
+    var fixed = v.toFixed(Math.max(0, 5 - exp));
+    return fixed.indexOf(".") >= 0 ? fixed.replace(/0+$/, "").replace(/\.$/, "") : fixed;
+  }
+  function signed(v) { return (v > 0 ? "+" : "") + fmt(v); }
+  // Sizes as the terminal shows them: "97.0 KiB", "-5.9 KiB".
+  function size(bytes) {
+    if (bytes === null || bytes === undefined) { return null; }
+    var value = Math.abs(bytes), units = ["B", "KiB", "MiB", "GiB", "TiB"], i = 0;
+    while (value >= 1024 && i < units.length - 1) { value /= 1024; i += 1; }
+    return (bytes < 0 ? "-" : "") + (i === 0 ? value.toFixed(0) : value.toFixed(1)) + " " + units[i];
+  }
+  function signedSize(bytes) {
+    return bytes === null || bytes === undefined ? null : bytes === 0 ? "0 B" : (bytes > 0 ? "+" : "") + size(bytes);
+  }
   function show(value) {
+    if (typeof value === "number") { return fmt(value); }
     return visible(value === null || value === undefined ? "-" : typeof value === "string" ? value : JSON.stringify(value));
   }
   function makeTable(title, head, rows) {
@@ -208,9 +244,10 @@
         ["file", "status"], d.code.files.map(function (f) { return [f.path, f.status]; })));
     }
     if (d.data.changed) {
-      out.appendChild(makeTable("Data", ["path", "kind", "status", "old md5", "new md5", "size change"],
+      out.appendChild(makeTable("Data", ["path", "kind", "status", "old md5", "new md5", "size", "size change"],
         d.data.entries.filter(function (e) { return e.status !== "unchanged"; }).map(function (e) {
-          return [e.path, e.kind, e.status, e.old && e.old.md5, e.new && e.new.md5, e.size_change];
+          return [e.path, e.kind, e.status, e.old && e.old.md5, e.new && e.new.md5,
+                  size((e.new || e.old).size), signedSize(e.size_change)];
         })));
     }
     var env = d.environment;
@@ -228,8 +265,8 @@
       if (!d[kind].changed) { return; }
       out.appendChild(makeTable(kind === "params" ? "Params" : "Metrics", ["name", "status", "old", "new", "change"],
         d[kind].entries.map(function (c) {
-          var change = c.abs_change === null ? null : (c.abs_change > 0 ? "+" : "") + c.abs_change.toPrecision(4) +
-            (c.rel_change === null ? "" : " (" + (c.rel_change * 100).toFixed(1) + "%)");
+          var change = c.abs_change === null ? null : signed(c.abs_change) +
+            (c.rel_change === null ? "" : " (" + (c.rel_change > 0 ? "+" : "") + (c.rel_change * 100).toFixed(1) + "%)");
           return [c.key, c.status, c.old, c.new, change];
         })));
     });
@@ -243,5 +280,5 @@
   pickA.addEventListener("change", update);
   pickB.addEventListener("change", update);
   update();
-  window.mlvReport = {data: data, diff: diff};
+  window.mlvReport = {data: data, diff: diff, fmt: fmt, size: size};
 })();

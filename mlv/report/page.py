@@ -108,6 +108,11 @@ def _cell(value: Any) -> str:
     return f"<td{sort}>{text(shown)}</td>"
 
 
+def _command(command: str) -> str:
+    """The command cell: cut to the column's width by the style sheet, whole in its hover title."""
+    return f'<td title="{text(command)}"><code>{text(command)}</code></td>'
+
+
 def _status(entry: dict[str, Any]) -> str:
     if entry.get("status") == "invalid":
         return "invalid"
@@ -137,7 +142,7 @@ def _experiments(doc: dict[str, Any], values: dict[str, Any], params: list[str],
         else:
             flat = values[commit]
             cells += [f"<td>{text(str(e.get('created', ''))[:16].replace('T', ' '))}</td>", f"<td>{text(first)}</td>",
-                      f"<td><code>{text(e.get('command') or '-')}</code></td>", f"<td>{text(_status(e))}</td>",
+                      _command(e.get("command") or "-"), f"<td>{text(_status(e))}</td>",
                       f"<td>{text(', '.join(e.get('tags') or []))}</td>"]
             cells += [_cell(flat["params"].get(k)) for k in shown_params]
             cells += [_cell(flat["metrics"].get(k)) for k in shown_metrics]
@@ -147,8 +152,9 @@ def _experiments(doc: dict[str, Any], values: dict[str, Any], params: list[str],
     return ('<section id="experiments-section"><h2>Experiments</h2>'
             '<p class="controls" id="filter-box" hidden><label>Filter <input id="filter" type="search" '
             'placeholder="text in any cell"></label> <span id="filter-count"></span></p>'
-            '<p class="hint" id="sort-hint" hidden>Click a column header to sort by it; click again to reverse.</p>'
-            f'{more}<div class="scroll"><table id="experiments"><thead><tr>{cols}</tr></thead>'
+            '<p class="hint" id="sort-hint" hidden>Click a column header to sort by it; click again to reverse. '
+            'The table scrolls in its box; the commit column stays.</p>'
+            f'{more}<div class="scroll experiments"><table id="experiments"><thead><tr>{cols}</tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table></div></section>')
 
 
@@ -172,13 +178,14 @@ def _metric_charts(doc: dict[str, Any], values: dict[str, Any], metrics: list[st
             if num is not None:
                 first = (e.get("message") or "").split("\n", 1)[0]
                 points.append(charts.Point(index, num, e["commit"], visible(f"{e['commit'][:10]} {first[:60]}"),
-                                           tuple(visible(m) for m in marks.get(e["commit"], []))))
+                                           tuple(visible(m) for m in marks.get(e["commit"], [])),
+                                           tick=e["commit"][:7]))
         if points:
             figures.append(f"<figure>{charts.metric_chart(visible(key), points, len(in_time))}"
                            f"<figcaption>{text(key)}</figcaption></figure>")
     body = "".join(figures) or "<p>No numeric metrics recorded.</p>"
     return ('<section id="metrics"><h2>Metrics over time</h2><p>Each metric across the experiments, oldest on the '
-            'left; squares are registered model versions (hover for the commit).</p>'
+            'left; hover a point for its value and commit; squares are registered model versions.</p>'
             f'<div class="charts">{body}</div></section>')
 
 
@@ -337,13 +344,14 @@ def _production(doc: dict[str, Any]) -> str:
              f'</code>, one <code>mlv monitor</code> window per UTC day of the last {found["days"]} days.</p>']
     hours = found["hourly"]
     if hours:
-        rows = [charts.Point(i, float(h["rows"]), "", f"{h['hour']}: {h['rows']} rows") for i, h in enumerate(hours)]
-        latency = [charts.Point(i, float(h["latency_mean_ms"]), "", f"{h['hour']}: mean latency (ms)")
-                   for i, h in enumerate(hours)]
+        rows = [charts.Point(i, float(h["rows"]), "", f"{h['hour']}: {h['rows']} rows", tick=_hour_tick(h["hour"]))
+                for i, h in enumerate(hours)]
+        latency = [charts.Point(i, float(h["latency_mean_ms"]), "", f"{h['hour']}: mean latency (ms)",
+                                tick=_hour_tick(h["hour"])) for i, h in enumerate(hours)]
         parts.append('<div class="charts">'
-                     f'<figure>{charts.metric_chart("rows per hour", rows, len(hours))}'
+                     f'<figure>{charts.metric_chart("rows per hour", rows, len(hours), "hour (UTC)")}'
                      '<figcaption>throughput: logged rows per hour</figcaption></figure>'
-                     f'<figure>{charts.metric_chart("mean latency per hour (ms)", latency, len(hours))}'
+                     f'<figure>{charts.metric_chart("mean latency (ms)", latency, len(hours), "hour (UTC)")}'
                      '<figcaption>latency: mean per hour (ms)</figcaption></figure></div>')
     table_rows = []
     for w in found["windows"]:
@@ -366,6 +374,11 @@ def _production(doc: dict[str, Any]) -> str:
     parts += [f"<p>{text(note)}</p>" for note in found["notes"]]
     parts.append("</section>")
     return "".join(parts)
+
+
+def _hour_tick(hour: str) -> str:
+    """`2026-11-27T05:00Z` as `11-27 05h`: the day and hour, short enough for an axis."""
+    return f"{hour[5:10]} {hour[11:13]}h" if len(hour) >= 13 else hour
 
 
 def _ms(value: float | None) -> str:
