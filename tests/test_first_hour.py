@@ -180,6 +180,21 @@ def test_missing_git_identity_refuses_a_snapshot_without_run_and_commits_nothing
     assert git(experiment_repo, "status", "--porcelain") == "?? notes.txt"
 
 
+def test_missing_git_identity_gives_the_registry_the_same_hint(experiment_repo: Path, tmp_path: Path) -> None:
+    """`model register` and `model promote` write annotated tags, which need an identity like a commit."""
+    env = _without_identity(tmp_path)
+    for args in (["model", "register", "sample"], ["model", "promote", "sample", "v0.0.1", "prod"]):
+        if args[1] == "promote":
+            mlv(experiment_repo, "model", "register", "sample")  # with the test's identity
+        proc = subprocess.run([str(Path(VENV_BIN) / "mlv"), *args], cwd=experiment_repo, env=env,
+                              capture_output=True, text=True, check=False)
+        assert proc.returncode == 1, proc.stderr
+        line = _one_line(proc)
+        assert "git does not know who you are" in line and "nothing was changed" in line, line
+        assert 'git config --global user.email "you@example.com"' in line
+    assert git(experiment_repo, "tag", "--list") == "sample@v0.0.1"  # the refused promotion left no tag
+
+
 # -- 5. signals ---------------------------------------------------------------------------------------------
 
 

@@ -58,7 +58,7 @@ def _tag(root: Path, name: str, commit: str, message: str) -> None:
         # from anyone's (docs/how-to/register-and-promote.md).
         git.create_annotated_tag(root, name, commit, message, sign=git.signing_key(root) is not None)
     except MlvError as exc:
-        raise RegistryError(exc.message, hint="`mlv model history NAME` shows what exists.",
+        raise RegistryError(exc.message, hint=exc.hint or "`mlv model history NAME` shows what exists.",
                             exit_code=EXIT_USER_ERROR) from None
 
 

@@ -74,8 +74,7 @@ def check_identity(root: Path) -> None:
     if problem is not None:
         raise GitError(f"git does not know who you are ({problem}), so no experiment commit can be made; "
                        "nothing was run",
-                       hint='Run `git config --global user.email "you@example.com"` and '
-                            '`git config --global user.name "Your Name"`, then run the snapshot again.')
+                       hint=git.IDENTITY_HINT)
 
 
 def take_snapshot(

@@ -35,6 +35,7 @@ from mlv.adapters.git.objects import (
     tree_of_commit_object,
 )
 from mlv.adapters.git.process import (
+    IDENTITY_HINT,
     RepoPaths,
     common_dir,
     config_get,
@@ -96,6 +97,7 @@ from mlv.adapters.git.worktree import (
 )
 
 __all__ = [
+    "IDENTITY_HINT",
     "MAX_CONTENTS",
     "ZERO_SHA",
     "FileChange",

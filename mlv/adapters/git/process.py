@@ -147,6 +147,10 @@ def run_hook(root: Path, name: str, args: Sequence[str], env: Mapping[str, str])
     return proc.returncode
 
 
+IDENTITY_HINT = ('Run `git config --global user.email "you@example.com"` and '
+                 '`git config --global user.name "Your Name"`, then run the command again.')
+
+
 def identity_problem(root: Path) -> str | None:
     """Why git could not name the author or committer of a commit here; None when it can.
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlv.adapters.git.process import out, run
+from mlv.adapters.git.process import IDENTITY_HINT, identity_problem, out, run
 from mlv.errors import GitError
 
 ZERO_SHA = "0" * 40
@@ -163,8 +163,18 @@ def create_annotated_tag(root: Path, name: str, commit: str, message: str, *, si
     proc = run(["tag", "-s" if sign else "-a", *([] if sign else ["--no-sign"]), "-F", "-", "--", name, commit],
                root, input_bytes=message.encode(), check=False)
     if proc.returncode != 0:
+        _refuse_without_identity(root, f"the tag {name!r} cannot be made")
         detail = proc.stderr.decode(errors="replace").strip().splitlines()
         raise GitError(f"git refused the tag {name!r}: {detail[-1] if detail else 'unknown error'}")
+
+
+def _refuse_without_identity(root: Path, consequence: str) -> None:
+    """After git refused to write: when the reason is that it does not know who the user is, say so
+    and how to fix it (asked only on failure, so the common path costs no extra git call)."""
+    problem = identity_problem(root)
+    if problem is not None:
+        raise GitError(f"git does not know who you are ({problem}), so {consequence}; nothing was changed",
+                       hint=IDENTITY_HINT)
 
 
 def branches_containing(root: Path, commit: str) -> list[str]:
