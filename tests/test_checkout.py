@@ -108,6 +108,26 @@ def test_unknown_revision(experiment_repo: Path) -> None:
     assert "unknown revision 'nope'" in _refused(experiment_repo, "nope")
 
 
+def test_a_branch_only_the_remote_has_becomes_a_local_branch_that_follows_it(two_experiments: tuple,
+                                                                             tmp_path: Path) -> None:
+    """As `git checkout BRANCH` does: `origin/BRANCH` alone makes the local BRANCH, switched to."""
+    repo, first, _ = two_experiments
+    git(repo, "remote", "add", "origin", str(tmp_path / "origin.git"))
+    git(repo, "update-ref", "refs/remotes/origin/earlier", "HEAD~1")
+    proc = mlv(repo, "checkout", "earlier")
+    assert "(branch earlier)" in proc.stdout
+    assert git(repo, "symbolic-ref", "HEAD") == "refs/heads/earlier"
+    assert git(repo, "rev-parse", "--abbrev-ref", "earlier@{upstream}") == "origin/earlier"
+    assert _files(repo) == first
+    # Two remotes with that branch: ambiguous, as for git; nothing is made.
+    mlv(repo, "checkout", "main")
+    git(repo, "remote", "add", "other", str(tmp_path / "other.git"))
+    git(repo, "update-ref", "refs/remotes/origin/twice", "HEAD~1")
+    git(repo, "update-ref", "refs/remotes/other/twice", "HEAD~1")
+    assert "unknown revision 'twice'" in _refused(repo, "twice")
+    assert git(repo, "branch", "--list", "twice") == ""
+
+
 def test_a_commit_without_a_record_is_checked_out_by_its_tree(experiment_repo: Path) -> None:
     # A commit without a record (a plain `git commit`, a revert) is restored as its tree pins it;
     # a commit of neither mlv nor DVC is refused (tests/test_plain_dvc_commits.py).

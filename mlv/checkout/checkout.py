@@ -57,16 +57,24 @@ def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
     root = git.find_root(cwd)
     with locking.repository_lock(root):  # a snapshot must not record a half-switched work tree
         rev = switch_target(root, rev)
-        target = _read_target(root, rev)
+        upstream = _branch_from_remote(root, rev)
+        target = _read_target(root, upstream or rev)
         if not force:
-            _require_clean(root, rev)
+            _require_clean(root, upstream or rev)
         # Before downloading anything for it; the record's paths too, whatever the tree says.
         restore.check_commit_paths(root, target.commit, target.checked)
         prepared = restore.prepare_restore(root, target.pointers, fetch_missing=True, force=force,
                                            honour_links=True,
                                            git_changes=_files_git_replaces(root, target.commit, target.pointers))
         before = _where_head_is(root)
-        git.checkout(root, rev, force=force)
+        if upstream:
+            git.create_tracking_branch(root, rev, upstream)
+        try:
+            git.checkout(root, rev, force=force)
+        except MlvError:
+            if upstream:
+                git.delete_branch(root, rev, target.commit)  # refused: no branch left behind
+            raise
         try:
             report = prepared.apply(progress)
         except (MlvError, OSError) as exc:
@@ -106,6 +114,16 @@ def _left_behind(root: Path, before: str | None, after: str) -> list[str]:
     subject = (git.commit_messages(root, [lost[0]])[lost[0]].strip().splitlines() or [""])[0]
     return [f"you are leaving {len(lost)} commit(s) behind, not connected to any of your branches "
             f"({first} {subject}".rstrip() + f"); to keep them, create a branch now: `git branch NAME {first}`"]
+
+
+def _branch_from_remote(root: Path, rev: str) -> str | None:
+    """`R/REV` when REV names nothing here but exactly one remote R has a branch REV: then, as
+    `git checkout REV` does, the local branch REV is made from it (and follows it)."""
+    if git.revision_exists(root, rev):
+        return None
+    found = [f"{remote}/{rev}" for remote in git.remote_names(root)
+             if git.ref_sha(root, f"refs/remotes/{remote}/{rev}")]
+    return found[0] if len(found) == 1 else None
 
 
 @dataclass

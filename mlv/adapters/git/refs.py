@@ -75,6 +75,11 @@ def delete_branch(root: Path, name: str, expected: str) -> None:
     run(["update-ref", "-d", f"refs/heads/{name}", expected], root, check=False)
 
 
+def create_tracking_branch(root: Path, name: str, upstream: str) -> None:
+    """The local branch NAME at the remote-tracking branch UPSTREAM (`origin/NAME`), following it."""
+    run(["branch", "--quiet", "--track", "--end-of-options", name, upstream], root)
+
+
 def revision_exists(root: Path, rev: str) -> bool:
     """Whether REV (`ORIG_HEAD`, a branch, a sha) names an object in this repository."""
     return run(["rev-parse", "-q", "--verify", "--end-of-options", rev], root, check=False).returncode == 0
