@@ -173,4 +173,5 @@ def test_status_text_lists_every_hook(repo: Path) -> None:
     states = {line.split()[0]: line.split()[1] for line in lines}
     assert states == {"pre-commit": "mlv", "post-checkout": "absent", "post-merge": "absent",
                       "pre-push": "foreign"}
+    assert [line for line in lines if line != line.rstrip()] == []  # `absent`, `foreign` not padded
     assert os.access(repo / ".git" / "hooks" / "pre-push", os.X_OK)

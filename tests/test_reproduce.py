@@ -73,6 +73,7 @@ def test_verdict_table_is_printed(experiment_repo: Path) -> None:
     assert "REPRODUCED" in proc.stdout
     assert "output models" in proc.stdout and "identical" in proc.stdout
     assert proc.stdout.rstrip().endswith("verdict: reproduced")
+    assert [line for line in proc.stdout.splitlines() if line != line.rstrip()] == []  # no padding after REPRODUCED
     assert "command: python train.py" in proc.stderr  # shown before it ran
     assert "mse=" in proc.stderr + proc.stdout  # the command's own output, streamed
 

@@ -111,7 +111,7 @@ def status_command(
             extra = ""
             if state.state in ("mlv", "chained"):
                 extra = f"  runs {output.visible(str(state.interpreter))}" + ("" if state.interpreter_ok else " (MISSING: reinstall)")
-            typer.echo(f"{state.name:<14} {state.state:<8}{extra}")
+            typer.echo(f"{state.name:<14} {state.state:<8}{extra}".rstrip())  # no padding at the end of a line
 
 @hooks_app.command(
     "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
