@@ -377,3 +377,35 @@ def test_what_the_remote_raises_stays_a_dvc_error(experiment_repo: Path, dvc_rem
     assert failure(refused.value)[0] == 1
     assert refused.value.message.startswith("dvc push failed: ")
     assert "Check the DVC remote" in (refused.value.hint or "")
+
+
+@pytest.mark.slow
+def test_saved_verdicts_and_registry_tags_travel_and_status_lists_them(experiment_repo: Path, tmp_path: Path,
+                                                                     dvc_remote: Path) -> None:
+    bare = _shared(experiment_repo, tmp_path, dvc_remote)
+    mlv(experiment_repo, "push")
+    baseline = git(experiment_repo, "log", "-1", "--format=%H", "--grep=baseline")
+    mlv(experiment_repo, "reproduce", baseline, "--yes", "--save")
+    mlv(experiment_repo, "model", "register", "sample", baseline)
+    verdict = git(experiment_repo, "for-each-ref", "--format=%(refname:short)", "refs/heads/mlv/reproduced/")
+    assert verdict.startswith("mlv/reproduced/")
+    unshared = json.loads(mlv(experiment_repo, "status", "--json").stdout)["unshared"]
+    assert (unshared["tags"], unshared["verdicts"]) == (["sample@v0.0.1"], [verdict])
+    shown = mlv(experiment_repo, "status").stdout
+    assert "not pushed: 1 registry tag (sample@v0.0.1)" in shown and f"not pushed: 1 saved verdict ({verdict})" in shown
+
+    pushed = json.loads(mlv(experiment_repo, "push", "--json").stdout)
+    assert (pushed["registry_tags"], pushed["verdicts"]) == (1, 1)
+    assert git(bare, "rev-parse", verdict) == git(experiment_repo, "rev-parse", verdict)
+    unshared = json.loads(mlv(experiment_repo, "status", "--json").stdout)["unshared"]
+    assert (unshared["tags"], unshared["verdicts"]) == ([], [])
+    assert "registry tag" not in mlv(experiment_repo, "status").stdout
+
+    # A teammate's clone gets the verdict as a branch of its own; a local verdict is never overwritten.
+    clone = _clone(bare, tmp_path / "clone")
+    git(clone, "branch", f"{verdict}-1", "HEAD")  # a verdict of this clone's own, by the same name
+    git(bare, "branch", f"{verdict}-1", verdict)  # the remote's, a different commit
+    mlv(clone, "pull")
+    assert git(clone, "rev-parse", verdict) == git(experiment_repo, "rev-parse", verdict)
+    assert git(clone, "rev-parse", f"{verdict}-1") == git(clone, "rev-parse", "HEAD")
+    assert git(clone, "tag", "--list") == "sample@v0.0.1"

@@ -16,6 +16,7 @@ from mlv import locking
 from mlv.adapters import dvc, git, remote_trust
 from mlv.data.restore import readable_pointer
 from mlv.errors import DvcError, GitError, MlvError
+from mlv.share import verdicts
 from mlv.share.remotes import SKIP_HOOKS_ENV, choose_git_remote, current_branch, remote_branch
 
 if TYPE_CHECKING:
@@ -126,6 +127,7 @@ def _pull(root: Path, remote: str | None, dvc_remote: str | None, progress: Prog
     # The model registry lives in tags: fetch them too (a tag that differs locally is never
     # overwritten; git refuses it and names it).
     git.fetch(root, name, "refs/tags/*:refs/tags/*")
+    verdicts.pull_verdicts(root, name)  # saved verdicts; a local one is never overwritten
     old = git.resolve_commit(root, "HEAD")
     new = git.resolve_commit(root, tracking)
     fetched = 0

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from mlv.adapters import dvc, git, remote_trust
 from mlv.data.restore import readable_pointer
 from mlv.errors import DvcError, GitError
+from mlv.share import verdicts
 from mlv.share.remotes import SKIP_HOOKS_ENV, choose_git_remote, current_branch, remote_branch, unshared_remote_config
 
 if TYPE_CHECKING:
@@ -49,11 +50,12 @@ class PushResult:
     data: PushOutcome
     registry_tags: int = 0  # the model registry's tags, pushed beside the branch
     warnings: list[str] = field(default_factory=list)
+    verdicts: int = 0  # saved verdicts' branches (mlv/reproduced/...) the remote lacked, pushed after it
 
     def to_json(self) -> dict[str, object]:
         return {"remote": self.remote, "branch": self.branch, "commits": self.commits,
                 "data_objects": self.data.objects, "uploaded": self.data.uploaded,
-                "registry_tags": self.registry_tags, "warnings": self.warnings}
+                "registry_tags": self.registry_tags, "verdicts": self.verdicts, "warnings": self.warnings}
 
 
 # -- which data a push needs ---------------------------------------------------------------------
@@ -313,7 +315,8 @@ def push(root: Path, remote: str | None = None, dvc_remote: str | None = None,
     name = choose_git_remote(root, branch, remote)
     head = git.resolve_commit(root, "HEAD")
     commits = git.count_commits(root, head, not_on_remote=name)
-    data = data_to_push(root, [head], name)
+    saved = verdicts.unpushed_verdicts(root, name)  # their re-runs' data goes too: their evidence needs it
+    data = data_to_push(root, [head, *saved.values()], name)
     pointers = data.pointers
     outcome = push_data(root, pointers, dvc_remote, data.at_tips, transfer) if pointers else PushOutcome(0, 0)
     warnings = [note] if pointers and (note := unshared_remote_config(root, dvc_remote)) else []
@@ -328,7 +331,9 @@ def push(root: Path, remote: str | None = None, dvc_remote: str | None = None,
     tags = registry_tags(root)
     if tags:  # after the branch: a tag never reaches the remote before the commit it names
         git.push_refs(root, name, [f"refs/tags/{t}" for t in tags], env=SKIP_HOOKS_ENV)
-    return PushResult(name, branch, commits, outcome, len(tags), warnings)
+    if note := verdicts.push_verdicts(root, name, saved, SKIP_HOOKS_ENV):
+        warnings.append(note)
+    return PushResult(name, branch, commits, outcome, len(tags), warnings, 0 if note else len(saved))
 
 
 def unavailable_note(root: Path, data: DataToPush, md5s: Sequence[str], named: int = 3) -> str:

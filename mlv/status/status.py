@@ -40,10 +40,16 @@ class Unshared:
     dvc_remote: str | None = None
     data_objects: int | None = None
     data_reason: str | None = None
+    tags: list[str] | None = None  # the model registry's tags the git remote lacks (or has otherwise)
+    tags_reason: str | None = None
+    verdicts: list[str] | None = None  # saved verdicts' branches (mlv/reproduced/...) not on the git remote
+    verdicts_reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"git_remote": self.git_remote, "commits": self.commits, "commits_reason": self.commits_reason,
-                "dvc_remote": self.dvc_remote, "data_objects": self.data_objects, "data_reason": self.data_reason}
+                "dvc_remote": self.dvc_remote, "data_objects": self.data_objects, "data_reason": self.data_reason,
+                "tags": self.tags, "tags_reason": self.tags_reason,
+                "verdicts": self.verdicts, "verdicts_reason": self.verdicts_reason}
 
 
 @dataclass
@@ -125,8 +131,10 @@ def _unshared(root: Path, branch: str | None, head: str | None) -> Unshared:
     result.git_remote = remotes.default_git_remote(root, branch)
     if result.git_remote is None:
         result.commits_reason = "no git remote (add one with `git remote add origin URL`)"
+        result.tags_reason = result.verdicts_reason = result.commits_reason
     else:
         result.commits = git.count_commits(root, head, not_on_remote=result.git_remote)
+        _unshared_refs(root, result, result.git_remote)
     try:
         result.dvc_remote = dvc.default_remote(root) if dvc.is_dvc_repo(root) else None
         if result.dvc_remote is None:
@@ -140,6 +148,26 @@ def _unshared(root: Path, branch: str | None, head: str | None) -> Unshared:
     if result.data_objects is None:
         result.data_reason = "the DVC remote is not a local folder; `dvc status --cloud` asks it"
     return result
+
+
+def _unshared_refs(root: Path, result: Unshared, remote: str) -> None:
+    """The registry's tags and the saved verdicts that `mlv push` would send to REMOTE.
+
+    Verdicts are compared with the remote-tracking branches (as commits are); tags have no such
+    copy, so the remote is asked (`git ls-remote`), and when it cannot answer the reason says why."""
+    from mlv.share import push, verdicts
+
+    result.verdicts = sorted(verdicts.unpushed_verdicts(root, remote))
+    local = push.registry_tags(root)
+    if not local:
+        result.tags = []
+        return
+    try:
+        theirs = git.remote_tags(root, remote)
+    except MlvError as exc:
+        result.tags_reason = exc.one_line()
+        return
+    result.tags = [t for t in local if theirs.get(t) != git.ref_sha(root, f"refs/tags/{t}")]
 
 
 def _hooks(root: Path) -> HooksState:

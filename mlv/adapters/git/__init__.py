@@ -83,6 +83,7 @@ from mlv.adapters.git.remote import (
     is_shallow,
     push_refs,
     remote_names,
+    remote_tags,
 )
 from mlv.adapters.git.signing import signing_key, verify_signature
 from mlv.adapters.git.worktree import (
@@ -156,6 +157,7 @@ __all__ = [
     "read_blobs",
     "ref_sha",
     "remote_names",
+    "remote_tags",
     "repo_paths",
     "require_git",
     "resolve_commit",

@@ -38,6 +38,18 @@ def fetch(root: Path, remote: str, refspec: str) -> None:
                        hint="Check the remote's URL (`git remote -v`) and that the branch exists there.")
 
 
+def remote_tags(root: Path, remote: str) -> dict[str, str]:
+    """REMOTE's tags (`git ls-remote --tags`): name -> the object the tag ref points at."""
+    proc = run(["ls-remote", "--tags", "--refs", remote], root, check=False)
+    if proc.returncode != 0:
+        raise GitError(f"git ls-remote {remote} failed: {_failure_reason(proc.stderr, 'fetch')}")
+    found = {}
+    for line in proc.stdout.decode("utf-8", errors="replace").splitlines():
+        sha, _, ref = line.partition("\t")
+        found[ref.removeprefix("refs/tags/")] = sha
+    return found
+
+
 def is_shallow(root: Path) -> bool:
     """True in a shallow clone (CI checkouts often are: `fetch-depth: 1`)."""
     return out(["rev-parse", "--is-shallow-repository"], root).strip() == "true"

@@ -20,6 +20,7 @@ def push_command(
 
     The DVC data of every commit the git remote does not have yet goes to the DVC remote
     first, so the commits never arrive without their data. Sets the upstream on first push.
+    The model registry's tags and the saved verdicts (branches mlv/reproduced/...) go too.
     A DVC remote URL this clone has not trusted is shown and asked about first (`--yes` in CI).
 
     Examples:
@@ -47,6 +48,7 @@ def push_command(
             output.emit_json(result.to_json())
             return
         tags = f"; {output.plural(result.registry_tags, 'registry tag')}" if result.registry_tags else ""
+        tags += f"; {output.plural(result.verdicts, 'saved verdict')}" if result.verdicts else ""
         typer.echo(output.visible(f"pushed {result.branch} to {result.remote} ({output.plural(result.commits, 'new commit')}); "
                                   f"data: {result.data.uploaded} of {output.plural(result.data.objects, 'object')} uploaded{tags}"))
 
@@ -63,6 +65,7 @@ def pull_command(
     Never overwrites data that is saved nowhere. In a fresh clone it fetches the data of HEAD; in
     a clone that checked out nothing (the remote's HEAD names a branch nobody pushed, such as
     git's default `master` beside a pushed `main`), it first checks out the remote's branch.
+    The model registry's tags and the saved verdicts come too; a local one is never overwritten.
     A DVC remote URL this clone has not trusted is shown and asked about first (`--yes` in CI).
 
     Examples:

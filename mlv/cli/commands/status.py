@@ -9,7 +9,7 @@ import typer
 
 if TYPE_CHECKING:
     from mlv.diff.compare import DiffResult
-    from mlv.status.status import StatusReport
+    from mlv.status.status import StatusReport, Unshared
 
 _MAX_NAMES = 5  # names per line before "and N more"
 
@@ -115,7 +115,22 @@ def _unshared_lines(report: StatusReport) -> list[str]:
                 else f"all data on DVC remote {u.dvc_remote}")
     else:
         data = f"data: unknown ({u.data_reason})"
-    return [f"not pushed: {commits}; {data}"]
+    return [f"not pushed: {commits}; {data}", *_unshared_refs_lines(u)]
+
+
+def _unshared_refs_lines(u: Unshared) -> list[str]:
+    """The registry's tags and saved verdicts `mlv push` would send, named (a few) or counted."""
+    from mlv.cli import output
+
+    lines = []
+    for what, found, reason in (("registry tag", u.tags, u.tags_reason), ("saved verdict", u.verdicts,
+                                                                           u.verdicts_reason)):
+        if found:
+            shown = ", ".join(output.visible(n) for n in found[:3]) + (f" +{len(found) - 3}" if len(found) > 3 else "")
+            lines.append(f"not pushed: {_plural(len(found), what)} ({shown})")
+        elif found is None and reason and u.git_remote is not None:
+            lines.append(f"{what}s: unknown ({reason})")
+    return lines
 
 
 def _hooks_line(report: StatusReport) -> str:
