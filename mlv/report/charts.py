@@ -14,6 +14,7 @@ from html import escape
 WIDTH, HEIGHT = 320, 170
 PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 12, 12, 38
 CHAR_W = 6.2  # width of one character at font-size 10, generous, so no tick label is clipped
+PAD_LEFT = 48  # the distribution charts' left margin: room for their fixed `100%` label
 Y_TICKS = 4
 MAX_X_TICKS = 5
 
