@@ -93,6 +93,9 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     for key, value in {**OUTPUT_ENV, **pinned_env(tmp_path_factory.mktemp("home"))}.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("MLV_TEST_CRASH_AT", raising=False)
+    # No Watchman the machine runs answers for a test's repository: tests/watchman_server.py starts one.
+    monkeypatch.setenv("WATCHMAN_SOCK", str(tmp_path_factory.mktemp("no-watchman") / "sock"))
+    monkeypatch.delenv("MLV_WATCHER", raising=False)
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -37,11 +37,15 @@ class FileStat(Protocol):
 
 class StateCache:
     def __init__(self, path: Path, tracked: dict[str, list[int | str]] | None = None,
-                 entries: dict[str, list[int | str]] | None = None) -> None:
+                 entries: dict[str, list[int | str]] | None = None,
+                 watched: dict[str, list[int | str]] | None = None) -> None:
         self.path = path
         # Tracked path -> [md5, size, StatChecksum of its walk when the md5 was computed].
         self.tracked: dict[str, list[int | str]] = tracked or {}
         self._entries = entries  # file key -> [inode, mtime_ns, size, md5, stored]; None until read
+        # Tracked path -> [Watchman clock taken before the walk behind its tracked entry, nfiles or
+        # -1 for a file]: no change reported since that clock means the entry still holds.
+        self.watched: dict[str, list[int | str]] = watched or {}
         self._tracked_dirty = False
         self._entries_dirty = False
 
@@ -50,8 +54,9 @@ class StateCache:
         doc = cachefile.read(path, _VERSION)  # a missing or damaged cache only costs a re-hash
         if doc is None:
             return cls._upgraded(path)
-        tracked = doc.get("tracked")
-        return cls(path, tracked if isinstance(tracked, dict) else {})
+        tracked, watched = doc.get("tracked"), doc.get("watched")
+        return cls(path, tracked if isinstance(tracked, dict) else {}, None,
+                   watched if isinstance(watched, dict) else {})
 
     @classmethod
     def _upgraded(cls, path: Path) -> StateCache:
@@ -91,6 +96,7 @@ class StateCache:
         self._entries_dirty = True
         for path in [p for p in self.tracked if key == p or key.startswith(p + "/")]:
             del self.tracked[path]
+            self.watched.pop(path, None)
             self._tracked_dirty = True
 
     def unchanged(self, path: str, checksum: str) -> tuple[str, int] | None:
@@ -108,14 +114,30 @@ class StateCache:
             del self.entries[key]
         self._entries_dirty = self._entries_dirty or bool(stale)
         self.tracked[path] = [md5, size, checksum]
+        self.watched.pop(path, None)  # the caller vouches again with the clock taken before its walk
         self._tracked_dirty = True
+
+    def vouched(self, path: str) -> tuple[str, int, int | None, str] | None:
+        """(md5, size, nfiles, clock) of tracked PATH as of a Watchman clock, if one was taken."""
+        entry, watch = self.tracked.get(path), self.watched.get(path)
+        if entry is None or watch is None or len(watch) != 2 or not isinstance(watch[0], str):
+            return None
+        nfiles = int(watch[1])
+        return str(entry[0]), int(entry[1]), (None if nfiles < 0 else nfiles), watch[0]
+
+    def watch(self, path: str, clock: str, nfiles: int | None) -> None:
+        """Vouch that tracked PATH's entry describes it as of Watchman clock CLOCK."""
+        if path in self.tracked:
+            self.watched[path] = [clock, -1 if nfiles is None else nfiles]
+            self._tracked_dirty = True
 
     def save(self) -> None:
         # Files first: a path remembered without its files only costs a lookup, never a wrong md5.
         if self._entries_dirty and self._entries is not None and cachefile.write(
                 path_of_files(self.path), {"entries": self._entries}, _VERSION, "marshal"):
             self._entries_dirty = False
-        if self._tracked_dirty and cachefile.write(self.path, {"tracked": self.tracked}, _VERSION):
+        if self._tracked_dirty and cachefile.write(self.path, {"tracked": self.tracked, "watched": self.watched},
+                                                   _VERSION):
             self._tracked_dirty = False
 
 

@@ -18,6 +18,7 @@ from mlv.data.ignore import dvcignore_filter
 from mlv.data.pathsafety import read_inside
 from mlv.data.statecache import StateCache
 from mlv.data.walk import StatChecksum, walk
+from mlv.data.watcher import IGNORE_FILE, UNWATCHED_FOLDERS, Watcher, WatcherError
 from mlv.errors import ConfigError, MlvError
 
 
@@ -64,23 +65,26 @@ class _Listing(NamedTuple):
 
     files: list[_FileStat]
     checksum: str
+    # A change Watchman cannot see can change it (a followed symlink, a folder Watchman ignores
+    # wherever it is, as .git): no watcher may vouch for it.
+    unwatchable: bool
 
 
 def _walk(root: Path, path: str, cache: Path, ignored: Callable[[str, bool], bool] | None) -> _Listing:
     files: list[_FileStat] = []
     checksum = StatChecksum()
+    followed: list[str] = []
     # Symlinks into the DVC cache (`cache.type = symlink`) are data even when the cache is elsewhere.
     for rel, abspath, st in walk(os.fspath(root), path, folders=True, also_inside=(os.path.realpath(cache),),
-                                 ignored=ignored):
+                                 ignored=ignored, followed=followed):
         checksum.add(st)
         if not stat.S_ISDIR(st.st_mode):
             if rel and rel.rpartition("/")[2] == IGNORE_FILE:
                 raise _ignore_file_inside(path, rel)
             files.append(_FileStat(rel, abspath, _Stat(st.st_ino, st.st_mtime_ns, st.st_size)))
-    return _Listing(files, checksum.digest())
-
-
-IGNORE_FILE = ".dvcignore"
+        elif rel and os.path.basename(rel[:-1]) in UNWATCHED_FOLDERS:
+            followed.append(abspath)
+    return _Listing(files, checksum.digest(), bool(followed))
 
 
 def _ignore_file_inside(path: str, rel: str) -> MlvError:
@@ -103,19 +107,45 @@ def track_paths(
     state: StateCache,
     progress: ProgressSink | None = None,
     store: bool = True,
+    watcher: Watcher | None = None,
 ) -> list[dvc.Pointer]:
-    """Pointers for PATHS (relative to ROOT) as they are now, their content stored in the cache."""
+    """Pointers for PATHS (relative to ROOT) as they are now, their content stored in the cache.
+
+    With a WATCHER, a path it reports unchanged since the clock of its last walk is not walked."""
     sink = progress or NoProgress()
     cache = dvc.cache_dir(root)
-    listings = _listings(root, paths, cache)
+    clock, vouched = _ask_watcher(watcher, state, paths)
+    # A DVC 2 pointer that pins another hash needs the files (mlv keeps its own hash, not DVC 2's).
+    vouched = {path: known for path, known in vouched.items()
+               if (not store or dvc.has_object(cache, known.md5, legacy=False))
+               and _dvc2_differing(root, known) is None}
+    listings = _listings(root, [p for p in paths if p not in vouched], cache)
     # A path whose walk is unchanged since its md5 was computed needs no look at its files.
     unchanged = {path: remembered for path, listing in listings.items()
                  if (remembered := _unchanged(cache, state, path, listing.checksum, store)) is not None}
+    known = _file_md5s({p: listing for p, listing in listings.items() if p not in unchanged},
+                       state, cache, store, sink)
+    found: dict[str, dvc.Pointer] = dict(vouched)
+    for path, listing in listings.items():
+        if path in unchanged:
+            md5, size = unchanged[path]
+            nfiles = None if _is_file(listing) else len(listing.files)
+            found[path] = dvc.Pointer(path=path, md5=md5, size=size, nfiles=nfiles)
+        else:
+            found[path] = _pointer(cache, path, listing, known, state, store)
+    if clock is not None:  # taken before the walks: a change made during them shows up next time
+        for path, pointer in found.items():
+            if path in vouched or not listings[path].unwatchable:
+                state.watch(path, clock, pointer.nfiles)
+    return [found[path] if path in vouched else _dvc2_pinned(root, found[path], listings[path]) for path in paths]
+
+
+def _file_md5s(listings: dict[str, _Listing], state: StateCache, cache: Path, store: bool,
+               sink: ProgressSink) -> dict[str, str]:
+    """Key -> md5 of every file in LISTINGS: from the stat cache, else hashed (and stored if STORE)."""
     known: dict[str, str] = {}
     todo: list[tuple[str, _FileStat]] = []
     for path, listing in listings.items():
-        if path in unchanged:
-            continue
         for f in listing.files:
             key = _key(path, f.relpath)
             md5 = state.lookup(key, f.stat, need_stored=store)
@@ -129,15 +159,35 @@ def track_paths(
             state.remember(key, f.stat, md5, stored=store)
             known[key] = md5
         sink.finish()
-    pointers = []
-    for path, listing in listings.items():
-        if path in unchanged:
-            md5, size = unchanged[path]
-            nfiles = None if _is_file(listing) else len(listing.files)
-            pointers.append(dvc.Pointer(path=path, md5=md5, size=size, nfiles=nfiles))
-        else:
-            pointers.append(_pointer(cache, path, listing, known, state, store))
-    return [_dvc2_pinned(root, p, listings[p.path]) for p in pointers]
+    return known
+
+
+def _ask_watcher(watcher: Watcher | None, state: StateCache,
+                 paths: Sequence[str]) -> tuple[str | None, dict[str, dvc.Pointer]]:
+    """Watchman's clock now (None without one), and the pointers of PATHS it vouches unchanged
+    since the clock of their last walk. Any doubt (an error, a clock of another Watchman instance,
+    lost events, a changed .dvcignore) vouches for nothing: those paths are walked."""
+    if watcher is None:
+        return None, {}
+    try:
+        clock = watcher.clock()
+        by_clock: dict[str, list[str]] = {}
+        for path in paths:
+            known = state.vouched(path)
+            if known is not None:
+                by_clock.setdefault(known[3], []).append(path)
+        vouched: dict[str, dvc.Pointer] = {}
+        for since, group in by_clock.items():
+            changed = watcher.changed(since, group)
+            if changed is None or any(os.path.basename(name) == IGNORE_FILE for name in changed):
+                continue
+            for path in group:
+                if not any(name == path or name.startswith(path + "/") for name in changed):
+                    md5, size, nfiles, _ = state.vouched(path) or ("", 0, None, "")
+                    vouched[path] = dvc.Pointer(path=path, md5=md5, size=size, nfiles=nfiles)
+        return clock, vouched
+    except WatcherError:
+        return None, {}
 
 
 def _dvc2_pinned(root: Path, pointer: dvc.Pointer, listing: _Listing) -> dvc.Pointer:
@@ -146,12 +196,8 @@ def _dvc2_pinned(root: Path, pointer: dvc.Pointer, listing: _Listing) -> dvc.Poi
 
     Only a DVC 2 pointer whose hash differs from ours costs a read of its files (their DVC 2
     hash); a DVC 3 pointer or an equal hash costs nothing."""
-    try:
-        data = (root / dvc.pointer_path(pointer.path)).read_bytes()
-    except OSError:
-        return pointer
-    pinned = dvc.dvc2_pointer(data, dvc.pointer_path(pointer.path)) if b"hash:" not in data else None
-    if pinned is None or pinned.md5 == pointer.md5 or pinned.is_dir != pointer.is_dir:
+    pinned = _dvc2_differing(root, pointer)
+    if pinned is None:
         return pointer
     if _is_file(listing):
         same = dvc.dos2unix_md5(listing.files[0].abspath) == pinned.md5
@@ -159,6 +205,18 @@ def _dvc2_pinned(root: Path, pointer: dvc.Pointer, listing: _Listing) -> dvc.Poi
         entries = [dvc.ManifestEntry(f.relpath, dvc.dos2unix_md5(f.abspath)) for f in listing.files]
         same = dvc.dir_hash(entries)[0] == pinned.md5
     return pinned if same else pointer
+
+
+def _dvc2_differing(root: Path, pointer: dvc.Pointer) -> dvc.Pointer | None:
+    """The DVC 2 pointer POINTER's `.dvc` file pins, when its hash differs from POINTER's."""
+    try:
+        data = (root / dvc.pointer_path(pointer.path)).read_bytes()
+    except OSError:
+        return None
+    pinned = dvc.dvc2_pointer(data, dvc.pointer_path(pointer.path)) if b"hash:" not in data else None
+    if pinned is None or pinned.md5 == pointer.md5 or pinned.is_dir != pointer.is_dir:
+        return None
+    return pinned
 
 
 def _listings(root: Path, paths: Sequence[str], cache: Path) -> dict[str, _Listing]:

@@ -106,7 +106,8 @@ def _check_in(ignored: Callable[[str, bool], bool] | None, folder: str) -> Calla
 
 def walk(root: str, path: str, *, follow_links: bool = True, folders: bool = False,
          also_inside: tuple[str, ...] = (),
-         ignored: Callable[[str, bool], bool] | None = None) -> Iterator[tuple[str, str, os.stat_result]]:
+         ignored: Callable[[str, bool], bool] | None = None,
+         followed: list[str] | None = None) -> Iterator[tuple[str, str, os.stat_result]]:
     """(relative path inside PATH, full path, stat) of every file under ROOT/PATH.
 
     PATH is relative to the repository ROOT; a file PATH yields itself with relative path "".
@@ -118,11 +119,16 @@ def walk(root: str, path: str, *, follow_links: bool = True, folders: bool = Fal
     cache, when `cache.type` is symlink and `cache.dir` is elsewhere: its objects are data).
     IGNORED(repository-relative path, is_folder): True to leave a file or folder out, as
     `.dvcignore` does (a folder left out is not descended into).
+    FOLLOWED: when given, gets the full path of each symlink followed (PATH itself included), for
+    callers that must know a change elsewhere can change what they walked.
 
     Costs one stat per file, as `os.scandir` does anyway; only symlinks cost more (a realpath).
     """
     base = os.path.join(root, path) if path else root
     st, real_root = _top(root, path, base, follow_links, also_inside)
+    if followed is not None and follow_links and (
+            os.path.realpath(base) != (os.path.join(real_root, path) if path else real_root)):
+        followed.append(base)  # PATH or a folder above it is a symlink (or PATH is not normalised)
     if not stat.S_ISDIR(st.st_mode):
         yield "", base, st
         return
@@ -146,6 +152,8 @@ def walk(root: str, path: str, *, follow_links: bool = True, folders: bool = Fal
                     yield rel, entry.path, entry.stat(follow_symlinks=False)
                 elif entry.is_symlink():
                     target = _followed(entry, f"{path}/{rel}" if path else rel, real_root, also_inside)
+                    if followed is not None:
+                        followed.append(entry.path)
                     if target is not None:
                         yield rel, entry.path, target
                 # Else a socket, FIFO or device: not data (and reading a FIFO would block).

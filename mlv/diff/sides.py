@@ -158,7 +158,7 @@ def load_workspace(root: Path, other: Side) -> Side:
 
     Folder manifests are listed only for folders that differ from OTHER's: the rest are unchanged.
     """
-    from mlv.data import track
+    from mlv.data import track, watcher
     from mlv.data.statecache import of_work_tree
     from mlv.project import paramfiles
 
@@ -175,7 +175,12 @@ def load_workspace(root: Path, other: Side) -> Side:
     stage_outputs = [p.path for p in dvcfiles.worktree_stage_outputs(root)]  # hashed as they are now
     tracked = [*cfg.tracked, *(p for p in stage_outputs if p not in cfg.tracked)]
     present = [p for p in tracked if (root / p).exists()]  # a deleted output is "removed"
-    pointers = track.track_paths(root, present, state, store=False)
+    watch = watcher.connect(str(root))
+    try:
+        pointers = track.track_paths(root, present, state, store=False, watcher=watch)
+    finally:
+        if watch is not None:
+            watch.close()
     side = Side(WORKSPACE, None, "uncommitted changes", has_record=True, command=cfg.command)
     side.pointers = {p.path: p for p in pointers}
     side.kinds = {p: ("data" if p in cfg.data else "output") for p in tracked}

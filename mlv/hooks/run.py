@@ -167,7 +167,8 @@ class HookCache:
         self.dirty = False
         doc: dict[str, Any] = cachefile.read(self.path, _CACHE_VERSION, "marshal") or {}
         self.pointers: dict[str, tuple[str, str]] = doc.get("pointers") or {}  # blob -> (path, md5)
-        self.data: dict[str, tuple[str, str]] = doc.get("data") or {}  # path -> (fingerprint, md5)
+        # path -> (fingerprint, md5, Watchman clock taken before that fingerprint's walk, or "")
+        self.data: dict[str, tuple[str, ...]] = doc.get("data") or {}
         self.interpreter: dict[str, Any] = doc.get("interpreter") or {}  # key, path
         self.environment: dict[str, Any] = doc.get("environment") or {}  # interpreter, paths, stamp, lockfile
 
@@ -181,28 +182,96 @@ class HookCache:
         cachefile.write(self.path, doc, _CACHE_VERSION, "marshal")
 
 
-def fingerprint(root: str, path: str) -> str | None:
+def fingerprint(root: str, path: str, unwatchable: list[str] | None = None) -> str | None:
     """The StatChecksum of everything under ROOT/PATH, walked as hashing walks it (mlv.data.walk);
-    None when PATH does not exist. This is the whole cost of an unchanged commit: one stat per
-    file, no reading."""
+    None when PATH does not exist. This is the whole cost of an unchanged commit without a watcher:
+    one stat per file, no reading. UNWATCHABLE gets what Watchman could not report a change of
+    (followed symlinks, folders it ignores wherever they are)."""
     from mlv.data.walk import StatChecksum, walk
+    from mlv.data.watcher import UNWATCHED_FOLDERS
 
     checksum = StatChecksum()
     try:
-        for _rel, _full, st in walk(root, path, folders=True):
+        for rel, full, st in walk(root, path, folders=True, followed=unwatchable):
             checksum.add(st)
+            if unwatchable is not None and rel.endswith("/") and os.path.basename(rel[:-1]) in UNWATCHED_FOLDERS:
+                unwatchable.append(full)
     except FileNotFoundError:
         return None
     return checksum.digest()
 
 
-def current_md5(root: str, gdir: str, path: str, cache: HookCache) -> str | None:
+class _Watch:
+    """A Watchman connection, opened on first use and only if one runs (mlv.data.watcher)."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.opened = False
+        self.watcher: Any = None
+
+    def get(self) -> Any:
+        if not self.opened:
+            self.opened = True
+            from mlv.data import watcher
+
+            self.watcher = watcher.connect(self.root)
+        return self.watcher
+
+    def close(self) -> None:
+        if self.watcher is not None:
+            self.watcher.close()
+
+
+def _vouched_md5(watch: _Watch, path: str, known: tuple[str, ...] | None) -> str | None:
+    """The md5 in KNOWN when Watchman reports nothing changed under PATH since KNOWN's clock."""
+    if known is None or len(known) < 3 or not known[2]:
+        return None
+    watcher = watch.get()
+    if watcher is None:
+        return None
+    from mlv.data.watcher import IGNORE_FILE, WatcherError
+
+    try:
+        changed = watcher.changed(known[2], [path])
+    except WatcherError:
+        return None
+    if changed is None or any(n == path or n.startswith(path + "/") or os.path.basename(n) == IGNORE_FILE
+                              for n in changed):
+        return None
+    return known[1]
+
+
+def _clock(watch: _Watch) -> str:
+    """Watchman's clock now, or "" without one (nothing will be vouched for)."""
+    watcher = watch.get()
+    if watcher is None:
+        return ""
+    from mlv.data.watcher import WatcherError
+
+    try:
+        return str(watcher.clock())
+    except WatcherError:
+        return ""
+
+
+def current_md5(root: str, gdir: str, path: str, cache: HookCache, watch: _Watch | None = None) -> str | None:
     """The md5 DVC would give PATH's content now (None when it does not exist)."""
-    fp = fingerprint(root, path)
+    watch = watch or _Watch("")
+    known = cache.data.get(path)
+    if watch.root:
+        md5 = _vouched_md5(watch, path, known)
+        if md5 is not None:
+            return md5
+    clock = _clock(watch) if watch.root else ""  # before the walk: a change during it shows next time
+    unwatchable: list[str] = []
+    fp = fingerprint(root, path, unwatchable)
     if fp is None:
         return None
-    known = cache.data.get(path)
+    clock = "" if unwatchable else clock
     if known and known[0] == fp:
+        if clock and (len(known) < 3 or known[2] != clock):
+            cache.data[path] = (fp, known[1], clock)
+            cache.dirty = True
         return known[1]
     from pathlib import Path
 
@@ -212,7 +281,7 @@ def current_md5(root: str, gdir: str, path: str, cache: HookCache) -> str | None
     state = StateCache.load(Path(gdir) / "mlv" / "state.json")
     md5 = track.track_paths(Path(root), [path], state, store=False)[0].md5
     state.save()
-    cache.data[path] = (fp, md5)
+    cache.data[path] = (fp, md5, clock)
     cache.dirty = True
     return md5
 
@@ -266,11 +335,15 @@ def pre_commit(root: str, gdir: str, index_file: str | None, staged_raw: bytes |
     pointers = staged_pointers(root, [(b, p) for b, p in staged if p.endswith(".dvc")], cache)
     stale = []
     recorded = {}
-    for path, md5 in pointers:
-        now = current_md5(root, gdir, path, cache)
-        if now is not None and now != md5:  # absent data (never pulled) records nothing false
-            stale.append(path)
-            recorded[path] = md5
+    watch = _Watch(root)
+    try:
+        for path, md5 in pointers:
+            now = current_md5(root, gdir, path, cache, watch)
+            if now is not None and now != md5:  # absent data (never pulled) records nothing false
+                stale.append(path)
+                recorded[path] = md5
+    finally:
+        watch.close()
     lockfiles = [p for _, p in staged if p.startswith(".mlv/env/requirements-")]
     warning = _lockfile_warning(root, gdir, lockfiles, cache, index_file) if lockfiles and not stale else None
     cache.save()

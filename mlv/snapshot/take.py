@@ -11,7 +11,7 @@ from typing import Any
 from mlv import locking
 from mlv._version import __version__
 from mlv.adapters import dvc, git
-from mlv.data import objects, statecache, track
+from mlv.data import objects, statecache, track, watcher
 from mlv.data.pathsafety import check_no_symlink
 from mlv.data.safe_write import TEMP_MARK
 from mlv.datahealth import store
@@ -186,7 +186,12 @@ def _hash_data(root: Path, cfg: config.ProjectConfig, pipeline: dvcfiles.Pipelin
                progress: track.ProgressSink | None) -> tuple[list[dvc.Pointer], list[dvc.Pointer]]:
     """The pointers of the tracked paths and of the stage outputs `dvc.lock` pins, hashed into the cache."""
     state = statecache.of_work_tree(root)
-    pointers = track.track_paths(root, cfg.tracked, state, progress)
+    watch = watcher.connect(str(root))
+    try:
+        pointers = track.track_paths(root, cfg.tracked, state, progress, watcher=watch)
+    finally:
+        if watch is not None:
+            watch.close()
     stage_outputs = dvcproject.recorded_stage_outputs(root, pipeline, state, progress) if pipeline is not None else []
     state.save()  # the cache objects exist now; remembering them is safe whatever happens next
     return pointers, stage_outputs

@@ -73,6 +73,7 @@ class StatusReport:
     changes_error: str | None
     unshared: Unshared
     hooks: HooksState
+    change_detection: str = "walk"  # "watcher": Watchman answers what changed; "walk": every file is stat-ed
 
     @property
     def clean(self) -> bool:
@@ -94,6 +95,7 @@ class StatusReport:
             "changes_error": self.changes_error,
             "unshared": self.unshared.to_json(),
             "hooks": self.hooks.to_json(),
+            "change_detection": self.change_detection,
         }
 
 
@@ -107,8 +109,10 @@ def status(root: Path) -> StatusReport:
         assert head is not None  # noqa: S101 - an experiment implies a commit
         since = git.count_commits(root, head, excluded=[experiment.commit])
         changes, error = _changes(root, experiment)
+    from mlv.data import watcher
+
     return StatusReport(root, branch, head, experiment, since, changes, error,
-                        _unshared(root, branch, head), _hooks(root))
+                        _unshared(root, branch, head), _hooks(root), watcher.mode(str(root)))
 
 
 def _changes(root: Path, experiment: history.Experiment) -> tuple[DiffResult | None, str | None]:

@@ -62,6 +62,8 @@ def status_lines(report: StatusReport) -> list[str]:
             lines += _change_lines(report.changes)
     lines += _unshared_lines(report)
     lines.append(_hooks_line(report))
+    lines.append("changes found by: Watchman (a watcher reports what changed)" if report.change_detection == "watcher"
+                 else "changes found by: walking every tracked file (see docs/how-to/watcher.md to turn the watcher on)")
     return lines
 
 
