@@ -207,3 +207,43 @@ def git_commit(repo: Path) -> subprocess.CompletedProcess[str]:
 def test_the_ci_script_installs_watchman_and_requires_it() -> None:
     script = (REPO_ROOT / ".ci/run").read_text()
     assert "watchman" in script and "MLV_REQUIRE_WATCHMAN=1" in script
+
+
+def test_a_restore_skips_vouched_paths_and_sees_an_edit(folder: Path, watchman: Watchman) -> None:
+    from mlv.data import restore
+    from mlv.errors import MlvError
+
+    state = statecache.of_work_tree(folder)
+    pointers = track.track_paths(folder, ["data"], state, watcher=watcher.connect(str(folder)))
+    state.save()
+
+    def plan(force: bool = False) -> tuple[list[str], int]:
+        watch = watcher.connect(str(folder))
+        _scanned.clear()
+        _counting[0] = True
+        try:
+            prepared = restore.prepare_restore(folder, pointers, force=force, watcher=watch)
+        finally:
+            _counting[0] = False
+            if watch is not None:
+                watch.close()
+        return [k for p in prepared.plans for k in p.writes], len([s for s in _scanned if s.startswith(str(folder))])
+
+    assert plan() == ([], 0)  # nothing to restore, and nothing walked to know it
+    (folder / "data/sub/c.txt").write_text("unsaved\n")
+    with pytest.raises(MlvError, match="not saved"):
+        plan()
+    writes, scans = plan(force=True)
+    assert writes == ["data/sub/c.txt"] and scans > 0
+
+
+def test_the_watcher_key_is_validated_and_kept() -> None:
+    from mlv.errors import ConfigError
+    from mlv.project import config
+
+    assert config.parse("data: [data]\n").watcher is True
+    off = config.parse("data: [data]\nwatcher: off\n")
+    assert off.watcher is False and "watcher: false" in off.to_yaml()
+    assert config.parse(off.to_yaml()).watcher is False
+    with pytest.raises(ConfigError, match="`watcher` must be `on` or `off`"):
+        config.parse("data: [data]\nwatcher: sometimes\n")

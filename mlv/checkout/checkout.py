@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlv import locking
 from mlv.adapters import git
-from mlv.data import restore
+from mlv.data import restore, watcher
 from mlv.data.track import ProgressSink
 from mlv.errors import GitError, Interrupted, MlvError, NotAnExperimentError
 from mlv.record import history, treecheck
@@ -63,9 +63,14 @@ def checkout_experiment(cwd: Path, rev: str, *, force: bool = False,
             _require_clean(root, upstream or rev)
         # Before downloading anything for it; the record's paths too, whatever the tree says.
         restore.check_commit_paths(root, target.commit, target.checked)
-        prepared = restore.prepare_restore(root, target.pointers, fetch_missing=True, force=force,
-                                           honour_links=True,
-                                           git_changes=_files_git_replaces(root, target.commit, target.pointers))
+        watch = watcher.connect(str(root))
+        try:
+            prepared = restore.prepare_restore(root, target.pointers, fetch_missing=True, force=force,
+                                               honour_links=True, watcher=watch,
+                                               git_changes=_files_git_replaces(root, target.commit, target.pointers))
+        finally:
+            if watch is not None:
+                watch.close()
         before = _where_head_is(root)
         if upstream:
             git.create_tracking_branch(root, rev, upstream)

@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlv.adapters import dvc, git, remote_trust
-from mlv.data import objects, statecache
+from mlv.data import objects, statecache, track
 from mlv.data.ignore import dvcignore_filter
 from mlv.data.pathsafety import UnsafePathError, checked_path, data_path, safe_relpath
 from mlv.data.safe_write import TEMP_MARK, SafeTree
 from mlv.data.statecache import StateCache
 from mlv.data.track import NoProgress, ProgressSink
 from mlv.data.walk import walk
+from mlv.data.watcher import Watcher
 from mlv.errors import DvcError, MlvError, UntrustedRemoteError
 from mlv.faults import crash_point
 from mlv.text import visible
@@ -134,6 +135,7 @@ def prepare_restore(
     honour_links: bool = False,
     transfer: dvc.TransferProgress | None = None,
     git_changes: Collection[str] = (),
+    watcher: Watcher | None = None,
 ) -> PreparedRestore:
     """Plan and check a restore (fetching what is missing if allowed) without changing anything.
 
@@ -144,6 +146,8 @@ def prepare_restore(
     GIT_CHANGES: the work-tree files a `git checkout` about to run will delete or replace (data
     that was committed to git before it moved to DVC): planned as if already gone, so the restore
     writes them back after git's switch.
+    WATCHER: a path it vouches unchanged since its last walk, already holding the pointer's
+    content, is not walked (nor its manifest read): there is nothing to restore there.
     """
     target = target or root
     cache = dvc.cache_dir(root)
@@ -151,7 +155,9 @@ def prepare_restore(
     fetched = _ensure_objects(root, cache, [(p.path, p.md5) for _, p in checked if p.is_dir],
                               fetch_missing, remote, transfer)
     state = state or statecache.of_work_tree(root)
-    plans = [_plan(target, cache, rel, p, state, git_changes) for rel, p in checked]
+    _, vouched = track.vouched_unchanged(watcher, state, [rel for rel, _ in checked])
+    plans = [_Plan(p, {}, {}) if _nothing_to_restore(rel, p, vouched, git_changes)
+             else _plan(target, cache, rel, p, state, git_changes) for rel, p in checked]
     _check_nothing_unsaved(cache, plans, state, force)
     needed = {(key, plan.desired[key]) for plan in plans for key in plan.writes}
     fetched += _ensure_objects(root, cache, sorted(needed), fetch_missing, remote, transfer)
@@ -162,6 +168,14 @@ def prepare_restore(
     trust.save()
     linker = _linker(root, target, cache, needed, honour_links)
     return PreparedRestore(target, cache, plans, state, fetched, linker=linker)
+
+
+def _nothing_to_restore(rel: str, pointer: dvc.Pointer, vouched: dict[str, dvc.Pointer],
+                        git_changes: Collection[str]) -> bool:
+    """REL already holds POINTER's content as the watcher vouches, and git's switch touches nothing in it."""
+    known = vouched.get(rel)
+    return (known is not None and known.md5 == pointer.md5
+            and not any(f == rel or f.startswith(rel + "/") for f in git_changes))
 
 
 def _linker(root: Path, target: Path, cache: Path, needed: set[tuple[str, str]],

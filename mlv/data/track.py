@@ -114,7 +114,7 @@ def track_paths(
     With a WATCHER, a path it reports unchanged since the clock of its last walk is not walked."""
     sink = progress or NoProgress()
     cache = dvc.cache_dir(root)
-    clock, vouched = _ask_watcher(watcher, state, paths)
+    clock, vouched = vouched_unchanged(watcher, state, paths)
     # A DVC 2 pointer that pins another hash needs the files (mlv keeps its own hash, not DVC 2's).
     vouched = {path: known for path, known in vouched.items()
                if (not store or dvc.has_object(cache, known.md5, legacy=False))
@@ -162,7 +162,7 @@ def _file_md5s(listings: dict[str, _Listing], state: StateCache, cache: Path, st
     return known
 
 
-def _ask_watcher(watcher: Watcher | None, state: StateCache,
+def vouched_unchanged(watcher: Watcher | None, state: StateCache,
                  paths: Sequence[str]) -> tuple[str | None, dict[str, dvc.Pointer]]:
     """Watchman's clock now (None without one), and the pointers of PATHS it vouches unchanged
     since the clock of their last walk. Any doubt (an error, a clock of another Watchman instance,

@@ -40,7 +40,8 @@ def disabled_by_env() -> bool:
 
 def disabled_by_config(root: str) -> bool:
     """`watcher: off` in ROOT's .mlv/config.yaml, read without a YAML parser (the hooks have none):
-    only a top-level `watcher:` line counts, and only an explicit off turns it off."""
+    only a top-level `watcher:` line counts, and only an explicit off turns it off (mlv.project.config
+    validates the key for every other command)."""
     try:
         with open(os.path.join(root, ".mlv", "config.yaml"), "rb") as f:
             text = f.read(1 << 20).decode("utf-8", errors="replace")

@@ -17,7 +17,7 @@ CONFIG_FILE = ".mlv/config.yaml"
 CONFIG_VERSION = 1
 MAX_CONFIG_BYTES = 256 * 1024  # a real configuration is a few hundred bytes, a big registry a few KiB
 KNOWN_KEYS = ("version", "data", "outputs", "params", "metrics", "command", "python", "hooks", "models", "gate",
-              "data_check", "monitor")
+              "data_check", "monitor", "watcher")
 _HEADER = """\
 # mlv project configuration. Edit freely; `mlv init` never overwrites it.
 #   data:     datasets tracked through DVC (files or folders)
@@ -42,6 +42,9 @@ class ProjectConfig:
     command: str | None = None
     python: str = "python"
     hooks_strict: bool = False  # `hooks: {strict: true}`: pre-push refuses what it cannot upload
+    # `watcher: off`: never ask Watchman what changed (mlv.data.watcher reads the line itself, as
+    # the hooks load no YAML; this field validates it and keeps it in `to_yaml`).
+    watcher: bool = True
     # `models: {NAME: {path, stages, gates}}`, kept raw here: mlv.registry.settings reads it.
     models: dict[str, Any] = field(default_factory=dict)
     # `gate: {metrics, reproduced, data_check}`, kept raw here: mlv.gate.gate reads it.
@@ -64,6 +67,8 @@ class ProjectConfig:
         ordered = {key: body[key] for key in order}
         if self.hooks_strict:
             ordered["hooks"] = {"strict": True}
+        if not self.watcher:
+            ordered["watcher"] = False
         if self.models:
             ordered["models"] = self.models
         if self.gate is not None:
@@ -139,6 +144,9 @@ def parse(text: str) -> ProjectConfig:
     hooks = doc.get("hooks") or {}
     if not isinstance(hooks, dict) or not isinstance(hooks.get("strict", False), bool):
         raise ConfigError(f"{CONFIG_FILE}: `hooks` must be a mapping like `{{strict: true}}`")
+    watcher = doc.get("watcher", True)
+    if not isinstance(watcher, bool):
+        raise ConfigError(f"{CONFIG_FILE}: `watcher` must be `on` or `off`, not {watcher!r}")
     models = doc.get("models") or {}
     if not isinstance(models, dict) or not all(isinstance(v, dict) for v in models.values()):
         raise ConfigError(f"{CONFIG_FILE}: `models` must map model names to mappings like `{{path: models}}`")
@@ -156,6 +164,7 @@ def parse(text: str) -> ProjectConfig:
         command=command,
         python=python,
         hooks_strict=hooks.get("strict", False),
+        watcher=watcher,
         models={str(k): v for k, v in models.items()},
         gate=gate,
         data_check=doc.get("data_check"),
