@@ -104,6 +104,30 @@ def noop_snapshot(b: Bench, sc: Scenario) -> None:
                        lambda i: run_once(repos.git_commit(f"floor {i}"), sc.dvc_repo, b.ws.env(sc.dvc_repo))))
 
 
+def watched_snapshots(b: Bench, sc: Scenario) -> None:
+    """The same snapshots with the watcher on: nothing changed, then one file changed. One untimed
+    snapshot first gives the tracked paths their Watchman clock (the first walk with a watcher)."""
+    if b.ws.watchman_sock is None:
+        b.say("no watchman: the watcher rows are skipped")
+        return
+    env = b.ws.env(sc.mlv_repo, watcher=True)
+    run_once(repos.mlv_snapshot("take the clocks"), sc.mlv_repo, env)
+    b.say(f"snapshot, nothing changed, watcher on, {sc.label}")
+    case = b.case("noop-watch", sc)
+    case.add(b.measure("mlv", "mlv snapshot (Watchman running)",
+                       lambda i: run_once(repos.mlv_snapshot(f"noop watched {i}"), sc.mlv_repo, env)))
+    case.add(b.measure("floor", "git commit",
+                       lambda i: run_once(repos.git_commit(f"floor watched {i}"), sc.dvc_repo, b.ws.env(sc.dvc_repo))))
+    small = sc.small_rel
+    if small is None:
+        return
+    b.say(f"snapshot after changing one file, watcher on, {sc.label}")
+    case = b.case("change1-watch", sc)
+    case.add(b.measure("mlv", "mlv snapshot (Watchman running)",
+                       lambda i: run_once(repos.mlv_snapshot(f"change watched {i}"), sc.mlv_repo, env),
+                       prepare=lambda i: _change(sc.mlv_repo / small, 1, 2000 + i)))
+
+
 def change_one_snapshot(b: Bench, sc: Scenario) -> None:
     """Before each run (not timed) one small file gets new content, as a new inode."""
     case = b.case("change1", sc)

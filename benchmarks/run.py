@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks import datasets, monitor, ops_compare, ops_snapshot, ops_worktree, plot, report
+from benchmarks import datasets, monitor, ops_compare, ops_snapshot, ops_worktree, plot, report, watchman
 from benchmarks.context import FULL, SMOKE, Bench, Case, Profile, Scenario
 from benchmarks.workspace import REPO_ROOT, Workspace, available_mlv_commands, measure_executables_in, versions
 
@@ -66,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     bench.say(f"profile {profile.name} in {ws.root}; mlv commands not available: {missing or 'none'}")
     info: dict[str, object] = {"work_dir": str(ws.root), "versions": dict(versions(ws)),
                                "load_start": f"{os.getloadavg()[0]:.2f}"}
-    run_all(bench, info)
+    with watchman.daemon(ws.root / "watchman") as sock:
+        ws.watchman_sock = sock
+        info["watcher"] = "Watchman, the benchmark's own daemon" if sock else "none (watchman not installed)"
+        run_all(bench, info)
     info["load_end"] = f"{os.getloadavg()[0]:.2f}"
     info["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     info["elapsed_min"] = f"{(time.monotonic() - bench.started) / 60:.1f}"
@@ -146,6 +149,7 @@ def run_all(bench: Bench, info: dict[str, object]) -> None:
         if not ops_snapshot.add_data(bench, sc, "data/big.bin"):
             continue
         step(ops_snapshot.noop_snapshot, bench, sc)
+        step(ops_snapshot.watched_snapshots, bench, sc)
         if key == "100k" and not p.large_incremental:
             continue  # the smoke run only checks that the growth table is built
         step(ops_snapshot.change_one_snapshot, bench, sc)

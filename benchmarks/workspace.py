@@ -25,6 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 @dataclass
 class Workspace:
     root: Path
+    watchman_sock: Path | None = None  # the benchmark's own Watchman (benchmarks/watchman.py), if any
 
     @property
     def home(self) -> Path:
@@ -46,8 +47,15 @@ class Workspace:
             "[gc]\n\tauto = 0\n"  # no background repacking in the middle of a timed run
         )
 
-    def env(self, repo: Path | None = None) -> dict[str, str]:
+    def env(self, repo: Path | None = None, watcher: bool = False) -> dict[str, str]:
+        """WATCHER: mlv asks the benchmark's Watchman what changed; else it walks (MLV_WATCHER=off),
+        whatever Watchman the machine runs."""
         env = calling_environment()
+        env.pop("WATCHMAN_SOCK", None)
+        if watcher and self.watchman_sock is not None:
+            env["WATCHMAN_SOCK"] = str(self.watchman_sock)
+        else:
+            env["MLV_WATCHER"] = "off"
         env.update({
             "HOME": str(self.home),
             "XDG_CONFIG_HOME": str(self.home / ".config"),
