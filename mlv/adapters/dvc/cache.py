@@ -354,6 +354,20 @@ def drop_corrupt_downloads(cache: Path, md5s: Iterable[str]) -> None:
 _MD5_LINES = re.compile(r"(?:[0-9a-f]{32}\n)*")
 
 
+def manifest_may_name(cache: Path, md5: str, suffix: str) -> bool:
+    """Whether the `.dir` object MD5 may list a file whose name ends in SUFFIX (plain ASCII).
+
+    A substring test on the raw bytes, before paying for a JSON parse of a 100,000-entry manifest:
+    False only when SUFFIX cannot be there (not in the bytes, and no JSON escape could spell it);
+    True (and a missing object) leaves the answer to `load_manifest_map`, which verifies it.
+    """
+    try:
+        raw = object_path(cache, md5).read_bytes()
+    except FileNotFoundError:
+        return True
+    return suffix.encode() in raw or b"\\u" in raw
+
+
 def load_manifest_map(cache: Path, md5: str) -> dict[str, str] | None:
     """relpath -> md5 of a `.dir` object, or None when it is not in the cache.
 
