@@ -214,7 +214,12 @@ def test_a_restore_skips_vouched_paths_and_sees_an_edit(folder: Path, watchman: 
     from mlv.errors import MlvError
 
     state = statecache.of_work_tree(folder)
-    pointers = track.track_paths(folder, ["data"], state, watcher=watcher.connect(str(folder)))
+    first = watcher.connect(str(folder))
+    try:
+        pointers = track.track_paths(folder, ["data"], state, watcher=first)
+    finally:
+        if first is not None:
+            first.close()
     state.save()
 
     def plan(force: bool = False) -> tuple[list[str], int]:
