@@ -256,12 +256,17 @@ class S3Server:
         from moto import settings
         from moto.core.authorization import ActionAuthenticatorMixin
 
+        # moto's backends and settings are per process: another server of this process may have
+        # turned authentication on and made its own user already. Off while this one makes its user.
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = float("inf")
+        ActionAuthenticatorMixin.request_count = 0
+        user = f"mlv-test-{self.port}"
         iam = self._client("iam", "anything", "anything")
-        iam.create_user(UserName="mlv-test")
+        iam.create_user(UserName=user)
         policy = ('{"Version": "2012-10-17", "Statement": '
                   '[{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}')
-        iam.put_user_policy(UserName="mlv-test", PolicyName="s3", PolicyDocument=policy)
-        key = iam.create_access_key(UserName="mlv-test")["AccessKey"]
+        iam.put_user_policy(UserName=user, PolicyName="s3", PolicyDocument=policy)
+        key = iam.create_access_key(UserName=user)["AccessKey"]
         self.access_key, self.secret_key = key["AccessKeyId"], key["SecretAccessKey"]
         settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
         ActionAuthenticatorMixin.request_count = 0

@@ -120,7 +120,7 @@ def test_plain_dvc_record_sections_say_no_experiment_record(plain_dvc: Path) -> 
     assert "environment, params, metrics, command: no experiment record in HEAD~1 and HEAD" in out
     assert "Data" in out and "Code" in out
     md = mlv(plain_dvc, "diff", "HEAD~1", "HEAD", "--md").stdout
-    assert "_Not compared (environment, params, metrics, command): no experiment record in HEAD~1 and HEAD._" in md
+    assert "_Not compared (environment, params, metrics, command): no experiment record in HEAD\\~1 and HEAD._" in md
 
 
 def test_plain_dvc_without_arguments_explains_there_are_no_experiments(plain_dvc: Path) -> None:

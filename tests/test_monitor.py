@@ -341,7 +341,7 @@ def test_report_gains_a_production_section_from_the_log(served: Path) -> None:
     html = page.read_text()
     section = html[html.index('<section id="production">'):]
     section = section[: section.index("</section>")]
-    assert "rows per hour" in section and "mean latency per hour (ms)" in section
+    assert "throughput: logged rows per hour" in section and "latency: mean per hour (ms)" in section
     assert section.count("<tr><td>") == 2  # one row per day with predictions
     assert "50.0%" in section and "<strong>degraded</strong>" in section  # yesterday fine, today drifted
     assert "data_health: fail" in section
