@@ -233,6 +233,8 @@ def _templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             git(folder, "init", "-q")
             copy_sample_project(folder)
             mlv(folder, "init")
+            # The code is the user's to add: a snapshot leaves untracked files out.
+            git(folder, "add", "generate_data.py", "train.py", "params.yaml")
 
     sample = shared_template(tmp_path_factory, "sample", build_sample)
 

@@ -162,14 +162,18 @@ def test_changed_param_shows_in_second_experiment(experiment_repo: Path) -> None
     assert second["params"]["params.yaml"]["train"]["test_size"] == 0.3  # type: ignore[index]
 
 
-def test_untracked_code_is_committed_but_ignored_files_are_not(experiment_repo: Path) -> None:
+def test_untracked_code_is_listed_and_left_out_and_ignored_files_never_committed(experiment_repo: Path) -> None:
     (experiment_repo / "features.py").write_text("X = 1\n")
     (experiment_repo / ".gitignore").write_text((experiment_repo / ".gitignore").read_text() + "scratch.txt\n")
     (experiment_repo / "scratch.txt").write_text("notes\n")
-    mlv(experiment_repo, "snapshot", "-m", "with features")
+    (experiment_repo / "params.yaml").write_text("train:\n  test_size: 0.3\n  seed: 42\n  fit_intercept: true\n")
+    result = mlv(experiment_repo, "snapshot", "-m", "with features")
     files = git(experiment_repo, "ls-tree", "-r", "--name-only", "HEAD").splitlines()
-    assert "features.py" in files
+    assert "features.py" not in files
+    assert "left out of the commit (untracked): features.py" in result.stderr
     assert "scratch.txt" not in files
+    assert git(experiment_repo, "show", "HEAD:params.yaml").startswith("train:\n  test_size: 0.3")  # tracked
+    assert (experiment_repo / "features.py").read_text() == "X = 1\n"
     assert (experiment_repo / "scratch.txt").read_text() == "notes\n"
 
 
@@ -182,6 +186,7 @@ def test_paths_with_spaces_and_non_ascii(repo: Path) -> None:
     config = (repo / ".mlv/config.yaml").read_text()
     config = config.replace("data: []", "data:\n- dätä sets")
     (repo / ".mlv/config.yaml").write_text(config)
+    git(repo, "add", "trâin script.py")
     mlv(repo, "snapshot", "--run", "python 'trâin script.py'", "-m", "ünïcode")
     files = git(repo, "-c", "core.quotepath=false", "ls-tree", "-r", "--name-only", "HEAD").splitlines()
     assert "dätä sets.dvc" in files
@@ -249,10 +254,12 @@ def test_record_readable_with_plain_git(experiment_repo: Path) -> None:
 def test_two_experiment_branches_merge_without_conflict(experiment_repo: Path) -> None:
     git(experiment_repo, "switch", "-q", "-c", "other")
     (experiment_repo / "other.py").write_text("Y = 2\n")
+    git(experiment_repo, "add", "other.py")
     subprocess.run(["pip", "--version"], check=True, capture_output=True)
     mlv(experiment_repo, "snapshot", "-m", "on other")
     git(experiment_repo, "switch", "-q", "main")
     (experiment_repo / "main_only.py").write_text("Z = 3\n")
+    git(experiment_repo, "add", "main_only.py")
     mlv(experiment_repo, "snapshot", "-m", "on main")
     git(experiment_repo, "merge", "-q", "--no-edit", "other")
     assert git(experiment_repo, "status", "--porcelain") == ""

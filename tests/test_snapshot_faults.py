@@ -119,9 +119,14 @@ def test_rebase_in_progress(experiment_repo: Path) -> None:
 def test_large_code_file_refused_with_hint(experiment_repo: Path) -> None:
     with open(experiment_repo / "weights.bin", "wb") as handle:
         handle.truncate(11 * 1024 * 1024)
-    _assert_refused(experiment_repo, ["snapshot"], 1, "weights.bin is 11 MiB, too large to commit")
-    result = mlv(experiment_repo, "snapshot", check=False)
+    _assert_refused(experiment_repo, ["snapshot", "--include-untracked"], 1,
+                    "weights.bin is 11 MiB, too large to commit")
+    result = mlv(experiment_repo, "snapshot", "--include-untracked", check=False)
     assert "add 'weights.bin' to `data` or `outputs`" in result.stderr
+    # Untracked and not asked for, it is left out (and named), not refused.
+    left_out = mlv(experiment_repo, "snapshot", "--allow-empty")
+    assert "left out of the commit (untracked): weights.bin" in left_out.stderr
+    assert "weights.bin" not in git(experiment_repo, "ls-tree", "-r", "--name-only", "HEAD")
 
 
 def test_show_of_a_commit_that_is_not_an_experiment(experiment_repo: Path) -> None:
@@ -204,6 +209,7 @@ def test_ctrl_c_during_the_run_leaves_no_commit(experiment_repo: Path) -> None:
 @pytest.mark.parametrize("point", ["before-publish", "before-ref-update"])
 def test_killed_before_the_commit_point_leaves_repo_as_it_was(experiment_repo: Path, point: str) -> None:
     (experiment_repo / "new_feature.py").write_text("F = 1\n")
+    git(experiment_repo, "add", "new_feature.py")
     (experiment_repo / "data/extra.csv").write_text("a\n1\n")
     before = _state(experiment_repo)
     result = mlv(experiment_repo, "snapshot", "-m", "killed", check=False, env={"MLV_TEST_CRASH_AT": point})

@@ -17,7 +17,9 @@ CONFIG_FILE = ".mlv/config.yaml"
 CONFIG_VERSION = 1
 MAX_CONFIG_BYTES = 256 * 1024  # a real configuration is a few hundred bytes, a big registry a few KiB
 KNOWN_KEYS = ("version", "data", "outputs", "params", "metrics", "command", "python", "hooks", "models", "gate",
-              "data_check", "monitor", "watcher")
+              "data_check", "monitor", "watcher", "snapshot")
+SNAPSHOT_KEYS = ("include_untracked", "inputs_modified")
+INPUTS_MODIFIED = ("record", "refuse")  # what a snapshot does when the command rewrote its own input
 _HEADER = """\
 # mlv project configuration. Edit freely; `mlv init` never overwrites it.
 #   data:     datasets tracked through DVC (files or folders)
@@ -30,6 +32,7 @@ _HEADER = """\
 #   gate:     the rules `mlv gate` checks in CI (metrics, reproduced, data_check)
 #   data_check: thresholds of `mlv data check` (docs/how-to/data-health.md)
 #   monitor:  rules of `mlv monitor` on the prediction log (docs/reference/configuration.md)
+#   snapshot: {include_untracked: false, inputs_modified: record | refuse}
 """
 
 
@@ -54,6 +57,10 @@ class ProjectConfig:
     # `monitor: {min_rows: 500, latency_p99_ms: {max: 50}, ...}`: a mapping checked here, its rules
     # by mlv.monitor.rules when `mlv monitor` runs.
     monitor: dict[str, Any] | None = None
+    # `snapshot: {include_untracked: true}`: commit untracked, un-ignored files too (as `git add -A`).
+    include_untracked: bool = False
+    # `snapshot: {inputs_modified: refuse}`: a command that changes its own `data:` makes no commit.
+    inputs_modified: str = "record"
     version: int = CONFIG_VERSION
 
     @property
@@ -77,7 +84,20 @@ class ProjectConfig:
             ordered["data_check"] = self.data_check
         if self.monitor is not None:
             ordered["monitor"] = self.monitor
+        snapshot = self._snapshot_settings()
+        if snapshot:
+            ordered["snapshot"] = snapshot
         return _HEADER + yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True)
+
+
+    def _snapshot_settings(self) -> dict[str, Any]:
+        """The `snapshot:` settings that differ from the defaults."""
+        found: dict[str, Any] = {}
+        if self.include_untracked:
+            found["include_untracked"] = True
+        if self.inputs_modified != "record":
+            found["inputs_modified"] = self.inputs_modified
+        return found
 
 
 def safe_relpath(value: str, what: str) -> str:
@@ -156,6 +176,7 @@ def parse(text: str) -> ProjectConfig:
     monitor = doc.get("monitor")
     if monitor is not None and not isinstance(monitor, dict):
         raise ConfigError(f"{CONFIG_FILE}: `monitor` must be a mapping like `{{latency_p99_ms: {{max: 50}}}}`")
+    include_untracked, inputs_modified = _parse_snapshot(doc.get("snapshot"))
     config = ProjectConfig(
         data=_str_list(doc, "data"),
         outputs=_str_list(doc, "outputs"),
@@ -169,9 +190,33 @@ def parse(text: str) -> ProjectConfig:
         gate=gate,
         data_check=doc.get("data_check"),
         monitor=monitor,
+        include_untracked=include_untracked,
+        inputs_modified=inputs_modified,
     )
     _check_overlaps(config.tracked)
     return config
+
+
+def _parse_snapshot(value: Any) -> tuple[bool, str]:
+    """(include_untracked, inputs_modified) from the `snapshot:` mapping, checked."""
+    example = "`{include_untracked: true, inputs_modified: refuse}`"
+    if value is None:
+        return False, "record"
+    if not isinstance(value, dict):
+        raise ConfigError(f"{CONFIG_FILE}: `snapshot` must be a mapping like {example}")
+    for key in value:
+        if key not in SNAPSHOT_KEYS:
+            raise ConfigError(f"{CONFIG_FILE}: unknown key `snapshot.{key}`; valid keys: {', '.join(SNAPSHOT_KEYS)}",
+                              hint="Fix the key, or remove it.")
+    include = value.get("include_untracked", False)
+    if not isinstance(include, bool):
+        raise ConfigError(f"{CONFIG_FILE}: `snapshot.include_untracked` must be true or false")
+    modified = value.get("inputs_modified", "record")
+    if modified not in INPUTS_MODIFIED:
+        raise ConfigError(f"{CONFIG_FILE}: `snapshot.inputs_modified` must be one of {', '.join(INPUTS_MODIFIED)}",
+                          hint="`record` pins the input as the command read it and flags it; "
+                               "`refuse` makes no commit.")
+    return include, str(modified)
 
 
 def _check_overlaps(paths: list[str]) -> None:

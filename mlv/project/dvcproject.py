@@ -61,7 +61,7 @@ def refuse_taken_paths(root: Path, data: Sequence[str], outputs: Sequence[str],
 
 
 def recorded_stage_outputs(root: Path, pipeline: dvcfiles.Pipeline, state: StateCache,
-                           progress: track.ProgressSink | None = None) -> list[dvc.Pointer]:
+                           progress: track.ProgressSink | None = None, store: bool = True) -> list[dvc.Pointer]:
     """The stage outputs `dvc.lock` pins, checked against the work tree and stored in the cache.
 
     The record must describe the files that are there: an output missing, or changed since `dvc
@@ -74,7 +74,7 @@ def recorded_stage_outputs(root: Path, pipeline: dvcfiles.Pipeline, state: State
             raise MlvError(f"output {pointer.path!r} of DVC stage {pointer.stage!r} is missing, though "
                            "dvc.lock pins it; no experiment commit was made",
                            hint="Run `dvc repro` (or `dvc checkout` / `mlv pull`) to bring it back.")
-    current = track.track_paths(root, [p.path for p in pinned], state, progress) if pinned else []
+    current = track.track_paths(root, [p.path for p in pinned], state, progress, store=store) if pinned else []
     for pointer, now in zip(pinned, current, strict=True):
         if now.md5 != pointer.md5:
             raise MlvError(f"output {pointer.path!r} of DVC stage {pointer.stage!r} differs from what dvc.lock "

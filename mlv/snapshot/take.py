@@ -16,12 +16,12 @@ from mlv.data.pathsafety import check_no_symlink
 from mlv.data.safe_write import TEMP_MARK
 from mlv.datahealth import store
 from mlv.env import environment, project_lockfiles
-from mlv.errors import CommandFailedError, GitError, MlvError, NotAnExperimentError
+from mlv.errors import EXIT_USAGE, CommandFailedError, GitError, MlvError, NotAnExperimentError
 from mlv.faults import crash_point
 from mlv.pipeline import dvcfiles
 from mlv.project import config, dvcproject, paramfiles, undeclared
 from mlv.record.record import InvalidRecordError, Record, render_message
-from mlv.snapshot import runner
+from mlv.snapshot import runner, secrets, selection
 from mlv.snapshot.publish import PreparedCommit, publish, recover
 from mlv.snapshot.runner import RunResult, now_iso, run_command
 
@@ -39,6 +39,9 @@ class SnapshotOptions:
     completed_run: RunResult | None = None  # a run made elsewhere (mlv reproduce --save) to record
     allow_empty: bool = False  # commit even when nothing changed since HEAD's experiment
     sign: bool = False  # sign the commit with the user's key (`git commit-tree -S`): a saved verdict
+    include_untracked: bool = False  # commit untracked, un-ignored files too (as `git add -A`)
+    dry_run: bool = False  # say what would be committed and recorded; change nothing
+    allowed_secrets: list[str] = field(default_factory=list)  # files whose secret-scan findings are accepted
 
 
 @dataclass
@@ -49,6 +52,19 @@ class SnapshotResult:
     warnings: list[str] = field(default_factory=list)
     files_changed: int = 0
     made: bool = True  # False: nothing changed since HEAD's experiment, and no commit was made
+    plan: DryRun | None = None  # with --dry-run: what the commit would hold
+
+
+@dataclass
+class DryRun:
+    """What a snapshot would commit: (status letter, path) per change, and what it leaves out."""
+
+    changes: list[tuple[str, str]]
+    left_out: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"would_commit": [{"status": status, "path": path} for status, path in self.changes],
+                "left_out": self.left_out}
 
 
 class _NothingChangedError(Exception):
@@ -87,8 +103,22 @@ def take_snapshot(
         return _take_snapshot(root, options, progress)
 
 
+def check_options(options: SnapshotOptions) -> None:
+    """Refuse options that make no sense together, before anything is read or run."""
+    if options.run is not None and not options.run.strip():
+        raise MlvError("--run needs a command; an empty one would record an experiment nobody ran",
+                       hint='Name the command: `mlv snapshot --run "python train.py"`, or leave --run out.',
+                       exit_code=EXIT_USAGE)
+    if options.dry_run and options.run is not None:
+        raise MlvError("--dry-run cannot be combined with --run: what a command writes is known only "
+                       "after it ran", hint="Leave --run out to see what a snapshot of the work tree "
+                                            "would commit.", exit_code=EXIT_USAGE)
+
+
 def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.ProgressSink | None) -> SnapshotResult:
-    warnings = [note] if (note := recover(root)) else []
+    check_options(options)
+    # A dry run changes nothing, not even an interrupted snapshot's journal.
+    warnings = [note] if not options.dry_run and (note := recover(root)) else []
     cfg = config.load(root)
     pipeline = dvcfiles.read_pipeline(root)
     ref, head = _check_before_run(root, cfg, pipeline, options)
@@ -101,8 +131,13 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
     run, before = _run(root, cfg, options)
     params, metrics, stale = _results(root, cfg, pipeline, run, before, warnings)
     env, lockfile, project_locks = _environment(root, interpreter, may_probe, warnings)
-    _check_code(root, cfg, warnings)
-    pointers, stage_outputs = _hash_data(root, cfg, pipeline, progress)
+
+    # Before anything is hashed into git or the cache: a refused file must leave no objects behind.
+    untracked = _check_code_changes(root, cfg, pipeline, options.include_untracked, warnings)
+    if options.dry_run:  # the plan lists what it leaves out itself
+        warnings[:] = [w for w in warnings if w != untracked.warning()]
+    # A dry run reads the data but puts nothing into the cache.
+    pointers, stage_outputs = _track(root, cfg, pipeline, progress, store=not options.dry_run)
 
     record = _build_record(cfg, command, run, params, metrics, [*pointers, *stage_outputs], env, lockfile,
                            project_locks, options.reproduces)
@@ -113,10 +148,14 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
         record.metrics_from = "stdout" if "stdout" in metrics and not cfg.metrics else None
     message = options.message or _default_message(command)
     skip_if_same = head is not None and run is None and not options.allow_empty
+    staged = _stage(root, cfg, pointers, lockfile, record, [p.path for p in stage_outputs],
+                    None if options.include_untracked or cfg.include_untracked else untracked.taken)
+    if options.dry_run:
+        return _dry_run(root, head, staged, untracked, message, record, warnings)
     try:
-        prepared, changed = _prepare_commit(root, cfg, ref, head, pointers, lockfile, record, message,
-                                            options.verify, [p.path for p in stage_outputs], skip_if_same,
-                                            identity_checked=options.run is not None, sign=options.sign)
+        prepared, changed = _prepare_commit(root, ref, head, staged, record, message, options.verify,
+                                            skip_if_same, identity_checked=options.run is not None,
+                                            allowed_secrets=options.allowed_secrets, sign=options.sign)
     except _NothingChangedError:
         assert head is not None  # noqa: S101 - only raised with a HEAD to compare with
         return SnapshotResult(head, message, record, warnings, 0, made=False)
@@ -140,28 +179,27 @@ def _check_before_run(root: Path, cfg: config.ProjectConfig, pipeline: dvcfiles.
     return ref, head
 
 
-def _run(root: Path, cfg: config.ProjectConfig,
-         options: SnapshotOptions) -> tuple[RunResult | None, dict[str, runner.Fingerprint | None]]:
+def _run(root: Path, cfg: config.ProjectConfig, options: SnapshotOptions,
+         ) -> tuple[RunResult | None, dict[str, runner.Fingerprint | None]]:
     """The run to record (--run's, or one made elsewhere) and the fingerprints of the metrics and
     outputs files before it, to record only what the run wrote."""
-    run: RunResult | None = options.completed_run
-    before: dict[str, runner.Fingerprint | None] = {}
-    if options.run:
-        # A command never writes into the cache: outputs a checkout left as links become copies.
-        objects.unlink_from_cache(root, cfg.outputs)
-        before = runner.fingerprints(root, [*cfg.metrics, *cfg.outputs])
-        run = run_command(options.run, root, stdout_to_stderr=options.json_output)
-        if run.exit_code != 0 and not options.allow_failure:
-            raise CommandFailedError(
-                f"the command exited with code {run.exit_code}; no experiment commit was made",
-                hint="Fix it, or pass --allow-failure to record the failed run.",
-            )
+    if not options.run:
+        return options.completed_run, {}
+    # A command never writes into the cache: outputs a checkout left as links become copies.
+    objects.unlink_from_cache(root, cfg.outputs)
+    before = runner.fingerprints(root, [*cfg.metrics, *cfg.outputs])
+    run = run_command(options.run, root, stdout_to_stderr=options.json_output)
+    if run.exit_code != 0 and not options.allow_failure:
+        raise CommandFailedError(
+            f"the command exited with code {run.exit_code}; no experiment commit was made",
+            hint="Fix it, or pass --allow-failure to record the failed run.",
+        )
     return run, before
 
 
 def _results(root: Path, cfg: config.ProjectConfig, pipeline: dvcfiles.Pipeline | None, run: RunResult | None,
-             before: dict[str, runner.Fingerprint | None],
-             warnings: list[str]) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+             before: dict[str, runner.Fingerprint | None], warnings: list[str],
+             ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """Params, metrics (from the files the run wrote, else its stdout) and the files left out of
     the record because the run did not write them (a note goes to WARNINGS)."""
     params, metrics = _params_and_metrics(root, cfg, pipeline)
@@ -174,26 +212,33 @@ def _results(root: Path, cfg: config.ProjectConfig, pipeline: dvcfiles.Pipeline 
     return params, metrics, stale
 
 
-def _check_code(root: Path, cfg: config.ProjectConfig, warnings: list[str]) -> None:
-    """Refuse a file too large for git among the code changes, and note undeclared data in WARNINGS.
-    Before anything is hashed into git or the cache: a refused file must leave no objects behind."""
-    code_changes = _changes_for_git(root, [*cfg.tracked, environment.LOCKFILE_DIR])
-    _refuse_large_files(root, code_changes, set())
-    warnings += [hint.message() for hint in undeclared.hints(root, cfg, code_changes)]
+def _check_code_changes(root: Path, cfg: config.ProjectConfig, pipeline: dvcfiles.Pipeline | None,
+                        include_untracked: bool, warnings: list[str]) -> selection.UntrackedChoice:
+    """Refuse a file too large for git among those the commit would take, note undeclared data and
+    the untracked files left out (to WARNINGS); the untracked files taken and left out."""
+    committed, untracked = _changes_for_git(root, cfg, pipeline, include_untracked)
+    _refuse_large_files(root, committed, set())
+    warnings += [hint.message() for hint in undeclared.hints(root, cfg, committed)]
+    if (left_out := untracked.warning()) is not None:
+        warnings.append(left_out)
+    return untracked
 
 
-def _hash_data(root: Path, cfg: config.ProjectConfig, pipeline: dvcfiles.Pipeline | None,
-               progress: track.ProgressSink | None) -> tuple[list[dvc.Pointer], list[dvc.Pointer]]:
-    """The pointers of the tracked paths and of the stage outputs `dvc.lock` pins, hashed into the cache."""
+def _track(root: Path, cfg: config.ProjectConfig, pipeline: dvcfiles.Pipeline | None,
+           progress: track.ProgressSink | None, store: bool) -> tuple[list[dvc.Pointer], list[dvc.Pointer]]:
+    """Pointers for the configured data and outputs, and the stage outputs dvc.lock pins, hashed
+    (into the cache when STORE) through the stat cache."""
     state = statecache.of_work_tree(root)
     watch = watcher.connect(str(root))
     try:
-        pointers = track.track_paths(root, cfg.tracked, state, progress, watcher=watch)
+        pointers = track.track_paths(root, cfg.tracked, state, progress, store=store, watcher=watch)
     finally:
         if watch is not None:
             watch.close()
-    stage_outputs = dvcproject.recorded_stage_outputs(root, pipeline, state, progress) if pipeline is not None else []
-    state.save()  # the cache objects exist now; remembering them is safe whatever happens next
+    stage_outputs = (dvcproject.recorded_stage_outputs(root, pipeline, state, progress, store=store)
+                     if pipeline is not None else [])
+    if store:
+        state.save()  # the cache objects exist now; remembering them is safe whatever happens next
     return pointers, stage_outputs
 
 
@@ -322,22 +367,32 @@ def _build_record(
     )
 
 
-def _prepare_commit(
+@dataclass
+class _Staged:
+    """The commit's content in a private index, and the files mlv generated for it."""
+
+    index: git.TempIndex
+    base: Path  # a copy of the user's index as it was when the private one was copied from it
+    contents: dict[str, bytes]  # generated path -> bytes (pointer files, .gitignore entries, lockfile)
+    writes: dict[str, str]  # generated path -> blob sha
+    deletes: list[str]
+
+    def discard(self) -> None:
+        self.index.path.unlink(missing_ok=True)
+        self.base.unlink(missing_ok=True)
+
+
+def _stage(
     root: Path,
     cfg: config.ProjectConfig,
-    ref: str,
-    head: str | None,
     pointers: list[dvc.Pointer],
     lockfile: bytes,
     record: Record,
-    message: str,
-    verify: bool,
     stage_outputs: list[str],
-    skip_if_same: bool = False,
-    identity_checked: bool = False,
-    sign: bool = False,
-) -> tuple[PreparedCommit, int]:
-    """Build the commit's objects in a private index; the user's index and files are untouched."""
+    untracked: list[str] | None,
+) -> _Staged:
+    """Stage the commit in a private index; the user's index and files are untouched. UNTRACKED:
+    the untracked files to take (None: all of them, as `git add -A`)."""
     index = git.new_temp_index(root)
     # What the user's index held when the prepared one was copied from it: publishing keeps
     # anything staged after this moment (a `git add` while the snapshot runs its hooks).
@@ -347,7 +402,8 @@ def _prepare_commit(
         shutil.copyfile(index.path, base)
     # Stage outputs are DVC's (dvc.lock pins them, DVC's .gitignore entries keep them out of git):
     # never committed, and no pointer file or .gitignore entry is written for them.
-    git.stage_all_except(index, [*cfg.tracked, *stage_outputs, environment.LOCKFILE_DIR], [f"*{TEMP_MARK}*"])
+    git.stage_changes_except(index, [*cfg.tracked, *stage_outputs, environment.LOCKFILE_DIR], untracked,
+                             [f"*{TEMP_MARK}*"])
     contents: dict[str, bytes] = {
         dvc.pointer_path(p.path): dvc.render_pointer(p, _read_if_exists(root / dvc.pointer_path(p.path)))
         for p in pointers
@@ -358,28 +414,69 @@ def _prepare_commit(
     contents[lock_rel] = lockfile
     writes = dict(zip(contents, git.hash_objects(root, list(contents.values())), strict=True))
     git.stage_blobs(index, writes)
+    return _Staged(index, base, contents, writes, _stray_lockfiles(root, lock_rel))
 
+
+def _dry_run(root: Path, head: str | None, staged: _Staged, untracked: selection.UntrackedChoice,
+             message: str, record: Record, warnings: list[str]) -> SnapshotResult:
+    """What the commit would hold; the private index is thrown away, so nothing is changed."""
+    try:
+        plan = DryRun(git.staged_changes_vs(staged.index, head), untracked.left_out)
+        _refuse_large_files(root, [path for _, path in plan.changes], set(staged.writes))
+    finally:
+        staged.discard()
+    return SnapshotResult(head or "", message, record, warnings, len(plan.changes), made=False, plan=plan)
+
+
+def _prepare_commit(
+    root: Path,
+    ref: str,
+    head: str | None,
+    staged: _Staged,
+    record: Record,
+    message: str,
+    verify: bool,
+    skip_if_same: bool = False,
+    identity_checked: bool = False,
+    allowed_secrets: list[str] | None = None,
+    sign: bool = False,
+) -> tuple[PreparedCommit, int]:
+    """Build the commit's objects from the staged index; the user's index and files are untouched."""
+    index, writes = staged.index, staged.writes
     changed = git.staged_paths_vs(index, head)
     if skip_if_same and not changed and _head_repeats(root, head, record):
         raise _NothingChangedError
     if not identity_checked:
         check_identity(root)
     _refuse_large_files(root, changed, set(writes))
+    # Only what this commit changes, and never mlv's own generated files: a no-op stays fast.
+    secrets.refuse_secrets(root, [p for p in changed if p not in writes], allowed_secrets or [])
     if verify:
         _run_commit_hooks(root, index, message)
-    deletes = _stray_lockfiles(root, lock_rel)
-    _refuse_symlinked_folders(root, [*contents, *deletes])
+    _refuse_symlinked_folders(root, [*staged.contents, *staged.deletes])
     tree = git.write_tree(index)
     record.tree = tree  # so a reader can tell when the record travels to another tree (cherry-pick)
     commit = git.commit_tree(root, tree, head, render_message(message, record), sign=sign)
-    return PreparedCommit(commit, ref, head, index.path, writes, deletes, contents, base), len(changed)
+    return (PreparedCommit(commit, ref, head, index.path, writes, staged.deletes, staged.contents, staged.base),
+            len(changed))
 
 
-def _changes_for_git(root: Path, excluded: list[str]) -> list[str]:
-    """The changed and untracked files the commit would take into git (what `git add -A` would hash)."""
+def _changes_for_git(
+    root: Path, cfg: config.ProjectConfig, pipeline: dvcfiles.Pipeline | None, include_untracked: bool,
+) -> tuple[list[str], selection.UntrackedChoice]:
+    """(the changed files outside the tracked paths that the commit would take into git, the
+    untracked files taken and left out)."""
+    excluded = [*cfg.tracked, environment.LOCKFILE_DIR]
+    if pipeline is not None:
+        excluded += [out.path for out in pipeline.outs if out.cached]
     prefixes = tuple(p.rstrip("/") + "/" for p in excluded)
-    return [p for p in git.changed_paths(root)
-            if p.rstrip("/") not in excluded and not p.startswith(prefixes) and TEMP_MARK not in p]
+    status = [(code, p) for code, p in git.changed_paths_with_status(root)
+              if p.rstrip("/") not in excluded and not p.startswith(prefixes) and TEMP_MARK not in p]
+    untracked = selection.choose_untracked([p for code, p in status if code == "??"], excluded,
+                                           selection.declared_files(cfg, pipeline),
+                                           include_untracked or cfg.include_untracked)
+    committed = [p for code, p in status if code != "??"] + untracked.taken
+    return committed, untracked
 
 
 def _head_repeats(root: Path, head: str | None, fresh: Record) -> bool:

@@ -40,13 +40,25 @@ def new_temp_index(root: Path) -> TempIndex:
 def stage_all_except(index: TempIndex, excluded: Sequence[str], excluded_names: Sequence[str] = ()) -> None:
     """Stage every change and untracked, non-ignored file, leaving EXCLUDED paths out of git, and
     files whose names match a glob of EXCLUDED_NAMES anywhere (half-written temporary files)."""
+    stage_changes_except(index, excluded, untracked=None, excluded_names=excluded_names)
+
+
+def stage_changes_except(index: TempIndex, excluded: Sequence[str], untracked: Sequence[str] | None,
+                         excluded_names: Sequence[str] = ()) -> None:
+    """Stage every change to a file the index knows, plus the UNTRACKED files named (None: every
+    untracked, non-ignored file, as `git add -A`), leaving EXCLUDED paths out of git, and files
+    whose names match a glob of EXCLUDED_NAMES anywhere."""
     if excluded:
         index.run(["rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", *excluded])
     # git refuses an exclude pathspec that names an ignored path, and needs none for it anyway.
     ignored = check_ignore(index.root, list(excluded))
     specs = [f":(top,exclude,literal){p}" for p in excluded if p not in ignored]
     specs += [f":(top,exclude,glob)**/{name}" for name in excluded_names]
-    index.run(["add", "-A", "--", ":(top)", *specs])
+    index.run(["add", "-A" if untracked is None else "-u", "--", ":(top)", *specs])
+    if untracked:
+        joined = "\0".join(f":(top,literal){p}" for p in untracked)
+        index.run(["add", "--pathspec-from-file=-", "--pathspec-file-nul"],
+                  input_bytes=joined.encode("utf-8", "surrogateescape"))
 
 
 def stage_blobs(index: TempIndex, blobs: Mapping[str, str]) -> None:
@@ -63,6 +75,15 @@ def staged_paths_vs(index: TempIndex, base: str | None) -> list[str]:
     else:
         raw = index.run(["diff", "--cached", "--name-only", "-z", "--no-renames", base])
     return [p for p in raw.split("\0") if p]
+
+
+def staged_changes_vs(index: TempIndex, base: str | None) -> list[tuple[str, str]]:
+    """(status letter, path) of every path whose staged content differs from BASE: A, M, D, T."""
+    if base is None:
+        return [("A", p) for p in staged_paths_vs(index, None)]
+    raw = index.run(["diff", "--cached", "--name-status", "-z", "--no-renames", base])
+    fields = [f for f in raw.split("\0") if f]
+    return [(fields[i][:1], fields[i + 1]) for i in range(0, len(fields) - 1, 2)]
 
 
 def write_tree(index: TempIndex) -> str:

@@ -30,9 +30,15 @@ def operation_in_progress(root: Path) -> str | None:
 
 def changed_paths(root: Path) -> list[str]:
     """Paths that differ from HEAD in the index or work tree, untracked ones included."""
-    raw = run(["status", "--porcelain=v1", "-z", "--untracked-files=all"], root).stdout
+    return [path for _, path in changed_paths_with_status(root)]
+
+
+def changed_paths_with_status(root: Path) -> list[tuple[str, str]]:
+    """(porcelain code, path) of each path that differs from HEAD; untracked files have code "??"."""
+    # --no-optional-locks: a look (`mlv snapshot --dry-run`) must not refresh the index.
+    raw = run(["--no-optional-locks", "status", "--porcelain=v1", "-z", "--untracked-files=all"], root).stdout
     entries = raw.decode("utf-8", errors="surrogateescape").split("\0")
-    paths: list[str] = []
+    found: list[tuple[str, str]] = []
     skip_next = False
     for entry in entries:
         if skip_next:
@@ -43,8 +49,8 @@ def changed_paths(root: Path) -> list[str]:
         code, path = entry[:2], entry[3:]
         if code[0] in "RC":
             skip_next = True  # the next field is the rename's source
-        paths.append(path)
-    return paths
+        found.append((code, path))
+    return found
 
 
 @dataclass(frozen=True)
