@@ -94,6 +94,7 @@ def log(limit: int | None = None, rev: str = "HEAD", path: RepoLike = ".", *, al
     """
     from mlv.record import listing
 
+    _check_limit(limit)
     root = git.find_root(_folder(path))
     conditions = listing.parse_filters([where] if where else [])
     selecting = bool(conditions or sort)
@@ -103,6 +104,14 @@ def log(limit: int | None = None, rev: str = "HEAD", path: RepoLike = ".", *, al
     if found:
         found = listing.select(found, conditions, sort, limit)
     return [_experiment(e, root) if isinstance(e, history.Experiment) else e for e in found]
+
+
+def _check_limit(limit: object) -> None:
+    """A repository passed where the limit goes (`log(".")`) would silently list nothing."""
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)):
+        raise TypeError(f"mlv.api.log(): limit must be a number of experiments or None, not "
+                        f"{type(limit).__name__} {limit!r:.80}; the repository goes in path=, as in "
+                        f"mlv.api.log(path={limit!r:.80})")
 
 
 def show(rev: str = "HEAD", path: RepoLike = ".") -> Experiment:

@@ -49,3 +49,10 @@ def test_importing_the_api_does_not_import_gitpython() -> None:
     out = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, check=True, capture_output=True,
                          text=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_repository_given_as_the_limit_is_a_clear_type_error(experiment_repo: Path) -> None:
+    for wrong in (str(experiment_repo), experiment_repo, ".", True):
+        with pytest.raises(TypeError, match=r"limit must be a number of experiments or None.*path="):
+            api.log(wrong)  # type: ignore[arg-type]
+    assert len(api.log(1, path=experiment_repo)) == 1
