@@ -5,6 +5,7 @@ Labels say what happened to an experiment, in one place so that new ones are add
 - `failed`: run by mlv and exited non-zero (kept with `--allow-failure`);
 - `not_run_by_mlv`: a snapshot of the state as found (`mlv snapshot` without `--run`);
 - `rewritten`: the commit was rewritten after it was recorded (set by history when it knows);
+- `modified_by_run`: the command changed one of its own `data:` inputs (recorded as it read them);
 - the latest saved verdict of `mlv reproduce --save` about it: `reproduced`,
   `reproduced_within_tolerance` or `not_reproduced` (exactly the verdict: never rounded up).
 
@@ -29,6 +30,7 @@ from mlv.record.history import Experiment, InvalidExperiment
 FAILED = "failed"
 NOT_RUN_BY_MLV = "not_run_by_mlv"
 REWRITTEN = "rewritten"
+MODIFIED_BY_RUN = "modified_by_run"  # the command changed one of its own inputs
 REPRODUCED_PREFIX = "mlv/reproduced/"  # branches written by `mlv reproduce --save`
 
 Listed = Experiment | InvalidExperiment
@@ -59,6 +61,8 @@ def labels_of(exp: Experiment, verdict: str | None) -> list[str]:
         labels.append(FAILED)
     if getattr(exp, "rewritten", False):  # history marks commits rewritten after they were recorded
         labels.append(REWRITTEN)
+    if rec.modified_by_run:
+        labels.append(MODIFIED_BY_RUN)
     if verdict:
         labels.append(verdict)
     return labels

@@ -79,6 +79,8 @@ class Record:
     metrics_from: str | None = None
     # Where data files came from, when a tool that wrote them said so (mlv/record/lineage.py).
     lineage: list[dict[str, Any]] | None = None
+    # The `data:` paths the command itself changed: the record pins them as the command read them.
+    modified_by_run: list[str] | None = None
 
     def to_json(self, with_packages: bool = False) -> dict[str, Any]:
         """The record as written to the commit (key order included); WITH_PACKAGES adds the
@@ -96,7 +98,7 @@ class Record:
     def _optional_json(self) -> dict[str, Any]:
         """The optional fields that are set: a record without them reads and writes as before."""
         optional = {"tree": self.tree, "stdout": self.stdout, "metrics_from": self.metrics_from,
-                    "lineage": self.lineage}
+                    "lineage": self.lineage, "modified_by_run": self.modified_by_run}
         return {key: value for key, value in optional.items() if value is not None}
 
     @classmethod
@@ -122,6 +124,7 @@ class Record:
             tree=_checked_tree(doc.get("tree")), stdout=doc.get("stdout"),
             metrics_from=_checked_metrics_from(doc.get("metrics_from")),
             lineage=_checked_lineage(doc.get("lineage")),
+            modified_by_run=_checked_list(doc.get("modified_by_run"), "modified_by_run path"),
         )
 
 
@@ -313,6 +316,10 @@ def _checked_lineage(entries: list[dict[str, Any]] | None) -> list[dict[str, Any
         if not _MD5.fullmatch(entry["md5"]):
             raise _UnreadableError(f"its lineage entry has an md5 that is not one: {entry['md5'][:40]!r}")
     return entries
+
+
+def _checked_list(paths: list[str] | None, what: str) -> list[str] | None:
+    return None if paths is None else [_checked_path(path, what) for path in paths]
 
 
 def _checked_keys(files: dict[str, Any], what: str) -> dict[str, Any]:

@@ -394,13 +394,15 @@ def _judge(tree: Path, plan_: ReproducePlan, options: ReproduceOptions, run: Run
     if rec.metrics_from == "stdout":
         metrics = {"stdout": dict(run.stdout_metrics)} if run.stdout_metrics else {}
     recorded_stdout = rec.stdout.get("sha256") if rec.stdout and rec.stdout.get("bytes") else None
-    return verdict.decide(verdict.compare_outputs(exp.outputs, reproduced),
+    judged = verdict.decide(verdict.compare_outputs(exp.outputs, reproduced),
                           verdict.compare_metrics(rec.metrics, metrics, options.rtol, options.atol),
                           verdict.compare_exit(rec.exit_code if rec.run_by_mlv else None, run.exit_code),
                           options.rtol, options.atol,
                           stdout=verdict.compare_stdout(recorded_stdout, run.stdout_sha256),
                           inputs=_inputs(exp, mismatches, plan_.alterations, plan_.has_record,
                                          _stale_lock(tree, plan_)))
+    judged.modified_by_run = list(rec.modified_by_run or [])
+    return judged
 
 
 def _stale_lock(tree: Path, plan_: ReproducePlan) -> tuple[tuple[str, str], ...]:

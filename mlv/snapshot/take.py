@@ -21,7 +21,7 @@ from mlv.faults import crash_point
 from mlv.pipeline import dvcfiles
 from mlv.project import config, dvcproject, paramfiles, undeclared
 from mlv.record.record import InvalidRecordError, Record, render_message
-from mlv.snapshot import runner, secrets, selection
+from mlv.snapshot import inputs, runner, secrets, selection
 from mlv.snapshot.publish import PreparedCommit, publish, recover
 from mlv.snapshot.runner import RunResult, now_iso, run_command
 
@@ -128,7 +128,7 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
     # Running a command (--run, or reproduce's confirmed re-run) is consent to run the repository's
     # code; without one, an interpreter that is repository content is never started.
     may_probe = not interpreter.from_repository or options.run is not None or options.completed_run is not None
-    run, before = _run(root, cfg, options)
+    run, before, inputs_before = _run(root, cfg, options, progress)
     params, metrics, stale = _results(root, cfg, pipeline, run, before, warnings)
     env, lockfile, project_locks = _environment(root, interpreter, may_probe, warnings)
 
@@ -138,11 +138,14 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
         warnings[:] = [w for w in warnings if w != untracked.warning()]
     # A dry run reads the data but puts nothing into the cache.
     pointers, stage_outputs = _track(root, cfg, pipeline, progress, store=not options.dry_run)
+    modified = inputs.modified_by_run(inputs_before, pointers)
+    pointers = inputs.settle(cfg, pointers, modified, warnings)
 
     record = _build_record(cfg, command, run, params, metrics, [*pointers, *stage_outputs], env, lockfile,
                            project_locks, options.reproduces)
     record.outputs = [p for p in record.outputs if p.path not in stale]
     record.lineage = _lineage(root, record.data, warnings)
+    record.modified_by_run = [m.before.path for m in modified] or None
     if run is not None:
         record.stdout = run.stdout_evidence()
         record.metrics_from = "stdout" if "stdout" in metrics and not cfg.metrics else None
@@ -179,22 +182,23 @@ def _check_before_run(root: Path, cfg: config.ProjectConfig, pipeline: dvcfiles.
     return ref, head
 
 
-def _run(root: Path, cfg: config.ProjectConfig, options: SnapshotOptions,
-         ) -> tuple[RunResult | None, dict[str, runner.Fingerprint | None]]:
-    """The run to record (--run's, or one made elsewhere) and the fingerprints of the metrics and
-    outputs files before it, to record only what the run wrote."""
+def _run(root: Path, cfg: config.ProjectConfig, options: SnapshotOptions, progress: track.ProgressSink | None,
+         ) -> tuple[RunResult | None, dict[str, runner.Fingerprint | None], list[dvc.Pointer]]:
+    """The run to record (--run's, or one made elsewhere), the fingerprints of the metrics and
+    outputs files before it (to record only what the run wrote) and the data as it read them."""
     if not options.run:
-        return options.completed_run, {}
+        return options.completed_run, {}, []
     # A command never writes into the cache: outputs a checkout left as links become copies.
     objects.unlink_from_cache(root, cfg.outputs)
     before = runner.fingerprints(root, [*cfg.metrics, *cfg.outputs])
+    inputs_before = inputs.pin_before_run(root, cfg, progress)  # the data as the command will read them
     run = run_command(options.run, root, stdout_to_stderr=options.json_output)
     if run.exit_code != 0 and not options.allow_failure:
         raise CommandFailedError(
             f"the command exited with code {run.exit_code}; no experiment commit was made",
             hint="Fix it, or pass --allow-failure to record the failed run.",
         )
-    return run, before
+    return run, before, inputs_before
 
 
 def _results(root: Path, cfg: config.ProjectConfig, pipeline: dvcfiles.Pipeline | None, run: RunResult | None,

@@ -109,6 +109,9 @@ class Verdict:
     cause: str | None = None  # one of CAUSES; None when reproduced (or unverified)
     cause_detail: str | None = None  # one human line: what points at the cause
     stdout: StdoutCheck | None = None
+    # The recorded inputs the command itself changes (`modified_by_run` in the record): the re-run
+    # started from their recorded content, as the original run did.
+    modified_by_run: list[str] = field(default_factory=list)
 
     @property
     def succeeded(self) -> bool:

@@ -242,6 +242,7 @@ def _render_record(exp: object) -> None:
     lines += record_truth.tree_truth_lines(exp)
     if rec.reproduces:
         lines.append(f"reproduces {rec.reproduces.get('commit', '')[:10]}: {rec.reproduces.get('verdict')}")
+    modified = set(rec.modified_by_run or [])
     for title, items, in_tree in (("data", rec.data, exp.data), ("outputs", rec.outputs, exp.outputs)):
         pinned = {p.path: p for p in in_tree}
         for recorded in items:  # as the commit's tree pins them; the record's word only where it disagrees
@@ -249,6 +250,7 @@ def _render_record(exp: object) -> None:
             files = f" ({output.plural(item.nfiles, 'file')})" if item.nfiles is not None else ""
             note = ("  (the record's; not in the commit's tree)" if recorded.path not in pinned
                     else f"  (record: {recorded.md5})" if item.md5 != recorded.md5 else "")
+            note += _provenance_note(item.path, modified)
             lines.append(f"{title:<9} {item.path}  md5 {item.md5}  {output.fmt_size(item.size)}{files}{note}")
     for key, value in flatten(rec.params).items():
         lines.append(f"param     {key} = {output.fmt_value(value)}")
@@ -264,6 +266,13 @@ def _render_record(exp: object) -> None:
         lines.append(f"project   {path} sha256 {digest[:16]}")
     # Each line is one field from the repository: its control characters are shown, not obeyed.
     typer.echo("\n".join(output.visible(line) for line in lines))
+
+
+def _provenance_note(path: str, modified: set[str]) -> str:
+    """Where a recorded path's content comes from, when that is worth a word."""
+    if path in modified:
+        return "  (modified_by_run: recorded as the command read it; the run changed it)"
+    return ""
 
 
 def _message_lines(message: str) -> list[str]:

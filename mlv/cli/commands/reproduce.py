@@ -240,6 +240,9 @@ def _render(result: ReproduceResult) -> None:
     if result.runs is not None:
         _render_runs(result)
     typer.echo(f"verdict: {v.verdict}")
+    if v.modified_by_run:
+        typer.echo(output.visible(f"modified_by_run: the command changes its own input {', '.join(v.modified_by_run)}; "
+                                  "the re-run started from it as recorded (as the command first read it)"))
     if v.cause or v.cause_detail:
         typer.echo(output.visible(f"cause: {v.cause or '-'}: {v.cause_detail or ''}".rstrip(": ")))
 
