@@ -391,6 +391,12 @@ def test_diff_shows_the_changed_stage_outputs(pipeline_experiment: Path) -> None
     assert "model.pkl" in json.dumps(workspace)
 
 
+def test_show_prints_the_size_and_file_count_of_stage_outputs(pipeline_experiment: Path) -> None:
+    shown = mlv(pipeline_experiment, "show").stdout
+    line = next(line for line in shown.splitlines() if line.startswith("outputs   data/prepared"))
+    assert "(2 files)" in line and " 0 B" not in line
+
+
 @pytest.mark.slow
 def test_checkout_of_the_first_run_restores_stage_outputs_and_dvc_agrees(pipeline_experiment: Path) -> None:
     """Checkout used to restore only data.xml and leave every stage `modified`."""

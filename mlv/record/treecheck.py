@@ -172,7 +172,7 @@ def _check(sha: str, rec: Record, objects: dict[str, bytes | None],
     if recorded_tree is not None and actual_tree is not None and recorded_tree != actual_tree:
         differences.append(Difference("code", None, recorded_tree, actual_tree))
     lock_blob = blob(DVC_LOCK)
-    lock_outs: dict[str, str] = (_once(memo, "dvc.lock", lock_blob, lambda: _dvc_lock_outs(lock_blob))
+    lock_outs: dict[str, LockedOut] = (_once(memo, "dvc.lock", lock_blob, lambda: _dvc_lock_outs(lock_blob))
                                  if lock_blob is not None else {})
     facts = TreeFacts(data=[], outputs=[], lockfiles=_lockfiles(blob(LOCKFILE_DIR), len(sha)))
     others = others or {}
@@ -211,17 +211,26 @@ def _pointer(data: bytes | None, pointer_file: str) -> Pointer | None:
         return None  # an unreadable pointer file pins nothing: the record names what is not there
 
 
-def _lock_pointer(path: str, md5: str) -> Pointer | None:
+LockedOut = tuple[str, int, int | None, str]  # md5, size, nfiles, stage: an output as dvc.lock pins it
+
+
+def _lock_pointer(path: str, locked: LockedOut) -> Pointer | None:
     from mlv.adapters import dvc
 
+    md5, size, nfiles, stage = locked
     try:
-        return dvc.Pointer(path=path, md5=md5, size=0)
+        return dvc.Pointer(path=path, md5=md5, size=size, nfiles=nfiles, stage=stage)
     except MlvError:
         return None
 
 
-def _dvc_lock_outs(data: bytes | None) -> dict[str, str]:
-    """Output path -> md5 of every stage in a `dvc.lock` (DVC 2/3 format); {} when unreadable."""
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _dvc_lock_outs(data: bytes | None) -> dict[str, LockedOut]:
+    """Output path -> (md5, size, nfiles, stage) of every stage in a `dvc.lock` (DVC 2/3 format);
+    {} when unreadable. A size or file count that is not a count is read as unknown (0, None)."""
     from mlv.adapters import dvc
 
     if data is None:
@@ -231,12 +240,15 @@ def _dvc_lock_outs(data: bytes | None) -> dict[str, str]:
     except ValueError:
         return {}
     stages = doc.get("stages") if isinstance(doc, dict) else None
-    found: dict[str, str] = {}
-    for stage in (stages.values() if isinstance(stages, dict) else []):
+    found: dict[str, LockedOut] = {}
+    for name, stage in (stages.items() if isinstance(stages, dict) else []):
         outs = stage.get("outs") if isinstance(stage, dict) else None
         for out in outs if isinstance(outs, list) else []:
             if isinstance(out, dict) and isinstance(out.get("path"), str) and dvc.is_object_hash(out.get("md5")):
-                found[out["path"].strip("/")] = out["md5"]
+                size, nfiles = out.get("size"), out.get("nfiles")
+                found[out["path"].strip("/")] = (
+                    str(out["md5"]), size if isinstance(size, int) and _is_count(size) else 0,
+                    nfiles if isinstance(nfiles, int) and _is_count(nfiles) else None, str(name))
     return found
 
 
