@@ -294,6 +294,10 @@ def test_init_on_a_pipeline_configures_dvc_repro_and_leaves_stage_outputs_to_dvc
     assert config["outputs"] == []  # stage outputs come from dvc.lock
     assert config["params"] == ["params.yaml"]
     assert config["metrics"] == ["eval/metrics.json"]
+    text = mlv(pipeline_repo, "init").stdout
+    assert "models" not in text  # no `outputs: [models]` suggested: the stages' outputs come from dvc.lock
+    assert ("  pipeline: data/prepared (prepare), data/features (featurize), model.pkl (train), "
+            "eval/metrics.json (evaluate), eval/plots/prc.json (evaluate); recorded from dvc.lock") in text
 
 
 def test_a_snapshot_records_every_stage_output_dvc_lock_pins(pipeline_experiment: Path) -> None:
@@ -391,10 +395,46 @@ def test_diff_shows_the_changed_stage_outputs(pipeline_experiment: Path) -> None
     assert "model.pkl" in json.dumps(workspace)
 
 
+def test_an_up_to_date_dvc_repro_keeps_the_results_dvc_lock_certifies(pipeline_experiment: Path) -> None:
+    """`dvc repro` with nothing to do rewrites nothing, yet dvc.lock certifies its results for
+    this code, params and data: they stay in the record, and a gate on them runs."""
+    config = pipeline_experiment / ".mlv/config.yaml"
+    config.write_text(config.read_text() + "gate:\n  metrics:\n    avg_prec: {min: 0.0}\n")
+    git(pipeline_experiment, "commit", "-qam", "a gate")
+    result = mlv(pipeline_experiment, "snapshot", "--run", "dvc repro", "-m", "up to date", "--json")
+    assert "left out of the record" not in result.stderr
+    rec = json.loads(result.stdout)["record"]
+    assert set(rec["metrics"]["eval/metrics.json"]) == {"avg_prec", "n"}
+    assert rec["from_lock"] == {"data/features": "featurize", "data/prepared": "prepare",
+                                "eval/metrics.json": "evaluate", "eval/plots/prc.json": "evaluate",
+                                "model.pkl": "train"}
+    [plot] = rec["plots"]
+    lock = dvcfiles.parse_lock((pipeline_experiment / "dvc.lock").read_bytes())["evaluate"]
+    locked = next(out for out in lock.outs if out.path == "eval/plots/prc.json")
+    assert plot == {"path": "eval/plots/prc.json", "md5": locked.md5, "size": locked.size, "nfiles": None,
+                    "stage": "evaluate"}
+    shown = mlv(pipeline_experiment, "show").stdout
+    assert "eval/metrics.json certified by dvc.lock (stage evaluate)" in shown
+    assert "plots     eval/plots/prc.json" in shown and "(dvc.lock, stage evaluate)" in shown
+    gate = mlv(pipeline_experiment, "gate", "--against", "HEAD~1", check=False)
+    assert gate.returncode == 0, gate.stdout + gate.stderr
+    assert "avg_prec" in gate.stdout
+
+
 def test_show_prints_the_size_and_file_count_of_stage_outputs(pipeline_experiment: Path) -> None:
     shown = mlv(pipeline_experiment, "show").stdout
     line = next(line for line in shown.splitlines() if line.startswith("outputs   data/prepared"))
     assert "(2 files)" in line and " 0 B" not in line
+
+
+def test_diff_shows_which_plots_changed(pipeline_experiment: Path) -> None:
+    set_param(pipeline_experiment, "n_est: 5", "n_est: 7")
+    mlv(pipeline_experiment, "snapshot", "--run", "dvc repro", "-m", "second")
+    entries = json.loads(mlv(pipeline_experiment, "diff", "HEAD~1", "HEAD", "--json").stdout)["data"]["entries"]
+    plot = next(e for e in entries if e["path"] == "eval/plots/prc.json")
+    assert (plot["kind"], plot["status"]) == ("plot", "modified")
+    text = mlv(pipeline_experiment, "diff", "HEAD~1", "HEAD").stdout
+    assert "eval/plots/prc.json" in text
 
 
 @pytest.mark.slow

@@ -66,9 +66,12 @@ def compare(root: Path, old: Side, new: Side) -> DataSection:
     for path in sorted({*old.pointers, *new.pointers}):
         a, b = old.pointers.get(path), new.pointers.get(path)
         kind = new.kinds.get(path) or old.kinds.get(path) or "data"
+        if kind == "plot" and ((a is None and not old.knows_plots) or (b is None and not new.knows_plots)):
+            continue  # a side that does not know its plots (an older record, a plain commit) claims nothing
         entry = DataEntry(path, kind, _status(a, b), _pointer_json(a), _pointer_json(b),
                           b.size - a.size if a and b else None)
-        if entry.status == "modified" and a and b and a.is_dir and b.is_dir:
+        # A plots folder lives in git, not the DVC cache: there are no manifests to compare.
+        if entry.status == "modified" and a and b and a.is_dir and b.is_dir and kind != "plot":
             listing_a = _listing(old, a.md5, cache)
             listing_b = _listing(new, b.md5, cache)
             if listing_a is None or listing_b is None:

@@ -25,6 +25,7 @@ from mlv.project import config
 from mlv.record import record
 from mlv.record.history import Experiment
 
+PLOT = "plot"  # a pipeline's plots file: compared by hash in the data section
 WORKSPACE = "workspace"
 
 
@@ -50,6 +51,7 @@ class Side:
     # metrics files, its one lockfile.
     from_tree: bool = False
     notes: list[str] = field(default_factory=list)  # what the tree says against the record, two lockfiles
+    knows_plots: bool = False  # its plots are known (a record with `plots`, or the work tree's dvc.yaml)
 
     @property
     def is_workspace(self) -> bool:
@@ -86,6 +88,8 @@ def load_commits(root: Path, commits: list[Named]) -> list[Side]:
             side.params, side.metrics = rec.params, rec.metrics
             side.kinds = {item.path: "output" for item in rec.outputs}
             side.kinds.update({item.path: "data" for item in rec.data})
+            if rec.plots is not None:
+                _add_plots(side, rec.plots)
             side.env = rec.environment
             lockfiles[named.sha] = f"{named.sha}:{rec.environment.lockfile}"
         sides.append(side)
@@ -186,6 +190,10 @@ def load_workspace(root: Path, other: Side) -> Side:
     side.kinds = {p: ("data" if p in cfg.data else "output") for p in tracked}
     side.params = paramfiles.read_all(root, cfg.params, "params", required=False)
     side.metrics = paramfiles.read_all(root, cfg.metrics, "metrics", required=False)
+    pipeline = dvcfiles.read_pipeline(root)
+    if pipeline is not None:
+        plots = [p for p in pipeline.plots if (root / p).exists()]
+        _add_plots(side, track.track_paths(root, plots, state, store=False) if plots else [])
     for pointer in pointers:
         old = other.pointers.get(pointer.path)
         if pointer.is_dir and (old is None or old.md5 != pointer.md5):
@@ -221,3 +229,10 @@ def _pointer_files_on_disk(root: Path) -> list[str]:
     untracked = [p for p in git.untracked_files(root) if p.endswith(".dvc")]
     return [p for p in sorted({*tracked, *untracked}) if (root / p).is_file()]
 
+
+def _add_plots(side: Side, plots: list[dvc.Pointer]) -> None:
+    """A pipeline's plots files (as a record or the work tree has them) into SIDE's data, as plots."""
+    side.knows_plots = True
+    for plot in plots:
+        side.pointers.setdefault(plot.path, plot)
+        side.kinds[plot.path] = PLOT

@@ -246,6 +246,11 @@ def _read(path: Path) -> bytes | None:
         return None
 
 
+def read_lock(root: Path) -> bytes | None:
+    """The work tree's `dvc.lock` (unparsed), None when there is none."""
+    return _read(root / LOCK_FILE)
+
+
 def read_pipeline(root: Path) -> Pipeline | None:
     """The work tree's `dvc.yaml`, None when there is none."""
     data = _read(root / PIPELINE_FILE)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlv.adapters import dvc, git
@@ -17,6 +17,9 @@ class InitResult:
     config: config.ProjectConfig
     created_config: bool
     initialised_dvc: bool
+    # What the pipeline's stages write (dvc.yaml outs, metrics, plots): recorded from dvc.lock by
+    # every snapshot, so they are never `outputs:` in the configuration.
+    pipeline_outputs: list[dvcfiles.DeclaredOut] = field(default_factory=list)
 
 
 def init_project(cwd: Path, run_git_init: bool = False) -> InitResult:
@@ -44,7 +47,7 @@ def init_project(cwd: Path, run_git_init: bool = False) -> InitResult:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(cfg.to_yaml(), "utf-8")
         created = True
-    return InitResult(root, cfg, created, initialised_dvc)
+    return InitResult(root, cfg, created, initialised_dvc, pipeline.outs if pipeline is not None else [])
 
 
 def pipeline_defaults(root: Path, pipeline: dvcfiles.Pipeline) -> config.ProjectConfig:

@@ -78,12 +78,13 @@ def _hint_for(root: Path, rel: str) -> Hint | None:
     return Hint(rel, f"data ({size / 2**20:.1f} MiB)", "data", rel) if size > LARGE_FILE_BYTES else None
 
 
-def missing_declarations(cfg: ProjectConfig) -> list[str]:
-    """What `mlv init` did not find, each with how to declare it once it exists."""
+def missing_declarations(cfg: ProjectConfig, pipeline: bool = False) -> list[str]:
+    """What `mlv init` did not find, each with how to declare it once it exists. In a PIPELINE
+    project the stages' outputs come from dvc.lock, so no `outputs:` is suggested."""
     notes = []
     if not cfg.data:
         notes.append(f"no data found (no data/ folder): when it exists, add `data: [data]` to {CONFIG_FILE}")
-    if not cfg.outputs:
+    if not cfg.outputs and not pipeline:
         notes.append(f"no outputs found (no models/ folder): add `outputs: [models]` to {CONFIG_FILE} "
                      "for the files your command writes")
     if not cfg.metrics:

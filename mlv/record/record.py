@@ -81,6 +81,9 @@ class Record:
     lineage: list[dict[str, Any]] | None = None
     # The `data:` paths the command itself changed: the record pins them as the command read them.
     modified_by_run: list[str] | None = None
+    # A pipeline's plots files, and path -> dvc.yaml stage for each result dvc.lock certifies.
+    plots: list[Pointer] | None = None
+    from_lock: dict[str, str] | None = None
 
     def to_json(self, with_packages: bool = False) -> dict[str, Any]:
         """The record as written to the commit (key order included); WITH_PACKAGES adds the
@@ -98,7 +101,9 @@ class Record:
     def _optional_json(self) -> dict[str, Any]:
         """The optional fields that are set: a record without them reads and writes as before."""
         optional = {"tree": self.tree, "stdout": self.stdout, "metrics_from": self.metrics_from,
-                    "lineage": self.lineage, "modified_by_run": self.modified_by_run}
+                    "lineage": self.lineage, "modified_by_run": self.modified_by_run,
+                    "plots": [p.to_json() for p in self.plots] if self.plots is not None else None,
+                    "from_lock": self.from_lock}
         return {key: value for key, value in optional.items() if value is not None}
 
     @classmethod
@@ -125,6 +130,8 @@ class Record:
             metrics_from=_checked_metrics_from(doc.get("metrics_from")),
             lineage=_checked_lineage(doc.get("lineage")),
             modified_by_run=_checked_list(doc.get("modified_by_run"), "modified_by_run path"),
+            plots=[_pointer(item, "plots path") for item in doc["plots"]] if "plots" in doc else None,
+            from_lock=_checked_keys(doc["from_lock"], "from_lock path") if "from_lock" in doc else None,
         )
 
 

@@ -19,6 +19,7 @@ from mlv.env import environment, project_lockfiles
 from mlv.errors import EXIT_USAGE, CommandFailedError, GitError, MlvError, NotAnExperimentError
 from mlv.faults import crash_point
 from mlv.pipeline import dvcfiles
+from mlv.pipeline import results as pipeline_results
 from mlv.project import config, dvcproject, paramfiles, undeclared
 from mlv.record.record import InvalidRecordError, Record, render_message
 from mlv.snapshot import inputs, runner, secrets, selection
@@ -129,7 +130,7 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
     # code; without one, an interpreter that is repository content is never started.
     may_probe = not interpreter.from_repository or options.run is not None or options.completed_run is not None
     run, before, inputs_before = _run(root, cfg, options, progress)
-    params, metrics, stale = _results(root, cfg, pipeline, run, before, warnings)
+    params, metrics, stale, from_lock = _results(root, cfg, pipeline, run, before, warnings)
     env, lockfile, project_locks = _environment(root, interpreter, may_probe, warnings)
 
     # Before anything is hashed into git or the cache: a refused file must leave no objects behind.
@@ -146,6 +147,7 @@ def _take_snapshot(root: Path, options: SnapshotOptions, progress: track.Progres
     record.outputs = [p for p in record.outputs if p.path not in stale]
     record.lineage = _lineage(root, record.data, warnings)
     record.modified_by_run = [m.before.path for m in modified] or None
+    _add_pipeline_results(root, pipeline, record, stage_outputs, from_lock)
     if run is not None:
         record.stdout = run.stdout_evidence()
         record.metrics_from = "stdout" if "stdout" in metrics and not cfg.metrics else None
@@ -203,17 +205,32 @@ def _run(root: Path, cfg: config.ProjectConfig, options: SnapshotOptions, progre
 
 def _results(root: Path, cfg: config.ProjectConfig, pipeline: dvcfiles.Pipeline | None, run: RunResult | None,
              before: dict[str, runner.Fingerprint | None], warnings: list[str],
-             ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
-    """Params, metrics (from the files the run wrote, else its stdout) and the files left out of
-    the record because the run did not write them (a note goes to WARNINGS)."""
+             ) -> tuple[dict[str, Any], dict[str, Any], list[str], dict[str, str]]:
+    """(params, metrics, the paths left out as an earlier run's results, path -> stage of the
+    results dvc.lock certifies). A result this run did not write is left out unless dvc.lock
+    certifies it for this code, params and data."""
     params, metrics = _params_and_metrics(root, cfg, pipeline)
-    stale = runner.not_written_by_run(root, before)
+    from_lock: dict[str, str] = {}
+    if pipeline is not None:
+        candidates = [*cfg.metrics, *cfg.outputs, *pipeline.metrics, *pipeline.plots]
+        from_lock = pipeline_results.certified(root, candidates, statecache.of_work_tree(root))
+    stale = [path for path in runner.not_written_by_run(root, before) if path not in from_lock]
     if stale:
         warnings.append(f"left out of the record: {', '.join(stale)} (not written by this run; "
                         "they hold the results of an earlier one)")
         metrics = {name: content for name, content in metrics.items() if name not in stale}
     metrics = metrics or runner.stdout_metrics(run, cfg.metrics)
-    return params, metrics, stale
+    return params, metrics, stale, from_lock
+
+
+def _add_pipeline_results(root: Path, pipeline: dvcfiles.Pipeline | None, record: Record,
+                          stage_outputs: list[dvc.Pointer], from_lock: dict[str, str]) -> None:
+    """The plots, and where each result dvc.lock certifies comes from, into RECORD."""
+    if pipeline is None:
+        return
+    certified = {**{p.path: p.stage for p in stage_outputs if p.stage is not None}, **from_lock}
+    record.plots = pipeline_results.plots(root, pipeline, statecache.of_work_tree(root), certified) or None
+    record.from_lock = dict(sorted(certified.items())) or None
 
 
 def _check_code_changes(root: Path, cfg: config.ProjectConfig, pipeline: dvcfiles.Pipeline | None,

@@ -36,7 +36,9 @@ def init_command(
                               "initialised_dvc": result.initialised_dvc,
                               "config": {"data": cfg.data, "outputs": cfg.outputs,
                                          "params": cfg.params, "metrics": cfg.metrics,
-                                         "command": cfg.command, "python": cfg.python}})
+                                         "command": cfg.command, "python": cfg.python},
+                              "pipeline_outputs": [{"path": out.path, "stage": out.stage, "kind": out.kind}
+                                                   for out in result.pipeline_outputs]})
             return
         state = "created" if result.created_config else "already present, left as is"
         # The configuration may come from a cloned repository: its control characters are shown.
@@ -46,13 +48,16 @@ def init_command(
             typer.echo("  initialised DVC (.dvc/)")
         typer.echo(f"  data:    {show(', '.join(cfg.data)) or '-'}")
         typer.echo(f"  outputs: {show(', '.join(cfg.outputs)) or '-'}")
+        if result.pipeline_outputs:
+            described = ", ".join(f"{out.path} ({out.stage})" for out in result.pipeline_outputs)
+            typer.echo(f"  pipeline: {show(described)}; recorded from dvc.lock by every snapshot")
         typer.echo(f"  params:  {show(', '.join(cfg.params)) or '-'}")
         typer.echo(f"  metrics: {show(', '.join(cfg.metrics)) or '-'}")
         typer.echo(f"  command: {show(cfg.command or '-')}")
-        missing = undeclared.missing_declarations(cfg)
+        missing = undeclared.missing_declarations(cfg, pipeline=bool(result.pipeline_outputs))
         for note in missing:
             typer.echo(f"  {note}")
-        if not cfg.tracked:
+        if not cfg.tracked and not result.pipeline_outputs:
             # A snapshot now would commit the data and models to git as code, once they exist.
             typer.echo("Next: declare your data and outputs in .mlv/config.yaml, then "
                        f"mlv snapshot --run '{show(cfg.command or 'python train.py')}' -m 'baseline'")

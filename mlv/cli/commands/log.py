@@ -242,16 +242,19 @@ def _render_record(exp: object) -> None:
     lines += record_truth.tree_truth_lines(exp)
     if rec.reproduces:
         lines.append(f"reproduces {rec.reproduces.get('commit', '')[:10]}: {rec.reproduces.get('verdict')}")
-    modified = set(rec.modified_by_run or [])
-    for title, items, in_tree in (("data", rec.data, exp.data), ("outputs", rec.outputs, exp.outputs)):
+    modified, from_lock = set(rec.modified_by_run or []), rec.from_lock or {}
+    for title, items, in_tree in (("data", rec.data, exp.data), ("outputs", rec.outputs, exp.outputs),
+                                  ("plots", rec.plots or [], rec.plots or [])):
         pinned = {p.path: p for p in in_tree}
         for recorded in items:  # as the commit's tree pins them; the record's word only where it disagrees
             item = pinned.get(recorded.path, recorded)
             files = f" ({output.plural(item.nfiles, 'file')})" if item.nfiles is not None else ""
             note = ("  (the record's; not in the commit's tree)" if recorded.path not in pinned
                     else f"  (record: {recorded.md5})" if item.md5 != recorded.md5 else "")
-            note += _provenance_note(item.path, modified)
+            note += _provenance_note(item.path, modified, from_lock)
             lines.append(f"{title:<9} {item.path}  md5 {item.md5}  {output.fmt_size(item.size)}{files}{note}")
+    lines += [f"metrics   {path} certified by dvc.lock (stage {stage})" for path, stage in from_lock.items()
+              if path in rec.metrics]
     for key, value in flatten(rec.params).items():
         lines.append(f"param     {key} = {output.fmt_value(value)}")
     for key, value in flatten(rec.metrics).items():
@@ -268,10 +271,12 @@ def _render_record(exp: object) -> None:
     typer.echo("\n".join(output.visible(line) for line in lines))
 
 
-def _provenance_note(path: str, modified: set[str]) -> str:
+def _provenance_note(path: str, modified: set[str], from_lock: dict[str, str]) -> str:
     """Where a recorded path's content comes from, when that is worth a word."""
     if path in modified:
         return "  (modified_by_run: recorded as the command read it; the run changed it)"
+    if path in from_lock:
+        return f"  (dvc.lock, stage {from_lock[path]})"
     return ""
 
 
