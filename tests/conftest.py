@@ -233,8 +233,6 @@ def _templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             git(folder, "init", "-q")
             copy_sample_project(folder)
             mlv(folder, "init")
-            # The code is the user's to add: a snapshot leaves untracked files out.
-            git(folder, "add", "generate_data.py", "train.py", "params.yaml")
 
     sample = shared_template(tmp_path_factory, "sample", build_sample)
 
@@ -252,6 +250,8 @@ def copy_sample_project(repo: Path) -> None:
         shutil.copy(SAMPLE_PROJECT / name, repo / name)
     shutil.copy(FAST_TRAIN_SCRIPT, repo / "train.py")
     subprocess.run([sys.executable, "generate_data.py"], cwd=repo, check=True, capture_output=True)
+    if (repo / ".git").exists():  # the code is the user's to add: a snapshot leaves untracked files out
+        git(repo, "add", "generate_data.py", "train.py", "params.yaml")
 
 
 def derived_template(factory: pytest.TempPathFactory, source: Path, build: Callable[[Path], None]) -> Path:

@@ -38,6 +38,7 @@ def build_two_runs(repo: Path) -> None:
         handle.write("# tuned hold-out\n")
     (repo / "utils.py").write_text("def helper():\n    return 1\n")
     (repo / "logo.bin").write_bytes(b"\x89PNG\0\0binary")
+    git(repo, "add", "utils.py", "logo.bin")
     with (repo / "data" / "dataset.csv").open("a") as handle:
         handle.write("0.1,0.2,0.3,0.4,1.0\n")
     (repo / "data" / "extra.csv").write_text("x1,x2,x3,x4,y\n")

@@ -268,6 +268,7 @@ def test_stdout_is_recorded_as_evidence_and_metrics_read_when_no_file_is_declare
     (sample_repo / ".mlv/config.yaml").write_text(
         "version: 1\ndata: [data]\noutputs: []\nparams: [params.yaml]\nmetrics: []\ncommand: python score.py\n")
     (sample_repo / "score.py").write_text("print('epoch 1')\nprint('Test MSE: 0.25')\nprint('acc=0.5 n=3')\n")
+    git(sample_repo, "add", "score.py")
     mlv(sample_repo, "snapshot", "--run", "python score.py", "-m", "printed")
     doc = _show(sample_repo, "HEAD")
     assert doc["metrics_from"] == "stdout"
