@@ -65,6 +65,11 @@ class MlvError(Exception):
         return clone
 
 
+class MlvWarning(UserWarning):
+    """Something the user should know that does not stop the command; the CLI prints it as one
+    `warning:` line, and Python callers get it through the `warnings` module."""
+
+
 class GitError(MlvError):
     """git is missing, the folder is not a repository, or a git command failed."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from typer.core import TyperArgument, TyperCommand
@@ -160,7 +160,28 @@ def _exit_for_command_line_error(exc: Any) -> None:
     sys.exit(exc.exit_code)
 
 
+def _show_mlv_warnings() -> None:
+    """Print the core's MlvWarnings as `warning:` lines; other warnings keep Python's handling."""
+    import warnings
+
+    from mlv.errors import MlvWarning
+
+    default = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:
+        if issubclass(category, MlvWarning):
+            from mlv.cli import output
+
+            output.warn(str(message))
+            return
+        default(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+
+
 def main() -> None:
+    _show_mlv_warnings()
     try:
         code = app_for(sys.argv[1:])(prog_name="mlv", standalone_mode=False)
     except TyperException as exc:
