@@ -262,3 +262,11 @@ def worktree_stage_outputs(root: Path, pipeline: Pipeline | None = None) -> list
     if pipeline is not None:
         return pinned_outputs(pipeline, _read(root / LOCK_FILE))
     return stage_outputs(_read(root / PIPELINE_FILE), _read(root / LOCK_FILE))
+
+
+def stage_outputs_at(root: Path, rev: str) -> list[dvc.Pointer]:
+    """The cached stage outputs `dvc.lock` pins in commit REV (none when it has no `dvc.lock`)."""
+    from mlv.adapters import git
+
+    blobs = git.read_blobs(root, [f"{rev}:{PIPELINE_FILE}", f"{rev}:{LOCK_FILE}"])
+    return stage_outputs(blobs.get(f"{rev}:{PIPELINE_FILE}"), blobs.get(f"{rev}:{LOCK_FILE}"))

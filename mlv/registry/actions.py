@@ -109,6 +109,7 @@ def register(root: Path, name: str, rev: str | None = None, version: str | None 
     _tag(root, tag, exp.commit, metadata.render(summary, doc))
     crash_point("register-after-tag")
     written = Written(tag, name, exp.commit, version=chosen)
+    written.notes += _declare_for_dvc(root, name, artifact["path"])
     if _path_to_remember(conf.path, artifact["path"], path):
         try:
             settings.remember_path(root, name, artifact["path"])
@@ -137,6 +138,19 @@ def _finish_interrupted(root: Path, name: str, taken: state.Version, path: str |
     return Written(taken.tag, name, taken.commit, version=taken.version,
                    notes=[f"{name} {taken.version} was registered already (an earlier run was interrupted); "
                           f"remembered path {artifact} for {name} in .mlv/config.yaml"])
+
+
+def _declare_for_dvc(root: Path, name: str, path: str) -> list[str]:
+    """Declare the model in dvc.yaml `artifacts:` so DVC's `dvc artifacts get` finds it; a note."""
+    from mlv.registry import artifacts
+
+    try:
+        if not artifacts.declare(root, name, path):
+            return []
+    except (OSError, MlvError, ValueError) as exc:
+        return [f"could not declare {name} in dvc.yaml `artifacts:` ({exc}); `dvc artifacts get` needs it"]
+    return [f"declared {name} (path {path}) in dvc.yaml `artifacts:` for `dvc artifacts get`; the next "
+            "snapshot commits it, and versions of later commits are found by DVC"]
 
 
 def _short(value: Any) -> str:

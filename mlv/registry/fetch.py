@@ -15,7 +15,8 @@ from mlv.adapters import dvc, remote_trust
 from mlv.data import objects, pathsafety
 from mlv.data.safe_write import SafeTree
 from mlv.errors import EXIT_CANNOT_RUN, DvcError, UntrustedRemoteError
-from mlv.registry import metadata, queries, trust
+from mlv.record.history import Experiment
+from mlv.registry import artifacts, metadata, queries, trust
 from mlv.registry.names import RegistryError
 
 
@@ -81,25 +82,53 @@ def _refuse_existing(out_dir: Path, rels: list[str]) -> None:
                                 hint="Pass --force to replace it, or write into a new folder with -o DIR.")
 
 
-def get(root: Path, text: str, out_dir: Path | None = None, *, force: bool = False) -> Got:
-    """Write TEXT's artifact into OUT_DIR (default `NAME-vX.Y.Z`); an existing file there is
-    replaced only with FORCE."""
-    found, exp = queries.resolve_trusted(root, text, "fetch")
-    claimed = metadata.dict_field(found.version.meta, "artifact").get("path")
-    truth = trust.record_artifact(root, exp, claimed) if exp is not None and isinstance(claimed, str) else None
+def _recorded_artifact(root: Path, cache: Path, found: queries.Resolved, exp: Experiment | None,
+                       claimed: str) -> tuple[str, str, int]:
+    """(path, md5) of the output CLAIMED (the tag's mlv metadata names it) as the record holds it,
+    and the objects fetched to learn its md5."""
+    truth = trust.record_artifact(root, exp, claimed) if exp is not None else None
     if truth is None:
         raise RegistryError(f"{found.model.name} {found.version.version} has no mlv metadata naming its artifact",
                             hint="Only versions registered by `mlv model register` can be fetched.")
-    cache = dvc.cache_dir(root)
     fetched = 0
     if truth["md5"] is None:  # a file inside an output folder whose manifest was not here
         fetched = _ensure(root, cache, [truth["folder_md5"]])
-        truth = trust.record_artifact(root, exp, claimed) if exp is not None and isinstance(claimed, str) else None
+        truth = trust.record_artifact(root, exp, claimed) if exp is not None else None
         if truth is None or truth["md5"] != metadata.dict_field(found.version.meta, "artifact").get("md5"):
             raise trust.UntrustedVersionError(
                 f"refusing to fetch {found.model.name} {found.version.version}: it is invalid, its tag's "
                 "artifact md5 is not the record's", hint="Deregister it and register again.")
-    path, md5 = str(truth["path"]), str(truth["md5"])  # the record's: the tag only says which output
+    return str(truth["path"]), str(truth["md5"]), fetched  # the record's: the tag only says which output
+
+
+def _declared_artifact(root: Path, found: queries.Resolved) -> tuple[str, str]:
+    """(path, md5) of the artifact of a version whose tag makes no claim (GTO registered it): what
+    its commit declares in `dvc.yaml` `artifacts:` or `artifacts.yaml`, hashed by its pointer files."""
+    name, version, commit = found.model.name, found.version.version, found.version.commit
+    declared = artifacts.declared_path(root, commit, name)
+    if declared is None:
+        raise RegistryError(f"{name} {version} names no artifact: its tag has no mlv metadata, and commit "
+                            f"{commit[:10]} declares no {name!r} in dvc.yaml `artifacts:` or artifacts.yaml",
+                            hint=f"Declare it (`dvc artifacts`/`gto annotate`), or register with "
+                                 f"`mlv model register {name}`.")
+    where = artifacts.located(root, commit, declared)
+    if where is None:
+        raise RegistryError(f"{name} {version}: {declared!r}, its artifact path, is tracked by no .dvc file "
+                            f"or dvc.lock in commit {commit[:10]}",
+                            hint="Only data DVC tracks can be fetched by hash; check the declared path.")
+    return declared, str(where["md5"])
+
+
+def get(root: Path, text: str, out_dir: Path | None = None, *, force: bool = False) -> Got:
+    """Write TEXT's artifact into OUT_DIR (default `NAME-vX.Y.Z`); an existing file there is
+    replaced only with FORCE."""
+    found, exp = queries.resolve_trusted(root, text, "fetch")
+    cache = dvc.cache_dir(root)
+    claimed = metadata.dict_field(found.version.meta, "artifact").get("path")
+    if isinstance(claimed, str):
+        path, md5, fetched = _recorded_artifact(root, cache, found, exp, claimed)
+    else:
+        (path, md5), fetched = _declared_artifact(root, found), 0
     name = pathsafety.safe_relpath(path, "artifact path").rsplit("/", 1)[-1]
     out_dir = (out_dir or default_folder(found.model.name, found.version.version)).absolute()
     fetched += _ensure(root, cache, [md5])
