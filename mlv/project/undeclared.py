@@ -8,7 +8,8 @@ hints name such files by their folder, extension, name or size, with the config 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from mlv.project.config import CONFIG_FILE, ProjectConfig
@@ -33,25 +34,28 @@ class Hint:
     kind: str  # "data", "a model", "metrics", "params", "a large file"
     key: str  # the configuration key: data, outputs, metrics, params
     entry: str
+    committed: bool = True  # False: untracked, so the snapshot leaves it out instead
 
     def message(self) -> str:
         add = f"add `{self.key}: [{self.entry}]` to {CONFIG_FILE}"
         if self.key in ("metrics", "params"):  # these belong in git; they are just not recorded
             return f"{self.path} looks like {self.kind} but is not recorded as {self.key}; {add}"
-        return (f"{self.path} looks like {self.kind} and went into git as code, not DVC; "
-                f"to track it as {self.key}, {add} and snapshot again")
+        went = "went into git as code, not DVC" if self.committed else "was left out of the commit (untracked)"
+        return f"{self.path} looks like {self.kind} and {went}; to track it as {self.key}, {add} and snapshot again"
 
 
-def hints(root: Path, cfg: ProjectConfig, paths: list[str]) -> list[Hint]:
-    """One hint per configuration entry to add, for PATHS (files about to be committed)."""
+def hints(root: Path, cfg: ProjectConfig, paths: list[str], left_out: Sequence[str] = ()) -> list[Hint]:
+    """One hint per configuration entry to add, for PATHS (files about to be committed) and
+    LEFT_OUT (untracked files the snapshot leaves out)."""
     declared = {*cfg.tracked, *cfg.params, *cfg.metrics}
     found: dict[tuple[str, str], Hint] = {}
-    for rel in paths:
+    left = set(left_out)
+    for rel in [*paths, *left_out]:
         if rel in declared or rel.startswith(".") or "/." in rel:
             continue  # declared already, or a dot folder (.dvc/, .github/) that is tooling, not data
         hint = _hint_for(root, rel)
         if hint is not None:
-            found.setdefault((hint.key, hint.entry), hint)
+            found.setdefault((hint.key, hint.entry), replace(hint, committed=rel not in left))
     return list(found.values())
 
 

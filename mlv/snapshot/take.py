@@ -239,7 +239,7 @@ def _check_code_changes(root: Path, cfg: config.ProjectConfig, pipeline: dvcfile
     the untracked files left out (to WARNINGS); the untracked files taken and left out."""
     committed, untracked = _changes_for_git(root, cfg, pipeline, include_untracked)
     _refuse_large_files(root, committed, set())
-    warnings += [hint.message() for hint in undeclared.hints(root, cfg, committed)]
+    warnings += [hint.message() for hint in undeclared.hints(root, cfg, committed, untracked.left_out)]
     if (left_out := untracked.warning()) is not None:
         warnings.append(left_out)
     return untracked
