@@ -76,6 +76,7 @@ def script_project(path: Path, script: str, command: str = "python train.py") ->
     (path / ".mlv" / "config.yaml").write_text(
         f"version: 1\ndata: []\noutputs: []\nparams: [params.yaml]\nmetrics: [metrics.json]\ncommand: {command}\n"
     )
+    git(path, "add", "train.py")  # the code is the user's to add: a snapshot leaves untracked files out
     return path
 
 

@@ -56,10 +56,12 @@ def test_snapshot_names_undeclared_data_models_and_metrics(empty_project: tuple)
     (repo / "metrics.json").write_text('{"mse": 0.1}\n')
     (repo / "big.raw").write_bytes(os.urandom(2 * 1024 * 1024))
     (repo / "train.py").write_text("print('hi')\n")
+    git(repo, "add", "train.py")
     warnings = [line for line in mlv(repo, "snapshot", "-m", "first").stderr.splitlines()
-                if line.startswith("warning: ")]
+                if line.startswith("warning: ") and not line.startswith("warning: left out of the commit")]
     text = "\n".join(warnings)
-    assert "data/ looks like data" in text and "add `data: [data]` to .mlv/config.yaml" in text
+    assert "data/ looks like data and was left out of the commit (untracked)" in text
+    assert "add `data: [data]` to .mlv/config.yaml" in text
     assert "models/ looks like a model" in text and "`outputs: [models]`" in text
     assert "`metrics: [metrics.json]`" in text
     assert "big.raw looks like data (2.0 MiB)" in text
@@ -172,12 +174,13 @@ def test_missing_git_identity_refuses_a_snapshot_without_run_and_commits_nothing
                           capture_output=True, text=True, check=False)
     assert noop.returncode == 0 and "nothing changed" in noop.stdout  # no commit, so no identity needed
     (experiment_repo / "notes.txt").write_text("new\n")
+    git(experiment_repo, "add", "notes.txt")
     proc = subprocess.run([str(Path(VENV_BIN) / "mlv"), "snapshot", "-m", "x"], cwd=experiment_repo, env=env,
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 1
     assert "git does not know who you are" in _one_line(proc)
     assert git(experiment_repo, "rev-parse", "HEAD") == head
-    assert git(experiment_repo, "status", "--porcelain") == "?? notes.txt"
+    assert git(experiment_repo, "status", "--porcelain") == "A  notes.txt"
 
 
 def test_missing_git_identity_gives_the_registry_the_same_hint(experiment_repo: Path, tmp_path: Path) -> None:
@@ -327,7 +330,7 @@ def _objects_size(repo: Path) -> int:
 def test_refused_large_file_is_not_hashed_into_git(experiment_repo: Path) -> None:
     (experiment_repo / "weights.raw").write_bytes(os.urandom(12 * 1024 * 1024))
     before, tree = _objects_size(experiment_repo), tree_fingerprint(experiment_repo, include_dvc_cache=False)
-    proc = mlv(experiment_repo, "snapshot", "-m", "big", check=False)
+    proc = mlv(experiment_repo, "snapshot", "-m", "big", "--include-untracked", check=False)
     assert proc.returncode == 1
     line = _one_line(proc)
     assert "weights.raw is 12 MiB, too large to commit to git; nothing was committed" in line

@@ -34,6 +34,7 @@ def _hostile_repo(tmp_path: Path) -> tuple[Path, Path]:
     py.chmod(0o755)
     config = repo / ".mlv" / "config.yaml"
     config.write_text(config.read_text() + "python: ./tools/py\n")
+    git(repo, "add", "tools/py")
     mlv(repo, "snapshot", "--run", "./tools/py train.py", "-m", "hostile")  # --run is consent
     assert marker.exists()
     marker.unlink()
@@ -93,6 +94,7 @@ def test_snapshot_without_run_runs_nothing_and_says_so(tmp_path: Path) -> None:
     repo, marker = _hostile_repo(tmp_path)
     before = record_of(repo)["environment"]
     (repo / "notes.md").write_text("notes\n")
+    git(repo, "add", "notes.md")
     proc = mlv(repo, "snapshot", "-m", "notes")
     assert not marker.exists()
     assert "the Python environment was not captured" in proc.stderr

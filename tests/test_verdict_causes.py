@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import mlv
+from tests.conftest import git, mlv
 from tests.reproduce_helpers import DETERMINISTIC_SCRIPT, RANDOM_SCRIPT, script_project
 
 
@@ -18,6 +18,7 @@ from tests.reproduce_helpers import DETERMINISTIC_SCRIPT, RANDOM_SCRIPT, script_
 def test_reproduce_of_a_script_that_only_prints_random_is_unverified_then_nondeterministic(repo: Path) -> None:
     (repo / "rand.py").write_text("import random\nprint(random.random())\n")
     mlv(repo, "init")
+    git(repo, "add", "rand.py")
     mlv(repo, "snapshot", "--run", f"{sys.executable} rand.py", "-m", "random")
     proc = mlv(repo, "reproduce", "HEAD", "--yes", "--json", check=False)
     doc = json.loads(proc.stdout)
