@@ -117,6 +117,7 @@ def test_git_add_during_a_snapshot_is_kept(experiment_repo: Path) -> None:
     git(repo, "commit", "-q", "-m", "ignore scratch")
     (repo / "scratch.txt").write_text("kept\n")
     (repo / "notes.md").write_text("v1\n")
+    git(repo, "add", "notes.md")
     hook = repo / ".git" / "hooks" / "pre-commit"
     hook.write_text("#!/bin/sh\nunset GIT_INDEX_FILE\necho v2 > notes.md\n"
                     "git add notes.md && git add -f scratch.txt\n")

@@ -31,6 +31,7 @@ def test_markdown_matches_the_golden_file(repo: Path) -> None:
         "models/model.bin": "weights v1\n",
     })
     mlv(repo, "init")
+    git(repo, "add", "train.py")
     mlv(repo, "snapshot", "-m", "baseline")
     (repo / "data" / "a.csv").unlink()
     _write(repo, {
@@ -41,6 +42,7 @@ def test_markdown_matches_the_golden_file(repo: Path) -> None:
         "data/b.csv": "b\n2\n3\n", "data/odd|name.csv": "c\n",
         "models/model.bin": "weights v2, longer\n",
     })
+    git(repo, "add", "tools/a|b.py")
     config = repo / ".mlv" / "config.yaml"
     config.write_text(config.read_text().replace("command: python train.py", "command: python train.py --deep"))
     mlv(repo, "snapshot", "-m", "deeper model")

@@ -12,7 +12,7 @@ import pytest
 
 import mlv
 from mlv.errors import MlvError
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, git
 from tests.conftest import mlv as run_mlv  # `mlv` is the package under test
 
 
@@ -85,6 +85,7 @@ def test_a_bare_nan_left_by_an_older_file_is_written_back_as_null(tmp_path: Path
 def test_a_training_script_logs_metrics_and_snapshot_records_them(experiment_repo: Path) -> None:
     sample_repo = experiment_repo
     (sample_repo / "train_api.py").write_text("import mlv\nmlv.log_metric('mse', 0.125)\nmlv.log_metric('r2', 0.5)\n")
+    git(sample_repo, "add", "train_api.py")
     env = {"PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])}
     run_mlv(sample_repo, "snapshot", "--run", "python train_api.py", "-m", "via the API", env=env)
     experiment = mlv.show(path=sample_repo)
