@@ -68,6 +68,8 @@ def init_mlv(ws: Workspace, repo: Path, data_paths: Sequence[str]) -> None:
     write_project(repo)
     ws.run([mlv_exe(), "init"], repo)
     (repo / ".mlv" / "config.yaml").write_text(mlv_config(data_paths))
+    # The code is the user's to add (a snapshot leaves untracked files out); DVC's side runs `git add -A`.
+    ws.run(["git", "add", "train.py", "notes.txt"], repo)
 
 
 def init_dvc(ws: Workspace, repo: Path) -> None:
