@@ -181,12 +181,15 @@ def _show_mlv_warnings() -> None:
 
 
 def main() -> None:
-    _show_mlv_warnings()
-    try:
-        code = app_for(sys.argv[1:])(prog_name="mlv", standalone_mode=False)
-    except TyperException as exc:
-        _exit_for_command_line_error(exc)
-    except (KeyboardInterrupt, typer.Abort):  # Ctrl-C outside a command body (while parsing)
-        sys.stderr.write("error: interrupted.\n")
-        sys.exit(EXIT_INTERRUPTED)
-    sys.exit(code if isinstance(code, int) else 0)
+    import warnings
+
+    with warnings.catch_warnings():  # an in-process caller gets its own warning display back
+        _show_mlv_warnings()
+        try:
+            code = app_for(sys.argv[1:])(prog_name="mlv", standalone_mode=False)
+        except TyperException as exc:
+            _exit_for_command_line_error(exc)
+        except (KeyboardInterrupt, typer.Abort):  # Ctrl-C outside a command body (while parsing)
+            sys.stderr.write("error: interrupted.\n")
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(code if isinstance(code, int) else 0)
