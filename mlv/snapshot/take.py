@@ -19,8 +19,7 @@ from mlv.env import environment, project_lockfiles
 from mlv.errors import EXIT_USAGE, CommandFailedError, GitError, MlvError, NotAnExperimentError
 from mlv.faults import crash_point
 from mlv.pipeline import dvcfiles
-from mlv.pipeline import results as pipeline_results
-from mlv.project import config, dvcproject, paramfiles, undeclared
+from mlv.project import config, dvcproject, paramfiles, pipeline_results, undeclared
 from mlv.record.record import InvalidRecordError, Record, render_message
 from mlv.snapshot import inputs, runner, secrets, selection
 from mlv.snapshot.publish import PreparedCommit, publish, recover
