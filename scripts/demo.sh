@@ -28,6 +28,7 @@ git config user.email "demo@example.com"
 python generate_data.py
 step mlv init
 dvc remote add -q -d store "$base/demo-dvc-store"  # a folder stands in for the team's DVC remote
+step git add generate_data.py train.py  # a snapshot commits what git tracks; untracked files are left out
 step mlv snapshot --run "python train.py" -m "baseline: test_size 0.25"
 sed -i.bak 's/test_size: 0.25/test_size: 0.3/' params.yaml && rm params.yaml.bak
 step mlv snapshot --run "python train.py" -m "hold out 30%"
