@@ -57,6 +57,7 @@ def build(work: Path, rows: int, env: dict[str, str]) -> tuple[Path, Path]:
     shutil.copy(REPO_ROOT / "tests" / "assets" / "train.py", project)
     mlv = str(Path(sys.executable).parent / "mlv")
     for argv in (["git", "init", "-q", "-b", "main"], [sys.executable, "generate_data.py"], [mlv, "init"],
+                 ["git", "add", "generate_data.py", "train.py"],  # a snapshot leaves untracked files out
                  [mlv, "snapshot", "--run", f"{sys.executable} train.py", "-m", "baseline"],
                  [mlv, "model", "register", "churn", "--version", "v0.0.1"],
                  [sys.executable, "-c", GENERATE, str(log), str(rows), str(REPO_ROOT)]):

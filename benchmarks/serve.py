@@ -201,6 +201,7 @@ def prepare(work: Path) -> tuple[Path, Path]:
     (repo / "train.py").write_text(TRAIN)
     mlv = str(BIN / "mlv")
     run(mlv, "init")
+    run("git", "add", "train.py")  # a snapshot leaves untracked files out
     run(mlv, "snapshot", "--run", f"{sys.executable} train.py", "-m", "bench model")
     run(mlv, "model", "register", "bench")
     run(mlv, "model", "package", "bench@v0.0.1", "-o", str(package))
