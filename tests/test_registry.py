@@ -331,6 +331,7 @@ def test_register_killed_midway_is_completed_by_running_it_again(experiment_repo
     assert git(experiment_repo, "cat-file", "-t", "churn@v0.0.1") == "tag"  # the tag was made
     assert "path: models" not in (experiment_repo / ".mlv/config.yaml").read_text()
     (experiment_repo / "notes.txt").write_text("a change worth a snapshot\n")
+    git(experiment_repo, "add", "notes.txt")  # a snapshot commits untracked files only when asked
     mlv(experiment_repo, "snapshot", "-m", "after the kill")
     committed = git(experiment_repo, "ls-tree", "-r", "--name-only", "HEAD").splitlines()
     assert "notes.txt" in committed

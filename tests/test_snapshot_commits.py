@@ -4,6 +4,7 @@ request; never a secret; and `--dry-run` says exactly what it would do while cha
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from mlv.errors import EXIT_USAGE
@@ -119,3 +120,17 @@ def test_dry_run_with_run_and_an_empty_run_are_usage_errors(experiment_repo: Pat
         assert result.returncode == EXIT_USAGE, result.stderr
         assert len(result.stderr.strip().splitlines()) == 1 and words in result.stderr
     assert git(experiment_repo, "rev-parse", "HEAD") == head
+
+
+def test_a_same_size_edit_in_the_same_instant_as_the_index_is_committed(experiment_repo: Path) -> None:
+    """git re-reads an entry written in the same instant as its index ("racily clean"); a snapshot
+    stages on a copy of the index, which must keep that instant, or the edit is missed."""
+    params = experiment_repo / "params.yaml"
+    git(experiment_repo, "add", "params.yaml")  # the index now holds params.yaml's current stat
+    index = experiment_repo / ".git/index"
+    instant = params.stat().st_mtime_ns
+    params.write_text(params.read_text().replace("seed: 42", "seed: 43"))  # the same size
+    os.utime(params, ns=(instant, instant))
+    os.utime(index, ns=(instant, instant))
+    mlv(experiment_repo, "snapshot", "-m", "seed 43")
+    assert "seed: 43" in git(experiment_repo, "show", "HEAD:params.yaml")

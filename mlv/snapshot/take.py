@@ -419,7 +419,7 @@ def _stage(
     base = index.path.with_name("mlv-snapshot-base.index")
     base.unlink(missing_ok=True)
     if index.path.exists():
-        shutil.copyfile(index.path, base)
+        shutil.copy2(index.path, base)
     # Stage outputs are DVC's (dvc.lock pins them, DVC's .gitignore entries keep them out of git):
     # never committed, and no pointer file or .gitignore entry is written for them.
     git.stage_changes_except(index, [*cfg.tracked, *stage_outputs, environment.LOCKFILE_DIR], untracked,

@@ -33,7 +33,7 @@ def new_temp_index(root: Path) -> TempIndex:
     path.unlink(missing_ok=True)
     real = git_dir(root) / "index"
     if real.exists():
-        shutil.copyfile(real, path)
+        shutil.copy2(real, path)  # its mtime too: git tells racily clean entries by it
     return TempIndex(root, path)
 
 

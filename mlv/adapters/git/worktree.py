@@ -79,7 +79,7 @@ def diff_files(root: Path, old: str, new: str | None) -> list[FileChange]:
     index, private = gdir / "index", gdir / f"mlv-diff-{os.getpid()}.index"
     try:
         if index.exists():
-            shutil.copyfile(index, private)
+            shutil.copy2(index, private)  # its mtime too: git tells racily clean entries by it
         stdout = run([*args, "--"], root, env={"GIT_INDEX_FILE": str(private)}).stdout
     finally:
         private.unlink(missing_ok=True)
