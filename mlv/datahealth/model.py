@@ -35,7 +35,7 @@ class NumericSummary:
     quantiles_exact: bool
     rank_error: float  # bound on |true rank - estimated rank| / count for any quantile
     values: list[float] | None = None
-    sketch: str = ""  # which sketch the quantiles come from, e.g. "kll_doubles k=8192"
+    sketch: str = ""  # which sketch the quantiles come from, e.g. "kll_doubles k=16384"
 
 
 @dataclass(frozen=True)
