@@ -137,3 +137,74 @@ def test_the_monitor_reads_what_the_logger_writes(tmp_path: Path) -> None:
         == (2, 1, {"422": 1}, 4, 1.0, ("x1", "x2"))
     tables = [table for _segment, table in read_segments(store, listing, None, Window(None, None))]
     assert [t.column("request_id").to_pylist() for t in tables] == [["r0", "r1"]] and not listing.skipped
+
+
+def _stop_writer_thread(logger: Any) -> None:
+    """LOGGER's background writer stops without a final segment, as in a process killed with
+    SIGKILL; the logger still takes rows, and flush() writes them (not final)."""
+    logger._closed = True
+    logger._wake.set()
+    logger._thread.join(5)  # a logger that has written and been asked nothing writes no final segment
+    assert not logger._thread.is_alive() and logger.seq == 0
+    logger._closed = False
+
+
+def test_a_writer_that_stops_cleanly_ends_final_and_one_that_does_not_is_reported(tmp_path: Path) -> None:
+    """Each segment states the writer's interval; the last one close() writes is final. A writer
+    whose newest segment is not final and older than two intervals is one that was killed."""
+    from datetime import UTC, datetime, timedelta
+
+    from mlv.monitor import PredictionLogger
+    from mlv.monitor.logstore import open_log
+    from mlv.monitor.segments import list_segments
+    from mlv.monitor.window import Window
+
+    url = str(tmp_path / "log")
+    clean = PredictionLogger(url, model="m", version="v1.0.0", features=[("x1", "float64")], interval_s=3600)
+    killed = PredictionLogger(url, model="m", version="v1.0.0", features=[("x1", "float64")], interval_s=0.5)
+    _stop_writer_thread(killed)
+    for logger in (clean, killed):
+        logger.log("a", {"x1": [1.0]}, [2.0], latency_s=0.001)
+        logger.flush()  # segment 1: not final
+    clean.close()  # segment 2: no rows, final
+    killed.log("b", {"x1": [1.0]}, [2.0], latency_s=0.001)  # acknowledged after its last segment: lost
+    store = open_log(url)
+    now = datetime.now(UTC)
+    assert not list_segments(store, Window(None, now + timedelta(seconds=0.5))).unfinished  # within two intervals
+    listing = list_segments(store, Window(None, now + timedelta(seconds=5)))
+    assert {(s.writer, s.seq, s.final, s.interval_s) for s in listing.segments} == {
+        (clean.writer, 1, False, 3600.0), (clean.writer, 2, True, 3600.0), (killed.writer, 1, False, 0.5)}
+    (gone,) = listing.unfinished
+    assert (gone["writer"], gone["last_seq"], gone["interval_s"]) == (killed.writer, 1, 0.5)
+
+
+def test_monitor_reports_an_unfinished_writer_in_lines_json_and_as_a_rule(tmp_path: Path) -> None:
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from mlv.datahealth.thresholds import thresholds_from_config
+    from mlv.monitor import PredictionLogger
+    from mlv.monitor.rules import parse_monitor
+    from mlv.monitor.run import MonitorOptions, monitor
+    from mlv.monitor.window import make_window
+    from tests.conftest import mlv
+
+    url = str(tmp_path / "log")
+    killed = PredictionLogger(url, model="m", version="v1.0.0", features=[("x1", "float64")], interval_s=0.25)
+    _stop_writer_thread(killed)
+    killed.log("a", {"x1": [1.0]}, [2.0], latency_s=0.001)
+    killed.flush()
+    until = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+    (tmp_path / "work").mkdir()
+    args = ["monitor", "--log", url, "--since", "2000-01-01", "--until", until]
+    shown = mlv(tmp_path / "work", *args, check=False)
+    assert shown.returncode == 1, shown.stderr  # 1 row < min_rows
+    assert f"lost: writer {killed.writer} ended without a final segment" in shown.stdout
+    assert "up to one interval of rows (0.25 s) may be lost" in shown.stdout
+    doc = json.loads(mlv(tmp_path / "work", *args, "--json", check=False).stdout)
+    assert [u["writer"] for u in doc["segments"]["unfinished"]] == [killed.writer]
+    policy = parse_monitor({"min_rows": 0, "unfinished_writers": {"max": 0}})
+    report = monitor(None, MonitorOptions(log=url, window=make_window(None, "2000-01-01", until)), policy,
+                     thresholds_from_config(None))
+    (rule,) = [r for r in report.versions[0].rules if r.metric == "unfinished_writers"]
+    assert (rule.passed, rule.value) == (False, 1.0) and f"m@v1.0.0: {rule.message}" in report.failures

@@ -11,7 +11,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -196,8 +198,11 @@ def test_segments_follow_the_contract(package_dir: Path, tmp_path: Path) -> None
     (path,) = segments(log)
     writer, seq = path.stem.rsplit("-", 1)
     assert path.parent.name.startswith("date=") and seq == "00000001"
+    written = datetime.fromisoformat(metas[0].pop("mlv.written").replace("Z", "+00:00"))
+    assert abs((datetime.now(UTC) - written).total_seconds()) < 60
     assert metas == [{"mlv.log_format": "1", "mlv.writer": writer, "mlv.seq": "1", "mlv.dropped": "0",
-                      "mlv.errors": "{}", "mlv.sample_rate": "1.0", "mlv.requests": "2"}]
+                      "mlv.errors": "{}", "mlv.sample_rate": "1.0", "mlv.requests": "2", "mlv.interval_s": "1.0",
+                      "mlv.final": "true"}]  # one segment, written on shutdown: the last, so final
 
 
 @pytest.mark.slow
@@ -215,6 +220,10 @@ def test_sigterm_writes_every_acknowledged_prediction(package_dir: Path, tmp_pat
     assert sum(int(m["mlv.requests"]) for m in metas) == 300
     seqs = sorted(int(m["mlv.seq"]) for m in metas)
     assert seqs == list(range(1, len(seqs) + 1))  # no gap: nothing lost
+    assert [m.get("mlv.final") for m in sorted(metas, key=lambda m: int(m["mlv.seq"]))][-1] == "true"
+    time.sleep(0.7)  # more than two intervals: a writer that had not ended cleanly would show now
+    doc = _monitor_json(tmp_path, log)
+    assert doc["segments"]["unfinished"] == [] and doc["segments"]["lost"] == 0
 
 
 @pytest.mark.slow
@@ -242,6 +251,24 @@ def test_sigkill_loses_at_most_one_interval(package_dir: Path, tmp_path: Path) -
     assert [rid for rid, _ in acked[:len(acked) - len(lost)]] == [rid for rid, _ in acked if rid in logged]
     seqs = sorted(int(m["mlv.seq"]) for m in metas)
     assert seqs == list(range(1, len(seqs) + 1))
+    # mlv monitor reports the killed writer and the bound; the rows it lost fit in that bound.
+    time.sleep(max(0.0, killed + 2 * interval + 0.2 - time.monotonic()))
+    doc = _monitor_json(tmp_path, log)
+    (writer,) = {m["mlv.writer"] for m in metas}
+    (gone,) = doc["segments"]["unfinished"]
+    assert (gone["writer"], gone["last_seq"], gone["interval_s"]) == (writer, seqs[-1], interval)
+    rate = len(acked) / (killed - started)
+    assert len(lost) <= rate * (gone["interval_s"] + 0.5) + 1, (len(lost), len(acked))
+    shown = mlv(tmp_path, "monitor", "--log", str(log), "--window", "1h", check=False)
+    assert f"writer {writer} ended without a final segment" in shown.stdout
+    assert f"up to one interval of rows ({interval:g} s) may be lost" in shown.stdout
+
+
+def _monitor_json(cwd: Path, log: Path) -> dict[str, Any]:
+    proc = mlv(cwd, "monitor", "--log", str(log), "--window", "1h", "--json", check=False)
+    assert proc.returncode in (0, 1), proc.stderr  # 1: fewer rows than min_rows
+    doc: dict[str, Any] = json.loads(proc.stdout)
+    return doc
 
 
 @pytest.mark.slow

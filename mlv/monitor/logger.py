@@ -11,7 +11,9 @@ Guarantees:
   are dropped and counted (`dropped`, and `mlv.dropped` in the next segment written).
 - `close()` (SIGTERM in `mlv serve`) writes every row `log()` accepted.
 - A process killed with SIGKILL loses what was logged since its last segment: at most one
-  segment interval (`interval_s`, 1 s by default) of rows.
+  segment interval (`interval_s`, 1 s by default) of rows. Every segment carries the interval, and
+  the last one `close()` writes is marked final, so `mlv monitor` tells a writer that stopped
+  cleanly from one that was killed (docs/reference/prediction-log.md).
 """
 
 from __future__ import annotations
@@ -142,6 +144,8 @@ class PredictionLogger:
         while not self._closed:
             self._wake.wait(self.interval_s)
             self._wake.clear()
+            if self._closed:
+                break  # what is queued goes into the final segment
             self._write_pending()
         self._write_pending(final=True)
 
@@ -149,14 +153,16 @@ class PredictionLogger:
         with self._lock:
             entries = [self._queue.popleft() for _ in range(len(self._queue))]
             since, self._since = self._since, _Since()
-        if not entries and not since.dropped and not since.errors and not (final and since.requests):
+        # The last segment is written even when empty, once anything was: it says "stopped cleanly".
+        has_final = final and (self.seq > 0 or since.requests > 0)
+        if not entries and not since.dropped and not since.errors and not has_final:
             with self._lock:  # requests alone are carried to the next segment
                 self._since.requests += since.requests
             return
         rows = sum(len(e.predictions) for e in entries)
         written = 0
         try:
-            for day, table, count in self._tables(entries, since):
+            for day, table, count in self._tables(entries, since, final):
                 self._write_segment(day, table)
                 written += count
         except Exception as exc:  # noqa: BLE001 - any write failure: rows counted as dropped, serving goes on
@@ -172,20 +178,23 @@ class PredictionLogger:
         if self._on_written is not None and written:
             self._on_written(written)
 
-    def _tables(self, entries: list[_Entry], since: _Since) -> list[tuple[str, pa.Table, int]]:
-        """ENTRIES as one table per UTC day (the hive partition), the metadata on the first."""
+    def _tables(self, entries: list[_Entry], since: _Since, final: bool = False
+                ) -> list[tuple[str, pa.Table, int]]:
+        """ENTRIES as one table per UTC day (the hive partition), the counts on the first, FINAL on the last."""
         by_day: dict[str, list[_Entry]] = {}
         for entry in entries:
             by_day.setdefault(time.strftime("%Y-%m-%d", time.gmtime(entry.ts_us / 1e6)), []).append(entry)
         if not by_day:
             by_day[time.strftime("%Y-%m-%d", time.gmtime())] = []
         out = []
-        for i, (day, group) in enumerate(sorted(by_day.items())):
+        days = sorted(by_day.items())
+        for i, (day, group) in enumerate(days):
             meta = since if i == 0 else _Since()
-            out.append((day, self._table(group, meta), sum(len(e.predictions) for e in group)))
+            table = self._table(group, meta, final=final and i == len(days) - 1)
+            out.append((day, table, sum(len(e.predictions) for e in group)))
         return out
 
-    def _table(self, entries: list[_Entry], since: _Since) -> pa.Table:
+    def _table(self, entries: list[_Entry], since: _Since, final: bool = False) -> pa.Table:
         import pyarrow as pa
 
         features = self._feature_types(entries)
@@ -217,7 +226,10 @@ class PredictionLogger:
         arrays["prediction"] = pa.array([_as_type(p, prediction_type) for p in predictions], prediction_type)
         metadata = {"mlv.log_format": LOG_FORMAT, "mlv.writer": self.writer,
                     "mlv.dropped": str(since.dropped), "mlv.errors": json.dumps(since.errors, sort_keys=True),
-                    "mlv.sample_rate": repr(float(self.sample_rate)), "mlv.requests": str(since.requests)}
+                    "mlv.sample_rate": repr(float(self.sample_rate)), "mlv.requests": str(since.requests),
+                    "mlv.interval_s": repr(float(self.interval_s))}
+        if final:
+            metadata["mlv.final"] = "true"
         return pa.table(arrays).replace_schema_metadata(metadata)
 
     def _feature_types(self, entries: list[_Entry]) -> list[tuple[str, str]]:
@@ -234,7 +246,11 @@ class PredictionLogger:
         import pyarrow.parquet as pq
 
         seq = self.seq + 1
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"mlv.seq": str(seq).encode()})
+        from datetime import UTC, datetime
+
+        written = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"mlv.seq": str(seq).encode(),
+                                               b"mlv.written": written.encode()})
         name = f"{self.writer}-{seq:08d}.parquet"
         folder = f"{self.url}/{SEGMENTS}/date={day}"
         if "://" in self.url:

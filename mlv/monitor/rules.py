@@ -28,7 +28,8 @@ from mlv.monitor.quality import known_metric
 
 WHERE = "monitor in .mlv/config.yaml"
 SYSTEM_MEASURES = ("rows", "requests", "dropped", "error_rate", "drop_rate", "throughput_rps", "latency_p50_ms",
-                   "latency_p95_ms", "latency_p99_ms", "lost_segments", "skipped_segments")
+                   "latency_p95_ms", "latency_p99_ms", "lost_segments", "skipped_segments",
+                   "unfinished_writers")
 _OPTIONS = {"log": str, "window": str, "package": str, "min_rows": int, "min_labels": int, "data_health": bool,
             "prediction_drift": bool}
 

@@ -92,7 +92,8 @@ class MonitorReport:
         return {"schema_version": SCHEMA_VERSION, "status": "healthy" if self.healthy else "degraded",
                 "log": self.log, "window": self.window.to_json(),
                 "segments": {"read": len(self.listing.segments), "skipped": self.listing.skipped,
-                             "lost": self.listing.lost_segments, "gaps": self.listing.gaps},
+                             "lost": self.listing.lost_segments, "gaps": self.listing.gaps,
+                             "unfinished": self.listing.unfinished},
                 "labels_skipped": self.labels_skipped, "failures": self.failures,
                 "versions": [v.to_json() for v in self.versions]}
 
@@ -352,7 +353,8 @@ def _check_predictions(report: VersionReport, current: Any, options: MonitorOpti
 def _rules(report: VersionReport, baseline: Baseline | None, policy: MonitorPolicy,
            listing: Listing) -> list[RuleResult]:
     measures: dict[str, Any] = {**report.system.measures(), "lost_segments": float(listing.lost_segments),
-                                "skipped_segments": float(len(listing.skipped))}
+                                "skipped_segments": float(len(listing.skipped)),
+                                "unfinished_writers": float(len(listing.unfinished))}
     results = [RuleResult("min", report.system.rows >= policy.min_rows,
                           f"rows {report.system.rows} {'>=' if report.system.rows >= policy.min_rows else '<'} "
                           f"min_rows {policy.min_rows}", metric="rows", value=report.system.rows,

@@ -13,7 +13,7 @@ import posixpath
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from mlv.monitor.errors import MonitorError
@@ -45,6 +45,9 @@ class Segment:
     requests: int
     sample_rate: float
     features: tuple[str, ...]  # input columns without the `input.` prefix
+    interval_s: float | None = None  # the writer's segment interval (None: a writer that does not say)
+    final: bool = False  # the last segment of a writer that stopped cleanly
+    written: datetime | None = None  # when the writer wrote it
 
 
 @dataclass
@@ -54,6 +57,8 @@ class Listing:
     segments: list[Segment] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)  # {"segment", "reason"}
     gaps: list[dict[str, Any]] = field(default_factory=list)  # {"writer", "missing": [seq, ...]}
+    # Writers whose newest segment is not final and is stale: killed or crashed, a tail may be lost.
+    unfinished: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def lost_segments(self) -> int:
@@ -93,7 +98,32 @@ def list_segments(store: LogStore, window: Window) -> Listing:
         except _UnreadableError as exc:
             listing.skipped.append({"segment": rel, "reason": str(exc)})
     listing.gaps = _gaps(seen)
+    listing.unfinished = unfinished_writers(listing.segments, window.until or datetime.now(UTC))
     return listing
+
+
+def unfinished_writers(segments: list[Segment], end: datetime) -> list[dict[str, Any]]:
+    """Writers that ended without a final segment: the newest segment of each is not final and was
+    written more than two of its intervals before END (a live writer writes at least once an
+    interval while it has anything to write). What such a writer acknowledged after its newest
+    segment is lost: at most one interval of rows. Writers that do not state an interval are not
+    judged."""
+    newest: dict[str, Segment] = {}
+    for segment in segments:
+        if segment.written is None:
+            continue
+        held = newest.get(segment.writer)
+        if held is None or segment.seq > held.seq:
+            newest[segment.writer] = segment
+    found = []
+    for writer, segment in sorted(newest.items()):
+        if segment.final or segment.interval_s is None or segment.written is None:
+            continue
+        if (end - segment.written).total_seconds() > 2 * segment.interval_s:
+            found.append({"writer": writer, "last_segment": segment.name, "last_seq": segment.seq,
+                          "last_written": segment.written.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                          "interval_s": segment.interval_s})
+    return found
 
 
 def _parse_name(parts: list[str]) -> tuple[date | None, re.Match[str] | None]:
@@ -142,7 +172,30 @@ def _open(store: LogStore, path: str, rel: str, day: date, name: re.Match[str]) 
     return Segment(path=path, name=rel, writer=writer, seq=seq, day=day, rows=meta.num_rows,
                    dropped=_count(kv, "mlv.dropped"), errors=_errors(kv), requests=_count(kv, "mlv.requests"),
                    sample_rate=_rate(kv), features=tuple(f.name[len(INPUT_PREFIX):] for f in schema
-                                                         if f.name.startswith(INPUT_PREFIX)))
+                                                         if f.name.startswith(INPUT_PREFIX)),
+                   interval_s=_interval(kv), final=kv.get("mlv.final") == "true", written=_written(kv))
+
+
+def _interval(kv: dict[str, str]) -> float | None:
+    if "mlv.interval_s" not in kv:
+        return None
+    try:
+        value = float(kv["mlv.interval_s"])
+    except ValueError:
+        raise _UnreadableError("mlv.interval_s is not a number") from None
+    if not 0 < value < 86400 * 365:
+        raise _UnreadableError("mlv.interval_s is not a positive number of seconds")
+    return value
+
+
+def _written(kv: dict[str, str]) -> datetime | None:
+    if "mlv.written" not in kv:
+        return None
+    try:
+        moment = datetime.fromisoformat(kv["mlv.written"].replace("Z", "+00:00"))
+    except ValueError:
+        raise _UnreadableError("mlv.written is not an ISO 8601 time") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _check_columns(schema: pa.Schema) -> None:

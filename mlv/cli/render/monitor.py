@@ -46,6 +46,7 @@ def lines(report: MonitorReport) -> list[str]:
            f"{listing.lost_segments} possibly lost"]
     out += [f"  skipped {s['segment']}: {s['reason']}" for s in listing.skipped[:20]]
     out += [f"  lost: writer {g['writer']} is missing segment(s) {_seqs(g['missing'])}" for g in listing.gaps[:20]]
+    out += [f"  lost: {unfinished_line(u)}" for u in listing.unfinished[:20]]
     out += [f"  skipped labels {s['labels']}: {s['reason']}" for s in report.labels_skipped[:20]]
     for v in report.versions:
         commit = f" (commit {v.commit[:10]})" if v.commit else ""
@@ -56,6 +57,11 @@ def lines(report: MonitorReport) -> list[str]:
         out += [f"  note: {n}" for n in v.notes]
         out += [f"  {_verdict(r)}  {r.message}" for r in v.rules]
     return [visible(line) for line in out]
+
+
+def unfinished_line(writer: dict[str, Any]) -> str:
+    return (f"writer {writer['writer']} ended without a final segment (last {writer['last_segment']} at "
+            f"{writer['last_written']}): up to one interval of rows ({writer['interval_s']:g} s) may be lost")
 
 
 def _verdict(rule: Any) -> str:
@@ -76,6 +82,9 @@ def markdown(report: MonitorReport) -> str:
     parts = [f"## mlv monitor: {status}", "", f"Log `{_cell(report.log)}`, {_cell(report.window.describe())}; "
              f"{len(report.listing.segments)} segment(s) read, {len(report.listing.skipped)} skipped, "
              f"{report.listing.lost_segments} possibly lost.", ""]
+    parts += [f"- lost: {_cell(unfinished_line(u))}" for u in report.listing.unfinished[:20]]
+    if report.listing.unfinished:
+        parts.append("")
     for v in report.versions:
         parts += [f"### `{_cell(v.name)}`: {'healthy' if v.healthy else 'degraded'}", "",
                   f"- {_cell(_system(v))}", f"- {_cell(_performance(v))}"]
