@@ -208,3 +208,27 @@ def test_monitor_reports_an_unfinished_writer_in_lines_json_and_as_a_rule(tmp_pa
                      thresholds_from_config(None))
     (rule,) = [r for r in report.versions[0].rules if r.metric == "unfinished_writers"]
     assert (rule.passed, rule.value) == (False, 1.0) and f"m@v1.0.0: {rule.message}" in report.failures
+
+
+def test_an_idle_live_writer_is_not_reported_its_heartbeat_says_it_is_alive(tmp_path: Path) -> None:
+    import time
+    from datetime import UTC, datetime
+
+    from mlv.monitor import PredictionLogger
+    from mlv.monitor.logstore import open_log
+    from mlv.monitor.segments import list_segments
+    from mlv.monitor.window import Window
+
+    url = str(tmp_path / "log")
+    idle = PredictionLogger(url, model="m", version="v1.0.0", features=[("x1", "float64")], interval_s=0.1)
+    idle.log("a", {"x1": [1.0]}, [2.0], latency_s=0.001)
+    time.sleep(0.8)  # one segment, then idle for several intervals
+    heartbeat = tmp_path / "log" / "writers" / f"{idle.writer}.json"
+    assert json.loads(heartbeat.read_text())["writer"] == idle.writer
+    store = open_log(url)
+    (segment,) = list_segments(store, Window(None, None)).segments
+    assert (datetime.now(UTC) - segment.written).total_seconds() > 0.2  # stale: only the heartbeat says alive
+    assert list_segments(store, Window(None, None)).unfinished == []
+    idle.close()
+    assert not heartbeat.exists()  # a clean stop: the final segment says it, the heartbeat goes
+    assert list_segments(store, Window(None, None)).unfinished == []

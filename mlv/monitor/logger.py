@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 LOG_FORMAT = "1"
 SEGMENTS = "segments"
+WRITERS = "writers"  # each live writer's heartbeat
 TYPES = ("float64", "int64", "string", "bool")
 
 
@@ -146,10 +147,41 @@ class PredictionLogger:
             self._wake.clear()
             if self._closed:
                 break  # what is queued goes into the final segment
-            self._write_pending()
+            if not self._write_pending() and self.seq:
+                self._heartbeat()  # idle, not dead: the monitor must not count this writer as killed
         self._write_pending(final=True)
+        self._heartbeat(remove=True)
 
-    def _write_pending(self, final: bool = False) -> None:
+    def _heartbeat(self, remove: bool = False) -> None:
+        """`<LOG>/writers/<writer>.json`, rewritten each idle interval: when this writer last showed
+        it was alive. Removed once the final segment is written. Best effort: a failure costs at
+        most a report that this writer may have ended."""
+        path = f"{self.url}/{WRITERS}/{self.writer}.json"
+        from datetime import UTC, datetime
+
+        at = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        body = json.dumps({"writer": self.writer, "interval_s": self.interval_s, "alive": at}).encode()
+        with contextlib.suppress(Exception):
+            if "://" in self.url:
+                import fsspec  # type: ignore[import-untyped]
+
+                fs, where = fsspec.core.url_to_fs(path)
+                if remove:
+                    fs.rm_file(where)
+                else:
+                    fs.pipe_file(where, body)
+                return
+            if remove:
+                os.unlink(path)
+                return
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            tmp = f"{os.path.dirname(path)}/.{self.writer}.json.tmp"
+            with open(tmp, "wb") as handle:
+                handle.write(body)
+            os.replace(tmp, path)
+
+    def _write_pending(self, final: bool = False) -> bool:
+        """Write what is queued (and the counts) as segments; False when there was nothing to write."""
         with self._lock:
             entries = [self._queue.popleft() for _ in range(len(self._queue))]
             since, self._since = self._since, _Since()
@@ -158,7 +190,7 @@ class PredictionLogger:
         if not entries and not since.dropped and not since.errors and not has_final:
             with self._lock:  # requests alone are carried to the next segment
                 self._since.requests += since.requests
-            return
+            return False
         rows = sum(len(e.predictions) for e in entries)
         written = 0
         try:
@@ -177,6 +209,7 @@ class PredictionLogger:
         self.logged += written
         if self._on_written is not None and written:
             self._on_written(written)
+        return True
 
     def _tables(self, entries: list[_Entry], since: _Since, final: bool = False
                 ) -> list[tuple[str, pa.Table, int]]:
@@ -254,7 +287,7 @@ class PredictionLogger:
         name = f"{self.writer}-{seq:08d}.parquet"
         folder = f"{self.url}/{SEGMENTS}/date={day}"
         if "://" in self.url:
-            import fsspec  # type: ignore[import-untyped]
+            import fsspec
 
             buffer = io.BytesIO()
             pq.write_table(table, buffer)

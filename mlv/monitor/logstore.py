@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 DEFAULT_LOG = "predictions"
 SEGMENTS = "segments"
 LABELS = "labels"
+WRITERS = "writers"  # each live writer's heartbeat: writers/<writer>.json
 _URL = re.compile(r"^([a-z][a-z0-9+.-]*)://(.*)$")
 # DVC's S3 remote settings -> s3fs's (DVC passes the same ones to s3fs).
 _S3_KEYS = {"access_key_id": "key", "secret_access_key": "secret", "profile": "profile"}

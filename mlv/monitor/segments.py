@@ -11,13 +11,13 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from mlv.monitor.errors import MonitorError
-from mlv.monitor.logstore import SEGMENTS, LogStore, describe_error
+from mlv.monitor.logstore import SEGMENTS, WRITERS, LogStore, describe_error
 from mlv.monitor.window import Window
 
 if TYPE_CHECKING:
@@ -98,16 +98,29 @@ def list_segments(store: LogStore, window: Window) -> Listing:
         except _UnreadableError as exc:
             listing.skipped.append({"segment": rel, "reason": str(exc)})
     listing.gaps = _gaps(seen)
-    listing.unfinished = unfinished_writers(listing.segments, window.until or datetime.now(UTC))
+    listing.unfinished = unfinished_writers(listing.segments, window.until or datetime.now(UTC),
+                                            lambda writer: _heartbeat(store, writer))
     return listing
 
 
-def unfinished_writers(segments: list[Segment], end: datetime) -> list[dict[str, Any]]:
-    """Writers that ended without a final segment: the newest segment of each is not final and was
-    written more than two of its intervals before END (a live writer writes at least once an
-    interval while it has anything to write). What such a writer acknowledged after its newest
-    segment is lost: at most one interval of rows. Writers that do not state an interval are not
-    judged."""
+def _heartbeat(store: LogStore, writer: str) -> datetime | None:
+    """When WRITER last said it was alive (`writers/<writer>.json`, rewritten each idle interval);
+    None when it never did, or the file cannot be read."""
+    try:
+        with store.fs.open_input_stream(store.path(WRITERS, f"{writer}.json")) as handle:
+            doc = json.loads(handle.read(MAX_METADATA_VALUE))
+        moment = datetime.fromisoformat(str(doc["alive"]).replace("Z", "+00:00"))
+    except Exception:  # noqa: BLE001 - missing, unreadable or foreign: no sign of life
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def unfinished_writers(segments: list[Segment], end: datetime,
+                       heartbeat: Callable[[str], datetime | None] = lambda _writer: None) -> list[dict[str, Any]]:
+    """Writers that ended without a final segment: the newest segment of each is not final, and it
+    and the writer's heartbeat (HEARTBEAT(writer): an idle writer's sign of life) are more than two
+    of its intervals before END. What such a writer acknowledged after its newest segment is lost:
+    at most one interval of rows. Writers that do not state an interval are not judged."""
     newest: dict[str, Segment] = {}
     for segment in segments:
         if segment.written is None:
@@ -119,7 +132,10 @@ def unfinished_writers(segments: list[Segment], end: datetime) -> list[dict[str,
     for writer, segment in sorted(newest.items()):
         if segment.final or segment.interval_s is None or segment.written is None:
             continue
-        if (end - segment.written).total_seconds() > 2 * segment.interval_s:
+        if (end - segment.written).total_seconds() <= 2 * segment.interval_s:
+            continue
+        alive = heartbeat(writer)
+        if alive is None or (end - alive).total_seconds() > 2 * segment.interval_s:
             found.append({"writer": writer, "last_segment": segment.name, "last_seq": segment.seq,
                           "last_written": segment.written.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                           "interval_s": segment.interval_s})
