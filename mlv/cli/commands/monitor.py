@@ -66,8 +66,9 @@ def monitor_command(
     check`), its predictions against the package's reference predictions, the recorded metric on
     rows that have labels (`mlv monitor labels`), and throughput, latency p50/p95/p99, error rate and
     log drops. Unreadable segments are skipped and listed; gaps in a writer's sequence are reported
-    as possibly lost segments. Rules: `monitor:` in .mlv/config.yaml. Exit 0: healthy; 1: degraded
-    (one FAIL line per failed rule); 2: could not run.
+    as possibly lost segments, and a writer that ended without a final segment (a server killed
+    with SIGKILL) with the rows it may have lost: up to one log interval. Rules: `monitor:` in
+    .mlv/config.yaml. Exit 0: healthy; 1: degraded (one FAIL line per failed rule); 2: could not run.
 
     Examples:
 
