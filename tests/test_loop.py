@@ -54,7 +54,9 @@ class _Prober:
     every connection error, and the versions /health named, in order."""
 
     def __init__(self, port: int) -> None:
-        self.port, self.failures, self.versions, self.answered = port, [], [], 0
+        self.port, self.answered = port, 0
+        self.failures: list[str] = []
+        self.versions: list[str] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()

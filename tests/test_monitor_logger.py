@@ -227,6 +227,7 @@ def test_an_idle_live_writer_is_not_reported_its_heartbeat_says_it_is_alive(tmp_
     assert json.loads(heartbeat.read_text())["writer"] == idle.writer
     store = open_log(url)
     (segment,) = list_segments(store, Window(None, None)).segments
+    assert segment.written is not None
     assert (datetime.now(UTC) - segment.written).total_seconds() > 0.2  # stale: only the heartbeat says alive
     assert list_segments(store, Window(None, None)).unfinished == []
     idle.close()
