@@ -49,3 +49,16 @@ def on_a_terminal(repo: Path, args: list[str], answers: list[bytes] | None = Non
     proc.wait(timeout=60)
     os.close(master)
     return proc.returncode, seen.decode(errors="replace")
+
+
+def read_until_closed(master: int) -> bytes:
+    """Everything a program writes to the pty MASTER until it closes its end."""
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal closed: the program is done
+            return seen
+        if not chunk:
+            return seen
+        seen += chunk

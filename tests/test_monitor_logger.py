@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,8 @@ def s3() -> Iterator[S3Server]:
     try:
         server.start()
     except ServerUnavailableError as exc:
+        if os.environ.get("MLV_REQUIRE_REMOTE_SERVERS") == "1":  # CI: the S3 tests must run
+            pytest.fail(f"{exc} (MLV_REQUIRE_REMOTE_SERVERS=1)", pytrace=False)
         pytest.skip(str(exc))
     yield server
     server.stop()

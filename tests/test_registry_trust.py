@@ -16,6 +16,7 @@ import pytest
 
 from mlv.registry import actions
 from tests.conftest import VENV_BIN, git, mlv
+from tests.terminal_helpers import read_until_closed
 from tests.test_registry_helpers import fake_experiment, tag_block, tags, write_models_config
 
 
@@ -172,15 +173,7 @@ def _on_a_pty(repo: Path, *args: str) -> str:
     proc = subprocess.Popen([str(Path(VENV_BIN) / "mlv"), *args], cwd=repo, stdout=slave, stderr=slave,
                             stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "200"})
     os.close(slave)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the terminal closed: mlv is done
-            break
-        if not chunk:
-            break
-        seen += chunk
+    seen = read_until_closed(master)
     assert proc.wait(timeout=60) == 0, seen
     os.close(master)
     return seen.decode(errors="replace")

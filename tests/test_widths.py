@@ -12,12 +12,12 @@ import re
 import struct
 import subprocess
 import termios
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import VENV_BIN, git, mlv
+from tests.terminal_helpers import read_until_closed
 
 pytestmark = pytest.mark.slow
 
@@ -35,16 +35,7 @@ def _on_a_terminal(repo: Path, args: list[str], columns: int) -> str:
     proc = subprocess.Popen([str(Path(VENV_BIN) / "mlv"), *args], cwd=repo, stdin=subprocess.DEVNULL,
                             stdout=slave, stderr=subprocess.DEVNULL, env=env)
     os.close(slave)
-    seen = b""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the terminal closed: mlv is done
-            break
-        if not chunk:
-            break
-        seen += chunk
+    seen = read_until_closed(master)
     proc.wait(timeout=30)
     os.close(master)
     return _ANSI.sub("", seen.decode().replace("\r\n", "\n"))
