@@ -194,6 +194,21 @@ def repo(tmp_path: Path) -> Path:
 
 
 @contextlib.contextmanager
+def mounted_tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of SIZE (`64k`, `6m`) mounted on FOLDER for a block: a disk a test can fill. Skipped
+    where the machine refuses the mount (root in a container without the right; CI can mount)."""
+    folder.mkdir()
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@contextlib.contextmanager
 def pinned(home: Path) -> Iterator[None]:
     """pinned_env(HOME) in os.environ for a block: for fixtures wider than a test, which run
     before (and outside) isolated_env's per-test monkeypatch."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import dvc, git, mlv
+from tests.conftest import dvc, git, mlv, mounted_tmpfs
 from tests.hooks_helpers import add_dvc_remote, add_git_remote
 
 pytestmark = pytest.mark.slow
@@ -112,16 +112,8 @@ def test_a_corrupt_cache_object_is_refused_with_its_path(shared_experiment: tupl
 @pytest.fixture
 def small_remote(tmp_path: Path) -> Iterator[Path]:
     """A 64 KiB tmpfs as the DVC remote (root can mount one here, and in CI)."""
-    mount = tmp_path / "remote-disk"
-    mount.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "remote-disk", "64k") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 @pytest.mark.parametrize("fault", ["full", "read-only"])

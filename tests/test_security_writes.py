@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from mlv.adapters import dvc
-from tests.conftest import git, mlv
+from tests.conftest import git, mlv, mounted_tmpfs
 
 RECORD_START = "--- mlv experiment record v1 ---"
 RECORD_END = "--- end mlv experiment record ---"
@@ -311,18 +311,10 @@ def test_stale_cache_temp_files_of_dead_writers_are_removed_on_the_next_write(ex
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 6 MiB tmpfs, mounted for this test (needs root and permission to mount)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root")
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(mount)],
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
-    try:
+    with mounted_tmpfs(tmp_path / "disk", "6m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def _fill(disk: Path, leave: int) -> None:
